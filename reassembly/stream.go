@@ -1,0 +1,98 @@
+// Package reassembly puts TCP segments back into byte order per direction and hands
+// the bytes, the gaps and the TCP state (sequence, acknowledgement, window) to one
+// Stream per connection. It sits between capture and dissect in the pipeline.
+//
+// It never hides a loss: a gap that does not fill, or bytes cut by the snap length,
+// reach the Stream as Skip calls with the number of bytes missing.
+package reassembly
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+)
+
+// Dir is the direction of a byte stream within a connection.
+type Dir uint8
+
+const (
+	ClientToServer Dir = 0
+	ServerToClient Dir = 1
+)
+
+// Reverse returns the other direction.
+func (d Dir) Reverse() Dir { return d ^ 1 }
+
+func (d Dir) String() string {
+	if d == ClientToServer {
+		return "c2s"
+	}
+	return "s2c"
+}
+
+// Endpoint is an IP address and TCP port.
+type Endpoint = netip.AddrPort
+
+// ConnInfo describes a connection when the reassembler first sees it.
+type ConnInfo struct {
+	Client, Server Endpoint
+	// SawSYN is true when the connection's opening SYN was captured, so Client is
+	// known to be the side that connected. Without it, Client is the sender of the
+	// first captured segment and the tracker may reorient the connection.
+	SawSYN bool
+	// FirstPacket is the number of the packet that opened the connection.
+	FirstPacket uint64
+	Start       time.Time
+}
+
+// CloseReason says why a connection ended.
+type CloseReason uint8
+
+const (
+	CloseFIN     CloseReason = iota + 1 // both sides sent FIN (or one side FIN and the capture ended)
+	CloseRST                            // a RST after the handshake
+	CloseRefused                        // RST answered the SYN: nothing listened
+	CloseIdle                           // flushed after the idle timeout (packet time)
+	CloseEnd                            // still open when the capture ended
+)
+
+func (r CloseReason) String() string {
+	switch r {
+	case CloseFIN:
+		return "closed"
+	case CloseRST:
+		return "reset"
+	case CloseRefused:
+		return "refused"
+	case CloseIdle:
+		return "idle"
+	case CloseEnd:
+		return "open"
+	}
+	return "unknown"
+}
+
+// Stream receives one TCP connection's bytes and events, in packet order. The
+// reassembler calls its methods from one goroutine. Byte slices passed to Data
+// alias reassembler or packet buffers and are valid only during the call.
+//
+// Call order: Segment for every segment of the connection (before any Data it
+// releases), Data and Skip in stream order per direction, and Close exactly once.
+type Stream interface {
+	// Segment reports a TCP segment as captured (seq, ack, window, flags), for
+	// backlog estimates. dir is the segment's direction.
+	Segment(dir Dir, seg *capture.Segment)
+	// Data delivers the next in-order bytes of direction dir.
+	Data(dir Dir, b []byte, ts time.Time)
+	// Skip reports n bytes of direction dir that were not captured (a gap that did
+	// not fill, or bytes cut by the snap length). The stream position advances by n.
+	Skip(dir Dir, n int, ts time.Time)
+	// Close ends the connection.
+	Close(reason CloseReason, ts time.Time)
+}
+
+// Factory creates the Stream for a newly seen connection.
+type Factory interface {
+	New(info ConnInfo) Stream
+}

@@ -1,0 +1,2 @@
+// Package ui is zspy's terminal dashboard (tview), fed by tracker snapshots.
+package ui
