@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every zspy test on a fresh machine: installs what the tests need (Debian
+# packages for real ZeroMQ peers and captures, an InfluxDB server), then runs the
+# Go tests and a short fuzzing pass over every decoder. README's second command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v tcpdump >/dev/null || need_apt+=(tcpdump)
+/usr/bin/python3 -c 'import zmq' 2>/dev/null || need_apt+=(python3-zmq)
+command -v ip >/dev/null || need_apt+=(iproute2)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${need_apt[@]}"
+fi
+
+# Extra set-up steps of the packages (e.g. the InfluxDB server) live in
+# scripts/setup.d/*.sh; each is idempotent and exports what tests need.
+if [ -d scripts/setup.d ]; then
+  for s in scripts/setup.d/*.sh; do
+    [ -e "$s" ] || continue
+    # shellcheck disable=SC1090
+    source "$s"
+  done
+fi
+
+go vet ./...
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
+
+go test -count=1 ./...
+
+# A short fuzzing pass over every fuzz target (seed corpora also run above).
+fuzz_time=${FUZZ_TIME:-10s}
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+    echo "fuzz $pkg $t ($fuzz_time)"
+    go test -run='^$' -fuzz="^$t\$" -fuzztime="$fuzz_time" "$pkg" >/tmp/zspy-fuzz.log 2>&1 || { cat /tmp/zspy-fuzz.log; exit 1; }
+  done
+done
+echo "all tests passed"
