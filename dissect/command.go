@@ -1,0 +1,147 @@
+package dissect
+
+import (
+	"bytes"
+	"encoding/binary"
+	"time"
+
+	"github.com/zspy/zspy/reassembly"
+)
+
+// command reports the command frame that just completed in direction d.
+func (c *Conn) command(d reassembly.Dir, ts time.Time) {
+	s := &c.s[d]
+	e := c.reset(d, KindCommand, ts, s.start)
+	e.Size = s.size
+	e.Long = s.long
+	e.Body = s.buf
+	e.Complete = uint64(len(s.buf)) == s.size
+	e.Lost = s.lost
+	if s.flags&1 != 0 {
+		e.Err = ErrBadFlags // a command cannot have MORE
+	}
+	body := s.buf
+	if len(body) == 0 {
+		e.Cmd = CmdOther
+		e.Err = ErrBadCommand
+		c.h.Event(e)
+		return
+	}
+	n := int(body[0])
+	var data []byte
+	switch {
+	case len(body) >= 5 && body[0] == 0x5E && string(body[1:5]) == "RROR":
+		// libzmq's PLAIN server writes "\x05ERROR" as "\x5E" "RROR".
+		e.CmdName = body[1:5]
+		e.Cmd = CmdERROR
+		data = body[5:]
+	case n == 0 || 1+n > len(body):
+		e.CmdName = body[1:min(len(body), 1+n)]
+		e.Cmd = CmdOther
+		e.Err = ErrBadCommand
+		c.h.Event(e)
+		return
+	default:
+		e.CmdName = body[1 : 1+n]
+		e.Cmd = lookupCommand(e.CmdName)
+		data = body[1+n:]
+		if e.Cmd == CmdOther && string(e.CmdName) == "WELCO" && len(data) >= 2 && string(data[:2]) == "ME" && c.mech == MechPLAIN {
+			// libzmq 4.3.0-4.3.1 clients sent HELLO named "WELCOME" with the
+			// length of "HELLO" (libzmq#3500).
+			e.Cmd = CmdHELLO
+			data = data[2:]
+		}
+	}
+	switch e.Cmd {
+	case CmdREADY:
+		if c.mech == MechCURVE {
+			if len(data) >= 8 {
+				e.Nonce = binary.BigEndian.Uint64(data[:8])
+			}
+			break
+		}
+		c.metadata(e, d, data)
+	case CmdINITIATE:
+		if c.mech == MechCURVE {
+			if len(data) >= 104 {
+				e.Nonce = binary.BigEndian.Uint64(data[96:104])
+			}
+			break
+		}
+		c.metadata(e, d, data)
+	case CmdHELLO:
+		if c.mech == MechCURVE {
+			if len(data) >= 112 {
+				e.Nonce = binary.BigEndian.Uint64(data[104:112])
+			}
+			break
+		}
+		// PLAIN: username and password, each with a 1-byte length.
+		if len(data) < 1 || len(data) < 1+int(data[0]) {
+			e.Err = ErrBadCommand
+			break
+		}
+		e.Username = data[1 : 1+data[0]]
+		rest := data[1+data[0]:]
+		if len(rest) < 1 || len(rest) < 1+int(rest[0]) {
+			e.Err = ErrBadCommand
+			break
+		}
+		e.Password = rest[1 : 1+rest[0]]
+	case CmdERROR:
+		if len(data) < 1 || len(data) < 1+int(data[0]) {
+			e.Reason = data[min(1, len(data)):]
+			e.Err = ErrBadCommand
+			break
+		}
+		e.Reason = data[1 : 1+data[0]]
+	case CmdSUBSCRIBE, CmdCANCEL, CmdJOIN, CmdLEAVE:
+		e.Topic = data
+	case CmdPING:
+		if len(data) < 2 {
+			e.Err = ErrBadCommand
+			break
+		}
+		e.TTL = binary.BigEndian.Uint16(data[:2])
+		e.Context = data[2:]
+	case CmdPONG:
+		e.Context = data
+	case CmdMESSAGE:
+		c.curveMessage(e)
+	}
+	c.h.Event(e)
+}
+
+// metadata decodes READY/INITIATE properties into e.Props and notes the
+// sender's Socket-Type.
+func (c *Conn) metadata(e *Event, d reassembly.Dir, b []byte) {
+	for len(b) > 0 {
+		n := int(b[0])
+		if n == 0 || len(b) < 1+n+4 {
+			if !e.Complete && len(b) < 1+n+4 {
+				return // cut by the capture cap: keep what was whole
+			}
+			e.Err = ErrBadMetadata
+			return
+		}
+		name := b[1 : 1+n]
+		vlen := binary.BigEndian.Uint32(b[1+n : 5+n])
+		rest := b[5+n:]
+		if vlen>>31 != 0 {
+			e.Err = ErrBadMetadata
+			return
+		}
+		value := rest
+		if uint64(vlen) <= uint64(len(rest)) {
+			value = rest[:vlen]
+		} else if e.Complete {
+			e.Err = ErrBadMetadata
+			return
+		}
+		e.Props = append(e.Props, Property{Name: name, Value: value, ValueLen: vlen})
+		if bytes.EqualFold(name, []byte("Socket-Type")) {
+			c.s[d].sock = ParseSocketType(value)
+		}
+		b = rest[len(value):]
+	}
+}

@@ -1,0 +1,720 @@
+package dissect
+
+import (
+	"encoding/binary"
+	"time"
+
+	"github.com/zspy/zspy/reassembly"
+)
+
+// Options bound what the dissector keeps of each frame. The zero value means the
+// defaults.
+type Options struct {
+	// PreviewCap is how many bytes of each data frame body are kept for the
+	// handler (default 64).
+	PreviewCap int
+	// CommandCap is how many bytes of a command body (or a subscription message)
+	// are kept for decoding (default 4096). Larger commands are decoded from their
+	// prefix and reported with Complete=false.
+	CommandCap int
+	// MaxScan is how many bytes of a stream that has not shown a ZMTP greeting are
+	// scanned for frame boundaries before it is declared not ZMTP (default 64 KiB).
+	MaxScan int
+	// ResyncMaxFrame bounds the frame sizes believed while resynchronising
+	// (default 1 GiB).
+	ResyncMaxFrame uint64
+}
+
+func (o Options) withDefaults() Options {
+	if o.PreviewCap <= 0 {
+		o.PreviewCap = 64
+	}
+	if o.CommandCap <= 0 {
+		o.CommandCap = 4096
+	}
+	if o.CommandCap < o.PreviewCap {
+		o.CommandCap = o.PreviewCap
+	}
+	if o.MaxScan <= 0 {
+		o.MaxScan = 64 << 10
+	}
+	if o.ResyncMaxFrame == 0 {
+		o.ResyncMaxFrame = 1 << 30
+	}
+	return o
+}
+
+// Detection says whether a connection carries ZMTP.
+type Detection uint8
+
+// Detection states.
+const (
+	Undecided Detection = iota
+	IsZMTP
+	NotZMTP
+)
+
+type phase uint8
+
+const (
+	phStart    phase = iota // nothing seen yet in this direction
+	phGreeting              // collecting greeting bytes
+	phFrames                // decoding frames
+	phResync                // looking for frame boundaries
+	phHold                  // waiting for the other direction to tell whether this is ZMTP
+	phDead                  // not ZMTP: ignore
+)
+
+type framing uint8
+
+const (
+	fV3 framing = iota // ZMTP 3.x: flags, size (1 or 8 bytes), body
+	fV2                // ZMTP 2.0: as 3.x without the COMMAND flag
+	fV1                // ZMTP 1.0: length (1 or 1+8 bytes, including flags), flags, body
+)
+
+type fstate uint8
+
+const (
+	fsHeader fstate = iota
+	fsBody
+)
+
+// side is one direction's decoder state.
+type side struct {
+	phase   phase
+	framing framing
+	off     uint64 // stream offset of the next byte
+
+	greet    [64]byte
+	glen     int
+	rev      int // byte 10 of this side's greeting, -1 until seen
+	version  Version
+	sock     SocketType
+	identity bool // the next frame is the identity frame of a 1.0/2.0 stream
+
+	fs      fstate
+	hdr     [10]byte
+	hlen    int
+	start   uint64 // offset of the current frame
+	flags   byte
+	size    uint64
+	remain  uint64
+	long    bool
+	command bool
+	capWant int
+	buf     []byte // captured body prefix; aliases inl or big
+	inl     [256]byte
+	big     []byte
+	lost    uint64
+	inMsg   bool // the previous frame had MORE set
+
+	skipped uint64 // bytes skipped since sync was lost
+	scanned uint64 // bytes scanned before the stream was known to be ZMTP
+}
+
+// Conn dissects one TCP connection. It is not safe for concurrent use: the
+// reassembler calls it from the pipeline goroutine.
+type Conn struct {
+	h         Handler
+	opt       Options
+	ev        Event
+	s         [2]side
+	det       Detection
+	fromStart bool
+	midStream bool
+	mech      Mechanism
+}
+
+// NewConn returns a dissector for one connection. fromStart says the capture
+// holds the connection from its SYN, so each direction's first byte is the first
+// byte the peer sent.
+func NewConn(h Handler, opt Options, fromStart bool) *Conn {
+	c := &Conn{h: h, opt: opt.withDefaults(), fromStart: fromStart}
+	for i := range c.s {
+		c.s[i].rev = -1
+		c.s[i].sock = SocketUnknown
+		c.s[i].buf = c.s[i].inl[:0]
+	}
+	return c
+}
+
+// Detected says whether the connection has been recognised as ZMTP.
+func (c *Conn) Detected() Detection { return c.det }
+
+// MidStream reports whether the capture joined the connection after its
+// handshake (the dissector found frame boundaries heuristically).
+func (c *Conn) MidStream() bool { return c.midStream }
+
+// Version returns the ZMTP version the connection speaks: the lower of the two
+// sides' greetings, or VersionUnknown.
+func (c *Conn) Version() Version {
+	a, b := c.s[0].version, c.s[1].version
+	switch {
+	case a == VersionUnknown:
+		return b
+	case b == VersionUnknown:
+		return a
+	case a < b:
+		return a
+	}
+	return b
+}
+
+// Mechanism returns the security mechanism named in the greetings.
+func (c *Conn) Mechanism() Mechanism { return c.mech }
+
+// SocketType returns the socket type of the side that sends in direction d, as
+// far as the dissector knows it (greeting or READY).
+func (c *Conn) SocketType(d reassembly.Dir) SocketType { return c.s[d].sock }
+
+func (c *Conn) reset(d reassembly.Dir, k Kind, ts time.Time, off uint64) *Event {
+	e := &c.ev
+	*e = Event{Kind: k, Dir: d, TS: ts, Offset: off, SocketType: SocketUnknown, Props: e.Props[:0]}
+	return e
+}
+
+func (c *Conn) malformed(d reassembly.Dir, ts time.Time, off uint64, err error) {
+	e := c.reset(d, KindMalformed, ts, off)
+	e.Err = err
+	c.h.Event(e)
+}
+
+// Feed hands the dissector the next in-order bytes of direction d.
+func (c *Conn) Feed(d reassembly.Dir, b []byte, ts time.Time) {
+	s := &c.s[d]
+	for len(b) > 0 {
+		var n int
+		switch s.phase {
+		case phDead:
+			s.off += uint64(len(b))
+			return
+		case phStart, phGreeting, phHold:
+			n = c.greeting(d, b, ts)
+		case phFrames:
+			n = c.frames(d, b, ts)
+		case phResync:
+			n = c.resync(d, b, ts)
+		}
+		s.off += uint64(n)
+		b = b[n:]
+	}
+}
+
+// Skip tells the dissector that n bytes of direction d were not captured.
+func (c *Conn) Skip(d reassembly.Dir, n int, ts time.Time) {
+	if n <= 0 {
+		return
+	}
+	s := &c.s[d]
+	un := uint64(n)
+	lostSync := false
+	switch s.phase {
+	case phDead:
+	case phResync:
+		s.skipped += un
+	case phFrames:
+		if s.fs == fsBody && un <= s.remain {
+			s.remain -= un
+			s.lost += un
+			if s.remain == 0 {
+				c.endFrame(d, ts)
+			}
+		} else {
+			if s.fs == fsBody {
+				s.lost += s.remain
+				un2 := un - s.remain
+				s.remain = 0
+				c.endFrame(d, ts)
+				s.skipped = un2
+			} else {
+				s.skipped = un
+			}
+			lostSync = true
+		}
+	default: // greeting not complete
+		if c.det == Undecided && s.phase == phStart {
+			// Nothing of this direction seen yet: treat what follows as mid-stream.
+			s.phase = phResync
+			s.skipped = un
+			lostSync = true
+			break
+		}
+		lostSync = true
+		s.skipped = un
+	}
+	e := c.reset(d, KindGap, ts, s.off)
+	e.Lost = un
+	if lostSync {
+		e.Err = ErrLostSync
+		s.phase = phResync
+		s.fs = fsHeader
+		s.hlen = 0
+		s.inMsg = false
+		if s.version == VersionUnknown && c.det != NotZMTP {
+			// A greeting was cut: assume 3.x framing, as most peers speak it.
+			s.framing = fV3
+		}
+	}
+	s.off += un
+	if c.det != NotZMTP {
+		c.h.Event(e)
+	}
+}
+
+// greeting collects and decodes a greeting; it returns the bytes consumed.
+func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
+	s := &c.s[d]
+	peer := &c.s[d^1]
+	if s.phase == phStart {
+		s.phase = phGreeting
+		if b[0] != 0xFF && !c.fromStart && c.det != IsZMTP {
+			// The capture joined the stream mid-way: look for frames in this very
+			// segment rather than collecting a greeting across segments.
+			s.phase = phResync
+			return 0
+		}
+	}
+	if s.phase == phHold {
+		// Keep up to 64 bytes until the peer's first bytes say whether this is a
+		// ZMTP 1.0 peer talking to a versioned one.
+		n := copy(s.greet[s.glen:], b)
+		s.glen += n
+		switch {
+		case c.det == IsZMTP:
+			c.replayV1(d, ts)
+		case c.det == NotZMTP || s.glen == len(s.greet) || peer.phase == phHold:
+			c.dead()
+		}
+		return n
+	}
+	// Collect bytes up to the next decision point.
+	want := 10
+	switch {
+	case s.glen >= 13:
+		want = 64
+	case s.glen >= 11:
+		want = 13
+		if s.rev == 0 || s.rev == 1 || peer.rev == 0 || peer.rev == 1 {
+			want = 12
+		}
+	case s.glen >= 10:
+		want = 11
+	}
+	if s.glen > 0 && s.greet[0] != 0xFF && c.det == IsZMTP {
+		// An unversioned ZMTP 1.0 peer: its first byte is the identity length.
+		c.replayV1(d, ts)
+		return 0
+	}
+	n := copy(s.greet[s.glen:want], b)
+	s.glen += n
+	if s.glen < want {
+		return n
+	}
+	switch want {
+	case 10:
+		if s.greet[0] == 0xFF && s.greet[9]&1 == 1 {
+			c.markZMTP(ts)
+			return n
+		}
+		// Not a versioned signature: a ZMTP 1.0 peer (identity frame first),
+		// the middle of a ZMTP stream, or not ZMTP at all.
+		switch {
+		case c.det == IsZMTP:
+			c.replayV1(d, ts)
+		case !c.fromStart:
+			c.replayResync(d, ts)
+		case peer.phase == phHold:
+			c.dead()
+		default:
+			s.phase = phHold
+		}
+		return n
+	case 11:
+		s.rev = int(s.greet[10])
+		return n
+	case 12:
+		c.greeting12(d, ts)
+		return n
+	case 13:
+		// A 3.x-capable side sends 64 bytes to a 3.x peer and 12 to an older one.
+		// Without the peer's revision, byte 12 tells: a mechanism letter, or the
+		// flags of a 2.0 identity frame.
+		if s.greet[12] >= 'A' && s.greet[12] <= 'Z' {
+			return n
+		}
+		s.glen = 12
+		c.greeting12(d, ts)
+		return n - 1 // byte 12 belongs to the identity frame
+	}
+	c.greeting64(d, ts)
+	return n
+}
+
+// markZMTP records that the connection speaks ZMTP, and decodes the bytes a
+// ZMTP 1.0 peer sent while that was undecided.
+func (c *Conn) markZMTP(ts time.Time) {
+	if c.det != Undecided {
+		return
+	}
+	c.det = IsZMTP
+	for i := range c.s {
+		s := &c.s[i]
+		if s.phase == phHold || (s.phase == phGreeting && s.glen > 0 && s.greet[0] != 0xFF) {
+			c.replayV1(reassembly.Dir(i), ts)
+		}
+	}
+}
+
+func (c *Conn) dead() {
+	c.det = NotZMTP
+	for i := range c.s {
+		c.s[i].phase = phDead
+	}
+}
+
+// replayV1 switches direction d to unversioned ZMTP 1.0 framing and decodes the
+// bytes kept in its greeting buffer as frames.
+func (c *Conn) replayV1(d reassembly.Dir, ts time.Time) {
+	s := &c.s[d]
+	s.version = V10
+	s.framing = fV1
+	s.identity = true
+	s.phase = phFrames
+	s.fs = fsHeader
+	if c.mech == MechUnknown {
+		c.mech = MechNULL
+	}
+	e := c.reset(d, KindGreeting, ts, 0)
+	e.Version = V10
+	e.Mechanism = MechNULL
+	c.h.Event(e)
+	c.replayGreet(d, ts)
+}
+
+// replayResync hands the bytes kept in the greeting buffer to the
+// resynchronising decoder: the capture joined the stream mid-way.
+func (c *Conn) replayResync(d reassembly.Dir, ts time.Time) {
+	c.s[d].phase = phResync
+	c.replayGreet(d, ts)
+}
+
+// replayGreet feeds the bytes kept in the greeting buffer, which started at
+// stream offset 0, through the decoder again.
+func (c *Conn) replayGreet(d reassembly.Dir, ts time.Time) {
+	s := &c.s[d]
+	var tmp [64]byte
+	n := copy(tmp[:], s.greet[:s.glen])
+	s.glen = 0
+	saved := s.off
+	s.off = 0
+	c.Feed(d, tmp[:n], ts)
+	s.off = saved
+}
+
+// greeting12 completes a 12-byte greeting (ZMTP 2.0, or libzmq's versioned 1.0).
+func (c *Conn) greeting12(d reassembly.Dir, ts time.Time) {
+	s := &c.s[d]
+	peer := &c.s[d^1]
+	s.sock = SocketType(s.greet[11])
+	if s.greet[11] > 20 {
+		s.sock = SocketUnknown
+	}
+	rev := s.rev
+	if rev >= 2 && (peer.rev == 0 || peer.rev == 1) {
+		rev = peer.rev
+	}
+	if rev == 0 {
+		s.version, s.framing = V10, fV1
+	} else {
+		s.version, s.framing = V20, fV2
+	}
+	s.identity = true
+	s.phase = phFrames
+	s.fs = fsHeader
+	if c.mech == MechUnknown {
+		c.mech = MechNULL
+	}
+	e := c.reset(d, KindGreeting, ts, 0)
+	e.Version = s.version
+	e.Mechanism = MechNULL
+	e.SocketType = s.sock
+	c.h.Event(e)
+}
+
+func (c *Conn) greeting64(d reassembly.Dir, ts time.Time) {
+	s := &c.s[d]
+	g := s.greet[:]
+	s.version = V31
+	if g[10] == 3 && g[11] == 0 {
+		s.version = V30
+	}
+	mech := g[12:32]
+	end := 0
+	for end < len(mech) && mech[end] != 0 {
+		end++
+	}
+	name := mech[:end]
+	m := MechOther
+	switch string(name) {
+	case "NULL":
+		m = MechNULL
+	case "PLAIN":
+		m = MechPLAIN
+	case "CURVE":
+		m = MechCURVE
+	case "GSSAPI":
+		m = MechGSSAPI
+	}
+	s.framing = fV3
+	s.phase = phFrames
+	s.fs = fsHeader
+	e := c.reset(d, KindGreeting, ts, 0)
+	e.Version = s.version
+	e.Mechanism = m
+	e.MechName = name
+	e.AsServer = g[32] == 1
+	c.h.Event(e)
+	if c.mech == MechUnknown {
+		c.mech = m
+	} else if c.mech != m {
+		c.malformed(d, ts, 12, ErrMechMismatch)
+	}
+}
+
+// frames decodes frames from b and returns the bytes consumed.
+func (c *Conn) frames(d reassembly.Dir, b []byte, ts time.Time) int {
+	s := &c.s[d]
+	total := 0
+	for len(b) > 0 && s.phase == phFrames {
+		if s.fs == fsBody {
+			n := s.remain
+			if uint64(len(b)) < n {
+				n = uint64(len(b))
+			}
+			if room := s.capWant - len(s.buf); room > 0 && s.lost == 0 {
+				k := room
+				if uint64(k) > n {
+					k = int(n)
+				}
+				s.buf = append(s.buf, b[:k]...)
+			}
+			s.remain -= n
+			b = b[n:]
+			total += int(n)
+			if s.remain == 0 {
+				c.endFrame(d, ts)
+			}
+			continue
+		}
+		pos := s.off + uint64(total)
+		var n int
+		if s.hlen == 0 {
+			n = c.header(d, b, pos, ts)
+		} else {
+			n = c.headerSlow(d, b, pos, ts)
+		}
+		if n < 0 { // all of b went into s.hdr
+			return total + len(b)
+		}
+		b = b[n:]
+		total += n
+	}
+	return total
+}
+
+// headerLen returns the header length implied by its first byte, or 0 when
+// there is none yet.
+func (s *side) headerLen(h []byte) int {
+	if len(h) == 0 {
+		return 0
+	}
+	if s.framing == fV1 {
+		if h[0] == 0xFF {
+			return 10
+		}
+		return 2
+	}
+	if h[0]&2 != 0 {
+		return 9
+	}
+	return 2
+}
+
+// headerSlow completes a header split across Feed calls.
+func (c *Conn) headerSlow(d reassembly.Dir, b []byte, pos uint64, ts time.Time) int {
+	s := &c.s[d]
+	need := s.headerLen(s.hdr[:s.hlen])
+	k := copy(s.hdr[s.hlen:need], b)
+	s.hlen += k
+	if s.hlen < need {
+		return -1
+	}
+	var tmp [10]byte
+	h := tmp[:copy(tmp[:], s.hdr[:s.hlen])]
+	start := pos - uint64(s.hlen-k)
+	s.hlen = 0
+	c.header(d, h, start, ts)
+	return k
+}
+
+// header decodes a frame header at the start of b, which begins at stream
+// offset pos. It returns the header length, or -1 after keeping all of b in
+// s.hdr when b holds only part of the header.
+func (c *Conn) header(d reassembly.Dir, b []byte, pos uint64, ts time.Time) int {
+	s := &c.s[d]
+	need := s.headerLen(b)
+	if len(b) < need {
+		s.hlen = copy(s.hdr[:], b)
+		return -1
+	}
+	s.start = pos
+	var size uint64
+	var flags byte
+	long := false
+	switch s.framing {
+	case fV1:
+		var l uint64
+		if b[0] == 0xFF {
+			l = binary.BigEndian.Uint64(b[1:9])
+			flags = b[9]
+			long = true
+		} else {
+			l = uint64(b[0])
+			flags = b[1]
+		}
+		if l == 0 || l>>63 != 0 {
+			c.loseSync(d, ts, pos, ErrBadSize)
+			return need
+		}
+		size = l - 1
+	default:
+		flags = b[0]
+		if flags&2 != 0 {
+			size = binary.BigEndian.Uint64(b[1:9])
+			long = true
+			if size>>63 != 0 {
+				c.loseSync(d, ts, pos, ErrBadSize)
+				return need
+			}
+		} else {
+			size = uint64(b[1])
+		}
+	}
+	var valid bool
+	switch s.framing {
+	case fV3:
+		valid = flags <= 4 || flags == 6
+	case fV2:
+		valid = flags&^3 == 0
+	default:
+		valid = flags&^1 == 0
+	}
+	if !valid {
+		c.malformed(d, ts, pos, ErrBadFlags)
+	}
+	s.flags = flags
+	s.long = long
+	s.size = size
+	s.remain = size
+	s.lost = 0
+	s.command = s.framing == fV3 && flags&4 != 0
+	s.buf = s.inl[:0]
+	s.capWant = c.opt.PreviewCap
+	switch {
+	case s.command, s.identity:
+		s.capWant = c.opt.CommandCap
+	case !s.inMsg && flags&1 == 0 && (s.sock == SUB || s.sock == XSUB || s.sock == SocketUnknown):
+		// Possibly a 3.0-style subscription message: keep the topic.
+		s.capWant = c.opt.CommandCap
+	}
+	if uint64(s.capWant) > size {
+		s.capWant = int(size)
+	}
+	if s.capWant > len(s.inl) {
+		if cap(s.big) < s.capWant {
+			s.big = make([]byte, 0, c.opt.CommandCap)
+		}
+		s.buf = s.big[:0]
+	}
+	s.fs = fsBody
+	if size == 0 {
+		c.endFrame(d, ts)
+	}
+	return need
+}
+
+// loseSync abandons frame decoding in direction d and starts resynchronising.
+func (c *Conn) loseSync(d reassembly.Dir, ts time.Time, pos uint64, err error) {
+	s := &c.s[d]
+	c.malformed(d, ts, pos, err)
+	s.phase = phResync
+	s.fs = fsHeader
+	s.hlen = 0
+	s.inMsg = false
+	s.skipped = 0
+}
+
+// endFrame reports the frame that just completed.
+func (c *Conn) endFrame(d reassembly.Dir, ts time.Time) {
+	s := &c.s[d]
+	s.fs = fsHeader
+	more := s.flags&1 != 0
+	if s.identity {
+		s.identity = false
+		e := c.reset(d, KindIdentity, ts, s.start)
+		e.Size = s.size
+		e.Body = s.buf
+		e.Complete = uint64(len(s.buf)) == s.size
+		e.Lost = s.lost
+		c.h.Event(e)
+		return
+	}
+	if s.command {
+		c.command(d, ts)
+		return
+	}
+	e := c.reset(d, KindFrame, ts, s.start)
+	e.Size = s.size
+	e.More = more
+	e.Long = s.long
+	e.Body = s.buf
+	e.Complete = uint64(len(s.buf)) == s.size
+	e.Lost = s.lost
+	first := !s.inMsg
+	s.inMsg = more
+	if c.mech == MechCURVE && s.framing == fV3 && len(s.buf) >= 8 && string(s.buf[:8]) == "\x07MESSAGE" {
+		c.curveMessage(e)
+		c.h.Event(e)
+		return
+	}
+	if first && !more && s.size >= 1 && len(s.buf) >= 1 && (s.buf[0] == 0 || s.buf[0] == 1) &&
+		(s.sock == SUB || s.sock == XSUB || (s.sock == SocketUnknown && s.version != V31 && c.peerIsPub(d))) {
+		e.Legacy = true
+		e.Cmd = CmdCANCEL
+		if s.buf[0] == 1 {
+			e.Cmd = CmdSUBSCRIBE
+		}
+		e.Topic = s.buf[1:]
+	}
+	c.h.Event(e)
+}
+
+func (c *Conn) peerIsPub(d reassembly.Dir) bool {
+	p := c.s[d^1].sock
+	return p == PUB || p == XPUB
+}
+
+func (c *Conn) curveMessage(e *Event) {
+	e.Curve = true
+	e.Cmd = CmdMESSAGE
+	if len(e.Body) >= 16 {
+		e.Nonce = binary.BigEndian.Uint64(e.Body[8:16])
+	}
+	if e.Size >= 33 {
+		e.Plain = int64(e.Size) - 33
+	} else {
+		e.Plain = -1
+		e.Err = ErrBadCommand
+	}
+}

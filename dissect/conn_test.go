@@ -1,0 +1,224 @@
+package dissect
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zspy/zspy/reassembly"
+)
+
+// recorder keeps a printable line per event.
+type recorder struct{ lines []string }
+
+func (r *recorder) Event(e *Event) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s", e.Dir, e.Kind)
+	switch e.Kind {
+	case KindGreeting:
+		fmt.Fprintf(&b, " %s %s sock=%s", e.Version, e.Mechanism, e.SocketType)
+	case KindCommand:
+		fmt.Fprintf(&b, " %s", e.Cmd)
+		for _, p := range e.Props {
+			fmt.Fprintf(&b, " %s=%s", p.Name, p.Value)
+		}
+		if e.Username != nil {
+			fmt.Fprintf(&b, " user=%s pass=%s", e.Username, e.Password)
+		}
+		if e.Reason != nil {
+			fmt.Fprintf(&b, " reason=%s", e.Reason)
+		}
+		if e.Topic != nil {
+			fmt.Fprintf(&b, " topic=%q", e.Topic)
+		}
+		if e.Cmd == CmdPING {
+			fmt.Fprintf(&b, " ttl=%d", e.TTL)
+		}
+	case KindFrame, KindIdentity:
+		fmt.Fprintf(&b, " size=%d more=%v", e.Size, e.More)
+		if e.Lost > 0 {
+			fmt.Fprintf(&b, " lost=%d", e.Lost)
+		}
+		if e.Curve {
+			fmt.Fprintf(&b, " curve plain=%d nonce=%d", e.Plain, e.Nonce)
+		}
+		if e.Legacy {
+			fmt.Fprintf(&b, " %s topic=%q", e.Cmd, e.Topic)
+		}
+	case KindGap:
+		fmt.Fprintf(&b, " lost=%d sync=%v", e.Lost, e.Err == nil)
+	case KindResync:
+		fmt.Fprintf(&b, " skipped=%d", e.Skipped)
+	case KindMalformed:
+		fmt.Fprintf(&b, " %v", e.Err)
+	}
+	r.lines = append(r.lines, b.String())
+}
+
+func greeting(mech string, minor byte) []byte {
+	g := make([]byte, 64)
+	g[0] = 0xFF
+	g[8] = 1
+	g[9] = 0x7F
+	g[10] = 3
+	g[11] = minor
+	copy(g[12:], mech)
+	return g
+}
+
+func frame(flags byte, body []byte) []byte {
+	if len(body) > 255 {
+		h := make([]byte, 9)
+		h[0] = flags | 2
+		binary.BigEndian.PutUint64(h[1:], uint64(len(body)))
+		return append(h, body...)
+	}
+	return append([]byte{flags, byte(len(body))}, body...)
+}
+
+func cmd(name string, data ...[]byte) []byte {
+	b := append([]byte{byte(len(name))}, name...)
+	for _, d := range data {
+		b = append(b, d...)
+	}
+	return frame(4, b)
+}
+
+func prop(name, value string) []byte {
+	b := append([]byte{byte(len(name))}, name...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(value)))
+	return append(b, value...)
+}
+
+const c2s, s2c = reassembly.ClientToServer, reassembly.ServerToClient
+
+func TestNullDealerRouterInPieces(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, true)
+	ts := time.Unix(0, 0)
+	gc, gs := greeting("NULL", 1), greeting("NULL", 1)
+	// libzmq sends 10, then 1, then 53 bytes each way.
+	c.Feed(c2s, gc[:10], ts)
+	c.Feed(s2c, gs[:10], ts)
+	c.Feed(c2s, gc[10:11], ts)
+	c.Feed(s2c, gs[10:11], ts)
+	c.Feed(c2s, gc[11:], ts)
+	c.Feed(s2c, gs[11:], ts)
+	c.Feed(c2s, cmd("READY", prop("Socket-Type", "DEALER"), prop("Identity", "abc")), ts)
+	c.Feed(s2c, cmd("READY", prop("Socket-Type", "ROUTER"), prop("Identity", "")), ts)
+	msg := append(frame(1, []byte("hello")), frame(0, bytes.Repeat([]byte{'x'}, 300))...)
+	// Deliver byte by byte to exercise split headers.
+	for i := range msg {
+		c.Feed(c2s, msg[i:i+1], ts)
+	}
+	c.Feed(s2c, append(cmd("PING", []byte{0, 30}), frame(0, nil)...), ts)
+	want := []string{
+		"c2s greeting 3.1 NULL sock=",
+		"s2c greeting 3.1 NULL sock=",
+		"c2s command READY Socket-Type=DEALER Identity=abc",
+		"s2c command READY Socket-Type=ROUTER Identity=",
+		"c2s frame size=5 more=true",
+		"c2s frame size=300 more=false",
+		"s2c command PING ttl=30",
+		"s2c frame size=0 more=false",
+	}
+	check(t, r.lines, want)
+	if c.Detected() != IsZMTP || c.Version() != V31 || c.Mechanism() != MechNULL {
+		t.Fatalf("detected %v version %v mech %v", c.Detected(), c.Version(), c.Mechanism())
+	}
+	if c.SocketType(c2s) != DEALER || c.SocketType(s2c) != ROUTER {
+		t.Fatalf("socket types %v %v", c.SocketType(c2s), c.SocketType(s2c))
+	}
+}
+
+func check(t *testing.T, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestPlainQuirksAndLegacySubscribe(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, true)
+	ts := time.Unix(0, 0)
+	c.Feed(c2s, greeting("PLAIN", 0), ts)
+	c.Feed(s2c, greeting("PLAIN", 1), ts)
+	c.Feed(c2s, cmd("HELLO", []byte{5}, []byte("admin"), []byte{6}, []byte("secret")), ts)
+	c.Feed(s2c, frame(4, []byte("\x5eRROR\x03400")), ts)
+	want := []string{
+		"c2s greeting 3.0 PLAIN sock=",
+		"s2c greeting 3.1 PLAIN sock=",
+		"c2s command HELLO user=admin pass=secret",
+		"s2c command ERROR reason=400",
+	}
+	check(t, r.lines, want)
+	if c.Version() != V30 {
+		t.Fatalf("version %v", c.Version())
+	}
+}
+
+func TestZMTP20Peer(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, true)
+	ts := time.Unix(0, 0)
+	// A 2.0 client (revision 1, socket type 5 = DEALER), then its identity frame.
+	c.Feed(c2s, []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 1, 5, 0, 0}, ts)
+	// libzmq answers with its signature, major 3, then the socket type (ROUTER).
+	c.Feed(s2c, []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F}, ts)
+	c.Feed(s2c, []byte{3}, ts)
+	c.Feed(s2c, []byte{6, 0, 0}, ts)
+	c.Feed(c2s, frame(0, []byte("hi")), ts)
+	want := []string{
+		"c2s greeting 2.0 NULL sock=DEALER",
+		"c2s identity size=0 more=false",
+		"s2c greeting 2.0 NULL sock=ROUTER",
+		"s2c identity size=0 more=false",
+		"c2s frame size=2 more=false",
+	}
+	check(t, r.lines, want)
+}
+
+func TestMidStreamAndGap(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, false)
+	ts := time.Unix(0, 0)
+	seg := append(frame(1, nil), frame(0, []byte("request"))...)
+	c.Feed(c2s, seg[3:], ts) // starts inside a frame: no chain at offset 0
+	c.Feed(c2s, seg, ts)
+	big := frame(0, bytes.Repeat([]byte{7}, 1000))
+	c.Feed(c2s, big[:100], ts)
+	c.Skip(c2s, 800, ts)
+	c.Feed(c2s, big[900:], ts)
+	c.Skip(c2s, 5, ts) // lost in a header: resync
+	c.Feed(c2s, seg, ts)
+	want := []string{
+		"c2s resync skipped=8",
+		"c2s frame size=0 more=true",
+		"c2s frame size=7 more=false",
+		"c2s gap lost=800 sync=true",
+		"c2s frame size=1000 more=false lost=800",
+		"c2s gap lost=5 sync=false",
+		"c2s resync skipped=5",
+		"c2s frame size=0 more=true",
+		"c2s frame size=7 more=false",
+	}
+	check(t, r.lines, want)
+	if !c.MidStream() {
+		t.Fatal("not marked mid-stream")
+	}
+}
+
+func TestNotZMTP(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, true)
+	ts := time.Unix(0, 0)
+	c.Feed(c2s, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), ts)
+	c.Feed(s2c, []byte("HTTP/1.1 200 OK\r\n\r\n"), ts)
+	if c.Detected() != NotZMTP || len(r.lines) != 0 {
+		t.Fatalf("detected %v, events %v", c.Detected(), r.lines)
+	}
+}
