@@ -71,6 +71,10 @@ type Conn struct {
 	HandshakeError string `json:"handshake_error,omitempty"`
 	// Subscriptions is the final topic set of a SUB/XSUB connection.
 	Subscriptions []string `json:"subscriptions,omitempty"`
+	// Heartbeat holds the ZMQ_HEARTBEAT_* options per side, when set.
+	Heartbeat map[string]Heartbeat `json:"heartbeat,omitempty"`
+	// Curve holds the CURVE public keys (Z85), when the mechanism is CURVE.
+	Curve *CurveKeys `json:"curve,omitempty"`
 	// ZeroWindow is true when the receiver advertised a zero TCP window.
 	ZeroWindow bool `json:"zero_window,omitempty"`
 	// C2S and S2C are the traffic client→server and server→client.
@@ -78,6 +82,19 @@ type Conn struct {
 	S2C Direction `json:"s2c"`
 	// Notes are free-form remarks about this connection.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// Heartbeat is the ZMTP heartbeat configuration of one socket.
+type Heartbeat struct {
+	IvlMs     int `json:"ivl_ms"`
+	TTLMs     int `json:"ttl_ms"`
+	TimeoutMs int `json:"timeout_ms"`
+}
+
+// CurveKeys are the long-term public keys of a CURVE connection, in Z85.
+type CurveKeys struct {
+	ServerPublicKey string `json:"server_public_key"`
+	ClientPublicKey string `json:"client_public_key"`
 }
 
 // Peer is one end of a connection.
@@ -103,6 +120,9 @@ type Direction struct {
 	Bytes    int  `json:"bytes"`
 	// Commands lists command names in wire order, where deterministic.
 	Commands []string `json:"commands,omitempty"`
+	// LegacySubscriptions is how many of the data frames are ZMTP 3.0-style
+	// subscribe/cancel messages (0x01/0x00 + topic), as an XSUB sends them.
+	LegacySubscriptions int `json:"legacy_subscriptions,omitempty"`
 }
 
 // Load reads dir/truth.json.
@@ -160,12 +180,21 @@ func (t *Truth) Conn(id string) *Conn {
 }
 
 // ByPorts returns the connection between clientPort and serverPort, or nil.
+// Refused attempts from the same ports (late_bind) are returned only when no
+// established connection matches.
 func (t *Truth) ByPorts(clientPort, serverPort int) *Conn {
+	var refused *Conn
 	for i := range t.Connections {
 		c := &t.Connections[i]
-		if c.Server.Port == serverPort && (c.Client.Port == clientPort || c.Client.Port == 0) {
+		if c.Server.Port != serverPort || (c.Client.Port != clientPort && c.Client.Port != 0) {
+			continue
+		}
+		if c.State != "refused" {
 			return c
 		}
+		if refused == nil {
+			refused = c
+		}
 	}
-	return nil
+	return refused
 }

@@ -184,6 +184,7 @@ class Dir:
         self.frames = 0
         self.bytes = 0
         self.commands = None
+        self.legacy_subscriptions = None
 
     def msg(self, parts, envelope=0):
         """Counts one message of parts (bytes) plus envelope empty frames
@@ -199,6 +200,8 @@ class Dir:
         d = {"messages": self.messages, "frames": self.frames, "bytes": self.bytes}
         if self.commands is not None:
             d["commands"] = self.commands
+        if self.legacy_subscriptions is not None:
+            d["legacy_subscriptions"] = self.legacy_subscriptions
         return d
 
 
@@ -216,6 +219,9 @@ class Conn:
             "state": "closed",
             "handshake_captured": True,
         }
+        for side, st in (("client", client_type), ("server", server_type)):
+            if st in ("REQ", "DEALER", "ROUTER"):
+                self.d[side]["identity"] = ""  # libzmq sends an empty Identity property
         self.c2s = Dir()
         self.s2c = Dir()
 
@@ -410,7 +416,10 @@ def zmtp3_parse(data, skip_greeting=True):
             break
         body = data[off + h:off + h + size]
         if fl & 4:
-            name = body[1:1 + body[0]].decode("latin-1")
+            if body[:5] == b"\x5eRROR":  # libzmq's PLAIN ERROR ("\x05E" read as 0x5E)
+                name = "ERROR"
+            else:
+                name = body[1:1 + body[0]].decode("latin-1") if body else ""
             r["commands"].append(name)
         elif len(body) >= 8 and body[:8] == b"\x07MESSAGE" and r["mechanism"] == "CURVE":
             r["curve_frames"] += 1
@@ -489,8 +498,11 @@ def wait_event(mon, event, count=1, timeout=10):
         if left <= 0 or not mon.poll(int(left * 1000)):
             raise SystemExit("timed out waiting for monitor event %d (seen %s)" % (event, seen))
         ev = recv_monitor_message(mon)
-        seen.append(ev["event"])
-        if ev["event"] == event:
+        try:
+            seen.append(zmq.Event(ev["event"]).name)
+        except ValueError:
+            seen.append(ev["event"])
+        if ev["event"] == int(event):
             n += 1
     return seen
 
@@ -508,3 +520,42 @@ def settle(sock):
     """getsockopt(ZMQ_EVENTS) makes libzmq process pending commands (pipe
     attach, subscriptions) without the throttling that send applies."""
     return sock.getsockopt(zmq.EVENTS)
+
+
+class ZapHandler:
+    """A ZAP (RFC 27) handler thread in the peers' context: approves PLAIN
+    users whose password matches, answers 400 otherwise, and 200 to CURVE
+    and NULL. Records every request it saw."""
+
+    def __init__(self, ctx, users):
+        import threading
+        self.users = users
+        self.requests = []
+        self.sock = ctx.socket(zmq.REP)
+        self.sock.bind("inproc://zeromq.zap.01")
+        self.stop_flag = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop_flag:
+            if not self.sock.poll(50):
+                continue
+            m = self.sock.recv_multipart()
+            version, rid, domain, addr, ident, mech = m[:6]
+            creds = m[6:]
+            status, text, user = b"200", b"OK", b""
+            if mech == b"PLAIN":
+                u, p = creds[0], creds[1]
+                if self.users.get(u.decode()) != p.decode():
+                    status, text = b"400", b"bad password"
+                else:
+                    user = u
+            self.requests.append({"mechanism": mech.decode(), "status": status.decode(),
+                                  "creds": [c.hex() if mech == b"CURVE" else c.decode() for c in creds]})
+            self.sock.send_multipart([version, rid, status, text, user, b""])
+
+    def close(self):
+        self.stop_flag = True
+        self.thread.join()
+        self.sock.close(linger=0)
