@@ -1,0 +1,193 @@
+package tracker
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/reassembly"
+)
+
+// Limits that bound the memory one connection can cost, whatever its traffic.
+const (
+	MaxSubscriptions   = 1024 // topics kept per connection
+	MaxSubHistory      = 256  // subscription changes kept per connection
+	MaxErrors          = 32   // error strings kept per connection
+	MaxMetadata        = 16   // metadata properties kept per side
+	MaxValueLen        = 256  // bytes kept of an identity, topic or metadata value
+	MaxPendingRequests = 1024 // unanswered requests tracked per connection
+)
+
+// DirStats counts what one direction carried.
+type DirStats struct {
+	Messages uint64 // complete messages (last frame without MORE)
+	Frames   uint64 // data frames (under CURVE: MESSAGE boxes)
+	Bytes    uint64 // data frame body bytes (under CURVE: plaintext sizes)
+	Commands uint64 // command frames
+	// Partial counts frames of a message still open (MORE set on the last one).
+	Partial uint64
+	// Lost is the number of stream bytes that were not captured.
+	Lost uint64
+	// Gaps counts losses; Resyncs counts how often frame boundaries were found again.
+	Gaps, Resyncs uint64
+	// LastMessage is the packet time of the last complete message.
+	LastMessage time.Time
+}
+
+// Side is what one peer of a connection said about itself.
+type Side struct {
+	Version    dissect.Version
+	SocketType dissect.SocketType
+	Identity   []byte
+	HasIdent   bool
+	AsServer   bool
+	Metadata   []Property
+}
+
+// Property is a metadata property as the tracker keeps it (values capped).
+type Property struct {
+	Name  string
+	Value []byte
+}
+
+// SubChange is one subscription or cancellation.
+type SubChange struct {
+	TS     time.Time
+	Packet uint64
+	Cancel bool
+	Topic  []byte
+}
+
+// TCPDir follows one direction's TCP state: what the sender sent and what the
+// receiver acknowledged and advertised. It is the wire's view of the queue
+// between the sender's socket and the receiver's application.
+type TCPDir struct {
+	NextSeq     uint32 // highest sequence number sent + 1
+	HaveSeq     bool
+	Acked       uint32 // highest acknowledgement from the receiver
+	HaveAck     bool
+	Window      uint32 // receiver's last advertised window, scaled
+	WScale      int8   // receiver's window scale (-1 unknown)
+	Retransmits uint64
+	// ZeroWindows counts episodes where the receiver advertised a zero window;
+	// ZeroWindowTime is their total duration (packet time), and ZeroSince the
+	// start of the current one (zero when none).
+	ZeroWindows    uint64
+	ZeroWindowTime time.Duration
+	ZeroSince      time.Time
+	// WindowFull counts segments sent while in-flight bytes filled the window.
+	WindowFull uint64
+}
+
+// InFlight returns bytes sent but not yet acknowledged.
+func (t *TCPDir) InFlight() uint32 {
+	if !t.HaveSeq || !t.HaveAck {
+		return 0
+	}
+	if d := int32(t.NextSeq - t.Acked); d > 0 {
+		return uint32(d)
+	}
+	return 0
+}
+
+// Conn is one tracked TCP connection. Index 0 of the per-direction arrays is the
+// client→server direction (the client's side), 1 the server→client one.
+type Conn struct {
+	ID          uint64
+	Client      netip.AddrPort
+	Server      netip.AddrPort
+	SawSYN      bool
+	FirstPacket uint64
+	Start, Last time.Time
+	State       string // "open", "closed", "reset", "refused"
+	Closed      bool
+	MidStream   bool
+	Detection   dissect.Detection
+	Version     dissect.Version
+	Mechanism   dissect.Mechanism
+
+	Sides [2]Side
+	Dirs  [2]DirStats
+	TCP   [2]TCPDir
+
+	PlainUsername string
+	PlainPassword string
+	HandshakeDone [2]bool
+
+	Subscriptions []string
+	SubHistory    []SubChange
+	SubDropped    uint64 // subscription changes not kept (caps)
+
+	Errors        []string
+	ErrorsDropped uint64
+	ErrorReasons  []string // ERROR command reasons
+
+	Latency     Latency
+	pending     []pendingReq
+	PendingLost uint64
+
+	RefusedBefore int // refused attempts from the same client host to this server before it
+
+	// Curve is true when frames are CURVE MESSAGE boxes (messages unknown).
+	Curve bool
+
+	dis     *dissect.Conn
+	flipped bool
+	msg     [2]msgAcc
+	t       *Tracker
+}
+
+type pendingReq struct {
+	ts  time.Time
+	key [16]byte
+	n   int8 // key length, -1 for none
+}
+
+// msgAcc accumulates the message being received in one direction.
+type msgAcc struct {
+	frames  int
+	bytes   uint64
+	first   [16]byte
+	firstN  int8
+	sizes   []uint64
+	preview []byte
+	start   time.Time
+	packet  uint64
+}
+
+// Compatible reports whether the two sides' socket types may talk, and false
+// only when both are known and libzmq would drop the pair.
+func (c *Conn) Compatible() bool {
+	a, b := c.Sides[0].SocketType, c.Sides[1].SocketType
+	if a == dissect.SocketUnknown || b == dissect.SocketUnknown {
+		return true
+	}
+	return dissect.Compatible(a, b)
+}
+
+// Outstanding returns the number of requests not yet answered.
+func (c *Conn) Outstanding() int { return len(c.pending) }
+
+// OldestPending returns the packet time of the oldest unanswered request.
+func (c *Conn) OldestPending() (time.Time, bool) {
+	if len(c.pending) == 0 {
+		return time.Time{}, false
+	}
+	return c.pending[0].ts, true
+}
+
+func (c *Conn) addError(s string) {
+	if len(c.Errors) >= MaxErrors {
+		c.ErrorsDropped++
+		return
+	}
+	c.Errors = append(c.Errors, s)
+}
+
+// Dir maps a reassembly direction to the tracker's (client-first) index.
+func (c *Conn) dir(d reassembly.Dir) int {
+	if c.flipped {
+		return int(d ^ 1)
+	}
+	return int(d)
+}

@@ -1,0 +1,120 @@
+package tracker
+
+import (
+	"time"
+
+	"github.com/zspy/zspy/dissect"
+)
+
+// EventType names a tracker event.
+type EventType string
+
+// Event types, as printed by `zspy replay --events`.
+const (
+	EvGreeting     EventType = "greeting"
+	EvCommand      EventType = "command"
+	EvMessage      EventType = "message"
+	EvSubscription EventType = "subscription"
+	EvIdentity     EventType = "identity"
+	EvGap          EventType = "gap"
+	EvResync       EventType = "resync"
+	EvError        EventType = "error"
+)
+
+// Event is one decoded event of a connection, in packet order. The tracker
+// reuses one Event: listeners copy what they keep.
+type Event struct {
+	Type   EventType
+	TS     time.Time
+	Packet uint64
+	Conn   *Conn
+	Dir    int // 0: client→server, 1: server→client
+
+	Version    dissect.Version
+	Mechanism  dissect.Mechanism
+	SocketType dissect.SocketType
+	Command    dissect.Command
+	CmdName    []byte
+	Props      []dissect.Property
+	Username   []byte
+	Password   []byte
+	Reason     []byte
+	TTL        uint16
+
+	Frames  int
+	Sizes   []uint64 // frame sizes (the first 32)
+	Bytes   uint64
+	Preview []byte // the first bytes of the first frames, joined by '|'
+	Curve   bool
+
+	Topic  []byte
+	Cancel bool
+	Legacy bool
+
+	Lost    uint64
+	Skipped uint64
+	Err     error
+}
+
+func (t *Tracker) emit(c *Conn, i int, e *dissect.Event) {
+	if t.listener == nil {
+		return
+	}
+	ev := &t.ev
+	*ev = Event{TS: e.TS, Packet: t.Packet, Conn: c, Dir: i}
+	switch e.Kind {
+	case dissect.KindGreeting:
+		ev.Type = EvGreeting
+		ev.Version, ev.Mechanism, ev.SocketType = e.Version, e.Mechanism, e.SocketType
+	case dissect.KindIdentity:
+		ev.Type = EvIdentity
+		ev.Topic = e.Body
+	case dissect.KindCommand:
+		ev.Type = EvCommand
+		ev.Command, ev.CmdName, ev.Props = e.Cmd, e.CmdName, e.Props
+		ev.Username, ev.Password, ev.Reason, ev.TTL = e.Username, e.Password, e.Reason, e.TTL
+		ev.Err = e.Err
+		if e.Cmd == dissect.CmdSUBSCRIBE || e.Cmd == dissect.CmdCANCEL {
+			ev.Type = EvSubscription
+			ev.Topic, ev.Cancel = e.Topic, e.Cmd == dissect.CmdCANCEL
+		}
+	case dissect.KindFrame:
+		switch {
+		case e.Curve:
+			ev.Type = EvMessage
+			ev.Curve = true
+			ev.Frames = 1
+			if e.Plain > 0 {
+				ev.Bytes = uint64(e.Plain)
+			}
+		case e.Legacy:
+			ev.Type = EvSubscription
+			ev.Topic, ev.Cancel, ev.Legacy = e.Topic, e.Cmd == dissect.CmdCANCEL, true
+		default:
+			return // reported whole by emitMessage
+		}
+	case dissect.KindGap:
+		ev.Type = EvGap
+		ev.Lost = e.Lost
+		ev.Err = e.Err
+	case dissect.KindResync:
+		ev.Type = EvResync
+		ev.Skipped = e.Skipped
+	case dissect.KindMalformed:
+		ev.Type = EvError
+		ev.Err = e.Err
+	default:
+		return
+	}
+	t.listener.TrackerEvent(ev)
+}
+
+func (t *Tracker) emitMessage(c *Conn, i int, m *msgAcc, e *dissect.Event) {
+	if t.listener == nil {
+		return
+	}
+	ev := &t.ev
+	*ev = Event{Type: EvMessage, TS: e.TS, Packet: t.Packet, Conn: c, Dir: i,
+		Frames: m.frames, Sizes: m.sizes, Bytes: m.bytes, Preview: m.preview}
+	t.listener.TrackerEvent(ev)
+}

@@ -1,0 +1,514 @@
+package tracker
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/reassembly"
+)
+
+// Options configure a Tracker.
+type Options struct {
+	Dissect dissect.Options
+	// KeepClosed is how many closed connections are kept for the report and the
+	// dashboard (0: all). Older ones are dropped first and counted.
+	KeepClosed int
+}
+
+// Listener receives the tracker's decoded events (for --events and the
+// dashboard's message log). It runs on the pipeline goroutine and must not keep
+// e or its slices after returning.
+type Listener interface {
+	TrackerEvent(e *Event)
+}
+
+// Tracker folds dissector events into connections. It implements
+// reassembly.Factory; all its methods run on the pipeline goroutine.
+type Tracker struct {
+	opt    Options
+	conns  []*Conn
+	nextID uint64
+	// Packet is the number of the packet being processed (set by the pipeline)
+	// so that events can name it.
+	Packet uint64
+
+	listener Listener
+	ev       Event
+
+	// refused counts refused attempts per (client host, server endpoint).
+	refused map[refusedKey]int
+
+	NonZMTP       uint64 // connections that carried data but no ZMTP
+	DroppedClosed uint64 // closed connections evicted by KeepClosed
+}
+
+type refusedKey struct {
+	client netip.Addr
+	server netip.AddrPort
+}
+
+var _ reassembly.Factory = (*Tracker)(nil)
+
+// New returns an empty tracker.
+func New(opt Options) *Tracker {
+	return &Tracker{opt: opt, refused: make(map[refusedKey]int)}
+}
+
+// SetListener registers l to receive decoded events; nil removes it.
+func (t *Tracker) SetListener(l Listener) { t.listener = l }
+
+// Conns returns the tracked connections in the order they were first seen. The
+// slice and the connections are live state: use them only on the pipeline
+// goroutine, or take a Snapshot.
+func (t *Tracker) Conns() []*Conn { return t.conns }
+
+// New creates the connection record and dissector for a new TCP connection.
+func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
+	t.nextID++
+	c := &Conn{
+		ID:          t.nextID,
+		Client:      info.Client,
+		Server:      info.Server,
+		SawSYN:      info.SawSYN,
+		FirstPacket: info.FirstPacket,
+		Start:       info.Start,
+		Last:        info.Start,
+		State:       "open",
+		t:           t,
+	}
+	if !info.SawSYN && info.Client.Port() < info.Server.Port() {
+		// Without the SYN, the side with the lower port is more likely the one
+		// that bound (ephemeral ports are high).
+		c.Client, c.Server = info.Server, info.Client
+		c.flipped = true
+	}
+	for i := range c.Sides {
+		c.Sides[i].SocketType = dissect.SocketUnknown
+		c.TCP[i].WScale = -1
+	}
+	c.dis = dissect.NewConn((*connHandler)(c), t.opt.Dissect, info.SawSYN)
+	t.conns = append(t.conns, c)
+	t.evict()
+	return (*connStream)(c)
+}
+
+func (t *Tracker) evict() {
+	if t.opt.KeepClosed <= 0 || len(t.conns) <= t.opt.KeepClosed*2 {
+		return
+	}
+	closed := 0
+	for _, c := range t.conns {
+		if c.Closed {
+			closed++
+		}
+	}
+	drop := closed - t.opt.KeepClosed
+	if drop <= 0 {
+		return
+	}
+	kept := t.conns[:0]
+	for _, c := range t.conns {
+		if c.Closed && drop > 0 {
+			drop--
+			t.DroppedClosed++
+			continue
+		}
+		kept = append(kept, c)
+	}
+	for i := len(kept); i < len(t.conns); i++ {
+		t.conns[i] = nil
+	}
+	t.conns = kept
+}
+
+// connStream is the reassembly.Stream face of a Conn.
+type connStream Conn
+
+func (s *connStream) Segment(d reassembly.Dir, seg *capture.Segment) {
+	c := (*Conn)(s)
+	c.Last = seg.TS
+	c.tcpSegment(d, seg)
+}
+
+func (s *connStream) Data(d reassembly.Dir, b []byte, ts time.Time) {
+	c := (*Conn)(s)
+	if c.Detection == dissect.NotZMTP {
+		return
+	}
+	c.dis.Feed(d, b, ts)
+	c.afterDissect()
+}
+
+func (s *connStream) Skip(d reassembly.Dir, n int, ts time.Time) {
+	c := (*Conn)(s)
+	if c.Detection == dissect.NotZMTP {
+		return
+	}
+	c.dis.Skip(d, n, ts)
+	c.afterDissect()
+}
+
+func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
+	c := (*Conn)(s)
+	c.Closed = true
+	if ts.After(c.Last) {
+		c.Last = ts
+	}
+	switch r {
+	case reassembly.CloseFIN:
+		c.State = "closed"
+	case reassembly.CloseRST:
+		c.State = "reset"
+	case reassembly.CloseRefused:
+		c.State = "refused"
+		k := refusedKey{c.Client.Addr(), c.Server}
+		c.t.refused[k]++
+	case reassembly.CloseIdle:
+		c.State = "idle"
+	default:
+		c.Closed = false
+		c.State = "open"
+	}
+	for i := range c.TCP {
+		if !c.TCP[i].ZeroSince.IsZero() {
+			c.TCP[i].ZeroWindowTime += c.Last.Sub(c.TCP[i].ZeroSince)
+			c.TCP[i].ZeroSince = time.Time{}
+		}
+	}
+	c.finish()
+	if c.Detection != dissect.IsZMTP && c.State != "refused" {
+		if c.Dirs[0].Lost+c.Dirs[1].Lost > 0 || c.TCP[0].HaveSeq {
+			c.t.NonZMTP++
+		}
+	}
+}
+
+func (c *Conn) afterDissect() {
+	if c.Detection == dissect.Undecided {
+		c.Detection = c.dis.Detected()
+		if c.Detection == dissect.IsZMTP {
+			c.MidStream = c.dis.MidStream()
+			if k := (refusedKey{c.Client.Addr(), c.Server}); c.t.refused[k] > 0 {
+				c.RefusedBefore = c.t.refused[k]
+				delete(c.t.refused, k)
+			}
+		}
+	}
+}
+
+// finish settles what can only be known at the end: orientation without a
+// SYN, the version spoken and socket types revealed by traffic.
+func (c *Conn) finish() {
+	c.Version = c.dis.Version()
+	c.Mechanism = c.dis.Mechanism()
+	if c.Version == dissect.VersionUnknown && c.Detection == dissect.IsZMTP {
+		c.Version = c.inferredVersion()
+	}
+}
+
+func (c *Conn) inferredVersion() dissect.Version {
+	if c.Dirs[0].Commands+c.Dirs[1].Commands > 0 {
+		return dissect.V31
+	}
+	return dissect.VersionUnknown
+}
+
+// tcpSegment follows seq/ack/window for backlog estimates.
+func (c *Conn) tcpSegment(d reassembly.Dir, seg *capture.Segment) {
+	i := c.dir(d)
+	snd := &c.TCP[i]   // what this segment's sender sends
+	rcv := &c.TCP[1-i] // the reverse direction, whose receiver is this sender
+	if seg.Has(capture.FlagSYN) && seg.WScale >= 0 {
+		// The SYN sender's scale applies to windows it advertises.
+		rcv.WScale = seg.WScale
+	}
+	end := seg.Seq + uint32(seg.PayloadLen)
+	if seg.Has(capture.FlagSYN) || seg.Has(capture.FlagFIN) {
+		end++
+	}
+	if !snd.HaveSeq {
+		snd.NextSeq, snd.HaveSeq = end, true
+	} else if d := int32(end - snd.NextSeq); d > 0 {
+		snd.NextSeq = end
+	} else if seg.PayloadLen > 0 && !seg.Has(capture.FlagSYN) {
+		snd.Retransmits++
+	}
+	if snd.Window > 0 && snd.InFlight() >= snd.Window && seg.PayloadLen > 0 {
+		snd.WindowFull++
+	}
+	if seg.Has(capture.FlagACK) && !seg.Has(capture.FlagRST) {
+		if !rcv.HaveAck || int32(seg.Ack-rcv.Acked) > 0 {
+			rcv.Acked, rcv.HaveAck = seg.Ack, true
+		}
+		w := uint32(seg.Window)
+		if rcv.WScale > 0 && !seg.Has(capture.FlagSYN) {
+			w <<= uint(rcv.WScale)
+		}
+		rcv.Window = w
+		if w == 0 {
+			if rcv.ZeroSince.IsZero() {
+				rcv.ZeroSince = seg.TS
+				rcv.ZeroWindows++
+			}
+		} else if !rcv.ZeroSince.IsZero() {
+			rcv.ZeroWindowTime += seg.TS.Sub(rcv.ZeroSince)
+			rcv.ZeroSince = time.Time{}
+		}
+	}
+}
+
+// connHandler is the dissect.Handler face of a Conn.
+type connHandler Conn
+
+func (h *connHandler) Event(e *dissect.Event) {
+	c := (*Conn)(h)
+	i := c.dir(e.Dir)
+	st := &c.Dirs[i]
+	side := &c.Sides[i]
+	switch e.Kind {
+	case dissect.KindGreeting:
+		side.Version = e.Version
+		side.AsServer = e.AsServer
+		if e.SocketType != dissect.SocketUnknown {
+			side.SocketType = e.SocketType
+		}
+		if c.Mechanism == dissect.MechUnknown {
+			c.Mechanism = e.Mechanism
+		}
+		c.Curve = c.Mechanism == dissect.MechCURVE
+	case dissect.KindIdentity:
+		side.Identity = capBytes(side.Identity, e.Body)
+		side.HasIdent = true
+	case dissect.KindCommand:
+		st.Commands++
+		c.command(i, e)
+	case dissect.KindFrame:
+		c.frame(i, e)
+	case dissect.KindGap:
+		st.Lost += e.Lost
+		st.Gaps++
+		if e.Err != nil {
+			c.msg[i] = msgAcc{sizes: c.msg[i].sizes[:0], preview: c.msg[i].preview[:0]}
+			st.Partial = 0
+		}
+	case dissect.KindResync:
+		st.Resyncs++
+	case dissect.KindMalformed:
+		c.addError(fmt.Sprintf("%s: packet %d: %v", dirName(i), c.t.Packet, e.Err))
+	}
+	c.t.emit(c, i, e)
+}
+
+func dirName(i int) string {
+	if i == 0 {
+		return "c2s"
+	}
+	return "s2c"
+}
+
+func capBytes(dst, src []byte) []byte {
+	if len(src) > MaxValueLen {
+		src = src[:MaxValueLen]
+	}
+	return append(dst[:0], src...)
+}
+
+func (c *Conn) command(i int, e *dissect.Event) {
+	side := &c.Sides[i]
+	if e.Err != nil {
+		c.addError(fmt.Sprintf("%s: packet %d: %s: %v", dirName(i), c.t.Packet, e.Cmd, e.Err))
+	}
+	switch e.Cmd {
+	case dissect.CmdREADY, dissect.CmdINITIATE:
+		for _, p := range e.Props {
+			switch string(p.Name) {
+			case "Socket-Type":
+				side.SocketType = dissect.ParseSocketType(p.Value)
+			case "Identity":
+				side.Identity = capBytes(side.Identity, p.Value)
+				side.HasIdent = true
+			}
+			if len(side.Metadata) < MaxMetadata {
+				side.Metadata = append(side.Metadata, Property{Name: string(p.Name), Value: capBytes(nil, p.Value)})
+			}
+		}
+		if e.Cmd == dissect.CmdREADY {
+			c.HandshakeDone[i] = true
+		}
+	case dissect.CmdHELLO:
+		if c.Mechanism == dissect.MechPLAIN {
+			c.PlainUsername = string(capBytes(nil, e.Username))
+			c.PlainPassword = string(capBytes(nil, e.Password))
+		}
+	case dissect.CmdERROR:
+		reason := printable(e.Reason)
+		if len(c.ErrorReasons) < MaxErrors {
+			c.ErrorReasons = append(c.ErrorReasons, reason)
+		}
+		c.addError(fmt.Sprintf("%s: ERROR %q", dirName(i), reason))
+	case dissect.CmdSUBSCRIBE, dissect.CmdCANCEL:
+		c.subscription(i, e.Cmd == dissect.CmdCANCEL, e.Topic, e.TS)
+	}
+}
+
+func (c *Conn) subscription(i int, cancel bool, topic []byte, ts time.Time) {
+	side := &c.Sides[i]
+	if side.SocketType == dissect.SocketUnknown {
+		side.SocketType = dissect.SUB
+		if c.Sides[1-i].SocketType == dissect.SocketUnknown {
+			c.Sides[1-i].SocketType = dissect.PUB
+		}
+	}
+	if len(c.SubHistory) < MaxSubHistory {
+		c.SubHistory = append(c.SubHistory, SubChange{TS: ts, Packet: c.t.Packet, Cancel: cancel, Topic: capBytes(nil, topic)})
+	} else {
+		c.SubDropped++
+	}
+	s := string(topic)
+	for k, have := range c.Subscriptions {
+		if have == s {
+			if cancel {
+				c.Subscriptions = append(c.Subscriptions[:k], c.Subscriptions[k+1:]...)
+			}
+			return
+		}
+	}
+	if cancel {
+		return
+	}
+	if len(c.Subscriptions) >= MaxSubscriptions {
+		c.SubDropped++
+		return
+	}
+	c.Subscriptions = append(c.Subscriptions, s)
+}
+
+// frame counts a data frame and completes messages.
+func (c *Conn) frame(i int, e *dissect.Event) {
+	st := &c.Dirs[i]
+	if e.Curve {
+		st.Frames++
+		if e.Plain > 0 {
+			st.Bytes += uint64(e.Plain)
+		}
+		return
+	}
+	if e.Legacy && c.Sides[i].SocketType != dissect.XSUB {
+		// A SUB's 3.0-style subscription: a command in all but framing.
+		st.Commands++
+		c.subscription(i, e.Cmd == dissect.CmdCANCEL, e.Topic, e.TS)
+		return
+	}
+	if e.Legacy {
+		c.subscription(i, e.Cmd == dissect.CmdCANCEL, e.Topic, e.TS)
+	}
+	st.Frames++
+	st.Bytes += e.Size
+	m := &c.msg[i]
+	if m.frames == 0 {
+		m.start = e.TS
+		m.packet = c.t.Packet
+		m.firstN = -1
+		if e.Size <= uint64(len(m.first)) && e.Complete {
+			m.firstN = int8(copy(m.first[:], e.Body))
+		}
+		if e.Size == 0 && e.More {
+			// A REQ-style empty delimiter: key on the frame after it.
+			m.firstN = -2
+		}
+	} else if m.frames == 1 && m.firstN == -2 {
+		m.firstN = -1
+		if e.Size <= uint64(len(m.first)) && e.Complete {
+			m.firstN = int8(copy(m.first[:], e.Body))
+		}
+	}
+	m.frames++
+	m.bytes += e.Size
+	if c.t.listener != nil {
+		if len(m.sizes) < 32 {
+			m.sizes = append(m.sizes, e.Size)
+		}
+		if len(m.preview) < 64 {
+			if len(m.preview) > 0 {
+				m.preview = append(m.preview, '|')
+			}
+			p := e.Body
+			if len(p) > 24 {
+				p = p[:24]
+			}
+			m.preview = append(m.preview, p...)
+		}
+	}
+	if e.More {
+		st.Partial = uint64(m.frames)
+		return
+	}
+	st.Partial = 0
+	st.Messages++
+	st.LastMessage = e.TS
+	c.requestReply(i, m, e.TS)
+	c.t.emitMessage(c, i, m, e)
+	*m = msgAcc{sizes: m.sizes[:0], preview: m.preview[:0]}
+}
+
+// requester reports whether side i issues requests that side 1-i answers in
+// order (REQ, or DEALER talking to REP or ROUTER).
+func (c *Conn) requester(i int) bool {
+	a, b := c.Sides[i].SocketType, c.Sides[1-i].SocketType
+	switch a {
+	case dissect.REQ:
+		return true
+	case dissect.DEALER:
+		return b == dissect.REP || b == dissect.ROUTER
+	}
+	return false
+}
+
+func (c *Conn) requestReply(i int, m *msgAcc, ts time.Time) {
+	switch {
+	case c.requester(i):
+		if len(c.pending) >= MaxPendingRequests {
+			c.PendingLost++
+			c.pending = c.pending[1:]
+		}
+		p := pendingReq{ts: ts, n: m.firstN}
+		if m.firstN > 0 {
+			copy(p.key[:], m.first[:m.firstN])
+		}
+		c.pending = append(c.pending, p)
+	case c.requester(1 - i):
+		if len(c.pending) == 0 {
+			return
+		}
+		k := 0
+		if m.firstN > 0 {
+			// Where the envelope carries a request id, pair by it.
+			for j, p := range c.pending {
+				if p.n == m.firstN && p.key == m.first {
+					k = j
+					break
+				}
+			}
+		}
+		c.Latency.Add(ts.Sub(c.pending[k].ts))
+		c.pending = append(c.pending[:k], c.pending[k+1:]...)
+	}
+}
+
+// printable returns b as text when it is printable ASCII, else as hex.
+func printable(b []byte) string {
+	for _, ch := range b {
+		if ch < 0x20 || ch > 0x7E {
+			return "0x" + hex.EncodeToString(b)
+		}
+	}
+	return string(b)
+}
+
+// Printable renders an identity, topic or value for people: the text when it is
+// printable ASCII, else "0x" and hex.
+func Printable(b []byte) string { return printable(b) }
