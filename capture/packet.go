@@ -57,6 +57,8 @@ type Stats struct {
 	NonTCP        uint64 // packets that were not TCP (UDP, ARP, ICMP, ...)
 	Truncated     uint64 // packets cut by the snap length
 	Malformed     uint64 // packets whose headers could not be decoded
+	Fragments     uint64 // non-first IP fragments, skipped
+	Corrupt       uint64 // records the file framing could not deliver (too large, cut, broken)
 	KernelDrops   uint64 // live only: packets the kernel dropped
 	Duplicates    uint64 // live only: copies of the same packet seen twice (lo, any)
 	InternalDrops uint64 // live only: packets dropped by zspy's own queues

@@ -1,0 +1,625 @@
+package capture
+
+import (
+	"compress/gzip"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"time"
+)
+
+// Source yields the TCP segments of a packet source (a file or, later, a live
+// interface), one call at a time, from one goroutine.
+type Source interface {
+	// Next fills seg with the next TCP segment. It returns io.EOF at the end, a
+	// *PacketError for a packet it could not read or decode (call Next again to
+	// go on), or another error when the source failed.
+	Next(seg *Segment) error
+	// Stats returns the cumulative counters.
+	Stats() Stats
+	// Close releases the source.
+	Close() error
+}
+
+var _ Source = (*FileSource)(nil)
+
+// MaxRecordLen caps the captured length of one packet record (tcpdump's own
+// maximum snap length). A record claiming more is corrupt: the reader never
+// allocates by a length read from the file.
+const MaxRecordLen = 262144
+
+// maxBlockLen caps a pcapng packet block (packet plus options) that is read
+// whole; larger packet blocks are skipped, other large blocks are streamed past.
+const maxBlockLen = MaxRecordLen + 65536
+
+const (
+	pcapMagicMicro   = 0xa1b2c3d4
+	pcapMagicNano    = 0xa1b23c4d
+	pcapngSHB        = 0x0a0d0d0a
+	pcapngByteOrder  = 0x1a2b3c4d
+	ngBlockIDB       = 1
+	ngBlockPB        = 2
+	ngBlockSPB       = 3
+	ngBlockEPB       = 6
+	maxNgInterfaces  = 4096
+	initialBufferLen = 64 << 10
+)
+
+type format uint8
+
+const (
+	formatPcap format = iota + 1
+	formatPcapng
+)
+
+// ngInterface is a pcapng interface description: its link type and clock.
+type ngInterface struct {
+	link    LinkType
+	snaplen uint32
+	// Timestamps count units of 10^-exp s (decimal) or 2^-exp s (binary).
+	exp    uint8
+	binary bool
+	offset int64 // seconds added to every timestamp (if_tsoffset)
+}
+
+// FileSource reads TCP segments from a pcap or pcapng file, gzip-compressed or
+// not. It is not safe for concurrent use.
+type FileSource struct {
+	name   string
+	closer io.Closer
+	in     recordReader
+	format format
+
+	// pcap
+	bigEndian bool
+	nanos     bool
+	link      LinkType
+
+	// pcapng
+	ifaces []ngInterface
+
+	num   uint64 // packets seen so far, including unreadable ones
+	stats Stats
+	done  bool
+}
+
+// OpenFile opens a capture file: pcap or pcapng, detected by magic, optionally
+// gzip-compressed (detected by the gzip magic, not the name).
+func OpenFile(path string) (*FileSource, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open capture: %w", err)
+	}
+	s, err := newSource(f, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s.closer = f
+	return s, nil
+}
+
+// NewReader reads a capture from r; name names it in errors.
+func NewReader(r io.Reader, name string) (*FileSource, error) {
+	return newSource(r, name)
+}
+
+func newSource(r io.Reader, name string) (*FileSource, error) {
+	s := &FileSource{name: name}
+	s.in.src = r
+	s.in.buf = make([]byte, initialBufferLen)
+	head, _ := s.in.peek(4)
+	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+		raw := new(recordReader)
+		*raw = s.in
+		gz, err := gzip.NewReader(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		s.in = recordReader{src: gz, buf: make([]byte, initialBufferLen)}
+		head, _ = s.in.peek(4)
+	}
+	if err := s.in.err; err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(head) < 4 {
+		if len(head) == 0 {
+			return nil, fmt.Errorf("%s: empty file: %w", name, ErrNotCapture)
+		}
+		return nil, fmt.Errorf("%s: %d-byte file: %w", name, len(head), ErrNotCapture)
+	}
+	switch {
+	case binary.LittleEndian.Uint32(head) == pcapngSHB:
+		s.format = formatPcapng
+		// The section header is read by the first call to Next; read it now so
+		// that a broken one fails the open.
+		if err := s.readNgHeaderBlock(true); err != nil {
+			return nil, err
+		}
+		s.readLeadingInterfaces()
+	case isPcapMagic(head):
+		s.format = formatPcap
+		if err := s.readPcapHeader(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%s: %w (starts with %x)", name, ErrNotCapture, head)
+	}
+	return s, nil
+}
+
+func isPcapMagic(b []byte) bool {
+	le, be := binary.LittleEndian.Uint32(b), binary.BigEndian.Uint32(b)
+	return le == pcapMagicMicro || le == pcapMagicNano || be == pcapMagicMicro || be == pcapMagicNano
+}
+
+// Name returns the file name the source reports in errors.
+func (s *FileSource) Name() string { return s.name }
+
+// LinkType returns the link type of a pcap file, or of a pcapng file's first
+// interface.
+func (s *FileSource) LinkType() LinkType {
+	if s.format == formatPcapng && len(s.ifaces) > 0 {
+		return s.ifaces[0].link
+	}
+	return s.link
+}
+
+// Stats returns the cumulative counters.
+func (s *FileSource) Stats() Stats { return s.stats }
+
+// Close closes the file (if OpenFile opened it).
+func (s *FileSource) Close() error {
+	s.done = true
+	if s.closer != nil {
+		c := s.closer
+		s.closer = nil
+		return c.Close()
+	}
+	return nil
+}
+
+// Next fills seg with the next TCP segment; see Source. Packets that are not
+// TCP are counted and skipped. seg.Payload is valid until the next call.
+func (s *FileSource) Next(seg *Segment) error {
+	for {
+		if s.done {
+			return io.EOF
+		}
+		var rec record
+		var err error
+		if s.format == formatPcap {
+			err = s.readPcapRecord(&rec)
+		} else {
+			err = s.readNgRecord(&rec)
+		}
+		if err != nil {
+			return err
+		}
+		s.stats.Packets++
+		s.stats.Bytes += uint64(rec.wire)
+		if len(rec.data) < rec.wire {
+			s.stats.Truncated++
+		}
+		if !rec.link.Supported() {
+			// A pcapng interface of another kind (USB, Bluetooth, ...).
+			s.stats.NonTCP++
+			continue
+		}
+		res, derr := Decode(rec.link, rec.data, rec.wire, seg)
+		switch res {
+		case ResultTCP:
+			seg.Num = s.num
+			seg.TS = rec.ts
+			s.stats.TCP++
+			return nil
+		case ResultNotTCP:
+			s.stats.NonTCP++
+		case ResultFragment:
+			s.stats.Fragments++
+		default:
+			s.stats.Malformed++
+			return &PacketError{File: s.name, Packet: s.num, Err: derr}
+		}
+	}
+}
+
+// record is one packet as read from the file.
+type record struct {
+	data []byte
+	wire int
+	ts   time.Time
+	link LinkType
+}
+
+// fail ends reading: the error is reported once, then Next returns io.EOF.
+func (s *FileSource) fail(packet uint64, err error) error {
+	s.done = true
+	s.stats.Corrupt++
+	return &PacketError{File: s.name, Packet: packet, Err: err}
+}
+
+// endOfInput turns the reader's state at a short read into io.EOF (clean end),
+// a truncated-file warning, or a read error.
+func (s *FileSource) endOfInput(got, want int) error {
+	err := s.in.err
+	if got == 0 && (err == io.EOF) {
+		s.done = true
+		return io.EOF
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return s.fail(s.num+1, fmt.Errorf("%w: read %d of %d bytes", ErrTruncatedFile, got, want))
+	}
+	return s.fail(s.num+1, fmt.Errorf("%w: %w", ErrCorrupt, err))
+}
+
+func (s *FileSource) u16(b []byte) uint16 {
+	if s.bigEndian {
+		return binary.BigEndian.Uint16(b)
+	}
+	return binary.LittleEndian.Uint16(b)
+}
+
+func (s *FileSource) u32(b []byte) uint32 {
+	if s.bigEndian {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
+}
+
+// --- pcap ---
+
+func (s *FileSource) readPcapHeader() error {
+	h, _ := s.in.peek(24)
+	if len(h) < 24 {
+		return fmt.Errorf("%s: pcap header cut at %d of 24 bytes: %w", s.name, len(h), ErrNotCapture)
+	}
+	magic := binary.LittleEndian.Uint32(h)
+	s.bigEndian = magic != pcapMagicMicro && magic != pcapMagicNano
+	s.nanos = s.u32(h) == pcapMagicNano
+	if major := s.u16(h[4:6]); major != 2 {
+		return fmt.Errorf("%s: pcap version %d.%d: %w", s.name, major, s.u16(h[6:8]), ErrNotCapture)
+	}
+	// The link type's upper 16 bits hold FCS flags; the type is the lower 16.
+	s.link = LinkType(s.u32(h[20:24]) & 0xffff)
+	if !s.link.Supported() {
+		return fmt.Errorf("%s: %w %d", s.name, ErrUnsupportedLink, uint32(s.link))
+	}
+	s.in.discard(24)
+	return nil
+}
+
+func (s *FileSource) readPcapRecord(rec *record) error {
+	h, _ := s.in.peek(16)
+	if len(h) < 16 {
+		return s.endOfInput(len(h), 16)
+	}
+	capLen := s.u32(h[8:12])
+	wire := s.u32(h[12:16])
+	if capLen > MaxRecordLen {
+		// pcap has no way to find the next record: stop here.
+		return s.fail(s.num+1, fmt.Errorf("%w: record claims %d bytes, more than %d", ErrRecordTooLarge, capLen, MaxRecordLen))
+	}
+	sec, frac := int64(s.u32(h[0:4])), int64(s.u32(h[4:8]))
+	if !s.nanos {
+		frac *= 1000
+	}
+	data, _ := s.in.peek(16 + int(capLen))
+	if len(data) < 16+int(capLen) {
+		return s.endOfInput(len(data), 16+int(capLen))
+	}
+	s.in.discard(16 + int(capLen))
+	s.num++
+	rec.data = data[16:]
+	rec.wire = max(int(wire), int(capLen))
+	rec.ts = time.Unix(sec, frac).UTC()
+	rec.link = s.link
+	return nil
+}
+
+// --- pcapng ---
+
+// readNgHeaderBlock reads a section header block: byte order and version; it
+// forgets the previous section's interfaces. At open, a bad header is a plain
+// error; later it ends reading with a *PacketError.
+func (s *FileSource) readNgHeaderBlock(atOpen bool) error {
+	bad := func(err error) error {
+		if atOpen {
+			return fmt.Errorf("%s: %w", s.name, err)
+		}
+		return s.fail(s.num+1, err)
+	}
+	h, _ := s.in.peek(28)
+	if len(h) < 28 {
+		if atOpen {
+			return fmt.Errorf("%s: pcapng section header cut at %d bytes: %w", s.name, len(h), ErrNotCapture)
+		}
+		return s.endOfInput(len(h), 28)
+	}
+	switch {
+	case binary.LittleEndian.Uint32(h[8:12]) == pcapngByteOrder:
+		s.bigEndian = false
+	case binary.BigEndian.Uint32(h[8:12]) == pcapngByteOrder:
+		s.bigEndian = true
+	default:
+		return bad(fmt.Errorf("%w: pcapng section header with a bad byte-order magic", ErrCorrupt))
+	}
+	total := s.u32(h[4:8])
+	if major := s.u16(h[12:14]); major != 1 || total < 28 || total%4 != 0 {
+		return bad(fmt.Errorf("%w: pcapng section header (version %d, length %d)", ErrCorrupt, major, total))
+	}
+	s.ifaces = s.ifaces[:0]
+	if n, _ := s.in.discard(int(total)); n < int(total) {
+		if atOpen {
+			return fmt.Errorf("%s: pcapng section header cut: %w", s.name, ErrNotCapture)
+		}
+		return s.endOfInput(n, int(total))
+	}
+	return nil
+}
+
+func (s *FileSource) readNgRecord(rec *record) error {
+	for {
+		h, _ := s.in.peek(12)
+		if len(h) < 12 {
+			return s.endOfInput(len(h), 12)
+		}
+		typ := s.u32(h[0:4])
+		if typ == pcapngSHB {
+			if err := s.readNgHeaderBlock(false); err != nil {
+				return err
+			}
+			continue
+		}
+		total := s.u32(h[4:8])
+		if total < 12 || total%4 != 0 {
+			return s.fail(s.num+1, fmt.Errorf("%w: pcapng block of type %#x with length %d", ErrCorrupt, typ, total))
+		}
+		isPacket := typ == ngBlockEPB || typ == ngBlockSPB || typ == ngBlockPB
+		if total > maxBlockLen || (!isPacket && typ != ngBlockIDB) {
+			// Stream past without buffering it.
+			if n, _ := s.in.discard(int(total)); n < int(total) {
+				if isPacket {
+					s.num++
+				}
+				return s.endOfInput(n, int(total))
+			}
+			if isPacket {
+				s.num++
+				s.stats.Corrupt++
+				return &PacketError{File: s.name, Packet: s.num,
+					Err: fmt.Errorf("%w: packet block of %d bytes, more than %d; skipped", ErrRecordTooLarge, total, maxBlockLen)}
+			}
+			if total > maxBlockLen && typ == ngBlockIDB {
+				return s.fail(s.num+1, fmt.Errorf("%w: interface block of %d bytes", ErrCorrupt, total))
+			}
+			continue
+		}
+		b, _ := s.in.peek(int(total))
+		if len(b) < int(total) {
+			return s.endOfInput(len(b), int(total))
+		}
+		if s.u32(b[total-4:]) != total {
+			return s.fail(s.num+1, fmt.Errorf("%w: pcapng block length %d does not match its trailer %d", ErrCorrupt, total, s.u32(b[total-4:])))
+		}
+		s.in.discard(int(total))
+		body := b[8 : total-4]
+		if typ == ngBlockIDB {
+			s.addInterface(body)
+			continue
+		}
+		s.num++
+		if err := s.ngPacket(typ, body, rec); err != nil {
+			s.stats.Corrupt++
+			return &PacketError{File: s.name, Packet: s.num, Err: err}
+		}
+		return nil
+	}
+}
+
+// readLeadingInterfaces reads the interface blocks right after the section
+// header, so that LinkType is known before the first packet. Anything unusual
+// is left for Next to report.
+func (s *FileSource) readLeadingInterfaces() {
+	for {
+		h, _ := s.in.peek(8)
+		if len(h) < 8 || s.u32(h[0:4]) != ngBlockIDB {
+			return
+		}
+		total := s.u32(h[4:8])
+		if total < 12 || total%4 != 0 || total > maxBlockLen {
+			return
+		}
+		b, _ := s.in.peek(int(total))
+		if len(b) < int(total) || s.u32(b[total-4:]) != total {
+			return
+		}
+		s.in.discard(int(total))
+		s.addInterface(b[8 : total-4])
+	}
+}
+
+func (s *FileSource) addInterface(body []byte) {
+	if len(s.ifaces) >= maxNgInterfaces {
+		return
+	}
+	ifc := ngInterface{exp: 6}
+	if len(body) >= 8 {
+		ifc.link = LinkType(s.u16(body[0:2]))
+		ifc.snaplen = s.u32(body[4:8])
+		opts := body[8:]
+		for len(opts) >= 4 {
+			code, l := s.u16(opts[0:2]), int(s.u16(opts[2:4]))
+			if code == 0 || 4+l > len(opts) {
+				break
+			}
+			v := opts[4 : 4+l]
+			switch {
+			case code == 9 && l == 1: // if_tsresol
+				e, bin := v[0]&0x7f, v[0]&0x80 != 0
+				if (bin && e < 64) || (!bin && e <= 19) {
+					ifc.exp, ifc.binary = e, bin
+				}
+			case code == 14 && l == 8: // if_tsoffset
+				if s.bigEndian {
+					ifc.offset = int64(binary.BigEndian.Uint64(v))
+				} else {
+					ifc.offset = int64(binary.LittleEndian.Uint64(v))
+				}
+			}
+			opts = opts[4+(l+3)&^3:]
+		}
+	} else {
+		ifc.link = LinkType(0xffffffff)
+	}
+	s.ifaces = append(s.ifaces, ifc)
+}
+
+var (
+	errNgShortPacket = fmt.Errorf("%w: pcapng packet block shorter than its header", ErrCorrupt)
+	errNgCapLen      = fmt.Errorf("%w: pcapng captured length runs past its block", ErrCorrupt)
+	errNgNoInterface = fmt.Errorf("%w: pcapng packet names an undeclared interface", ErrCorrupt)
+)
+
+func (s *FileSource) ngPacket(typ uint32, body []byte, rec *record) error {
+	var ifid int
+	var ts uint64
+	var capLen, wire uint32
+	var data []byte
+	switch typ {
+	case ngBlockEPB, ngBlockPB:
+		if len(body) < 20 {
+			return errNgShortPacket
+		}
+		if typ == ngBlockEPB {
+			ifid = int(s.u32(body[0:4]))
+		} else {
+			ifid = int(s.u16(body[0:2]))
+		}
+		ts = uint64(s.u32(body[4:8]))<<32 | uint64(s.u32(body[8:12]))
+		capLen, wire = s.u32(body[12:16]), s.u32(body[16:20])
+		if uint64(capLen) > uint64(len(body)-20) {
+			return errNgCapLen
+		}
+		data = body[20 : 20+capLen]
+	case ngBlockSPB:
+		if len(body) < 4 {
+			return errNgShortPacket
+		}
+		wire = s.u32(body[0:4])
+		capLen = uint32(min(uint64(wire), uint64(len(body)-4)))
+		if len(s.ifaces) > 0 && s.ifaces[0].snaplen != 0 {
+			capLen = min(capLen, s.ifaces[0].snaplen)
+		}
+		data = body[4 : 4+capLen]
+	}
+	if ifid >= len(s.ifaces) {
+		return errNgNoInterface
+	}
+	ifc := &s.ifaces[ifid]
+	rec.data = data
+	rec.wire = max(int(wire), len(data))
+	rec.link = ifc.link
+	if typ == ngBlockSPB {
+		rec.ts = time.Time{}
+	} else {
+		rec.ts = ifc.time(ts)
+	}
+	return nil
+}
+
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// time converts a pcapng timestamp in the interface's units.
+func (ifc *ngInterface) time(ts uint64) time.Time {
+	var sec, ns uint64
+	if ifc.binary {
+		e := uint(ifc.exp)
+		sec = ts >> e
+		frac := ts & (1<<e - 1)
+		if e > 0 {
+			hi, lo := bits.Mul64(frac, 1e9)
+			ns = hi<<(64-e) | lo>>e
+		}
+	} else {
+		div := pow10[ifc.exp]
+		sec, ns = ts/div, ts%div
+		if ifc.exp <= 9 {
+			ns *= pow10[9-ifc.exp]
+		} else {
+			ns /= pow10[ifc.exp-9]
+		}
+	}
+	return time.Unix(int64(sec)+ifc.offset, int64(ns)).UTC()
+}
+
+// recordReader is a buffered reader that hands out records in place. Its
+// buffer grows only as data really arrives, so a corrupt length never makes it
+// allocate more than twice the bytes the input actually holds.
+type recordReader struct {
+	src  io.Reader
+	buf  []byte
+	r, w int
+	err  error // sticky error from src
+}
+
+// peek returns the next n bytes without consuming them, or fewer at the end of
+// the input. The slice is valid until the next call.
+func (b *recordReader) peek(n int) ([]byte, error) {
+	for b.w-b.r < n && b.err == nil {
+		if b.r > 0 && len(b.buf)-b.r < n {
+			copy(b.buf, b.buf[b.r:b.w])
+			b.w -= b.r
+			b.r = 0
+		}
+		if b.w == len(b.buf) {
+			nb := make([]byte, min(2*len(b.buf), max(n, len(b.buf))))
+			copy(nb, b.buf[:b.w])
+			b.buf = nb
+		}
+		m, err := b.src.Read(b.buf[b.w:])
+		b.w += m
+		if err != nil {
+			b.err = err
+		}
+	}
+	if b.w-b.r < n {
+		return b.buf[b.r:b.w], b.err
+	}
+	return b.buf[b.r : b.r+n], nil
+}
+
+// discard consumes n bytes, reading past those not yet buffered without
+// keeping them, and returns how many it consumed.
+func (b *recordReader) discard(n int) (int, error) {
+	if b.w-b.r >= n {
+		b.r += n
+		return n, nil
+	}
+	done := b.w - b.r
+	b.r, b.w = 0, 0
+	for done < n && b.err == nil {
+		m, err := b.src.Read(b.buf[:min(len(b.buf), n-done)])
+		done += m
+		if err != nil {
+			b.err = err
+		}
+	}
+	return done, b.err
+}
+
+// Read lets a gzip reader sit on top of the bytes already peeked.
+func (b *recordReader) Read(p []byte) (int, error) {
+	if b.r == b.w {
+		if b.err != nil {
+			return 0, b.err
+		}
+		return b.src.Read(p)
+	}
+	n := copy(p, b.buf[b.r:b.w])
+	b.r += n
+	return n, nil
+}
