@@ -1,0 +1,307 @@
+// Package report turns the tracker's connections into what zspy prints: the
+// replay/capture report (a text table or the JSON document whose contract the
+// README states) and the JSON lines of `--events`. It sits at the end of the
+// pipeline, beside store, rules and ui.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/tracker"
+)
+
+// Redacted replaces secrets (PLAIN passwords) unless the user asks for them.
+const Redacted = "<redacted>"
+
+// Report is the document `zspy replay --json` prints.
+type Report struct {
+	Packets      uint64       `json:"packets"`
+	Connections  []Connection `json:"connections"`
+	NonZMTPFlows uint64       `json:"non_zmtp_flows"`
+	Warnings     []string     `json:"warnings"`
+	// WarningsTotal counts all warnings, including those not listed.
+	WarningsTotal uint64 `json:"warnings_total"`
+	Stats         Stats  `json:"stats"`
+	// Alerts are filled in by the rules engine when it runs.
+	Alerts []any `json:"alerts,omitempty"`
+}
+
+// Stats are the pipeline's counters.
+type Stats struct {
+	Bytes            uint64 `json:"bytes"`
+	TCPPackets       uint64 `json:"tcp_packets"`
+	NonTCPPackets    uint64 `json:"non_tcp_packets"`
+	TruncatedPackets uint64 `json:"truncated_packets"`
+	MalformedPackets uint64 `json:"malformed_packets"`
+	KernelDrops      uint64 `json:"kernel_drops"`
+	InternalDrops    uint64 `json:"internal_drops"`
+	Duplicates       uint64 `json:"duplicates"`
+	ConnectionsTotal uint64 `json:"connections_total"`
+	EvictedClosed    uint64 `json:"evicted_closed"`
+}
+
+// Counts is one direction's traffic. Messages is nil where it cannot be known
+// (under CURVE the message structure is encrypted).
+type Counts struct {
+	Messages *uint64 `json:"messages"`
+	Frames   uint64  `json:"frames"`
+	Bytes    uint64  `json:"bytes"`
+	Commands uint64  `json:"commands"`
+	// LostBytes are stream bytes that were not captured.
+	LostBytes uint64 `json:"lost_bytes"`
+	// PartialFrames are frames of a message left incomplete at the end.
+	PartialFrames uint64 `json:"partial_frames,omitempty"`
+	Retransmits   uint64 `json:"retransmits"`
+	ZeroWindows   uint64 `json:"zero_windows"`
+	// ZeroWindowMS is the total time the receiver advertised a zero window.
+	ZeroWindowMS float64 `json:"zero_window_ms"`
+}
+
+// Latency summarises request→reply times in milliseconds.
+type Latency struct {
+	Count uint64  `json:"count"`
+	P50   float64 `json:"p50_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+	Mean  float64 `json:"mean_ms"`
+}
+
+// SubChange is one subscription or cancellation.
+type SubChange struct {
+	Time   time.Time `json:"time"`
+	Packet uint64    `json:"packet"`
+	Op     string    `json:"op"` // "subscribe" or "cancel"
+	Topic  string    `json:"topic"`
+}
+
+// Connection is one connection in the report.
+type Connection struct {
+	ID             uint64            `json:"id"`
+	Client         string            `json:"client"`
+	Server         string            `json:"server"`
+	ZMTP           string            `json:"zmtp"`
+	Mechanism      string            `json:"mechanism"`
+	ClientSocket   string            `json:"client_socket"`
+	ServerSocket   string            `json:"server_socket"`
+	ClientIdentity string            `json:"client_identity"`
+	ServerIdentity string            `json:"server_identity"`
+	PlainUsername  string            `json:"plain_username"`
+	PlainPassword  string            `json:"plain_password,omitempty"`
+	State          string            `json:"state"`
+	MidStream      bool              `json:"mid_stream"`
+	SawSYN         bool              `json:"saw_syn"`
+	C2S            Counts            `json:"c2s"`
+	S2C            Counts            `json:"s2c"`
+	Subscriptions  []string          `json:"subscriptions"`
+	SubHistory     []SubChange       `json:"subscription_history,omitempty"`
+	Errors         []string          `json:"errors"`
+	Compatible     bool              `json:"compatible"`
+	RefusedBefore  int               `json:"refused_before,omitempty"`
+	Latency        *Latency          `json:"latency,omitempty"`
+	Outstanding    int               `json:"outstanding_requests"`
+	ClientMeta     map[string]string `json:"client_metadata,omitempty"`
+	ServerMeta     map[string]string `json:"server_metadata,omitempty"`
+	FirstPacket    uint64            `json:"first_packet"`
+	Start          time.Time         `json:"start"`
+	End            time.Time         `json:"end"`
+}
+
+// Options say what a report shows.
+type Options struct {
+	ShowSecrets bool
+}
+
+// Build makes the report of the given connections. Connections that were not
+// ZMTP are counted in NonZMTPFlows by the caller (tracker.NonZMTP), not listed;
+// refused connection attempts are listed with state "refused".
+func Build(conns []*tracker.Conn, opt Options) []Connection {
+	out := make([]Connection, 0, len(conns))
+	for _, c := range conns {
+		if c.Detection != dissect.IsZMTP && c.State != "refused" {
+			continue
+		}
+		out = append(out, connection(c, opt))
+	}
+	return out
+}
+
+func connection(c *tracker.Conn, opt Options) Connection {
+	r := Connection{
+		ID:             c.ID,
+		Client:         c.Client.String(),
+		Server:         c.Server.String(),
+		ZMTP:           c.Version.String(),
+		Mechanism:      c.Mechanism.String(),
+		ClientSocket:   c.Sides[0].SocketType.String(),
+		ServerSocket:   c.Sides[1].SocketType.String(),
+		ClientIdentity: tracker.Printable(c.Sides[0].Identity),
+		ServerIdentity: tracker.Printable(c.Sides[1].Identity),
+		PlainUsername:  c.PlainUsername,
+		State:          c.State,
+		MidStream:      c.MidStream,
+		SawSYN:         c.SawSYN,
+		Subscriptions:  []string{},
+		Errors:         []string{},
+		Compatible:     c.Compatible(),
+		RefusedBefore:  c.RefusedBefore,
+		Outstanding:    c.Outstanding(),
+		FirstPacket:    c.FirstPacket,
+		Start:          c.Start.UTC(),
+		End:            c.Last.UTC(),
+	}
+	if c.PlainPassword != "" || c.PlainUsername != "" {
+		r.PlainPassword = Redacted
+		if opt.ShowSecrets {
+			r.PlainPassword = c.PlainPassword
+		}
+	}
+	for i, dst := range []*Counts{&r.C2S, &r.S2C} {
+		d := &c.Dirs[i]
+		t := &c.TCP[i]
+		*dst = Counts{Frames: d.Frames, Bytes: d.Bytes, Commands: d.Commands, LostBytes: d.Lost,
+			PartialFrames: d.Partial, Retransmits: t.Retransmits, ZeroWindows: t.ZeroWindows,
+			ZeroWindowMS: ms(t.ZeroWindowTime)}
+		if !c.Curve {
+			n := d.Messages
+			dst.Messages = &n
+		}
+	}
+	for _, s := range c.Subscriptions {
+		r.Subscriptions = append(r.Subscriptions, tracker.Printable([]byte(s)))
+	}
+	for _, h := range c.SubHistory {
+		op := "subscribe"
+		if h.Cancel {
+			op = "cancel"
+		}
+		r.SubHistory = append(r.SubHistory, SubChange{Time: h.TS.UTC(), Packet: h.Packet, Op: op, Topic: tracker.Printable(h.Topic)})
+	}
+	r.Errors = append(r.Errors, c.Errors...)
+	if c.ErrorsDropped > 0 {
+		r.Errors = append(r.Errors, fmt.Sprintf("%d more errors not kept", c.ErrorsDropped))
+	}
+	if !r.Compatible {
+		r.Errors = append(r.Errors, fmt.Sprintf("incompatible socket types %s and %s", r.ClientSocket, r.ServerSocket))
+	}
+	if c.Latency.Count > 0 {
+		r.Latency = &Latency{Count: c.Latency.Count, P50: ms(c.Latency.Quantile(0.5)),
+			P99: ms(c.Latency.Quantile(0.99)), Max: ms(c.Latency.Max), Mean: ms(c.Latency.Mean())}
+	}
+	r.ClientMeta = meta(c.Sides[0].Metadata)
+	r.ServerMeta = meta(c.Sides[1].Metadata)
+	return r
+}
+
+func meta(props []tracker.Property) map[string]string {
+	if len(props) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(props))
+	for _, p := range props {
+		m[p.Name] = tracker.Printable(p.Value)
+	}
+	return m
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// WriteJSON prints the report as one indented JSON document.
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if r.Connections == nil {
+		r.Connections = []Connection{}
+	}
+	if r.Warnings == nil {
+		r.Warnings = []string{}
+	}
+	return enc.Encode(r)
+}
+
+// WriteText prints the report as a table for people.
+func WriteText(w io.Writer, r *Report) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT\tSERVER\tZMTP\tMECH\tSOCKETS\tSTATE\tC2S MSGS\tC2S BYTES\tS2C MSGS\tS2C BYTES\tNOTES")
+	for _, c := range r.Connections {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", c.Client, c.Server, dash(c.ZMTP), dash(c.Mechanism),
+			sockets(c), c.State, msgs(c.C2S), c.C2S.Bytes, msgs(c.S2C), c.S2C.Bytes, notes(c))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d packets, %d ZeroMQ connections, %d other TCP flows", r.Packets, len(r.Connections), r.NonZMTPFlows)
+	if r.Stats.NonTCPPackets > 0 {
+		fmt.Fprintf(w, ", %d non-TCP packets", r.Stats.NonTCPPackets)
+	}
+	fmt.Fprintln(w)
+	for _, warn := range r.Warnings {
+		fmt.Fprintln(w, "warning:", warn)
+	}
+	if n := r.WarningsTotal - uint64(len(r.Warnings)); r.WarningsTotal > uint64(len(r.Warnings)) {
+		fmt.Fprintf(w, "warning: %d more warnings not listed\n", n)
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func sockets(c Connection) string {
+	if c.ClientSocket == "" && c.ServerSocket == "" {
+		return "-"
+	}
+	return dash(c.ClientSocket) + "→" + dash(c.ServerSocket)
+}
+
+func msgs(c Counts) string {
+	if c.Messages == nil {
+		return fmt.Sprintf("(%d boxes)", c.Frames)
+	}
+	return fmt.Sprint(*c.Messages)
+}
+
+func notes(c Connection) string {
+	var n []string
+	if c.ClientIdentity != "" {
+		n = append(n, "id="+c.ClientIdentity)
+	}
+	if c.PlainUsername != "" {
+		n = append(n, "user="+c.PlainUsername)
+	}
+	if len(c.Subscriptions) > 0 {
+		q := make([]string, len(c.Subscriptions))
+		for i, s := range c.Subscriptions {
+			q[i] = fmt.Sprintf("%q", s)
+		}
+		n = append(n, "subs="+strings.Join(q, ","))
+	}
+	if c.MidStream {
+		n = append(n, "mid-stream")
+	}
+	if c.RefusedBefore > 0 {
+		n = append(n, fmt.Sprintf("after %d refused", c.RefusedBefore))
+	}
+	if c.Latency != nil {
+		n = append(n, fmt.Sprintf("p50=%.3fms", c.Latency.P50))
+	}
+	if c.C2S.LostBytes+c.S2C.LostBytes > 0 {
+		n = append(n, fmt.Sprintf("lost=%dB", c.C2S.LostBytes+c.S2C.LostBytes))
+	}
+	if !c.Compatible {
+		n = append(n, "INCOMPATIBLE")
+	}
+	if len(c.Errors) > 0 {
+		n = append(n, fmt.Sprintf("%d errors", len(c.Errors)))
+	}
+	return strings.Join(n, " ")
+}
