@@ -188,6 +188,7 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 }
 
 func (c *Conn) afterDissect() {
+	c.Version = c.dis.Version()
 	if c.Detection == dissect.Undecided {
 		c.Detection = c.dis.Detected()
 		if c.Detection == dissect.IsZMTP {
