@@ -85,8 +85,10 @@ type DecodeOptions struct {
 // error wrapping one of the Err* values and saying what was wrong.
 func Decode(frames [][]byte, opts DecodeOptions) (Event, error) {
 	var ev Event
-	err := decode(&ev, frames, opts, nil)
-	return ev, err
+	if err := decode(&ev, frames, opts, nil); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
 }
 
 // Decoder decodes a stream of monitor messages, reusing the strings of
@@ -108,8 +110,10 @@ const maxInterned = 4096
 // stay valid after later calls.
 func (d *Decoder) Decode(frames [][]byte) (Event, error) {
 	var ev Event
-	err := decode(&ev, frames, d.Options, d)
-	return ev, err
+	if err := decode(&ev, frames, d.Options, d); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
 }
 
 func (d *Decoder) str(b []byte) string {
@@ -141,37 +145,63 @@ func (d *Decoder) values(n int) []uint64 {
 	return v
 }
 
-// shapeOf reports the format version of frames read without a source frame,
-// or an error saying why they fit neither format.
-func shapeOf(frames [][]byte, bo binary.ByteOrder) (int, error) {
+// fits reports the format version of frames read without a source frame,
+// or 0 when they fit neither format. It allocates nothing; shapeError
+// explains a 0.
+func fits(frames [][]byte, bo binary.ByteOrder) int {
 	if len(frames) == 0 {
-		return 0, ErrNoFrames
+		return 0
 	}
 	switch len(frames[0]) {
 	case 6:
-		if len(frames) != 2 {
-			return 0, fmt.Errorf("%w: v1 event frame (6 bytes) followed by %d frames, want 1 endpoint frame", ErrShape, len(frames)-1)
+		if len(frames) == 2 {
+			return 1
 		}
-		return 1, nil
 	case 8:
-		if len(frames) < 2 || len(frames[1]) != 8 {
-			return 0, fmt.Errorf("%w: v2 event frame (8 bytes) not followed by an 8-byte value count (frames %s)", ErrShape, sizes(frames))
+		if len(frames) < 4 || len(frames[1]) != 8 {
+			return 0
 		}
 		n := bo.Uint64(frames[1])
-		if n > MaxValues {
-			return 0, fmt.Errorf("%w: %d values (limit %d)", ErrTooManyValues, n, MaxValues)
-		}
-		if uint64(len(frames)) != n+4 {
-			return 0, fmt.Errorf("%w: count %d needs %d frames, got %d", ErrValueCount, n, n+4, len(frames))
+		if n > MaxValues || uint64(len(frames)) != n+4 {
+			return 0
 		}
 		for i := 2; i < 2+int(n); i++ {
 			if len(frames[i]) != 8 {
-				return 0, fmt.Errorf("%w: value %d is %d bytes", ErrValueSize, i-2, len(frames[i]))
+				return 0
 			}
 		}
-		return 2, nil
+		return 2
 	}
-	return 0, fmt.Errorf("%w: first frame is %d bytes, not a v1 (6) or v2 (8) event frame (frames %s)", ErrShape, len(frames[0]), sizes(frames))
+	return 0
+}
+
+// shapeError says why frames, read without a source frame, fit no format.
+func shapeError(frames [][]byte, bo binary.ByteOrder) error {
+	if len(frames) == 0 {
+		return ErrNoFrames
+	}
+	switch len(frames[0]) {
+	case 6:
+		return fmt.Errorf("%w: v1 event frame (6 bytes) followed by %d frames, want 1 endpoint frame", ErrShape, len(frames)-1)
+	case 8:
+		if len(frames) < 2 || len(frames[1]) != 8 {
+			return fmt.Errorf("%w: v2 event frame (8 bytes) not followed by an 8-byte value count (frames %s)", ErrShape, sizes(frames))
+		}
+		n := bo.Uint64(frames[1])
+		if n > MaxValues {
+			return fmt.Errorf("%w: %d values (limit %d)", ErrTooManyValues, n, MaxValues)
+		}
+		if uint64(len(frames)) != n+4 {
+			return fmt.Errorf("%w: count %d needs %d frames, got %d", ErrValueCount, n, n+4, len(frames))
+		}
+		for i := 2; i < 2+int(n); i++ {
+			if len(frames[i]) != 8 {
+				return fmt.Errorf("%w: value %d is %d bytes", ErrValueSize, i-2, len(frames[i]))
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: first frame is %d bytes, not a v1 (6) or v2 (8) event frame (frames %s)", ErrShape, len(frames[0]), sizes(frames))
 }
 
 func decode(ev *Event, frames [][]byte, opts DecodeOptions, d *Decoder) error {
@@ -185,54 +215,50 @@ func decode(ev *Event, frames [][]byte, opts DecodeOptions, d *Decoder) error {
 	var (
 		body    = frames
 		ver     int
-		err     error
 		hasSrc  bool
 		srcFrom []byte
 	)
 	switch opts.Source {
 	case SourceNever:
-		ver, err = shapeOf(frames, bo)
+		if ver = fits(frames, bo); ver == 0 {
+			return shapeError(frames, bo)
+		}
 	case SourceAlways:
 		if len(frames) < 2 {
 			return fmt.Errorf("%w: only %d frame, want a source frame and an event", ErrShape, len(frames))
 		}
 		hasSrc, srcFrom, body = true, frames[0], frames[1:]
-		ver, err = shapeOf(body, bo)
-		if err != nil {
-			err = fmt.Errorf("after the source frame: %w", err)
+		if ver = fits(body, bo); ver == 0 {
+			return fmt.Errorf("after the source frame: %w", shapeError(body, bo))
 		}
 	default:
-		v0, err0 := shapeOf(frames, bo)
-		var v1 int
-		err1 := ErrShape
+		v0 := fits(frames, bo)
+		v1 := 0
 		if len(frames) > 1 {
-			v1, err1 = shapeOf(frames[1:], bo)
+			v1 = fits(frames[1:], bo)
 		}
 		switch {
-		case err0 == nil && err1 == nil:
+		case v0 != 0 && v1 != 0:
 			// Only an 8-byte source frame before a v2 message gets here.
 			if !EventCode(bo.Uint64(frames[0])).Known() && EventCode(bo.Uint64(frames[1])).Known() {
 				hasSrc, srcFrom, body, ver = true, frames[0], frames[1:], v1
 			} else {
 				ver = v0
 			}
-		case err0 == nil:
+		case v0 != 0:
 			ver = v0
-		case err1 == nil:
+		case v1 != 0:
 			hasSrc, srcFrom, body, ver = true, frames[0], frames[1:], v1
 		default:
-			err = err0
 			// Explain by the reading that got further: when the first frame
 			// cannot be an event frame but the second can, it was a source.
 			if l := len(frames[0]); l != 6 && l != 8 && len(frames) > 1 {
 				if l1 := len(frames[1]); l1 == 6 || l1 == 8 {
-					err = fmt.Errorf("after a %d-byte source frame: %w", l, err1)
+					return fmt.Errorf("after a %d-byte source frame: %w", l, shapeError(frames[1:], bo))
 				}
 			}
+			return shapeError(frames, bo)
 		}
-	}
-	if err != nil {
-		return err
 	}
 
 	*ev = Event{Version: ver}

@@ -127,9 +127,9 @@ func (e *guardError) Temporary() bool { return false }
 // frameScanner follows ZMTP 3.x framing after the 64-byte greeting, one byte
 // slice at a time, without buffering.
 type frameScanner struct {
-	greeting     int    // greeting bytes still to skip
-	state        uint8  // what the next byte is
-	flags        byte   // the current frame's flags
+	greeting     int   // greeting bytes still to skip
+	state        uint8 // what the next byte is
+	flags        byte  // the current frame's flags
 	sizeBuf      [8]byte
 	sizeN        int    // long-size bytes collected
 	body         uint64 // body bytes still to skip

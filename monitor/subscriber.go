@@ -202,7 +202,10 @@ type LinkEvent struct {
 	Time  time.Time
 	Via   string
 	State LinkState
-	Err   error
+	// Addr is the bound address when State is LinkListening, e.g.
+	// "tcp://127.0.0.1:40123" for a spec that asked for port 0.
+	Addr string
+	Err  error
 }
 
 // Handler receives what a Subscriber decodes. Run calls its functions from
@@ -359,8 +362,8 @@ func (s *Subscriber) send(ctx context.Context, out chan<- item, it item) bool {
 	}
 }
 
-func (s *Subscriber) link(ctx context.Context, out chan<- item, ep Endpoint, st LinkState, err error) {
-	s.send(ctx, out, item{link: &LinkEvent{Time: s.cfg.Now(), Via: ep.Spec, State: st, Err: err}})
+func (s *Subscriber) link(ctx context.Context, out chan<- item, ep Endpoint, st LinkState, addr string, err error) {
+	s.send(ctx, out, item{link: &LinkEvent{Time: s.cfg.Now(), Via: ep.Spec, State: st, Addr: addr, Err: err}})
 }
 
 // wait sleeps d unless ctx ends first; it reports whether ctx is still live.
@@ -397,7 +400,7 @@ func (s *Subscriber) serve(ctx context.Context, ep Endpoint, out chan<- item) {
 				return
 			}
 			s.dialFailed.Add(1)
-			s.link(ctx, out, ep, LinkDialFailed, err)
+			s.link(ctx, out, ep, LinkDialFailed, "", err)
 			if !wait(ctx, backoff) {
 				return
 			}
@@ -406,14 +409,18 @@ func (s *Subscriber) serve(ctx context.Context, ep Endpoint, out chan<- item) {
 		}
 		backoff = s.cfg.ReconnectMin
 		if ep.Bind {
-			s.link(ctx, out, ep, LinkListening, nil)
+			addr := ep.URL()
+			if a := sock.Addr(); a != nil {
+				addr = ep.Transport + "://" + a.String()
+			}
+			s.link(ctx, out, ep, LinkListening, addr, nil)
 		} else {
 			s.connects.Add(1)
 			if connected {
 				s.reconnects.Add(1)
 			}
 			connected = true
-			s.link(ctx, out, ep, LinkConnected, nil)
+			s.link(ctx, out, ep, LinkConnected, ep.URL(), nil)
 		}
 		for {
 			msg, err := sock.Recv()
@@ -422,7 +429,7 @@ func (s *Subscriber) serve(ctx context.Context, ep Endpoint, out chan<- item) {
 					break
 				}
 				s.linkErrors.Add(1)
-				s.link(ctx, out, ep, LinkLost, err)
+				s.link(ctx, out, ep, LinkLost, "", err)
 				if ep.Bind {
 					continue // the listener stays; peers reconnect themselves
 				}
