@@ -32,6 +32,15 @@ type DirStats struct {
 	Gaps, Resyncs uint64
 	// LastMessage is the packet time of the last complete message.
 	LastMessage time.Time
+	// Interval holds message-size extremes since the metrics collector last
+	// reset them (ResetInterval).
+	Interval IntervalStats
+}
+
+// IntervalStats are per-interval extremes that cumulative counters cannot give.
+type IntervalStats struct {
+	Messages         uint64
+	MinSize, MaxSize uint64
 }
 
 // Side is what one peer of a connection said about itself.
@@ -122,9 +131,15 @@ type Conn struct {
 	ErrorsDropped uint64
 	ErrorReasons  []string // ERROR command reasons
 
-	Latency     Latency
-	pending     []pendingReq
-	PendingLost uint64
+	Latency Latency
+	// IntervalLatency holds the request→reply times since the metrics
+	// collector last reset it.
+	IntervalLatency Latency
+	// TopicDelivered counts messages delivered per subscribed topic (the
+	// longest subscription the message's first frame starts with).
+	TopicDelivered map[string]uint64
+	pending        []pendingReq
+	PendingLost    uint64
 
 	RefusedBefore int // refused attempts from the same client host to this server before it
 
@@ -147,6 +162,8 @@ type pendingReq struct {
 type msgAcc struct {
 	frames  int
 	bytes   uint64
+	topic   [64]byte
+	topicN  int
 	first   [16]byte
 	firstN  int8
 	sizes   []uint64
@@ -190,4 +207,12 @@ func (c *Conn) dir(d reassembly.Dir) int {
 		return int(d ^ 1)
 	}
 	return int(d)
+}
+
+// ResetInterval starts a new metrics interval.
+func (c *Conn) ResetInterval() {
+	for i := range c.Dirs {
+		c.Dirs[i].Interval = IntervalStats{}
+	}
+	c.IntervalLatency = Latency{buckets: c.IntervalLatency.clearBuckets()}
 }

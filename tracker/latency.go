@@ -99,3 +99,10 @@ func (l *Latency) Mean() time.Duration {
 	}
 	return l.Sum / time.Duration(l.Count)
 }
+
+func (l *Latency) clearBuckets() *[64 * 8]uint32 {
+	if l.buckets != nil {
+		*l.buckets = [64 * 8]uint32{}
+	}
+	return l.buckets
+}

@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -44,6 +45,11 @@ func (t *Tracker) Snapshot(ts time.Time) *Snapshot {
 		v.SubHistory = slices.Clone(c.SubHistory)
 		v.Errors = slices.Clone(c.Errors)
 		v.ErrorReasons = slices.Clone(c.ErrorReasons)
+		v.TopicDelivered = maps.Clone(c.TopicDelivered)
+		if b := c.IntervalLatency.buckets; b != nil {
+			cp := *b
+			v.IntervalLatency.buckets = &cp
+		}
 		if c.Latency.buckets != nil {
 			b := *c.Latency.buckets
 			v.Latency.buckets = &b

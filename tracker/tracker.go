@@ -427,6 +427,9 @@ func (c *Conn) frame(i int, e *dissect.Event) {
 			m.firstN = int8(copy(m.first[:], e.Body))
 		}
 	}
+	if m.frames == 0 {
+		m.topicN = copy(m.topic[:], e.Body)
+	}
 	m.frames++
 	m.bytes += e.Size
 	if c.t.listener != nil {
@@ -451,6 +454,17 @@ func (c *Conn) frame(i int, e *dissect.Event) {
 	st.Partial = 0
 	st.Messages++
 	st.LastMessage = e.TS
+	iv := &st.Interval
+	if iv.Messages == 0 || m.bytes < iv.MinSize {
+		iv.MinSize = m.bytes
+	}
+	if m.bytes > iv.MaxSize {
+		iv.MaxSize = m.bytes
+	}
+	iv.Messages++
+	if len(c.Subscriptions) > 0 {
+		c.deliver(m.topic[:m.topicN])
+	}
 	c.requestReply(i, m, e.TS)
 	c.t.emitMessage(c, i, m, e)
 	*m = msgAcc{sizes: m.sizes[:0], preview: m.preview[:0]}
@@ -496,6 +510,7 @@ func (c *Conn) requestReply(i int, m *msgAcc, ts time.Time) {
 			}
 		}
 		c.Latency.Add(ts.Sub(c.pending[k].ts))
+		c.IntervalLatency.Add(ts.Sub(c.pending[k].ts))
 		c.pending = append(c.pending[:k], c.pending[k+1:]...)
 	}
 }
@@ -513,3 +528,21 @@ func printable(b []byte) string {
 // Printable renders an identity, topic or value for people: the text when it is
 // printable ASCII, else "0x" and hex.
 func Printable(b []byte) string { return printable(b) }
+
+// deliver counts a published message against the longest subscription its
+// first frame starts with.
+func (c *Conn) deliver(first []byte) {
+	best := -1
+	for k, sub := range c.Subscriptions {
+		if len(sub) <= len(first) && string(first[:len(sub)]) == sub && (best < 0 || len(sub) > len(c.Subscriptions[best])) {
+			best = k
+		}
+	}
+	if best < 0 {
+		return
+	}
+	if c.TopicDelivered == nil {
+		c.TopicDelivered = make(map[string]uint64)
+	}
+	c.TopicDelivered[c.Subscriptions[best]]++
+}

@@ -1,0 +1,271 @@
+// Package metrics turns the tracker's model into time series: once per interval
+// of packet time it samples every connection and emits store.Points (rates,
+// message sizes, request/reply latency, subscriptions, TCP backlog, endpoint
+// totals). It runs on the pipeline goroutine, between the tracker and the
+// store; the schema is documented in schema.go and README.md.
+package metrics
+
+import (
+	"time"
+
+	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/tracker"
+)
+
+// Collector samples the tracker at interval boundaries of packet time.
+type Collector struct {
+	host     string
+	interval time.Duration
+	next     time.Time
+	prev     map[*tracker.Conn]*prev
+	pts      []store.Point
+	done     map[*tracker.Conn]bool
+}
+
+type prev struct {
+	dirs       [2]tracker.DirStats
+	tcp        [2]tracker.TCPDir
+	latCount   uint64
+	topics     map[string]uint64
+	lastActive time.Time
+	final      bool
+}
+
+// New returns a collector that stamps points with host and samples every
+// interval (default 1 s) of packet time.
+func New(host string, interval time.Duration) *Collector {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	return &Collector{host: host, interval: interval, prev: make(map[*tracker.Conn]*prev), done: make(map[*tracker.Conn]bool)}
+}
+
+// Interval returns the sampling interval.
+func (c *Collector) Interval() time.Duration { return c.interval }
+
+// Due reports whether packet time ts has passed the end of the current
+// interval; the first call starts the first interval.
+func (c *Collector) Due(ts time.Time) bool {
+	if c.next.IsZero() {
+		c.next = ts.Truncate(c.interval).Add(c.interval)
+		return false
+	}
+	return !ts.Before(c.next)
+}
+
+// Tick samples conns if ts has passed one or more interval boundaries and
+// returns the points (valid until the next call), else nil.
+func (c *Collector) Tick(ts time.Time, conns []*tracker.Conn) []store.Point {
+	if !c.Due(ts) {
+		return nil
+	}
+	end := c.next
+	for !ts.Before(c.next) {
+		c.next = c.next.Add(c.interval)
+	}
+	return c.Sample(end, conns)
+}
+
+// Sample emits one interval's points for conns, stamped end, and starts a new
+// interval.
+func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
+	c.pts = c.pts[:0]
+	secs := c.interval.Seconds()
+	type fan struct {
+		subs []int // indexes into c.pts of zspy_subscriber points
+		best float64
+	}
+	fans := map[string]*fan{}
+	endpoints := map[string]*endpointAcc{}
+	for _, conn := range conns {
+		if conn.Detection != dissect.IsZMTP || c.done[conn] {
+			continue
+		}
+		p := c.prev[conn]
+		if p == nil {
+			p = &prev{}
+			c.prev[conn] = p
+		}
+		active := false
+		for i := range conn.Dirs {
+			if conn.Dirs[i].Frames != p.dirs[i].Frames || conn.Dirs[i].Commands != p.dirs[i].Commands {
+				active = true
+			}
+		}
+		if !active && conn.Closed {
+			// Its final interval was emitted: forget it.
+			c.done[conn] = true
+			delete(c.prev, conn)
+			continue
+		}
+		base := []store.Tag{{Key: "client", Value: conn.Client.String()}, {Key: "host", Value: c.host}, {Key: "server", Value: conn.Server.String()}}
+		for i := range conn.Dirs {
+			d, pd := &conn.Dirs[i], &p.dirs[i]
+			t, pt := &conn.TCP[i], &p.tcp[i]
+			pt0 := store.Point{Measurement: MeasConnection, Time: end, Tags: append([]store.Tag(nil), base...)}
+			pt0.AddTag("dir", dirName(i))
+			pt0.AddTag("sender", sockName(conn.Sides[i].SocketType))
+			pt0.AddTag("receiver", sockName(conn.Sides[1-i].SocketType))
+			pt0.AddTag("mechanism", conn.Mechanism.String())
+			msgs := d.Messages - pd.Messages
+			bytes := d.Bytes - pd.Bytes
+			pt0.AddField(store.Int("messages", int64(msgs)))
+			pt0.AddField(store.Int("frames", int64(d.Frames-pd.Frames)))
+			pt0.AddField(store.Int("bytes", int64(bytes)))
+			pt0.AddField(store.Int("commands", int64(d.Commands-pd.Commands)))
+			pt0.AddField(store.Float("msg_rate", float64(msgs)/secs))
+			pt0.AddField(store.Float("byte_rate", float64(bytes)/secs))
+			if d.Interval.Messages > 0 {
+				pt0.AddField(store.Int("msg_size_min", int64(d.Interval.MinSize)))
+				pt0.AddField(store.Int("msg_size_max", int64(d.Interval.MaxSize)))
+				pt0.AddField(store.Float("msg_size_mean", float64(bytes)/float64(max(msgs, 1))))
+			}
+			pt0.AddField(store.Int("messages_total", int64(d.Messages)))
+			pt0.AddField(store.Int("frames_total", int64(d.Frames)))
+			pt0.AddField(store.Int("bytes_total", int64(d.Bytes)))
+			pt0.AddField(store.Int("lost_bytes_total", int64(d.Lost)))
+			pt0.AddField(store.Int("in_flight_bytes", int64(t.InFlight())))
+			pt0.AddField(store.Int("window_bytes", int64(t.Window)))
+			zwTime := t.ZeroWindowTime
+			if !t.ZeroSince.IsZero() {
+				zwTime += end.Sub(t.ZeroSince)
+			}
+			pt0.AddField(store.Bool("zero_window", !t.ZeroSince.IsZero()))
+			pt0.AddField(store.Int("zero_window_episodes_total", int64(t.ZeroWindows)))
+			pt0.AddField(store.Float("zero_window_ms_total", float64(zwTime.Microseconds())/1000))
+			pt0.AddField(store.Int("retransmits", int64(t.Retransmits-pt.Retransmits)))
+			pt0.AddField(store.Int("window_full", int64(t.WindowFull-pt.WindowFull)))
+			c.pts = append(c.pts, pt0)
+
+			ep, role := conn.Server.String(), sockName(conn.Sides[1].SocketType)
+			acc := endpoints[ep]
+			if acc == nil {
+				acc = &endpointAcc{role: role}
+				endpoints[ep] = acc
+			}
+			if i == 0 {
+				acc.in += msgs
+			} else {
+				acc.out += msgs
+			}
+		}
+		if ep := endpoints[conn.Server.String()]; ep != nil && !conn.Closed {
+			ep.conns++
+		}
+		// Request/reply latency.
+		if conn.Latency.Count > 0 || conn.Outstanding() > 0 {
+			lp := store.Point{Measurement: MeasLatency, Time: end, Tags: append([]store.Tag(nil), base...)}
+			il := &conn.IntervalLatency
+			lp.AddField(store.Int("replies", int64(il.Count)))
+			if il.Count > 0 {
+				lp.AddField(store.Float("p50_ms", ms(il.Quantile(0.5))))
+				lp.AddField(store.Float("p99_ms", ms(il.Quantile(0.99))))
+				lp.AddField(store.Float("max_ms", ms(il.Max)))
+			}
+			lp.AddField(store.Int("outstanding", int64(conn.Outstanding())))
+			if t0, ok := conn.OldestPending(); ok {
+				lp.AddField(store.Float("oldest_pending_ms", ms(end.Sub(t0))))
+			}
+			lp.AddField(store.Int("replies_total", int64(conn.Latency.Count)))
+			c.pts = append(c.pts, lp)
+		}
+		// Subscriptions and fan-out: the SUB side is whichever side subscribed.
+		if sub, pub := subSides(conn); sub >= 0 {
+			delivered := conn.Dirs[pub].Messages - p.dirs[pub].Messages
+			sp := store.Point{Measurement: MeasSubscriber, Time: end, Tags: append([]store.Tag(nil), base...)}
+			pubEP := conn.Server.String()
+			if pub == 0 {
+				pubEP = conn.Client.String()
+			}
+			sp.AddTag("publisher", pubEP)
+			sp.AddField(store.Int("subscriptions", int64(len(conn.Subscriptions))))
+			sp.AddField(store.Int("delivered", int64(delivered)))
+			rate := float64(delivered) / secs
+			sp.AddField(store.Float("delivered_rate", rate))
+			c.pts = append(c.pts, sp)
+			f := fans[pubEP]
+			if f == nil {
+				f = &fan{}
+				fans[pubEP] = f
+			}
+			f.subs = append(f.subs, len(c.pts)-1)
+			if rate > f.best {
+				f.best = rate
+			}
+			for topic, n := range conn.TopicDelivered {
+				if p.topics == nil {
+					p.topics = make(map[string]uint64)
+				}
+				tp := store.Point{Measurement: MeasTopic, Time: end, Tags: append([]store.Tag(nil), base...)}
+				tp.AddTag("topic", tracker.Printable([]byte(topic)))
+				tp.AddField(store.Int("delivered", int64(n-p.topics[topic])))
+				tp.AddField(store.Int("delivered_total", int64(n)))
+				p.topics[topic] = n
+				c.pts = append(c.pts, tp)
+			}
+		}
+		p.dirs = conn.Dirs
+		p.tcp = conn.TCP
+		conn.ResetInterval()
+	}
+	for _, f := range fans {
+		for _, k := range f.subs {
+			pt := &c.pts[k]
+			r, _ := pt.Field("delivered_rate")
+			ratio := 1.0
+			if f.best > 0 {
+				ratio = r.FloatValue() / f.best
+			}
+			pt.AddField(store.Float("best_rate", f.best))
+			pt.AddField(store.Float("rate_ratio", ratio))
+		}
+	}
+	for ep, acc := range endpoints {
+		pt := store.Point{Measurement: MeasEndpoint, Time: end}
+		pt.AddTag("host", c.host)
+		pt.AddTag("endpoint", ep)
+		pt.AddTag("role", acc.role)
+		pt.AddField(store.Int("connections", int64(acc.conns)))
+		pt.AddField(store.Int("messages_in", int64(acc.in)))
+		pt.AddField(store.Int("messages_out", int64(acc.out)))
+		pt.AddField(store.Float("msg_rate_in", float64(acc.in)/secs))
+		pt.AddField(store.Float("msg_rate_out", float64(acc.out)/secs))
+		c.pts = append(c.pts, pt)
+	}
+	return c.pts
+}
+
+type endpointAcc struct {
+	role    string
+	conns   int
+	in, out uint64
+}
+
+// subSides returns which side subscribes (sends subscriptions) and which
+// publishes, or -1, -1 when the connection is not PUB/SUB.
+func subSides(c *tracker.Conn) (sub, pub int) {
+	for i := range c.Sides {
+		switch c.Sides[i].SocketType {
+		case dissect.SUB, dissect.XSUB:
+			return i, 1 - i
+		}
+	}
+	return -1, -1
+}
+
+func dirName(i int) string {
+	if i == 0 {
+		return "c2s"
+	}
+	return "s2c"
+}
+
+func sockName(s dissect.SocketType) string {
+	if n := s.String(); n != "" {
+		return n
+	}
+	return "unknown"
+}
+
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
