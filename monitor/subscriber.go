@@ -399,6 +399,15 @@ func (s *Subscriber) serve(ctx context.Context, ep Endpoint, out chan<- item) {
 			if ctx.Err() != nil {
 				return
 			}
+			// zmq4's message names zspy's guarded transport: keep its cause.
+			verb := "connect to"
+			if ep.Bind {
+				verb = "bind"
+			}
+			if inner := errors.Unwrap(err); inner != nil {
+				err = inner
+			}
+			err = fmt.Errorf("could not %s %s: %w", verb, ep.URL(), err)
 			s.dialFailed.Add(1)
 			s.link(ctx, out, ep, LinkDialFailed, "", err)
 			if !wait(ctx, backoff) {

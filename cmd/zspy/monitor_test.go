@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+)
+
+// lockedBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// monitorRun runs "zspy monitor args..." through the root command, with
+// stdout on a pipe the test reads line by line.
+type monitorRun struct {
+	lines  *bufio.Scanner
+	stderr *lockedBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func runMonitorCmd(t *testing.T, args ...string) *monitorRun {
+	t.Helper()
+	pr, pw := io.Pipe()
+	r := &monitorRun{lines: bufio.NewScanner(pr), stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	root := newRootCmd()
+	root.SetArgs(append([]string{"monitor"}, args...))
+	root.SetOut(pw)
+	root.SetErr(r.stderr)
+	go func() {
+		err := root.ExecuteContext(ctx)
+		pw.Close()
+		r.done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		go io.Copy(io.Discard, pr)
+	})
+	return r
+}
+
+func (r *monitorRun) line(t *testing.T) string {
+	t.Helper()
+	if !r.lines.Scan() {
+		t.Fatalf("stdout ended: %v; stderr: %s", r.lines.Err(), r.stderr.String())
+	}
+	return r.lines.Text()
+}
+
+func v1msg(code uint16, value uint32, ep string) [][]byte {
+	f := make([]byte, 6)
+	binary.LittleEndian.PutUint16(f, code)
+	binary.LittleEndian.PutUint32(f[2:], value)
+	return [][]byte{f, []byte(ep)}
+}
+
+func v2msg(code uint64, values []uint64, local, remote string) [][]byte {
+	u := func(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+	fr := [][]byte{u(code), u(uint64(len(values)))}
+	for _, v := range values {
+		fr = append(fr, u(v))
+	}
+	return append(fr, []byte(local), []byte(remote))
+}
+
+// boundPush binds a zmq4 PUSH on a free port: the forwarder side.
+func boundPush(t *testing.T) (zmq4.Socket, string) {
+	t.Helper()
+	push := zmq4.NewPush(context.Background())
+	t.Cleanup(func() { push.Close() })
+	if err := push.Listen("tcp://127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	return push, "tcp://" + push.Addr().String()
+}
+
+func TestMonitorCmdJSON(t *testing.T) {
+	push, ep := boundPush(t)
+	run := runMonitorCmd(t, "--json", "--socket", "pull", ep)
+	msgs := [][][]byte{
+		append([][]byte{[]byte("app/dealer")}, v1msg(0x4000, 400, "tcp://127.0.0.1:5555")...),
+		append([][]byte{[]byte("app/dealer")}, v2msg(0x10000, []uint64{7, 1}, "tcp://127.0.0.1:40000", "tcp://127.0.0.1:5555")...),
+		v1msg(0x4, 250, "tcp://127.0.0.1:5556"),
+		{[]byte("junk"), []byte("junk")},
+		v2msg(0x40000, []uint64{9}, "", ""),
+	}
+	for _, m := range msgs {
+		if err := push.Send(zmq4.NewMsgFrom(m...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var objs []map[string]any
+	for range 4 {
+		var o map[string]any
+		l := run.line(t)
+		if err := json.Unmarshal([]byte(l), &o); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		objs = append(objs, o)
+	}
+	run.cancel()
+	if err := <-run.done; err != nil {
+		t.Fatal(err)
+	}
+	check := func(i int, key string, want any) {
+		t.Helper()
+		if got, ok := objs[i][key]; !ok || got != want {
+			t.Errorf("object %d: %s = %v (present %v), want %v; %v", i, key, got, ok, want, objs[i])
+		}
+	}
+	check(0, "event", "HANDSHAKE_FAILED_AUTH")
+	check(0, "value", 400.0)
+	check(0, "source", "app/dealer")
+	check(0, "endpoint", "tcp://127.0.0.1:5555")
+	check(0, "zap_status", 400.0)
+	check(0, "zap_status_text", "authentication failure")
+	check(0, "version", 1.0)
+	check(0, "code", 16384.0)
+	check(1, "event", "PIPES_STATS")
+	check(1, "remote_endpoint", "tcp://127.0.0.1:5555")
+	check(1, "outbound", 7.0)
+	check(1, "inbound", 1.0)
+	check(2, "event", "CONNECT_RETRIED")
+	check(2, "reconnect_interval_ms", 250.0)
+	check(3, "event", "0x40000")
+	check(3, "value", 9.0)
+	for i, o := range objs {
+		for _, k := range []string{"time", "code", "values", "endpoint", "event", "value"} {
+			if _, ok := o[k]; !ok {
+				t.Errorf("object %d lacks %s", i, k)
+			}
+		}
+	}
+	if _, ok := objs[0]["remote_endpoint"]; ok {
+		t.Error("v1 event has remote_endpoint")
+	}
+	if _, ok := objs[2]["source"]; ok {
+		t.Error("event without a source frame has source")
+	}
+	se := run.stderr.String()
+	for _, want := range []string{"malformed monitor message", "frames match no monitor event format",
+		"5 messages received, 4 events, 1 malformed"} {
+		if !strings.Contains(se, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, se)
+		}
+	}
+}
+
+func TestMonitorCmdText(t *testing.T) {
+	push, ep := boundPush(t)
+	run := runMonitorCmd(t, "--byte-order", "big", "pull+"+ep)
+	f := make([]byte, 6)
+	binary.BigEndian.PutUint16(f, 0x2000)
+	binary.BigEndian.PutUint32(f[2:], 0x11000002)
+	if err := push.Send(zmq4.NewMsgFrom([]byte("svc/rep"), f, []byte("tcp://127.0.0.1:9"))); err != nil {
+		t.Fatal(err)
+	}
+	l := run.line(t)
+	want := "[svc/rep] v1 HANDSHAKE_FAILED_PROTOCOL value=0x11000002 protocol_error=ZMTP_MECHANISM_MISMATCH endpoint=tcp://127.0.0.1:9"
+	if !strings.HasSuffix(l, want) {
+		t.Errorf("line %q, want suffix %q", l, want)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, strings.Fields(l)[0]); err != nil {
+		t.Errorf("line does not start with a time: %v", err)
+	}
+	run.cancel()
+	if err := <-run.done; err != nil {
+		t.Fatal(err)
+	}
+	if se := run.stderr.String(); !strings.Contains(se, "connected") {
+		t.Errorf("stderr: %s", se)
+	}
+}
+
+func TestMonitorCmdBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--byte-order", "middle", "tcp://h:1"},
+		{"--socket", "push", "tcp://h:1"},
+		{"--source-frame", "maybe", "tcp://h:1"},
+		{"udp://h:1"},
+		{"--duration", "-1s", "tcp://h:1"},
+		{},
+	} {
+		root := newRootCmd()
+		root.SetArgs(append([]string{"monitor"}, args...))
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		if err := root.Execute(); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestMonitorCmdDuration: --duration ends the run by itself (here with no
+// peer at all), and the counters are printed.
+func TestMonitorCmdDuration(t *testing.T) {
+	root := newRootCmd()
+	var stderr lockedBuffer
+	root.SetArgs([]string{"monitor", "--duration", "50ms", "tcp://127.0.0.1:1"})
+	root.SetOut(io.Discard)
+	root.SetErr(&stderr)
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if se := stderr.String(); !strings.Contains(se, "0 messages received, 0 events") {
+		t.Errorf("stderr: %s", se)
+	}
+}
+
+// TestMonitorCmdSIGTERM: SIGTERM stops the command cleanly once it runs.
+func TestMonitorCmdSIGTERM(t *testing.T) {
+	push, ep := boundPush(t)
+	run := runMonitorCmd(t, "--socket", "pull", ep)
+	if err := push.Send(zmq4.NewMsgFrom(v1msg(0x8, 3, "tcp://x:1")...)); err != nil {
+		t.Fatal(err)
+	}
+	run.line(t) // the command is running, with its signal handler installed
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-run.done; err != nil {
+		t.Fatal(err)
+	}
+	if se := run.stderr.String(); !strings.Contains(se, "1 messages received, 1 events") {
+		t.Errorf("stderr: %s", se)
+	}
+}
