@@ -268,7 +268,7 @@ func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
 	peer := &c.s[d^1]
 	if s.phase == phStart {
 		s.phase = phGreeting
-		if b[0] != 0xFF && !c.fromStart && c.det != IsZMTP {
+		if b[0] != 0xFF && !c.fromStart && (c.det != IsZMTP || c.midStream) {
 			// The capture joined the stream mid-way: look for frames in this very
 			// segment rather than collecting a greeting across segments.
 			s.phase = phResync

@@ -51,7 +51,9 @@ var _ tracker.Listener = (*EventWriter)(nil)
 
 // NewEventWriter returns a writer of JSON event lines to w.
 func NewEventWriter(w io.Writer, opt Options) *EventWriter {
-	return &EventWriter{enc: json.NewEncoder(w), opt: opt}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &EventWriter{enc: enc, opt: opt}
 }
 
 // TrackerEvent writes one event.

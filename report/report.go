@@ -215,6 +215,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func WriteJSON(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	if r.Connections == nil {
 		r.Connections = []Connection{}
 	}

@@ -398,13 +398,9 @@ func (c *Conn) frame(i int, e *dissect.Event) {
 		}
 		return
 	}
-	if e.Legacy && c.Sides[i].SocketType != dissect.XSUB {
-		// A SUB's 3.0-style subscription: a command in all but framing.
-		st.Commands++
-		c.subscription(i, e.Cmd == dissect.CmdCANCEL, e.Topic, e.TS)
-		return
-	}
 	if e.Legacy {
+		// A 3.0-style subscription travels as a data message: it counts as one
+		// and changes the subscriptions.
 		c.subscription(i, e.Cmd == dissect.CmdCANCEL, e.Topic, e.TS)
 	}
 	st.Frames++

@@ -1,0 +1,188 @@
+// Package pipeline wires zspy's stages together for one run: a capture source
+// feeds the reassembler, whose streams are the tracker's connections (each with
+// its ZMTP dissector). Replay and live capture run the same code; only the
+// source differs. Everything runs on the caller's goroutine, in packet order,
+// so a replayed file gives the same result every time.
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/reassembly"
+	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/tracker"
+)
+
+// Config configures a pipeline. The zero value works.
+type Config struct {
+	Tracker    tracker.Options
+	Reassembly reassembly.Options
+	// MaxWarnings is how many warnings are kept for the report (default 100);
+	// all are counted.
+	MaxWarnings int
+	// IdleTimeout flushes connections silent for this long in packet time
+	// (default: the reassembler's).
+	IdleTimeout time.Duration
+	// Report options (secrets).
+	Report report.Options
+}
+
+// Pipeline is one run of the pipeline.
+type Pipeline struct {
+	cfg     Config
+	Tracker *tracker.Tracker
+	Asm     *reassembly.Assembler
+
+	seg       capture.Segment
+	packets   uint64
+	stats     capture.Stats // summed over finished sources
+	cur       capture.Source
+	lastTS    time.Time
+	lastFlush time.Time
+
+	warnings      []string
+	warningsTotal uint64
+	panics        uint64
+}
+
+// New returns a pipeline with a fresh tracker and reassembler.
+func New(cfg Config) *Pipeline {
+	if cfg.MaxWarnings <= 0 {
+		cfg.MaxWarnings = 100
+	}
+	p := &Pipeline{cfg: cfg, Tracker: tracker.New(cfg.Tracker)}
+	p.Asm = reassembly.New(p.Tracker, cfg.Reassembly)
+	return p
+}
+
+// Warn records a warning for the report.
+func (p *Pipeline) Warn(format string, args ...any) {
+	p.warningsTotal++
+	if len(p.warnings) < p.cfg.MaxWarnings {
+		p.warnings = append(p.warnings, fmt.Sprintf(format, args...))
+	}
+}
+
+// Warnings returns the warnings kept so far and how many there were in all.
+func (p *Pipeline) Warnings() ([]string, uint64) { return p.warnings, p.warningsTotal }
+
+// Run reads src to its end (or until stop returns true, checked between
+// packets when non-nil), feeding every TCP segment through the pipeline.
+// Packet errors become warnings and the run goes on; Run returns an error only
+// when the source itself fails.
+func (p *Pipeline) Run(src capture.Source, stop func() bool) error {
+	p.cur = src
+	defer func() {
+		p.addStats(src.Stats())
+		p.cur = nil
+	}()
+	for {
+		if stop != nil && stop() {
+			return nil
+		}
+		err := src.Next(&p.seg)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			var pe *capture.PacketError
+			if errors.As(err, &pe) {
+				p.Warn("%v", err)
+				continue
+			}
+			return err
+		}
+		p.Packet(&p.seg)
+	}
+}
+
+// Packet feeds one TCP segment through the pipeline. A panic in a stage is
+// turned into a warning naming the packet, counted, and the run goes on.
+func (p *Pipeline) Packet(seg *capture.Segment) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.panics++
+			p.Warn("packet %d: internal error (connection %s:%d - %s:%d): %v", seg.Num, seg.Src, seg.SrcPort, seg.Dst, seg.DstPort, r)
+		}
+	}()
+	p.packets++
+	p.Tracker.Packet = seg.Num
+	p.Asm.Assemble(seg)
+	p.lastTS = seg.TS
+	// Idle flush by packet time, checked once a second of packet time.
+	if seg.TS.Sub(p.lastFlush) >= time.Second {
+		p.lastFlush = seg.TS
+		p.Asm.FlushOlderThan(seg.TS.Add(-p.idle()))
+	}
+}
+
+func (p *Pipeline) idle() time.Duration {
+	if p.cfg.IdleTimeout > 0 {
+		return p.cfg.IdleTimeout
+	}
+	return 2 * time.Minute
+}
+
+// Finish flushes the connections still open (they stay "open" in the report).
+func (p *Pipeline) Finish() {
+	p.Asm.FlushAll(p.lastTS)
+}
+
+func (p *Pipeline) addStats(s capture.Stats) {
+	p.stats.Packets += s.Packets
+	p.stats.Bytes += s.Bytes
+	p.stats.TCP += s.TCP
+	p.stats.NonTCP += s.NonTCP
+	p.stats.Truncated += s.Truncated
+	p.stats.Malformed += s.Malformed
+	p.stats.KernelDrops += s.KernelDrops
+	p.stats.Duplicates += s.Duplicates
+	p.stats.InternalDrops += s.InternalDrops
+}
+
+// Stats returns the capture counters of all sources so far.
+func (p *Pipeline) Stats() capture.Stats {
+	s := p.stats
+	if p.cur != nil {
+		c := p.cur.Stats()
+		s.Packets += c.Packets
+		s.Bytes += c.Bytes
+		s.TCP += c.TCP
+		s.NonTCP += c.NonTCP
+		s.Truncated += c.Truncated
+		s.Malformed += c.Malformed
+		s.KernelDrops += c.KernelDrops
+		s.Duplicates += c.Duplicates
+		s.InternalDrops += c.InternalDrops
+	}
+	return s
+}
+
+// Report builds the report of everything seen so far.
+func (p *Pipeline) Report() *report.Report {
+	st := p.Stats()
+	r := &report.Report{
+		Packets:       st.Packets,
+		Connections:   report.Build(p.Tracker.Conns(), p.cfg.Report),
+		NonZMTPFlows:  p.Tracker.NonZMTP,
+		Warnings:      append([]string(nil), p.warnings...),
+		WarningsTotal: p.warningsTotal,
+		Stats: report.Stats{
+			Bytes:            st.Bytes,
+			TCPPackets:       st.TCP,
+			NonTCPPackets:    st.NonTCP,
+			TruncatedPackets: st.Truncated,
+			MalformedPackets: st.Malformed,
+			KernelDrops:      st.KernelDrops,
+			InternalDrops:    st.InternalDrops,
+			Duplicates:       st.Duplicates,
+			ConnectionsTotal: uint64(len(p.Tracker.Conns())) + p.Tracker.DroppedClosed,
+			EvictedClosed:    p.Tracker.DroppedClosed,
+		},
+	}
+	return r
+}
