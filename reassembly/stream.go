@@ -37,9 +37,10 @@ type Endpoint = netip.AddrPort
 // ConnInfo describes a connection when the reassembler first sees it.
 type ConnInfo struct {
 	Client, Server Endpoint
-	// SawSYN is true when the connection's opening SYN was captured, so Client is
-	// known to be the side that connected. Without it, Client is the sender of the
-	// first captured segment and the tracker may reorient the connection.
+	// SawSYN is true when the connection's handshake was captured (its SYN, or
+	// the SYN+ACK answering it), so Client is known to be the side that
+	// connected. Without it, Client is the sender of the first captured segment
+	// and the tracker may reorient the connection.
 	SawSYN bool
 	// FirstPacket is the number of the packet that opened the connection.
 	FirstPacket uint64
@@ -55,6 +56,7 @@ const (
 	CloseRefused                        // RST answered the SYN: nothing listened
 	CloseIdle                           // flushed after the idle timeout (packet time)
 	CloseEnd                            // still open when the capture ended
+	CloseReused                         // a new SYN reused the 4-tuple before a close was seen
 )
 
 func (r CloseReason) String() string {
@@ -69,6 +71,8 @@ func (r CloseReason) String() string {
 		return "idle"
 	case CloseEnd:
 		return "open"
+	case CloseReused:
+		return "reused"
 	}
 	return "unknown"
 }

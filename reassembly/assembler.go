@@ -1,0 +1,655 @@
+package reassembly
+
+import (
+	"math/bits"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+)
+
+// Options configures an Assembler. The zero value selects the defaults.
+type Options struct {
+	// IdleTimeout closes a connection (CloseIdle) that saw no packet for this
+	// long, measured in packet time. Default 2 minutes; negative disables.
+	IdleTimeout time.Duration
+	// MaxBufferPerDir caps the out-of-order bytes buffered for one direction
+	// (default 256 KiB). Past it the assembler gives up on the oldest hole.
+	MaxBufferPerDir int
+	// MaxBufferTotal caps the out-of-order bytes buffered across all
+	// connections (default 64 MiB). A direction that buffers while the total is
+	// over the cap gives up on its holes.
+	MaxBufferTotal int
+	// MaxConnections caps the connections tracked at once, closed ones waiting
+	// for their idle timeout included (default 1,000,000). Segments of
+	// connections past the cap are counted and dropped.
+	MaxConnections int
+}
+
+func (o Options) withDefaults() Options {
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 2 * time.Minute
+	}
+	if o.MaxBufferPerDir <= 0 {
+		o.MaxBufferPerDir = 256 << 10
+	}
+	if o.MaxBufferTotal <= 0 {
+		o.MaxBufferTotal = 64 << 20
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 1_000_000
+	}
+	return o
+}
+
+// Stats counts what the assembler saw and what it had to give up. All
+// counters are cumulative but Open and Buffered.
+type Stats struct {
+	Segments     uint64 // segments assembled
+	Connections  uint64 // streams created
+	Open         int    // connections open now
+	ClosedFIN    uint64 // closed by FINs (or a FIN and the end of the capture)
+	ClosedRST    uint64 // reset after the handshake or data
+	Refused      uint64 // SYN answered by RST
+	ClosedIdle   uint64 // closed after the idle timeout
+	ClosedEnd    uint64 // still open at FlushAll
+	Reused       uint64 // closed because a new SYN reused the 4-tuple
+	ConnsDropped uint64 // segments of connections not tracked (MaxConnections)
+	AfterClose   uint64 // segments of connections already closed
+	Stray        uint64 // RSTs for connections never seen, ignored
+
+	DataBytes    uint64 // bytes delivered through Data
+	Gaps         uint64 // holes skipped (capture loss)
+	GapBytes     uint64 // bytes skipped in holes
+	SnapCutBytes uint64 // bytes skipped because the snap length cut segments
+	AckFlushes   uint64 // holes given up because the peer acknowledged past them
+	CapFlushes   uint64 // holes given up because a buffer cap or the window was exceeded
+	Retransmits  uint64 // segments carrying only bytes already delivered
+	Overlaps     uint64 // segments partly overlapping delivered or buffered bytes
+	OverlapDiffs uint64 // overlaps whose bytes differ from the buffered copy
+	OutOfOrder   uint64 // segments buffered out of order
+	OutOfWindow  uint64 // segments more than 1 GiB ahead of the stream, dropped
+	Buffered     int    // out-of-order bytes buffered now
+	PeakBuffered int    // most out-of-order bytes buffered at once
+}
+
+// maxAhead is how far ahead of the expected sequence number a segment may
+// start and still be buffered; further is garbage or another connection.
+const maxAhead = 1 << 30
+
+// maxPayload bounds the payload length believed from a segment.
+const maxPayload = 1 << 30
+
+// Assembler puts the TCP segments of many connections back into byte order
+// and feeds one Stream per connection. It is not safe for concurrent use:
+// one pipeline goroutine calls it, in packet order.
+//
+// Memory: each tracked connection costs one conn record (about 300 bytes, see
+// TestConnSize) and a map entry (about 100 bytes), plus what its Stream keeps.
+// Out-of-order bytes are copied into pooled buffers, at most MaxBufferPerDir
+// per direction and MaxBufferTotal in all (each may be exceeded by one segment,
+// at most capture.MaxRecordLen bytes, before the hole is given up). Closed
+// connections stay as small tombstones until their idle timeout, so that late
+// packets are not taken for new connections.
+type Assembler struct {
+	factory   Factory
+	opts      Options
+	conns     map[connKey]*conn
+	stats     Stats
+	lastCheck time.Time // packet time of the last idle check
+	flushList []*conn
+	pool      bufPool
+}
+
+// connKey is a connection's 4-tuple, ordered so that both directions map to
+// the same key.
+type connKey struct {
+	lo, hi netip.AddrPort
+}
+
+func makeKey(a, b netip.AddrPort) connKey {
+	if a.Compare(b) > 0 {
+		a, b = b, a
+	}
+	return connKey{a, b}
+}
+
+type conn struct {
+	key      connKey
+	stream   Stream
+	info     ConnInfo
+	lastSeen time.Time
+	dirs     [2]half
+	closed   bool // a tombstone: the stream was closed
+	synOnly  bool // only the client's SYN seen so far: a RST now means refused
+}
+
+// half is the state of one direction.
+type half struct {
+	started  bool   // next is known
+	next     uint32 // next expected sequence number
+	isn      uint32
+	synSeen  bool
+	wscale   int8
+	finSeen  bool
+	finSeq   uint32 // sequence number of the FIN
+	done     bool   // FIN reached in order
+	win      uint32 // largest window advertised by this direction's sender (scaled)
+	ooo      []chunk
+	buffered int
+}
+
+// chunk is an out-of-order segment kept until the hole before it fills.
+type chunk struct {
+	seq     uint32
+	data    []byte // pooled copy of the captured payload
+	missing int    // payload bytes after data that the snap length cut
+	fin     bool
+	ts      time.Time
+}
+
+func (c *chunk) end() uint32 { return c.seq + uint32(len(c.data)+c.missing) }
+
+// New returns an Assembler that asks factory for a Stream per connection.
+func New(factory Factory, opts Options) *Assembler {
+	return &Assembler{
+		factory: factory,
+		opts:    opts.withDefaults(),
+		conns:   make(map[connKey]*conn),
+	}
+}
+
+// Stats returns the counters.
+func (a *Assembler) Stats() Stats { return a.stats }
+
+// seqLT reports whether sequence number x comes before y (mod 2^32).
+func seqLT(x, y uint32) bool { return int32(x-y) < 0 }
+
+// Assemble processes one segment. seg.Payload is used only during the call.
+// Segments must come in capture order; packet time drives the idle timeout.
+func (a *Assembler) Assemble(seg *capture.Segment) {
+	a.stats.Segments++
+	if a.opts.IdleTimeout > 0 {
+		if a.lastCheck.IsZero() {
+			a.lastCheck = seg.TS
+		} else if seg.TS.Sub(a.lastCheck) >= a.opts.IdleTimeout/8 {
+			a.lastCheck = seg.TS
+			a.FlushOlderThan(seg.TS.Add(-a.opts.IdleTimeout))
+		}
+	}
+	src := netip.AddrPortFrom(seg.Src, seg.SrcPort)
+	dst := netip.AddrPortFrom(seg.Dst, seg.DstPort)
+	key := makeKey(src, dst)
+	c := a.conns[key]
+	syn := seg.Flags&capture.FlagSYN != 0
+	if c != nil {
+		if c.closed {
+			if !syn {
+				a.stats.AfterClose++
+				if seg.TS.After(c.lastSeen) {
+					c.lastSeen = seg.TS
+				}
+				return
+			}
+			delete(a.conns, key)
+			c = nil
+		} else if syn && !c.sameHandshake(src, seg) {
+			a.finish(c, CloseReused, seg.TS)
+			delete(a.conns, key)
+			c = nil
+		}
+	}
+	if c == nil {
+		if seg.Flags&capture.FlagRST != 0 {
+			a.stats.Stray++
+			return
+		}
+		if len(a.conns) >= a.opts.MaxConnections {
+			a.stats.ConnsDropped++
+			return
+		}
+		c = a.open(key, src, dst, seg)
+	}
+	dir := ClientToServer
+	if src != c.info.Client {
+		dir = ServerToClient
+	}
+	if seg.TS.After(c.lastSeen) {
+		c.lastSeen = seg.TS
+	}
+	c.stream.Segment(dir, seg)
+	a.handle(c, dir, seg)
+}
+
+// sameHandshake reports whether a SYN belongs to the connection's own
+// handshake (a retransmitted SYN or SYN+ACK) rather than a new connection.
+func (c *conn) sameHandshake(src netip.AddrPort, seg *capture.Segment) bool {
+	dir := ClientToServer
+	if src != c.info.Client {
+		dir = ServerToClient
+	}
+	h := &c.dirs[dir]
+	if seg.Flags&capture.FlagACK == 0 {
+		return dir == ClientToServer && h.synSeen && h.isn == seg.Seq
+	}
+	// A SYN+ACK: the server's answer, first or again.
+	return dir == ServerToClient && (!h.synSeen || h.isn == seg.Seq)
+}
+
+func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segment) *conn {
+	info := ConnInfo{Client: src, Server: dst, FirstPacket: seg.Num, Start: seg.TS}
+	c := &conn{key: key, lastSeen: seg.TS}
+	switch {
+	case seg.Flags&(capture.FlagSYN|capture.FlagACK) == capture.FlagSYN:
+		info.SawSYN = true
+		c.synOnly = true
+	case seg.Flags&(capture.FlagSYN|capture.FlagACK) == capture.FlagSYN|capture.FlagACK:
+		info.Client, info.Server = dst, src
+		info.SawSYN = true
+	}
+	c.info = info
+	c.stream = a.factory.New(info)
+	a.conns[key] = c
+	a.stats.Connections++
+	a.stats.Open++
+	return c
+}
+
+func (a *Assembler) handle(c *conn, dir Dir, seg *capture.Segment) {
+	h, r := &c.dirs[dir], &c.dirs[dir^1]
+	flags := seg.Flags
+	if flags&capture.FlagSYN != 0 {
+		if !h.synSeen {
+			h.synSeen, h.isn, h.wscale = true, seg.Seq, seg.WScale
+		}
+		if !h.started {
+			h.started, h.next = true, seg.Seq+1
+		}
+		if flags&capture.FlagACK != 0 {
+			c.synOnly = false
+			if !r.started {
+				// The SYN+ACK acknowledges the client's ISN+1: its next byte.
+				r.started, r.next = true, seg.Ack
+			}
+		}
+	}
+	a.trackWindow(c, h, r, seg)
+	if flags&capture.FlagACK != 0 && len(r.ooo) > 0 && !r.done {
+		a.ackFlush(c, dir^1, seg.Ack, seg.TS)
+	}
+	if flags&capture.FlagRST != 0 {
+		reason := CloseRST
+		if c.synOnly && dir == ServerToClient {
+			reason = CloseRefused
+		}
+		a.finish(c, reason, seg.TS)
+		return
+	}
+	if seg.PayloadLen > 0 || len(seg.Payload) > 0 || flags&capture.FlagFIN != 0 {
+		c.synOnly = false
+		a.data(c, dir, seg)
+	}
+	if c.dirs[0].done && c.dirs[1].done {
+		a.finish(c, CloseFIN, seg.TS)
+	}
+}
+
+// trackWindow keeps the largest window each side advertised, scaled when the
+// handshake negotiated scaling; it bounds how far a hole may be outrun.
+func (a *Assembler) trackWindow(c *conn, h, r *half, seg *capture.Segment) {
+	if !h.synSeen || !r.synSeen || seg.Flags&capture.FlagSYN != 0 {
+		return // window scale unknown, or a SYN's window (never scaled)
+	}
+	w := uint32(seg.Window)
+	if h.wscale >= 0 && r.wscale >= 0 {
+		w <<= uint(h.wscale)
+	}
+	h.win = max(h.win, w)
+}
+
+// data handles the payload and FIN of a segment in direction dir.
+func (a *Assembler) data(c *conn, dir Dir, seg *capture.Segment) {
+	h := &c.dirs[dir]
+	payload := seg.Payload
+	plen := max(seg.PayloadLen, len(payload))
+	if plen > maxPayload {
+		plen = maxPayload
+		if len(payload) > plen {
+			payload = payload[:plen]
+		}
+	}
+	missing := plen - len(payload)
+	seq := seg.Seq
+	if seg.Flags&capture.FlagSYN != 0 {
+		seq++ // data on a SYN follows the SYN's own sequence number
+	}
+	fin := seg.Flags&capture.FlagFIN != 0
+	if h.done {
+		if plen > 0 {
+			a.stats.Retransmits++
+		}
+		return
+	}
+	if !h.started {
+		h.started, h.next = true, seq
+	}
+	if fin && !h.finSeen {
+		h.finSeen, h.finSeq = true, seq+uint32(plen)
+	}
+	ahead := int64(int32(seq - h.next))
+	if ahead > 0 {
+		if ahead > maxAhead {
+			a.stats.OutOfWindow++
+			return
+		}
+		a.buffer(c, dir, seq, payload, missing, fin, seg.TS)
+		a.checkCaps(c, dir, seg.TS)
+		return
+	}
+	end := seq + uint32(plen)
+	if !seqLT(h.next, end) {
+		if plen > 0 {
+			a.stats.Retransmits++
+		}
+	} else {
+		trim := int(h.next - seq)
+		if trim > 0 {
+			a.stats.Overlaps++
+			payload, missing = trimHead(payload, missing, trim)
+		}
+		a.deliver(c, dir, payload, missing, seg.TS)
+	}
+	a.drain(c, dir)
+	h.checkFIN()
+}
+
+// trimHead drops n bytes from the front of a segment's captured-then-missing bytes.
+func trimHead(data []byte, missing, n int) ([]byte, int) {
+	if n <= len(data) {
+		return data[n:], missing
+	}
+	return data[:0], missing - (n - len(data))
+}
+
+func (a *Assembler) deliver(c *conn, dir Dir, data []byte, missing int, ts time.Time) {
+	h := &c.dirs[dir]
+	if len(data) > 0 {
+		c.stream.Data(dir, data, ts)
+		a.stats.DataBytes += uint64(len(data))
+	}
+	if missing > 0 {
+		c.stream.Skip(dir, missing, ts)
+		a.stats.SnapCutBytes += uint64(missing)
+	}
+	h.next += uint32(len(data) + missing)
+}
+
+// checkFIN marks the direction done once the stream reached its FIN.
+func (h *half) checkFIN() {
+	if h.finSeen && !h.done && !seqLT(h.next, h.finSeq) {
+		h.done = true
+		h.next = h.finSeq + 1
+	}
+}
+
+// buffer keeps a copy of an out-of-order segment, sorted by sequence number
+// (after equal ones: the first copy received wins).
+func (a *Assembler) buffer(c *conn, dir Dir, seq uint32, payload []byte, missing int, fin bool, ts time.Time) {
+	h := &c.dirs[dir]
+	a.stats.OutOfOrder++
+	ch := chunk{seq: seq, missing: missing, fin: fin, ts: ts}
+	if len(payload) > 0 {
+		ch.data = a.pool.get(len(payload))
+		copy(ch.data, payload)
+	}
+	base := h.next
+	pos := len(h.ooo)
+	overlapped, differs := false, false
+	for i := range h.ooo {
+		o := &h.ooo[i]
+		if pos == len(h.ooo) && int32(o.seq-base) > int32(seq-base) {
+			pos = i
+		}
+		// Compare the captured bytes both copies hold.
+		lo, hi := maxSeq(o.seq-base, seq-base), minSeq(o.end()-base, ch.end()-base)
+		if lo < hi {
+			overlapped = true
+			clo, chi := maxSeq(o.seq-base, seq-base), minSeq(o.seq-base+uint32(len(o.data)), seq-base+uint32(len(ch.data)))
+			if clo < chi {
+				a1 := o.data[clo-(o.seq-base) : chi-(o.seq-base)]
+				a2 := ch.data[clo-(seq-base) : chi-(seq-base)]
+				if string(a1) != string(a2) {
+					differs = true
+				}
+			}
+		}
+	}
+	if overlapped {
+		a.stats.Overlaps++
+	}
+	if differs {
+		a.stats.OverlapDiffs++
+	}
+	h.ooo = slices.Insert(h.ooo, pos, ch)
+	h.buffered += len(ch.data)
+	a.stats.Buffered += len(ch.data)
+	a.stats.PeakBuffered = max(a.stats.PeakBuffered, a.stats.Buffered)
+}
+
+// maxSeq and minSeq compare offsets from the same base.
+func maxSeq(x, y uint32) uint32 { return max(x, y) }
+func minSeq(x, y uint32) uint32 { return min(x, y) }
+
+// checkCaps gives up holes while the direction buffers too much: more than its
+// cap, more than the global cap, or more than the receiver's window beyond the
+// hole (the receiver must have acknowledged bytes the capture missed).
+func (a *Assembler) checkCaps(c *conn, dir Dir, ts time.Time) {
+	h := &c.dirs[dir]
+	win := c.dirs[dir^1].win
+	for len(h.ooo) > 0 {
+		over := h.buffered > a.opts.MaxBufferPerDir || a.stats.Buffered > a.opts.MaxBufferTotal
+		if !over && win > 0 {
+			last := h.ooo[len(h.ooo)-1].end()
+			over = int64(int32(last-h.next)) > int64(win)
+		}
+		if !over {
+			return
+		}
+		a.stats.CapFlushes++
+		a.skipTo(c, dir, h.ooo[0].seq, ts)
+		a.drain(c, dir)
+		h.checkFIN()
+	}
+}
+
+// ackFlush gives up the holes of direction dir that the peer acknowledged: the
+// receiver has those bytes, so the capture lost them and they will not come.
+func (a *Assembler) ackFlush(c *conn, dir Dir, ack uint32, ts time.Time) {
+	h := &c.dirs[dir]
+	target := ack
+	if h.finSeen && !seqLT(ack, h.finSeq+1) {
+		target = h.finSeq
+	}
+	for len(h.ooo) > 0 && seqLT(h.next, target) {
+		gapEnd := target
+		if first := h.ooo[0].seq; seqLT(first, target) {
+			gapEnd = first
+		}
+		if seqLT(h.next, gapEnd) {
+			a.stats.AckFlushes++
+			a.skipTo(c, dir, gapEnd, ts)
+		}
+		a.drain(c, dir)
+	}
+	h.checkFIN()
+}
+
+// skipTo reports the hole up to seq as missing bytes.
+func (a *Assembler) skipTo(c *conn, dir Dir, seq uint32, ts time.Time) {
+	h := &c.dirs[dir]
+	if !seqLT(h.next, seq) {
+		return
+	}
+	n := seq - h.next
+	c.stream.Skip(dir, int(n), ts)
+	a.stats.Gaps++
+	a.stats.GapBytes += uint64(n)
+	h.next = seq
+}
+
+// drain delivers the buffered segments that the stream has reached.
+func (a *Assembler) drain(c *conn, dir Dir) {
+	h := &c.dirs[dir]
+	n := 0
+	for n < len(h.ooo) {
+		ch := &h.ooo[n]
+		if seqLT(h.next, ch.seq) {
+			break
+		}
+		n++
+		if seqLT(h.next, ch.end()) {
+			data, missing := ch.data, ch.missing
+			if trim := int(h.next - ch.seq); trim > 0 {
+				data, missing = trimHead(data, missing, trim)
+			}
+			a.deliver(c, dir, data, missing, ch.ts)
+		}
+	}
+	if n == 0 {
+		return
+	}
+	for i := range h.ooo[:n] {
+		a.release(h, &h.ooo[i])
+	}
+	h.ooo = slices.Delete(h.ooo, 0, n)
+}
+
+func (a *Assembler) release(h *half, ch *chunk) {
+	h.buffered -= len(ch.data)
+	a.stats.Buffered -= len(ch.data)
+	a.pool.put(ch.data)
+	*ch = chunk{}
+}
+
+// finish flushes what is buffered (skipping the holes), closes the stream and
+// leaves a tombstone.
+func (a *Assembler) finish(c *conn, reason CloseReason, ts time.Time) {
+	if c.closed {
+		return
+	}
+	for d := range c.dirs {
+		h := &c.dirs[d]
+		for len(h.ooo) > 0 {
+			a.skipTo(c, Dir(d), h.ooo[0].seq, ts)
+			a.drain(c, Dir(d))
+		}
+		h.checkFIN()
+		h.ooo = nil
+	}
+	c.stream.Close(reason, ts)
+	c.stream = nil
+	c.closed = true
+	a.stats.Open--
+	switch reason {
+	case CloseFIN:
+		a.stats.ClosedFIN++
+	case CloseRST:
+		a.stats.ClosedRST++
+	case CloseRefused:
+		a.stats.Refused++
+	case CloseIdle:
+		a.stats.ClosedIdle++
+	case CloseEnd:
+		a.stats.ClosedEnd++
+	case CloseReused:
+		a.stats.Reused++
+	}
+}
+
+// FlushOlderThan closes the connections whose last packet came before t
+// (CloseIdle) and forgets closed ones. Assemble calls it as packet time
+// advances; a live capture also calls it on its clock when packets stop.
+// Connections close in the order they opened, so replays are repeatable.
+// The Close call carries the time of the connection's last packet.
+func (a *Assembler) FlushOlderThan(t time.Time) {
+	a.flush(func(c *conn) (bool, CloseReason) { return c.lastSeen.Before(t), CloseIdle }, time.Time{})
+}
+
+// FlushAll closes every connection at the end of a capture: CloseFIN when a
+// FIN was seen, CloseEnd otherwise; ts is the time of the last packet.
+func (a *Assembler) FlushAll(ts time.Time) {
+	a.flush(func(c *conn) (bool, CloseReason) {
+		if c.dirs[0].finSeen || c.dirs[1].finSeen {
+			return true, CloseFIN
+		}
+		return true, CloseEnd
+	}, ts)
+}
+
+// flush closes the connections pick selects, at time ts (or, when ts is zero,
+// at each one's last packet), in the order they opened.
+func (a *Assembler) flush(pick func(*conn) (bool, CloseReason), ts time.Time) {
+	list := a.flushList[:0]
+	for k, c := range a.conns {
+		if ok, _ := pick(c); !ok {
+			continue
+		}
+		if c.closed {
+			delete(a.conns, k)
+			continue
+		}
+		list = append(list, c)
+	}
+	slices.SortFunc(list, func(x, y *conn) int {
+		if x.info.FirstPacket != y.info.FirstPacket {
+			if x.info.FirstPacket < y.info.FirstPacket {
+				return -1
+			}
+			return 1
+		}
+		return x.info.Start.Compare(y.info.Start)
+	})
+	for i, c := range list {
+		_, reason := pick(c)
+		at := ts
+		if at.IsZero() || at.Before(c.lastSeen) {
+			at = c.lastSeen
+		}
+		a.finish(c, reason, at)
+		delete(a.conns, c.key)
+		list[i] = nil
+	}
+	a.flushList = list[:0]
+}
+
+// bufPool recycles out-of-order buffers in power-of-two size classes.
+type bufPool struct {
+	free [19][][]byte // classes 2^0 .. 2^18 bytes
+}
+
+const maxPooled = 64 // buffers kept per class
+
+func (p *bufPool) get(n int) []byte {
+	class := bits.Len(uint(n - 1))
+	if class >= len(p.free) {
+		return make([]byte, n)
+	}
+	if l := len(p.free[class]); l > 0 {
+		b := p.free[class][l-1]
+		p.free[class] = p.free[class][:l-1]
+		return b[:n]
+	}
+	return make([]byte, n, 1<<class)
+}
+
+func (p *bufPool) put(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	class := bits.Len(uint(cap(b) - 1))
+	if class >= len(p.free) || cap(b) != 1<<class || len(p.free[class]) >= maxPooled {
+		return
+	}
+	p.free[class] = append(p.free[class], b[:0])
+}
