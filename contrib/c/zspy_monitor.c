@@ -1,0 +1,178 @@
+/*
+ * zspy_monitor.c: forward a libzmq socket's monitor events to zspy.
+ *
+ * libzmq reports socket events only on an inproc:// endpoint inside the
+ * process (zmq_socket_monitor).  This snippet starts the monitor and a thread
+ * that relays every event, unchanged, to an endpoint zspy listens on or
+ * connects to, each preceded by a frame naming the source:
+ *
+ *     [source] [event: uint16 code + uint32 value, host order] [endpoint]
+ *
+ * which is what `zspy monitor` decodes (v1 format with a source frame).
+ * Copy the two functions into your application, or compile this file next
+ * to it.  Build:  cc -c zspy_monitor.c   and link with  -lzmq -lpthread.
+ *
+ *     void *sock = zmq_socket(ctx, ZMQ_DEALER);
+ *     zspy_monitor_t *fwd = zspy_monitor_forward(ctx, sock,
+ *             "tcp://127.0.0.1:7777", "billing/dealer", 1, ZMQ_PUB);
+ *     zmq_connect(sock, "tcp://server:5555");
+ *     ...
+ *     zmq_close(sock);           // libzmq then sends MONITOR_STOPPED ...
+ *     zspy_monitor_join(fwd);    // ... which ends the relay thread
+ *
+ * zspy side:  zspy monitor tcp://127.0.0.1:7777          (bind = 1, ZMQ_PUB)
+ *             zspy monitor --socket pull @tcp://0.0.0.0:7777 (bind = 0, ZMQ_PUSH)
+ *
+ * With ZMQ_PUB, events sent before zspy's subscription arrives are lost;
+ * ZMQ_PUSH and ZMQ_PAIR keep them queued (up to the high-water mark).
+ * Compile with -DZSPY_MONITOR_DEMO for a small demo program (zspy's tests
+ * build and run it).
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+typedef struct zspy_monitor {
+    void *mon;               /* PAIR connected to the socket's inproc monitor */
+    void *out;               /* towards zspy */
+    char *source;            /* NULL: no source frame */
+    pthread_t thread;
+    unsigned long forwarded; /* events relayed (zspy_monitor_join returns it) */
+} zspy_monitor_t;
+
+static void *zspy_monitor_relay(void *arg)
+{
+    zspy_monitor_t *m = arg;
+    for (;;) {
+        zmq_msg_t ev, ep;
+        uint16_t code = 0;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, m->mon, 0) < 0) { /* context terminated */
+            zmq_msg_close(&ev);
+            break;
+        }
+        if (!zmq_msg_more(&ev)) { /* not a monitor event: skip */
+            zmq_msg_close(&ev);
+            continue;
+        }
+        zmq_msg_init(&ep);
+        if (zmq_msg_recv(&ep, m->mon, 0) < 0) {
+            zmq_msg_close(&ev);
+            zmq_msg_close(&ep);
+            break;
+        }
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&code, zmq_msg_data(&ev), 2);
+        if (m->source)
+            zmq_send(m->out, m->source, strlen(m->source), ZMQ_SNDMORE);
+        if (zmq_msg_send(&ev, m->out, ZMQ_SNDMORE) < 0)
+            zmq_msg_close(&ev);
+        if (zmq_msg_send(&ep, m->out, 0) < 0)
+            zmq_msg_close(&ep);
+        m->forwarded++;
+        if (code == ZMQ_EVENT_MONITOR_STOPPED)
+            break;
+    }
+    zmq_close(m->mon);
+    zmq_close(m->out);
+    return NULL;
+}
+
+/* Starts relaying sock's monitor events to endpoint (bind it when bind is
+ * non-zero, else connect) on a socket of the given type (ZMQ_PUB, ZMQ_PUSH
+ * or ZMQ_PAIR).  Call it before sock's bind/connect to see every event.
+ * Returns NULL with errno set on failure. */
+zspy_monitor_t *zspy_monitor_forward(void *ctx, void *sock, const char *endpoint,
+                                     const char *source, int bind, int type)
+{
+    char addr[64];
+    int linger = 1000;
+    zspy_monitor_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    snprintf(addr, sizeof addr, "inproc://zspy-monitor-%p", sock);
+    if (source && !(m->source = strdup(source)))
+        goto fail;
+    m->out = zmq_socket(ctx, type);
+    if (!m->out)
+        goto fail;
+    zmq_setsockopt(m->out, ZMQ_LINGER, &linger, sizeof linger);
+    if ((bind ? zmq_bind(m->out, endpoint) : zmq_connect(m->out, endpoint)) != 0)
+        goto fail;
+    if (zmq_socket_monitor(sock, addr, ZMQ_EVENT_ALL) != 0)
+        goto fail;
+    m->mon = zmq_socket(ctx, ZMQ_PAIR);
+    if (!m->mon || zmq_connect(m->mon, addr) != 0)
+        goto fail;
+    if (pthread_create(&m->thread, NULL, zspy_monitor_relay, m) != 0)
+        goto fail;
+    return m;
+fail:
+    if (m->mon)
+        zmq_close(m->mon);
+    if (m->out)
+        zmq_close(m->out);
+    free(m->source);
+    free(m);
+    return NULL;
+}
+
+/* Waits for the relay to end (after MONITOR_STOPPED: the socket was closed
+ * or zmq_socket_monitor(sock, NULL, 0) was called), frees it and returns how
+ * many events it relayed. */
+unsigned long zspy_monitor_join(zspy_monitor_t *m)
+{
+    unsigned long n;
+    pthread_join(m->thread, NULL);
+    n = m->forwarded;
+    free(m->source);
+    free(m);
+    return n;
+}
+
+#ifdef ZSPY_MONITOR_DEMO
+/* zspy_monitor_demo ENDPOINT: a REP and a REQ exchange one message, both
+ * monitored, their events pushed to ENDPOINT (where zspy binds a PULL);
+ * prints how many events each relay forwarded. */
+int main(int argc, char **argv)
+{
+    char ep[256], buf[16];
+    size_t len = sizeof ep;
+    unsigned long nrep, nreq;
+    void *ctx, *rep, *req;
+    zspy_monitor_t *frep, *freq;
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s ENDPOINT\n", argv[0]);
+        return 2;
+    }
+    ctx = zmq_ctx_new();
+    rep = zmq_socket(ctx, ZMQ_REP);
+    req = zmq_socket(ctx, ZMQ_REQ);
+    frep = zspy_monitor_forward(ctx, rep, argv[1], "c-demo/rep", 0, ZMQ_PUSH);
+    freq = zspy_monitor_forward(ctx, req, argv[1], "c-demo/req", 0, ZMQ_PUSH);
+    if (!frep || !freq) {
+        perror("zspy_monitor_forward");
+        return 1;
+    }
+    if (zmq_bind(rep, "tcp://127.0.0.1:*") != 0 ||
+        zmq_getsockopt(rep, ZMQ_LAST_ENDPOINT, ep, &len) != 0 ||
+        zmq_connect(req, ep) != 0) {
+        perror("bind/connect");
+        return 1;
+    }
+    zmq_send(req, "hi", 2, 0);
+    zmq_recv(rep, buf, sizeof buf, 0);
+    zmq_send(rep, "ok", 2, 0);
+    zmq_recv(req, buf, sizeof buf, 0);
+    zmq_close(req);
+    zmq_close(rep);
+    nreq = zspy_monitor_join(freq);
+    nrep = zspy_monitor_join(frep);
+    printf("relayed c-demo/req %lu\nrelayed c-demo/rep %lu\n", nreq, nrep);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+#endif
