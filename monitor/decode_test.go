@@ -366,3 +366,28 @@ func benchDecode(b *testing.B, frames [][]byte) {
 		}
 	})
 }
+
+func TestMatchHelpers(t *testing.T) {
+	for _, tc := range []struct {
+		ep   string
+		want string
+	}{
+		{"tcp://127.0.0.1:5555", "127.0.0.1:5555"},
+		{"tcp://[::1]:6000", "[::1]:6000"},
+		{"tcp://server:5555", ""},
+		{"tcp://0.0.0.0:0", ""},
+		{"ipc:///tmp/x", ""},
+		{"", ""},
+	} {
+		got := ""
+		if ap, ok := EndpointAddr(tc.ep); ok {
+			got = ap.String()
+		}
+		if got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.ep, got, tc.want)
+		}
+	}
+	if EventConnected.Side() != SideConnecter || EventAccepted.Side() != SideListener || EventDisconnected.Side() != SideUnknown {
+		t.Error("sides")
+	}
+}
