@@ -608,3 +608,33 @@ def set_counts(conn, stats):
     for name in ("c2s", "s2c"):
         d = getattr(conn, name)
         d.messages, d.frames, d.bytes = (stats[name][k] for k in ("messages", "frames", "bytes"))
+
+
+def dealer_router_exchange(t, cap, sp, cp, n=6, ident=b"fmt-dealer"):
+    """A small DEALER/ROUTER exchange used by the capture-format cases."""
+    c = t.conn("dealer-router", "DEALER", "ROUTER", cp, sp)
+    c.identity("client", ident.decode())
+    c.c2s.cmds("READY")
+    c.s2c.cmds("READY")
+    ctx = zctx()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.RCVTIMEO, 10000)
+    router.bind("tcp://127.0.0.1:%d" % sp)
+    d = ctx.socket(zmq.DEALER)
+    d.setsockopt(zmq.ROUTING_ID, ident)
+    d.setsockopt(zmq.RCVTIMEO, 10000)
+    d.connect(src(cp, sp))
+    for i in range(n):
+        m = [b"format test %d" % i, bytes(i * 60)]
+        d.send_multipart(m)
+        assert router.recv_multipart() == [ident] + m
+        c.c2s.msg(m)
+        r = [b"format reply %d" % i]
+        router.send_multipart([ident] + r)
+        assert d.recv_multipart() == r
+        c.s2c.msg(r)
+    d.close(linger=1000)
+    router.close(linger=1000)
+    ctx.term()
+    cap.wait_closed(conns=1)
+    return c
