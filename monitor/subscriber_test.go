@@ -606,3 +606,42 @@ func TestIPC(t *testing.T) {
 		t.Errorf("event %v", e)
 	}
 }
+
+// TestEventsChannel: the channel form delivers decoded events in order and
+// closes when the context ends.
+func TestEventsChannel(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	push := zmq4.NewPush(context.Background())
+	defer push.Close()
+	if err := push.Listen("tcp://" + addr); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := NewSubscriber(Config{Endpoints: []string{"pull+tcp://" + addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := sub.Events(ctx, 1)
+	for i := range 3 {
+		if err := push.Send(zmq4.NewMsgFrom(v1(le, 0x20, uint32(i), "tcp://h:1")...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		e := <-ch
+		if e.Code != EventAccepted || e.FD != int64(i) {
+			t.Fatalf("event %d: %v", i, e)
+		}
+	}
+	cancel()
+	for range ch {
+	}
+	if st := sub.Stats(); st.Events != 3 {
+		t.Errorf("stats %+v", st)
+	}
+}

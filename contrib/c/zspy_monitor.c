@@ -25,6 +25,10 @@
  *
  * With ZMQ_PUB, events sent before zspy's subscription arrives are lost;
  * ZMQ_PUSH and ZMQ_PAIR keep them queued (up to the high-water mark).
+ * The relay forwards whole messages, so with a libzmq built with draft APIs
+ * zmq_socket_monitor_versioned(sock, addr, ZMQ_EVENT_ALL_V2, 2, ZMQ_PAIR)
+ * can replace zmq_socket_monitor below: zspy decodes v2 (local and remote
+ * endpoints, PIPES_STATS) too.
  * Compile with -DZSPY_MONITOR_DEMO for a small demo program (zspy's tests
  * build and run it).
  */
@@ -47,35 +51,38 @@ static void *zspy_monitor_relay(void *arg)
 {
     zspy_monitor_t *m = arg;
     for (;;) {
-        zmq_msg_t ev, ep;
-        uint16_t code = 0;
-        zmq_msg_init(&ev);
-        if (zmq_msg_recv(&ev, m->mon, 0) < 0) { /* context terminated */
-            zmq_msg_close(&ev);
-            break;
+        zmq_msg_t frame;
+        uint64_t code = 0;
+        int first = 1, more = 1, stopped = 0;
+        /* Relay every frame of one event message: v1 has 2, v2 has N+4. */
+        while (more) {
+            zmq_msg_init(&frame);
+            if (zmq_msg_recv(&frame, m->mon, 0) < 0) {
+                zmq_msg_close(&frame);
+                goto done;
+            }
+            more = zmq_msg_more(&frame);
+            if (first) {
+                uint16_t c16;
+                if (zmq_msg_size(&frame) == 6) { /* v1: uint16 code, uint32 value */
+                    memcpy(&c16, zmq_msg_data(&frame), 2);
+                    code = c16;
+                } else if (zmq_msg_size(&frame) == 8) { /* v2: uint64 code */
+                    memcpy(&code, zmq_msg_data(&frame), 8);
+                }
+                stopped = code == ZMQ_EVENT_MONITOR_STOPPED;
+                if (m->source)
+                    zmq_send(m->out, m->source, strlen(m->source), ZMQ_SNDMORE);
+                first = 0;
+            }
+            if (zmq_msg_send(&frame, m->out, more ? ZMQ_SNDMORE : 0) < 0)
+                zmq_msg_close(&frame);
         }
-        if (!zmq_msg_more(&ev)) { /* not a monitor event: skip */
-            zmq_msg_close(&ev);
-            continue;
-        }
-        zmq_msg_init(&ep);
-        if (zmq_msg_recv(&ep, m->mon, 0) < 0) {
-            zmq_msg_close(&ev);
-            zmq_msg_close(&ep);
-            break;
-        }
-        if (zmq_msg_size(&ev) >= 2)
-            memcpy(&code, zmq_msg_data(&ev), 2);
-        if (m->source)
-            zmq_send(m->out, m->source, strlen(m->source), ZMQ_SNDMORE);
-        if (zmq_msg_send(&ev, m->out, ZMQ_SNDMORE) < 0)
-            zmq_msg_close(&ev);
-        if (zmq_msg_send(&ep, m->out, 0) < 0)
-            zmq_msg_close(&ep);
         m->forwarded++;
-        if (code == ZMQ_EVENT_MONITOR_STOPPED)
+        if (stopped)
             break;
     }
+done:
     zmq_close(m->mon);
     zmq_close(m->out);
     return NULL;
