@@ -115,7 +115,11 @@ class Capture:
 
     def __exit__(self, et, ev, tb):
         if self.proc and self.proc.poll() is None:
-            self.stop()
+            if et is None:
+                self.stop()
+            else:  # keep the scenario's own error visible
+                self.proc.send_signal(signal.SIGINT)
+                self.proc.communicate(timeout=20)
 
     def wait_closed(self, timeout=10, conns=None):
         """Waits until the capture file shows every TCP connection closed in
@@ -638,3 +642,105 @@ def dealer_router_exchange(t, cap, sp, cp, n=6, ident=b"fmt-dealer"):
     ctx.term()
     cap.wait_closed(conns=1)
     return c
+
+
+class Raw:
+    """A raw TCP peer that speaks an older ZMTP by hand and keeps every byte
+    it sent and received, so its truth is exact."""
+
+    def __init__(self, sock):
+        self.s = sock
+        self.s.settimeout(10)
+        self.sent = bytearray()
+        self.got = bytearray()
+
+    @classmethod
+    def connect(cls, cport, sport):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", cport))
+        s.connect(("127.0.0.1", sport))
+        return cls(s)
+
+    def send(self, b):
+        self.s.sendall(b)
+        self.sent += b
+
+    def recv(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.s.recv(n - len(buf))
+            if not chunk:
+                raise SystemExit("raw peer: EOF after %r" % buf)
+            buf += chunk
+        self.got += buf
+        return buf
+
+    def wait_eof(self):
+        while True:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                return
+            self.got += chunk
+
+    # ZMTP 3.x frames
+    def send3(self, body, more=False, command=False):
+        fl = (1 if more else 0) | (4 if command else 0)
+        if len(body) > 255:
+            self.send(bytes([fl | 2]) + struct.pack(">Q", len(body)) + body)
+        else:
+            self.send(bytes([fl, len(body)]) + body)
+
+    def recv3(self):
+        fl = self.recv(1)[0]
+        n = struct.unpack(">Q", self.recv(8))[0] if fl & 2 else self.recv(1)[0]
+        return fl, self.recv(n)
+
+    # ZMTP 2.0 frames (MORE, LONG only)
+    def send2(self, body, more=False):
+        self.send3(body, more)
+
+    def recv2(self):
+        return self.recv3()
+
+    # ZMTP 1.0 frames: the length counts the flags byte
+    def send1(self, body, more=False):
+        n = len(body) + 1
+        if n < 255:
+            self.send(bytes([n, 1 if more else 0]) + body)
+        else:
+            self.send(b"\xff" + struct.pack(">Q", n) + bytes([1 if more else 0]) + body)
+
+    def recv1(self):
+        n = self.recv(1)[0]
+        if n == 0xFF:
+            n = struct.unpack(">Q", self.recv(8))[0]
+        fl = self.recv(1)[0]
+        return fl, self.recv(n - 1)
+
+    def recv_msg(self, frame_fn):
+        parts = []
+        while True:
+            fl, body = frame_fn()
+            parts.append(body)
+            if not fl & 1:
+                return parts
+
+
+def ready_body(socket_type, **props):
+    b = b"\x05READY"
+    for k, v in [("Socket-Type", socket_type)] + list(props.items()):
+        k = k.encode()
+        v = v.encode() if isinstance(v, str) else v
+        b += bytes([len(k)]) + k + struct.pack(">I", len(v)) + v
+    return b
+
+
+def verify_raw(out, cport, sport, raw, capture="capture.pcap"):
+    """Checks that the capture holds exactly the bytes the raw client (or
+    server, by swapping ports) sent and received."""
+    ss = streams(read_pcap(os.path.join(out, capture)))
+    ca, sa = ("127.0.0.1", cport), ("127.0.0.1", sport)
+    c2s = ss.get((ca, sa), {}).get("data", b"")
+    s2c = ss.get((sa, ca), {}).get("data", b"")
+    return c2s, s2c
