@@ -57,6 +57,7 @@ type Stats struct {
 	Reused       uint64 // closed because a new SYN reused the 4-tuple
 	ConnsDropped uint64 // segments of connections not tracked (MaxConnections)
 	AfterClose   uint64 // segments of connections already closed
+	AfterFIN     uint64 // segments with bytes past their direction's FIN, dropped
 	Stray        uint64 // RSTs for connections never seen, ignored
 
 	DataBytes    uint64 // bytes delivered through Data
@@ -327,14 +328,19 @@ func (a *Assembler) data(c *conn, dir Dir, seg *capture.Segment) {
 	fin := seg.Flags&capture.FlagFIN != 0
 	if h.done {
 		if plen > 0 {
-			a.stats.Retransmits++
+			if seqLT(seq, h.finSeq) {
+				a.stats.Retransmits++
+			} else {
+				a.stats.AfterFIN++
+			}
 		}
 		return
 	}
 	if !h.started {
 		h.started, h.next = true, seq
 	}
-	if fin && !h.finSeen {
+	if fin && !h.finSeen && !seqLT(seq+uint32(plen), h.next) {
+		// (A FIN before bytes already delivered is stale or bogus: ignored.)
 		h.finSeen, h.finSeq = true, seq+uint32(plen)
 	}
 	ahead := int64(int32(seq - h.next))
@@ -361,7 +367,7 @@ func (a *Assembler) data(c *conn, dir Dir, seg *capture.Segment) {
 		a.deliver(c, dir, payload, missing, seg.TS)
 	}
 	a.drain(c, dir)
-	h.checkFIN()
+	a.checkFIN(h)
 }
 
 // trimHead drops n bytes from the front of a segment's captured-then-missing bytes.
@@ -385,11 +391,21 @@ func (a *Assembler) deliver(c *conn, dir Dir, data []byte, missing int, ts time.
 	h.next += uint32(len(data) + missing)
 }
 
-// checkFIN marks the direction done once the stream reached its FIN.
-func (h *half) checkFIN() {
+// checkFIN marks the direction done once the stream reached its FIN; bytes
+// buffered past the FIN cannot belong to the stream and are dropped.
+func (a *Assembler) checkFIN(h *half) {
 	if h.finSeen && !h.done && !seqLT(h.next, h.finSeq) {
 		h.done = true
-		h.next = h.finSeq + 1
+		if h.next == h.finSeq {
+			h.next++
+		}
+		for i := range h.ooo {
+			if h.ooo[i].end() != h.ooo[i].seq {
+				a.stats.AfterFIN++
+			}
+			a.release(h, &h.ooo[i])
+		}
+		h.ooo = h.ooo[:0]
 	}
 }
 
@@ -459,7 +475,7 @@ func (a *Assembler) checkCaps(c *conn, dir Dir, ts time.Time) {
 		a.stats.CapFlushes++
 		a.skipTo(c, dir, h.ooo[0].seq, ts)
 		a.drain(c, dir)
-		h.checkFIN()
+		a.checkFIN(h)
 	}
 }
 
@@ -482,7 +498,7 @@ func (a *Assembler) ackFlush(c *conn, dir Dir, ack uint32, ts time.Time) {
 		}
 		a.drain(c, dir)
 	}
-	h.checkFIN()
+	a.checkFIN(h)
 }
 
 // skipTo reports the hole up to seq as missing bytes.
@@ -544,7 +560,7 @@ func (a *Assembler) finish(c *conn, reason CloseReason, ts time.Time) {
 			a.skipTo(c, Dir(d), h.ooo[0].seq, ts)
 			a.drain(c, Dir(d))
 		}
-		h.checkFIN()
+		a.checkFIN(h)
 		h.ooo = nil
 	}
 	c.stream.Close(reason, ts)
