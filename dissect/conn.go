@@ -104,7 +104,7 @@ type side struct {
 	command bool
 	capWant int
 	buf     []byte // captured body prefix; aliases inl or big
-	inl     [256]byte
+	inl     [64]byte
 	big     []byte
 	lost    uint64
 	inMsg   bool // the previous frame had MORE set
@@ -633,7 +633,12 @@ func (c *Conn) header(d reassembly.Dir, b []byte, pos uint64, ts time.Time) int 
 	}
 	if s.capWant > len(s.inl) {
 		if cap(s.big) < s.capWant {
-			s.big = make([]byte, 0, c.opt.CommandCap)
+			// Grow in powers of two up to the cap: most commands are small.
+			n := 256
+			for n < s.capWant {
+				n *= 2
+			}
+			s.big = make([]byte, 0, min(n, c.opt.CommandCap))
 		}
 		s.buf = s.big[:0]
 	}

@@ -37,12 +37,11 @@ type Pipeline struct {
 	Tracker *tracker.Tracker
 	Asm     *reassembly.Assembler
 
-	seg       capture.Segment
-	packets   uint64
-	stats     capture.Stats // summed over finished sources
-	cur       capture.Source
-	lastTS    time.Time
-	lastFlush time.Time
+	seg     capture.Segment
+	packets uint64
+	stats   capture.Stats // summed over finished sources
+	cur     capture.Source
+	lastTS  time.Time
 
 	warnings      []string
 	warningsTotal uint64
@@ -55,6 +54,10 @@ func New(cfg Config) *Pipeline {
 		cfg.MaxWarnings = 100
 	}
 	p := &Pipeline{cfg: cfg, Tracker: tracker.New(cfg.Tracker)}
+	if cfg.IdleTimeout > 0 {
+		cfg.Reassembly.IdleTimeout = cfg.IdleTimeout
+	}
+	// The reassembler flushes idle connections by packet time as it goes.
 	p.Asm = reassembly.New(p.Tracker, cfg.Reassembly)
 	return p
 }
@@ -113,18 +116,6 @@ func (p *Pipeline) Packet(seg *capture.Segment) {
 	p.Tracker.Packet = seg.Num
 	p.Asm.Assemble(seg)
 	p.lastTS = seg.TS
-	// Idle flush by packet time, checked once a second of packet time.
-	if seg.TS.Sub(p.lastFlush) >= time.Second {
-		p.lastFlush = seg.TS
-		p.Asm.FlushOlderThan(seg.TS.Add(-p.idle()))
-	}
-}
-
-func (p *Pipeline) idle() time.Duration {
-	if p.cfg.IdleTimeout > 0 {
-		return p.cfg.IdleTimeout
-	}
-	return 2 * time.Minute
 }
 
 // Finish flushes the connections still open (they stay "open" in the report).

@@ -17,6 +17,9 @@ type Options struct {
 	// KeepClosed is how many closed connections are kept for the report and the
 	// dashboard (0: all). Older ones are dropped first and counted.
 	KeepClosed int
+	// Intervals keeps per-interval statistics (message size extremes,
+	// latency histograms) for the metrics collector, which resets them.
+	Intervals bool
 }
 
 // Listener receives the tracker's decoded events (for --events and the
@@ -506,7 +509,9 @@ func (c *Conn) requestReply(i int, m *msgAcc, ts time.Time) {
 			}
 		}
 		c.Latency.Add(ts.Sub(c.pending[k].ts))
-		c.IntervalLatency.Add(ts.Sub(c.pending[k].ts))
+		if c.t.opt.Intervals {
+			c.IntervalLatency.Add(ts.Sub(c.pending[k].ts))
+		}
 		c.pending = append(c.pending[:k], c.pending[k+1:]...)
 	}
 }
