@@ -276,3 +276,79 @@ func checkTruth(t *testing.T, path string, st Stats) {
 		t.Errorf("%d closed by FIN, truth has %d closed", st.ClosedFIN, states["closed"])
 	}
 }
+
+// TestSnapLengthCutCapture cuts every packet of a real capture to 96 bytes, as
+// tcpdump -s 96 would, and checks that the missing bytes reach the streams as
+// Skip calls: data plus skips per direction still span the whole stream.
+func TestSnapLengthCutCapture(t *testing.T) {
+	orig := "../testdata/pcaps/longframe/capture.pcap"
+	if _, err := os.Stat(orig); err != nil {
+		t.Skip("no longframe capture in testdata/pcaps")
+	}
+	f, err := os.Open(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutPath := filepath.Join(t.TempDir(), "cut.pcap")
+	out, err := os.Create(cutPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriterNanos(out)
+	if err := w.WriteFileHeader(96, r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	cut := 0
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) > 96 {
+			data = data[:96]
+			ci.CaptureLength = 96
+			cut++
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if cut == 0 {
+		t.Fatal("no packet longer than 96 bytes")
+	}
+	want := recompute(t, orig)
+	streams, st := reassembleFile(t, cutPath)
+	var wantTotal int64
+	for _, w := range want {
+		for _, x := range w {
+			wantTotal += x[1]
+		}
+	}
+	var data, skip int64
+	for _, s := range streams {
+		for d := 0; d < 2; d++ {
+			data += s.data[d]
+			skip += s.skip[d]
+		}
+	}
+	if data+skip != wantTotal {
+		t.Errorf("data %d + skipped %d = %d bytes, the stream spans %d", data, skip, data+skip, wantTotal)
+	}
+	if st.Gaps != 0 || uint64(skip) != st.SnapCutBytes || st.SnapCutBytes == 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if data >= wantTotal/10 {
+		t.Errorf("%d bytes delivered from packets cut to 96 bytes (of %d)", data, wantTotal)
+	}
+}
