@@ -301,6 +301,11 @@ func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
 	case s.glen >= 10:
 		want = 11
 	}
+	if s.glen == 10 && peer.version == V10 && peer.rev < 0 {
+		// As above, when the peer's first bytes came after these ten.
+		c.replayV1(d, ts)
+		return 0
+	}
 	if s.glen > 0 && s.greet[0] != 0xFF && c.det == IsZMTP {
 		// An unversioned ZMTP 1.0 peer: its first byte is the identity length.
 		c.replayV1(d, ts)
@@ -315,6 +320,11 @@ func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
 	case 10:
 		if s.greet[0] == 0xFF && s.greet[9]&1 == 1 {
 			c.markZMTP(ts)
+			if peer.version == V10 && peer.rev < 0 {
+				// The peer speaks unversioned 1.0: libzmq stops after these 10
+				// bytes, which double as a 1.0 identity frame header.
+				c.replayV1(d, ts)
+			}
 			return n
 		}
 		// Not a versioned signature: a ZMTP 1.0 peer (identity frame first),
@@ -608,7 +618,10 @@ func (c *Conn) header(d reassembly.Dir, b []byte, pos uint64, ts time.Time) int 
 	case fV2:
 		valid = flags&^3 == 0
 	default:
-		valid = flags&^1 == 0
+		// 1.0 reserves all but MORE; libzmq ignores them (and writes 0x7F in
+		// the signature that doubles as an identity frame header).
+		flags &= 1
+		valid = true
 	}
 	if !valid {
 		c.malformed(d, ts, pos, ErrBadFlags)

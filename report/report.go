@@ -89,6 +89,7 @@ type Connection struct {
 	Mechanism      string            `json:"mechanism"`
 	ClientSocket   string            `json:"client_socket"`
 	ServerSocket   string            `json:"server_socket"`
+	RolesInferred  bool              `json:"roles_inferred,omitempty"`
 	ClientIdentity string            `json:"client_identity"`
 	ServerIdentity string            `json:"server_identity"`
 	PlainUsername  string            `json:"plain_username"`
@@ -132,14 +133,16 @@ func Build(conns []*tracker.Conn, opt Options) []Connection {
 }
 
 func connection(c *tracker.Conn, opt Options) Connection {
+	cs, ss, inferred := c.SocketTypes()
 	r := Connection{
 		ID:             c.ID,
 		Client:         c.Client.String(),
 		Server:         c.Server.String(),
 		ZMTP:           c.Version.String(),
 		Mechanism:      c.Mechanism.String(),
-		ClientSocket:   c.Sides[0].SocketType.String(),
-		ServerSocket:   c.Sides[1].SocketType.String(),
+		ClientSocket:   cs.String(),
+		ServerSocket:   ss.String(),
+		RolesInferred:  inferred,
 		ClientIdentity: tracker.Printable(c.Sides[0].Identity),
 		ServerIdentity: tracker.Printable(c.Sides[1].Identity),
 		PlainUsername:  c.PlainUsername,

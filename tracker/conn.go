@@ -30,6 +30,9 @@ type DirStats struct {
 	Lost uint64
 	// Gaps counts losses; Resyncs counts how often frame boundaries were found again.
 	Gaps, Resyncs uint64
+	// Delimited counts messages that opened with an empty frame with MORE (a
+	// REQ/REP envelope delimiter).
+	Delimited uint64
 	// LastMessage is the packet time of the last complete message.
 	LastMessage time.Time
 	// Interval holds message-size extremes since the metrics collector last
@@ -145,6 +148,9 @@ type Conn struct {
 
 	// Curve is true when frames are CURVE MESSAGE boxes (messages unknown).
 	Curve bool
+	// lockstep stays true while messages alternate client, server, client...
+	// as REQ/REP conversations do.
+	notLockstep bool
 
 	dis     *dissect.Conn
 	flipped bool
@@ -162,6 +168,7 @@ type pendingReq struct {
 type msgAcc struct {
 	frames  int
 	bytes   uint64
+	delim   bool
 	topic   [64]byte
 	topicN  int
 	first   [16]byte
@@ -215,4 +222,20 @@ func (c *Conn) ResetInterval() {
 		c.Dirs[i].Interval = IntervalStats{}
 	}
 	c.IntervalLatency = Latency{buckets: c.IntervalLatency.clearBuckets()}
+}
+
+// SocketTypes returns the client's and server's socket types. When neither
+// side said (ZMTP 1.0, a capture that joined mid-stream) but the traffic is a
+// strict request/reply lockstep with envelope delimiters both ways, it returns
+// REQ and REP with inferred set.
+func (c *Conn) SocketTypes() (client, server dissect.SocketType, inferred bool) {
+	client, server = c.Sides[0].SocketType, c.Sides[1].SocketType
+	if client != dissect.SocketUnknown || server != dissect.SocketUnknown {
+		return client, server, false
+	}
+	d0, d1 := &c.Dirs[0], &c.Dirs[1]
+	if !c.notLockstep && d0.Messages > 0 && d1.Messages > 0 && d0.Delimited == d0.Messages && d1.Delimited == d1.Messages {
+		return dissect.REQ, dissect.REP, true
+	}
+	return client, server, false
 }

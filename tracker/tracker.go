@@ -419,6 +419,7 @@ func (c *Conn) frame(i int, e *dissect.Event) {
 		if e.Size == 0 && e.More {
 			// A REQ-style empty delimiter: key on the frame after it.
 			m.firstN = -2
+			m.delim = true
 		}
 	} else if m.frames == 1 && m.firstN == -2 {
 		m.firstN = -1
@@ -451,6 +452,12 @@ func (c *Conn) frame(i int, e *dissect.Event) {
 		return
 	}
 	st.Partial = 0
+	if m.delim && m.frames >= 2 {
+		st.Delimited++
+	}
+	if (i == 0 && st.Messages > c.Dirs[1].Messages) || (i == 1 && st.Messages >= c.Dirs[0].Messages) {
+		c.notLockstep = true
+	}
 	st.Messages++
 	st.LastMessage = e.TS
 	iv := &st.Interval
