@@ -86,8 +86,8 @@ const maxPayload = 1 << 30
 // and feeds one Stream per connection. It is not safe for concurrent use:
 // one pipeline goroutine calls it, in packet order.
 //
-// Memory: each tracked connection costs one conn record (about 300 bytes, see
-// TestConnSize) and a map entry (about 100 bytes), plus what its Stream keeps.
+// Memory: each tracked connection costs one conn record (344 bytes, see
+// TestConnSize) and a map entry (about 80 bytes), plus what its Stream keeps.
 // Out-of-order bytes are copied into pooled buffers, at most MaxBufferPerDir
 // per direction and MaxBufferTotal in all (each may be exceeded by one segment,
 // at most capture.MaxRecordLen bytes, before the hole is given up). Closed

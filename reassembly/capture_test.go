@@ -352,3 +352,40 @@ func TestSnapLengthCutCapture(t *testing.T) {
 		t.Errorf("%d bytes delivered from packets cut to 96 bytes (of %d)", data, wantTotal)
 	}
 }
+
+// BenchmarkReplay reads a real capture from memory through capture and the
+// assembler: the replay path without the dissector.
+func BenchmarkReplay(b *testing.B) {
+	for _, name := range []string{"longframe", "many_conns"} {
+		b.Run(name, func(b *testing.B) {
+			raw, err := os.ReadFile("../testdata/pcaps/" + name + "/capture.pcap")
+			if err != nil {
+				b.Skip(err)
+			}
+			a := New(factoryFunc(func(ConnInfo) Stream { return nopStream{} }), Options{})
+			var seg capture.Segment
+			packets := 0
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				src, err := capture.NewReader(bytes.NewReader(raw), name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if err := src.Next(&seg); err != nil {
+						if err == io.EOF {
+							break
+						}
+						b.Fatal(err)
+					}
+					packets++
+					a.Assemble(&seg)
+				}
+				a.FlushAll(seg.TS)
+			}
+			b.ReportMetric(float64(packets)/b.Elapsed().Seconds(), "segments/s")
+		})
+	}
+}
