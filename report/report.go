@@ -95,6 +95,8 @@ type Connection struct {
 	PlainUsername  string            `json:"plain_username"`
 	PlainPassword  string            `json:"plain_password,omitempty"`
 	State          string            `json:"state"`
+	Handshake      string            `json:"handshake,omitempty"`
+	HandshakeError string            `json:"handshake_error,omitempty"`
 	MidStream      bool              `json:"mid_stream"`
 	SawSYN         bool              `json:"saw_syn"`
 	C2S            Counts            `json:"c2s"`
@@ -147,6 +149,8 @@ func connection(c *tracker.Conn, opt Options) Connection {
 		ServerIdentity: tracker.Printable(c.Sides[1].Identity),
 		PlainUsername:  c.PlainUsername,
 		State:          c.State,
+		Handshake:      c.HandshakeState(),
+		HandshakeError: c.HandshakeError,
 		MidStream:      c.MidStream,
 		SawSYN:         c.SawSYN,
 		Subscriptions:  []string{},

@@ -33,6 +33,10 @@ type DirStats struct {
 	// Delimited counts messages that opened with an empty frame with MORE (a
 	// REQ/REP envelope delimiter).
 	Delimited uint64
+	// Pings and Pongs count heartbeat commands sent in this direction, with the
+	// packet time of the last of each.
+	Pings, Pongs       uint64
+	LastPing, LastPong time.Time
 	// LastMessage is the packet time of the last complete message.
 	LastMessage time.Time
 	// Interval holds message-size extremes since the metrics collector last
@@ -125,6 +129,9 @@ type Conn struct {
 	PlainUsername string
 	PlainPassword string
 	HandshakeDone [2]bool
+	// HandshakeError says why the handshake failed: an ERROR reason, a
+	// mechanism mismatch, or a close before both READYs. Empty otherwise.
+	HandshakeError string
 
 	Subscriptions []string
 	SubHistory    []SubChange
@@ -238,4 +245,24 @@ func (c *Conn) SocketTypes() (client, server dissect.SocketType, inferred bool) 
 		return dissect.REQ, dissect.REP, true
 	}
 	return client, server, false
+}
+
+// HandshakeState returns "complete" (both sides finished: READY, or INITIATE
+// from a PLAIN or CURVE client, or the identity frame in 1.0 and 2.0), "failed"
+// (see HandshakeError), "pending" (still under way), "unknown" (the capture
+// joined after it) or "" (not ZMTP, e.g. a refused attempt).
+func (c *Conn) HandshakeState() string {
+	switch {
+	case c.Detection != dissect.IsZMTP:
+		return ""
+	case c.HandshakeError != "":
+		return "failed"
+	case c.HandshakeDone[0] && c.HandshakeDone[1]:
+		return "complete"
+	case c.MidStream:
+		return "unknown"
+	case c.Curve && (c.HandshakeDone[0] || c.HandshakeDone[1]) && c.Dirs[0].Frames+c.Dirs[1].Frames > 0:
+		return "complete"
+	}
+	return "pending"
 }

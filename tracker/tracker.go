@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -183,6 +184,9 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 		}
 	}
 	c.finish()
+	if c.Detection == dissect.IsZMTP && c.HandshakeError == "" && c.Closed && c.HandshakeState() == "pending" {
+		c.HandshakeError = "closed during the handshake"
+	}
 	if c.Detection != dissect.IsZMTP && c.State != "refused" {
 		if c.Dirs[0].Lost+c.Dirs[1].Lost > 0 || c.TCP[0].HaveSeq {
 			c.t.NonZMTP++
@@ -287,6 +291,7 @@ func (h *connHandler) Event(e *dissect.Event) {
 	case dissect.KindIdentity:
 		side.Identity = capBytes(side.Identity, e.Body)
 		side.HasIdent = true
+		c.HandshakeDone[i] = true // 1.0 and 2.0 have no handshake beyond it
 	case dissect.KindCommand:
 		st.Commands++
 		c.command(i, e)
@@ -302,6 +307,9 @@ func (h *connHandler) Event(e *dissect.Event) {
 	case dissect.KindResync:
 		st.Resyncs++
 	case dissect.KindMalformed:
+		if errors.Is(e.Err, dissect.ErrMechMismatch) && c.HandshakeError == "" {
+			c.HandshakeError = "mechanism mismatch"
+		}
 		c.addError(fmt.Sprintf("%s: packet %d: %v", dirName(i), c.t.Packet, e.Err))
 	}
 	c.t.emit(c, i, e)
@@ -340,16 +348,25 @@ func (c *Conn) command(i int, e *dissect.Event) {
 				side.Metadata = append(side.Metadata, Property{Name: string(p.Name), Value: capBytes(nil, p.Value)})
 			}
 		}
-		if e.Cmd == dissect.CmdREADY {
-			c.HandshakeDone[i] = true
-		}
+		// READY ends a side's handshake; under PLAIN and CURVE the client's
+		// last word is INITIATE.
+		c.HandshakeDone[i] = true
 	case dissect.CmdHELLO:
 		if c.Mechanism == dissect.MechPLAIN {
 			c.PlainUsername = string(capBytes(nil, e.Username))
 			c.PlainPassword = string(capBytes(nil, e.Password))
 		}
+	case dissect.CmdPING:
+		c.Dirs[i].Pings++
+		c.Dirs[i].LastPing = e.TS
+	case dissect.CmdPONG:
+		c.Dirs[i].Pongs++
+		c.Dirs[i].LastPong = e.TS
 	case dissect.CmdERROR:
 		reason := printable(e.Reason)
+		if c.HandshakeError == "" {
+			c.HandshakeError = "ERROR " + reason
+		}
 		if len(c.ErrorReasons) < MaxErrors {
 			c.ErrorReasons = append(c.ErrorReasons, reason)
 		}
