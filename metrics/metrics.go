@@ -54,17 +54,20 @@ func (c *Collector) Due(ts time.Time) bool {
 	return !ts.Before(c.next)
 }
 
-// Tick samples conns if ts has passed one or more interval boundaries and
-// returns the points (valid until the next call), else nil.
-func (c *Collector) Tick(ts time.Time, conns []*tracker.Conn) []store.Point {
-	if !c.Due(ts) {
-		return nil
+// SkipTo moves the current interval forward to the one that ends after ts,
+// leaving out the empty intervals in between.
+func (c *Collector) SkipTo(ts time.Time) {
+	if next := ts.Truncate(c.interval); next.After(c.next) {
+		c.next = next
 	}
+}
+
+// Next ends the current interval: it returns its end and starts the next one.
+// Call Sample with that end.
+func (c *Collector) Next() time.Time {
 	end := c.next
-	for !ts.Before(c.next) {
-		c.next = c.next.Add(c.interval)
-	}
-	return c.Sample(end, conns)
+	c.next = c.next.Add(c.interval)
+	return end
 }
 
 // Sample emits one interval's points for conns, stamped end, and starts a new

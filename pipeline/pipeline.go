@@ -11,9 +11,13 @@ import (
 	"io"
 	"time"
 
+	"os"
+
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/reassembly"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
 
@@ -29,7 +33,17 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Report options (secrets).
 	Report report.Options
+	// Interval is the metrics interval in packet time (default 1 s), and Host
+	// the host tag of the points (default: the machine's host name).
+	Interval time.Duration
+	Host     string
 }
+
+// IntervalHook receives, at each interval boundary of packet time, the
+// connections and the points of the interval that just ended. It runs on the
+// pipeline goroutine; points are valid only during the call, and conns is live
+// state (copy, or take a Snapshot, to keep anything).
+type IntervalHook func(end time.Time, conns []*tracker.Conn, points []store.Point)
 
 // Pipeline is one run of the pipeline.
 type Pipeline struct {
@@ -46,6 +60,9 @@ type Pipeline struct {
 	warnings      []string
 	warningsTotal uint64
 	panics        uint64
+
+	metrics *metrics.Collector
+	hooks   []IntervalHook
 }
 
 // New returns a pipeline with a fresh tracker and reassembler.
@@ -53,7 +70,13 @@ func New(cfg Config) *Pipeline {
 	if cfg.MaxWarnings <= 0 {
 		cfg.MaxWarnings = 100
 	}
+	cfg.Tracker.Intervals = true
 	p := &Pipeline{cfg: cfg, Tracker: tracker.New(cfg.Tracker)}
+	host := cfg.Host
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	p.metrics = metrics.New(host, cfg.Interval)
 	if cfg.IdleTimeout > 0 {
 		cfg.Reassembly.IdleTimeout = cfg.IdleTimeout
 	}
@@ -113,14 +136,46 @@ func (p *Pipeline) Packet(seg *capture.Segment) {
 		}
 	}()
 	p.packets++
+	if len(p.hooks) > 0 && p.metrics.Due(seg.TS) {
+		p.Tick(seg.TS)
+	}
 	p.Tracker.Packet = seg.Num
 	p.Asm.Assemble(seg)
 	p.lastTS = seg.TS
 }
 
-// Finish flushes the connections still open (they stay "open" in the report).
+// AddIntervalHook registers h to run at every interval boundary.
+func (p *Pipeline) AddIntervalHook(h IntervalHook) { p.hooks = append(p.hooks, h) }
+
+// Tick ends the metrics intervals that packet (or, live, wall-clock) time ts
+// has passed, and runs the interval hooks for each.
+func (p *Pipeline) Tick(ts time.Time) {
+	if len(p.hooks) == 0 {
+		return
+	}
+	for n := 0; p.metrics.Due(ts); n++ {
+		if n == 2 {
+			// A long silence: the intervals in between would all be empty.
+			p.metrics.SkipTo(ts)
+			if !p.metrics.Due(ts) {
+				break
+			}
+		}
+		end := p.metrics.Next()
+		pts := p.metrics.Sample(end, p.Tracker.Conns())
+		for _, h := range p.hooks {
+			h(end, p.Tracker.Conns(), pts)
+		}
+	}
+}
+
+// Finish flushes the connections still open (they stay "open" in the report)
+// and ends the last metrics interval.
 func (p *Pipeline) Finish() {
 	p.Asm.FlushAll(p.lastTS)
+	if len(p.hooks) > 0 && !p.lastTS.IsZero() {
+		p.Tick(p.lastTS.Add(p.metrics.Interval()))
+	}
 }
 
 func (p *Pipeline) addStats(s capture.Stats) {

@@ -1,0 +1,83 @@
+package pipeline
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/metrics"
+	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/tracker"
+)
+
+// The per-interval points of a replay add up to the report's totals, and are
+// stamped with the capture's own (packet) times.
+func TestMetricsAddUpToReport(t *testing.T) {
+	for _, name := range []string{"pubsub", "dealer_router", "reqrep", "longframe", "slow_subscriber"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(corpus, name, "capture.pcap")
+			src, err := capture.OpenFile(path)
+			if err != nil {
+				t.Skip(err)
+			}
+			defer src.Close()
+			p := New(Config{Host: "test", Interval: 100 * time.Millisecond})
+			sums := map[string]int64{}
+			var first, last time.Time
+			var intervals int
+			p.AddIntervalHook(func(end time.Time, _ []*tracker.Conn, pts []store.Point) {
+				intervals++
+				for i := range pts {
+					pt := &pts[i]
+					if err := pt.Validate(); err != nil {
+						t.Fatal(err)
+					}
+					if pt.Measurement != metrics.MeasConnection {
+						continue
+					}
+					if !pt.Time.Equal(end) {
+						t.Fatalf("point at %v in interval ending %v", pt.Time, end)
+					}
+					cl, _ := pt.Tag("client")
+					sv, _ := pt.Tag("server")
+					dir, _ := pt.Tag("dir")
+					f, _ := pt.Field("messages")
+					sums[cl+" "+sv+" "+dir+" messages"] += f.IntValue()
+					f, _ = pt.Field("bytes")
+					sums[cl+" "+sv+" "+dir+" bytes"] += f.IntValue()
+				}
+				if first.IsZero() {
+					first = end
+				}
+				last = end
+			})
+			if err := p.Run(src, nil); err != nil {
+				t.Fatal(err)
+			}
+			p.Finish()
+			r := p.Report()
+			if intervals == 0 {
+				t.Fatal("no interval ended")
+			}
+			for _, c := range r.Connections {
+				if c.State == "refused" || c.C2S.Messages == nil {
+					continue
+				}
+				for _, d := range []struct {
+					dir   string
+					msgs  uint64
+					bytes uint64
+				}{{"c2s", *c.C2S.Messages, c.C2S.Bytes}, {"s2c", *c.S2C.Messages, c.S2C.Bytes}} {
+					k := c.Client + " " + c.Server + " " + d.dir
+					if sums[k+" messages"] != int64(d.msgs) || sums[k+" bytes"] != int64(d.bytes) {
+						t.Errorf("%s: points sum to %d messages %d bytes, report says %d and %d", k, sums[k+" messages"], sums[k+" bytes"], d.msgs, d.bytes)
+					}
+				}
+				if c.Start.Before(first.Add(-time.Second)) || c.End.After(last) {
+					t.Errorf("connection %v..%v outside the intervals %v..%v", c.Start, c.End, first, last)
+				}
+			}
+		})
+	}
+}
