@@ -1,7 +1,11 @@
 package truth
 
 import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,9 +40,7 @@ func TestCorpus(t *testing.T) {
 			if st.Size() < 24 {
 				t.Errorf("capture %s has %d bytes", tr.Capture, st.Size())
 			}
-			if tr.LinkType != "EN10MB" && tr.LinkType != "LINUX_SLL2" {
-				t.Errorf("link type %q", tr.LinkType)
-			}
+			checkCaptureHeader(t, tr)
 			if len(tr.Connections) == 0 {
 				t.Fatal("no connections")
 			}
@@ -47,6 +49,51 @@ func TestCorpus(t *testing.T) {
 				checkConn(t, tr, c, seen)
 			}
 		})
+	}
+}
+
+var linkTypes = map[string]uint32{"EN10MB": 1, "LINUX_SLL2": 276}
+
+// checkCaptureHeader checks that the capture file is in the format its name
+// says (pcap, pcapng, or gzip-compressed pcap) with the declared link type.
+func checkCaptureHeader(t *testing.T, tr *Truth) {
+	t.Helper()
+	want, ok := linkTypes[tr.LinkType]
+	if !ok {
+		t.Errorf("link type %q", tr.LinkType)
+		return
+	}
+	f, err := os.Open(tr.CapturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if filepath.Ext(tr.Capture) == ".gz" {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatalf("%s: %v", tr.Capture, err)
+		}
+		r = zr
+	}
+	hdr := make([]byte, 32)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		t.Fatalf("%s header: %v", tr.Capture, err)
+	}
+	switch {
+	case bytes.Equal(hdr[:4], []byte{0xd4, 0xc3, 0xb2, 0xa1}):
+		if filepath.Ext(tr.Capture) == ".pcapng" {
+			t.Errorf("%s is classic pcap", tr.Capture)
+		}
+		if lt := binary.LittleEndian.Uint32(hdr[20:24]); lt != want {
+			t.Errorf("%s link type %d, want %d (%s)", tr.Capture, lt, want, tr.LinkType)
+		}
+	case bytes.Equal(hdr[:4], []byte{0x0a, 0x0d, 0x0d, 0x0a}):
+		if filepath.Ext(tr.Capture) != ".pcapng" {
+			t.Errorf("%s is pcapng", tr.Capture)
+		}
+	default:
+		t.Errorf("%s: unknown capture format % x", tr.Capture, hdr[:4])
 	}
 }
 
