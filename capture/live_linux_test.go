@@ -1,0 +1,162 @@
+//go:build linux
+
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+)
+
+// TestLiveLoopback captures a real TCP exchange on lo with two sources (full
+// packets and a 100-byte snap length) and checks every payload byte is seen
+// exactly once per direction, with the cut bytes reported by PayloadLen.
+func TestLiveLoopback(t *testing.T) {
+	full, err := OpenLive("lo", LiveOptions{})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("no permission for a packet socket: %v", err)
+		}
+		t.Fatal(err)
+	}
+	defer full.Close()
+	cut, err := OpenLive("lo", LiveOptions{SnapLen: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cut.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	request := bytes.Repeat([]byte("zspy live capture "), 20000) // 360 kB: many segments
+	reply := []byte("thank you")
+	served := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			served <- err
+			return
+		}
+		defer c.Close()
+		got, err := io.ReadAll(c)
+		if err == nil && !bytes.Equal(got, request) {
+			err = errors.New("server got a different request")
+		}
+		if err == nil {
+			_, err = c.Write(reply)
+		}
+		served <- err
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientPort := uint16(c.LocalAddr().(*net.TCPAddr).Port)
+	serverPort := uint16(ln.Addr().(*net.TCPAddr).Port)
+	if _, err := c.Write(request); err != nil {
+		t.Fatal(err)
+	}
+	c.(*net.TCPConn).CloseWrite()
+	got, err := io.ReadAll(c)
+	c.Close()
+	if err != nil || !bytes.Equal(got, reply) {
+		t.Fatalf("client read %q, %v", got, err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		src  *LiveSource
+		snap int
+	}{{"full", full, 0}, {"snap100", cut, 100}} {
+		// Per direction: payload bytes by sequence offset from the SYN.
+		var isn [2]uint32
+		var seen [2]map[uint32]int
+		seen[0], seen[1] = map[uint32]int{}, map[uint32]int{}
+		var fins [2]bool
+		var captured, cutBytes int
+		timeouts := 0
+		for !(fins[0] && fins[1]) {
+			var seg Segment
+			err := tc.src.Next(&seg)
+			if errors.Is(err, ErrTimeout) {
+				if timeouts++; timeouts > 50 {
+					t.Fatalf("%s: FINs not captured (seen %v)", tc.name, fins)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			var d int
+			switch {
+			case seg.SrcPort == clientPort && seg.DstPort == serverPort:
+				d = 0
+			case seg.SrcPort == serverPort && seg.DstPort == clientPort:
+				d = 1
+			default:
+				continue
+			}
+			if !seg.Src.IsLoopback() || seg.TS.IsZero() {
+				t.Fatalf("%s: segment %+v", tc.name, seg)
+			}
+			if seg.Has(FlagSYN) {
+				isn[d] = seg.Seq
+			}
+			if seg.PayloadLen > 0 {
+				off := seg.Seq - isn[d] - 1
+				if seen[d][off] != 0 {
+					t.Fatalf("%s: direction %d offset %d seen twice (a loopback duplicate?)", tc.name, d, off)
+				}
+				seen[d][off] = seg.PayloadLen
+				captured += len(seg.Payload)
+				cutBytes += seg.PayloadLen - len(seg.Payload)
+				if tc.snap > 0 && len(seg.Payload) > tc.snap {
+					t.Fatalf("%s: %d payload bytes with a snap length of %d", tc.name, len(seg.Payload), tc.snap)
+				}
+			}
+			if seg.Has(FlagFIN) {
+				fins[d] = true
+			}
+		}
+		for d, want := range []int{len(request), len(reply)} {
+			total := 0
+			for _, n := range seen[d] {
+				total += n
+			}
+			if total != want {
+				t.Errorf("%s: direction %d carried %d payload bytes, want %d", tc.name, d, total, want)
+			}
+		}
+		st := tc.src.Stats()
+		if st.Duplicates == 0 || st.TCP == 0 {
+			t.Errorf("%s: stats %+v", tc.name, st)
+		}
+		if tc.snap > 0 && (cutBytes == 0 || st.Truncated == 0) {
+			t.Errorf("%s: nothing cut: %d bytes cut, stats %+v", tc.name, cutBytes, st)
+		}
+		if tc.snap == 0 && (cutBytes != 0 || captured != len(request)+len(reply)) {
+			t.Errorf("%s: %d bytes cut, %d captured", tc.name, cutBytes, captured)
+		}
+	}
+	full.Close()
+	var seg Segment
+	if err := full.Next(&seg); err != io.EOF {
+		t.Errorf("Next after Close: %v", err)
+	}
+}
+
+func TestOpenLiveUnknownInterface(t *testing.T) {
+	_, err := OpenLive("no-such-if0", LiveOptions{})
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("no-such-if0")) {
+		t.Errorf("error %v does not name the interface", err)
+	}
+}

@@ -1,0 +1,37 @@
+//go:build !linux
+
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// LiveOptions configures a live capture (Linux only).
+type LiveOptions struct {
+	SnapLen     int
+	Promiscuous bool
+	BufferSize  int
+	ReadTimeout time.Duration
+}
+
+// ErrTimeout is returned by a live source's Next when no packet arrived in time.
+var ErrTimeout = errors.New("no packet within the read timeout")
+
+// LiveSource is unavailable on this system.
+type LiveSource struct{}
+
+// OpenLive fails: live capture needs Linux (AF_PACKET).
+func OpenLive(iface string, opts LiveOptions) (*LiveSource, error) {
+	return nil, fmt.Errorf("capture on %s: live capture needs linux", iface)
+}
+
+// Next is never reached.
+func (s *LiveSource) Next(*Segment) error { return errors.New("live capture needs linux") }
+
+// Stats returns nothing.
+func (s *LiveSource) Stats() Stats { return Stats{} }
+
+// Close does nothing.
+func (s *LiveSource) Close() error { return nil }
