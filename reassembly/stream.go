@@ -4,6 +4,15 @@
 //
 // It never hides a loss: a gap that does not fill, or bytes cut by the snap length,
 // reach the Stream as Skip calls with the number of bytes missing.
+//
+// An Assembler keeps, per direction, the next expected sequence number (from
+// the SYN, or from the first data segment when the capture started mid-stream).
+// In-order bytes go straight from the packet buffer to Stream.Data.
+// Retransmitted bytes are trimmed; out-of-order segments are copied into
+// pooled buffers until the hole before them fills. A hole is given up (Skip)
+// when the peer acknowledges past it (the capture lost bytes the receiver got),
+// when more than the receiver's window or a buffer cap waits behind it, or when
+// the connection closes or is flushed. Everything given up is counted in Stats.
 package reassembly
 
 import (
