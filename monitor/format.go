@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -159,4 +160,34 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		j.Outbound, j.Inbound = &e.Outbound, &e.Inbound
 	}
 	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads an event in the form MarshalJSON writes (one line of
+// `zspy monitor --json`), so a recorded event log can be merged with a capture
+// later. The interpretation fields are derived again from code and values.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var j jsonEvent
+	if err := json.Unmarshal(b, &j); err != nil {
+		return fmt.Errorf("monitor event: %w", err)
+	}
+	*e = Event{Via: j.Via, Version: j.Version, Code: EventCode(j.Code), Value: j.Value,
+		Values: j.Values, Endpoint: j.Endpoint}
+	if j.Time != "" {
+		t, err := time.Parse(time.RFC3339Nano, j.Time)
+		if err != nil {
+			return fmt.Errorf("monitor event time: %w", err)
+		}
+		e.Time = t
+	}
+	if j.Source != nil {
+		e.HasSource, e.Source = true, *j.Source
+	}
+	if j.RemoteEndpoint != nil {
+		e.RemoteEndpoint = *j.RemoteEndpoint
+	}
+	if len(e.Values) == 0 {
+		e.Values = []uint64{e.Value}
+	}
+	e.interpret()
+	return nil
 }

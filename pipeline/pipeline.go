@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"os"
+	"slices"
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/metrics"
+	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/reassembly"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/store"
@@ -63,6 +65,8 @@ type Pipeline struct {
 
 	metrics *metrics.Collector
 	hooks   []IntervalHook
+
+	monLog []monitor.Event // recorded monitor events not merged yet
 }
 
 // New returns a pipeline with a fresh tracker and reassembler.
@@ -136,6 +140,10 @@ func (p *Pipeline) Packet(seg *capture.Segment) {
 		}
 	}()
 	p.packets++
+	for len(p.monLog) > 0 && !p.monLog[0].Time.After(seg.TS) {
+		p.Tracker.MonitorEvent(&p.monLog[0])
+		p.monLog = p.monLog[1:]
+	}
 	if len(p.hooks) > 0 && p.metrics.Due(seg.TS) {
 		p.Tick(seg.TS)
 	}
@@ -143,6 +151,17 @@ func (p *Pipeline) Packet(seg *capture.Segment) {
 	p.Asm.Assemble(seg)
 	p.lastTS = seg.TS
 }
+
+// MergeMonitorLog merges recorded socket-monitor events (e.g. the lines of
+// `zspy monitor --json`) into the run by time: each is folded into the model
+// just before the first packet at or after its time.
+func (p *Pipeline) MergeMonitorLog(evs []monitor.Event) {
+	p.monLog = append(p.monLog, evs...)
+	slices.SortStableFunc(p.monLog, func(a, b monitor.Event) int { return a.Time.Compare(b.Time) })
+}
+
+// MonitorEvent folds one live socket-monitor event into the model.
+func (p *Pipeline) MonitorEvent(ev *monitor.Event) { p.Tracker.MonitorEvent(ev) }
 
 // AddIntervalHook registers h to run at every interval boundary.
 func (p *Pipeline) AddIntervalHook(h IntervalHook) { p.hooks = append(p.hooks, h) }
@@ -172,6 +191,10 @@ func (p *Pipeline) Tick(ts time.Time) {
 // Finish flushes the connections still open (they stay "open" in the report)
 // and ends the last metrics interval.
 func (p *Pipeline) Finish() {
+	for i := range p.monLog {
+		p.Tracker.MonitorEvent(&p.monLog[i])
+	}
+	p.monLog = nil
 	p.Asm.FlushAll(p.lastTS)
 	if len(p.hooks) > 0 && !p.lastTS.IsZero() {
 		p.Tick(p.lastTS.Add(p.metrics.Interval()))
@@ -217,6 +240,7 @@ func (p *Pipeline) Report() *report.Report {
 		NonZMTPFlows:  p.Tracker.NonZMTP,
 		Warnings:      append([]string(nil), p.warnings...),
 		WarningsTotal: p.warningsTotal,
+		MonitorPeers:  report.Peers(p.Tracker.MonitorPeers()),
 		Stats: report.Stats{
 			Bytes:            st.Bytes,
 			TCPPackets:       st.TCP,

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,6 +29,9 @@ type Report struct {
 	// WarningsTotal counts all warnings, including those not listed.
 	WarningsTotal uint64 `json:"warnings_total"`
 	Stats         Stats  `json:"stats"`
+	// MonitorPeers are endpoints the socket monitors spoke of (connect retries,
+	// handshake failures), present when monitor events were merged.
+	MonitorPeers []MonitorPeer `json:"monitor_peers,omitempty"`
 	// Alerts are filled in by the rules engine when it runs.
 	Alerts []any `json:"alerts,omitempty"`
 }
@@ -110,9 +114,57 @@ type Connection struct {
 	Outstanding    int               `json:"outstanding_requests"`
 	ClientMeta     map[string]string `json:"client_metadata,omitempty"`
 	ServerMeta     map[string]string `json:"server_metadata,omitempty"`
+	Monitor        *Monitor          `json:"monitor,omitempty"`
 	FirstPacket    uint64            `json:"first_packet"`
 	Start          time.Time         `json:"start"`
 	End            time.Time         `json:"end"`
+}
+
+// Monitor is what the sockets' monitors said of a connection.
+type Monitor struct {
+	ClientSource string        `json:"client_source,omitempty"`
+	ServerSource string        `json:"server_source,omitempty"`
+	Handshake    string        `json:"handshake,omitempty"`
+	Disconnects  uint64        `json:"disconnects"`
+	Events       []MonitorNote `json:"events"`
+	// ClientPipes and ServerPipes are PIPES_STATS queue depths (messages).
+	ClientPipes *Pipes `json:"client_pipes,omitempty"`
+	ServerPipes *Pipes `json:"server_pipes,omitempty"`
+}
+
+// MonitorNote is one monitor event attached to a connection.
+type MonitorNote struct {
+	Time   time.Time `json:"time"`
+	Source string    `json:"source,omitempty"`
+	Event  string    `json:"event"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// MonitorPeer is what the monitors said of one endpoint.
+type MonitorPeer struct {
+	Endpoint        string `json:"endpoint"`
+	Retries         uint64 `json:"connect_retries"`
+	Delayed         uint64 `json:"connect_delayed"`
+	HandshakeFailed uint64 `json:"handshake_failed"`
+	LastEvent       string `json:"last_event"`
+}
+
+// Peers lists the tracker's monitor peers sorted by endpoint.
+func Peers(peers map[string]*tracker.MonitorPeer) []MonitorPeer {
+	out := make([]MonitorPeer, 0, len(peers))
+	for _, p := range peers {
+		out = append(out, MonitorPeer{Endpoint: p.Endpoint, Retries: p.Retries, Delayed: p.Delayed,
+			HandshakeFailed: p.HandshakeFailed, LastEvent: p.LastEvent})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Endpoint < out[j].Endpoint })
+	return out
+}
+
+// Pipes is one socket's PIPES_STATS.
+type Pipes struct {
+	Time     time.Time `json:"time"`
+	Outbound uint64    `json:"outbound"`
+	Inbound  uint64    `json:"inbound"`
 }
 
 // Options say what a report shows.
@@ -199,6 +251,19 @@ func connection(c *tracker.Conn, opt Options) Connection {
 	if c.Latency.Count > 0 {
 		r.Latency = &Latency{Count: c.Latency.Count, P50: ms(c.Latency.Quantile(0.5)),
 			P99: ms(c.Latency.Quantile(0.99)), Max: ms(c.Latency.Max), Mean: ms(c.Latency.Mean())}
+	}
+	if len(c.MonitorNotes) > 0 || c.HasPipes[0] || c.HasPipes[1] {
+		m := &Monitor{ClientSource: c.MonitorSource[0], ServerSource: c.MonitorSource[1],
+			Handshake: c.MonitorHandshake, Disconnects: c.MonitorDisconnects, Events: []MonitorNote{}}
+		for _, n := range c.MonitorNotes {
+			m.Events = append(m.Events, MonitorNote{Time: n.Time.UTC(), Source: n.Source, Event: n.Event, Detail: n.Detail})
+		}
+		for i, dst := range []**Pipes{&m.ClientPipes, &m.ServerPipes} {
+			if c.HasPipes[i] {
+				*dst = &Pipes{Time: c.Pipes[i].Time.UTC(), Outbound: c.Pipes[i].Outbound, Inbound: c.Pipes[i].Inbound}
+			}
+		}
+		r.Monitor = m
 	}
 	r.ClientMeta = meta(c.Sides[0].Metadata)
 	r.ServerMeta = meta(c.Sides[1].Metadata)

@@ -155,6 +155,17 @@ type Conn struct {
 
 	// Curve is true when frames are CURVE MESSAGE boxes (messages unknown).
 	Curve bool
+	// What the socket monitor said (see MonitorEvent). Index 0 is the client
+	// (connecting) socket, 1 the server (listening) socket.
+	MonitorSource       [2]string
+	MonitorNotes        []MonitorNote
+	MonitorNotesDropped uint64
+	MonitorHandshake    string
+	MonitorDisconnects  uint64
+	Pipes               [2]PipeStats
+	HasPipes            [2]bool
+	monitorClaimed      [2]bool
+
 	// lockstep stays true while messages alternate client, server, client...
 	// as REQ/REP conversations do.
 	notLockstep bool

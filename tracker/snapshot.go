@@ -44,6 +44,7 @@ func (t *Tracker) Snapshot(ts time.Time) *Snapshot {
 		v.Subscriptions = slices.Clone(c.Subscriptions)
 		v.SubHistory = slices.Clone(c.SubHistory)
 		v.Errors = slices.Clone(c.Errors)
+		v.MonitorNotes = slices.Clone(c.MonitorNotes)
 		v.ErrorReasons = slices.Clone(c.ErrorReasons)
 		v.TopicDelivered = maps.Clone(c.TopicDelivered)
 		if b := c.IntervalLatency.buckets; b != nil {

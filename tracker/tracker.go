@@ -46,6 +46,8 @@ type Tracker struct {
 	// refused counts refused attempts per (client host, server endpoint).
 	refused map[refusedKey]int
 
+	monitor *monitorState
+
 	NonZMTP       uint64 // connections that carried data but no ZMTP
 	DroppedClosed uint64 // closed connections evicted by KeepClosed
 }
@@ -96,6 +98,7 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 	}
 	c.dis = dissect.NewConn((*connHandler)(c), t.opt.Dissect, info.SawSYN)
 	t.conns = append(t.conns, c)
+	t.matchPending(c)
 	t.evict()
 	return (*connStream)(c)
 }

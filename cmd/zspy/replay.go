@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 )
@@ -20,6 +23,7 @@ type replayFlags struct {
 	events      bool
 	showSecrets bool
 	idle        time.Duration
+	monitorLogs []string
 }
 
 func newReplayCmd() *cobra.Command {
@@ -43,6 +47,7 @@ Several files are read as one capture, in the order given.`,
 	fl.BoolVar(&f.json, "json", false, "print the report as one JSON document")
 	fl.BoolVar(&f.events, "events", false, "print every decoded event as JSON lines, in packet order")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print PLAIN passwords instead of redacting them")
+	fl.StringArrayVar(&f.monitorLogs, "monitor-log", nil, "merge socket-monitor events recorded with `zspy monitor --json` (repeatable)")
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
 	return cmd
 }
@@ -71,6 +76,13 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags) error {
 		ew = report.NewEventWriter(out, ropt)
 		p.Tracker.SetListener(ew)
 	}
+	for _, name := range f.monitorLogs {
+		evs, err := readMonitorLog(name)
+		if err != nil {
+			return err
+		}
+		p.MergeMonitorLog(evs)
+	}
 	for _, s := range srcs {
 		if err := p.Run(s, nil); err != nil {
 			p.Warn("%s: %v", s.Name(), err)
@@ -93,4 +105,32 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags) error {
 		return report.WriteJSON(out, r)
 	}
 	return report.WriteText(out, r)
+}
+
+// readMonitorLog reads the JSON lines of `zspy monitor --json`. A line that
+// does not parse is a warning on stderr naming the file and line.
+func readMonitorLog(name string) ([]monitor.Event, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("monitor log: %w", err)
+	}
+	defer f.Close()
+	var evs []monitor.Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var ev monitor.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			fmt.Fprintf(os.Stderr, "zspy: warning: %s: line %d: %v\n", name, n, err)
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("monitor log %s: %w", name, err)
+	}
+	return evs, nil
 }

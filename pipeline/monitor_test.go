@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/report"
+)
+
+// A capture and the monitor events of the same libzmq applications (recorded
+// together by monitor/testdata/merge/gen.sh) give one connection view: each
+// wire connection carries its sockets' events, and the handshake failures'
+// reasons from both the wire and the monitors.
+func TestMonitorMerge(t *testing.T) {
+	dir := "../monitor/testdata/merge/"
+	f, err := os.Open(dir + "events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []monitor.Event
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var ev monitor.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	src, err := capture.OpenFile(dir + "capture.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	p := New(Config{})
+	p.MergeMonitorLog(evs)
+	if err := p.Run(src, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.Finish()
+	r := p.Report()
+	bySource := map[string]*report.Connection{}
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		if c.Monitor != nil {
+			bySource[c.Monitor.ClientSource+" "+c.Monitor.ServerSource] = c
+		}
+	}
+	for _, want := range []struct {
+		sources, handshake, wireErr string
+	}{
+		{"bind_connect/dealer bind_connect/router", "succeeded", ""},
+		{"mechanism_mismatch/null_client mechanism_mismatch/plain_server", "failed: HANDSHAKE_FAILED_PROTOCOL ZMTP_MECHANISM_MISMATCH", "mechanism mismatch"},
+		{"bad_password/plain_client bad_password/plain_server", "failed: HANDSHAKE_FAILED_AUTH ZAP 400 (authentication failure)", "ERROR 400"},
+	} {
+		c := bySource[want.sources]
+		if c == nil {
+			t.Errorf("no connection annotated by %s; have %v", want.sources, keys(bySource))
+			continue
+		}
+		if c.Monitor.Handshake != want.handshake || c.HandshakeError != want.wireErr {
+			t.Errorf("%s: monitor handshake %q, wire %q; want %q, %q", want.sources, c.Monitor.Handshake, c.HandshakeError, want.handshake, want.wireErr)
+		}
+		if c.Monitor.Disconnects == 0 {
+			t.Errorf("%s: no DISCONNECTED merged", want.sources)
+		}
+	}
+	// The retrying client never got a connection: its retries are counted on
+	// the endpoint it tried, next to the refused attempts on the wire.
+	var retries uint64
+	for _, pe := range r.MonitorPeers {
+		retries += pe.Retries
+	}
+	refused := 0
+	for _, c := range r.Connections {
+		if c.State == "refused" {
+			refused++
+		}
+	}
+	if retries < 3 || refused < 3 {
+		t.Errorf("monitor retries %d, refused attempts %d; want at least 3 each", retries, refused)
+	}
+}
+
+func keys(m map[string]*report.Connection) string {
+	var k []string
+	for s := range m {
+		k = append(k, s)
+	}
+	return strings.Join(k, "; ")
+}
