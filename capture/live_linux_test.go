@@ -29,6 +29,16 @@ func TestLiveLoopback(t *testing.T) {
 	}
 	defer cut.Close()
 
+	// UDP on lo: the kernel filter keeps it from the sources.
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		udp.WriteTo([]byte("not tcp"), udp.LocalAddr())
+	}
+	udp.Close()
+
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +147,7 @@ func TestLiveLoopback(t *testing.T) {
 			}
 		}
 		st := tc.src.Stats()
-		if st.Duplicates == 0 || st.TCP == 0 {
+		if st.Duplicates == 0 || st.TCP == 0 || st.NonTCP != 0 {
 			t.Errorf("%s: stats %+v", tc.name, st)
 		}
 		if tc.snap > 0 && (cutBytes == 0 || st.Truncated == 0) {
