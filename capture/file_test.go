@@ -644,3 +644,60 @@ func FuzzReadFile(f *testing.F) {
 		}
 	})
 }
+
+// TestLenientRecordLengths: records longer than the header's snap length (as
+// some writers produce) and records whose original length is below the
+// captured one are read, not rejected.
+func TestLenientRecordLengths(t *testing.T) {
+	p := tcp4(tcpSpec{seq: 1, payload: []byte("longer than the snap length says")})
+	file := pcapFile(t, LinkEthernet, false, []capPacket{{ts: t0, data: p}, {ts: t0, data: p}})
+	binary.LittleEndian.PutUint32(file[16:], 40) // snap length 40 in the header
+	rec2 := 24 + 16 + len(p)
+	binary.LittleEndian.PutUint32(file[rec2+12:], 10) // original length 10 < captured
+	s, err := NewReader(bytes.NewReader(file), "lenient.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs, perrs := readAll(t, s)
+	if len(segs) != 2 || len(perrs) != 0 {
+		t.Fatalf("%d segments, errors %v", len(segs), perrs)
+	}
+	for _, seg := range segs {
+		if string(seg.Payload) != "longer than the snap length says" {
+			t.Errorf("payload %q", seg.Payload)
+		}
+	}
+	if st := s.Stats(); st.Truncated != 0 || st.Bytes != uint64(2*len(p)) {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestTruncatedGzip cuts a gzip-compressed capture at many points: the packets
+// before the cut are read, then at most one error, then io.EOF.
+func TestTruncatedGzip(t *testing.T) {
+	pkts := mixedPackets()
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(pcapFile(t, LinkEthernet, false, pkts))
+	w.Close()
+	full := gz.Bytes()
+	for cut := len(full) - 1; cut > 10; cut -= 3 {
+		s, err := NewReader(bytes.NewReader(full[:cut]), "cut.pcap.gz")
+		if err != nil {
+			if !strings.Contains(err.Error(), "cut.pcap.gz") {
+				t.Fatalf("cut %d: error %v does not name the file", cut, err)
+			}
+			continue
+		}
+		segs, perrs := readAll(t, s)
+		if len(perrs) > 1 || len(segs) > 4 {
+			t.Fatalf("cut %d: %d segments, errors %v", cut, len(segs), perrs)
+		}
+		if len(perrs) == 1 && !errors.Is(perrs[0], ErrTruncatedFile) && !errors.Is(perrs[0], ErrCorrupt) {
+			t.Fatalf("cut %d: error %v", cut, perrs[0])
+		}
+		if cut < len(full)-8 && len(perrs) == 0 {
+			t.Fatalf("cut %d of %d: a cut gzip stream read without a warning", cut, len(full))
+		}
+	}
+}
