@@ -53,3 +53,33 @@ func FuzzConn(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCommand decodes arbitrary command bodies (and 3.0-style subscription
+// messages) under each mechanism, after real greetings and READYs, whole and
+// cut by the command cap.
+func FuzzCommand(f *testing.F) {
+	f.Add([]byte("\x05READY\x0bSocket-Type\x00\x00\x00\x06DEALER\x08Identity\x00\x00\x00\x03abc"), uint8(0))
+	f.Add([]byte("\x05HELLO\x05admin\x06secret"), uint8(1))
+	f.Add([]byte("\x5eRROR\x03400"), uint8(1))
+	f.Add([]byte("\x05WELCOME\x05admin\x06secret"), uint8(1))
+	f.Add([]byte("\x07MESSAGE\x00\x00\x00\x00\x00\x00\x00\x030123456789abcdef0123456789"), uint8(2))
+	f.Add([]byte("\x04PING\x00\x1e"), uint8(0))
+	f.Add([]byte("\x09SUBSCRIBE"), uint8(0))
+	f.Add([]byte("\x08INITIATE\x01X\x7f\xff\xff\xff"), uint8(1))
+	f.Fuzz(func(t *testing.T, body []byte, mode uint8) {
+		mech := [...]string{"NULL", "PLAIN", "CURVE"}[mode%3]
+		h := &counter{}
+		c := NewConn(h, Options{CommandCap: 32 + int(mode>>2)}, true)
+		ts := time.Unix(1, 0)
+		c.Feed(c2s, greeting(mech, 1), ts)
+		c.Feed(s2c, greeting(mech, mode&8>>3), ts)
+		c.Feed(c2s, cmd("READY", prop("Socket-Type", "SUB")), ts)
+		c.Feed(s2c, cmd("READY", prop("Socket-Type", "PUB")), ts)
+		c.Feed(c2s, frame(4, body), ts)
+		c.Feed(c2s, frame(0, body), ts)
+		c.Feed(s2c, frame(4, body), ts)
+		if c.Detected() != IsZMTP {
+			t.Fatalf("detection %v", c.Detected())
+		}
+	})
+}
