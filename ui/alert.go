@@ -1,0 +1,66 @@
+package ui
+
+import "time"
+
+// Severity orders alerts by how much they matter.
+type Severity string
+
+// Severities, from least to most urgent.
+const (
+	SevInfo     Severity = "info"
+	SevWarning  Severity = "warning"
+	SevCritical Severity = "critical"
+)
+
+// AlertState is where an alert is in its life (Prometheus-style).
+type AlertState string
+
+// Alert states.
+const (
+	StatePending  AlertState = "pending"
+	StateFiring   AlertState = "firing"
+	StateResolved AlertState = "resolved"
+)
+
+// Alert is one alert as the dashboard shows it. The rules engine fills
+// Update.Alerts with these; Client and Server are endpoints ("ip:port") as the
+// report prints them and tie the alert to a connection (an empty Client ties it
+// to every connection of Server).
+type Alert struct {
+	Rule     string
+	Severity Severity
+	State    AlertState
+	Client   string
+	Server   string
+	// Message is the evidence: what the rule saw.
+	Message string
+	// Since is the packet time the alert entered its state.
+	Since time.Time
+}
+
+// level ranks an alert for colouring: 0 resolved or info, 1 pending, 2 firing
+// warning, 3 firing critical.
+func (a *Alert) level() int {
+	switch {
+	case a.State == StateResolved:
+		return 0
+	case a.State == StatePending:
+		return 1
+	case a.Severity == SevCritical:
+		return 3
+	case a.Severity == SevWarning:
+		return 2
+	}
+	return 1
+}
+
+// matches reports whether the alert concerns the connection client→server.
+func (a *Alert) matches(client, server string) bool {
+	if a.Server != "" && a.Server != server {
+		return false
+	}
+	if a.Client != "" && a.Client != client {
+		return false
+	}
+	return a.Server != "" || a.Client != ""
+}

@@ -1,0 +1,304 @@
+package ui
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Column is one column of the connections table. Arrows name directions: ↑ is
+// client→server, ↓ server→client.
+type Column struct {
+	Name string
+	// Width is the column's width; for text columns (Max > Width) the widest
+	// cell of the frame decides, between Width and Max.
+	Width, Max int
+	// Prio decides which columns a narrow terminal keeps (lower stays longer).
+	Prio  int
+	Right bool
+	// Append appends the cell text of r.
+	Append func(dst []byte, r *Row) []byte
+	// Cmp orders rows by this column (ties fall back to the connection ID).
+	Cmp func(a, b *Row) int
+	// textLen, when set, is the cell width for layout without rendering.
+	textLen func(r *Row) int
+}
+
+func sockets(r *Row) string {
+	if r.sock == "" {
+		return socketsText(r.C.ClientSocket, r.C.ServerSocket)
+	}
+	return r.sock
+}
+
+func socketsText(c, s string) string {
+	if c == "" && s == "" {
+		return "-"
+	}
+	return dash(c) + "→" + dash(s)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func appendMsgs(dst []byte, r *Row, i int) []byte {
+	dst = appendSI(dst, float64(r.Msgs[i]))
+	if r.Curve {
+		dst = append(dst, '*') // CURVE boxes, not messages
+	}
+	return dst
+}
+
+func appendBacklog(dst []byte, r *Row) []byte {
+	d, b, z := r.Backlog()
+	if b == 0 && !z {
+		return append(dst, '0')
+	}
+	if d == 0 {
+		dst = append(dst, "↑"...)
+	} else {
+		dst = append(dst, "↓"...)
+	}
+	dst = appendSI(dst, float64(b))
+	if z {
+		dst = append(dst, " ZW"...)
+	}
+	return dst
+}
+
+// Columns are the connections table's columns, in display order.
+var Columns = []*Column{
+	{Name: "ID", Width: 3, Max: 7, Prio: 8, Right: true,
+		Append:  func(d []byte, r *Row) []byte { return strconv.AppendUint(d, r.ID, 10) },
+		Cmp:     func(a, b *Row) int { return 0 },
+		textLen: func(r *Row) int { return len(strconv.FormatUint(r.ID, 10)) }},
+	{Name: "CLIENT", Width: 9, Max: 27, Prio: 1,
+		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.Client...) },
+		Cmp:     func(a, b *Row) int { return a.Client.Compare(b.Client) },
+		textLen: func(r *Row) int { return len(r.C.Client) }},
+	{Name: "SERVER", Width: 9, Max: 27, Prio: 1,
+		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.Server...) },
+		Cmp:     func(a, b *Row) int { return a.Server.Compare(b.Server) },
+		textLen: func(r *Row) int { return len(r.C.Server) }},
+	{Name: "SOCKETS", Width: 7, Max: 15, Prio: 2,
+		Append:  func(d []byte, r *Row) []byte { return append(d, sockets(r)...) },
+		Cmp:     func(a, b *Row) int { return cmp.Compare(sockets(a), sockets(b)) },
+		textLen: func(r *Row) int { return utf8.RuneCountInString(sockets(r)) }},
+	{Name: "MECH", Width: 5, Prio: 9,
+		Append: func(d []byte, r *Row) []byte { return append(d, dash(r.C.Mechanism)...) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.C.Mechanism, b.C.Mechanism) }},
+	{Name: "STATE", Width: 6, Max: 7, Prio: 3,
+		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.State...) },
+		Cmp:     func(a, b *Row) int { return cmp.Compare(a.C.State, b.C.State) },
+		textLen: func(r *Row) int { return len(r.C.State) }},
+	{Name: "↑MSG/S", Width: 6, Prio: 4, Right: true,
+		Append: func(d []byte, r *Row) []byte { return appendSI(d, r.MsgRate[0]) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.MsgRate[0], b.MsgRate[0]) }},
+	{Name: "↓MSG/S", Width: 6, Prio: 4, Right: true,
+		Append: func(d []byte, r *Row) []byte { return appendSI(d, r.MsgRate[1]) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.MsgRate[1], b.MsgRate[1]) }},
+	{Name: "↑B/S", Width: 5, Prio: 10, Right: true,
+		Append: func(d []byte, r *Row) []byte { return appendSI(d, r.ByteRate[0]) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.ByteRate[0], b.ByteRate[0]) }},
+	{Name: "↓B/S", Width: 5, Prio: 10, Right: true,
+		Append: func(d []byte, r *Row) []byte { return appendSI(d, r.ByteRate[1]) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.ByteRate[1], b.ByteRate[1]) }},
+	{Name: "↑MSGS", Width: 6, Prio: 7, Right: true,
+		Append: func(d []byte, r *Row) []byte { return appendMsgs(d, r, 0) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Msgs[0], b.Msgs[0]) }},
+	{Name: "↓MSGS", Width: 6, Prio: 7, Right: true,
+		Append: func(d []byte, r *Row) []byte { return appendMsgs(d, r, 1) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Msgs[1], b.Msgs[1]) }},
+	{Name: "↑BYTES", Width: 6, Prio: 11, Right: true,
+		Append: func(d []byte, r *Row) []byte { return appendSI(d, float64(r.C.C2S.Bytes)) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.C.C2S.Bytes, b.C.C2S.Bytes) }},
+	{Name: "↓BYTES", Width: 6, Prio: 11, Right: true,
+		Append: func(d []byte, r *Row) []byte { return appendSI(d, float64(r.C.S2C.Bytes)) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.C.S2C.Bytes, b.C.S2C.Bytes) }},
+	{Name: "LAT", Width: 6, Prio: 6, Right: true,
+		Append: func(d []byte, r *Row) []byte {
+			if !r.LatencyOK {
+				return append(d, '-')
+			}
+			return appendDur(d, r.Latency)
+		},
+		Cmp: func(a, b *Row) int {
+			if c := cmp.Compare(boolInt(a.LatencyOK), boolInt(b.LatencyOK)); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Latency, b.Latency)
+		}},
+	{Name: "BACKLOG", Width: 7, Max: 10, Prio: 5, Right: true,
+		Append:  appendBacklog,
+		Cmp:     func(a, b *Row) int { return cmp.Compare(a.backlogKey(), b.backlogKey()) },
+		textLen: func(r *Row) int { return utf8.RuneCount(appendBacklog(nil, r)) }},
+	{Name: "ZMTP", Width: 4, Prio: 12,
+		Append: func(d []byte, r *Row) []byte { return append(d, dash(r.C.ZMTP)...) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.C.ZMTP, b.C.ZMTP) }},
+	{Name: "ALERT", Width: 5, Max: 24, Prio: 6,
+		Append:  func(d []byte, r *Row) []byte { return append(d, r.AlertRule...) },
+		Cmp:     func(a, b *Row) int { return cmp.Compare(a.Alert, b.Alert) },
+		textLen: func(r *Row) int { return utf8.RuneCountInString(r.AlertRule) }},
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// ColumnIndex returns the index of the column named name, or -1.
+func ColumnIndex(name string) int {
+	for i, c := range Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// SortRows orders rows by column col (ascending, or descending when desc),
+// breaking ties by connection ID (always ascending), so equal rows keep their
+// places from one update to the next.
+func SortRows(rows []*Row, col int, desc bool) {
+	c := Columns[0]
+	if col >= 0 && col < len(Columns) {
+		c = Columns[col]
+	}
+	slices.SortFunc(rows, func(a, b *Row) int {
+		k := c.Cmp(a, b)
+		if desc {
+			k = -k
+		}
+		if k != 0 {
+			return k
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+}
+
+// Layout is the columns shown at one width, with their widths.
+type Layout struct {
+	Cols   []int // indices into Columns, in display order
+	Widths []int
+}
+
+// LayoutColumns chooses the columns that fit width: text columns take the
+// width of their widest cell among rows (capped), the endpoints and the sort
+// column are always shown, and the other columns are added by priority while
+// they fit. When even the endpoints do not fit, they are cut (with '…').
+func LayoutColumns(rows []*Row, width, sortCol int) Layout {
+	w := make([]int, len(Columns))
+	for i, c := range Columns {
+		w[i] = max(c.Width, utf8.RuneCountInString(c.Name))
+		if c.Max > c.Width && c.textLen != nil {
+			for _, r := range rows {
+				if n := c.textLen(r); n > w[i] {
+					w[i] = min(n, c.Max)
+					if w[i] == c.Max {
+						break
+					}
+				}
+			}
+		}
+	}
+	// Columns nothing in the frame fills are left out, unless sorted by.
+	for name, has := range map[string]func(r *Row) bool{
+		"ALERT": func(r *Row) bool { return r.AlertRule != "" },
+		"LAT":   func(r *Row) bool { return r.LatencyOK },
+	} {
+		i := ColumnIndex(name)
+		if i == sortCol || slices.ContainsFunc(rows, has) {
+			continue
+		}
+		w[i] = 0
+	}
+	if sortCol > 0 && sortCol < len(Columns) {
+		w[sortCol] = max(w[sortCol], utf8.RuneCountInString(Columns[sortCol].Name)+1)
+	}
+	order := make([]int, len(Columns))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(Columns[a].Prio, Columns[b].Prio) })
+	keep := make([]bool, len(Columns))
+	used := 0
+	add := func(i int, force bool) {
+		if w[i] == 0 || keep[i] {
+			return
+		}
+		need := w[i]
+		if used > 0 {
+			need++
+		}
+		if !force && used+need > width {
+			return
+		}
+		keep[i] = true
+		used += need
+	}
+	for _, i := range order {
+		if Columns[i].Prio == 1 || (i == sortCol && i > 0) {
+			add(i, true)
+		}
+	}
+	for _, i := range order {
+		add(i, false)
+	}
+	var l Layout
+	for i := range Columns {
+		if keep[i] {
+			l.Cols = append(l.Cols, i)
+			l.Widths = append(l.Widths, w[i])
+		}
+	}
+	// Too narrow for the endpoints: cut them, one character at a time each.
+	for used > width {
+		cut := false
+		for k, i := range l.Cols {
+			if Columns[i].Prio == 1 && l.Widths[k] > 4 && used > width {
+				l.Widths[k]--
+				used--
+				cut = true
+			}
+		}
+		if !cut {
+			break
+		}
+	}
+	return l
+}
+
+// RenderRow returns the cell texts of r for the given columns (the pure
+// function behind a table row).
+func RenderRow(r *Row, cols []int) []string {
+	out := make([]string, len(cols))
+	var buf []byte
+	for k, i := range cols {
+		buf = Columns[i].Append(buf[:0], r)
+		out[k] = string(buf)
+	}
+	return out
+}
+
+// Header returns the column names, marking the sort column with ▲ or ▼.
+func Header(cols []int, sortCol int, desc bool) []string {
+	out := make([]string, len(cols))
+	for k, i := range cols {
+		out[k] = Columns[i].Name
+		if i == sortCol {
+			if desc {
+				out[k] += "▼"
+			} else {
+				out[k] += "▲"
+			}
+		}
+	}
+	return out
+}

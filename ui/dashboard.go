@@ -1,0 +1,739 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/rivo/tview"
+)
+
+// Control is what the dashboard asks of a replay: pause, step and speed. A
+// live capture has none (pausing then freezes the display instead).
+type Control interface {
+	// TogglePause pauses or resumes the replay.
+	TogglePause()
+	// Step lets one packet through when d is 0, else d of packet time.
+	Step(d time.Duration)
+	// SetSpeed sets the replay speed: 1 real time, N for N×, 0 as fast as
+	// possible.
+	SetSpeed(speed float64)
+}
+
+// View names.
+const (
+	ViewConnections = "connections"
+	ViewTopology    = "topology"
+	ViewAlerts      = "alerts"
+	ViewDetail      = "detail"
+	ViewHelp        = "help"
+)
+
+var tabs = []struct{ key, name, view string }{
+	{"1", "Connections", ViewConnections},
+	{"2", "Topology", ViewTopology},
+	{"3", "Alerts", ViewAlerts},
+	{"?", "Help", ViewHelp},
+}
+
+// Dashboard is the tview application: a tab line, the current view, a status
+// bar and a hint or filter line. All its methods except NewDashboard run on
+// the UI goroutine (inside Application callbacks or QueueUpdateDraw).
+type Dashboard struct {
+	App *tview.Application
+
+	root    *tview.Flex
+	header  *headerBar
+	pages   *tview.Pages
+	table   *connTable
+	topo    *tview.TextView
+	detail  *tview.TextView
+	alerts  *tview.Table
+	help    *tview.TextView
+	status  *tview.TextView
+	bottom  *tview.Pages
+	hints   *tview.TextView
+	prompt  *tview.InputField
+	filter  *Filter
+	editing bool
+
+	frame    *Frame
+	pending  *Frame // latest frame while the display is frozen
+	frozen   bool
+	view     string
+	back     string
+	detailID uint64
+	alertIDs []uint64 // connection of each alert row (0: none)
+
+	ctl   Control
+	speed float64
+	log   *MessageLog
+	hist  *History
+
+	// quit ends the application (RunReplay and RunLive stop their
+	// goroutines first).
+	quit func()
+	// keyDone, when set (tests), receives after every key event is handled.
+	keyDone chan struct{}
+}
+
+// DashboardOptions configure a Dashboard.
+type DashboardOptions struct {
+	// Control drives a replay; nil for live capture.
+	Control Control
+	// Speed is the replay's initial speed (see Control.SetSpeed).
+	Speed float64
+	// Log and History feed the detail view; either may be nil.
+	Log     *MessageLog
+	History *History
+	// Screen replaces the terminal (tests use tcell's simulation screen).
+	Screen tcell.Screen
+}
+
+// NewDashboard builds the dashboard's widgets and key bindings.
+func NewDashboard(opt DashboardOptions) *Dashboard {
+	d := &Dashboard{App: tview.NewApplication(), ctl: opt.Control, speed: opt.Speed, log: opt.Log, hist: opt.History,
+		filter: ParseFilter(""), view: ViewConnections}
+	if opt.Screen != nil {
+		d.App.SetScreen(opt.Screen)
+	}
+	d.App.EnableMouse(true)
+
+	d.header = &headerBar{Box: tview.NewBox(), d: d}
+	d.table = newConnTable()
+	d.table.onEnter = func(r *Row) { d.openDetail(r.ID) }
+	d.table.onSortChange = d.refreshTable
+
+	d.topo = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
+	d.detail = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
+	d.help = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true)
+	d.help.SetText(helpText)
+
+	d.alerts = tview.NewTable().SetSelectable(true, false).SetFixed(1, 0)
+	d.alerts.SetSelectedFunc(func(row, _ int) {
+		if row-1 >= 0 && row-1 < len(d.alertIDs) && d.alertIDs[row-1] != 0 {
+			d.openDetail(d.alertIDs[row-1])
+		}
+	})
+
+	d.pages = tview.NewPages().
+		AddPage(ViewConnections, d.table, true, true).
+		AddPage(ViewTopology, d.topo, true, false).
+		AddPage(ViewAlerts, d.alerts, true, false).
+		AddPage(ViewDetail, d.detail, true, false).
+		AddPage(ViewHelp, d.help, true, false)
+
+	d.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	d.status.SetBackgroundColor(tcell.ColorNavy)
+	d.hints = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	d.prompt = tview.NewInputField().SetLabel("filter (regexp, !inverse): ")
+	d.prompt.SetChangedFunc(func(text string) {
+		d.filter = ParseFilter(text)
+		d.refreshViews()
+	})
+	d.prompt.SetDoneFunc(func(key tcell.Key) {
+		if key == tcell.KeyEscape {
+			d.filter = ParseFilter("")
+			d.prompt.SetText("")
+		}
+		d.endFilter()
+	})
+	d.bottom = tview.NewPages().AddPage("hints", d.hints, true, true).AddPage("prompt", d.prompt, true, false)
+
+	d.root = tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(d.header, 1, 0, false).
+		AddItem(d.pages, 0, 1, true).
+		AddItem(d.status, 1, 0, false).
+		AddItem(d.bottom, 1, 0, false)
+	d.App.SetRoot(d.root, true).SetFocus(d.table)
+	d.App.SetInputCapture(d.captureKey)
+	d.quit = func() { d.App.Stop() }
+	d.updateChrome()
+	return d
+}
+
+// Run runs the application until the user quits.
+func (d *Dashboard) Run() error { return d.App.Run() }
+
+// SetFrame shows a new frame (UI goroutine). While the display is frozen
+// (live capture paused) it is kept for later.
+func (d *Dashboard) SetFrame(f *Frame) {
+	if d.frozen {
+		d.pending = f
+		d.updateChrome()
+		return
+	}
+	d.frame = f
+	d.refreshViews()
+}
+
+// Frame returns the frame on screen.
+func (d *Dashboard) Frame() *Frame { return d.frame }
+
+// View returns the current view's name.
+func (d *Dashboard) View() string { return d.view }
+
+// Filter returns the filter in force.
+func (d *Dashboard) Filter() *Filter { return d.filter }
+
+// Selected returns the selected connection's row in the connections table.
+func (d *Dashboard) Selected() *Row { return d.table.selected() }
+
+// SortColumn returns the sort column's name and whether it is descending.
+func (d *Dashboard) SortColumn() (string, bool) { return Columns[d.table.sortCol].Name, d.table.desc }
+
+// SetSort sorts the connections table by the named column.
+func (d *Dashboard) SetSort(name string, desc bool) {
+	if i := ColumnIndex(name); i >= 0 {
+		d.table.sortCol, d.table.desc = i, desc
+		d.refreshTable()
+	}
+}
+
+// SetFilter sets the filter expression (as if typed after '/').
+func (d *Dashboard) SetFilter(expr string) {
+	d.prompt.SetText(expr) // runs the changed func
+	d.filter = ParseFilter(expr)
+	d.refreshViews()
+}
+
+func (d *Dashboard) rows() []*Row {
+	if d.frame == nil {
+		return nil
+	}
+	return d.filter.Apply(d.frame.Rows)
+}
+
+func (d *Dashboard) refreshTable() {
+	rows := d.rows()
+	sorted := make([]*Row, len(rows))
+	copy(sorted, rows)
+	SortRows(sorted, d.table.sortCol, d.table.desc)
+	d.table.setRows(sorted)
+	d.updateChrome()
+}
+
+func (d *Dashboard) refreshViews() {
+	d.refreshTable()
+	switch d.view {
+	case ViewTopology:
+		d.refreshTopology()
+	case ViewAlerts:
+		d.refreshAlerts()
+	case ViewDetail:
+		d.refreshDetail()
+	}
+	d.updateChrome()
+}
+
+func (d *Dashboard) width() int {
+	_, _, w, _ := d.pages.GetRect()
+	if w <= 0 {
+		w = 80
+	}
+	return w
+}
+
+func (d *Dashboard) refreshTopology() {
+	lines := RenderTopology(BuildTopology(d.rows()), d.width())
+	d.topo.SetText(strings.Join(lines, "\n"))
+}
+
+func (d *Dashboard) refreshAlerts() {
+	t := d.alerts
+	t.Clear()
+	hdr := []string{"STATE", "SEVERITY", "RULE", "CLIENT", "SERVER", "SINCE", "EVIDENCE"}
+	for i, h := range hdr {
+		t.SetCell(0, i, tview.NewTableCell(h).SetSelectable(false).SetTextColor(tcell.ColorAqua).SetAttributes(tcell.AttrBold))
+	}
+	d.alertIDs = d.alertIDs[:0]
+	if d.frame == nil || len(d.frame.Alerts) == 0 {
+		t.SetCell(1, 0, tview.NewTableCell("no alerts").SetTextColor(tcell.ColorGray).SetSelectable(false))
+		return
+	}
+	for k, a := range d.frame.Alerts {
+		color := tcell.ColorGray
+		switch a.level() {
+		case 3, 2:
+			color = tcell.ColorRed
+		case 1:
+			color = tcell.ColorYellow
+		}
+		cells := []string{string(a.State), string(a.Severity), a.Rule, dashStr(a.Client), dashStr(a.Server), fmtTime(a.Since), a.Message}
+		for i, s := range cells {
+			c := tview.NewTableCell(tview.Escape(s)).SetTextColor(color)
+			if i == len(cells)-1 {
+				c.SetExpansion(1)
+			}
+			t.SetCell(k+1, i, c)
+		}
+		var id uint64
+		for _, r := range d.frame.Rows {
+			if a.matches(r.C.Client, r.C.Server) {
+				id = r.ID
+				break
+			}
+		}
+		d.alertIDs = append(d.alertIDs, id)
+	}
+}
+
+func (d *Dashboard) refreshDetail() {
+	r := d.frame.Row(d.detailID)
+	if r == nil {
+		d.detail.SetText(fmt.Sprintf("[gray]connection %d is no longer tracked[-]", d.detailID))
+		return
+	}
+	in := DetailInput{Row: r, Alerts: DetailAlerts(d.frame, r), Monitor: d.frame.Monitor[r.ID], Width: d.width()}
+	if d.hist != nil {
+		for s := range numSeries {
+			in.Series[s] = d.hist.Series(r.ID, s)
+		}
+	}
+	if d.log != nil {
+		in.Log = d.log.Recent(r.ID)
+	}
+	d.detail.SetText(strings.Join(RenderDetail(in), "\n"))
+}
+
+func (d *Dashboard) openDetail(id uint64) {
+	d.detailID = id
+	if d.log != nil {
+		d.log.Select(id)
+	}
+	d.detail.ScrollToBeginning()
+	d.show(ViewDetail)
+}
+
+// show switches to a view, remembering where back leads.
+func (d *Dashboard) show(view string) {
+	if view == d.view {
+		return
+	}
+	if view == ViewDetail || view == ViewHelp {
+		if d.view != ViewDetail && d.view != ViewHelp {
+			d.back = d.view
+		}
+	} else {
+		d.back = ""
+	}
+	d.view = view
+	d.pages.SwitchToPage(view)
+	switch view {
+	case ViewConnections:
+		d.App.SetFocus(d.table)
+	case ViewTopology:
+		d.App.SetFocus(d.topo)
+	case ViewAlerts:
+		d.App.SetFocus(d.alerts)
+	case ViewDetail:
+		d.App.SetFocus(d.detail)
+	case ViewHelp:
+		d.App.SetFocus(d.help)
+	}
+	d.refreshViews()
+}
+
+func (d *Dashboard) goBack() {
+	if d.back != "" {
+		d.show(d.back)
+		return
+	}
+	if d.view == ViewConnections && d.filter.Active() {
+		d.SetFilter("")
+		return
+	}
+	d.show(ViewConnections)
+}
+
+func (d *Dashboard) beginFilter() {
+	if d.view != ViewConnections && d.view != ViewTopology {
+		d.show(ViewConnections)
+	}
+	d.editing = true
+	d.bottom.SwitchToPage("prompt")
+	d.App.SetFocus(d.prompt)
+}
+
+func (d *Dashboard) endFilter() {
+	d.editing = false
+	d.bottom.SwitchToPage("hints")
+	v := d.view
+	d.view = ""
+	d.show(v)
+}
+
+func (d *Dashboard) captureKey(ev *tcell.EventKey) *tcell.EventKey {
+	if d.keyDone != nil {
+		defer func() { d.keyDone <- struct{}{} }()
+	}
+	if ev.Key() == tcell.KeyCtrlC {
+		d.quit()
+		return nil
+	}
+	if d.editing {
+		return ev // the filter prompt takes every key
+	}
+	switch ev.Key() {
+	case tcell.KeyEscape, tcell.KeyBackspace, tcell.KeyBackspace2:
+		d.goBack()
+		return nil
+	case tcell.KeyTab:
+		d.cycle(1)
+		return nil
+	case tcell.KeyBacktab:
+		d.cycle(-1)
+		return nil
+	case tcell.KeyEnter:
+		if d.view == ViewTopology {
+			d.show(ViewConnections)
+			return nil
+		}
+		return ev
+	case tcell.KeyRune:
+	default:
+		return ev
+	}
+	switch ev.Rune() {
+	case 'q':
+		d.quit()
+	case '?':
+		if d.view == ViewHelp {
+			d.goBack()
+		} else {
+			d.show(ViewHelp)
+		}
+	case '1', 'c':
+		d.show(ViewConnections)
+	case '2', 't':
+		d.show(ViewTopology)
+	case '3', 'a':
+		d.show(ViewAlerts)
+	case '/':
+		d.beginFilter()
+	case '<', ',':
+		d.table.sortCol = (d.table.sortCol + len(Columns) - 1) % len(Columns)
+		d.refreshTable()
+	case '>', '.':
+		d.table.sortCol = (d.table.sortCol + 1) % len(Columns)
+		d.refreshTable()
+	case 'r':
+		d.table.desc = !d.table.desc
+		d.refreshTable()
+	case ' ', 'p':
+		d.togglePause()
+	case 'n':
+		d.step(0)
+	case 'N':
+		d.step(time.Second)
+	case '+':
+		d.setSpeed(d.faster())
+	case '-':
+		d.setSpeed(d.slower())
+	case 'm':
+		d.setSpeed(0)
+	case '=':
+		d.setSpeed(1)
+	default:
+		return ev
+	}
+	return nil
+}
+
+func (d *Dashboard) cycle(dir int) {
+	order := []string{ViewConnections, ViewTopology, ViewAlerts}
+	k := 0
+	for i, v := range order {
+		if v == d.view {
+			k = i
+		}
+	}
+	d.show(order[(k+dir+len(order))%len(order)])
+}
+
+func (d *Dashboard) togglePause() {
+	if d.ctl != nil {
+		d.ctl.TogglePause()
+		return
+	}
+	d.frozen = !d.frozen
+	if !d.frozen && d.pending != nil {
+		f := d.pending
+		d.pending = nil
+		d.SetFrame(f)
+	}
+	d.updateChrome()
+}
+
+func (d *Dashboard) step(dt time.Duration) {
+	if d.ctl != nil {
+		d.ctl.Step(dt)
+	}
+}
+
+func (d *Dashboard) faster() float64 {
+	switch {
+	case d.speed == 0:
+		return 0
+	case d.speed >= 1000:
+		return 0
+	}
+	return d.speed * 2
+}
+
+func (d *Dashboard) slower() float64 {
+	switch {
+	case d.speed == 0:
+		return 1000
+	case d.speed <= 1.0/16:
+		return d.speed
+	}
+	return d.speed / 2
+}
+
+func (d *Dashboard) setSpeed(s float64) {
+	if d.ctl == nil {
+		return
+	}
+	d.speed = s
+	d.ctl.SetSpeed(s)
+	d.updateChrome()
+}
+
+// updateChrome redraws the header, status bar and hint line text.
+func (d *Dashboard) updateChrome() {
+	if d.status == nil {
+		return
+	}
+	d.status.SetText(StatusLine(d.frame, d.speed, d.ctl != nil, d.frozen, d.width()))
+	d.hints.SetText(d.hintLine())
+}
+
+func (d *Dashboard) hintLine() string {
+	var h string
+	switch d.view {
+	case ViewConnections:
+		h = "[aqua]⏎[-]:detail [aqua]/[-]:filter [aqua]<>[-]:sort [aqua]r[-]:rev"
+	case ViewDetail:
+		h = "[aqua]↑↓[-]:scroll [aqua]esc[-]:back"
+	case ViewAlerts:
+		h = "[aqua]⏎[-]:connection [aqua]esc[-]:back"
+	default:
+		h = "[aqua]esc[-]:back"
+	}
+	if d.ctl != nil {
+		h += " [aqua]space[-]:pause [aqua]n[-]:step [aqua]+-[-]:speed"
+	} else {
+		h += " [aqua]space[-]:freeze"
+	}
+	h += " [aqua]?[-]:help [aqua]q[-]:quit"
+	if d.filter.Active() {
+		h = "[yellow]" + tview.Escape(d.filter.String()) + "[-]  " + h
+	}
+	return h
+}
+
+// StatusLine renders the status bar: packet time, packets and their rate,
+// connections, drops (kernel, internal, skipped screen updates), warnings,
+// InfluxDB state and the replay state.
+func StatusLine(f *Frame, speed float64, replay, frozen bool, width int) string {
+	if f == nil {
+		return " waiting for packets…"
+	}
+	s := &f.Status
+	var b strings.Builder
+	fmt.Fprintf(&b, " %s", fmtTime(f.Time))
+	fmt.Fprintf(&b, " │ %s pkts %s/s", fmtSI(float64(s.Stats.Packets)), fmtSI(s.PacketRate))
+	fmt.Fprintf(&b, " │ %d conns", len(f.Rows))
+	drops := s.Stats.KernelDrops + s.Stats.InternalDrops
+	tag := "[white]"
+	if drops > 0 {
+		tag = "[red::b]"
+	}
+	fmt.Fprintf(&b, " │ %sdrops k%d i%d[-::-]", tag, s.Stats.KernelDrops, s.Stats.InternalDrops)
+	if s.Skipped > 0 {
+		fmt.Fprintf(&b, " ui%d", s.Skipped)
+	}
+	if s.Warnings > 0 {
+		fmt.Fprintf(&b, " │ [yellow]%d warn[-]", s.Warnings)
+	}
+	if s.Influx != "" {
+		tag := "[green]"
+		if s.Influx != "ok" {
+			tag = "[yellow]"
+		}
+		fmt.Fprintf(&b, " │ influx %s%s[-]", tag, tview.Escape(s.Influx))
+	}
+	p := &s.Player
+	b.WriteString(" │ ")
+	switch {
+	case frozen:
+		b.WriteString("[yellow::b]FROZEN[-::-]")
+	case p.Err != "":
+		fmt.Fprintf(&b, "[red]%s[-]", tview.Escape(p.Err))
+	case p.Done && !p.Live:
+		b.WriteString("[green]end of capture[-]")
+	case p.Paused:
+		b.WriteString("[yellow::b]PAUSED[-::-]")
+	case p.Live:
+		b.WriteString("[green]live[-]")
+	default:
+		b.WriteString("▶")
+	}
+	if replay {
+		b.WriteString(" " + speedText(speed))
+	}
+	return b.String()
+}
+
+func speedText(s float64) string {
+	switch {
+	case s == 0:
+		return "max"
+	case s == 1:
+		return "1×"
+	case s >= 1:
+		return fmt.Sprintf("%g×", s)
+	}
+	return fmt.Sprintf("%.3g×", s)
+}
+
+// headerBar is the tab line: view names (clickable) and the sort order.
+type headerBar struct {
+	*tview.Box
+	d *Dashboard
+}
+
+func (h *headerBar) Draw(screen tcell.Screen) {
+	h.DrawForSubclass(screen, h)
+	x, y, w, _ := h.GetInnerRect()
+	base := tcell.StyleDefault.Background(tcell.ColorNavy).Foreground(tcell.ColorWhite)
+	fill(screen, x, y, w, base)
+	cx := x
+	put := func(s string, st tcell.Style) {
+		drawText(screen, cx, y, x+w-cx, []byte(s), st, false)
+		cx += len([]rune(s))
+	}
+	put(" zspy ", base.Bold(true))
+	for _, t := range h.tabs() {
+		st := base
+		if t.view == h.d.view || (t.view == ViewConnections && h.d.view == ViewDetail) {
+			st = st.Reverse(true)
+		}
+		put(" ", base)
+		put(t.label, st)
+	}
+	var right string
+	if h.d.view == ViewConnections || h.d.view == ViewDetail {
+		name, desc := h.d.SortColumn()
+		arrow := "▲"
+		if desc {
+			arrow = "▼"
+		}
+		right = "sort " + name + arrow + " "
+	}
+	if n := len([]rune(right)); cx+n < x+w {
+		drawText(screen, x+w-n, y, n, []byte(right), base, false)
+	}
+}
+
+type tab struct {
+	label, view string
+}
+
+func (h *headerBar) tabs() []tab {
+	out := make([]tab, 0, len(tabs))
+	for _, t := range tabs {
+		label := t.key + " " + t.name
+		if t.view == ViewAlerts && h.d.frame != nil {
+			firing := 0
+			for _, a := range h.d.frame.Alerts {
+				if a.State == StateFiring {
+					firing++
+				}
+			}
+			if firing > 0 {
+				label += fmt.Sprintf("(%d!)", firing)
+			}
+		}
+		out = append(out, tab{label, t.view})
+	}
+	return out
+}
+
+func (h *headerBar) MouseHandler() func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
+	return h.WrapMouseHandler(func(action tview.MouseAction, ev *tcell.EventMouse, _ func(p tview.Primitive)) (bool, tview.Primitive) {
+		mx, my := ev.Position()
+		if action != tview.MouseLeftClick || !h.InRect(mx, my) {
+			return false, nil
+		}
+		x, _, _, _ := h.GetInnerRect()
+		cx := x + len(" zspy ")
+		for _, t := range h.tabs() {
+			cx++
+			n := len([]rune(t.label))
+			if mx >= cx && mx < cx+n {
+				h.d.show(t.view)
+				return true, nil
+			}
+			cx += n
+		}
+		return false, nil
+	})
+}
+
+var helpText = `[::b]zspy dashboard[::-]
+
+[yellow]Views[-]
+  1 c      Connections: one row per ZeroMQ connection
+  2 t      Topology: bound endpoints with their peers, by pattern
+  3 a      Alerts: firing and recent alerts with their evidence
+  ⏎        open the selected connection (or the alert's connection)
+  esc ⌫    back; on Connections, clear the filter
+  tab      next view            ?  this help        q  quit
+
+[yellow]Connections table[-]
+  ↑↓ j k   move     PgUp PgDn g G   page, top, bottom
+  < >      sort by the previous / next column (or click a header)
+  r        reverse the order; ties keep connection-ID order
+  /        filter: a case-insensitive regular expression over the
+           row's text (endpoints, sockets, state, mechanism, identities,
+           PLAIN user, subscriptions, alert rule, "alert", "error",
+           "zerowindow"); text that is not a valid expression is matched
+           literally; a leading ! keeps the rows that do NOT match.
+           ⏎ keeps the filter, esc clears it.
+  Columns: ↑ is client→server, ↓ server→client. MSG/S and B/S are per
+  second of packet time over the last screen update. MSGS with * are
+  CURVE boxes (messages are encrypted). BACKLOG is the larger direction's
+  bytes in flight (sent, not yet acknowledged); ZW marks a receiver
+  advertising a zero window now. LAT is the request→reply median.
+  Colours: red/yellow rows carry firing/pending alerts; magenta rows have
+  errors or incompatible socket types; grey rows are closed.
+
+[yellow]Replay[-]
+  space p  pause / resume (live capture: freeze the display)
+  n        step one packet     N   step one second of packet time
+  + -      double / halve the speed   =  real time   m  as fast as possible
+
+[yellow]Mouse[-]
+  click a row to select it, double-click to open it, click a column
+  header to sort (again to reverse), click a tab to switch views, wheel
+  to scroll.
+
+[yellow]Retention (memory stays bounded)[-]
+  Sparklines: the last 120 points per connection (one point per screen
+  update that advanced packet time, about 2 KB per connection).
+  Events for the detail log: the last 4096 events of all connections,
+  plus the last 200 of the connection being viewed.
+  Screen updates: at most one pending; a newer one replaces it and the
+  skip is counted (status bar "ui N"). The screen redraws at most 5 times
+  a second whatever the traffic.
+  Closed connections are kept as the tracker's --keep-closed says; the
+  per-connection caps (subscriptions, identities, errors) are the tracker's.
+
+[yellow]Status bar[-]
+  packet time │ packets and rate │ connections │ drops: k kernel,
+  i internal (zspy's queues), ui skipped screen updates │ warnings │
+  InfluxDB state │ replay state and speed.
+`

@@ -1,0 +1,258 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rivo/tview"
+)
+
+// DetailInput is what the detail view of one connection shows.
+type DetailInput struct {
+	Row     *Row
+	Alerts  []Alert  // alerts matching the connection
+	Monitor []string // socket-monitor events for it
+	// Series are the sparkline histories (index by Series* constants).
+	Series [numSeries][]float32
+	Log    []LogEntry // recent events, oldest first
+	Width  int
+}
+
+// DetailAlerts returns the alerts of f that concern r.
+func DetailAlerts(f *Frame, r *Row) []Alert {
+	var out []Alert
+	for _, a := range f.Alerts {
+		if a.matches(r.C.Client, r.C.Server) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func esc(s string) string { return tview.Escape(s) }
+
+func dashStr(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// RenderDetail renders the connection detail as tview-tagged lines: greeting,
+// mechanism, metadata, PLAIN user (password as the report renders it, i.e.
+// redacted unless secrets were asked for), subscriptions, traffic and backlog
+// per direction, latency, errors, alerts, monitor events, sparklines and the
+// recent message log.
+func RenderDetail(in DetailInput) []string {
+	r := in.Row
+	c := &r.C
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	section := func(name string) { add("[yellow::b]%s[-::-]", name) }
+
+	add("[::b]Connection %d[::-]  %s → %s  %s", r.ID, esc(c.Client), esc(c.Server), stateTag(c.State))
+	d := r.Last.Sub(r.Start)
+	how := "SYN seen"
+	if !c.SawSYN {
+		how = "joined mid-capture"
+	}
+	if c.MidStream {
+		how += ", ZMTP mid-stream"
+	}
+	add("  first packet %d, %s – %s (%s), %s", c.FirstPacket, fmtTime(r.Start), fmtTime(r.Last), fmtDur(d), how)
+	if c.RefusedBefore > 0 {
+		add("  [yellow]connected after %d refused attempt(s)[-]", c.RefusedBefore)
+	}
+
+	section("Greeting")
+	for i, who := range []string{"client", "server"} {
+		sock := []string{c.ClientSocket, c.ServerSocket}[i]
+		id := []string{c.ClientIdentity, c.ServerIdentity}[i]
+		v := "not captured"
+		if r.Version[i] != "" {
+			v = "ZMTP " + r.Version[i]
+		}
+		extra := ""
+		if r.AsServer[i] {
+			extra += " as-server"
+		}
+		if r.Handshake[i] {
+			extra += " READY"
+		}
+		if id != "" {
+			extra += " identity " + esc(id)
+		}
+		add("  %-6s %-16s %-7s%s", who, v, dashStr(sock), extra)
+	}
+	if !c.Compatible {
+		add("  [red]incompatible socket types %s and %s[-]", c.ClientSocket, c.ServerSocket)
+	}
+	mech := dashStr(c.Mechanism)
+	if c.PlainUsername != "" || c.PlainPassword != "" {
+		mech += fmt.Sprintf("  user %s  password %s", esc(c.PlainUsername), esc(c.PlainPassword))
+	}
+	add("  mechanism %s", mech)
+	for i, m := range []map[string]string{c.ClientMeta, c.ServerMeta} {
+		if len(m) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		parts := make([]string, len(keys))
+		for k, name := range keys {
+			parts[k] = esc(name) + "=" + esc(m[name])
+		}
+		add("  %s metadata: %s", []string{"client", "server"}[i], strings.Join(parts, " "))
+	}
+
+	if len(c.Subscriptions) > 0 || len(c.SubHistory) > 0 {
+		section(fmt.Sprintf("Subscriptions (%d, %d changes)", len(c.Subscriptions), len(c.SubHistory)))
+		q := make([]string, len(c.Subscriptions))
+		for k, s := range c.Subscriptions {
+			q[k] = esc(fmt.Sprintf("%q", s))
+		}
+		if len(q) > 0 {
+			add("  %s", strings.Join(q, " "))
+		}
+		start := max(0, len(c.SubHistory)-5)
+		for _, h := range c.SubHistory[start:] {
+			add("  %s %-9s %s (packet %d)", fmtTime(h.Time), h.Op, esc(fmt.Sprintf("%q", h.Topic)), h.Packet)
+		}
+	}
+
+	section("Traffic              ↑ client→server     ↓ server→client")
+	unit := "messages"
+	if r.Curve {
+		unit = "boxes (CURVE)"
+	}
+	line := func(name string, a, b string) { add("  %-18s %-19s %s", name, a, b) }
+	line(unit, fmt.Sprint(r.Msgs[0]), fmt.Sprint(r.Msgs[1]))
+	line("frames", fmt.Sprint(c.C2S.Frames), fmt.Sprint(c.S2C.Frames))
+	line("bytes", fmt.Sprint(c.C2S.Bytes), fmt.Sprint(c.S2C.Bytes))
+	line("commands", fmt.Sprint(c.C2S.Commands), fmt.Sprint(c.S2C.Commands))
+	line("msg/s", fmtSI(r.MsgRate[0]), fmtSI(r.MsgRate[1]))
+	line("bytes/s", fmtSI(r.ByteRate[0]), fmtSI(r.ByteRate[1]))
+	if c.C2S.LostBytes+c.S2C.LostBytes > 0 {
+		line("[red]lost bytes[-]", fmt.Sprint(c.C2S.LostBytes), fmt.Sprint(c.S2C.LostBytes))
+	}
+	if c.C2S.PartialFrames+c.S2C.PartialFrames > 0 {
+		line("open message frames", fmt.Sprint(c.C2S.PartialFrames), fmt.Sprint(c.S2C.PartialFrames))
+	}
+	section("TCP backlog")
+	line("in flight (bytes)", fmt.Sprint(r.InFlight[0]), fmt.Sprint(r.InFlight[1]))
+	line("receiver window", fmt.Sprint(r.Window[0]), fmt.Sprint(r.Window[1]))
+	zw := func(i int, cn zeroWin) string {
+		s := fmt.Sprintf("%d (%.0fms)", cn.n, cn.ms)
+		if r.ZeroWindow[i] {
+			s = "[red]NOW[-] " + s
+		}
+		return s
+	}
+	line("zero windows", zw(0, zeroWin{c.C2S.ZeroWindows, c.C2S.ZeroWindowMS}), zw(1, zeroWin{c.S2C.ZeroWindows, c.S2C.ZeroWindowMS}))
+	line("window full", fmt.Sprint(r.WindowFull[0]), fmt.Sprint(r.WindowFull[1]))
+	line("retransmits", fmt.Sprint(c.C2S.Retransmits), fmt.Sprint(c.S2C.Retransmits))
+
+	if c.Latency != nil || c.Outstanding > 0 {
+		section("Request → reply")
+		if l := c.Latency; l != nil {
+			add("  %d replies  p50 %.3fms  p99 %.3fms  max %.3fms  mean %.3fms", l.Count, l.P50, l.P99, l.Max, l.Mean)
+		}
+		if c.Outstanding > 0 {
+			add("  [yellow]%d unanswered, oldest since %s[-]", c.Outstanding, fmtTime(r.OldestRequest))
+		}
+	}
+	if len(c.Errors) > 0 {
+		section(fmt.Sprintf("Errors (%d)", len(c.Errors)))
+		for _, e := range c.Errors {
+			add("  [red]%s[-]", esc(e))
+		}
+	}
+	if len(in.Alerts) > 0 {
+		section(fmt.Sprintf("Alerts (%d)", len(in.Alerts)))
+		for _, a := range in.Alerts {
+			add("  %s %s %s since %s: %s", alertTag(&a), a.Severity, esc(a.Rule), fmtTime(a.Since), esc(a.Message))
+		}
+	}
+	section("Monitor events")
+	if len(in.Monitor) == 0 {
+		add("  [gray]none (attach a socket monitor: see `zspy monitor`)[-]")
+	}
+	for _, m := range in.Monitor {
+		add("  %s", esc(m))
+	}
+
+	sw := max(in.Width-24, 10)
+	section(fmt.Sprintf("History (last %d updates)", HistoryLen))
+	spark := func(name string, s []float32, unit string) {
+		var hi float32
+		for _, v := range s {
+			hi = max(hi, v)
+		}
+		add("  %-9s [green]%s[-] max %s%s", name, Sparkline(s, sw), fmtSI(float64(hi)), unit)
+	}
+	spark("↑ msg/s", in.Series[SeriesRateC2S], "")
+	spark("↓ msg/s", in.Series[SeriesRateS2C], "")
+	spark("latency", in.Series[SeriesLatency], "ms")
+	spark("backlog", in.Series[SeriesBacklog], "B")
+
+	section(fmt.Sprintf("Recent events (%d kept, newest last)", len(in.Log)))
+	if len(in.Log) == 0 {
+		add("  [gray]none yet (events are kept from the moment a connection is selected, and the last %d of all)[-]", GlobalLogLen)
+	}
+	hexN := 0
+	if in.Width >= 100 {
+		hexN = 16
+	} else if in.Width >= 70 {
+		hexN = 8
+	}
+	for i := range in.Log {
+		add("  %s", esc(FormatEntry(&in.Log[i], hexN)))
+	}
+	return out
+}
+
+// zeroWin is a zero-window count and its total duration.
+type zeroWin struct {
+	n  uint64
+	ms float64
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("15:04:05.000")
+}
+
+func stateTag(s string) string {
+	return "[" + stateColor(s) + "]" + s + "[-]"
+}
+
+func stateColor(s string) string {
+	switch s {
+	case "open":
+		return "green"
+	case "reset", "refused":
+		return "red"
+	case "idle":
+		return "yellow"
+	}
+	return "gray"
+}
+
+func alertTag(a *Alert) string {
+	switch a.level() {
+	case 3:
+		return "[red::b]" + string(a.State) + "[-::-]"
+	case 2:
+		return "[red]" + string(a.State) + "[-]"
+	case 1:
+		return "[yellow]" + string(a.State) + "[-]"
+	}
+	return "[gray]" + string(a.State) + "[-]"
+}

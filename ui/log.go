@@ -1,0 +1,228 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/tracker"
+)
+
+// Message log retention: the last GlobalLogLen events of all connections, and
+// the last ConnLogLen of the connection the detail view shows.
+const (
+	GlobalLogLen = 4096
+	ConnLogLen   = 200
+	// MaxSizes and MaxPreview bound what one log entry keeps.
+	MaxSizes   = 8
+	MaxPreview = 64
+)
+
+// LogEntry is one decoded event as the detail view's log shows it. Entries are
+// fixed-size: logging allocates nothing per event.
+type LogEntry struct {
+	TS     time.Time
+	Packet uint64
+	Conn   uint64
+	Dir    int8
+	Type   tracker.EventType
+	Frames int
+	Bytes  uint64
+	// Sizes are the first frame sizes (NSizes of them).
+	Sizes  [MaxSizes]uint64
+	NSizes uint8
+	// Data is the message preview (first bytes of the first frames, joined by
+	// '|'), a command's name, a topic or an error text.
+	Data  [MaxPreview]byte
+	NData uint8
+	Curve bool
+	// Cancel marks an unsubscription; Lost and Skipped a gap's bytes.
+	Cancel        bool
+	Lost, Skipped uint64
+}
+
+// DataBytes returns the entry's data.
+func (e *LogEntry) DataBytes() []byte { return e.Data[:e.NData] }
+
+func (e *LogEntry) setData(b []byte) {
+	e.NData = uint8(copy(e.Data[:], b))
+}
+
+// MessageLog is a tracker.Listener that keeps recent events in bounded rings.
+// The pipeline goroutine writes it; the UI reads it (a mutex guards it).
+type MessageLog struct {
+	mu        sync.Mutex
+	global    []LogEntry
+	gHead, gN int
+	selected  uint64
+	conn      []LogEntry
+	cHead     int
+	cN        int
+	total     uint64
+}
+
+var _ tracker.Listener = (*MessageLog)(nil)
+
+// NewMessageLog returns an empty log.
+func NewMessageLog() *MessageLog {
+	return &MessageLog{global: make([]LogEntry, GlobalLogLen), conn: make([]LogEntry, ConnLogLen)}
+}
+
+// TrackerEvent records e.
+func (l *MessageLog) TrackerEvent(e *tracker.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.total++
+	g := &l.global[l.gHead]
+	fillEntry(g, e)
+	l.gHead = (l.gHead + 1) % len(l.global)
+	if l.gN < len(l.global) {
+		l.gN++
+	}
+	if e.Conn != nil && e.Conn.ID == l.selected {
+		l.conn[l.cHead] = *g
+		l.cHead = (l.cHead + 1) % len(l.conn)
+		if l.cN < len(l.conn) {
+			l.cN++
+		}
+	}
+}
+
+func fillEntry(g *LogEntry, e *tracker.Event) {
+	*g = LogEntry{TS: e.TS, Packet: e.Packet, Dir: int8(e.Dir), Type: e.Type}
+	if e.Conn != nil {
+		g.Conn = e.Conn.ID
+	}
+	switch e.Type {
+	case tracker.EvMessage:
+		g.Frames, g.Bytes, g.Curve = e.Frames, e.Bytes, e.Curve
+		g.NSizes = uint8(copy(g.Sizes[:], e.Sizes))
+		g.setData(e.Preview)
+	case tracker.EvCommand:
+		if e.Command == dissect.CmdOther {
+			g.setData(e.CmdName)
+		} else {
+			g.setData([]byte(e.Command.String()))
+		}
+	case tracker.EvSubscription, tracker.EvIdentity:
+		g.Cancel = e.Cancel
+		g.setData(e.Topic)
+	case tracker.EvGreeting:
+		var b [48]byte
+		s := fmt.Appendf(b[:0], "ZMTP %s %s %s", e.Version, e.Mechanism, e.SocketType)
+		g.setData(s)
+	case tracker.EvGap:
+		g.Lost = e.Lost
+	case tracker.EvResync:
+		g.Skipped = e.Skipped
+	}
+	if e.Err != nil && g.NData == 0 {
+		g.setData([]byte(e.Err.Error()))
+	}
+}
+
+// Select makes id the connection whose events are kept apart (the detail
+// view's); its ring is seeded from the global one.
+func (l *MessageLog) Select(id uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if id == l.selected {
+		return
+	}
+	l.selected = id
+	l.cHead, l.cN = 0, 0
+	start := (l.gHead - l.gN + len(l.global)) % len(l.global)
+	for i := range l.gN {
+		e := &l.global[(start+i)%len(l.global)]
+		if e.Conn != id {
+			continue
+		}
+		l.conn[l.cHead] = *e
+		l.cHead = (l.cHead + 1) % len(l.conn)
+		if l.cN < len(l.conn) {
+			l.cN++
+		}
+	}
+}
+
+// Recent returns a copy of the selected connection's kept events (at most
+// ConnLogLen), oldest first, if id is the selected connection.
+func (l *MessageLog) Recent(id uint64) []LogEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if id != l.selected {
+		return nil
+	}
+	out := make([]LogEntry, 0, l.cN)
+	start := (l.cHead - l.cN + len(l.conn)) % len(l.conn)
+	for i := range l.cN {
+		out = append(out, l.conn[(start+i)%len(l.conn)])
+	}
+	return out
+}
+
+// Total returns how many events the log has seen.
+func (l *MessageLog) Total() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.total
+}
+
+// FormatEntry renders one log line: time, direction, event and what it
+// carried (frames, sizes, hex and text preview for messages).
+func FormatEntry(e *LogEntry, hexBytes int) string {
+	var b strings.Builder
+	b.WriteString(e.TS.UTC().Format("15:04:05.000000"))
+	if e.Dir == 0 {
+		b.WriteString(" ↑ ")
+	} else {
+		b.WriteString(" ↓ ")
+	}
+	d := e.DataBytes()
+	switch e.Type {
+	case tracker.EvMessage:
+		if e.Curve {
+			fmt.Fprintf(&b, "box %dB (encrypted)", e.Bytes)
+			break
+		}
+		fmt.Fprintf(&b, "msg %dF %dB [", e.Frames, e.Bytes)
+		for i := range int(e.NSizes) {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprint(&b, e.Sizes[i])
+		}
+		if e.Frames > int(e.NSizes) {
+			b.WriteString(" …")
+		}
+		b.WriteString("] ")
+		if hexBytes > 0 {
+			b.WriteString(HexPreview(d, hexBytes))
+			b.WriteString("  ")
+		}
+		b.WriteString(`"` + TextPreview(d) + `"`)
+	case tracker.EvSubscription:
+		op := "SUBSCRIBE"
+		if e.Cancel {
+			op = "CANCEL"
+		}
+		fmt.Fprintf(&b, "%s %q", op, tracker.Printable(d))
+	case tracker.EvCommand:
+		fmt.Fprintf(&b, "command %s", TextPreview(d))
+	case tracker.EvIdentity:
+		fmt.Fprintf(&b, "identity %s", tracker.Printable(d))
+	case tracker.EvGreeting:
+		fmt.Fprintf(&b, "greeting %s", d)
+	case tracker.EvGap:
+		fmt.Fprintf(&b, "gap: %d bytes not captured", e.Lost)
+	case tracker.EvResync:
+		fmt.Fprintf(&b, "resync: skipped %d bytes", e.Skipped)
+	case tracker.EvError:
+		fmt.Fprintf(&b, "error: %s", d)
+	default:
+		fmt.Fprintf(&b, "%s %s", e.Type, TextPreview(d))
+	}
+	return b.String()
+}

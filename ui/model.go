@@ -1,0 +1,390 @@
+package ui
+
+import (
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/tracker"
+)
+
+// HistoryLen is how many points a connection's sparklines keep (one per
+// dashboard update that advanced packet time).
+const HistoryLen = 120
+
+// Series of a connection's history.
+const (
+	SeriesRateC2S = iota // messages/s client→server
+	SeriesRateS2C        // messages/s server→client
+	SeriesLatency        // mean request→reply time over the interval, ms
+	SeriesBacklog        // bytes in flight, the larger direction
+	numSeries
+)
+
+// Row is one connection as the dashboard shows it: the report's view of the
+// connection plus what only successive snapshots tell (rates) and the TCP
+// backlog. Rows are immutable once a Frame holds them.
+type Row struct {
+	ID             uint64
+	Client, Server netip.AddrPort
+	// C is the connection as report.Build renders it (PLAIN password redacted
+	// unless secrets were asked for).
+	C report.Connection
+	// Curve is true when counts are CURVE boxes, not messages.
+	Curve bool
+	// MsgRate and ByteRate are per second of packet time, per direction (0
+	// client→server, 1 server→client), over the last update interval.
+	MsgRate, ByteRate [2]float64
+	// Msgs counts messages per direction (frames under CURVE).
+	Msgs [2]uint64
+	// InFlight is bytes sent but not acknowledged, per direction; Window the
+	// receiver's advertised window; ZeroWindow whether the receiver of that
+	// direction advertises a zero window now.
+	InFlight   [2]uint32
+	Window     [2]uint32
+	ZeroWindow [2]bool
+	WindowFull [2]uint64
+	// Latency is the request→reply p50 (LatencyOK false when none was seen).
+	Latency   time.Duration
+	LatencyOK bool
+	// Alert is the most urgent alert level of the connection (see Alert.level)
+	// and AlertRule its rule.
+	Alert     int
+	AlertRule string
+	Start     time.Time
+	Last      time.Time
+	// Version is each side's greeting version ("" when the greeting was not
+	// captured); AsServer its as-server flag; Handshake whether its READY was seen.
+	Version   [2]string
+	AsServer  [2]bool
+	Handshake [2]bool
+	// OldestRequest is the packet time of the oldest unanswered request.
+	OldestRequest time.Time
+
+	sock   string // sockets column text
+	search string // lower-case text the filter matches against
+}
+
+// Backlog returns the direction with the larger backlog and its bytes in
+// flight; a zero window outranks any count.
+func (r *Row) Backlog() (dir int, bytes uint32, zero bool) {
+	switch {
+	case r.ZeroWindow[1] && !r.ZeroWindow[0]:
+		return 1, r.InFlight[1], true
+	case r.ZeroWindow[0] && !r.ZeroWindow[1]:
+		return 0, r.InFlight[0], true
+	}
+	if r.InFlight[1] >= r.InFlight[0] {
+		return 1, r.InFlight[1], r.ZeroWindow[1]
+	}
+	return 0, r.InFlight[0], r.ZeroWindow[0]
+}
+
+// backlogKey orders rows by backlog: zero windows first, then bytes.
+func (r *Row) backlogKey() uint64 {
+	_, b, z := r.Backlog()
+	k := uint64(b)
+	if z {
+		k |= 1 << 40
+	}
+	return k
+}
+
+// Search returns the lower-case text filters match: the row's cells and what
+// the detail view shows beyond them (identities, user, subscriptions, alert).
+func (r *Row) Search() string { return r.search }
+
+func (r *Row) buildSearch() {
+	var b strings.Builder
+	c := &r.C
+	r.sock = socketsText(c.ClientSocket, c.ServerSocket)
+	for _, s := range []string{c.Client, c.Server, r.sock, c.Mechanism, c.State, "zmtp" + c.ZMTP,
+		c.ClientIdentity, c.ServerIdentity, c.PlainUsername, r.AlertRule} {
+		if s != "" {
+			b.WriteString(s)
+			b.WriteByte(' ')
+		}
+	}
+	for _, s := range c.Subscriptions {
+		b.WriteString(s)
+		b.WriteByte(' ')
+	}
+	if r.Alert >= 2 {
+		b.WriteString("alert ")
+	}
+	if len(c.Errors) > 0 {
+		b.WriteString("error ")
+	}
+	if r.ZeroWindow[0] || r.ZeroWindow[1] {
+		b.WriteString("zerowindow ")
+	}
+	r.search = strings.ToLower(b.String())
+}
+
+// Status is the status bar's content.
+type Status struct {
+	Stats       capture.Stats
+	PacketRate  float64 // packets per second of packet time
+	Warnings    uint64
+	LastWarning string
+	Influx      string
+	Skipped     uint64 // updates the model did not take in time
+	Player      PlayerState
+	NonZMTP     uint64
+	Evicted     uint64
+}
+
+// Frame is everything one screen shows, derived from one Update. Rows are in
+// tracker order (ascending ID); views sort and filter copies of the slice.
+type Frame struct {
+	Time    time.Time // packet time
+	Rows    []*Row
+	Alerts  []Alert
+	Monitor map[uint64][]string
+	Status  Status
+}
+
+// Row returns the row of connection id, or nil.
+func (f *Frame) Row(id uint64) *Row {
+	if f == nil {
+		return nil
+	}
+	i := sort.Search(len(f.Rows), func(i int) bool { return f.Rows[i].ID >= id })
+	if i < len(f.Rows) && f.Rows[i].ID == id {
+		return f.Rows[i]
+	}
+	return nil
+}
+
+// prevConn is what the model remembers of a connection between updates.
+type prevConn struct {
+	msgs, bytes [2]uint64
+	latCount    uint64
+	latSum      time.Duration
+	t           time.Time
+	rate        [2]float64
+	brate       [2]float64
+	seen        uint64 // generation
+}
+
+// Model turns Updates into Frames: it remembers the previous counts to derive
+// rates and keeps every connection's sparkline history. It runs on one
+// goroutine (the model goroutine); History is safe to read from the UI.
+type Model struct {
+	opt      report.Options
+	prev     map[uint64]*prevConn
+	gen      uint64
+	prevTime time.Time
+	prevPkts uint64
+	pktRate  float64
+	History  *History
+}
+
+// NewModel returns an empty model; opt says whether PLAIN passwords show.
+func NewModel(opt report.Options) *Model {
+	return &Model{opt: opt, prev: make(map[uint64]*prevConn), History: NewHistory()}
+}
+
+// Apply derives the frame of u. Rates are differences from the previous
+// update by packet time; a connection new since then counts from zero at the
+// previous update's time (on the first update, from its own start).
+func (m *Model) Apply(u *Update) *Frame {
+	f := &Frame{Alerts: u.Alerts, Monitor: u.Monitor}
+	f.Status = Status{Stats: u.Stats, Warnings: u.Warnings, LastWarning: u.LastWarning, Influx: u.Influx,
+		Skipped: u.Skipped, Player: u.Player}
+	snap := u.Snapshot
+	if snap == nil {
+		snap = &tracker.Snapshot{}
+	}
+	f.Time = snap.Time
+	f.Status.NonZMTP, f.Status.Evicted = snap.NonZMTP, snap.DroppedClosed
+	base := m.prevTime // a connection new since the last frame counts from it
+	if dt := snap.Time.Sub(m.prevTime).Seconds(); !m.prevTime.IsZero() && dt > 0 {
+		m.pktRate = float64(u.Stats.Packets-m.prevPkts) / dt
+	}
+	if snap.Time.After(m.prevTime) || m.prevTime.IsZero() {
+		m.prevTime, m.prevPkts = snap.Time, u.Stats.Packets
+	}
+	f.Status.PacketRate = m.pktRate
+
+	ptrs := make([]*tracker.Conn, len(snap.Conns))
+	for i := range snap.Conns {
+		ptrs[i] = &snap.Conns[i].Conn
+	}
+	conns := report.Build(ptrs, m.opt)
+	rows := make([]Row, len(conns))
+	f.Rows = make([]*Row, len(conns))
+	m.gen++
+	m.History.begin()
+	j := 0
+	for i := range conns {
+		// report.Build keeps the tracker's order and skips non-ZMTP flows.
+		for snap.Conns[j].ID != conns[i].ID {
+			j++
+		}
+		v := &snap.Conns[j]
+		r := &rows[i]
+		f.Rows[i] = r
+		m.fill(r, v, &conns[i], snap.Time, base)
+	}
+	m.History.end(m.gen)
+	for id, p := range m.prev {
+		if p.seen != m.gen {
+			delete(m.prev, id)
+		}
+	}
+	if len(f.Alerts) > 0 {
+		for _, r := range f.Rows {
+			for k := range f.Alerts {
+				a := &f.Alerts[k]
+				if a.matches(r.C.Client, r.C.Server) && a.level() > r.Alert {
+					r.Alert, r.AlertRule = a.level(), a.Rule
+				}
+			}
+		}
+	}
+	for _, r := range f.Rows {
+		r.buildSearch()
+	}
+	return f
+}
+
+func (m *Model) fill(r *Row, v *tracker.ConnView, c *report.Connection, now, base time.Time) {
+	c.Outstanding = v.OutstandingRequests // Conn.Outstanding is not in the copy
+	*r = Row{ID: v.ID, Client: v.Client, Server: v.Server, C: *c, Curve: v.Curve, Start: v.Start, Last: v.Last,
+		OldestRequest: v.OldestRequest, Handshake: v.HandshakeDone}
+	var bytes [2]uint64
+	for i := range 2 {
+		r.Version[i] = v.Sides[i].Version.String()
+		r.AsServer[i] = v.Sides[i].AsServer
+		d := &v.Dirs[i]
+		r.Msgs[i] = d.Messages
+		if v.Curve {
+			r.Msgs[i] = d.Frames
+		}
+		bytes[i] = d.Bytes
+		t := &v.TCP[i]
+		r.Window[i] = t.Window
+		r.WindowFull[i] = t.WindowFull
+		if !v.Closed {
+			// A closed connection has no queue, whatever its last ACKs said.
+			r.InFlight[i] = t.InFlight()
+			r.ZeroWindow[i] = !t.ZeroSince.IsZero()
+		}
+	}
+	if v.Latency.Count > 0 {
+		r.Latency, r.LatencyOK = v.Latency.Quantile(0.5), true
+	}
+	p := m.prev[v.ID]
+	if p == nil {
+		// New since the last frame: its counts grew from zero over the frame's
+		// interval (or over its life, on the first frame).
+		p = &prevConn{t: base}
+		if base.IsZero() || base.After(now) {
+			p.t = v.Start
+		}
+		m.prev[v.ID] = p
+	}
+	p.seen = m.gen
+	dt := now.Sub(p.t).Seconds()
+	var latMS float32
+	if dt > 0 {
+		for i := range 2 {
+			p.rate[i] = float64(r.Msgs[i]-p.msgs[i]) / dt
+			p.brate[i] = float64(bytes[i]-p.bytes[i]) / dt
+		}
+		if n := v.Latency.Count - p.latCount; n > 0 && v.Latency.Count >= p.latCount {
+			latMS = float32((v.Latency.Sum - p.latSum).Seconds() * 1000 / float64(n))
+		}
+		p.msgs, p.bytes, p.t = r.Msgs, bytes, now
+		p.latCount, p.latSum = v.Latency.Count, v.Latency.Sum
+		_, bl, _ := r.Backlog()
+		m.History.add(v.ID, [numSeries]float32{float32(p.rate[0]), float32(p.rate[1]), latMS, float32(bl)})
+	} else {
+		m.History.touch(v.ID)
+	}
+	r.MsgRate, r.ByteRate = p.rate, p.brate
+}
+
+// History keeps the last HistoryLen points of every connection's series.
+// The model goroutine writes it; the UI reads the selected connection's.
+type History struct {
+	mu    sync.Mutex
+	conns map[uint64]*ring
+	gen   uint64
+}
+
+type ring struct {
+	vals [numSeries][HistoryLen]float32
+	head int // next slot
+	n    int
+	seen uint64
+}
+
+// NewHistory returns an empty history.
+func NewHistory() *History { return &History{conns: make(map[uint64]*ring)} }
+
+func (h *History) begin() { h.mu.Lock(); h.gen++ }
+
+func (h *History) end(gen uint64) {
+	for id, r := range h.conns {
+		if r.seen != h.gen {
+			delete(h.conns, id)
+		}
+	}
+	h.mu.Unlock()
+}
+
+// touch keeps a connection's history without adding a point (called under
+// begin/end).
+func (h *History) touch(id uint64) {
+	if r := h.conns[id]; r != nil {
+		r.seen = h.gen
+	} else {
+		h.conns[id] = &ring{seen: h.gen}
+	}
+}
+
+// add appends one point to each series (called under begin/end).
+func (h *History) add(id uint64, p [numSeries]float32) {
+	r := h.conns[id]
+	if r == nil {
+		r = &ring{}
+		h.conns[id] = r
+	}
+	r.seen = h.gen
+	for s := range p {
+		r.vals[s][r.head] = p[s]
+	}
+	r.head = (r.head + 1) % HistoryLen
+	if r.n < HistoryLen {
+		r.n++
+	}
+}
+
+// Series returns a copy of series s of connection id, oldest first.
+func (h *History) Series(id uint64, s int) []float32 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.conns[id]
+	if r == nil || s < 0 || s >= numSeries {
+		return nil
+	}
+	out := make([]float32, 0, r.n)
+	start := (r.head - r.n + HistoryLen) % HistoryLen
+	for i := range r.n {
+		out = append(out, r.vals[s][(start+i)%HistoryLen])
+	}
+	return out
+}
+
+// Len returns how many connections have history.
+func (h *History) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}

@@ -1,0 +1,230 @@
+package ui
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/tracker"
+)
+
+// pcap returns the path of a test case's capture, skipping when it is not
+// there.
+func pcap(t testing.TB, name string) string {
+	t.Helper()
+	p := filepath.Join("..", "testdata", "pcaps", name, "capture.pcap")
+	if _, err := filepath.Glob(p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func openCase(t testing.TB, name string) *capture.FileSource {
+	t.Helper()
+	s, err := capture.OpenFile(pcap(t, name))
+	if err != nil {
+		t.Skipf("capture %s: %v", name, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// replayFrames replays a capture through the real pipeline and the model,
+// taking a snapshot every `every` of packet time and once at the end, and
+// returns the frames and the message log.
+func replayFrames(t testing.TB, name string, every time.Duration, opt report.Options) ([]*Frame, *Model, *MessageLog) {
+	t.Helper()
+	src := openCase(t, name)
+	p := pipeline.New(pipeline.Config{Report: opt})
+	log := NewMessageLog()
+	p.Tracker.SetListener(log)
+	m := NewModel(opt)
+	var frames []*Frame
+	var seg capture.Segment
+	var next, last time.Time
+	for {
+		err := src.Next(&seg)
+		if err != nil {
+			break
+		}
+		if every > 0 && !last.IsZero() && !seg.TS.Before(next) {
+			frames = append(frames, m.Apply(&Update{Snapshot: p.Tracker.Snapshot(last), Stats: src.Stats()}))
+		}
+		if next.IsZero() || !seg.TS.Before(next) {
+			next = seg.TS.Add(every)
+		}
+		p.Packet(&seg)
+		last = seg.TS
+	}
+	p.Finish()
+	frames = append(frames, m.Apply(&Update{Snapshot: p.Tracker.Snapshot(last), Stats: src.Stats(),
+		Player: PlayerState{Done: true}}))
+	return frames, m, log
+}
+
+// fakeClock advances only when waited on: After fires at once and moves the
+// clock by d. It records every wait.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	waits []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.waits = append(c.waits, d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+func (c *fakeClock) total() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var s time.Duration
+	for _, w := range c.waits {
+		s += w
+	}
+	return s
+}
+
+// captureSpan returns the packet time between a capture's first and last
+// packets.
+func captureSpan(t testing.TB, name string) (first, last time.Time, n int) {
+	src := openCase(t, name)
+	var seg capture.Segment
+	for src.Next(&seg) == nil {
+		if first.IsZero() {
+			first = seg.TS
+		}
+		last = seg.TS
+		n++
+	}
+	return first, last, n
+}
+
+func newTestPlayer(t testing.TB, clock Clock, speed float64, paused bool) (*player, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	p := pipeline.New(pipeline.Config{})
+	return &player{ctx: ctx, p: p, clock: clock, pacer: NewPacer(speed), ctl: make(chan ctlMsg, 16),
+		out: newLatest(), interval: time.Hour, paused: paused}, cancel
+}
+
+func TestPlayerPacesByPacketTime(t *testing.T) {
+	first, last, _ := captureSpan(t, "pubsub")
+	span := last.Sub(first)
+	if span < 100*time.Millisecond {
+		t.Fatalf("capture spans only %v", span)
+	}
+	for _, speed := range []float64{1, 10, 0} {
+		clk := &fakeClock{now: t0}
+		pl, _ := newTestPlayer(t, clk, speed, false)
+		pl.run([]capture.Source{openCase(t, "pubsub")})
+		got := clk.total()
+		if speed == 0 {
+			if got != 0 {
+				t.Errorf("speed max: waited %v, want 0", got)
+			}
+			continue
+		}
+		want := time.Duration(float64(span) / speed)
+		// Waits are quantised per packet: the sum lands within a millisecond.
+		if d := got - want; d < -time.Millisecond || d > time.Millisecond {
+			t.Errorf("speed %g: waited %v in all, want %v (capture spans %v)", speed, got, want, span)
+		}
+		u := <-pl.out.ch
+		if !u.Player.Done || u.Snapshot.Time != last {
+			t.Errorf("speed %g: last update done=%v at %v, want done at %v", speed, u.Player.Done, u.Snapshot.Time, last)
+		}
+	}
+}
+
+func TestPlayerPauseAndStep(t *testing.T) {
+	first, _, n := captureSpan(t, "reqrep")
+	clk := &fakeClock{now: t0}
+	pl, cancel := newTestPlayer(t, clk, 1, true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pl.run([]capture.Source{openCase(t, "reqrep")})
+	}()
+	next := func() *Update { return <-pl.out.ch }
+
+	// One packet: the step's own update (before), then the paused one after.
+	pl.Step(0)
+	u := next()
+	if !u.Player.Paused || len(u.Snapshot.Conns) != 0 {
+		t.Fatalf("before the step: paused=%v conns=%d", u.Player.Paused, len(u.Snapshot.Conns))
+	}
+	u = next()
+	if !u.Player.Paused || u.Snapshot.Time != first || len(u.Snapshot.Conns) != 1 {
+		t.Fatalf("after one packet: paused=%v time=%v (first %v) conns=%d", u.Player.Paused, u.Snapshot.Time, first, len(u.Snapshot.Conns))
+	}
+	if u.Stats.Packets != 2 {
+		t.Errorf("after one packet: %d packets read, want 2 (one processed, one held)", u.Stats.Packets)
+	}
+	// One second of packet time runs the whole (sub-second) exchange up to
+	// the capture's end without waiting.
+	pl.Step(time.Second)
+	for !u.Player.Done {
+		u = next()
+	}
+	if got := clk.total(); got != 0 {
+		t.Errorf("steps waited %v of wall time, want none", got)
+	}
+	<-done
+	if u.Stats.Packets != uint64(n) {
+		t.Errorf("read %d packets, want %d", u.Stats.Packets, n)
+	}
+	conns := report.Build(ptrsOf(u.Snapshot), report.Options{})
+	if len(conns) != 1 || *conns[0].C2S.Messages != 20 || *conns[0].S2C.Messages != 20 {
+		t.Errorf("after the step: %+v", conns)
+	}
+	cancel()
+}
+
+func ptrsOf(s *tracker.Snapshot) []*tracker.Conn {
+	out := make([]*tracker.Conn, len(s.Conns))
+	for i := range s.Conns {
+		out[i] = &s.Conns[i].Conn
+	}
+	return out
+}
+
+func TestExploreViews(t *testing.T) {
+	for _, c := range []string{"pubsub", "reqrep", "dealer_router", "pushpull", "plain_ok", "curve", "many_conns"} {
+		frames, m, log := replayFrames(t, c, 100*time.Millisecond, report.Options{})
+		f := frames[len(frames)-1]
+		for _, sz := range [][2]int{{80, 24}, {160, 30}} {
+			d, s := newDash(t, sz[0], sz[1], DashboardOptions{Log: log, History: m.History})
+			d.SetFrame(f)
+			t.Log(c, sz, len(frames))
+			for _, l := range draw(d, s) {
+				t.Log(l)
+			}
+			d.show(ViewTopology)
+			for _, l := range draw(d, s) {
+				t.Log(l)
+			}
+			d.show(ViewConnections)
+			d.openDetail(f.Rows[0].ID)
+			for _, l := range draw(d, s) {
+				t.Log(l)
+			}
+		}
+	}
+}

@@ -1,0 +1,333 @@
+package ui
+
+import (
+	"unicode/utf8"
+
+	"github.com/gdamore/tcell/v2"
+	"github.com/mattn/go-runewidth"
+	"github.com/rivo/tview"
+)
+
+// connTable is the connections table: a header line and one line per row,
+// drawn straight onto the screen (only the visible rows are rendered, so the
+// cost of a draw does not grow with the number of connections).
+type connTable struct {
+	*tview.Box
+	rows    []*Row // sorted and filtered
+	sortCol int
+	desc    bool
+	sel     int    // index into rows
+	selID   uint64 // the selected connection, kept across updates
+	offset  int    // first visible row
+
+	layout       Layout
+	layoutWidth  int
+	layoutRows   []*Row
+	layoutSort   int
+	layoutStale  bool
+	onEnter      func(r *Row)
+	onSortChange func()
+	buf          []byte
+}
+
+func newConnTable() *connTable {
+	return &connTable{Box: tview.NewBox(), layoutStale: true}
+}
+
+// setRows replaces the rows (already sorted and filtered), keeping the
+// selection on the same connection when it is still there.
+func (t *connTable) setRows(rows []*Row) {
+	t.rows = rows
+	t.layoutStale = true
+	t.sel = -1
+	for i, r := range rows {
+		if r.ID == t.selID {
+			t.sel = i
+			break
+		}
+	}
+	if t.sel < 0 {
+		t.sel = 0
+		if len(rows) > 0 && t.selID == 0 {
+			t.selID = rows[0].ID
+		}
+	}
+	t.clamp()
+}
+
+func (t *connTable) selected() *Row {
+	if t.sel >= 0 && t.sel < len(t.rows) {
+		return t.rows[t.sel]
+	}
+	return nil
+}
+
+func (t *connTable) move(d int) {
+	if len(t.rows) == 0 {
+		return
+	}
+	t.sel = max(0, min(len(t.rows)-1, t.sel+d))
+	t.selID = t.rows[t.sel].ID
+	t.clamp()
+}
+
+func (t *connTable) visible() int {
+	_, _, _, h := t.GetInnerRect()
+	return max(h-1, 1)
+}
+
+func (t *connTable) clamp() {
+	if t.sel >= len(t.rows) {
+		t.sel = len(t.rows) - 1
+	}
+	if t.sel < 0 {
+		t.sel = 0
+	}
+	n := t.visible()
+	if t.sel < t.offset {
+		t.offset = t.sel
+	}
+	if t.sel >= t.offset+n {
+		t.offset = t.sel - n + 1
+	}
+	if t.offset > max(0, len(t.rows)-n) {
+		t.offset = max(0, len(t.rows)-n)
+	}
+	if t.offset < 0 {
+		t.offset = 0
+	}
+}
+
+func (t *connTable) currentLayout(width int) Layout {
+	if t.layoutStale || width != t.layoutWidth || t.layoutSort != t.sortCol {
+		t.layout = LayoutColumns(t.rows, width, t.sortCol)
+		t.layoutWidth, t.layoutSort, t.layoutStale = width, t.sortCol, false
+	}
+	return t.layout
+}
+
+// drawText puts s at (x, y) within w cells, cut with '…' when too long, and
+// right-aligned when asked. It allocates nothing.
+func drawText(screen tcell.Screen, x, y, w int, s []byte, style tcell.Style, right bool) {
+	if w <= 0 {
+		return
+	}
+	n := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRune(s[i:])
+		n += max(runewidth.RuneWidth(r), 1)
+		i += size
+	}
+	cut := n > w
+	if right && !cut {
+		x += w - n
+	}
+	col := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRune(s[i:])
+		i += size
+		rw := max(runewidth.RuneWidth(r), 1)
+		if cut && col+rw > w-1 {
+			screen.SetContent(x+col, y, '…', nil, style)
+			return
+		}
+		if r < 0x20 || r == utf8.RuneError {
+			r = '?'
+		}
+		screen.SetContent(x+col, y, r, nil, style)
+		col += rw
+	}
+}
+
+func fill(screen tcell.Screen, x, y, w int, style tcell.Style) {
+	for i := range w {
+		screen.SetContent(x+i, y, ' ', nil, style)
+	}
+}
+
+// rowStyle colours a row by its alert level and state.
+func rowStyle(r *Row) tcell.Style {
+	st := tcell.StyleDefault
+	switch {
+	case r.Alert >= 3:
+		return st.Foreground(tcell.ColorRed).Bold(true)
+	case r.Alert == 2:
+		return st.Foreground(tcell.ColorRed)
+	case r.Alert == 1:
+		return st.Foreground(tcell.ColorYellow)
+	case !r.C.Compatible || len(r.C.Errors) > 0:
+		return st.Foreground(tcell.ColorFuchsia)
+	case r.C.State == "open":
+		return st
+	}
+	return st.Foreground(tcell.ColorGray)
+}
+
+// cellStyle refines the row style for the state and backlog cells.
+func cellStyle(col *Column, r *Row, base tcell.Style) tcell.Style {
+	switch col.Name {
+	case "STATE":
+		if r.Alert == 0 {
+			return base.Foreground(tcell.GetColor(stateColor(r.C.State)))
+		}
+	case "BACKLOG":
+		d, b, z := r.Backlog()
+		switch {
+		case z:
+			return base.Foreground(tcell.ColorRed).Bold(true)
+		case r.Window[d] > 0 && uint64(b)*2 >= uint64(r.Window[d]):
+			return base.Foreground(tcell.ColorYellow)
+		}
+	case "ALERT":
+		if r.Alert >= 2 {
+			return base.Foreground(tcell.ColorRed).Bold(true)
+		}
+	}
+	return base
+}
+
+func (t *connTable) Draw(screen tcell.Screen) {
+	t.DrawForSubclass(screen, t)
+	x, y, w, h := t.GetInnerRect()
+	if w <= 0 || h <= 0 {
+		return
+	}
+	t.clamp()
+	l := t.currentLayout(w)
+	hdr := tcell.StyleDefault.Bold(true).Foreground(tcell.ColorAqua)
+	fill(screen, x, y, w, hdr)
+	cx := x
+	for k, i := range l.Cols {
+		c := Columns[i]
+		t.buf = append(t.buf[:0], c.Name...)
+		if i == t.sortCol {
+			if t.desc {
+				t.buf = append(t.buf, "▼"...)
+			} else {
+				t.buf = append(t.buf, "▲"...)
+			}
+		}
+		drawText(screen, cx, y, l.Widths[k], t.buf, hdr, c.Right)
+		cx += l.Widths[k] + 1
+	}
+	if len(t.rows) == 0 {
+		drawText(screen, x, y+1, w, []byte("no connections (yet, or none match the filter)"), tcell.StyleDefault.Foreground(tcell.ColorGray), false)
+		return
+	}
+	for line := 1; line < h; line++ {
+		ri := t.offset + line - 1
+		if ri >= len(t.rows) {
+			break
+		}
+		r := t.rows[ri]
+		st := rowStyle(r)
+		if ri == t.sel {
+			st = st.Reverse(true)
+			fill(screen, x, y+line, w, st)
+		}
+		cx := x
+		for k, i := range l.Cols {
+			c := Columns[i]
+			t.buf = c.Append(t.buf[:0], r)
+			drawText(screen, cx, y+line, l.Widths[k], t.buf, cellStyle(c, r, st), c.Right)
+			cx += l.Widths[k] + 1
+		}
+	}
+}
+
+// columnAt returns the column under screen x on the header, or -1.
+func (t *connTable) columnAt(px int) int {
+	x, _, w, _ := t.GetInnerRect()
+	l := t.currentLayout(w)
+	cx := x
+	for k, i := range l.Cols {
+		if px >= cx && px < cx+l.Widths[k]+1 {
+			return i
+		}
+		cx += l.Widths[k] + 1
+	}
+	return -1
+}
+
+// sortBy sorts by column i, reversing the order when it already is the sort
+// column.
+func (t *connTable) sortBy(i int) {
+	if i == t.sortCol {
+		t.desc = !t.desc
+	} else {
+		t.sortCol, t.desc = i, false
+	}
+	if t.onSortChange != nil {
+		t.onSortChange()
+	}
+}
+
+func (t *connTable) InputHandler() func(event *tcell.EventKey, setFocus func(p tview.Primitive)) {
+	return t.WrapInputHandler(func(ev *tcell.EventKey, _ func(p tview.Primitive)) {
+		n := t.visible()
+		switch ev.Key() {
+		case tcell.KeyUp:
+			t.move(-1)
+		case tcell.KeyDown:
+			t.move(1)
+		case tcell.KeyPgUp:
+			t.move(-n)
+		case tcell.KeyPgDn:
+			t.move(n)
+		case tcell.KeyHome:
+			t.move(-len(t.rows))
+		case tcell.KeyEnd:
+			t.move(len(t.rows))
+		case tcell.KeyEnter:
+			if r := t.selected(); r != nil && t.onEnter != nil {
+				t.onEnter(r)
+			}
+		case tcell.KeyRune:
+			switch ev.Rune() {
+			case 'k':
+				t.move(-1)
+			case 'j':
+				t.move(1)
+			case 'g':
+				t.move(-len(t.rows))
+			case 'G':
+				t.move(len(t.rows))
+			}
+		}
+	})
+}
+
+func (t *connTable) MouseHandler() func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
+	return t.WrapMouseHandler(func(action tview.MouseAction, ev *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
+		mx, my := ev.Position()
+		if !t.InRect(mx, my) {
+			return false, nil
+		}
+		_, y, _, _ := t.GetInnerRect()
+		switch action {
+		case tview.MouseLeftClick, tview.MouseLeftDoubleClick:
+			setFocus(t)
+			if my == y {
+				if c := t.columnAt(mx); c >= 0 && action == tview.MouseLeftClick {
+					t.sortBy(c)
+				}
+				return true, nil
+			}
+			ri := t.offset + my - y - 1
+			if ri >= 0 && ri < len(t.rows) {
+				t.sel, t.selID = ri, t.rows[ri].ID
+				if action == tview.MouseLeftDoubleClick && t.onEnter != nil {
+					t.onEnter(t.rows[ri])
+				}
+			}
+			return true, nil
+		case tview.MouseScrollUp:
+			t.move(-3)
+			return true, nil
+		case tview.MouseScrollDown:
+			t.move(3)
+			return true, nil
+		}
+		return false, nil
+	})
+}

@@ -1,0 +1,179 @@
+package ui
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rivo/tview"
+)
+
+// Group is one bound endpoint and the peers connected to it: the shape of a
+// ZeroMQ pattern (a PUB and its SUBs, a ROUTER and its DEALERs, a PUSH and its
+// PULLs...).
+type Group struct {
+	Server string
+	// Socket is the bound side's socket type ("?" when unknown).
+	Socket string
+	// Pattern names the shape: "pub/sub", "req/rep", "router", "pipeline",
+	// "pair", or "?".
+	Pattern string
+	Peers   []*Row // sorted by client endpoint, then ID
+	// Rates summed over the peers, per direction (messages/s).
+	In, Out float64
+	Open    int
+}
+
+// patternOf names the pattern a bound socket type serves.
+func patternOf(server, client string) string {
+	switch server {
+	case "PUB", "XPUB", "SUB", "XSUB":
+		return "pub/sub"
+	case "REP":
+		return "req/rep"
+	case "ROUTER":
+		return "router"
+	case "DEALER":
+		if client == "REQ" || client == "REP" || client == "ROUTER" || client == "DEALER" {
+			return "router"
+		}
+	case "PUSH", "PULL":
+		return "pipeline"
+	case "PAIR":
+		return "pair"
+	}
+	return "?"
+}
+
+// BuildTopology groups rows by their bound endpoint (the server side), with
+// the bound socket type, the pattern, and peer rates. Groups are ordered by
+// pattern, then endpoint.
+func BuildTopology(rows []*Row) []Group {
+	idx := make(map[string]int)
+	var gs []Group
+	for _, r := range rows {
+		k, ok := idx[r.C.Server]
+		if !ok {
+			k = len(gs)
+			idx[r.C.Server] = k
+			gs = append(gs, Group{Server: r.C.Server})
+		}
+		g := &gs[k]
+		g.Peers = append(g.Peers, r)
+		g.Out += r.MsgRate[1]
+		g.In += r.MsgRate[0]
+		if r.C.State == "open" {
+			g.Open++
+		}
+	}
+	for i := range gs {
+		g := &gs[i]
+		// The bound side's type: the most frequent known one.
+		count := map[string]int{}
+		client := ""
+		for _, r := range g.Peers {
+			if r.C.ServerSocket != "" {
+				count[r.C.ServerSocket]++
+			}
+			if r.C.ClientSocket != "" && client == "" {
+				client = r.C.ClientSocket
+			}
+		}
+		g.Socket = "?"
+		best := 0
+		for s, n := range count {
+			if n > best || (n == best && s < g.Socket) {
+				g.Socket, best = s, n
+			}
+		}
+		g.Pattern = patternOf(g.Socket, client)
+		if g.Socket == "?" && client != "" {
+			g.Pattern = patternOf(client, "")
+		}
+		if g.Pattern == "?" && !slices.ContainsFunc(g.Peers, func(r *Row) bool { return !r.Curve }) {
+			g.Pattern = "encrypted (CURVE)"
+		}
+		slices.SortFunc(g.Peers, func(a, b *Row) int {
+			if c := a.Client.Compare(b.Client); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+	}
+	slices.SortFunc(gs, func(a, b Group) int {
+		if c := cmp.Compare(a.Pattern, b.Pattern); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Server, b.Server)
+	})
+	return gs
+}
+
+// flowArrow shows which way messages flow between a bound socket and a peer.
+func flowArrow(server, client string) string {
+	switch {
+	case server == "PUB" || server == "XPUB" || server == "PUSH" || client == "PULL" || client == "SUB" || client == "XSUB":
+		return "──▶"
+	case server == "SUB" || server == "XSUB" || server == "PULL" || client == "PUSH" || client == "PUB" || client == "XPUB":
+		return "◀──"
+	}
+	return "◀─▶"
+}
+
+// RenderTopology renders the groups as tview-tagged lines: each bound
+// endpoint, then its peers with rates, identities and subscriptions.
+func RenderTopology(gs []Group, width int) []string {
+	var out []string
+	if len(gs) == 0 {
+		return []string{"[gray]no ZeroMQ connections yet[-]"}
+	}
+	for _, g := range gs {
+		head := fmt.Sprintf("[::b]%s %s[::-]  [aqua]%s[-]  %d peer(s), %d open  ↑%s ↓%s msg/s",
+			tview.Escape(g.Socket), tview.Escape(g.Server), g.Pattern, len(g.Peers), g.Open, fmtSI(g.In), fmtSI(g.Out))
+		out = append(out, head)
+		for i, r := range g.Peers {
+			branch := "├"
+			if i == len(g.Peers)-1 {
+				branch = "└"
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, " %s─%s %s %s", branch, flowArrow(r.C.ServerSocket, r.C.ClientSocket),
+				tview.Escape(dash(r.C.ClientSocket)), tview.Escape(r.C.Client))
+			if r.C.State != "open" {
+				fmt.Fprintf(&b, " [gray](%s)[-]", r.C.State)
+			}
+			fmt.Fprintf(&b, "  ↑%s ↓%s msg/s", fmtSI(r.MsgRate[0]), fmtSI(r.MsgRate[1]))
+			if r.LatencyOK {
+				fmt.Fprintf(&b, "  p50 %s", fmtDur(r.Latency))
+			}
+			if _, bl, z := r.Backlog(); z {
+				fmt.Fprintf(&b, "  [red]zero window %sB[-]", fmtSI(float64(bl)))
+			} else if bl > 0 {
+				fmt.Fprintf(&b, "  backlog %sB", fmtSI(float64(bl)))
+			}
+			if r.C.ClientIdentity != "" {
+				fmt.Fprintf(&b, "  id=%s", tview.Escape(r.C.ClientIdentity))
+			}
+			if r.C.PlainUsername != "" {
+				fmt.Fprintf(&b, "  user=%s", tview.Escape(r.C.PlainUsername))
+			}
+			if r.AlertRule != "" {
+				fmt.Fprintf(&b, "  [red]! %s[-]", tview.Escape(r.AlertRule))
+			}
+			out = append(out, b.String())
+			if len(r.C.Subscriptions) > 0 {
+				q := make([]string, len(r.C.Subscriptions))
+				for k, s := range r.C.Subscriptions {
+					q[k] = fmt.Sprintf("%q", s)
+				}
+				cont := "│"
+				if i == len(g.Peers)-1 {
+					cont = " "
+				}
+				out = append(out, fmt.Sprintf(" %s     subscriptions: %s", cont, tview.Escape(truncate(strings.Join(q, " "), max(width-22, 10)))))
+			}
+		}
+	}
+	return out
+}
