@@ -6,6 +6,8 @@
 package metrics
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/zspy/zspy/dissect"
@@ -187,10 +189,15 @@ func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
 			rate := float64(delivered) / secs
 			sp.AddField(store.Float("delivered_rate", rate))
 			c.pts = append(c.pts, sp)
-			f := fans[pubEP]
+			// Compare a subscriber with the publisher's others that subscribed
+			// to the same topics: those should receive the same messages.
+			subs := slices.Clone(conn.Subscriptions)
+			slices.Sort(subs)
+			fk := pubEP + "|" + strings.Join(subs, "\x00")
+			f := fans[fk]
 			if f == nil {
 				f = &fan{}
-				fans[pubEP] = f
+				fans[fk] = f
 			}
 			f.subs = append(f.subs, len(c.pts)-1)
 			if rate > f.best {

@@ -22,8 +22,9 @@ package metrics
 //	zspy_subscriber  one point per SUB/XSUB connection per interval
 //	  tags:   host, client, server, publisher (the PUB's endpoint)
 //	  fields: subscriptions (topics subscribed now), delivered, delivered_rate,
-//	          best_rate (the publisher's best subscriber), rate_ratio
-//	          (delivered_rate / best_rate: a slow subscriber falls below 1)
+//	          best_rate (the best rate among the publisher's subscribers with
+//	          the same subscriptions), rate_ratio (delivered_rate / best_rate: a
+//	          slow subscriber falls below 1)
 //	zspy_topic       one point per SUB connection and subscribed topic per interval
 //	  tags:   host, client, server, topic
 //	  fields: delivered, delivered_total

@@ -32,6 +32,8 @@ type Report struct {
 	// MonitorPeers are endpoints the socket monitors spoke of (connect retries,
 	// handshake failures), present when monitor events were merged.
 	MonitorPeers []MonitorPeer `json:"monitor_peers,omitempty"`
+	// Store says where the time series went and what became of them.
+	Store *StoreStats `json:"store,omitempty"`
 	// Alerts are filled in by the rules engine when it runs.
 	Alerts []any `json:"alerts,omitempty"`
 }
@@ -48,6 +50,20 @@ type Stats struct {
 	Duplicates       uint64 `json:"duplicates"`
 	ConnectionsTotal uint64 `json:"connections_total"`
 	EvictedClosed    uint64 `json:"evicted_closed"`
+}
+
+// StoreStats are the time-series sink's counters at the end of the run.
+type StoreStats struct {
+	Sink       string `json:"sink"`
+	Written    uint64 `json:"written"`
+	Spilled    uint64 `json:"spilled"`
+	Resent     uint64 `json:"resent"`
+	Dropped    uint64 `json:"dropped"`
+	Rejected   uint64 `json:"rejected"`
+	Invalid    uint64 `json:"invalid"`
+	Buffered   int    `json:"buffered"`
+	SpoolBytes int64  `json:"spool_bytes"`
+	LastError  string `json:"last_error,omitempty"`
 }
 
 // Counts is one direction's traffic. Messages is nil where it cannot be known
@@ -313,6 +329,14 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, ", %d non-TCP packets", r.Stats.NonTCPPackets)
 	}
 	fmt.Fprintln(w)
+	if st := r.Store; st != nil {
+		fmt.Fprintf(w, "time series: %s: %d points written", st.Sink, st.Written)
+		if st.Spilled+st.Dropped+st.Rejected+st.Invalid > 0 || st.SpoolBytes > 0 {
+			fmt.Fprintf(w, ", %d spilled, %d resent, %d dropped, %d rejected, %d invalid, %d bytes still spooled",
+				st.Spilled, st.Resent, st.Dropped, st.Rejected, st.Invalid, st.SpoolBytes)
+		}
+		fmt.Fprintln(w)
+	}
 	for _, warn := range r.Warnings {
 		fmt.Fprintln(w, "warning:", warn)
 	}

@@ -24,6 +24,7 @@ type replayFlags struct {
 	showSecrets bool
 	idle        time.Duration
 	monitorLogs []string
+	store       storeFlags
 }
 
 func newReplayCmd() *cobra.Command {
@@ -48,6 +49,7 @@ Several files are read as one capture, in the order given.`,
 	fl.BoolVar(&f.events, "events", false, "print every decoded event as JSON lines, in packet order")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print PLAIN passwords instead of redacting them")
 	fl.StringArrayVar(&f.monitorLogs, "monitor-log", nil, "merge socket-monitor events recorded with `zspy monitor --json` (repeatable)")
+	f.store.register(fl, false)
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
 	return cmd
 }
@@ -70,7 +72,14 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags) error {
 	out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 	defer out.Flush()
 	ropt := report.Options{ShowSecrets: f.showSecrets}
-	p := pipeline.New(pipeline.Config{Report: ropt, IdleTimeout: f.idle})
+	p := pipeline.New(pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag})
+	sink, sinkName, err := f.store.openSink(false)
+	if err != nil {
+		return err
+	}
+	if sink != nil {
+		attachSink(p, sink, p.Warn)
+	}
 	var ew *report.EventWriter
 	if f.events {
 		ew = report.NewEventWriter(out, ropt)
@@ -89,6 +98,16 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags) error {
 		}
 	}
 	p.Finish()
+	var storeStats *report.StoreStats
+	if sink != nil {
+		st, err := closeSink(sink, 30*time.Second)
+		if err != nil {
+			p.Warn("%v", err)
+		}
+		storeStats = &report.StoreStats{Sink: sinkName, Written: st.Written, Spilled: st.Spilled, Resent: st.Resent,
+			Dropped: st.Dropped, Rejected: st.Rejected, Invalid: st.Invalid, Buffered: st.Buffered,
+			SpoolBytes: st.SpoolBytes, LastError: st.LastError}
+	}
 	if ew != nil {
 		if ew.Err != nil {
 			return fmt.Errorf("write events: %w", ew.Err)
@@ -101,6 +120,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags) error {
 		return nil
 	}
 	r := p.Report()
+	r.Store = storeStats
 	if f.json {
 		return report.WriteJSON(out, r)
 	}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/tracker"
+)
+
+// storeFlags are the time-series options shared by replay and capture.
+type storeFlags struct {
+	config   string
+	url      string
+	token    string
+	org      string
+	bucket   string
+	spoolDir string
+	dataDir  string
+	interval time.Duration
+	hostTag  string
+}
+
+func (f *storeFlags) register(fl *pflag.FlagSet, localDefault bool) {
+	fl.StringVar(&f.config, "config", "", "YAML config file (influx and local sections)")
+	fl.StringVar(&f.url, "influx-url", "", "InfluxDB URL (env INFLUX_URL), e.g. http://127.0.0.1:8086")
+	fl.StringVar(&f.token, "influx-token", "", "InfluxDB token, or user:password for 1.8 (env INFLUX_TOKEN)")
+	fl.StringVar(&f.org, "influx-org", "", "InfluxDB organisation; empty for 1.8 (env INFLUX_ORG)")
+	fl.StringVar(&f.bucket, "influx-bucket", "", "InfluxDB bucket, or db/rp for 1.8 (env INFLUX_BUCKET)")
+	fl.StringVar(&f.spoolDir, "spool-dir", "", "where points wait while InfluxDB is down (default: DATA_DIR/spool)")
+	help := "keep time series as line-protocol files here when no InfluxDB is configured"
+	if localDefault {
+		help += " (default " + defaultDataDir() + ")"
+	}
+	fl.StringVar(&f.dataDir, "data-dir", "", help)
+	fl.DurationVar(&f.interval, "interval", time.Second, "metrics interval (packet time)")
+	fl.StringVar(&f.hostTag, "host-tag", "", "host tag of every point (default: this machine's host name)")
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "zspy")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "zspy")
+	}
+	return "zspy-data"
+}
+
+// openSink opens the configured sink: InfluxDB when a URL is given (by file,
+// environment or flag, in rising precedence), else the local store when a data
+// directory is given or localDefault is set; nil when neither.
+func (f *storeFlags) openSink(localDefault bool) (store.Sink, string, error) {
+	var fc store.FileConfig
+	if f.config != "" {
+		var err error
+		if fc, err = store.LoadConfigFile(f.config); err != nil {
+			return nil, "", err
+		}
+	}
+	cfg := fc.Influx
+	cfg.ApplyEnv(os.LookupEnv)
+	for _, o := range []struct {
+		v   string
+		dst *string
+	}{{f.url, &cfg.URL}, {f.token, &cfg.Token}, {f.org, &cfg.Org}, {f.bucket, &cfg.Bucket}} {
+		if o.v != "" {
+			*o.dst = o.v
+		}
+	}
+	dataDir := f.dataDir
+	if dataDir == "" {
+		dataDir = fc.Local.DataDir
+	}
+	if cfg.Enabled() {
+		if f.spoolDir != "" {
+			cfg.SpoolDir = f.spoolDir
+		} else if cfg.SpoolDir == "" {
+			d := dataDir
+			if d == "" {
+				d = defaultDataDir()
+			}
+			cfg.SpoolDir = filepath.Join(d, "spool")
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, "", err
+		}
+		s, err := store.NewInflux(cfg)
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "influxdb " + cfg.URL, nil
+	}
+	if dataDir == "" && !localDefault {
+		return nil, "", nil
+	}
+	if dataDir == "" {
+		dataDir = defaultDataDir()
+	}
+	lc := fc.Local
+	lc.DataDir = dataDir
+	if err := lc.Validate(); err != nil {
+		return nil, "", err
+	}
+	s, err := store.NewLocal(lc)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, "local " + dataDir, nil
+}
+
+// attach makes the pipeline write every interval's points to sink.
+func attachSink(p *pipeline.Pipeline, sink store.Sink, warn func(string, ...any)) {
+	var failed bool
+	p.AddIntervalHook(func(_ time.Time, _ []*tracker.Conn, pts []store.Point) {
+		if err := sink.Write(pts); err != nil && !failed {
+			failed = true // said once; the sink's counters tell the rest
+			warn("time series: %v", err)
+		}
+	})
+}
+
+// closeSink flushes and closes sink, waiting at most d, and returns its
+// counters for the report.
+func closeSink(sink store.Sink, d time.Duration) (store.Stats, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	ferr := sink.Flush(ctx)
+	cerr := sink.Close(ctx)
+	var st store.Stats
+	if s, ok := sink.(store.Stater); ok {
+		st = s.Stats()
+	}
+	if ferr != nil {
+		return st, fmt.Errorf("flush time series: %w", ferr)
+	}
+	if cerr != nil {
+		return st, fmt.Errorf("close time series: %w", cerr)
+	}
+	return st, nil
+}
