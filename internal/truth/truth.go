@@ -118,8 +118,9 @@ type Direction struct {
 	Messages *int `json:"messages"`
 	Frames   int  `json:"frames"`
 	Bytes    int  `json:"bytes"`
-	// Commands lists command names in wire order, where deterministic.
-	Commands []string `json:"commands,omitempty"`
+	// Commands lists command names in wire order where deterministic: nil
+	// when not recorded, empty (non-nil) when none crossed (midstream).
+	Commands []string `json:"commands"`
 	// LegacySubscriptions is how many of the data frames are ZMTP 3.0-style
 	// subscribe/cancel messages (0x01/0x00 + topic), as an XSUB sends them.
 	LegacySubscriptions int `json:"legacy_subscriptions,omitempty"`

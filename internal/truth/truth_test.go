@@ -197,7 +197,27 @@ func TestLookup(t *testing.T) {
 	if *c.C2S.Messages != 20 || *c.S2C.Messages != 20 {
 		t.Errorf("reqrep messages c2s %d s2c %d, want 20/20", *c.C2S.Messages, *c.S2C.Messages)
 	}
+	if got := c.C2S.Commands; len(got) != 1 || got[0] != "READY" {
+		t.Errorf("reqrep c2s commands %q, want [READY]", got)
+	}
 	if tr.ByPorts(1, 2) != nil {
 		t.Error("ByPorts of unknown ports found a connection")
+	}
+}
+
+func TestCommandsNilVersusEmpty(t *testing.T) {
+	mid, err := Load(filepath.Join(root, "midstream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := mid.Connections[0].C2S.Commands; c == nil || len(c) != 0 {
+		t.Errorf("midstream c2s commands %#v, want empty non-nil", c)
+	}
+	hb, err := Load(filepath.Join(root, "heartbeat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := hb.Connections[0].C2S.Commands; c != nil {
+		t.Errorf("heartbeat c2s commands %#v, want nil (not recorded)", c)
 	}
 }

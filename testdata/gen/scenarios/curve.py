@@ -1,15 +1,19 @@
-"""curve: DEALER (CURVE client) to ROUTER (CURVE server), keys from
-zmq.curve_keypair(); 8 exchanges, some multipart."""
+"""curve: DEALER (CURVE client) to ROUTER (CURVE server) with fixed long-term
+keys; 8 exchanges, some multipart."""
 from common import *
 
 SP, CP = 16090, 26090
+# Fixed keys (made once with zmq.curve_keypair) so truth.json is the same on
+# every run; the boxes still differ (random transient keys and nonces).
+SERVER_PUBLIC, SERVER_SECRET = b'fc/5vo..t{a7x36Oqt05tB?>V3bdIF<E/<z57:A@', b'98Pqw}*Dt=g1x7jPf<QE5(^SUQBZifZ/D=5FU3&H'
+CLIENT_PUBLIC, CLIENT_SECRET = b'2>Y&3upjYPTl{5Mu:o^0(^jOsANo1:dvxDE+JLle', b'nM}}nTP:L<EjGE7e/FPIS0i(8)rmR<IE{^EBb4W8'
 
 
 def main():
     out = case_dir("curve")
     wait_ports_free([SP, CP])
-    spub, ssec = zmq.curve_keypair()
-    cpub, csec = zmq.curve_keypair()
+    spub, ssec = SERVER_PUBLIC, SERVER_SECRET
+    cpub, csec = CLIENT_PUBLIC, CLIENT_SECRET
     t = Truth("curve", "CURVE DEALER/ROUTER, 8 request/reply exchanges, some multipart. "
               "Counts are per MESSAGE box (one per ZMTP frame), bytes are plaintext sizes.")
     c = t.conn("curve-dealer-router", "DEALER", "ROUTER", CP, SP, mechanism="CURVE")
@@ -17,8 +21,9 @@ def main():
     c.set(curve={"server_public_key": spub.decode(), "client_public_key": cpub.decode()})
     c.c2s.cmds("HELLO", "INITIATE")
     c.s2c.cmds("WELCOME", "READY")
-    t.note("Keys are generated afresh on every run (zmq.curve_keypair), so the boxes differ "
-           "between runs; sizes and counts do not. No ZAP handler: libzmq accepts any client key.")
+    t.note("Long-term keys are fixed (secret keys in testdata/gen/scenarios/curve.py); "
+           "transient keys and boxes differ between runs, sizes and counts do not. No ZAP "
+           "handler: libzmq accepts any client key.")
     with Capture(os.path.join(out, "capture.pcap"), [SP]) as cap:
         ctx = zctx()
         router = ctx.socket(zmq.ROUTER)
