@@ -11,8 +11,9 @@ import (
 	"testing"
 )
 
-// TestLiveLoopback captures a real TCP exchange on lo with two sources (full
-// packets and a 100-byte snap length) and checks every payload byte is seen
+// TestLiveLoopback captures a real TCP exchange on lo with three sources (lo
+// with full packets and with a 100-byte snap length, and the "any" device) and
+// checks every payload byte is seen
 // exactly once per direction, with the cut bytes reported by PayloadLen.
 func TestLiveLoopback(t *testing.T) {
 	full, err := OpenLive("lo", LiveOptions{})
@@ -28,6 +29,11 @@ func TestLiveLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cut.Close()
+	anyDev, err := OpenLive("any", LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anyDev.Close()
 
 	// UDP on lo: the kernel filter keeps it from the sources.
 	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -86,7 +92,7 @@ func TestLiveLoopback(t *testing.T) {
 		name string
 		src  *LiveSource
 		snap int
-	}{{"full", full, 0}, {"snap100", cut, 100}} {
+	}{{"full", full, 0}, {"snap100", cut, 100}, {"any", anyDev, 0}} {
 		// Per direction: payload bytes by sequence offset from the SYN.
 		var isn [2]uint32
 		var seen [2]map[uint32]int
