@@ -15,18 +15,19 @@ var _ Stater = (*Influx)(nil)
 // Influx is the InfluxDB sink. Write encodes points into line protocol in
 // memory and returns; one sender goroutine posts full batches (BatchSize
 // lines, gzipped) to /api/v2/write and retries failures with exponential
-// backoff. Between them is a buffer of BufferSize points; when it is full,
-// Write drops points and counts them.
+// backoff. Between them is a buffer of BufferSize points.
 //
-// When InfluxDB is down or slow (a batch still fails after MaxRetries
-// retries, or the buffer is half full while the sender waits to retry), the
-// batch spills to the spool directory, and so do all batches after it until
-// the spool has been sent back: the sender retries the oldest spooled lines
-// with backoff (at once when Flush is called) and deletes each spool file
-// once InfluxDB accepted all of it. Spool files left by an earlier run are
-// sent the same way. Beyond SpoolCap bytes points are dropped and counted.
-// Resending is safe: InfluxDB overwrites a point with the same series and
-// timestamp, so a line sent twice (after a crash) is stored once.
+// When InfluxDB is down (a batch still fails after MaxRetries retries) or
+// slow (the buffer passes three quarters full), batches spill to the spool
+// directory: the failed batch, or the oldest queued ones (a spiller
+// goroutine moves them while the sender waits on the server), and every
+// batch after them until the spool has been sent back. The sender resends
+// the oldest spooled lines with backoff (at once when Flush is called) and
+// deletes each spool file once InfluxDB accepted all of it; spool files left
+// by an earlier run are sent the same way. Points are dropped, and counted,
+// only beyond SpoolCap bytes of spool or, without a spool directory, when
+// the buffer is full. Resending is safe: InfluxDB overwrites a point with
+// the same series and timestamp, so a line sent twice is stored once.
 type Influx struct {
 	cfg Config
 	hw  *httpWriter
@@ -42,14 +43,15 @@ type Influx struct {
 	free      []*batch
 	closed    bool
 	queuedSeq uint64 // sequence number of the last batch queued
+	held      int    // points popped by the sender or the spiller, not yet delivered
+	spilling  int    // batches the spiller holds
 
-	inflight atomic.Int64  // points of the batch the sender is delivering
-	doneSeq  atomic.Uint64 // sequence number of the last batch delivered (sent, spilled or counted lost)
-
-	wake    chan struct{}
-	flushCh chan chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	wake        chan struct{} // a batch was queued
+	pressure    chan struct{} // the buffer passed its high-water mark
+	flushCh     chan chan struct{}
+	stop        chan struct{}
+	done        chan struct{} // the sender has finished
+	spillerDone chan struct{}
 
 	written, retried, spilled, resent, dropped, rejected, invalid atomic.Uint64
 
@@ -78,14 +80,16 @@ func NewInflux(cfg Config) (*Influx, error) {
 		return nil, err
 	}
 	w := &Influx{
-		cfg:     cfg,
-		hw:      newHTTPWriter(&cfg),
-		wake:    make(chan struct{}, 1),
-		flushCh: make(chan chan struct{}),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
-		up:      true,
-		since:   time.Now(),
+		cfg:         cfg,
+		hw:          newHTTPWriter(&cfg),
+		wake:        make(chan struct{}, 1),
+		pressure:    make(chan struct{}, 1),
+		flushCh:     make(chan chan struct{}),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+		spillerDone: make(chan struct{}),
+		up:          true,
+		since:       time.Now(),
 	}
 	if cfg.SpoolDir != "" {
 		sp, err := openSpool(cfg.SpoolDir, cfg.SpoolCap)
@@ -96,19 +100,27 @@ func NewInflux(cfg Config) (*Influx, error) {
 		w.sp = sp
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
+	if w.sp != nil {
+		go w.spiller()
+	} else {
+		close(w.spillerDone)
+	}
 	go w.run()
 	return w, nil
 }
 
-// Write encodes the points into the buffer and returns without I/O. It
-// returns an error (wrapping ErrInvalidPoint) naming the first invalid
-// point, which is skipped and counted; the others are still written. Points
-// that do not fit in a full buffer are counted in Stats.Dropped, not
-// returned as an error: the caller could do nothing about them.
+// Write encodes the points into the buffer and returns; it never waits on
+// the network. Only when the buffer is full (points come faster than the
+// spiller moves them to the spool) does it append the oldest batch to the
+// spool itself, on local disk. It returns an error (wrapping
+// ErrInvalidPoint) naming the first invalid point, which is skipped and
+// counted; the others are still written. Points that cannot be kept (no
+// spool and a full buffer, or a full spool) are counted in Stats.Dropped,
+// not returned as an error: the caller could do nothing about them.
 func (w *Influx) Write(points []Point) error {
 	var firstErr error
 	bad, lost := 0, 0
-	signal := false
+	signal, pressure := false, false
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -116,8 +128,27 @@ func (w *Influx) Write(points []Point) error {
 	}
 	for i := range points {
 		if w.queued >= w.cfg.BufferSize {
-			lost++
-			continue
+			if w.sp == nil {
+				lost++
+				continue
+			}
+			// Full although the spiller works at three quarters: points
+			// come faster than it moves them. Spill the oldest batch here
+			// (local disk, never the network) rather than drop points.
+			b := w.popLocked()
+			if b == nil {
+				w.enqueueCur()
+				b = w.popLocked()
+			}
+			w.spilling++
+			w.mu.Unlock()
+			w.spill(b)
+			w.release(b, true)
+			w.mu.Lock()
+			if w.closed {
+				w.mu.Unlock()
+				return ErrClosed
+			}
 		}
 		if w.cur == nil {
 			w.cur = w.newBatch()
@@ -138,12 +169,13 @@ func (w *Influx) Write(points []Point) error {
 			signal = true
 		}
 	}
+	pressure = w.sp != nil && w.queued > w.cfg.BufferSize/4*3
 	w.mu.Unlock()
 	if signal {
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
+		notify(w.wake)
+	}
+	if pressure {
+		notify(w.pressure)
 	}
 	if bad > 0 {
 		w.invalid.Add(uint64(bad))
@@ -177,22 +209,26 @@ func (w *Influx) newBatch() *batch {
 	return &batch{buf: make([]byte, 0, 128*w.cfg.BatchSize)}
 }
 
-func (w *Influx) recycle(b *batch) {
-	b.buf, b.n, b.seq = b.buf[:0], 0, 0
-	w.mu.Lock()
-	if len(w.free) < 4 {
-		w.free = append(w.free, b)
+// notify signals c without blocking (c has room for one signal).
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
 	}
-	w.mu.Unlock()
 }
 
-// pop takes the oldest queued batch; with all it also takes the batch being filled.
+// pop takes the oldest queued batch; with all it also takes the batch being
+// filled. The caller hands the batch to release when it is delivered.
 func (w *Influx) pop(all bool) *batch {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if all {
 		w.enqueueCur()
 	}
+	return w.popLocked()
+}
+
+func (w *Influx) popLocked() *batch {
 	if len(w.queue) == 0 {
 		return nil
 	}
@@ -200,8 +236,22 @@ func (w *Influx) pop(all bool) *batch {
 	w.queue[0] = nil
 	w.queue = w.queue[1:]
 	w.queued -= b.n
-	w.inflight.Store(int64(b.n))
+	w.held += b.n
 	return b
+}
+
+// release recycles a delivered batch (sent, spilled or counted lost).
+func (w *Influx) release(b *batch, spiller bool) {
+	w.mu.Lock()
+	w.held -= b.n
+	if spiller {
+		w.spilling--
+	}
+	b.buf, b.n, b.seq = b.buf[:0], 0, 0
+	if len(w.free) < 4 {
+		w.free = append(w.free, b)
+	}
+	w.mu.Unlock()
 }
 
 // Flush moves buffered points on and waits until every point written before
@@ -247,6 +297,7 @@ func (w *Influx) Close(ctx context.Context) error {
 	w.cancel()
 	close(w.stop)
 	<-w.done
+	<-w.spillerDone
 	w.hw.close()
 	st := w.Stats()
 	var errs []error
@@ -278,7 +329,7 @@ func (w *Influx) Ping(ctx context.Context) error {
 // Stats returns the counters and state.
 func (w *Influx) Stats() Stats {
 	w.mu.Lock()
-	buffered := w.queued
+	buffered := w.queued + w.held
 	w.mu.Unlock()
 	st := Stats{
 		Written:  w.written.Load(),
@@ -288,7 +339,7 @@ func (w *Influx) Stats() Stats {
 		Dropped:  w.dropped.Load(),
 		Rejected: w.rejected.Load(),
 		Invalid:  w.invalid.Load(),
-		Buffered: buffered + int(w.inflight.Load()),
+		Buffered: buffered,
 	}
 	if w.sp != nil {
 		st.SpoolBytes = w.sp.bytes.Load()
@@ -334,13 +385,11 @@ func (w *Influx) run() {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	var waiters []flushWaiter
-	kick := len(w.spoolFiles()) > 0 // leftovers of an earlier run: try at once
+	kick := w.sp != nil && !w.sp.empty() // leftovers of an earlier run: try at once
 	for {
 		for b := w.pop(false); b != nil; b = w.pop(false) {
 			w.deliver(b)
-			w.doneSeq.Store(b.seq)
-			w.inflight.Store(0)
-			w.recycle(b)
+			w.release(b, false)
 		}
 		if w.sp != nil && !w.sp.empty() && (kick || !time.Now().Before(w.nextTry)) {
 			kick = false
@@ -349,17 +398,8 @@ func (w *Influx) run() {
 			}
 		}
 		kick = false
-		if len(waiters) > 0 && (w.sp == nil || w.sp.empty()) {
-			done := w.doneSeq.Load()
-			kept := waiters[:0]
-			for _, f := range waiters {
-				if f.seq <= done {
-					close(f.ch)
-				} else {
-					kept = append(kept, f)
-				}
-			}
-			waiters = kept
+		if len(waiters) > 0 {
+			waiters = w.releaseWaiters(waiters)
 		}
 		var retryC <-chan time.Time
 		if w.sp != nil && !w.sp.empty() {
@@ -391,11 +431,60 @@ func (w *Influx) run() {
 	}
 }
 
-func (w *Influx) spoolFiles() []spoolFile {
-	if w.sp == nil {
-		return nil
+// releaseWaiters lets go the Flush calls whose points are all in InfluxDB:
+// no batch up to theirs is queued or held by the spiller, and the spool is
+// empty. The sender holds no batch when it calls this.
+func (w *Influx) releaseWaiters(waiters []flushWaiter) []flushWaiter {
+	w.mu.Lock()
+	oldest := uint64(1<<64 - 1)
+	if len(w.queue) > 0 {
+		oldest = w.queue[0].seq
 	}
-	return w.sp.files
+	spilling := w.spilling
+	w.mu.Unlock()
+	// Checked after the spiller count: a batch it spilled meanwhile is in the spool.
+	if spilling > 0 || (w.sp != nil && !w.sp.empty()) {
+		return waiters
+	}
+	kept := waiters[:0]
+	for _, f := range waiters {
+		if f.seq < oldest {
+			close(f.ch)
+		} else {
+			kept = append(kept, f)
+		}
+	}
+	return kept
+}
+
+// spiller moves the oldest queued batches to the spool when the buffer
+// passes three quarters full (InfluxDB is slower than the points come, or
+// the sender is waiting to retry), down to half full.
+func (w *Influx) spiller() {
+	defer close(w.spillerDone)
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-w.pressure:
+		}
+		for {
+			w.mu.Lock()
+			var b *batch
+			if w.queued > w.cfg.BufferSize/2 {
+				if b = w.popLocked(); b != nil {
+					w.spilling++
+				}
+			}
+			w.mu.Unlock()
+			if b == nil {
+				break
+			}
+			w.spill(b)
+			w.release(b, true)
+		}
+		notify(w.wake) // the sender re-checks its flush waiters
+	}
 }
 
 // deliver sends a batch, or spills it while the spool holds older points.
@@ -442,8 +531,8 @@ func (w *Influx) spill(b *batch) {
 }
 
 // sendRetrying posts buf, retrying retryable failures up to MaxRetries times
-// with exponential backoff. It gives up early when Close stops the sender or
-// when the buffer fills past half while it waits (the batch then spills).
+// with exponential backoff; it gives up early when Close stops the sender.
+// Meanwhile the spiller keeps the buffer from filling.
 func (w *Influx) sendRetrying(buf []byte) error {
 	delay := w.cfg.RetryInterval
 	for attempt := 0; ; attempt++ {
@@ -460,31 +549,14 @@ func (w *Influx) sendRetrying(buf []byte) error {
 		if we.retryAfter > delay {
 			delay = we.retryAfter
 		}
-		if !w.pause(delay) {
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-w.stop:
+			t.Stop()
 			return err
 		}
 		delay = min(2*delay, w.cfg.MaxRetryInterval)
-	}
-}
-
-// pause waits d; false if the sender is stopping or the buffer is filling up.
-func (w *Influx) pause(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			return true
-		case <-w.stop:
-			return false
-		case <-w.wake:
-			w.mu.Lock()
-			pressure := w.queued > w.cfg.BufferSize/2
-			w.mu.Unlock()
-			if pressure && w.sp != nil {
-				return false
-			}
-		}
 	}
 }
 
@@ -537,6 +609,7 @@ func (w *Influx) resendOne() bool {
 // shutdown moves everything still in memory to the spool (or counts it
 // dropped without one) and closes the spool.
 func (w *Influx) shutdown() {
+	<-w.spillerDone
 	for b := w.pop(true); b != nil; b = w.pop(true) {
 		if w.sp != nil {
 			w.spill(b)
@@ -544,7 +617,7 @@ func (w *Influx) shutdown() {
 			w.dropped.Add(uint64(b.n))
 			w.setErr(fmt.Errorf("closed with %d points unsent (no spool directory)", b.n))
 		}
-		w.inflight.Store(0)
+		w.release(b, false)
 	}
 	if w.sp != nil {
 		if err := w.sp.close(); err != nil {

@@ -317,6 +317,47 @@ func TestInfluxKillAndRecover(t *testing.T) {
 	}
 }
 
+// TestInfluxHungServerSpills freezes the server (SIGSTOP): the sender hangs
+// in a request, the buffer fills past three quarters and the spiller moves
+// batches to the spool; nothing is dropped, and after the server resumes
+// every point arrives.
+func TestInfluxHungServerSpills(t *testing.T) {
+	srv := influxtest.Start(t)
+	cfg := testConfig(srv)
+	cfg.BatchSize, cfg.BufferSize = 100, 2000
+	cfg.SpoolDir = filepath.Join(t.TempDir(), "spool")
+	s, err := NewInflux(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause()
+	const n = 6000 // three buffers full
+	for i := 0; i < n; i += 100 {
+		if err := s.Write(testPoints(i, i+100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the spiller to bring the buffer down to half", func() bool {
+		st := s.Stats()
+		return st.Spilled > 0 && st.Buffered <= cfg.BufferSize/2+cfg.BatchSize
+	})
+	if st := s.Stats(); st.Dropped != 0 || st.Written != 0 {
+		t.Errorf("while hung: stats = %+v", st)
+	}
+	srv.Resume()
+	flush(t, s)
+	if got := count(t, srv, `SELECT count(messages) FROM zmtp_conn`); got != n {
+		t.Errorf("count = %d, want %d", got, n)
+	}
+	st := s.Stats()
+	if st.Written != n || st.Dropped != 0 || st.Resent != st.Spilled || st.SpoolBytes != 0 {
+		t.Errorf("after resume: stats = %+v", st)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestInfluxSpoolSurvivesRestartOfZspy closes a sink while InfluxDB is down:
 // the points stay in the spool and a new sink sends them at start.
 func TestInfluxSpoolSurvivesRestartOfZspy(t *testing.T) {
@@ -462,4 +503,72 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "store: no influxd; tests against a real InfluxDB will be SKIPPED (set ZSPY_INFLUXD)")
 	}
 	os.Exit(m.Run())
+}
+
+// BenchmarkInfluxEndToEnd writes b.N points through the sink into a real
+// influxd and flushes: points/s from the first Write until InfluxDB has
+// accepted them all.
+func BenchmarkInfluxEndToEnd(b *testing.B) {
+	srv := influxtest.Start(b)
+	cfg := Config{URL: srv.URL, Bucket: srv.DB, SpoolDir: b.TempDir()}
+	s, err := NewInflux(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps := make([]Point, 1000)
+	for i := range ps {
+		ps[i] = benchPoint()
+		ps[i].Tags[0].Value = fmt.Sprintf("conn-%d", i%50)
+	}
+	line, _ := AppendLine(nil, &ps[0])
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(ps) {
+		for j := range ps {
+			ps[j].Time = ps[j].Time.Add(time.Millisecond)
+		}
+		if err := s.Write(ps[:min(len(ps), b.N-i)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := s.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
+	if st := s.Stats(); st.Written != uint64(b.N) {
+		b.Fatalf("written %d of %d: %+v", st.Written, b.N, st)
+	}
+	s.Close(ctx)
+}
+
+// BenchmarkInfluxWrite is the cost of Write to the caller (the capture
+// pipeline): encoding into the buffer, with the sender posting to a real
+// influxd meanwhile.
+func BenchmarkInfluxWrite(b *testing.B) {
+	srv := influxtest.Start(b)
+	s, err := NewInflux(Config{URL: srv.URL, Bucket: srv.DB, SpoolDir: b.TempDir(), BufferSize: 1 << 22})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps := make([]Point, 100)
+	for i := range ps {
+		ps[i] = benchPoint()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(ps) {
+		for j := range ps {
+			ps[j].Time = ps[j].Time.Add(time.Millisecond)
+		}
+		s.Write(ps[:min(len(ps), b.N-i)])
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s.Close(ctx)
 }

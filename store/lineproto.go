@@ -16,8 +16,8 @@ import (
 // protocol cannot carry in a name or tag value is replaced: a control
 // character (line break, tab...) by a space, and a backslash that would come
 // right before an escaped byte or end the name by '/'. In a string field
-// '\n' and '\r' are written as the two characters `\n` and `\r`. One point
-// is therefore always exactly one line.
+// '\n', '\r' and '\f' read back as the two characters `\n`, `\r`, `\f`. One
+// point is therefore always exactly one line.
 func AppendLine(dst []byte, p *Point) ([]byte, error) {
 	if err := p.Validate(); err != nil {
 		return dst, err
@@ -130,10 +130,17 @@ func appendQuoted(dst []byte, s string) []byte {
 			esc = 'n'
 		case '\r':
 			esc = 'r'
+		case '\f':
+			esc = 'f'
 		default:
 			continue
 		}
 		dst = append(dst, s[start:i]...)
+		if esc != s[i] {
+			// A line break is written as an escaped backslash and a letter:
+			// it reads back as the two characters `\n`.
+			dst = append(dst, '\\')
+		}
 		dst = append(dst, '\\', esc)
 		start = i + 1
 	}

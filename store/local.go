@@ -299,8 +299,7 @@ func (l *Local) Query(q Query) []Point {
 }
 
 // DataFiles lists the line-protocol files (*.lp) of a data or spool
-// directory in the order they were written (zspy-* by day and number, then
-// spool-* by sequence).
+// directory, sorted by name: zspy-* by day and number, spool-* by sequence.
 func DataFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -23,9 +24,10 @@ var errSpoolFull = errors.New("spool full")
 // Files are named spool-<sequence>.lp, hold complete lines of line protocol,
 // are appended to in order and sent back oldest first; a file is deleted once
 // every line of it was accepted. Files left by an earlier run are sent too.
-// Only the Influx sender goroutine uses a spool (bytes and count are atomic
-// for Stats).
+// The Influx sender and spiller goroutines share it; bytes and count are
+// atomic for Stats.
 type spool struct {
+	mu      sync.Mutex // the sender appends and resends; the spiller appends
 	dir     string
 	cap     int64
 	files   []spoolFile // oldest first; the last one may be active
@@ -88,10 +90,16 @@ func spoolSeq(name string) (uint64, bool) {
 	return seq, err == nil
 }
 
-func (s *spool) empty() bool { return len(s.files) == 0 }
+func (s *spool) empty() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.files) == 0
+}
 
 // append adds complete lines; errSpoolFull when the cap would be passed.
 func (s *spool) append(lines []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.bytes.Load()+int64(len(lines)) > s.cap {
 		return errSpoolFull
 	}
@@ -145,8 +153,11 @@ func (s *spool) closeActive() error {
 // next returns up to maxLines lines from the oldest file, without consuming
 // them (commit does), and the number of lines. torn counts bytes of an
 // incomplete last line found in the file (a crash mid-append); they are skipped.
+// The chunk stays valid until commit; only one goroutine may resend.
 func (s *spool) next(maxLines int) (chunk []byte, lines int, torn int, err error) {
-	if s.empty() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.files) == 0 {
 		return nil, 0, 0, nil
 	}
 	if !s.rloaded {
@@ -185,6 +196,8 @@ func (s *spool) next(maxLines int) (chunk []byte, lines int, torn int, err error
 
 // commit consumes n bytes returned by next; a file fully consumed is deleted.
 func (s *spool) commit(n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.rpos += n
 	if s.rpos < len(s.rbuf) {
 		return nil
@@ -200,7 +213,11 @@ func (s *spool) commit(n int) error {
 	return nil
 }
 
-func (s *spool) close() error { return s.closeActive() }
+func (s *spool) close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closeActive()
+}
 
 // readAllInto reads r to the end, appending to buf.
 func readAllInto(buf []byte, r io.Reader) ([]byte, error) {

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -196,6 +197,23 @@ func (s *Server) Kill() {
 	s.cmd = nil
 }
 
+// Pause freezes influxd (SIGSTOP): connections are still accepted by the
+// kernel but nothing answers, as with a server that hangs.
+func (s *Server) Pause() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// Resume lets a paused influxd run again (SIGCONT).
+func (s *Server) Resume() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 // Restart starts influxd again on the same port and data directory.
 func (s *Server) Restart() {
 	s.t.Helper()
@@ -210,6 +228,7 @@ func (s *Server) stop() {
 	if s.cmd == nil {
 		return
 	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // in case a test left it paused
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	t := time.NewTimer(30 * time.Second)
 	defer t.Stop()
