@@ -13,6 +13,7 @@ import (
 
 	"os"
 	"slices"
+	"sync/atomic"
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/metrics"
@@ -67,6 +68,8 @@ type Pipeline struct {
 	hooks   []IntervalHook
 
 	monLog []monitor.Event // recorded monitor events not merged yet
+
+	liveDrops *atomic.Uint64 // packets dropped between capture and pipeline
 }
 
 // New returns a pipeline with a fresh tracker and reassembler.
@@ -227,6 +230,9 @@ func (p *Pipeline) Stats() capture.Stats {
 		s.KernelDrops += c.KernelDrops
 		s.Duplicates += c.Duplicates
 		s.InternalDrops += c.InternalDrops
+	}
+	if p.liveDrops != nil {
+		s.InternalDrops += p.liveDrops.Load()
 	}
 	return s
 }

@@ -1,0 +1,226 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/monitor"
+)
+
+// LiveConfig configures a live run.
+type LiveConfig struct {
+	// Batches is how many batches of packets may wait between the capture
+	// goroutine and the pipeline (default 64); BatchSegments and BatchBytes
+	// bound one batch (defaults 2048 segments, 4 MiB of payload). When every
+	// batch is full, packets are dropped and counted (Stats.InternalDrops).
+	Batches       int
+	BatchSegments int
+	BatchBytes    int
+	// Linger is the longest a partly filled batch waits before the pipeline
+	// gets it (default 50 ms).
+	Linger time.Duration
+
+	// Duration stops the run after this long (0: no limit); Count after this
+	// many TCP segments (0: no limit).
+	Duration time.Duration
+	Count    uint64
+
+	// StatsEvery calls OnStats with the counters at this period of wall-clock
+	// time (0: never).
+	StatsEvery time.Duration
+	OnStats    func(LiveStats)
+
+	// Monitor delivers socket-monitor events to merge (nil: none).
+	Monitor <-chan monitor.Event
+
+	// OnSegment, when set, sees every segment on the capture goroutine before
+	// it is queued (e.g. to write it to a file). It must not keep seg.
+	OnSegment func(seg *capture.Segment)
+
+	// Block makes the capture goroutine wait for a free batch instead of
+	// dropping packets: for sources that can wait (files), not for live ones.
+	Block bool
+
+	// Clock returns the wall-clock time (default time.Now); tests replace it.
+	Clock func() time.Time
+}
+
+// LiveStats are the counters of a live run, for periodic status lines.
+type LiveStats struct {
+	capture.Stats
+	Connections int
+	Open        int
+	Elapsed     time.Duration
+}
+
+type batch struct {
+	segs []capture.Segment
+	data []byte
+}
+
+// RunLive captures from src until ctx is done, the duration or count is
+// reached, or src ends. Packets are read on a goroutine of their own and
+// handed to the pipeline in batches through a bounded queue: when the pipeline
+// falls behind, packets are dropped and counted, never buffered without limit.
+// Everything else (the model, the interval hooks, monitor events) runs on the
+// caller's goroutine. RunLive closes src.
+func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConfig) error {
+	if cfg.Batches <= 0 {
+		cfg.Batches = 64
+	}
+	if cfg.BatchSegments <= 0 {
+		cfg.BatchSegments = 2048
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = 4 << 20
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = 50 * time.Millisecond
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if cfg.Duration > 0 {
+		var c2 context.CancelFunc
+		ctx, c2 = context.WithTimeout(ctx, cfg.Duration)
+		defer c2()
+	}
+	free := make(chan *batch, cfg.Batches)
+	full := make(chan *batch, cfg.Batches)
+	for i := 0; i < cfg.Batches; i++ {
+		free <- &batch{segs: make([]capture.Segment, 0, cfg.BatchSegments), data: make([]byte, 0, cfg.BatchBytes)}
+	}
+	var drops atomic.Uint64
+	p.liveDrops = &drops
+	p.cur = src
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- p.readLive(ctx, src, cfg, free, full, &drops)
+		close(full)
+	}()
+	start := cfg.Clock()
+	var statsTick <-chan time.Time
+	if cfg.StatsEvery > 0 && cfg.OnStats != nil {
+		t := time.NewTicker(cfg.StatsEvery)
+		defer t.Stop()
+		statsTick = t.C
+	}
+	idle := time.NewTicker(time.Second)
+	defer idle.Stop()
+	mon := cfg.Monitor
+	for {
+		select {
+		case b, ok := <-full:
+			if !ok {
+				src.Close()
+				err := <-readErr
+				p.cur = nil
+				st := src.Stats()
+				st.InternalDrops += drops.Load()
+				p.addStats(st)
+				p.liveDrops = nil
+				if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || err == io.EOF || errors.Is(err, errCount) {
+					return nil
+				}
+				return err
+			}
+			for i := range b.segs {
+				p.Packet(&b.segs[i])
+			}
+			b.segs, b.data = b.segs[:0], b.data[:0]
+			free <- b
+		case ev, ok := <-mon:
+			if !ok {
+				mon = nil
+				continue
+			}
+			p.MonitorEvent(&ev)
+		case now := <-idle.C:
+			// No packets for a while: end the metrics intervals by the clock.
+			if p.lastTS.IsZero() || now.Sub(p.lastTS) > 2*time.Second {
+				p.Tick(now)
+			}
+		case <-statsTick:
+			st := LiveStats{Stats: p.Stats(), Connections: len(p.Tracker.Conns()), Elapsed: cfg.Clock().Sub(start)}
+			st.Open = p.Asm.Stats().Open
+			cfg.OnStats(st)
+		}
+	}
+}
+
+var errCount = errors.New("packet count reached")
+
+// readLive is the capture goroutine: it fills batches and queues them.
+func (p *Pipeline) readLive(ctx context.Context, src capture.Source, cfg LiveConfig, free, full chan *batch, drops *atomic.Uint64) error {
+	var cur *batch
+	var opened time.Time
+	var n uint64
+	var seg capture.Segment
+	send := func() {
+		if cur != nil && len(cur.segs) > 0 {
+			full <- cur
+			cur = nil
+		}
+	}
+	for {
+		if ctx.Err() != nil {
+			send()
+			return ctx.Err()
+		}
+		err := src.Next(&seg)
+		if errors.Is(err, capture.ErrTimeout) {
+			send()
+			continue
+		}
+		if err == io.EOF {
+			send()
+			return io.EOF
+		}
+		if err != nil {
+			var pe *capture.PacketError
+			if errors.As(err, &pe) {
+				continue // counted by the source as malformed
+			}
+			send()
+			return err
+		}
+		if cfg.OnSegment != nil {
+			cfg.OnSegment(&seg)
+		}
+		if cur != nil && (len(cur.segs) == cap(cur.segs) || len(cur.data)+len(seg.Payload) > cap(cur.data)) {
+			send()
+		}
+		if cur == nil {
+			if cfg.Block {
+				cur = <-free
+			} else {
+				select {
+				case cur = <-free:
+				default:
+					drops.Add(1) // the pipeline is behind: drop, and say so
+					continue
+				}
+			}
+			opened = time.Now()
+		}
+		off := len(cur.data)
+		cur.data = append(cur.data, seg.Payload...)
+		s := seg
+		s.Payload = cur.data[off:len(cur.data):len(cur.data)]
+		cur.segs = append(cur.segs, s)
+		n++
+		if cfg.Count > 0 && n >= cfg.Count {
+			send()
+			return errCount
+		}
+		if time.Since(opened) >= cfg.Linger {
+			send()
+		}
+	}
+}
