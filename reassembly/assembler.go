@@ -644,7 +644,9 @@ type bufPool struct {
 	free [19][][]byte // classes 2^0 .. 2^18 bytes
 }
 
-const maxPooled = 64 // buffers kept per class
+// pooledLimit is how many free buffers of a class are kept: up to 64, and at
+// most about 1 MiB per class, so an idle pool holds a few MiB at most.
+func pooledLimit(class int) int { return min(64, max(2, (1<<20)>>class)) }
 
 func (p *bufPool) get(n int) []byte {
 	class := bits.Len(uint(n - 1))
@@ -664,7 +666,7 @@ func (p *bufPool) put(b []byte) {
 		return
 	}
 	class := bits.Len(uint(cap(b) - 1))
-	if class >= len(p.free) || cap(b) != 1<<class || len(p.free[class]) >= maxPooled {
+	if class >= len(p.free) || cap(b) != 1<<class || len(p.free[class]) >= pooledLimit(class) {
 		return
 	}
 	p.free[class] = append(p.free[class], b[:0])
