@@ -90,7 +90,8 @@ const maxPayload = 1 << 30
 // TestConnSize) and a map entry (about 80 bytes), plus what its Stream keeps.
 // Out-of-order bytes are copied into pooled buffers, at most MaxBufferPerDir
 // per direction and MaxBufferTotal in all (each may be exceeded by one segment,
-// at most capture.MaxRecordLen bytes, before the hole is given up). Closed
+// at most capture.MaxRecordLen bytes, before the hole is given up); freed
+// buffers are pooled for reuse, about 1 MiB per size class at most. Closed
 // connections stay as small tombstones until their idle timeout, so that late
 // packets are not taken for new connections.
 type Assembler struct {
