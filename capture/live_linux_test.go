@@ -124,6 +124,9 @@ func TestLiveLoopback(t *testing.T) {
 			if !seg.Src.IsLoopback() || seg.TS.IsZero() {
 				t.Fatalf("%s: segment %+v", tc.name, seg)
 			}
+			if tc.src.msg.Controllen == 0 {
+				t.Fatalf("%s: no kernel timestamp with the packet", tc.name)
+			}
 			if seg.Has(FlagSYN) {
 				isn[d] = seg.Seq
 			}
