@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/report"
+)
+
+func init() { subcommands = append(subcommands, newCaptureCmd) }
+
+type captureFlags struct {
+	iface       string
+	json        bool
+	showSecrets bool
+	duration    time.Duration
+	count       uint64
+	statsEvery  time.Duration
+	snaplen     int
+	promisc     bool
+	monitors    []string
+	monSocket   string
+	idle        time.Duration
+	store       storeFlags
+	noStore     bool
+	write       writeFlags
+	filter      filterFlags
+}
+
+func newCaptureCmd() *cobra.Command {
+	var f captureFlags
+	cmd := &cobra.Command{
+		Use:   "capture -i IFACE",
+		Short: "watch live ZeroMQ traffic on a network interface",
+		Long: `Capture reads packets from a network interface (root or CAP_NET_RAW; no libpcap
+needed) and runs them through the same dissector and tracker as replay. On
+SIGINT/SIGTERM, --duration or --count it stops cleanly and prints the final
+report, in the same text and --json forms as replay. Loopback and "any" show each
+packet twice; zspy counts it once.`,
+		Example: `  sudo zspy capture -i eth0
+  sudo zspy capture -i any --port 5555 --duration 1m --json
+  sudo zspy capture -i lo -w incident.pcap --rotate-size 100MB --stats-every 10s
+  sudo zspy capture -i eth0 --monitor tcp://127.0.0.1:7777`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCapture(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.iface, "interface", "i", "", "interface to capture on (\"any\" for all)")
+	fl.BoolVar(&f.json, "json", false, "print the final report as one JSON document")
+	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print PLAIN passwords instead of redacting them")
+	fl.DurationVar(&f.duration, "duration", 0, "stop after this long")
+	fl.Uint64Var(&f.count, "count", 0, "stop after this many TCP segments")
+	fl.DurationVar(&f.statsEvery, "stats-every", 0, "print a status line to stderr at this period (packets, bytes, connections, drops)")
+	fl.IntVar(&f.snaplen, "snaplen", capture.MaxRecordLen, "bytes kept of each packet (the default holds loopback's 64 KiB segments)")
+	fl.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode")
+	fl.StringArrayVar(&f.monitors, "monitor", nil, "merge socket-monitor events from this forwarding endpoint (repeatable; see zspy monitor)")
+	fl.StringVar(&f.monSocket, "monitor-socket", "sub", "socket for --monitor endpoints: sub, pair or pull")
+	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long")
+	fl.BoolVar(&f.noStore, "no-store", false, "keep no time series (default: InfluxDB when configured, else the local data dir)")
+	f.store.register(fl, true)
+	f.write.register(fl)
+	f.filter.register(fl)
+	_ = cmd.MarkFlagRequired("interface")
+	return cmd
+}
+
+func runCapture(cmd *cobra.Command, f captureFlags) error {
+	opts := capture.LiveOptions{SnapLen: f.snaplen, Promiscuous: f.promisc}
+	if err := f.filter.apply(&opts); err != nil {
+		return err
+	}
+	src, err := capture.OpenLive(f.iface, opts)
+	if err != nil {
+		return liveError(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ropt := report.Options{ShowSecrets: f.showSecrets}
+	p := pipeline.New(pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag})
+	warn := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "zspy: warning: "+format+"\n", args...)
+		p.Warn(format, args...)
+	}
+	var sinkName string
+	if !f.noStore {
+		sink, name, err := f.store.openSink(true)
+		if err != nil {
+			src.Close()
+			return err
+		}
+		sinkName = name
+		attachSink(p, sink, warn)
+		defer func() {
+			if _, err := closeSink(sink, 10*time.Second); err != nil {
+				fmt.Fprintln(os.Stderr, "zspy:", err)
+			}
+		}()
+	}
+	cfg := pipeline.LiveConfig{Duration: f.duration, Count: f.count}
+	if f.statsEvery > 0 {
+		cfg.StatsEvery = f.statsEvery
+		cfg.OnStats = func(st pipeline.LiveStats) {
+			fmt.Fprintf(os.Stderr, "zspy: %s: %d packets, %d bytes, %d connections (%d open), kernel drops %d, zspy drops %d, duplicates %d, cut by snaplen %d\n",
+				st.Elapsed.Round(time.Second), st.Packets, st.Bytes, st.Connections, st.Open, st.KernelDrops, st.InternalDrops, st.Duplicates, st.Truncated)
+		}
+	}
+	w, err := f.write.open(src)
+	if err != nil {
+		src.Close()
+		return err
+	}
+	if w != nil {
+		cfg.OnSegment = w.segment
+		defer func() {
+			if err := w.close(); err != nil {
+				fmt.Fprintln(os.Stderr, "zspy:", err)
+			}
+		}()
+	}
+	if len(f.monitors) > 0 {
+		evs, err := startMonitors(ctx, f.monitors, f.monSocket)
+		if err != nil {
+			src.Close()
+			return err
+		}
+		cfg.Monitor = evs
+	}
+	fmt.Fprintf(os.Stderr, "zspy: capturing on %s", src.Name())
+	if sinkName != "" {
+		fmt.Fprintf(os.Stderr, ", time series to %s", sinkName)
+	}
+	fmt.Fprintln(os.Stderr)
+	err = p.RunLive(ctx, src, cfg)
+	p.Finish()
+	r := p.Report()
+	if r.Stats.TruncatedPackets > 0 {
+		p.Warn("%d packets were cut by the snap length (%d bytes): frame sizes were followed across the missing bytes", r.Stats.TruncatedPackets, f.snaplen)
+		r = p.Report()
+	}
+	out := bufio.NewWriter(cmd.OutOrStdout())
+	defer out.Flush()
+	var werr error
+	if f.json {
+		werr = report.WriteJSON(out, r)
+	} else {
+		werr = report.WriteText(out, r)
+	}
+	if err != nil {
+		return err
+	}
+	return werr
+}
+
+// liveError turns a missing privilege into one clear line.
+func liveError(err error) error {
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("live capture needs the CAP_NET_RAW capability: run as root, or grant it once with `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v zspy)` (%w)", err)
+	}
+	return err
+}
+
+// startMonitors subscribes to socket-monitor forwarders and returns their
+// events on one channel.
+func startMonitors(ctx context.Context, endpoints []string, socket string) (<-chan monitor.Event, error) {
+	kind, err := monitor.ParseSocketKind(socket)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := monitor.NewSubscriber(monitor.Config{Endpoints: endpoints, Socket: kind})
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan monitor.Event, 4096)
+	go func() {
+		defer close(ch)
+		err := sub.Run(ctx, monitor.Handler{
+			Event: func(ev monitor.Event) {
+				select {
+				case ch <- ev:
+				case <-ctx.Done():
+				}
+			},
+			Malformed: func(m monitor.Malformed) { fmt.Fprintln(os.Stderr, "zspy: warning:", m) },
+		})
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "zspy: monitor:", err)
+		}
+	}()
+	return ch, nil
+}
