@@ -41,6 +41,11 @@ type LiveConfig struct {
 	// it is queued (e.g. to write it to a file). It must not keep seg.
 	OnSegment func(seg *capture.Segment)
 
+	// DrainFor is how long, at most, a stopped run goes on reading what the
+	// source already holds (until it reports a read timeout). Zero: stop at
+	// once.
+	DrainFor time.Duration
+
 	// Block makes the capture goroutine wait for a free batch instead of
 	// dropping packets: for sources that can wait (files), not for live ones.
 	Block bool
@@ -168,14 +173,26 @@ func (p *Pipeline) readLive(ctx context.Context, src capture.Source, cfg LiveCon
 			cur = nil
 		}
 	}
+	var drainUntil time.Time
 	for {
 		if ctx.Err() != nil {
-			send()
-			return ctx.Err()
+			// Stopping: take what the kernel already queued (until the source
+			// goes quiet, for at most DrainFor), so the report holds every
+			// packet captured before the stop.
+			if drainUntil.IsZero() {
+				drainUntil = time.Now().Add(cfg.DrainFor)
+			}
+			if cfg.DrainFor <= 0 || time.Now().After(drainUntil) {
+				send()
+				return ctx.Err()
+			}
 		}
 		err := src.Next(&seg)
 		if errors.Is(err, capture.ErrTimeout) {
 			send()
+			if !drainUntil.IsZero() {
+				return ctx.Err()
+			}
 			continue
 		}
 		if err == io.EOF {

@@ -108,7 +108,7 @@ func runCapture(cmd *cobra.Command, f captureFlags) error {
 			}
 		}()
 	}
-	cfg := pipeline.LiveConfig{Duration: f.duration, Count: f.count}
+	cfg := pipeline.LiveConfig{Duration: f.duration, Count: f.count, DrainFor: time.Second}
 	if f.statsEvery > 0 {
 		cfg.StatsEvery = f.statsEvery
 		cfg.OnStats = func(st pipeline.LiveStats) {
@@ -137,6 +137,7 @@ func runCapture(cmd *cobra.Command, f captureFlags) error {
 		}
 		cfg.Monitor = evs
 	}
+	// Tests and scripts wait for this line before they start traffic.
 	fmt.Fprintf(os.Stderr, "zspy: capturing on %s", src.Name())
 	if sinkName != "" {
 		fmt.Fprintf(os.Stderr, ", time series to %s", sinkName)
