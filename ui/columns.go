@@ -64,11 +64,12 @@ func appendBacklog(dst []byte, r *Row) []byte {
 	} else {
 		dst = append(dst, "↓"...)
 	}
-	dst = appendSI(dst, float64(b))
 	if z {
-		dst = append(dst, " ZW"...)
+		// A receiver advertising a zero window: how long it has lasted.
+		dst = append(dst, "ZW "...)
+		return appendDur(dst, r.ZeroFor[d])
 	}
-	return dst
+	return appendSI(dst, float64(b))
 }
 
 // Columns are the connections table's columns, in display order.
@@ -233,13 +234,20 @@ func LayoutColumns(rows []*Row, width, sortCol int) Layout {
 		if w[i] == 0 || keep[i] {
 			return
 		}
-		need := w[i]
+		gap := 0
 		if used > 0 {
-			need++
+			gap = 1
 		}
-		if !force && used+need > width {
-			return
+		if !force && used+gap+w[i] > width {
+			// A text column may take what is left, down to its minimum.
+			c := Columns[i]
+			left := width - used - gap
+			if c.Max <= c.Width || left < max(c.Width, utf8.RuneCountInString(c.Name)) {
+				return
+			}
+			w[i] = left
 		}
+		need := w[i] + gap
 		keep[i] = true
 		used += need
 	}

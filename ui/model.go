@@ -47,6 +47,8 @@ type Row struct {
 	InFlight   [2]uint32
 	Window     [2]uint32
 	ZeroWindow [2]bool
+	// ZeroFor is how long the current zero window has lasted (packet time).
+	ZeroFor    [2]time.Duration
 	WindowFull [2]uint64
 	// Latency is the request→reply p50 (LatencyOK false when none was seen).
 	Latency   time.Duration
@@ -84,14 +86,14 @@ func (r *Row) Backlog() (dir int, bytes uint32, zero bool) {
 	return 0, r.InFlight[0], r.ZeroWindow[0]
 }
 
-// backlogKey orders rows by backlog: zero windows first, then bytes.
+// backlogKey orders rows by backlog: zero windows above any byte count,
+// longer ones higher.
 func (r *Row) backlogKey() uint64 {
-	_, b, z := r.Backlog()
-	k := uint64(b)
+	d, b, z := r.Backlog()
 	if z {
-		k |= 1 << 40
+		return 1<<40 + uint64(r.ZeroFor[d]/time.Microsecond)
 	}
-	return k
+	return uint64(b)
 }
 
 // Search returns the lower-case text filters match: the row's cells and what
@@ -273,7 +275,9 @@ func (m *Model) fill(r *Row, v *tracker.ConnView, c *report.Connection, now, bas
 		if !v.Closed {
 			// A closed connection has no queue, whatever its last ACKs said.
 			r.InFlight[i] = t.InFlight()
-			r.ZeroWindow[i] = !t.ZeroSince.IsZero()
+			if r.ZeroWindow[i] = !t.ZeroSince.IsZero(); r.ZeroWindow[i] {
+				r.ZeroFor[i] = max(now.Sub(t.ZeroSince), 0)
+			}
 		}
 	}
 	if v.Latency.Count > 0 {

@@ -76,10 +76,11 @@ func (p *Pacer) SetSpeed(speed float64) {
 // ParseSpeed reads a --speed value: "max" (or 0) for as fast as possible, a
 // factor such as 1, 10 or 0.5 (an optional trailing "x" is allowed).
 func ParseSpeed(s string) (float64, error) {
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), "x"), "×")
-	if t == "max" || t == "fast" {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if t == "max" {
 		return 0, nil
 	}
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "x"), "×")
 	v, err := strconv.ParseFloat(t, 64)
 	if err != nil || v < 0 || v != v || v > 1e6 {
 		return 0, fmt.Errorf("speed %q: want max or a factor between 0 and 1e6 (1 is real time)", s)

@@ -204,27 +204,3 @@ func ptrsOf(s *tracker.Snapshot) []*tracker.Conn {
 	}
 	return out
 }
-
-func TestExploreViews(t *testing.T) {
-	for _, c := range []string{"pubsub", "reqrep", "dealer_router", "pushpull", "plain_ok", "curve", "many_conns"} {
-		frames, m, log := replayFrames(t, c, 100*time.Millisecond, report.Options{})
-		f := frames[len(frames)-1]
-		for _, sz := range [][2]int{{80, 24}, {160, 30}} {
-			d, s := newDash(t, sz[0], sz[1], DashboardOptions{Log: log, History: m.History})
-			d.SetFrame(f)
-			t.Log(c, sz, len(frames))
-			for _, l := range draw(d, s) {
-				t.Log(l)
-			}
-			d.show(ViewTopology)
-			for _, l := range draw(d, s) {
-				t.Log(l)
-			}
-			d.show(ViewConnections)
-			d.openDetail(f.Rows[0].ID)
-			for _, l := range draw(d, s) {
-				t.Log(l)
-			}
-		}
-	}
-}

@@ -1,0 +1,256 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gdamore/tcell/v2"
+)
+
+// harness runs RunReplay on a simulation screen and drives it with key events.
+// Every step synchronises with the UI goroutine: a key is handled when
+// keyDone fires, and a QueueUpdateDraw after it returns once the redraw that
+// follows the key is done. Nothing sleeps.
+type harness struct {
+	t      *testing.T
+	s      tcell.SimulationScreen
+	d      *Dashboard
+	frames chan *Frame
+	keys   chan struct{}
+	errc   chan error
+}
+
+func startReplay(t *testing.T, name string, w, h int, opt Options) *harness {
+	t.Helper()
+	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, 10000),
+		keys: make(chan struct{}), errc: make(chan error, 1)}
+	ready := make(chan struct{})
+	opt.Screen = hs.s
+	opt.keyDone = hs.keys
+	if opt.Clock == nil {
+		opt.Clock = &fakeClock{now: t0}
+	}
+	opt.onFrame = func(f *Frame) { hs.frames <- f }
+	opt.onDashboard = func(d *Dashboard) {
+		hs.s.SetSize(w, h)
+		hs.d = d
+		close(ready)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { hs.errc <- RunReplay(ctx, []string{pcap(t, name)}, opt) }()
+	select {
+	case <-ready:
+	case err := <-hs.errc:
+		t.Fatalf("replay ended before the dashboard ran: %v", err)
+	}
+	return hs
+}
+
+// waitFrame waits until a frame satisfying ok has been drawn.
+func (h *harness) waitFrame(ok func(f *Frame) bool) *Frame {
+	h.t.Helper()
+	for {
+		select {
+		case f := <-h.frames:
+			if ok(f) {
+				return f
+			}
+		case err := <-h.errc:
+			h.t.Fatalf("replay ended: %v", err)
+		}
+	}
+}
+
+func (h *harness) sync() { h.d.App.QueueUpdateDraw(func() {}) }
+
+// key injects one key and waits for it to be handled and drawn.
+func (h *harness) key(k tcell.Key, r rune) {
+	h.s.InjectKey(k, r, tcell.ModNone)
+	<-h.keys
+	h.sync()
+}
+
+func (h *harness) typeText(s string) {
+	for _, r := range s {
+		h.key(tcell.KeyRune, r)
+	}
+}
+
+func (h *harness) lines() []string { return screenLines(h.s) }
+
+// state reads dashboard state on the UI goroutine.
+func (h *harness) state() (view string, sortCol string, desc bool, sel *Row, filter string) {
+	h.d.App.QueueUpdate(func() {
+		view = h.d.View()
+		sortCol, desc = h.d.SortColumn()
+		sel = h.d.Selected()
+		filter = h.d.Filter().Expr
+	})
+	return
+}
+
+func (h *harness) quit() {
+	h.t.Helper()
+	h.s.InjectKey(tcell.KeyRune, 'q', tcell.ModNone)
+	<-h.keys
+	if err := <-h.errc; err != nil {
+		h.t.Fatalf("RunReplay: %v", err)
+	}
+}
+
+func done(f *Frame) bool { return f.Status.Player.Done }
+
+func TestKeysSortFilterDrillDownBackQuit(t *testing.T) {
+	tr := loadTruth(t, "pubsub")
+	h := startReplay(t, "pubsub", 100, 30, Options{})
+	f := h.waitFrame(done)
+	if len(f.Rows) != len(tr.Connections) {
+		t.Fatalf("%d rows, want %d", len(f.Rows), len(tr.Connections))
+	}
+	h.sync()
+	if rows := tableRows(h.lines()); len(rows) != len(tr.Connections) {
+		t.Fatalf("screen rows:\n%s", strings.Join(h.lines(), "\n"))
+	}
+
+	// '>' moves the sort to the next column, 'r' reverses it.
+	h.key(tcell.KeyRune, '>')
+	if _, col, desc, _, _ := h.state(); col != "CLIENT" || desc {
+		t.Errorf("after '>': sort %s desc=%v", col, desc)
+	}
+	h.key(tcell.KeyRune, 'r')
+	_, col, desc, _, _ := h.state()
+	if col != "CLIENT" || !desc {
+		t.Errorf("after 'r': sort %s desc=%v", col, desc)
+	}
+	order := rowOrder(h.lines())
+	if len(order) != 3 || order[0] < order[1] || order[1] < order[2] {
+		t.Errorf("CLIENT descending on screen: %v", order)
+	}
+	if !strings.Contains(h.lines()[1], "CLIENT▼") {
+		t.Errorf("header %q", h.lines()[1])
+	}
+
+	// '/' opens the filter; typing filters as you type; Enter keeps it.
+	h.key(tcell.KeyRune, '/')
+	if !strings.Contains(h.lines()[29], "filter") {
+		t.Errorf("no filter prompt: %q", h.lines()[29])
+	}
+	h.typeText("26022")
+	if rows := rowOrder(h.lines()); len(rows) != 1 || rows[0] != "127.0.0.1:26022" {
+		t.Errorf("while typing: rows %v", rows)
+	}
+	h.key(tcell.KeyEnter, 0)
+	if _, _, _, _, expr := h.state(); expr != "26022" {
+		t.Errorf("filter %q after Enter", expr)
+	}
+	// Keys act on the table again ('q' would quit, so use 'r').
+	h.key(tcell.KeyRune, 'r')
+	if rows := rowOrder(h.lines()); len(rows) != 1 {
+		t.Errorf("filter lost: %v", rows)
+	}
+
+	// Enter drills down into the selected (only) connection; Esc comes back.
+	h.key(tcell.KeyEnter, 0)
+	view, _, _, sel, _ := h.state()
+	if view != ViewDetail || sel == nil || sel.C.Client != "127.0.0.1:26022" {
+		t.Fatalf("Enter: view %s, selected %v", view, sel)
+	}
+	if findLine(h.lines(), "Connection", "127.0.0.1:26022 → 127.0.0.1:16020") < 0 {
+		t.Errorf("detail not on screen:\n%s", strings.Join(h.lines(), "\n"))
+	}
+	h.key(tcell.KeyEscape, 0)
+	if view, _, _, _, expr := h.state(); view != ViewConnections || expr != "26022" {
+		t.Errorf("Esc from detail: view %s filter %q", view, expr)
+	}
+	// Esc on the table clears the filter.
+	h.key(tcell.KeyEscape, 0)
+	if rows := rowOrder(h.lines()); len(rows) != 3 {
+		t.Errorf("Esc did not clear the filter: %v", rows)
+	}
+	// An inverse filter, cancelled with Esc.
+	h.key(tcell.KeyRune, '/')
+	h.typeText("!26022")
+	if rows := rowOrder(h.lines()); len(rows) != 2 {
+		t.Errorf("inverse filter: %v", rows)
+	}
+	h.key(tcell.KeyEscape, 0)
+	if rows := rowOrder(h.lines()); len(rows) != 3 {
+		t.Errorf("Esc in the prompt keeps the filter: %v", rows)
+	}
+
+	// Views by number and Tab; help and back.
+	h.key(tcell.KeyRune, '2')
+	if findLine(h.lines(), "PUB 127.0.0.1:16020", "pub/sub") < 0 {
+		t.Errorf("topology not shown:\n%s", strings.Join(h.lines(), "\n"))
+	}
+	h.key(tcell.KeyTab, 0)
+	if view, _, _, _, _ := h.state(); view != ViewAlerts || findLine(h.lines(), "no alerts") < 0 {
+		t.Errorf("Tab from topology: %s", view)
+	}
+	h.key(tcell.KeyRune, '?')
+	if findLine(h.lines(), "zspy dashboard") < 0 {
+		t.Errorf("help not shown")
+	}
+	h.key(tcell.KeyEscape, 0)
+	if view, _, _, _, _ := h.state(); view != ViewAlerts {
+		t.Errorf("back from help: %s", view)
+	}
+	h.quit()
+}
+
+func TestKeysPauseStepSpeed(t *testing.T) {
+	first, last, _ := captureSpan(t, "reqrep")
+	clk := &fakeClock{now: t0}
+	h := startReplay(t, "reqrep", 80, 24, Options{Speed: 1, StartPaused: true, Clock: clk})
+	// 'n' steps one packet: a paused frame at the first packet's time.
+	h.key(tcell.KeyRune, 'n')
+	f := h.waitFrame(func(f *Frame) bool { return f.Time.Equal(first) })
+	if !f.Status.Player.Paused {
+		t.Error("stepping does not keep the replay paused")
+	}
+	h.sync()
+	if !strings.Contains(h.lines()[22], "PAUSED") || !strings.Contains(h.lines()[22], "1×") {
+		t.Errorf("status %q", h.lines()[22])
+	}
+	// '+' doubles the speed; space resumes; the replay runs to its end.
+	h.key(tcell.KeyRune, '+')
+	h.key(tcell.KeyRune, ' ')
+	f = h.waitFrame(done)
+	if !f.Time.Equal(last) || f.Status.Player.Paused || f.Status.Player.Speed != 2 {
+		t.Errorf("last frame at %v (want %v) paused=%v speed %v", f.Time, last, f.Status.Player.Paused, f.Status.Player.Speed)
+	}
+	h.sync()
+	if !strings.Contains(h.lines()[22], "end of capture") || !strings.Contains(h.lines()[22], "2×") {
+		t.Errorf("status %q", h.lines()[22])
+	}
+	h.quit()
+}
+
+// stuckClock never lets a wait end: the pacer holds the second packet for
+// ever, and only quitting can end the replay.
+type stuckClock struct{}
+
+func (stuckClock) Now() time.Time                       { return t0 }
+func (stuckClock) After(time.Duration) <-chan time.Time { return nil }
+
+func TestQuitWhilePacerWaits(t *testing.T) {
+	h := startReplay(t, "slow_subscriber", 80, 24, Options{Speed: 1, Clock: stuckClock{}})
+	f := h.waitFrame(func(*Frame) bool { return true })
+	if f.Status.Player.Done {
+		t.Fatal("the replay ended without waiting")
+	}
+	h.quit()
+}
+
+func TestCtrlCQuits(t *testing.T) {
+	h := startReplay(t, "reqrep", 80, 24, Options{})
+	h.waitFrame(done)
+	h.s.InjectKey(tcell.KeyCtrlC, 0, tcell.ModCtrl)
+	<-h.keys
+	if err := <-h.errc; err != nil {
+		t.Fatal(err)
+	}
+}

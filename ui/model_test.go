@@ -1,0 +1,298 @@
+package ui
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/tracker"
+)
+
+func snapAt(at time.Time, conns ...tracker.ConnView) *Update {
+	return &Update{Snapshot: &tracker.Snapshot{Time: at, Conns: conns}}
+}
+
+func TestModelRatesFromSuccessiveSnapshots(t *testing.T) {
+	m := NewModel(report.Options{})
+	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.REQ, dissect.REP, 10, 10)
+	f := m.Apply(snapAt(t0.Add(2*time.Second), a))
+	// First sight: counts over the connection's life (it started at t0).
+	if r := f.Rows[0]; r.MsgRate != [2]float64{5, 5} {
+		t.Fatalf("first rates %v, want 5/s both ways", r.MsgRate)
+	}
+	a.Dirs[0].Messages, a.Dirs[1].Messages = 40, 10
+	a.Dirs[0].Bytes = 4000 + 1000
+	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", dissect.REQ, dissect.REP, 3, 0)
+	f = m.Apply(snapAt(t0.Add(4*time.Second), a, b))
+	if r := f.Row(1); r.MsgRate != [2]float64{15, 0} || r.ByteRate[0] != 2000 {
+		t.Errorf("rates %v %v, want 15/s and 0/s, 2000 B/s", r.MsgRate, r.ByteRate)
+	}
+	// New since the last frame: its 3 messages over the 2 s interval.
+	if r := f.Row(2); r.MsgRate[0] != 1.5 {
+		t.Errorf("new connection's rate %v, want 1.5/s", r.MsgRate[0])
+	}
+	// No packet time passed (a paused replay re-sending): rates hold.
+	f = m.Apply(snapAt(t0.Add(4*time.Second), a, b))
+	if r := f.Row(1); r.MsgRate != [2]float64{15, 0} {
+		t.Errorf("rates after a zero interval %v, want them held", r.MsgRate)
+	}
+	if got := m.History.Series(1, SeriesRateC2S); !slices.Equal(got, []float32{5, 15}) {
+		t.Errorf("history %v, want [5 15] (no point for the zero interval)", got)
+	}
+	// A connection gone from the snapshot loses its history and memory.
+	m.Apply(snapAt(t0.Add(5*time.Second), b))
+	if m.History.Series(1, SeriesRateC2S) != nil || m.prev[1] != nil {
+		t.Error("history of an evicted connection kept")
+	}
+}
+
+func TestHistoryIsBounded(t *testing.T) {
+	m := NewModel(report.Options{})
+	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.PUSH, dissect.PULL, 0, 0)
+	for i := range 3 * HistoryLen {
+		a.Dirs[0].Messages = uint64(i * i)
+		m.Apply(snapAt(t0.Add(time.Duration(i+1)*time.Second), a))
+	}
+	s := m.History.Series(1, SeriesRateC2S)
+	if len(s) != HistoryLen {
+		t.Fatalf("%d points kept, want %d", len(s), HistoryLen)
+	}
+	// The newest point is the last interval's rate: (n-1)² - (n-2)².
+	n := 3 * HistoryLen
+	if want := float32((n-1)*(n-1) - (n-2)*(n-2)); s[len(s)-1] != want {
+		t.Errorf("newest point %v, want %v", s[len(s)-1], want)
+	}
+}
+
+func TestModelSkipsNonZMTPAndRedactsPassword(t *testing.T) {
+	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.REQ, dissect.REP, 1, 1)
+	a.Mechanism = dissect.MechPLAIN
+	a.PlainUsername, a.PlainPassword = "admin", "hunter2"
+	other := handConn(2, "10.0.0.1:40001", "10.0.0.2:80", dissect.SocketUnknown, dissect.SocketUnknown, 0, 0)
+	other.Detection = dissect.NotZMTP
+	f := NewModel(report.Options{}).Apply(snapAt(t0, a, other))
+	if len(f.Rows) != 1 || f.Rows[0].ID != 1 {
+		t.Fatalf("rows %v, want only the ZMTP connection", len(f.Rows))
+	}
+	if f.Rows[0].C.PlainPassword != report.Redacted || strings.Contains(f.Rows[0].Search(), "hunter2") {
+		t.Errorf("password not redacted: %q", f.Rows[0].C.PlainPassword)
+	}
+	f = NewModel(report.Options{ShowSecrets: true}).Apply(snapAt(t0, a))
+	if f.Rows[0].C.PlainPassword != "hunter2" {
+		t.Errorf("--show-secrets: password %q", f.Rows[0].C.PlainPassword)
+	}
+}
+
+func TestAlertsMarkRows(t *testing.T) {
+	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.SUB, dissect.PUB, 0, 9)
+	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", dissect.SUB, dissect.PUB, 0, 9)
+	c := handConn(3, "10.0.0.3:40001", "10.0.0.9:6666", dissect.SUB, dissect.PUB, 0, 9)
+	u := snapAt(t0, a, b, c)
+	u.Alerts = []Alert{
+		{Rule: "slow-subscriber", Severity: SevCritical, State: StateFiring, Client: "10.0.0.3:40000", Server: "10.0.0.2:5555"},
+		{Rule: "hwm", Severity: SevWarning, State: StatePending, Server: "10.0.0.2:5555"},
+	}
+	f := NewModel(report.Options{}).Apply(u)
+	got := []int{f.Row(1).Alert, f.Row(2).Alert, f.Row(3).Alert}
+	if !slices.Equal(got, []int{1, 3, 0}) || f.Row(2).AlertRule != "slow-subscriber" || f.Row(1).AlertRule != "hwm" {
+		t.Errorf("alert levels %v rules %q %q", got, f.Row(1).AlertRule, f.Row(2).AlertRule)
+	}
+}
+
+func rowsOf(ids ...uint64) []*Row {
+	out := make([]*Row, len(ids))
+	for i, id := range ids {
+		out[i] = &Row{ID: id}
+	}
+	return out
+}
+
+func TestSortRowsStableByID(t *testing.T) {
+	rows := rowsOf(5, 3, 9, 1, 7)
+	rate := map[uint64]float64{5: 2, 3: 1, 9: 2, 1: 1, 7: 0}
+	for _, r := range rows {
+		r.MsgRate[1] = rate[r.ID]
+	}
+	col := ColumnIndex("↓MSG/S")
+	SortRows(rows, col, true)
+	// Descending by rate; equal rates keep ascending IDs.
+	if got := sortedIDs(rows); !slices.Equal(got, []uint64{5, 9, 1, 3, 7}) {
+		t.Errorf("descending: %v", got)
+	}
+	SortRows(rows, col, false)
+	if got := sortedIDs(rows); !slices.Equal(got, []uint64{7, 1, 3, 5, 9}) {
+		t.Errorf("ascending: %v", got)
+	}
+	// Every column sorts without panicking and ties fall back to the ID.
+	for i := range Columns {
+		SortRows(rows, i, false)
+		SortRows(rows, i, true)
+	}
+	SortRows(rows, ColumnIndex("ID"), true)
+	if got := sortedIDs(rows); !slices.Equal(got, []uint64{1, 3, 5, 7, 9}) {
+		t.Errorf("ID column sorts by ID ascending whatever the order: %v", got)
+	}
+}
+
+func sortedIDs(rows []*Row) []uint64 {
+	ids := make([]uint64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+func TestRenderRowIsPure(t *testing.T) {
+	a := handConn(7, "192.168.1.10:43211", "192.168.1.20:5555", dissect.DEALER, dissect.ROUTER, 1200, 34)
+	a.Latency.Add(1500 * time.Microsecond)
+	a.TCP[1].HaveSeq, a.TCP[1].HaveAck, a.TCP[1].NextSeq, a.TCP[1].Acked = true, true, 5000, 1000
+	f := NewModel(report.Options{}).Apply(snapAt(t0.Add(4*time.Second), a))
+	r := f.Rows[0]
+	cols := []int{ColumnIndex("ID"), ColumnIndex("CLIENT"), ColumnIndex("SOCKETS"), ColumnIndex("↑MSG/S"),
+		ColumnIndex("↑MSGS"), ColumnIndex("LAT"), ColumnIndex("BACKLOG"), ColumnIndex("MECH"), ColumnIndex("ALERT")}
+	want := []string{"7", "192.168.1.10:43211", "DEALER→ROUTER", "300", "1.2k", "1.5ms", "↓4.0k", "NULL", ""}
+	got := RenderRow(r, cols)
+	if !slices.Equal(got, want) {
+		t.Errorf("row cells\n got %q\nwant %q", got, want)
+	}
+	if again := RenderRow(r, cols); !slices.Equal(again, got) {
+		t.Error("rendering twice differs")
+	}
+	// A zero window shows as ZW and how long it has lasted.
+	a.TCP[1].Window, a.TCP[1].ZeroSince = 0, t0.Add(2500*time.Millisecond)
+	r = NewModel(report.Options{}).Apply(snapAt(t0.Add(4*time.Second), a)).Rows[0]
+	if got := RenderRow(r, []int{ColumnIndex("BACKLOG")})[0]; got != "↓ZW 1.5s" {
+		t.Errorf("zero window backlog %q", got)
+	}
+}
+
+func TestLayoutFits(t *testing.T) {
+	a := handConn(1, "127.0.0.1:26040", "127.0.0.1:16040", dissect.DEALER, dissect.ROUTER, 1, 1)
+	f := NewModel(report.Options{}).Apply(snapAt(t0.Add(time.Second), a))
+	for _, w := range []int{40, 60, 80, 100, 200} {
+		l := LayoutColumns(f.Rows, w, 0)
+		used := len(l.Cols) - 1
+		for _, x := range l.Widths {
+			used += x
+		}
+		if used > w {
+			t.Errorf("width %d: layout takes %d", w, used)
+		}
+		names := map[string]bool{}
+		for _, i := range l.Cols {
+			names[Columns[i].Name] = true
+		}
+		if !names["CLIENT"] || !names["SERVER"] {
+			t.Errorf("width %d: endpoints dropped: %v", w, names)
+		}
+		if w >= 80 && (!names["STATE"] || !names["↓MSG/S"] || !names["BACKLOG"] || !names["SOCKETS"]) {
+			t.Errorf("width %d: essential columns missing: %v", w, names)
+		}
+		if w == 200 && len(l.Cols) < len(Columns)-2 {
+			t.Errorf("width 200 shows only %v", names)
+		}
+		if w < 80 && names["ZMTP"] {
+			t.Errorf("width %d shows low-priority ZMTP column", w)
+		}
+	}
+	// Sorting by a column keeps it on screen even when narrow.
+	l := LayoutColumns(f.Rows, 60, ColumnIndex("↑BYTES"))
+	if !slices.Contains(l.Cols, ColumnIndex("↑BYTES")) {
+		t.Error("sort column dropped")
+	}
+}
+
+func TestFilter(t *testing.T) {
+	mk := func(id uint64, client, state, sub string) *Row {
+		r := &Row{ID: id}
+		r.C.Client, r.C.Server, r.C.State, r.C.ClientSocket, r.C.ServerSocket = client, "10.0.0.2:5555", state, "SUB", "PUB"
+		if sub != "" {
+			r.C.Subscriptions = []string{sub}
+		}
+		r.buildSearch()
+		return r
+	}
+	rows := []*Row{mk(1, "10.0.0.1:1000", "open", "weather"), mk(2, "10.0.0.1:1001", "closed", "news"), mk(3, "10.0.0.3:1002", "reset", "")}
+	for _, c := range []struct {
+		expr    string
+		want    []uint64
+		literal bool
+	}{
+		{"", []uint64{1, 2, 3}, false},
+		{"!", []uint64{1, 2, 3}, false},
+		{"weather", []uint64{1}, false},
+		{"WEATHER", []uint64{1}, false},
+		{"!weather", []uint64{2, 3}, false},
+		{"100[12]", []uint64{2, 3}, false},
+		{"^10\\.0\\.0\\.1:", []uint64{1, 2}, false},
+		{"closed|reset", []uint64{2, 3}, false},
+		{"!open", []uint64{2, 3}, false},
+		{"sub→pub", []uint64{1, 2, 3}, false},
+		{"[news", nil, true}, // not a regexp: matched literally, nothing has "[news"
+		{"!(oops", []uint64{1, 2, 3}, true},
+	} {
+		f := ParseFilter(c.expr)
+		got := sortedIDs(f.Apply(rows))
+		if !slices.Equal(got, c.want) || f.Literal != c.literal {
+			t.Errorf("filter %q: %v (literal %v), want %v (literal %v)", c.expr, got, f.Literal, c.want, c.literal)
+		}
+	}
+}
+
+func TestLatestWins(t *testing.T) {
+	l := newLatest()
+	for i := range 5 {
+		l.put(&Update{Warnings: uint64(i)})
+	}
+	u := <-l.ch
+	if u.Warnings != 4 || l.skipped.Load() != 4 || u.Skipped != 4 {
+		t.Errorf("got update %d with %d skipped (counter %d), want the last and 4", u.Warnings, u.Skipped, l.skipped.Load())
+	}
+	select {
+	case u := <-l.ch:
+		t.Errorf("a second update %d was queued", u.Warnings)
+	default:
+	}
+}
+
+func TestMessageLogRings(t *testing.T) {
+	l := NewMessageLog()
+	c1, c2 := &tracker.Conn{ID: 1}, &tracker.Conn{ID: 2}
+	ev := func(c *tracker.Conn, i int) *tracker.Event {
+		return &tracker.Event{Type: tracker.EvMessage, Conn: c, TS: t0.Add(time.Duration(i) * time.Millisecond),
+			Frames: 2, Sizes: []uint64{5, 1000}, Bytes: 1005, Preview: []byte(strings.Repeat("x", 100))}
+	}
+	for i := range 300 {
+		l.TrackerEvent(ev(c1, i))
+		l.TrackerEvent(ev(c2, i))
+	}
+	l.Select(1)
+	got := l.Recent(1)
+	if len(got) != ConnLogLen {
+		t.Fatalf("%d entries kept for the selected connection, want %d", len(got), ConnLogLen)
+	}
+	if got[len(got)-1].TS != t0.Add(299*time.Millisecond) || got[0].Conn != 1 {
+		t.Errorf("newest entry at %v", got[len(got)-1].TS)
+	}
+	if e := got[0]; e.NData != MaxPreview || e.NSizes != 2 {
+		t.Errorf("entry keeps %d preview bytes and %d sizes", e.NData, e.NSizes)
+	}
+	if l.Recent(2) != nil {
+		t.Error("events of an unselected connection returned")
+	}
+	// Events of the selected connection go on being kept beyond the global ring.
+	for i := 300; i < 300+GlobalLogLen; i++ {
+		l.TrackerEvent(ev(c2, i))
+	}
+	l.TrackerEvent(ev(c1, 9999))
+	if got := l.Recent(1); len(got) != ConnLogLen || got[len(got)-1].TS != t0.Add(9999*time.Millisecond) {
+		t.Errorf("selected ring after a flood elsewhere: %d entries", len(got))
+	}
+	line := FormatEntry(&got[0], 4)
+	if !strings.Contains(line, "msg 2F 1005B [5 1000]") || !strings.Contains(line, "78 78 78 78…") || !strings.Contains(line, `"xxxx`) {
+		t.Errorf("log line %q", line)
+	}
+}
