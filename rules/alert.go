@@ -1,0 +1,111 @@
+package rules
+
+import (
+	"sort"
+	"time"
+)
+
+// Severity orders alerts by how much they matter.
+type Severity string
+
+// Severities, from least to most urgent.
+const (
+	SevInfo     Severity = "info"
+	SevWarning  Severity = "warning"
+	SevCritical Severity = "critical"
+)
+
+func validSeverity(s Severity) bool { return s == SevInfo || s == SevWarning || s == SevCritical }
+
+// State is where an alert is in its life: inactive → pending → firing →
+// resolved. A pending alert whose condition clears before its `for` hold
+// becomes inactive without ever firing.
+type State string
+
+// Alert states.
+const (
+	StateInactive State = "inactive"
+	StatePending  State = "pending"
+	StateFiring   State = "firing"
+	StateResolved State = "resolved"
+)
+
+// Alert is one alert instance: one rule on one series (a connection, an
+// endpoint, a monitored socket). Times are packet times on replay and the
+// clock live; zero means not (yet) reached.
+type Alert struct {
+	Rule     string
+	Severity Severity
+	State    State
+	// Client and Server are endpoints ("ip:port") as the report prints them;
+	// an empty Client ties the alert to every connection of Server.
+	Client string
+	Server string
+	// Labels are the series' tags and the rule's labels.
+	Labels map[string]string
+	// Message is the rendered annotation: what the rule saw.
+	Message string
+	// Annotations are all rendered annotations (message included).
+	Annotations map[string]string
+	// Value is the evidence as a number (the expression's field, or the
+	// detector's measure: milliseconds, a ratio, a count).
+	Value float64
+	// PendingAt is when the condition started, FiredAt when the alert fired,
+	// ResolvedAt when it resolved (or, for an inactive one, when it cleared).
+	PendingAt, FiredAt, ResolvedAt time.Time
+	// At is the time of the evaluation that made the last state change.
+	At time.Time
+}
+
+func (a *Alert) clone() Alert {
+	c := *a
+	c.Labels = cloneMap(a.Labels)
+	c.Annotations = cloneMap(a.Annotations)
+	return c
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// ReportAlert is an alert as the replay JSON report prints it (the `alerts`
+// array): times are RFC 3339 packet times, null when not reached.
+type ReportAlert struct {
+	Rule       string            `json:"rule"`
+	Severity   Severity          `json:"severity"`
+	State      State             `json:"state"`
+	Client     string            `json:"client"`
+	Server     string            `json:"server"`
+	PendingAt  *time.Time        `json:"pending_at"`
+	FiredAt    *time.Time        `json:"fired_at"`
+	ResolvedAt *time.Time        `json:"resolved_at"`
+	Value      float64           `json:"value"`
+	Message    string            `json:"message"`
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// Report returns the alert in the report's form.
+func (a *Alert) Report() ReportAlert {
+	return ReportAlert{
+		Rule: a.Rule, Severity: a.Severity, State: a.State, Client: a.Client, Server: a.Server,
+		PendingAt: timePtr(a.PendingAt), FiredAt: timePtr(a.FiredAt), ResolvedAt: timePtr(a.ResolvedAt),
+		Value: a.Value, Message: a.Message, Labels: cloneMap(a.Labels),
+	}
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

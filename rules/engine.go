@@ -1,0 +1,294 @@
+package rules
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/tracker"
+)
+
+// Input is what one evaluation sees: the tracker's connections (live state,
+// read on the pipeline goroutine only), the metrics points of the interval
+// that just ended, and the socket-monitor state (nil when no monitor is
+// attached).
+type Input struct {
+	Conns   []*tracker.Conn
+	Points  []store.Point
+	Monitor *MonitorState
+}
+
+// MaxHistory bounds the alert instances an engine keeps for the report; older
+// ones that are no longer active are dropped first and counted.
+const MaxHistory = 10000
+
+// Engine evaluates a set of rules step by step. It is not safe for concurrent
+// use: call Eval from one goroutine (the pipeline's on replay, the live ticker's
+// otherwise).
+type Engine struct {
+	rules   []*Rule
+	outputs []Output
+
+	active  []*entry
+	byKey   map[string]*entry
+	history []*Alert
+	// HistoryDropped counts alert instances dropped from the history (MaxHistory).
+	HistoryDropped uint64
+	// OutputErrors counts failed output sends; LastOutputError is the last one.
+	OutputErrors    uint64
+	LastOutputError error
+	evals           uint64
+	monitor         *MonitorState
+}
+
+type entry struct {
+	key      string
+	rule     *Rule
+	alert    *Alert
+	lastTrue time.Time
+}
+
+// New returns an engine for rules (see Builtins and File.Rules).
+func New(rules []*Rule, outputs ...Output) *Engine {
+	return &Engine{rules: rules, outputs: outputs, byKey: make(map[string]*entry)}
+}
+
+// Rules returns the engine's rules.
+func (e *Engine) Rules() []*Rule { return e.rules }
+
+// AddOutput adds an output that receives every state change.
+func (e *Engine) AddOutput(o Output) { e.outputs = append(e.outputs, o) }
+
+// Eval evaluates every rule at time ts over in, moves alerts through their
+// states, sends the changes to the outputs and returns them (copies, in rule
+// order). The same inputs at the same times give the same changes.
+func (e *Engine) Eval(ts time.Time, in Input) []Alert {
+	e.evals++
+	var changes []Alert
+	seen := make(map[*entry]bool)
+	for _, r := range e.rules {
+		for _, f := range r.findings(ts, &in) {
+			key := r.Name + "\x00" + f.key
+			en := e.byKey[key]
+			if en == nil {
+				en = e.start(key, r, f, ts)
+			}
+			seen[en] = true
+			en.lastTrue = ts
+			a := en.alert
+			r.describe(a, f)
+			if a.State == StatePending && !ts.Before(a.PendingAt.Add(r.For)) {
+				a.State, a.FiredAt, a.At = StateFiring, ts, ts
+				changes = append(changes, a.clone())
+			} else if a.At.Equal(ts) && a.State == StatePending {
+				changes = append(changes, a.clone())
+			}
+		}
+	}
+	kept := e.active[:0]
+	for _, en := range e.active {
+		a := en.alert
+		if seen[en] {
+			kept = append(kept, en)
+			continue
+		}
+		switch {
+		case a.State == StatePending:
+			a.State, a.ResolvedAt, a.At = StateInactive, ts, ts
+		case a.State == StateFiring && ts.Sub(en.lastTrue) < en.rule.KeepFiringFor:
+			kept = append(kept, en)
+			continue
+		default:
+			a.State, a.ResolvedAt, a.At = StateResolved, ts, ts
+		}
+		changes = append(changes, a.clone())
+		delete(e.byKey, en.key)
+	}
+	for i := len(kept); i < len(e.active); i++ {
+		e.active[i] = nil
+	}
+	e.active = kept
+	if len(changes) > 0 {
+		for _, o := range e.outputs {
+			if err := o.Send(changes); err != nil {
+				e.OutputErrors++
+				e.LastOutputError = err
+			}
+		}
+	}
+	return changes
+}
+
+func (e *Engine) start(key string, r *Rule, f *finding, ts time.Time) *entry {
+	since := f.since
+	if since.IsZero() || since.After(ts) {
+		since = ts
+	}
+	a := &Alert{Rule: r.Name, Severity: r.Severity, State: StatePending, PendingAt: since, At: ts}
+	en := &entry{key: key, rule: r, alert: a}
+	e.active = append(e.active, en)
+	e.byKey[key] = en
+	if len(e.history) >= MaxHistory {
+		e.dropHistory()
+	}
+	e.history = append(e.history, a)
+	return en
+}
+
+// dropHistory removes the oldest alert that is no longer active.
+func (e *Engine) dropHistory() {
+	for i, a := range e.history {
+		if a.State == StateResolved || a.State == StateInactive {
+			e.history = append(e.history[:i], e.history[i+1:]...)
+			e.HistoryDropped++
+			return
+		}
+	}
+	e.history = e.history[1:]
+	e.HistoryDropped++
+}
+
+// Active returns copies of the pending and firing alerts.
+func (e *Engine) Active() []Alert {
+	out := make([]Alert, 0, len(e.active))
+	for _, en := range e.active {
+		out = append(out, en.alert.clone())
+	}
+	return out
+}
+
+// Alerts returns copies of every alert instance so far, in the order they
+// went pending, each in its latest state.
+func (e *Engine) Alerts() []Alert {
+	out := make([]Alert, 0, len(e.history))
+	for _, a := range e.history {
+		out = append(out, a.clone())
+	}
+	return out
+}
+
+// ReportAlerts returns the alerts in the replay report's form, ready for
+// report.Report.Alerts.
+func (e *Engine) ReportAlerts() []any {
+	out := make([]any, 0, len(e.history))
+	for _, a := range e.history {
+		out = append(out, a.Report())
+	}
+	return out
+}
+
+// finding is one series for which a rule's condition holds now.
+type finding struct {
+	key            string
+	client, server string
+	// since is when the condition started, when the evidence tells (zero:
+	// this evaluation).
+	since    time.Time
+	value    float64
+	evidence string
+	labels   map[string]string
+}
+
+func (r *Rule) findings(ts time.Time, in *Input) []*finding {
+	if r.det != nil {
+		return r.det.detect(ts, in)
+	}
+	var out []*finding
+	seen := map[string]bool{}
+	for i := range in.Points {
+		p := &in.Points[i]
+		ok, v := r.Expr.match(p)
+		if !ok {
+			continue
+		}
+		f := &finding{value: v, labels: map[string]string{}}
+		var kb strings.Builder
+		for _, t := range p.Tags {
+			f.labels[t.Key] = t.Value
+			kb.WriteString(t.Key)
+			kb.WriteByte('=')
+			kb.WriteString(t.Value)
+			kb.WriteByte(',')
+		}
+		f.key = kb.String()
+		if seen[f.key] {
+			continue
+		}
+		seen[f.key] = true
+		f.client = f.labels["client"]
+		f.server = f.labels["server"]
+		if ep, ok := f.labels["endpoint"]; ok && f.server == "" {
+			f.server = ep
+		}
+		f.evidence = fmt.Sprintf("%s.%s = %s (%s)", r.Expr.meas, r.Expr.first.field, formatValue(v), r.Expr.src)
+		out = append(out, f)
+	}
+	return out
+}
+
+func formatValue(v float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", v), "0"), ".")
+}
+
+// TemplateData is what annotation templates see.
+type TemplateData struct {
+	Rule     string
+	Severity Severity
+	Client   string
+	Server   string
+	Labels   map[string]string
+	Value    float64
+	// Evidence is the rule's own account of what it saw (a detector's text, or
+	// the expression with the field's value).
+	Evidence string
+}
+
+// describe updates an alert from the latest finding of its condition.
+func (r *Rule) describe(a *Alert, f *finding) {
+	a.Client, a.Server, a.Value = f.client, f.server, f.value
+	labels := make(map[string]string, len(f.labels)+len(r.Labels))
+	for k, v := range f.labels {
+		labels[k] = v
+	}
+	for k, v := range r.Labels {
+		labels[k] = v
+	}
+	a.Labels = labels
+	data := TemplateData{Rule: r.Name, Severity: r.Severity, Client: f.client, Server: f.server, Labels: labels, Value: f.value, Evidence: f.evidence}
+	a.Message = f.evidence
+	if len(r.templates) == 0 {
+		a.Annotations = nil
+		return
+	}
+	a.Annotations = make(map[string]string, len(r.templates))
+	for _, name := range r.annotationNames {
+		var b bytes.Buffer
+		if err := r.templates[name].Execute(&b, &data); err != nil {
+			a.Annotations[name] = fmt.Sprintf("%s (annotation %s: %v)", f.evidence, name, err)
+		} else {
+			a.Annotations[name] = b.String()
+		}
+	}
+	if m, ok := a.Annotations["message"]; ok {
+		a.Message = m
+	} else if m, ok := a.Annotations["summary"]; ok {
+		a.Message = m
+	}
+}
+
+func parseTemplate(name, text string) (*template.Template, error) {
+	return template.New(name).Option("missingkey=zero").Parse(text)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
