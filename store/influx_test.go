@@ -13,7 +13,7 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 
-	"github.com/zspy/zspy/store/internal/influxtest"
+	"github.com/zspy/zspy/internal/influxtest"
 )
 
 // capture0 is the packet time of the first test point: an old capture, to
@@ -309,7 +309,7 @@ func TestInfluxKillAndRecover(t *testing.T) {
 		st.SpoolBytes != 0 || st.SpoolFiles != 0 || st.Buffered != 0 || !st.Up {
 		t.Errorf("after recovery: stats = %+v", st)
 	}
-	if files, _ := filepath.Glob(filepath.Join(cfg.SpoolDir, "*")); len(files) != 0 {
+	if files, _ := filepath.Glob(filepath.Join(cfg.SpoolDir, "*.lp")); len(files) != 0 {
 		t.Errorf("spool not drained: %v", files)
 	}
 	if err := s.Close(context.Background()); err != nil {

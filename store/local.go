@@ -33,7 +33,8 @@ var _ Stater = (*Local)(nil)
 // failed file write is counted as dropped and reported, and the points still
 // reach the in-memory window.
 type Local struct {
-	cfg LocalConfig
+	cfg    LocalConfig
+	unlock func() error
 
 	mu      sync.Mutex
 	f       *os.File
@@ -56,8 +57,9 @@ type Local struct {
 	errAt   time.Time
 }
 
-// NewLocal validates cfg and opens the data directory (creating it). Files
-// already there are kept; new files continue their numbering.
+// NewLocal validates cfg and opens the data directory (creating it and
+// locking it against other zspy processes until Close). Files already
+// there are kept; new files continue their numbering.
 func NewLocal(cfg LocalConfig) (*Local, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -65,11 +67,16 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("local store: %w", err)
 	}
+	unlock, err := LockDir(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("local store: %w", err)
+	}
 	names, err := DataFiles(cfg.DataDir)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
-	l := &Local{cfg: cfg, lastSeq: map[int]int{}, ring: make([]Point, cfg.Window)}
+	l := &Local{cfg: cfg, unlock: unlock, lastSeq: map[int]int{}, ring: make([]Point, cfg.Window)}
 	for _, n := range names {
 		if day, seq, ok := parseDataName(filepath.Base(n)); ok && seq > l.lastSeq[day] {
 			l.lastSeq[day] = seq
@@ -227,6 +234,9 @@ func (l *Local) Close(ctx context.Context) error {
 	}
 	l.closed = true
 	err := l.closeFile()
+	if uerr := l.unlock(); uerr != nil && err == nil {
+		err = fmt.Errorf("local store: %w", uerr)
+	}
 	if d := l.dropped.Load(); d > 0 {
 		err = errors.Join(err, fmt.Errorf("local store: %d points not written to disk; last error: %s", d, l.Stats().LastError))
 	}

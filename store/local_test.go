@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zspy/zspy/store/internal/influxtest"
+	"github.com/zspy/zspy/internal/influxtest"
 )
 
 // dayPoint is point i of a series, 2 minutes apart from 23:00 on 1 March:
@@ -335,4 +335,26 @@ func BenchmarkLocalWrite(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
 	l.Close(context.Background())
+}
+
+func TestDirLockedAgainstSecondZspy(t *testing.T) {
+	dir := t.TempDir()
+	l, err := NewLocal(LocalConfig{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewLocal(LocalConfig{DataDir: dir}); !errors.Is(err, ErrDirInUse) {
+		t.Errorf("second Local on %s: %v, want ErrDirInUse", dir, err)
+	}
+	if _, err := NewInflux(Config{URL: closedURL(t), Bucket: "b", SpoolDir: dir}); !errors.Is(err, ErrDirInUse) {
+		t.Errorf("spool in a used dir: %v, want ErrDirInUse", err)
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := NewLocal(LocalConfig{DataDir: dir})
+	if err != nil {
+		t.Fatalf("after Close the directory is free: %v", err)
+	}
+	l2.Close(context.Background())
 }

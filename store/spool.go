@@ -28,6 +28,7 @@ var errSpoolFull = errors.New("spool full")
 // atomic for Stats.
 type spool struct {
 	mu      sync.Mutex // the sender appends and resends; the spiller appends
+	unlock  func() error
 	dir     string
 	cap     int64
 	files   []spoolFile // oldest first; the last one may be active
@@ -50,11 +51,16 @@ func openSpool(dir string, capBytes int64) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	entries, err := os.ReadDir(dir)
+	unlock, err := LockDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s := &spool{dir: dir, cap: capBytes}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s := &spool{dir: dir, cap: capBytes, unlock: unlock}
 	type seqFile struct {
 		seq uint64
 		f   spoolFile
@@ -67,6 +73,7 @@ func openSpool(dir string, capBytes int64) (*spool, error) {
 		}
 		info, err := e.Info()
 		if err != nil {
+			unlock()
 			return nil, fmt.Errorf("spool: %w", err)
 		}
 		found = append(found, seqFile{seq, spoolFile{filepath.Join(dir, e.Name()), info.Size()}})
@@ -216,7 +223,11 @@ func (s *spool) commit(n int) error {
 func (s *spool) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.closeActive()
+	err := s.closeActive()
+	if uerr := s.unlock(); uerr != nil && err == nil {
+		err = fmt.Errorf("spool: %w", uerr)
+	}
+	return err
 }
 
 // readAllInto reads r to the end, appending to buf.
