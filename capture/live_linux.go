@@ -25,6 +25,8 @@ type LiveOptions struct {
 	// BufferSize is the socket receive buffer in bytes (default 32 MiB). A
 	// larger one rides out longer stalls of the pipeline before the kernel drops.
 	BufferSize int
+	// Filter keeps only some TCP traffic, in the kernel (nil: all TCP).
+	Filter *Filter
 	// ReadTimeout bounds how long Next waits for a packet before returning
 	// ErrTimeout, so that the caller can flush idle connections by the clock
 	// (default 200 ms).
@@ -58,6 +60,9 @@ type LiveSource struct {
 	msg      unix.Msghdr
 	num      uint64
 	cur      Stats // guarded by mu
+	filter   *Filter
+	last     []byte // the last packet read, from its IP header
+	lastWire int
 
 	// mu guards the descriptor's life: Close closes it only when no Next is
 	// inside recvmsg, otherwise that Next closes it on its way out.
@@ -127,7 +132,23 @@ func OpenLive(iface string, opts LiveOptions) (*LiveSource, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("capture on %s: %s: %w", name, what, err)
 	}
-	prog := unix.SockFprog{Len: uint16(len(tcpFilter)), Filter: &tcpFilter[0]}
+	filter := tcpFilter
+	if !opts.Filter.Empty() {
+		ins, err := opts.Filter.Program(0x40000)
+		if err != nil {
+			return fail("filter", err)
+		}
+		raw, err := sockFilterOf(ins)
+		if err != nil {
+			return fail("filter", err)
+		}
+		filter = make([]unix.SockFilter, len(raw))
+		for i, r := range raw {
+			filter[i] = unix.SockFilter{Code: r.Code, Jt: r.Jt, Jf: r.Jf, K: r.K}
+		}
+		s.filter = opts.Filter
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
 	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
 		return fail("attach filter", err)
 	}
@@ -223,7 +244,12 @@ func (s *LiveSource) Next(seg *Segment) error {
 			s.cur.NonTCP++
 			continue
 		}
+		s.last, s.lastWire = data, wire
 		res, err := Decode(link, data, wire, seg)
+		if res == ResultTCP && s.filter != nil && !s.filter.Match(seg) {
+			s.cur.Filtered++
+			continue
+		}
 		switch res {
 		case ResultTCP:
 			seg.Num = s.num
@@ -240,6 +266,11 @@ func (s *LiveSource) Next(seg *Segment) error {
 		}
 	}
 }
+
+// Raw returns the packet behind the last segment Next returned, from its IP
+// header on (link type raw IP), and its length on the wire. It is valid until
+// the next call to Next.
+func (s *LiveSource) Raw() (data []byte, wireLen int) { return s.last, s.lastWire }
 
 // timestamp reads the kernel's receive time from the control message, or
 // falls back to the clock.

@@ -62,4 +62,5 @@ type Stats struct {
 	KernelDrops   uint64 // live only: packets the kernel dropped
 	Duplicates    uint64 // live only: copies of the same packet seen twice (lo, any)
 	InternalDrops uint64 // live only: packets dropped by zspy's own queues
+	Filtered      uint64 // live only: TCP segments left out by the port/host filter in user space
 }
