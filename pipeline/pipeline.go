@@ -214,6 +214,9 @@ func (p *Pipeline) addStats(s capture.Stats) {
 	p.stats.KernelDrops += s.KernelDrops
 	p.stats.Duplicates += s.Duplicates
 	p.stats.InternalDrops += s.InternalDrops
+	p.stats.Fragments += s.Fragments
+	p.stats.Corrupt += s.Corrupt
+	p.stats.Filtered += s.Filtered
 }
 
 // Stats returns the capture counters of all sources so far.
@@ -230,6 +233,9 @@ func (p *Pipeline) Stats() capture.Stats {
 		s.KernelDrops += c.KernelDrops
 		s.Duplicates += c.Duplicates
 		s.InternalDrops += c.InternalDrops
+		s.Fragments += c.Fragments
+		s.Corrupt += c.Corrupt
+		s.Filtered += c.Filtered
 	}
 	if p.liveDrops != nil {
 		s.InternalDrops += p.liveDrops.Load()
@@ -256,6 +262,9 @@ func (p *Pipeline) Report() *report.Report {
 			KernelDrops:      st.KernelDrops,
 			InternalDrops:    st.InternalDrops,
 			Duplicates:       st.Duplicates,
+			Fragments:        st.Fragments,
+			Corrupt:          st.Corrupt,
+			Filtered:         st.Filtered,
 			ConnectionsTotal: uint64(len(p.Tracker.Conns())) + p.Tracker.DroppedClosed,
 			EvictedClosed:    p.Tracker.DroppedClosed,
 		},

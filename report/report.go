@@ -48,6 +48,9 @@ type Stats struct {
 	KernelDrops      uint64 `json:"kernel_drops"`
 	InternalDrops    uint64 `json:"internal_drops"`
 	Duplicates       uint64 `json:"duplicates"`
+	Fragments        uint64 `json:"ip_fragments"`
+	Corrupt          uint64 `json:"corrupt_records"`
+	Filtered         uint64 `json:"filtered"`
 	ConnectionsTotal uint64 `json:"connections_total"`
 	EvictedClosed    uint64 `json:"evicted_closed"`
 }

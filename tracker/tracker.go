@@ -166,7 +166,8 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 		c.Last = ts
 	}
 	switch r {
-	case reassembly.CloseFIN:
+	case reassembly.CloseFIN, reassembly.CloseReused:
+		// Reused: a new SYN on the same ports; the close itself was not seen.
 		c.State = "closed"
 	case reassembly.CloseRST:
 		c.State = "reset"
