@@ -452,7 +452,7 @@ func subSides(c *tracker.Conn) (sub, pub int) {
 
 func (d *slowSubDetector) detect(ts time.Time, in *Input) []*finding {
 	type member struct {
-		c    *tracker.Conn
+		c     *tracker.Conn
 		rate  float64
 		n     uint64
 		total uint64

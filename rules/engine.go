@@ -50,6 +50,9 @@ type entry struct {
 	rule     *Rule
 	alert    *Alert
 	lastTrue time.Time
+	// keepSince is the first evaluation that no longer saw the condition of
+	// a firing alert (keep_firing_for).
+	keepSince time.Time
 }
 
 // New returns an engine for rules (see Builtins and File.Rules).
@@ -78,7 +81,7 @@ func (e *Engine) Eval(ts time.Time, in Input) []Alert {
 				en = e.start(key, r, f, ts)
 			}
 			seen[en] = true
-			en.lastTrue = ts
+			en.lastTrue, en.keepSince = ts, time.Time{}
 			a := en.alert
 			r.describe(a, f)
 			if a.State == StatePending && !ts.Before(a.PendingAt.Add(r.For)) {
@@ -99,7 +102,12 @@ func (e *Engine) Eval(ts time.Time, in Input) []Alert {
 		switch {
 		case a.State == StatePending:
 			a.State, a.ResolvedAt, a.At = StateInactive, ts, ts
-		case a.State == StateFiring && ts.Sub(en.lastTrue) < en.rule.KeepFiringFor:
+		case a.State == StateFiring && en.rule.KeepFiringFor > 0 && (en.keepSince.IsZero() || ts.Sub(en.keepSince) < en.rule.KeepFiringFor):
+			// Like Prometheus: keep_firing_for counts from the first
+			// evaluation that no longer saw the condition.
+			if en.keepSince.IsZero() {
+				en.keepSince = ts
+			}
 			kept = append(kept, en)
 			continue
 		default:

@@ -1,0 +1,246 @@
+package rules
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/tracker"
+)
+
+// conn builds a tracker connection as the tracker would leave it after a
+// complete ZMTP handshake between a client of type ct and a server of type st.
+func conn(id uint64, clientPort uint16, ct, st dissect.SocketType) *tracker.Conn {
+	c := &tracker.Conn{
+		ID:        id,
+		Client:    netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), clientPort),
+		Server:    netip.MustParseAddrPort("127.0.0.1:5555"),
+		Start:     t0,
+		Last:      t0,
+		State:     "open",
+		Detection: dissect.IsZMTP,
+	}
+	c.Sides[0].SocketType, c.Sides[1].SocketType = ct, st
+	c.HandshakeDone = [2]bool{true, true}
+	return c
+}
+
+// only keeps the named built-in rule.
+func only(name string) []*Rule {
+	for _, r := range Builtins() {
+		if r.Name == name {
+			return []*Rule{r}
+		}
+	}
+	panic(name)
+}
+
+type step struct {
+	at    time.Duration
+	setup func()
+	want  string // "state client" of each change, space-separated
+}
+
+func run(t *testing.T, e *Engine, in func() Input, steps []step) []Alert {
+	t.Helper()
+	var last []Alert
+	for _, s := range steps {
+		if s.setup != nil {
+			s.setup()
+		}
+		ch := e.Eval(t0.Add(s.at), in())
+		var got []string
+		for _, a := range ch {
+			got = append(got, string(a.State)+" "+a.Client)
+		}
+		if g := strings.Join(got, ", "); g != s.want {
+			t.Errorf("at %v: changes %q, want %q", s.at, g, s.want)
+		}
+		last = append(last, ch...)
+	}
+	return last
+}
+
+func TestHWMZeroWindow(t *testing.T) {
+	// A PUB server whose SUB client stopped reading: s2c (index 1) window zero.
+	sub := conn(1, 40001, dissect.SUB, dissect.PUB)
+	// A PUSH client whose PULL server stopped reading: c2s (index 0).
+	push := conn(2, 40002, dissect.PUSH, dissect.PULL)
+	e := New(only("hwm_saturation"))
+	in := func() Input { return Input{Conns: []*tracker.Conn{sub, push}} }
+	ch := run(t, e, in, []step{
+		{0, func() { sub.TCP[1].ZeroSince = t0; sub.TCP[1].ZeroWindows = 1 }, ""},
+		{50 * time.Millisecond, nil, ""},
+		{150 * time.Millisecond, nil, "firing 127.0.0.1:40001"},
+		// The episode ends (the tracker accrues its time); push's receiver has
+		// a 200 ms episode entirely between two evaluations.
+		{time.Second, func() {
+			sub.TCP[1].ZeroSince, sub.TCP[1].ZeroWindowTime = time.Time{}, 900*time.Millisecond
+			push.TCP[0].ZeroWindowTime, push.TCP[0].ZeroWindows = 200*time.Millisecond, 1
+		}, "firing 127.0.0.1:40002"},
+		{2 * time.Second, nil, "resolved 127.0.0.1:40001, resolved 127.0.0.1:40002"},
+	})
+	if !ch[0].PendingAt.Equal(t0) || ch[0].Value != 150 {
+		t.Errorf("pending %v value %v", ch[0].PendingAt, ch[0].Value)
+	}
+	for _, s := range []string{"SUB 127.0.0.1:40001", "PUB 127.0.0.1:5555 drops the messages for it"} {
+		if !strings.Contains(ch[0].Message, s) {
+			t.Errorf("message %q lacks %q", ch[0].Message, s)
+		}
+	}
+	for _, s := range []string{"PULL 127.0.0.1:5555", "PUSH 127.0.0.1:40002 blocks"} {
+		if !strings.Contains(ch[1].Message, s) {
+			t.Errorf("message %q lacks %q", ch[1].Message, s)
+		}
+	}
+	if ch[1].Labels["consumer"] != "127.0.0.1:5555" || ch[1].Labels["consumer_type"] != "PULL" || ch[1].Labels["dir"] != "c2s" {
+		t.Errorf("labels %v", ch[1].Labels)
+	}
+}
+
+func TestHWMInFlightFull(t *testing.T) {
+	d := conn(1, 40001, dissect.DEALER, dissect.ROUTER)
+	d.TCP[1] = tracker.TCPDir{HaveSeq: true, HaveAck: true, NextSeq: 1000 + 65536, Acked: 1000, Window: 65536}
+	e := New(only("hwm_saturation"))
+	in := func() Input { return Input{Conns: []*tracker.Conn{d}} }
+	ch := run(t, e, in, []step{
+		{0, nil, ""},
+		{500 * time.Millisecond, nil, ""},
+		{time.Second, nil, "firing 127.0.0.1:40001"},
+		{1500 * time.Millisecond, func() { d.TCP[1].Acked += 30000 }, "resolved 127.0.0.1:40001"},
+	})
+	if !strings.Contains(ch[0].Message, "65536 bytes unacknowledged") || !strings.Contains(ch[0].Message, "ROUTER 127.0.0.1:5555 drops the messages for it (or blocks/fails with EHOSTUNREACH under ROUTER_MANDATORY)") {
+		t.Errorf("message %q", ch[0].Message)
+	}
+}
+
+func TestHeartbeatTimeout(t *testing.T) {
+	c := conn(1, 40001, dissect.DEALER, dissect.ROUTER)
+	e := New(only("heartbeat_timeout"))
+	in := func() Input { return Input{Conns: []*tracker.Conn{c}} }
+	ch := run(t, e, in, []step{
+		// Answered PINGs, then the server stops answering after t0.
+		{0, func() { c.Dirs[0].Pings, c.Dirs[1].Pongs, c.Dirs[1].LastPong = 5, 5, t0 }, ""},
+		{500 * time.Millisecond, func() { c.Dirs[0].Pings = 8 }, ""},
+		{1500 * time.Millisecond, func() { c.Dirs[0].Pings = 12 }, "firing 127.0.0.1:40001"},
+		{2 * time.Second, func() { c.Dirs[1].Pongs, c.Dirs[1].LastPong = 12, t0.Add(2 * time.Second) }, "resolved 127.0.0.1:40001"},
+	})
+	if ch[0].Value != 7 || !strings.Contains(ch[0].Message, "7 PINGs from DEALER 127.0.0.1:40001 unanswered by ROUTER 127.0.0.1:5555 for 1.5s") {
+		t.Errorf("alert %+v", ch[0])
+	}
+	// One PING in flight when a connection closes is no timeout.
+	c2 := conn(2, 40002, dissect.DEALER, dissect.ROUTER)
+	c2.Dirs[0].Pings, c2.Dirs[1].Pongs, c2.Dirs[1].LastPong = 6, 5, t0
+	c2.Closed, c2.State, c2.Last = true, "closed", t0.Add(3*time.Second)
+	if ch := New(only("heartbeat_timeout")).Eval(t0.Add(4*time.Second), Input{Conns: []*tracker.Conn{c2}}); len(ch) != 0 {
+		t.Errorf("changes %+v", ch)
+	}
+}
+
+func TestPubNoSubscribers(t *testing.T) {
+	good := conn(1, 40001, dissect.SUB, dissect.PUB)
+	good.Subscriptions = []string{"prices"}
+	lazy := conn(2, 40002, dissect.SUB, dissect.PUB)
+	e := New(only("pub_no_subscribers"))
+	in := func() Input { return Input{Conns: []*tracker.Conn{good, lazy}} }
+	run(t, e, in, []step{
+		{500 * time.Millisecond, func() { good.Dirs[1].Messages = 50 }, ""}, // within grace
+		{2 * time.Second, func() { good.Dirs[1].Messages = 100 }, "firing 127.0.0.1:40002"},
+		{3 * time.Second, nil, "resolved 127.0.0.1:40002"}, // the publisher went quiet
+		{4 * time.Second, func() { good.Dirs[1].Messages = 150 }, "firing 127.0.0.1:40002"},
+		{5 * time.Second, func() { lazy.Subscriptions = []string{""}; good.Dirs[1].Messages = 200 }, "resolved 127.0.0.1:40002"},
+	})
+}
+
+func TestIncompatibleAndHandshake(t *testing.T) {
+	bad := conn(1, 40001, dissect.PUB, dissect.PUSH)
+	auth := conn(2, 40002, dissect.SocketUnknown, dissect.SocketUnknown)
+	auth.HandshakeDone = [2]bool{}
+	auth.Mechanism = dissect.MechPLAIN
+	auth.HandshakeError = "ERROR 400"
+	auth.PlainUsername = "admin"
+	auth.Closed, auth.State, auth.Last = true, "closed", t0.Add(time.Millisecond)
+	e := New(append(only("incompatible_sockets"), only("handshake_failure")...))
+	in := func() Input { return Input{Conns: []*tracker.Conn{bad, auth}} }
+	ch := run(t, e, in, []step{
+		{time.Second, nil, "firing 127.0.0.1:40001, firing 127.0.0.1:40002"},
+		// A closed connection's failure is held for 5 minutes, then resolves.
+		{4 * time.Minute, nil, ""},
+		{5*time.Minute + time.Millisecond, nil, "resolved 127.0.0.1:40002"},
+	})
+	if ch[0].Message != "incompatible socket types: PUB 127.0.0.1:40001 connected to PUSH 127.0.0.1:5555; libzmq drops the connection after the handshake and nothing is delivered" {
+		t.Errorf("message %q", ch[0].Message)
+	}
+	if ch[1].Message != `handshake failed between client 127.0.0.1:40002 and server 127.0.0.1:5555 (PLAIN): ERROR 400 (ZAP: authentication failure); PLAIN user "admin"` || ch[1].Value != 400 {
+		t.Errorf("message %q value %v", ch[1].Message, ch[1].Value)
+	}
+}
+
+func TestMonitorRules(t *testing.T) {
+	m := &MonitorState{}
+	ev := func(at time.Duration, code monitor.EventCode, f func(e *monitor.Event)) {
+		e := &monitor.Event{Time: t0.Add(at), Source: "billing/req", Code: code, Name: code.String()}
+		f(e)
+		m.Observe(e)
+	}
+	e := New(append(append(only("pipes_stats_depth"), only("reconnect_storm")...), only("handshake_failure")...))
+	in := func() Input { return Input{Monitor: m} }
+	ch := run(t, e, in, []step{
+		{0, func() {
+			ev(0, monitor.EventPipesStats, func(e *monitor.Event) {
+				e.Endpoint, e.RemoteEndpoint, e.Outbound, e.Inbound = "tcp://127.0.0.1:5555", "tcp://127.0.0.1:40001", 500, 3
+			})
+			ev(0, monitor.EventConnectRetried, func(e *monitor.Event) { e.Endpoint = "tcp://127.0.0.1:6000" })
+		}, ""},
+		{time.Second, func() {
+			ev(time.Second, monitor.EventPipesStats, func(e *monitor.Event) {
+				e.Endpoint, e.RemoteEndpoint, e.Outbound, e.Inbound = "tcp://127.0.0.1:5555", "tcp://127.0.0.1:40001", 850, 3
+			})
+			ev(time.Second, monitor.EventConnectRetried, func(e *monitor.Event) { e.Endpoint = "tcp://127.0.0.1:6000" })
+			ev(time.Second, monitor.EventConnectRetried, func(e *monitor.Event) { e.Endpoint = "tcp://127.0.0.1:6000" })
+			ev(time.Second, monitor.EventHandshakeFailedAuth, func(e *monitor.Event) {
+				e.Endpoint, e.RemoteEndpoint, e.ZAPStatus, e.ZAPStatusText = "tcp://127.0.0.1:7000", "tcp://127.0.0.1:40100", 400, "authentication failure"
+			})
+		}, "firing 127.0.0.1:40001, firing , firing 127.0.0.1:40100"},
+		{2 * time.Second, func() {
+			ev(2*time.Second, monitor.EventPipesStats, func(e *monitor.Event) {
+				e.Endpoint, e.RemoteEndpoint, e.Outbound, e.Inbound = "tcp://127.0.0.1:5555", "tcp://127.0.0.1:40001", 10, 0
+			})
+		}, "resolved 127.0.0.1:40001"},
+		{10*time.Second + time.Millisecond, nil, "resolved "}, // the retries left the window
+	})
+	if ch[0].Server != "127.0.0.1:5555" || !strings.Contains(ch[0].Message, "850 messages queued outbound (towards the peer), 85% of the high-water mark 1000") {
+		t.Errorf("pipes alert %+v", ch[0])
+	}
+	if ch[1].Server != "127.0.0.1:6000" || !strings.Contains(ch[1].Message, "retried connecting to tcp://127.0.0.1:6000 3 times") {
+		t.Errorf("retry alert %+v", ch[1])
+	}
+	if ch[2].Server != "127.0.0.1:7000" || !strings.Contains(ch[2].Message, "HANDSHAKE_FAILED_AUTH ZAP status 400 (authentication failure)") {
+		t.Errorf("handshake alert %+v", ch[2])
+	}
+}
+
+func TestReconnectRefused(t *testing.T) {
+	var conns []*tracker.Conn
+	for i := 0; i < 3; i++ {
+		c := conn(uint64(i+1), 40001, dissect.SocketUnknown, dissect.SocketUnknown)
+		c.Detection, c.State, c.Closed = dissect.Undecided, "refused", true
+		c.Start = t0.Add(time.Duration(i) * 100 * time.Millisecond)
+		c.Last = c.Start
+		conns = append(conns, c)
+	}
+	e := New(only("reconnect_storm"))
+	n := 1
+	in := func() Input { return Input{Conns: conns[:n]} }
+	ch := run(t, e, in, []step{
+		{time.Second, nil, ""},
+		{2 * time.Second, func() { n = 3 }, "firing 127.0.0.1:40001"},
+		{11 * time.Second, nil, "resolved 127.0.0.1:40001"},
+	})
+	if ch[0].Value != 3 || !ch[0].PendingAt.Equal(t0) {
+		t.Errorf("alert %+v", ch[0])
+	}
+}
