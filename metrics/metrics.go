@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
@@ -23,7 +24,53 @@ type Collector struct {
 	prev     map[*tracker.Conn]*prev
 	pts      []store.Point
 	done     map[*tracker.Conn]bool
+	monPts   []store.Point
+	// MonitorDropped counts monitor points that did not fit the queue.
+	MonitorDropped uint64
 }
+
+// MonitorEvent queues a point of the zspy_monitor series for a socket-monitor
+// event; it goes out with the next interval's points, stamped with the event's
+// own time.
+func (c *Collector) MonitorEvent(ev *monitor.Event) {
+	if len(c.monPts) >= maxMonitorPoints {
+		c.MonitorDropped++
+		return
+	}
+	pt := store.Point{Measurement: MeasMonitor, Time: ev.Time}
+	pt.AddTag("host", c.host)
+	pt.AddTag("event", ev.Name)
+	if ev.Source != "" {
+		pt.AddTag("source", ev.Source)
+	}
+	if ev.Endpoint != "" {
+		pt.AddTag("endpoint", ev.Endpoint)
+	}
+	if ev.RemoteEndpoint != "" {
+		pt.AddTag("remote_endpoint", ev.RemoteEndpoint)
+	}
+	pt.AddField(store.Int("value", int64(ev.Value)))
+	switch {
+	case ev.Code == monitor.EventPipesStats:
+		pt.AddField(store.Int("outbound", int64(ev.Outbound)))
+		pt.AddField(store.Int("inbound", int64(ev.Inbound)))
+	case ev.ProtocolError != "":
+		pt.AddField(store.String("protocol_error", ev.ProtocolError))
+	case ev.ZAPStatusText != "":
+		pt.AddField(store.Int("zap_status", ev.ZAPStatus))
+	case ev.ErrnoName != "":
+		pt.AddField(store.String("errno", ev.ErrnoName))
+	case ev.ReconnectInterval > 0:
+		pt.AddField(store.Float("reconnect_interval_ms", ms(ev.ReconnectInterval)))
+	}
+	if pt.Time.IsZero() {
+		return
+	}
+	c.monPts = append(c.monPts, pt)
+}
+
+// maxMonitorPoints bounds the monitor points waiting for the next interval.
+const maxMonitorPoints = 10000
 
 type prev struct {
 	dirs       [2]tracker.DirStats
@@ -75,7 +122,8 @@ func (c *Collector) Next() time.Time {
 // Sample emits one interval's points for conns, stamped end, and starts a new
 // interval.
 func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
-	c.pts = c.pts[:0]
+	c.pts = append(c.pts[:0], c.monPts...)
+	c.monPts = c.monPts[:0]
 	secs := c.interval.Seconds()
 	type fan struct {
 		subs []int // indexes into c.pts of zspy_subscriber points
@@ -141,6 +189,11 @@ func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
 			pt0.AddField(store.Float("zero_window_ms_total", float64(zwTime.Microseconds())/1000))
 			pt0.AddField(store.Int("retransmits", int64(t.Retransmits-pt.Retransmits)))
 			pt0.AddField(store.Int("window_full", int64(t.WindowFull-pt.WindowFull)))
+			if conn.HasPipes[i] {
+				// libzmq's own queue depths for the sending socket (PIPES_STATS).
+				pt0.AddField(store.Int("queue_outbound", int64(conn.Pipes[i].Outbound)))
+				pt0.AddField(store.Int("queue_inbound", int64(conn.Pipes[i].Inbound)))
+			}
 			c.pts = append(c.pts, pt0)
 
 			ep, role := conn.Server.String(), sockName(conn.Sides[1].SocketType)

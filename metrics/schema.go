@@ -14,7 +14,9 @@ package metrics
 //	          acknowledged), window_bytes (receiver's advertised window, scaled),
 //	          zero_window (bool: the receiver's window is zero now),
 //	          zero_window_episodes_total, zero_window_ms_total; retransmits,
-//	          window_full (segments sent into a full window, this interval)
+//	          window_full (segments sent into a full window, this interval);
+//	          queue_outbound, queue_inbound (the sending socket's libzmq queue
+//	          depths in messages, from the socket monitor's PIPES_STATS)
 //	zspy_latency     one point per REQ/REP or DEALER/ROUTER connection per interval
 //	  tags:   host, client, server
 //	  fields: replies, p50_ms, p99_ms, max_ms (this interval), outstanding
@@ -28,6 +30,10 @@ package metrics
 //	zspy_topic       one point per SUB connection and subscribed topic per interval
 //	  tags:   host, client, server, topic
 //	  fields: delivered, delivered_total
+//	zspy_monitor     one point per socket-monitor event, at the event's time
+//	  tags:   host, event (e.g. CONNECT_RETRIED), source, endpoint, remote_endpoint
+//	  fields: value; and outbound, inbound (PIPES_STATS), protocol_error,
+//	          zap_status, errno, reconnect_interval_ms as the event has them
 //	zspy_endpoint    one point per server endpoint (bound address) per interval
 //	  tags:   host, endpoint, role (the bound socket's type)
 //	  fields: connections (open), messages_in, messages_out, msg_rate_in,

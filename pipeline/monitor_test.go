@@ -6,10 +6,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/tracker"
 )
 
 // A capture and the monitor events of the same libzmq applications (recorded
@@ -38,12 +42,26 @@ func TestMonitorMerge(t *testing.T) {
 	}
 	defer src.Close()
 	p := New(Config{})
+	monPoints := 0
+	p.AddIntervalHook(func(_ time.Time, _ []*tracker.Conn, pts []store.Point) {
+		for i := range pts {
+			if pts[i].Measurement == metrics.MeasMonitor {
+				if err := pts[i].Validate(); err != nil {
+					t.Fatal(err)
+				}
+				monPoints++
+			}
+		}
+	})
 	p.MergeMonitorLog(evs)
 	if err := p.Run(src, nil); err != nil {
 		t.Fatal(err)
 	}
 	p.Finish()
 	r := p.Report()
+	if monPoints != len(evs) {
+		t.Errorf("%d zspy_monitor points for %d events", monPoints, len(evs))
+	}
 	bySource := map[string]*report.Connection{}
 	for i := range r.Connections {
 		c := &r.Connections[i]

@@ -144,7 +144,7 @@ func (p *Pipeline) Packet(seg *capture.Segment) {
 	}()
 	p.packets++
 	for len(p.monLog) > 0 && !p.monLog[0].Time.After(seg.TS) {
-		p.Tracker.MonitorEvent(&p.monLog[0])
+		p.MonitorEvent(&p.monLog[0])
 		p.monLog = p.monLog[1:]
 	}
 	if len(p.hooks) > 0 && p.metrics.Due(seg.TS) {
@@ -164,7 +164,12 @@ func (p *Pipeline) MergeMonitorLog(evs []monitor.Event) {
 }
 
 // MonitorEvent folds one live socket-monitor event into the model.
-func (p *Pipeline) MonitorEvent(ev *monitor.Event) { p.Tracker.MonitorEvent(ev) }
+func (p *Pipeline) MonitorEvent(ev *monitor.Event) {
+	p.Tracker.MonitorEvent(ev)
+	if len(p.hooks) > 0 {
+		p.metrics.MonitorEvent(ev)
+	}
+}
 
 // AddIntervalHook registers h to run at every interval boundary.
 func (p *Pipeline) AddIntervalHook(h IntervalHook) { p.hooks = append(p.hooks, h) }
@@ -195,7 +200,7 @@ func (p *Pipeline) Tick(ts time.Time) {
 // and ends the last metrics interval.
 func (p *Pipeline) Finish() {
 	for i := range p.monLog {
-		p.Tracker.MonitorEvent(&p.monLog[i])
+		p.MonitorEvent(&p.monLog[i])
 	}
 	p.monLog = nil
 	p.Asm.FlushAll(p.lastTS)
