@@ -1,0 +1,190 @@
+package rules_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/truth"
+	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/rules"
+	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/tracker"
+)
+
+// TestSchemaMatchesMetrics replays the corpus and checks that every point the
+// metrics collector emits names a measurement, tags and fields that rule
+// expressions accept: the expression checker and metrics/schema.go agree.
+func TestSchemaMatchesMetrics(t *testing.T) {
+	cases, err := truth.LoadAll(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, tc := range cases {
+		src, err := capture.OpenFile(tc.CapturePath())
+		if err != nil {
+			continue
+		}
+		p := pipeline.New(pipeline.Config{Host: "h"})
+		p.AddIntervalHook(func(end time.Time, conns []*tracker.Conn, pts []store.Point) {
+			for i := range pts {
+				pt := &pts[i]
+				for _, f := range pt.Fields {
+					k := pt.Measurement + "." + f.Key
+					if seen[k] {
+						continue
+					}
+					seen[k] = true
+					if _, err := rules.ParseExpr(k + " >= 0"); err != nil {
+						t.Errorf("%s: metrics emits %s, rules reject it: %v", tc.Case, k, err)
+					}
+				}
+				for _, tag := range pt.Tags {
+					k := pt.Measurement + "{" + tag.Key + "}"
+					if seen[k] {
+						continue
+					}
+					seen[k] = true
+					if _, err := rules.ParseExpr(pt.Measurement + "{" + tag.Key + `="x"}.` + pt.Fields[0].Key); err != nil {
+						t.Errorf("%s: metrics emits tag %s, rules reject it: %v", tc.Case, k, err)
+					}
+				}
+			}
+		})
+		p.Run(src, nil)
+		p.Finish()
+		src.Close()
+	}
+	if len(seen) < 40 {
+		t.Errorf("only %d measurement fields and tags seen", len(seen))
+	}
+}
+
+// TestRepStoppedReplying replays rep_noanswer up to the moment the REQ waits
+// for its fourth reply (before it gives up and closes), then lets 6 s of
+// packet time pass: the REP that answered three requests has stopped.
+func TestRepStoppedReplying(t *testing.T) {
+	tc, err := truth.Load(filepath.Join(corpus, "rep_noanswer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenFile(tc.CapturePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	e := rules.New(rules.Builtins())
+	p := pipeline.New(pipeline.Config{Host: "h"})
+	p.AddIntervalHook(e.Hook())
+	var seg capture.Segment
+	var first, last time.Time
+	for {
+		if err := src.Next(&seg); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if first.IsZero() {
+			first = seg.TS
+		}
+		// The REQ times out after 300 ms: stop 100 ms in, while it waits.
+		if seg.TS.Sub(first) > 100*time.Millisecond {
+			break
+		}
+		p.Packet(&seg)
+		last = seg.TS
+	}
+	if c := p.Tracker.Conns(); len(c) != 1 || c[0].Outstanding() != 1 || c[0].Closed {
+		t.Fatalf("conns %v", c)
+	}
+	p.Tick(last.Add(6 * time.Second))
+	got := map[string]rules.Alert{}
+	for _, a := range e.Alerts() {
+		got[a.Rule] = a
+	}
+	rep, stuck := got["rep_stopped_replying"], got["stuck_request"]
+	if len(got) != 2 || rep.State != rules.StateFiring || stuck.State != rules.StateFiring {
+		t.Fatalf("alerts %v", e.Alerts())
+	}
+	if rep.Client != "" || rep.Server != "127.0.0.1:16140" || !strings.Contains(rep.Message, "REP 127.0.0.1:16140 stopped replying") || !strings.Contains(rep.Message, "after 3 replies") {
+		t.Errorf("rep alert %+v", rep)
+	}
+	if stuck.Client != "127.0.0.1:26140" || !strings.Contains(stuck.Message, "stuck request: REQ 127.0.0.1:26140 has waited") {
+		t.Errorf("stuck alert %+v", stuck)
+	}
+}
+
+// TestReplayReport is what `zspy replay --json` does with the engine: the
+// report gains an alerts array with the packet times.
+func TestReplayReport(t *testing.T) {
+	e := rules.New(rules.Builtins())
+	src, err := capture.OpenFile(filepath.Join(corpus, "mismatch", "capture.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	p := pipeline.New(pipeline.Config{})
+	p.AddIntervalHook(e.Hook())
+	if err := p.Run(src, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.Finish()
+	r := p.Report()
+	r.Alerts = e.ReportAlerts()
+	var b bytes.Buffer
+	if err := report.WriteJSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Connections []struct {
+			Client string `json:"client"`
+		} `json:"connections"`
+		Alerts []map[string]any `json:"alerts"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Alerts) != 1 {
+		t.Fatalf("alerts %v", doc.Alerts)
+	}
+	a := doc.Alerts[0]
+	for _, k := range []string{"rule", "severity", "state", "client", "server", "pending_at", "fired_at", "resolved_at", "message"} {
+		if _, ok := a[k]; !ok {
+			t.Errorf("alert lacks %s: %v", k, a)
+		}
+	}
+	if a["rule"] != "incompatible_sockets" || a["state"] != "firing" || a["client"] != doc.Connections[0].Client || a["resolved_at"] != nil {
+		t.Errorf("alert %v", a)
+	}
+	fired, err := time.Parse(time.RFC3339Nano, a["fired_at"].(string))
+	if err != nil || fired.Year() != 2026 {
+		t.Errorf("fired_at %v (%v): want a packet time", a["fired_at"], err)
+	}
+}
+
+func BenchmarkBuiltinsManyConns(b *testing.B) {
+	src, err := capture.OpenFile(filepath.Join(corpus, "many_conns", "capture.pcap"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := pipeline.New(pipeline.Config{Host: "h"})
+	p.Run(src, nil)
+	p.Finish()
+	src.Close()
+	conns := p.Tracker.Conns()
+	e := rules.New(rules.Builtins())
+	ts := conns[0].Last.Add(time.Second)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.Eval(ts.Add(time.Duration(i)*time.Second), rules.Input{Conns: conns})
+	}
+	b.ReportMetric(float64(len(conns)), "conns/op")
+}
