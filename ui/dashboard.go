@@ -574,6 +574,8 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width int) string 
 		fmt.Fprintf(&b, "[red]%s[-]", tview.Escape(p.Err))
 	case p.Done && !p.Live:
 		b.WriteString("[green]end of capture[-]")
+	case p.Done:
+		b.WriteString("[yellow]capture stopped[-]")
 	case p.Paused:
 		b.WriteString("[yellow::b]PAUSED[-::-]")
 	case p.Live:
@@ -706,8 +708,10 @@ var helpText = `[::b]zspy dashboard[::-]
   Columns: ↑ is client→server, ↓ server→client. MSG/S and B/S are per
   second of packet time over the last screen update. MSGS with * are
   CURVE boxes (messages are encrypted). BACKLOG is the larger direction's
-  bytes in flight (sent, not yet acknowledged); ZW marks a receiver
-  advertising a zero window now. LAT is the request→reply median.
+  bytes in flight (sent, not yet acknowledged); "ZW 1.2s" means that
+  direction's receiver has advertised a zero window for 1.2 s (it is not
+  reading). LAT is the request→reply median. ALERT shows when an alert
+  concerns a connection.
   Colours: red/yellow rows carry firing/pending alerts; magenta rows have
   errors or incompatible socket types; grey rows are closed.
 
@@ -729,8 +733,9 @@ var helpText = `[::b]zspy dashboard[::-]
   Screen updates: at most one pending; a newer one replaces it and the
   skip is counted (status bar "ui N"). The screen redraws at most 5 times
   a second whatever the traffic.
-  Closed connections are kept as the tracker's --keep-closed says; the
-  per-connection caps (subscriptions, identities, errors) are the tracker's.
+  Connections: those the tracker keeps (closed ones may be evicted, and
+  counted); its per-connection caps (subscriptions, identities, errors)
+  apply here too.
 
 [yellow]Status bar[-]
   packet time │ packets and rate │ connections │ drops: k kernel,

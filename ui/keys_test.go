@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
+
+	"github.com/zspy/zspy/pipeline"
 )
 
 // harness runs RunReplay on a simulation screen and drives it with key events.
@@ -252,5 +254,48 @@ func TestCtrlCQuits(t *testing.T) {
 	<-h.keys
 	if err := <-h.errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLiveFromFileSource(t *testing.T) {
+	tr := loadTruth(t, "dealer_router")
+	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, 10000),
+		keys: make(chan struct{}), errc: make(chan error, 1)}
+	ready := make(chan struct{})
+	opt := Options{Screen: hs.s, keyDone: hs.keys, Clock: &fakeClock{now: t0},
+		onFrame: func(f *Frame) { hs.frames <- f },
+		onDashboard: func(d *Dashboard) {
+			hs.s.SetSize(100, 30)
+			hs.d = d
+			close(ready)
+		}}
+	p := pipeline.New(pipeline.Config{})
+	src := openCase(t, "dealer_router")
+	go func() {
+		hs.errc <- Live(context.Background(), p, src, pipeline.LiveConfig{Block: true}, opt)
+	}()
+	<-ready
+	f := hs.waitFrame(done)
+	if !f.Status.Player.Live || len(f.Rows) != len(tr.Connections) {
+		t.Fatalf("live frame: live=%v rows=%d", f.Status.Player.Live, len(f.Rows))
+	}
+	hs.sync()
+	lines := hs.lines()
+	for _, c := range tr.Connections {
+		if findLine(lines, endpoint(c.Client), "DEALER→ROUTER") < 0 {
+			t.Errorf("no row for %s:\n%s", c.ID, strings.Join(lines, "\n"))
+		}
+	}
+	if !strings.Contains(lines[28], "capture stopped") || strings.Contains(lines[28], "×") {
+		t.Errorf("live status %q", lines[28])
+	}
+	// Space freezes a live display instead of pausing a replay.
+	hs.key(tcell.KeyRune, ' ')
+	if !strings.Contains(hs.lines()[28], "FROZEN") {
+		t.Errorf("status after space %q", hs.lines()[28])
+	}
+	hs.quit()
+	if r := p.Report(); len(r.Connections) != len(tr.Connections) {
+		t.Errorf("report after the dashboard: %d connections", len(r.Connections))
 	}
 }

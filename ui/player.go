@@ -246,9 +246,9 @@ func (s *pacedSource) Next(seg *capture.Segment) error {
 	return nil
 }
 
-// run feeds every source through the pipeline, then flushes it and sends the
-// last update.
-func (pl *player) run(srcs []capture.Source) {
+// runReplay feeds every source through the pipeline, then finishes it and
+// sends the last update.
+func (pl *player) runReplay(srcs []capture.Source) {
 	for _, src := range srcs {
 		if pl.ctx.Err() != nil {
 			break
@@ -268,5 +268,27 @@ func (pl *player) run(srcs []capture.Source) {
 	}
 	pl.p.Finish()
 	pl.done = true
+	pl.push()
+}
+
+// runLive runs the live pipeline, sending an update every interval of wall
+// time from its goroutine (through OnStats); snapshots take the wall-clock
+// time, so rates fall to zero when traffic stops.
+func (pl *player) runLive(src capture.Source, cfg pipeline.LiveConfig) {
+	cfg.StatsEvery = pl.interval
+	cfg.OnStats = func(pipeline.LiveStats) {
+		pl.lastTS = pl.clock.Now()
+		pl.push()
+	}
+	err := pl.p.RunLive(pl.ctx, src, cfg)
+	if pl.ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		pl.err = err.Error()
+	}
+	pl.p.Finish()
+	pl.done = true
+	pl.lastTS = pl.clock.Now()
 	pl.push()
 }

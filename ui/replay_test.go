@@ -133,7 +133,7 @@ func TestPlayerPacesByPacketTime(t *testing.T) {
 	for _, speed := range []float64{1, 10, 0} {
 		clk := &fakeClock{now: t0}
 		pl, _ := newTestPlayer(t, clk, speed, false)
-		pl.run([]capture.Source{openCase(t, "pubsub")})
+		pl.runReplay([]capture.Source{openCase(t, "pubsub")})
 		got := clk.total()
 		if speed == 0 {
 			if got != 0 {
@@ -157,32 +157,45 @@ func TestPlayerPauseAndStep(t *testing.T) {
 	first, _, n := captureSpan(t, "reqrep")
 	clk := &fakeClock{now: t0}
 	pl, cancel := newTestPlayer(t, clk, 1, true)
+	src := openCase(t, "reqrep")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pl.run([]capture.Source{openCase(t, "reqrep")})
+		pl.runReplay([]capture.Source{src})
 	}()
-	next := func() *Update { return <-pl.out.ch }
-
-	// One packet: the step's own update (before), then the paused one after.
-	pl.Step(0)
-	u := next()
-	if !u.Player.Paused || len(u.Snapshot.Conns) != 0 {
-		t.Fatalf("before the step: paused=%v conns=%d", u.Player.Paused, len(u.Snapshot.Conns))
+	t.Cleanup(func() { cancel(); <-done }) // before the source closes
+	// Updates replace each other: wait for the one that shows the state.
+	until := func(ok func(u *Update) bool) *Update {
+		for {
+			if u := <-pl.out.ch; ok(u) {
+				return u
+			}
+		}
 	}
-	u = next()
-	if !u.Player.Paused || u.Snapshot.Time != first || len(u.Snapshot.Conns) != 1 {
-		t.Fatalf("after one packet: paused=%v time=%v (first %v) conns=%d", u.Player.Paused, u.Snapshot.Time, first, len(u.Snapshot.Conns))
+	// Paused before the first packet: nothing processed.
+	u := until(func(u *Update) bool { return true })
+	if !u.Player.Paused || len(u.Snapshot.Conns) != 0 {
+		t.Fatalf("start: paused=%v conns=%d", u.Player.Paused, len(u.Snapshot.Conns))
+	}
+	// One packet: the paused update after it, at its time.
+	pl.Step(0)
+	u = until(func(u *Update) bool { return u.Snapshot.Time.Equal(first) })
+	if !u.Player.Paused || len(u.Snapshot.Conns) != 1 {
+		t.Fatalf("after one packet: paused=%v conns=%d", u.Player.Paused, len(u.Snapshot.Conns))
 	}
 	if u.Stats.Packets != 2 {
 		t.Errorf("after one packet: %d packets read, want 2 (one processed, one held)", u.Stats.Packets)
 	}
+	// Paused again: no update until told.
+	select {
+	case u := <-pl.out.ch:
+		t.Fatalf("an update while paused: %+v", u.Player)
+	default:
+	}
 	// One second of packet time runs the whole (sub-second) exchange up to
 	// the capture's end without waiting.
 	pl.Step(time.Second)
-	for !u.Player.Done {
-		u = next()
-	}
+	u = until(func(u *Update) bool { return u.Player.Done })
 	if got := clk.total(); got != 0 {
 		t.Errorf("steps waited %v of wall time, want none", got)
 	}
@@ -194,7 +207,6 @@ func TestPlayerPauseAndStep(t *testing.T) {
 	if len(conns) != 1 || *conns[0].C2S.Messages != 20 || *conns[0].S2C.Messages != 20 {
 		t.Errorf("after the step: %+v", conns)
 	}
-	cancel()
 }
 
 func ptrsOf(s *tracker.Snapshot) []*tracker.Conn {

@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/rules"
+	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/ui"
 )
 
@@ -22,58 +21,70 @@ type uiFlags struct {
 	paused  bool
 }
 
-// addUIFlags registers --ui, --speed and --paused on fl.
-func addUIFlags(fl *pflag.FlagSet) *uiFlags {
-	f := &uiFlags{}
-	fl.BoolVar(&f.enabled, "ui", false, "show the terminal dashboard instead of printing a report")
-	fl.StringVar(&f.speed, "speed", "1", "with --ui, replay speed: 1 is real time, 10 is 10×, max is as fast as possible")
-	fl.BoolVar(&f.paused, "paused", false, "with --ui, start the replay paused (space resumes, n steps)")
+// addUIFlags registers --ui, --speed and --paused on fl (capture registers
+// only --ui: live traffic has no speed).
+func addUIFlags(fl *pflag.FlagSet, replay bool) *uiFlags {
+	f := &uiFlags{speed: "1"}
+	fl.BoolVar(&f.enabled, "ui", false, "show the terminal dashboard while it runs (the report is printed when you quit)")
+	if replay {
+		fl.StringVar(&f.speed, "speed", "1", "with --ui, replay speed: 1 is real time, 10 is 10×, max is as fast as possible")
+		fl.BoolVar(&f.paused, "paused", false, "with --ui, start the replay paused (space resumes, n steps one packet)")
+	}
 	return f
+}
+
+// uiInputs are what the dashboard shows besides the pipeline: whether
+// passwords show, the time-series store's state, the rules engine's alerts.
+// Any may be zero.
+type uiInputs struct {
+	showSecrets bool
+	sink        store.Sink
+	sinkName    string
+	rules       *rules.Engine
 }
 
 // uiOptions checks the flags that do not go with the dashboard and builds its
 // options.
-func uiOptions(cmd *cobra.Command, f *uiFlags, cfg pipeline.Config) (ui.Options, error) {
-	for _, name := range []string{"json", "events"} {
-		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed {
-			return ui.Options{}, errors.New("--ui shows the dashboard: it does not go with --" + name)
-		}
+func uiOptions(cmd *cobra.Command, f *uiFlags, in uiInputs) (ui.Options, error) {
+	if fl := cmd.Flags().Lookup("events"); fl != nil && fl.Changed {
+		return ui.Options{}, errors.New("--ui shows the events in the dashboard: it does not go with --events")
 	}
 	speed, err := ui.ParseSpeed(f.speed)
 	if err != nil {
 		return ui.Options{}, err
 	}
-	return ui.Options{Pipeline: cfg, Speed: speed, StartPaused: f.paused}, nil
+	return ui.Options{Speed: speed, StartPaused: f.paused, ShowSecrets: in.showSecrets,
+		Sink: in.sink, SinkName: in.sinkName, Rules: in.rules}, nil
 }
 
-// uiContext ends on SIGINT or SIGTERM (in the dashboard, Ctrl-C is a key).
-func uiContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	ctx := cmd.Context()
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-}
-
-// runReplayUI replays files on the dashboard (zspy replay --ui).
-func runReplayUI(cmd *cobra.Command, files []string, f *uiFlags, cfg pipeline.Config) error {
-	opt, err := uiOptions(cmd, f, cfg)
+// runReplayUI replays srcs through p on the dashboard (zspy replay --ui) until
+// the user quits or ctx ends; p is finished on return.
+func runReplayUI(ctx context.Context, cmd *cobra.Command, p *pipeline.Pipeline, srcs []*capture.FileSource, f *uiFlags, in uiInputs) error {
+	opt, err := uiOptions(cmd, f, in)
 	if err != nil {
 		return err
 	}
-	ctx, stop := uiContext(cmd)
-	defer stop()
-	return ui.RunReplay(ctx, files, opt)
+	ss := make([]capture.Source, len(srcs))
+	name := ""
+	for i, s := range srcs {
+		ss[i] = s
+		if i > 0 {
+			name += " "
+		}
+		name += s.Name()
+	}
+	return ui.Replay(ctx, p, ss, name, opt)
 }
 
-// runCaptureUI shows a live capture on the dashboard (zspy capture --ui). The
-// dashboard reads src until the user quits; the caller closes it.
-func runCaptureUI(cmd *cobra.Command, src capture.Source, name string, f *uiFlags, cfg pipeline.Config) error {
-	opt, err := uiOptions(cmd, f, cfg)
+// runCaptureUI shows a live capture on the dashboard (zspy capture --ui): it
+// runs p.RunLive(ctx, src, cfg) until the user quits, ctx ends or cfg's
+// duration or count is reached (the dashboard then stays up). The dashboard
+// sends its updates through cfg.StatsEvery/OnStats, so --stats-every lines are
+// not printed. p is finished and src closed on return.
+func runCaptureUI(ctx context.Context, cmd *cobra.Command, p *pipeline.Pipeline, src capture.Source, cfg pipeline.LiveConfig, f *uiFlags, in uiInputs) error {
+	opt, err := uiOptions(cmd, f, in)
 	if err != nil {
 		return err
 	}
-	ctx, stop := uiContext(cmd)
-	defer stop()
-	return ui.RunLive(ctx, src, name, opt)
+	return ui.Live(ctx, p, src, cfg, opt)
 }

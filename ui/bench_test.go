@@ -1,0 +1,93 @@
+package ui
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/tracker"
+)
+
+// bigSnapshot makes n connections: PUB/SUB, REQ/REP and PUSH/PULL peers of
+// 100 servers, with latency samples and some backlog.
+func bigSnapshot(n int, at time.Time, scale uint64) *tracker.Snapshot {
+	types := [][2]dissect.SocketType{{dissect.SUB, dissect.PUB}, {dissect.REQ, dissect.REP}, {dissect.PULL, dissect.PUSH}, {dissect.DEALER, dissect.ROUTER}}
+	s := &tracker.Snapshot{Time: at, Conns: make([]tracker.ConnView, n)}
+	for i := range n {
+		t := types[i%len(types)]
+		v := handConn(uint64(i+1), fmt.Sprintf("10.%d.%d.%d:%d", i>>16&255, i>>8&255, i&255, 30000+i%30000),
+			fmt.Sprintf("10.255.0.%d:5555", i%100), t[0], t[1], uint64(i%97)*scale, uint64(i%89)*scale)
+		if t[0] == dissect.SUB {
+			v.Subscriptions = []string{"weather", "news"}
+		}
+		if t[0] == dissect.REQ {
+			for k := range 10 {
+				v.Latency.Add(time.Duration(k*i%1000) * time.Microsecond)
+			}
+		}
+		if i%10 == 0 {
+			v.TCP[1].HaveSeq, v.TCP[1].HaveAck, v.TCP[1].NextSeq, v.TCP[1].Acked = true, true, uint32(i), 0
+		}
+		s.Conns[i] = v
+	}
+	return s
+}
+
+// BenchmarkRender10k measures what one screen update costs with 10,000
+// connections: the model deriving rows and rates (Apply), the table taking
+// the frame (filter and sort), and drawing a 200×50 screen.
+func BenchmarkRender10k(b *testing.B) {
+	const n = 10000
+	snaps := []*tracker.Snapshot{bigSnapshot(n, t0.Add(time.Second), 1), bigSnapshot(n, t0.Add(2*time.Second), 2)}
+	b.Run("apply", func(b *testing.B) {
+		m := NewModel(report.Options{})
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			m.Apply(&Update{Snapshot: snaps[i%2]})
+		}
+	})
+	b.Run("set+draw", func(b *testing.B) {
+		m := NewModel(report.Options{})
+		frames := []*Frame{m.Apply(&Update{Snapshot: snaps[0]}), m.Apply(&Update{Snapshot: snaps[1]})}
+		d, s := newDash(b, 200, 50, DashboardOptions{History: m.History})
+		d.SetSort("↓MSG/S", true)
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			d.SetFrame(frames[i%2])
+			d.App.ForceDraw()
+		}
+		if rows := tableRows(screenLines(s)); len(rows) != 46 {
+			b.Fatalf("%d rows drawn", len(rows))
+		}
+	})
+	b.Run("apply+set+draw", func(b *testing.B) {
+		m := NewModel(report.Options{})
+		d, _ := newDash(b, 200, 50, DashboardOptions{History: m.History})
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			d.SetFrame(m.Apply(&Update{Snapshot: snaps[i%2]}))
+			d.App.ForceDraw()
+		}
+	})
+	b.Run("redraw", func(b *testing.B) {
+		m := NewModel(report.Options{})
+		d, _ := newDash(b, 200, 50, DashboardOptions{History: m.History})
+		d.SetFrame(m.Apply(&Update{Snapshot: snaps[0]}))
+		b.ReportAllocs()
+		for b.Loop() {
+			d.App.ForceDraw()
+		}
+	})
+	b.Run("filter", func(b *testing.B) {
+		m := NewModel(report.Options{})
+		d, _ := newDash(b, 200, 50, DashboardOptions{History: m.History})
+		d.SetFrame(m.Apply(&Update{Snapshot: snaps[0]}))
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			d.SetFilter([]string{"weather", "!rep", "10\\.0\\.1\\."}[i%3])
+			d.App.ForceDraw()
+		}
+	})
+}
