@@ -57,6 +57,10 @@ var expected = map[string][]want{
 	"late_bind":       {{rule: "reconnect_storm", conn: "refused-1"}},
 	"plain_badpass":   {{rule: "handshake_failure", conn: "plain-rejected"}},
 	"mismatch":        {{rule: "incompatible_sockets", conn: "pub-to-push"}},
+	// Cases generated for the rules (testdata/gen/scenarios/rules_*.py).
+	"rules_hwm_stall":  {{rule: "hwm_saturation", conn: "pull-stalled"}},
+	"rules_hb_timeout": {{rule: "heartbeat_timeout", conn: "hb-unanswered"}},
+	"rules_nosub":      {{rule: "pub_no_subscribers", conn: "sub-none"}},
 }
 
 func endpoint(p truth.Peer) string {

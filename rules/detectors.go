@@ -265,6 +265,13 @@ func fmtDur(d time.Duration) string {
 	return d.String()
 }
 
+func plural(n uint64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.FormatUint(n, 10) + " " + what + "s"
+}
+
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
 // closedTooLong reports whether a closed connection's failure is older than hold.
@@ -325,7 +332,7 @@ func (d *hwmDetector) detect(ts time.Time, in *Input) []*finding {
 			case t.ZeroWindowTime-p.zeroTime[i] >= d.zero:
 				stalled = t.ZeroWindowTime - p.zeroTime[i]
 				since = ts.Add(-stalled)
-				how = "kept its TCP window at zero for " + fmtDur(stalled) + " (" + itoa(int64(t.ZeroWindows)) + " episodes so far)"
+				how = "kept its TCP window at zero for " + fmtDur(stalled) + " (" + plural(t.ZeroWindows, "episode") + " so far)"
 			}
 			full := !c.Closed && t.Window > 0 && t.InFlight() >= t.Window
 			if !full {
@@ -478,9 +485,12 @@ func (d *slowSubDetector) detect(ts time.Time, in *Input) []*finding {
 		if elapsed <= 0 {
 			continue
 		}
+		if len(c.Subscriptions) == 0 {
+			continue // it asked for nothing (pub_no_subscribers tells)
+		}
 		subs := append([]string(nil), c.Subscriptions...)
 		sort.Strings(subs)
-		key := sideEP(c, pub) + "\x00" + strings.Join(subs, "\x00")
+		key := sideEP(c, pub) + "\x00" + strconv.Itoa(len(subs)) + "\x00" + strings.Join(subs, "\x00")
 		if _, ok := groups[key]; !ok {
 			order = append(order, key)
 		}
