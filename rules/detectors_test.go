@@ -126,7 +126,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 		{0, func() { c.Dirs[0].Pings, c.Dirs[1].Pongs, c.Dirs[1].LastPong = 5, 5, t0 }, ""},
 		{500 * time.Millisecond, func() { c.Dirs[0].Pings = 8 }, ""},
 		{1500 * time.Millisecond, func() { c.Dirs[0].Pings = 12 }, "firing 127.0.0.1:40001"},
-		{2 * time.Second, func() { c.Dirs[1].Pongs, c.Dirs[1].LastPong = 12, t0.Add(2 * time.Second) }, "resolved 127.0.0.1:40001"},
+		{2 * time.Second, func() { c.Dirs[1].Pongs, c.Dirs[1].LastPong = 12, t0.Add(2*time.Second) }, "resolved 127.0.0.1:40001"},
 	})
 	if ch[0].Value != 7 || !strings.Contains(ch[0].Message, "7 PINGs from DEALER 127.0.0.1:40001 unanswered by ROUTER 127.0.0.1:5555 for 1.5s") {
 		t.Errorf("alert %+v", ch[0])

@@ -188,3 +188,35 @@ func BenchmarkBuiltinsManyConns(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(conns)), "conns/op")
 }
+
+// TestExampleFile replays rules_hwm_stall with the example rule file: its
+// expression rule fires from the metrics points, naming the stalled PULL, and
+// the tuned built-in replaces the default one.
+func TestExampleFile(t *testing.T) {
+	e, err := rules.NewEngine("testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]int{}
+	for _, r := range e.Rules() {
+		names[r.Name]++
+	}
+	if names["hwm_saturation"] != 1 || names["consumer_window_closed"] != 1 || len(e.Rules()) != len(rules.Builtins())+3 {
+		t.Fatalf("rules %v", names)
+	}
+	alerts := replay(t, filepath.Join(corpus, "rules_hwm_stall", "capture.pcap"), e, 0)
+	got := map[string]rules.Alert{}
+	for _, a := range alerts {
+		got[a.Rule] = a
+	}
+	w := got["consumer_window_closed"]
+	if len(got) != 2 || got["hwm_saturation"].Client != "127.0.0.1:26400" || w.Client != "127.0.0.1:26400" || w.Server != "127.0.0.1:16400" {
+		t.Fatalf("alerts %v", alerts)
+	}
+	if !strings.HasPrefix(w.Message, "PULL 127.0.0.1:26400 has kept its window shut ") || !strings.HasSuffix(w.Message, " ms in all (sender PUSH 127.0.0.1:16400)") || w.Value <= 500 {
+		t.Errorf("message %q value %v", w.Message, w.Value)
+	}
+	if w.Labels["team"] != "pipeline" || w.Labels["dir"] != "s2c" || w.Severity != rules.SevCritical {
+		t.Errorf("labels %v severity %s", w.Labels, w.Severity)
+	}
+}
