@@ -77,7 +77,7 @@ var Columns = []*Column{
 	{Name: "ID", Width: 3, Max: 7, Prio: 8, Right: true,
 		Append:  func(d []byte, r *Row) []byte { return strconv.AppendUint(d, r.ID, 10) },
 		Cmp:     func(a, b *Row) int { return 0 },
-		textLen: func(r *Row) int { return len(strconv.FormatUint(r.ID, 10)) }},
+		textLen: func(r *Row) int { return digits(r.ID) }},
 	{Name: "CLIENT", Width: 9, Max: 27, Prio: 1,
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.Client...) },
 		Cmp:     func(a, b *Row) int { return a.Client.Compare(b.Client) },
@@ -137,7 +137,10 @@ var Columns = []*Column{
 	{Name: "BACKLOG", Width: 7, Max: 10, Prio: 5, Right: true,
 		Append:  appendBacklog,
 		Cmp:     func(a, b *Row) int { return cmp.Compare(a.backlogKey(), b.backlogKey()) },
-		textLen: func(r *Row) int { return utf8.RuneCount(appendBacklog(nil, r)) }},
+		textLen: func(r *Row) int {
+			var b [32]byte
+			return utf8.RuneCount(appendBacklog(b[:0], r))
+		}},
 	{Name: "ZMTP", Width: 4, Prio: 12,
 		Append: func(d []byte, r *Row) []byte { return append(d, dash(r.C.ZMTP)...) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.C.ZMTP, b.C.ZMTP) }},
@@ -145,6 +148,14 @@ var Columns = []*Column{
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.AlertRule...) },
 		Cmp:     func(a, b *Row) int { return cmp.Compare(a.Alert, b.Alert) },
 		textLen: func(r *Row) int { return utf8.RuneCountInString(r.AlertRule) }},
+}
+
+func digits(v uint64) int {
+	n := 1
+	for ; v >= 10; v /= 10 {
+		n++
+	}
+	return n
 }
 
 func boolInt(b bool) int {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/rules"
+	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
 
@@ -294,5 +296,44 @@ func TestMessageLogRings(t *testing.T) {
 	line := FormatEntry(&got[0], 4)
 	if !strings.Contains(line, "msg 2F 1005B [5 1000]") || !strings.Contains(line, "78 78 78 78…") || !strings.Contains(line, `"xxxx`) {
 		t.Errorf("log line %q", line)
+	}
+}
+
+func TestFromRules(t *testing.T) {
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	in := []rules.Alert{
+		{Rule: "slow-subscriber", Severity: rules.SevCritical, State: rules.StateFiring, Client: "a:1", Server: "b:2",
+			Message: "zero window for 3s", PendingAt: at(1), FiredAt: at(4)},
+		{Rule: "hwm", Severity: rules.SevWarning, State: rules.StatePending, Server: "b:2", PendingAt: at(5)},
+		{Rule: "stuck", Severity: rules.SevInfo, State: rules.StateInactive, PendingAt: at(1), ResolvedAt: at(2)},
+		{Rule: "gone", Severity: rules.SevWarning, State: rules.StateResolved, PendingAt: at(1), FiredAt: at(2), ResolvedAt: at(7)},
+	}
+	got := FromRules(in)
+	want := []Alert{
+		{Rule: "slow-subscriber", Severity: SevCritical, State: StateFiring, Client: "a:1", Server: "b:2", Message: "zero window for 3s", Since: at(4)},
+		{Rule: "hwm", Severity: SevWarning, State: StatePending, Server: "b:2", Since: at(5)},
+		{Rule: "stuck", Severity: SevInfo, State: StateResolved, Since: at(2)},
+		{Rule: "gone", Severity: SevWarning, State: StateResolved, Since: at(7)},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("FromRules:\n got %+v\nwant %+v", got, want)
+	}
+	if lv := []int{got[0].level(), got[1].level(), got[2].level()}; !slices.Equal(lv, []int{3, 1, 0}) {
+		t.Errorf("levels %v", lv)
+	}
+}
+
+func TestSinkState(t *testing.T) {
+	for _, c := range []struct {
+		st   store.Stats
+		want string
+	}{
+		{store.Stats{Up: true, Written: 10}, "influx ok"},
+		{store.Stats{LastError: "dial tcp: connection refused", SpoolBytes: 2500000, Dropped: 3}, "influx down: dial tcp: connection refused, spool 2.5MB, 3 dropped"},
+		{store.Stats{}, "influx waiting"},
+	} {
+		if got := SinkState("influx", c.st); got != c.want {
+			t.Errorf("SinkState(%+v) = %q, want %q", c.st, got, c.want)
+		}
 	}
 }
