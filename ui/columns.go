@@ -135,8 +135,8 @@ var Columns = []*Column{
 			return cmp.Compare(a.Latency, b.Latency)
 		}},
 	{Name: "BACKLOG", Width: 7, Max: 10, Prio: 5, Right: true,
-		Append:  appendBacklog,
-		Cmp:     func(a, b *Row) int { return cmp.Compare(a.backlogKey(), b.backlogKey()) },
+		Append: appendBacklog,
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.backlogKey(), b.backlogKey()) },
 		textLen: func(r *Row) int {
 			var b [32]byte
 			return utf8.RuneCount(appendBacklog(b[:0], r))
