@@ -34,6 +34,10 @@ func newHTTPWriter(cfg *Config) *httpWriter {
 		SetLogLevel(0).
 		SetPrecision(time.Nanosecond).
 		SetUseGZip(!cfg.DisableGzip)
+	if cfg.Timeout > 0 {
+		// The client's own HTTP timeout (20 s by default) must not cut a longer Timeout.
+		opts.SetHTTPRequestTimeout(uint((cfg.Timeout + time.Second - 1) / time.Second))
+	}
 	client := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
 	q := url.Values{}
 	if cfg.Org != "" {

@@ -539,9 +539,11 @@ func BenchmarkInfluxEndToEnd(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
-	if st := s.Stats(); st.Written != uint64(b.N) {
+	st := s.Stats()
+	if st.Written != uint64(b.N) || st.Dropped != 0 {
 		b.Fatalf("written %d of %d: %+v", st.Written, b.N, st)
 	}
+	b.ReportMetric(float64(st.Spilled)/float64(b.N), "spilled/point")
 	s.Close(ctx)
 }
 

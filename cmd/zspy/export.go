@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zspy/zspy/store"
+)
+
+func init() { subcommands = append(subcommands, newExportCmd) }
+
+type exportFlags struct {
+	config    string
+	url       string
+	token     string
+	org       string
+	bucket    string
+	dataDir   string
+	batchSize int
+	remove    bool
+}
+
+func newExportCmd() *cobra.Command {
+	var f exportFlags
+	cmd := &cobra.Command{
+		Use:   "export [FILE...]",
+		Short: "send time series kept locally (line-protocol files) to InfluxDB",
+		Long: `Export sends the line-protocol files of zspy's local store (the data directory
+used when no InfluxDB is configured) to an InfluxDB server, with the timestamps
+the points were stored with (packet time), in gzipped batches with retries.
+Files named on the command line are sent instead of the data directory; a spool
+directory (DATA_DIR/spool) can be exported the same way.
+
+The server is configured like the other commands: a YAML config file (--config,
+influx section), then INFLUX_URL, INFLUX_TOKEN, INFLUX_ORG and INFLUX_BUCKET,
+then flags. For InfluxDB 1.8 give the bucket as database/retention-policy and
+the token as user:password (or anything without authentication).
+
+Exporting twice is harmless: InfluxDB stores a point with the same series and
+timestamp once. With --remove each file is deleted once all its lines were sent;
+--remove refuses a data directory a running zspy is still writing.`,
+		Example: `  zspy export --influx-url http://127.0.0.1:8086 --influx-bucket zspy/autogen
+  INFLUX_URL=http://influx:8086 INFLUX_TOKEN=... INFLUX_ORG=lab INFLUX_BUCKET=zspy zspy export --data-dir /var/lib/zspy --remove
+  zspy export --config zspy.yaml ~/.local/share/zspy/spool/*.lp`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runExport(cmd, args, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", "", "YAML config file (influx and local sections)")
+	fl.StringVar(&f.url, "influx-url", "", "InfluxDB URL (env INFLUX_URL), e.g. http://127.0.0.1:8086")
+	fl.StringVar(&f.token, "influx-token", "", "InfluxDB token, or user:password for 1.8 (env INFLUX_TOKEN)")
+	fl.StringVar(&f.org, "influx-org", "", "InfluxDB organisation; empty for 1.8 (env INFLUX_ORG)")
+	fl.StringVar(&f.bucket, "influx-bucket", "", "InfluxDB bucket, or db/rp for 1.8 (env INFLUX_BUCKET)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "directory of line-protocol files to send (default: local.data_dir of --config, else "+defaultDataDir()+")")
+	fl.IntVar(&f.batchSize, "batch-size", store.DefaultBatchSize, "lines per write request")
+	fl.BoolVar(&f.remove, "remove", false, "delete each file once all its lines were sent")
+	return cmd
+}
+
+func runExport(cmd *cobra.Command, files []string, f exportFlags) error {
+	var fc store.FileConfig
+	if f.config != "" {
+		var err error
+		if fc, err = store.LoadConfigFile(f.config); err != nil {
+			return err
+		}
+	}
+	cfg := fc.Influx
+	cfg.ApplyEnv(os.LookupEnv)
+	for _, o := range []struct {
+		v   string
+		dst *string
+	}{{f.url, &cfg.URL}, {f.token, &cfg.Token}, {f.org, &cfg.Org}, {f.bucket, &cfg.Bucket}} {
+		if o.v != "" {
+			*o.dst = o.v
+		}
+	}
+	if !cfg.Enabled() {
+		return errors.New("export: no InfluxDB to send to: give --influx-url, INFLUX_URL or influx.url in --config")
+	}
+	if cmd.Flags().Changed("batch-size") || cfg.BatchSize == 0 {
+		cfg.BatchSize = f.batchSize
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	var dirs []string
+	if len(files) == 0 {
+		dir := f.dataDir
+		if dir == "" {
+			dir = fc.Local.DataDir
+		}
+		if dir == "" {
+			dir = defaultDataDir()
+		}
+		var err error
+		if files, err = store.DataFiles(dir); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		dirs = []string{dir}
+	} else if f.remove {
+		seen := map[string]bool{}
+		for _, file := range files {
+			if d := filepath.Dir(file); !seen[d] {
+				seen[d] = true
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	out := cmd.OutOrStdout()
+	if len(files) == 0 {
+		fmt.Fprintf(out, "nothing to export in %s\n", dirs[0])
+		return nil
+	}
+	if f.remove {
+		// A running zspy holds its data and spool directories: deleting the
+		// file it writes would lose what it writes next.
+		for _, d := range dirs {
+			unlock, err := store.LockDir(d)
+			if errors.Is(err, store.ErrDirInUse) {
+				return fmt.Errorf("export --remove: %w; export without --remove, or stop that zspy first", err)
+			}
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			defer unlock()
+		}
+	}
+
+	base := cmd.Context()
+	if base == nil {
+		base = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(base, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var prev uint64
+	rep, err := store.Export(ctx, cfg, files, store.ExportOptions{
+		Remove: f.remove,
+		Progress: func(file string, r store.ExportReport) {
+			fmt.Fprintf(out, "%s: %d points sent\n", file, r.Sent-prev)
+			prev = r.Sent
+		},
+	})
+	fmt.Fprintf(out, "exported %d points from %d of %d files to %s (bucket %s) in %d requests; %d retried, %d lines rejected, %d torn last lines skipped\n",
+		rep.Sent, rep.Files, len(files), cfg.URL, cfg.Bucket, rep.Requests, rep.Retried, rep.Rejected, rep.Torn)
+	if err != nil {
+		return fmt.Errorf("export stopped (run it again to resume; points sent twice are stored once): %w", err)
+	}
+	if rep.Rejected > 0 {
+		return fmt.Errorf("export: InfluxDB rejected %d lines as malformed", rep.Rejected)
+	}
+	return nil
+}

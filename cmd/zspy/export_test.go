@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zspy/zspy/internal/influxtest"
+	"github.com/zspy/zspy/store"
+)
+
+// writeLocal stores n points in a local data directory, as zspy does
+// without InfluxDB.
+func writeLocal(t *testing.T, dir string, n int) {
+	t.Helper()
+	l, err := store.NewLocal(store.LocalConfig{DataDir: dir, MaxFileSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := 0; i < n; i++ {
+		p := store.Point{Measurement: "zmtp_conn", Time: t0.Add(time.Duration(i) * time.Second)}
+		p.AddTag("host", "lab")
+		p.AddField(store.Int("messages", int64(i)))
+		if err := l.Write([]store.Point{p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runZspy(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestExportCommandToInfluxd(t *testing.T) {
+	srv := influxtest.Start(t)
+	dir := t.TempDir()
+	const n = 5000
+	writeLocal(t, dir, n)
+	files, _ := store.DataFiles(dir)
+	if len(files) < 2 {
+		t.Fatalf("want several files, got %v", files)
+	}
+
+	requests := 0 // 700 lines per request (the config file's batch size), per file
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		requests += (bytes.Count(b, []byte("\n")) + 699) / 700
+	}
+
+	// The bucket comes from the environment, the URL from a flag, and the
+	// batch size from the config file.
+	conf := filepath.Join(t.TempDir(), "zspy.yaml")
+	os.WriteFile(conf, []byte("influx:\n  url: http://127.0.0.1:1\n  batch_size: 700\n"), 0o644)
+	t.Setenv(store.EnvBucket, srv.DB+"/autogen")
+	t.Setenv(store.EnvURL, "http://127.0.0.1:2")
+	out, err := runZspy(t, "export", "--config", conf, "--influx-url", srv.URL, "--data-dir", dir, "--remove")
+	if err != nil {
+		t.Fatalf("export: %v\n%s", err, out)
+	}
+	want := fmt.Sprintf("exported %d points from %d of %d files to %s (bucket zspy/autogen) in %d requests", n, len(files), len(files), srv.URL, requests)
+	if !strings.Contains(out, want) {
+		t.Errorf("output:\n%s\nwant a line starting %q", out, want)
+	}
+	got, err := srv.Count(`SELECT count(messages) FROM zmtp_conn WHERE host = 'lab'`)
+	if err != nil || got != n {
+		t.Errorf("count = %d (%v), want %d", got, err, n)
+	}
+	if left, _ := store.DataFiles(dir); len(left) != 0 {
+		t.Errorf("--remove left %v", left)
+	}
+}
+
+func TestExportCommandRefusesRemoveWhileInUse(t *testing.T) {
+	dir := t.TempDir()
+	writeLocal(t, dir, 10)
+	l, err := store.NewLocal(store.LocalConfig{DataDir: dir}) // a running zspy
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	out, err := runZspy(t, "export", "--influx-url", "http://127.0.0.1:1", "--influx-bucket", "zspy", "--data-dir", dir, "--remove")
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("export --remove of a used dir: %v\n%s", err, out)
+	}
+	if left, _ := store.DataFiles(dir); len(left) != 1 {
+		t.Errorf("files = %v", left)
+	}
+}
+
+func TestExportCommandNeedsAServer(t *testing.T) {
+	t.Setenv(store.EnvURL, "")
+	_, err := runZspy(t, "export", "--data-dir", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "no InfluxDB") {
+		t.Errorf("export without a server: %v", err)
+	}
+}
