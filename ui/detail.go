@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rivo/tview"
+
+	"github.com/zspy/zspy/report"
 )
 
 // DetailInput is what the detail view of one connection shows.
@@ -85,6 +87,22 @@ func RenderDetail(in DetailInput) []string {
 			extra += " identity " + esc(id)
 		}
 		add("  %-6s %-16s %-7s%s", who, v, dashStr(sock), extra)
+	}
+	if c.RolesInferred {
+		add("  [gray]socket types inferred from the traffic (no handshake captured)[-]")
+	}
+	if c.Handshake != "" {
+		hs := c.Handshake
+		switch hs {
+		case "failed":
+			hs = "[red]failed[-]"
+			if c.HandshakeError != "" {
+				hs += ": " + esc(c.HandshakeError)
+			}
+		case "pending":
+			hs = "[yellow]pending[-]"
+		}
+		add("  handshake %s", hs)
 	}
 	if !c.Compatible {
 		add("  [red]incompatible socket types %s and %s[-]", c.ClientSocket, c.ServerSocket)
@@ -179,8 +197,32 @@ func RenderDetail(in DetailInput) []string {
 		}
 	}
 	section("Monitor events")
-	if len(in.Monitor) == 0 {
-		add("  [gray]none (attach a socket monitor: see `zspy monitor`)[-]")
+	mon := c.Monitor
+	if mon == nil && len(in.Monitor) == 0 {
+		add("  [gray]none (merge socket-monitor events: --monitor, --monitor-log)[-]")
+	}
+	if mon != nil {
+		if mon.ClientSource != "" || mon.ServerSource != "" {
+			add("  sources: client %s, server %s", esc(dashStr(mon.ClientSource)), esc(dashStr(mon.ServerSource)))
+		}
+		if mon.Handshake != "" || mon.Disconnects > 0 {
+			add("  handshake %s, %d disconnect(s)", esc(dashStr(mon.Handshake)), mon.Disconnects)
+		}
+		for i, p := range []*report.Pipes{mon.ClientPipes, mon.ServerPipes} {
+			if p != nil {
+				add("  %s libzmq queues at %s: %d outbound, %d inbound (messages)", []string{"client", "server"}[i], fmtTime(p.Time), p.Outbound, p.Inbound)
+			}
+		}
+		for _, n := range mon.Events {
+			line := fmtTime(n.Time) + " " + n.Event
+			if n.Source != "" {
+				line += " (" + n.Source + ")"
+			}
+			if n.Detail != "" {
+				line += " " + n.Detail
+			}
+			add("  %s", esc(line))
+		}
 	}
 	for _, m := range in.Monitor {
 		add("  %s", esc(m))

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"fmt"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -12,8 +14,11 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/rivo/tview"
 
+	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/internal/truth"
+	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 )
 
@@ -530,5 +535,59 @@ func TestDetailMonitorEventsAndSparklines(t *testing.T) {
 	spark := strings.Fields(lines[k])[2]
 	if n := len([]rune(spark)); n != len(frames) || !strings.Contains(spark, "█") {
 		t.Errorf("sparkline %q: %d points for %d frames", spark, n, len(frames))
+	}
+}
+
+// The monitor events recorded with a capture (monitor/testdata/merge) show in
+// the detail of the connection they were merged into, with the handshake's
+// fate from both the wire and the monitors.
+func TestDetailMergedMonitorEvents(t *testing.T) {
+	dir := filepath.Join("..", "monitor", "testdata", "merge")
+	raw, err := os.ReadFile(filepath.Join(dir, "events.jsonl"))
+	if err != nil {
+		t.Skipf("no merge test data: %v", err)
+	}
+	var evs []monitor.Event
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var ev monitor.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	src, err := capture.OpenFile(filepath.Join(dir, "capture.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	p := pipeline.New(pipeline.Config{})
+	p.MergeMonitorLog(evs)
+	if err := p.Run(src, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.Finish()
+	f := NewModel(report.Options{}).Apply(&Update{Snapshot: p.Tracker.Snapshot(t0)})
+	var r *Row
+	for _, x := range f.Rows {
+		if x.C.Monitor != nil && x.C.Monitor.ClientSource == "bad_password/plain_client" {
+			r = x
+		}
+	}
+	if r == nil {
+		t.Fatal("no connection carries the bad_password monitor events")
+	}
+	d, s := newDash(t, 120, 80, DashboardOptions{})
+	d.SetFrame(f)
+	d.openDetail(r.ID)
+	lines := draw(d, s)
+	text := strings.Join(lines, "\n")
+	for _, want := range []string{"handshake failed", "sources: client bad_password/plain_client, server bad_password/plain_server",
+		"HANDSHAKE_FAILED_AUTH"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("detail lacks %q:\n%s", want, text)
+		}
+	}
+	if n := len(r.C.Monitor.Events); n == 0 || findLine(lines, r.C.Monitor.Events[n-1].Event) < 0 {
+		t.Errorf("monitor events not listed")
 	}
 }
