@@ -1,18 +1,24 @@
 // Package ui is zspy's terminal dashboard (tview), the view people keep open
-// beside their ZeroMQ services. It sits at the end of the pipeline, beside
+// beside their ZeroMQ services: Connections, Topology, Connection detail,
+// Alerts, a status bar and Help. It sits at the end of the pipeline, beside
 // report, store and rules, and never touches live tracker state:
 //
 //	pipeline goroutine ──Update (tracker snapshot, counters, alerts)──▶ chan (1, latest wins)
 //	    ──▶ model goroutine: Model.Apply → Frame (rows, rates, sparkline history)
-//	    ──▶ UI goroutine: QueueUpdateDraw(Dashboard.SetFrame), at most a few times a second
+//	    ──▶ UI goroutine: QueueUpdateDraw(Dashboard.SetFrame), at most 5 times a second
 //
-// The pipeline goroutine owns the tracker and pushes immutable snapshots at a
+// The pipeline goroutine owns the tracker and sends immutable snapshots at a
 // bounded rate; an update the model has not taken yet is replaced by the next
 // one and counted, so a flood of traffic never queues work for the screen.
-// Turning a connection into table cells, topology lines and detail text are
-// pure functions of a Frame, tested without a terminal; the views are tested
-// on tcell's simulation screen from replayed captures.
+// Rates come from successive snapshots by packet time. Turning a connection
+// into table cells (RenderRow), topology lines (RenderTopology) and detail
+// text (RenderDetail) are pure functions of a Frame, tested without a
+// terminal; the views are tested on tcell's simulation screen from replayed
+// captures.
 //
-// Replays are paced by packet time through an injectable Clock (real time, N×,
-// as fast as possible, pause and step), so tests never sleep.
+// Entry points: Replay and Live run the dashboard over a pipeline the command
+// built (sinks, monitor logs and rules attached); RunReplay is Replay with a
+// pipeline of its own. Replays are paced by packet time through an injectable
+// Clock (real time, N×, as fast as possible, pause and step), so tests never
+// sleep.
 package ui
