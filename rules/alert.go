@@ -57,6 +57,18 @@ type Alert struct {
 	At time.Time
 }
 
+// Since returns when the alert entered its current state: the pending,
+// fired or resolved time.
+func (a *Alert) Since() time.Time {
+	switch a.State {
+	case StateFiring:
+		return a.FiredAt
+	case StateResolved, StateInactive:
+		return a.ResolvedAt
+	}
+	return a.PendingAt
+}
+
 func (a *Alert) clone() Alert {
 	c := *a
 	c.Labels = cloneMap(a.Labels)

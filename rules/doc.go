@@ -1,3 +1,24 @@
-// Package rules evaluates alert rules over zspy's model and metrics at a given
-// (packet) time, and sends alerts to their outputs.
+// Package rules raises zspy's alerts. It evaluates alerting rules over the
+// tracker's connections, the metrics points of an interval and the socket
+// monitors' state, at a time given as an argument: packet time on replay (the
+// pipeline's interval hook, so the same file gives the same alerts every run)
+// and the clock live. Rules come in two kinds:
+//
+//   - built-in detectors (HWM saturation, PIPES_STATS depth, slow subscriber,
+//     stuck request, REP stopped replying, handshake failure, incompatible
+//     socket types, reconnect storm, PUB with no subscribers, heartbeat
+//     timeout), which run with defaults when there is no rule file;
+//   - rules of a YAML rule file: an expression over the metrics
+//     (measurement{tag="v"}.field > number, and/or/not) or a detector with
+//     parameters, with for, keep_firing_for, labels, severity and annotation
+//     templates.
+//
+// Alerts move inactive → pending → firing → resolved (Prometheus-style);
+// Engine.Eval is one step of that state machine and returns the changes,
+// which also go to the outputs: the console, JSON lines, an HTTP webhook and
+// zspy_alert points for a store.Sink. The replay report takes
+// Engine.ReportAlerts as its alerts array.
+//
+// The package sits after the tracker and metrics in the pipeline and depends
+// on neither the pipeline nor the UI; its Engine is used from one goroutine.
 package rules

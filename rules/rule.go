@@ -113,8 +113,9 @@ type Group struct {
 	Rules []*Rule
 }
 
-// Rules returns the rules to run: the built-ins (unless turned off, and
-// except those the file redefines) followed by the file's rules.
+// Rules returns fresh rules to run (each call gives rules with their own
+// evaluation state): the built-ins (unless turned off, and except those the
+// file redefines) followed by the file's rules.
 func (f *File) Rules() []*Rule {
 	var out []*Rule
 	own := map[string]bool{}
@@ -131,7 +132,9 @@ func (f *File) Rules() []*Rule {
 		}
 	}
 	for _, g := range f.Groups {
-		out = append(out, g.Rules...)
+		for _, r := range g.Rules {
+			out = append(out, r.Clone())
+		}
 	}
 	return out
 }

@@ -215,6 +215,9 @@ func TestParseGood(t *testing.T) {
 		t.Errorf("params %v", h.Params)
 	}
 	all := f.Rules()
+	if again := f.Rules(); again[len(again)-1] == all[len(all)-1] || again[len(again)-1].det == all[len(all)-1].det && all[len(all)-1].det != nil {
+		t.Error("Rules returned the same rule twice: two engines would share evaluation state")
+	}
 	// The file's hwm_saturation replaces the built-in one.
 	names := map[string]int{}
 	for _, r := range all {
