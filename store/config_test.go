@@ -124,3 +124,23 @@ func TestParseSize(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseConfig: any document either parses or fails with ErrConfig; it never panics.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("influx:\n  url: http://127.0.0.1:8086\n  bucket: zspy/autogen\n  spool_cap: 1GiB\n  flush_interval: 1s\nlocal:\n  data_dir: /tmp/x\n"))
+	f.Add([]byte("influx: [\n"))
+	f.Add([]byte("local:\n  max_file_size: 9999999999999999999GiB\n"))
+	f.Add([]byte("influx:\n  <<: *a\n"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		fc, err := ParseConfig(doc)
+		if err != nil {
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("error %v does not wrap ErrConfig", err)
+			}
+			return
+		}
+		if fc.Influx.SpoolCap < 0 || fc.Local.MaxFileSize < 0 {
+			t.Fatalf("negative size parsed: %+v", fc)
+		}
+	})
+}

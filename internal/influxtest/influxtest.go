@@ -66,16 +66,26 @@ func Start(t testing.TB) *Server {
 			"scripts/setup.d/influxd.sh builds influxd 1.8.10 from the Go module proxy (scripts/test.sh runs it). ***")
 	}
 	s := &Server{t: t, bin: bin, dir: t.TempDir(), DB: "zspy"}
-	s.Port, s.RPCPort = freePort(t), freePort(t)
-	s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
 	s.config = filepath.Join(s.dir, "influxdb.conf")
 	s.logPath = filepath.Join(s.dir, "influxd.log")
-	conf := fmt.Sprintf(configTemplate, s.RPCPort, s.dir, s.dir, s.dir, s.Port)
-	if err := os.WriteFile(s.config, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(s.stop)
-	s.start()
+	// A free port can be taken by another process before influxd binds it
+	// (tests of several packages run at once): then try other ports.
+	for attempt := 1; ; attempt++ {
+		s.Port, s.RPCPort = freePort(t), freePort(t)
+		s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
+		conf := fmt.Sprintf(configTemplate, s.RPCPort, s.dir, s.dir, s.dir, s.Port)
+		if err := os.WriteFile(s.config, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := s.start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			t.Fatal(err)
+		}
+	}
 	if _, err := s.Query("CREATE DATABASE " + s.DB); err != nil {
 		t.Fatalf("influxtest: create database: %v", err)
 	}
@@ -130,13 +140,15 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+var errPortTaken = errors.New("port taken")
+
 // start runs influxd and waits until /ping answers.
-func (s *Server) start() {
-	s.t.Helper()
+func (s *Server) start() error {
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		s.t.Fatal(err)
+		return err
 	}
+	logStart, _ := logf.Seek(0, io.SeekEnd)
 	cmd := exec.Command(s.bin, "run", "-config", s.config)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	for _, kv := range os.Environ() {
@@ -146,7 +158,7 @@ func (s *Server) start() {
 	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		s.t.Fatalf("influxtest: start %s: %v", s.bin, err)
+		return fmt.Errorf("influxtest: start %s: %w", s.bin, err)
 	}
 	s.cmd, s.exited = cmd, make(chan struct{})
 	go func(exited chan struct{}) {
@@ -161,15 +173,21 @@ func (s *Server) start() {
 	defer tick.Stop()
 	for {
 		if s.ping() == nil {
-			return
+			return nil
 		}
 		select {
 		case <-s.exited:
-			s.t.Fatalf("influxtest: influxd exited during start-up:\n%s", s.Log())
+			s.cmd = nil
+			log := s.Log()
+			b, _ := os.ReadFile(s.logPath)
+			if int64(len(b)) > logStart && strings.Contains(string(b[logStart:]), "address already in use") {
+				return fmt.Errorf("influxtest: %w:\n%s", errPortTaken, log)
+			}
+			return fmt.Errorf("influxtest: influxd exited during start-up:\n%s", log)
 		case <-tick.C:
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("influxtest: influxd did not answer /ping within %v:\n%s", startTimeout, s.Log())
+			return fmt.Errorf("influxtest: influxd did not answer /ping within %v:\n%s", startTimeout, s.Log())
 		}
 	}
 }
@@ -220,7 +238,9 @@ func (s *Server) Restart() {
 	if s.cmd != nil {
 		s.t.Fatal("influxtest: Restart while running")
 	}
-	s.start()
+	if err := s.start(); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // stop terminates influxd gracefully, killing it if it does not exit.
