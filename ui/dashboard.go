@@ -607,6 +607,7 @@ type headerBar struct {
 	d *Dashboard
 }
 
+// Draw draws the tabs and the sort order.
 func (h *headerBar) Draw(screen tcell.Screen) {
 	h.DrawForSubclass(screen, h)
 	x, y, w, _ := h.GetInnerRect()
@@ -664,6 +665,7 @@ func (h *headerBar) tabs() []tab {
 	return out
 }
 
+// MouseHandler switches views on a click on a tab.
 func (h *headerBar) MouseHandler() func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
 	return h.WrapMouseHandler(func(action tview.MouseAction, ev *tcell.EventMouse, _ func(p tview.Primitive)) (bool, tview.Primitive) {
 		mx, my := ev.Position()

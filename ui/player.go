@@ -223,6 +223,7 @@ type pacedSource struct {
 	ts      time.Time
 }
 
+// Next reads the next segment and holds it until the player lets it go.
 func (s *pacedSource) Next(seg *capture.Segment) error {
 	pl := s.pl
 	if s.pending {

@@ -186,6 +186,7 @@ func cellStyle(col *Column, r *Row, base tcell.Style) tcell.Style {
 	return base
 }
 
+// Draw draws the header and the visible rows.
 func (t *connTable) Draw(screen tcell.Screen) {
 	t.DrawForSubclass(screen, t)
 	x, y, w, h := t.GetInnerRect()
@@ -262,6 +263,7 @@ func (t *connTable) sortBy(i int) {
 	}
 }
 
+// InputHandler moves the selection and opens the selected connection.
 func (t *connTable) InputHandler() func(event *tcell.EventKey, setFocus func(p tview.Primitive)) {
 	return t.WrapInputHandler(func(ev *tcell.EventKey, _ func(p tview.Primitive)) {
 		n := t.visible()
@@ -297,6 +299,8 @@ func (t *connTable) InputHandler() func(event *tcell.EventKey, setFocus func(p t
 	})
 }
 
+// MouseHandler sorts on a header click, selects on a row click, opens on a
+// double click and scrolls with the wheel.
 func (t *connTable) MouseHandler() func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
 	return t.WrapMouseHandler(func(action tview.MouseAction, ev *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
 		mx, my := ev.Position()
