@@ -70,6 +70,7 @@ type Pipeline struct {
 	monLog []monitor.Event // recorded monitor events not merged yet
 
 	liveDrops *atomic.Uint64 // packets dropped between capture and pipeline
+	monHooks  []func(*monitor.Event)
 }
 
 // New returns a pipeline with a fresh tracker and reassembler.
@@ -169,7 +170,14 @@ func (p *Pipeline) MonitorEvent(ev *monitor.Event) {
 	if len(p.hooks) > 0 {
 		p.metrics.MonitorEvent(ev)
 	}
+	for _, h := range p.monHooks {
+		h(ev)
+	}
 }
+
+// AddMonitorHook registers h to see every socket-monitor event, on the
+// pipeline goroutine, after the tracker folded it in.
+func (p *Pipeline) AddMonitorHook(h func(*monitor.Event)) { p.monHooks = append(p.monHooks, h) }
 
 // AddIntervalHook registers h to run at every interval boundary.
 func (p *Pipeline) AddIntervalHook(h IntervalHook) { p.hooks = append(p.hooks, h) }

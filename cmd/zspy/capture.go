@@ -16,6 +16,7 @@ import (
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/store"
 )
 
 func init() { subcommands = append(subcommands, newCaptureCmd) }
@@ -33,6 +34,7 @@ type captureFlags struct {
 	monSocket   string
 	idle        time.Duration
 	store       storeFlags
+	rules       ruleFlags
 	noStore     bool
 	write       writeFlags
 	filter      filterFlags
@@ -69,6 +71,7 @@ packet twice; zspy counts it once.`,
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long")
 	fl.BoolVar(&f.noStore, "no-store", false, "keep no time series (default: InfluxDB when configured, else the local data dir)")
 	f.store.register(fl, true)
+	f.rules.register(fl)
 	f.write.register(fl)
 	f.filter.register(fl)
 	_ = cmd.MarkFlagRequired("interface")
@@ -94,19 +97,25 @@ func runCapture(cmd *cobra.Command, f captureFlags) error {
 		p.Warn(format, args...)
 	}
 	var sinkName string
+	var sink store.Sink
 	if !f.noStore {
-		sink, name, err := f.store.openSink(true)
+		s, name, err := f.store.openSink(true)
 		if err != nil {
 			src.Close()
 			return err
 		}
-		sinkName = name
+		sink, sinkName = s, name
 		attachSink(p, sink, warn)
 		defer func() {
 			if _, err := closeSink(sink, 10*time.Second); err != nil {
 				fmt.Fprintln(os.Stderr, "zspy:", err)
 			}
 		}()
+	}
+	eng, err := f.rules.attach(p, os.Stderr, sink, f.store.hostTag)
+	if err != nil {
+		src.Close()
+		return err
 	}
 	cfg := pipeline.LiveConfig{Duration: f.duration, Count: f.count, DrainFor: time.Second}
 	if f.statsEvery > 0 {
@@ -145,7 +154,15 @@ func runCapture(cmd *cobra.Command, f captureFlags) error {
 	fmt.Fprintln(os.Stderr)
 	err = p.RunLive(ctx, src, cfg)
 	p.Finish()
+	if eng != nil {
+		if err := eng.Close(); err != nil {
+			p.Warn("alerts: %v", err)
+		}
+	}
 	r := p.Report()
+	if eng != nil {
+		r.Alerts = eng.ReportAlerts()
+	}
 	if r.Stats.TruncatedPackets > 0 {
 		p.Warn("%d packets were cut by the snap length (%d bytes): frame sizes were followed across the missing bytes", r.Stats.TruncatedPackets, f.snaplen)
 		r = p.Report()

@@ -14,6 +14,7 @@ import (
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/rules"
 )
 
 func init() { subcommands = append(subcommands, newReplayCmd) }
@@ -25,6 +26,7 @@ type replayFlags struct {
 	idle        time.Duration
 	monitorLogs []string
 	store       storeFlags
+	rules       ruleFlags
 }
 
 func newReplayCmd() *cobra.Command {
@@ -50,6 +52,7 @@ Several files are read as one capture, in the order given.`,
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print PLAIN passwords instead of redacting them")
 	fl.StringArrayVar(&f.monitorLogs, "monitor-log", nil, "merge socket-monitor events recorded with `zspy monitor --json` (repeatable)")
 	f.store.register(fl, false)
+	f.rules.register(fl)
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
 	return cmd
 }
@@ -80,6 +83,10 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags) error {
 	if sink != nil {
 		attachSink(p, sink, p.Warn)
 	}
+	eng, err := f.rules.attach(p, nil, sink, f.store.hostTag)
+	if err != nil {
+		return err
+	}
 	var ew *report.EventWriter
 	if f.events {
 		ew = report.NewEventWriter(out, ropt)
@@ -98,6 +105,11 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags) error {
 		}
 	}
 	p.Finish()
+	if eng != nil {
+		if err := eng.Close(); err != nil {
+			p.Warn("alerts: %v", err)
+		}
+	}
 	var storeStats *report.StoreStats
 	if sink != nil {
 		st, err := closeSink(sink, 30*time.Second)
@@ -121,10 +133,21 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags) error {
 	}
 	r := p.Report()
 	r.Store = storeStats
+	if eng != nil {
+		r.Alerts = eng.ReportAlerts()
+	}
 	if f.json {
 		return report.WriteJSON(out, r)
 	}
-	return report.WriteText(out, r)
+	if err := report.WriteText(out, r); err != nil {
+		return err
+	}
+	if eng != nil {
+		for _, a := range eng.Alerts() {
+			fmt.Fprintln(out, "alert:", rules.Line(&a))
+		}
+	}
+	return nil
 }
 
 // readMonitorLog reads the JSON lines of `zspy monitor --json`. A line that
