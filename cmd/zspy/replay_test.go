@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// run executes zspy with args in-process and returns stdout and the error.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+const pcaps = "../../testdata/pcaps/"
+
+func TestReplayJSONWithAlerts(t *testing.T) {
+	out, err := run(t, "replay", "--json", pcaps+"mismatch/capture.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Packets     int `json:"packets"`
+		Connections []struct {
+			ClientSocket string `json:"client_socket"`
+			ServerSocket string `json:"server_socket"`
+			Compatible   bool   `json:"compatible"`
+		} `json:"connections"`
+		Alerts []struct {
+			Rule   string `json:"rule"`
+			State  string `json:"state"`
+			Client string `json:"client"`
+		} `json:"alerts"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(r.Connections) != 1 || r.Connections[0].ClientSocket != "PUB" || r.Connections[0].ServerSocket != "PUSH" || r.Connections[0].Compatible {
+		t.Fatalf("connections %+v", r.Connections)
+	}
+	if len(r.Alerts) != 1 || r.Alerts[0].Rule != "incompatible_sockets" || r.Alerts[0].State != "firing" || r.Alerts[0].Client != "127.0.0.1:26150" {
+		t.Fatalf("alerts %+v", r.Alerts)
+	}
+}
+
+func TestReplayHealthyHasNoAlerts(t *testing.T) {
+	out, err := run(t, "replay", "--json", pcaps+"reqrep/capture.pcap", "--show-secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"alerts": []`) && strings.Contains(out, `"alerts"`) {
+		t.Fatalf("a healthy capture raised alerts:\n%s", out)
+	}
+}
+
+// Passwords are redacted unless asked for, in the report and the events.
+func TestReplaySecrets(t *testing.T) {
+	for _, args := range [][]string{
+		{"replay", "--json", pcaps + "plain_ok/capture.pcap"},
+		{"replay", "--events", pcaps + "plain_ok/capture.pcap"},
+		{"replay", pcaps + "plain_ok/capture.pcap"},
+	} {
+		out, err := run(t, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out, "secret") {
+			t.Fatalf("%v printed the password:\n%s", args, out)
+		}
+		shown, err := run(t, append(args, "--show-secrets")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if args[1] != pcaps+"plain_ok/capture.pcap" && !strings.Contains(shown, "secret") {
+			t.Fatalf("%v --show-secrets did not print the password", args)
+		}
+	}
+}
+
+// A missing or unreadable file fails with one line naming it; nothing else
+// is printed.
+func TestReplayMissingFile(t *testing.T) {
+	garbage := filepath.Join(t.TempDir(), "garbage.bin")
+	if err := os.WriteFile(garbage, []byte("this is not a capture file at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"/nonexistent/x.pcap", garbage} {
+		out, err := run(t, "replay", f)
+		if err == nil || !strings.Contains(err.Error(), filepath.Base(f)) || strings.Contains(err.Error(), "\n") || out != "" {
+			t.Fatalf("%s: err %v, output %q", f, err, out)
+		}
+	}
+}
+
+// --events prints one JSON object per line, in packet order.
+func TestReplayEvents(t *testing.T) {
+	out, err := run(t, "replay", "--events", pcaps+"pubsub/capture.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var last uint64
+	kinds := map[string]int{}
+	for _, l := range lines {
+		var e struct {
+			Packet uint64 `json:"packet"`
+			Event  string `json:"event"`
+		}
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatalf("%v: %s", err, l)
+		}
+		if e.Packet < last {
+			t.Fatalf("packet %d after %d", e.Packet, last)
+		}
+		last = e.Packet
+		kinds[e.Event]++
+	}
+	if kinds["greeting"] != 6 || kinds["message"] != 66 || kinds["subscription"] == 0 {
+		t.Fatalf("events %v", kinds)
+	}
+}
