@@ -403,6 +403,53 @@ func TestInfluxSpoolSurvivesRestartOfZspy(t *testing.T) {
 	}
 }
 
+// TestInflux18Authentication writes to InfluxDB 1.8 with authentication on,
+// through the v2-compatible API: the token is "user:password", the org is
+// left out. A wrong password is not data loss: the points wait in the spool
+// and the state says why.
+func TestInflux18Authentication(t *testing.T) {
+	srv := influxtest.Start(t, influxtest.WithAuth("zspy", "s3cret"))
+	cfg := testConfig(srv)
+	cfg.Token = "zspy:s3cret"
+	s, err := NewInflux(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(testPoints(0, 100)); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	if got := count(t, srv, `SELECT count(messages) FROM zmtp_conn`); got != 100 {
+		t.Errorf("count = %d, want 100", got)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg.Token = "zspy:wrong"
+	cfg.SpoolDir = t.TempDir()
+	bad, err := NewInflux(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Write(testPoints(100, 150)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the refused points to spill", func() bool { return bad.Stats().Spilled == 50 })
+	st := bad.Stats()
+	if st.Up || !strings.Contains(st.LastError, "401") || st.Dropped != 0 || st.Written != 0 {
+		t.Errorf("wrong password: stats = %+v", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := bad.Close(ctx); err == nil || !strings.Contains(err.Error(), "remain in spool") {
+		t.Errorf("Close = %v, want the points reported as kept in the spool", err)
+	}
+	if got := count(t, srv, `SELECT count(messages) FROM zmtp_conn`); got != 100 {
+		t.Errorf("count after the refused writes = %d, want 100", got)
+	}
+}
+
 // TestInfluxRejectedPointsAreCounted writes a field with a conflicting type:
 // InfluxDB refuses the batch with 400 and the sink counts it, without retrying.
 func TestInfluxRejectedPointsAreCounted(t *testing.T) {

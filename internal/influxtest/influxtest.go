@@ -42,6 +42,8 @@ type Server struct {
 	RPCPort int    // backup/restore RPC port on 127.0.0.1
 	URL     string // http://127.0.0.1:Port
 	DB      string // the database created at start ("zspy")
+	User    string // with WithAuth: the admin user that Query uses
+	Pass    string
 
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -56,9 +58,19 @@ func Binary() (string, bool) {
 	return p, err == nil
 }
 
+// Option changes how Start configures influxd.
+type Option func(*Server)
+
+// WithAuth turns on authentication (auth-enabled = true) and creates an
+// admin user; Query then sends these credentials. Writers authenticate with
+// the token "user:password" on /api/v2/write.
+func WithAuth(user, pass string) Option {
+	return func(s *Server) { s.User, s.Pass = user, pass }
+}
+
 // Start starts influxd with database "zspy" and stops it when the test ends.
 // It skips the test if no influxd binary is available.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	bin, ok := Binary()
 	if !ok {
@@ -66,6 +78,9 @@ func Start(t testing.TB) *Server {
 			"scripts/setup.d/influxd.sh builds influxd 1.8.10 from the Go module proxy (scripts/test.sh runs it). ***")
 	}
 	s := &Server{t: t, bin: bin, dir: t.TempDir(), DB: "zspy"}
+	for _, o := range opts {
+		o(s)
+	}
 	s.config = filepath.Join(s.dir, "influxdb.conf")
 	s.logPath = filepath.Join(s.dir, "influxd.log")
 	t.Cleanup(s.stop)
@@ -74,7 +89,7 @@ func Start(t testing.TB) *Server {
 	for attempt := 1; ; attempt++ {
 		s.Port, s.RPCPort = freePort(t), freePort(t)
 		s.URL = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
-		conf := fmt.Sprintf(configTemplate, s.RPCPort, s.dir, s.dir, s.dir, s.Port)
+		conf := fmt.Sprintf(configTemplate, s.RPCPort, s.dir, s.dir, s.dir, s.Port, s.User != "")
 		if err := os.WriteFile(s.config, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -84,6 +99,12 @@ func Start(t testing.TB) *Server {
 		}
 		if !errors.Is(err, errPortTaken) || attempt == 3 {
 			t.Fatal(err)
+		}
+	}
+	if s.User != "" {
+		// With no user yet, influxd lets the first admin be created unauthenticated.
+		if _, err := s.Query(fmt.Sprintf("CREATE USER %q WITH PASSWORD '%s' WITH ALL PRIVILEGES", s.User, s.Pass)); err != nil {
+			t.Fatalf("influxtest: create user: %v", err)
 		}
 	}
 	if _, err := s.Query("CREATE DATABASE " + s.DB); err != nil {
@@ -122,7 +143,7 @@ bind-address = "127.0.0.1:%d"
 [http]
   enabled = true
   bind-address = "127.0.0.1:%d"
-  auth-enabled = false
+  auth-enabled = %t
   log-enabled = false
   pprof-enabled = false
   flux-enabled = true
@@ -295,6 +316,9 @@ func (s *Server) Query(q string) (*Result, error) {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if s.User != "" {
+		req.SetBasicAuth(s.User, s.Pass)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("query %q: %w", q, err)
