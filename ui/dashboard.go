@@ -43,20 +43,22 @@ var tabs = []struct{ key, name, view string }{
 type Dashboard struct {
 	App *tview.Application
 
-	root    *tview.Flex
-	header  *headerBar
-	pages   *tview.Pages
-	table   *connTable
-	topo    *tview.TextView
-	detail  *tview.TextView
-	alerts  *tview.Table
-	help    *tview.TextView
-	status  *tview.TextView
-	bottom  *tview.Pages
-	hints   *tview.TextView
-	prompt  *tview.InputField
-	filter  *Filter
-	editing bool
+	root   *tview.Flex
+	header *headerBar
+	pages  *tview.Pages
+	table  *connTable
+	topo   *tview.TextView
+	detail *tview.TextView
+	alerts *tview.Table
+	// evidence shows the selected alert's whole message under the table.
+	evidence *tview.TextView
+	help     *tview.TextView
+	status   *tview.TextView
+	bottom   *tview.Pages
+	hints    *tview.TextView
+	prompt   *tview.InputField
+	filter   *Filter
+	editing  bool
 
 	frame    *Frame
 	pending  *Frame // latest frame while the display is frozen
@@ -117,10 +119,17 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 		}
 	})
 
+	d.alerts.SetSelectionChangedFunc(func(row, _ int) { d.showEvidence(row) })
+	d.evidence = tview.NewTextView().SetDynamicColors(true).SetWrap(true)
+	d.evidence.SetBorder(true).SetTitle(" evidence ").SetTitleAlign(tview.AlignLeft)
+	alertsView := tview.NewFlex().SetDirection(tview.FlexRow).
+		AddItem(d.alerts, 0, 1, true).
+		AddItem(d.evidence, 6, 0, false)
+
 	d.pages = tview.NewPages().
 		AddPage(ViewConnections, d.table, true, true).
 		AddPage(ViewTopology, d.topo, true, false).
-		AddPage(ViewAlerts, d.alerts, true, false).
+		AddPage(ViewAlerts, alertsView, true, false).
 		AddPage(ViewDetail, d.detail, true, false).
 		AddPage(ViewHelp, d.help, true, false)
 
@@ -250,6 +259,7 @@ func (d *Dashboard) refreshAlerts() {
 	d.alertIDs = d.alertIDs[:0]
 	if d.frame == nil || len(d.frame.Alerts) == 0 {
 		t.SetCell(1, 0, tview.NewTableCell("no alerts").SetTextColor(tcell.ColorGray).SetSelectable(false))
+		d.evidence.SetText("")
 		return
 	}
 	for k, a := range d.frame.Alerts {
@@ -277,6 +287,23 @@ func (d *Dashboard) refreshAlerts() {
 		}
 		d.alertIDs = append(d.alertIDs, id)
 	}
+	row, _ := t.GetSelection()
+	if row < 1 || row > len(d.frame.Alerts) {
+		t.Select(1, 0)
+		row = 1
+	}
+	d.showEvidence(row)
+}
+
+// showEvidence shows the whole of the alert in table row row.
+func (d *Dashboard) showEvidence(row int) {
+	if d.frame == nil || row < 1 || row > len(d.frame.Alerts) {
+		d.evidence.SetText("")
+		return
+	}
+	a := &d.frame.Alerts[row-1]
+	d.evidence.SetText(fmt.Sprintf("%s %s [::b]%s[::-] %s → %s since %s\n%s", alertTag(a), a.Severity, tview.Escape(a.Rule),
+		tview.Escape(dashStr(a.Client)), tview.Escape(dashStr(a.Server)), fmtTime(a.Since), tview.Escape(a.Message)))
 }
 
 func (d *Dashboard) refreshDetail() {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -53,8 +54,9 @@ type Row struct {
 	// Latency is the request→reply p50 (LatencyOK false when none was seen).
 	Latency   time.Duration
 	LatencyOK bool
-	// Alert is the most urgent alert level of the connection (see Alert.level)
-	// and AlertRule its rule.
+	// Alert is the most urgent level of the connection's pending and firing
+	// alerts (see Alert.level) and AlertRule the rules at that level, joined
+	// by commas.
 	Alert     int
 	AlertRule string
 	Start     time.Time
@@ -240,13 +242,23 @@ func (m *Model) Apply(u *Update) *Frame {
 		}
 	}
 	if len(f.Alerts) > 0 {
+		var names []string
 		for _, r := range f.Rows {
+			names = names[:0]
 			for k := range f.Alerts {
 				a := &f.Alerts[k]
-				if a.matches(r.C.Client, r.C.Server) && a.level() > r.Alert {
-					r.Alert, r.AlertRule = a.level(), a.Rule
+				if !a.matches(r.C.Client, r.C.Server) || a.level() == 0 {
+					continue
+				}
+				switch {
+				case a.level() > r.Alert:
+					r.Alert = a.level()
+					names = append(names[:0], a.Rule)
+				case a.level() == r.Alert && !slices.Contains(names, a.Rule):
+					names = append(names, a.Rule)
 				}
 			}
+			r.AlertRule = strings.Join(names, ",")
 		}
 	}
 	for _, r := range f.Rows {
