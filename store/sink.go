@@ -41,7 +41,7 @@ type Stats struct {
 	SpoolBytes int64 // bytes of line protocol waiting in the spool
 	SpoolFiles int   // files in the spool
 
-	Up        bool      // the last write request succeeded
+	Up        bool      // the last write request succeeded (true before the first)
 	Since     time.Time // when Up last changed (wall clock)
 	LastError string    // the last error, empty if none
 	ErrorAt   time.Time // when LastError happened (wall clock)
