@@ -450,6 +450,34 @@ func TestInflux18Authentication(t *testing.T) {
 	}
 }
 
+// TestInfluxSpoolTornLine: a spool file cut mid-line (zspy killed while
+// spilling) is resent without its torn last line, which is counted dropped.
+func TestInfluxSpoolTornLine(t *testing.T) {
+	srv := influxtest.Start(t)
+	cfg := testConfig(srv)
+	cfg.SpoolDir = t.TempDir()
+	lines := expectedLines(t, testPoints(0, 3))
+	lines = append(lines, "zmtp_conn,host=laptop messages=9"...)
+	if err := os.WriteFile(filepath.Join(cfg.SpoolDir, "spool-0000000000000007.lp"), lines, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewInflux(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	if got := count(t, srv, `SELECT count(messages) FROM zmtp_conn`); got != 3 {
+		t.Errorf("count = %d, want 3", got)
+	}
+	st := s.Stats()
+	if st.Resent != 3 || st.Dropped != 1 || st.SpoolFiles != 0 || !strings.Contains(st.LastError, "torn") {
+		t.Errorf("stats = %+v", st)
+	}
+	if err := s.Close(context.Background()); err == nil || !strings.Contains(err.Error(), "1 dropped") {
+		t.Errorf("Close = %v, want the torn line reported", err)
+	}
+}
+
 // TestInfluxRejectedPointsAreCounted writes a field with a conflicting type:
 // InfluxDB refuses the batch with 400 and the sink counts it, without retrying.
 func TestInfluxRejectedPointsAreCounted(t *testing.T) {
