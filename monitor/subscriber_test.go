@@ -65,6 +65,22 @@ func (c *collector) waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// waitForWithin waits for cond at most d and reports whether it held.
+func (c *collector) waitForWithin(d time.Duration, cond func() bool) bool {
+	timer := time.AfterFunc(d, func() { c.mu.Lock(); c.cond.Broadcast(); c.mu.Unlock() })
+	defer timer.Stop()
+	start := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for !cond() {
+		if time.Since(start) >= d {
+			return false
+		}
+		c.cond.Wait()
+	}
+	return true
+}
+
 // start runs a subscriber until the test ends.
 func start(t *testing.T, cfg Config) (*Subscriber, *collector) {
 	t.Helper()
@@ -543,10 +559,26 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 	})
 	p = bindPush()
 	defer p.Close()
-	if err := p.Send(zmq4.NewMsgFrom(v1(le, 0x8, 4, "tcp://second:1")...)); err != nil {
-		t.Fatal(err)
+	// zmq4's PUSH may take the message before the redialled peer joins its
+	// pipes, and then loses it: send again until one arrives (bounded), each
+	// time waiting for the condition, not for a set time.
+	got := false
+	for try := 0; try < 50 && !got; try++ {
+		if err := p.Send(zmq4.NewMsgFrom(v1(le, 0x8, 4, "tcp://second:1")...)); err != nil {
+			t.Fatal(err)
+		}
+		got = c.waitForWithin(200*time.Millisecond, func() bool {
+			for _, e := range c.events[1:] {
+				if e.Endpoint == "tcp://second:1" {
+					return true
+				}
+			}
+			return false
+		})
 	}
-	c.waitFor(t, "second event", func() bool { return len(c.events) >= 2 })
+	if !got {
+		t.Fatalf("no event after the peer restarted: %d events, links %v", len(c.events), c.links)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.events[1].Endpoint != "tcp://second:1" {
