@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -42,6 +43,7 @@ type captureFlags struct {
 
 func newCaptureCmd() *cobra.Command {
 	var f captureFlags
+	var uf *uiFlags
 	cmd := &cobra.Command{
 		Use:   "capture -i IFACE",
 		Short: "watch live ZeroMQ traffic on a network interface",
@@ -55,7 +57,7 @@ packet twice; zspy counts it once.`,
   sudo zspy capture -i lo -w incident.pcap --rotate-size 100MB --stats-every 10s
   sudo zspy capture -i eth0 --monitor tcp://127.0.0.1:7777`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCapture(cmd, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCapture(cmd, f, uf) },
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.iface, "interface", "i", "", "interface to capture on (\"any\" for all)")
@@ -74,11 +76,12 @@ packet twice; zspy counts it once.`,
 	f.rules.register(fl)
 	f.write.register(fl)
 	f.filter.register(fl)
+	uf = addUIFlags(fl, false)
 	_ = cmd.MarkFlagRequired("interface")
 	return cmd
 }
 
-func runCapture(cmd *cobra.Command, f captureFlags) error {
+func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	opts := capture.LiveOptions{SnapLen: f.snaplen, Promiscuous: f.promisc}
 	if err := f.filter.apply(&opts); err != nil {
 		return err
@@ -93,7 +96,9 @@ func runCapture(cmd *cobra.Command, f captureFlags) error {
 	ropt := report.Options{ShowSecrets: f.showSecrets}
 	p := pipeline.New(pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag})
 	warn := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "zspy: warning: "+format+"\n", args...)
+		if !uf.enabled { // the dashboard shows the warnings count instead
+			fmt.Fprintf(os.Stderr, "zspy: warning: "+format+"\n", args...)
+		}
 		p.Warn(format, args...)
 	}
 	var sinkName string
@@ -112,7 +117,11 @@ func runCapture(cmd *cobra.Command, f captureFlags) error {
 			}
 		}()
 	}
-	eng, err := f.rules.attach(p, os.Stderr, sink, f.store.hostTag)
+	var console io.Writer = os.Stderr
+	if uf.enabled {
+		console = nil // the dashboard's alerts view shows them
+	}
+	eng, err := f.rules.attach(p, console, sink, f.store.hostTag)
 	if err != nil {
 		src.Close()
 		return err
@@ -147,13 +156,21 @@ func runCapture(cmd *cobra.Command, f captureFlags) error {
 		cfg.Monitor = evs
 	}
 	// Tests and scripts wait for this line before they start traffic.
-	fmt.Fprintf(os.Stderr, "zspy: capturing on %s", src.Name())
-	if sinkName != "" {
+	if !uf.enabled {
+		fmt.Fprintf(os.Stderr, "zspy: capturing on %s", src.Name())
+	}
+	if sinkName != "" && !uf.enabled {
 		fmt.Fprintf(os.Stderr, ", time series to %s", sinkName)
 	}
-	fmt.Fprintln(os.Stderr)
-	err = p.RunLive(ctx, src, cfg)
-	p.Finish()
+	if !uf.enabled {
+		fmt.Fprintln(os.Stderr)
+	}
+	if uf.enabled {
+		err = runCaptureUI(ctx, cmd, p, src, cfg, uf, uiInputs{showSecrets: f.showSecrets, sink: sink, sinkName: sinkName, rules: eng})
+	} else {
+		err = p.RunLive(ctx, src, cfg)
+		p.Finish()
+	}
 	if eng != nil {
 		if err := eng.Close(); err != nil {
 			p.Warn("alerts: %v", err)

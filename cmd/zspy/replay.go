@@ -31,6 +31,7 @@ type replayFlags struct {
 
 func newReplayCmd() *cobra.Command {
 	var f replayFlags
+	var uf *uiFlags
 	cmd := &cobra.Command{
 		Use:   "replay FILE...",
 		Short: "decode the ZeroMQ traffic in capture files (pcap, pcapng, gzip)",
@@ -43,7 +44,7 @@ Several files are read as one capture, in the order given.`,
   zspy replay --events capture.pcap | jq 'select(.event == "subscription")'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runReplay(cmd, args, f)
+			return runReplay(cmd, args, f, uf)
 		},
 	}
 	fl := cmd.Flags()
@@ -54,10 +55,11 @@ Several files are read as one capture, in the order given.`,
 	f.store.register(fl, false)
 	f.rules.register(fl)
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
+	uf = addUIFlags(fl, true)
 	return cmd
 }
 
-func runReplay(cmd *cobra.Command, files []string, f replayFlags) error {
+func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) error {
 	// Open every file first, so a missing one fails before any output.
 	srcs := make([]*capture.FileSource, 0, len(files))
 	defer func() {
@@ -99,12 +101,19 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags) error {
 		}
 		p.MergeMonitorLog(evs)
 	}
-	for _, s := range srcs {
-		if err := p.Run(s, nil); err != nil {
-			p.Warn("%s: %v", s.Name(), err)
+	if uf.enabled {
+		err := runReplayUI(cmd.Context(), cmd, p, srcs, uf, uiInputs{showSecrets: f.showSecrets, sink: sink, sinkName: sinkName, rules: eng})
+		if err != nil {
+			return err
 		}
+	} else {
+		for _, s := range srcs {
+			if err := p.Run(s, nil); err != nil {
+				p.Warn("%s: %v", s.Name(), err)
+			}
+		}
+		p.Finish()
 	}
-	p.Finish()
 	if eng != nil {
 		if err := eng.Close(); err != nil {
 			p.Warn("alerts: %v", err)
