@@ -21,10 +21,13 @@ type Collector struct {
 	host     string
 	interval time.Duration
 	next     time.Time
-	prev     map[*tracker.Conn]*prev
+	live     []*series
+	lastID   uint64
 	pts      []store.Point
-	done     map[*tracker.Conn]bool
 	monPts   []store.Point
+
+	fans      map[string]*fan
+	endpoints map[string]*endpointAcc
 	// MonitorDropped counts monitor points that did not fit the queue.
 	MonitorDropped uint64
 }
@@ -73,12 +76,10 @@ func (c *Collector) MonitorEvent(ev *monitor.Event) {
 const maxMonitorPoints = 10000
 
 type prev struct {
-	dirs       [2]tracker.DirStats
-	tcp        [2]tracker.TCPDir
-	latCount   uint64
-	topics     map[string]uint64
-	lastActive time.Time
-	final      bool
+	dirs     [2]tracker.DirStats
+	tcp      [2]tracker.TCPDir
+	latCount uint64
+	topics   map[string]uint64
 }
 
 // New returns a collector that stamps points with host and samples every
@@ -87,7 +88,7 @@ func New(host string, interval time.Duration) *Collector {
 	if interval <= 0 {
 		interval = time.Second
 	}
-	return &Collector{host: host, interval: interval, prev: make(map[*tracker.Conn]*prev), done: make(map[*tracker.Conn]bool)}
+	return &Collector{host: host, interval: interval}
 }
 
 // Interval returns the sampling interval.
@@ -119,27 +120,75 @@ func (c *Collector) Next() time.Time {
 	return end
 }
 
+// series is what the collector keeps of one connection it follows.
+type series struct {
+	conn           *tracker.Conn
+	prev           prev
+	client, server string
+}
+
+// point appends a point to c.pts, reusing the tag and field slices of the
+// points an earlier interval left there.
+func (c *Collector) point(meas string, end time.Time) *store.Point {
+	if len(c.pts) < cap(c.pts) {
+		c.pts = c.pts[:len(c.pts)+1]
+	} else {
+		c.pts = append(c.pts, store.Point{})
+	}
+	pt := &c.pts[len(c.pts)-1]
+	pt.Measurement, pt.Time = meas, end
+	pt.Tags, pt.Fields = pt.Tags[:0], pt.Fields[:0]
+	return pt
+}
+
+// follow adds the connections the tracker created since the last sample
+// (connections are in ID order, and IDs only grow).
+func (c *Collector) follow(conns []*tracker.Conn) {
+	i := len(conns)
+	for i > 0 && conns[i-1].ID > c.lastID {
+		i--
+	}
+	for _, conn := range conns[i:] {
+		c.live = append(c.live, &series{conn: conn, client: conn.Client.String(), server: conn.Server.String()})
+	}
+	if len(conns) > 0 {
+		c.lastID = max(c.lastID, conns[len(conns)-1].ID)
+	}
+}
+
 // Sample emits one interval's points for conns, stamped end, and starts a new
-// interval.
+// interval. Its cost is proportional to the connections still open or active
+// in the interval, not to all the connections the tracker keeps.
 func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
-	c.pts = append(c.pts[:0], c.monPts...)
+	c.pts = c.pts[:0]
+	for i := range c.monPts {
+		pt := c.point(c.monPts[i].Measurement, c.monPts[i].Time)
+		pt.Tags = append(pt.Tags, c.monPts[i].Tags...)
+		pt.Fields = append(pt.Fields, c.monPts[i].Fields...)
+	}
 	c.monPts = c.monPts[:0]
 	secs := c.interval.Seconds()
-	type fan struct {
-		subs []int // indexes into c.pts of zspy_subscriber points
-		best float64
+	if c.fans == nil {
+		c.fans = map[string]*fan{}
+		c.endpoints = map[string]*endpointAcc{}
 	}
-	fans := map[string]*fan{}
-	endpoints := map[string]*endpointAcc{}
-	for _, conn := range conns {
-		if conn.Detection != dissect.IsZMTP || c.done[conn] {
+	clear(c.fans)
+	clear(c.endpoints)
+	c.follow(conns)
+	kept := c.live[:0]
+	for _, sr := range c.live {
+		conn := sr.conn
+		switch conn.Detection {
+		case dissect.NotZMTP:
+			continue // never ZMTP: stop following it
+		case dissect.Undecided:
+			if conn.Closed {
+				continue
+			}
+			kept = append(kept, sr)
 			continue
 		}
-		p := c.prev[conn]
-		if p == nil {
-			p = &prev{}
-			c.prev[conn] = p
-		}
+		p := &sr.prev
 		active := false
 		for i := range conn.Dirs {
 			if conn.Dirs[i].Frames != p.dirs[i].Frames || conn.Dirs[i].Commands != p.dirs[i].Commands {
@@ -147,132 +196,16 @@ func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
 			}
 		}
 		if !active && conn.Closed {
-			// Its final interval was emitted: forget it.
-			c.done[conn] = true
-			delete(c.prev, conn)
-			continue
+			continue // its final interval was emitted: forget it
 		}
-		base := []store.Tag{{Key: "client", Value: conn.Client.String()}, {Key: "host", Value: c.host}, {Key: "server", Value: conn.Server.String()}}
-		for i := range conn.Dirs {
-			d, pd := &conn.Dirs[i], &p.dirs[i]
-			t, pt := &conn.TCP[i], &p.tcp[i]
-			pt0 := store.Point{Measurement: MeasConnection, Time: end, Tags: append([]store.Tag(nil), base...)}
-			pt0.AddTag("dir", dirName(i))
-			pt0.AddTag("sender", sockName(conn.Sides[i].SocketType))
-			pt0.AddTag("receiver", sockName(conn.Sides[1-i].SocketType))
-			pt0.AddTag("mechanism", conn.Mechanism.String())
-			msgs := d.Messages - pd.Messages
-			bytes := d.Bytes - pd.Bytes
-			pt0.AddField(store.Int("messages", int64(msgs)))
-			pt0.AddField(store.Int("frames", int64(d.Frames-pd.Frames)))
-			pt0.AddField(store.Int("bytes", int64(bytes)))
-			pt0.AddField(store.Int("commands", int64(d.Commands-pd.Commands)))
-			pt0.AddField(store.Float("msg_rate", float64(msgs)/secs))
-			pt0.AddField(store.Float("byte_rate", float64(bytes)/secs))
-			if d.Interval.Messages > 0 {
-				pt0.AddField(store.Int("msg_size_min", int64(d.Interval.MinSize)))
-				pt0.AddField(store.Int("msg_size_max", int64(d.Interval.MaxSize)))
-				pt0.AddField(store.Float("msg_size_mean", float64(bytes)/float64(max(msgs, 1))))
-			}
-			pt0.AddField(store.Int("messages_total", int64(d.Messages)))
-			pt0.AddField(store.Int("frames_total", int64(d.Frames)))
-			pt0.AddField(store.Int("bytes_total", int64(d.Bytes)))
-			pt0.AddField(store.Int("lost_bytes_total", int64(d.Lost)))
-			pt0.AddField(store.Int("in_flight_bytes", int64(t.InFlight())))
-			pt0.AddField(store.Int("window_bytes", int64(t.Window)))
-			zwTime := t.ZeroWindowTime
-			if !t.ZeroSince.IsZero() {
-				zwTime += end.Sub(t.ZeroSince)
-			}
-			pt0.AddField(store.Bool("zero_window", !t.ZeroSince.IsZero()))
-			pt0.AddField(store.Int("zero_window_episodes_total", int64(t.ZeroWindows)))
-			pt0.AddField(store.Float("zero_window_ms_total", float64(zwTime.Microseconds())/1000))
-			pt0.AddField(store.Int("retransmits", int64(t.Retransmits-pt.Retransmits)))
-			pt0.AddField(store.Int("window_full", int64(t.WindowFull-pt.WindowFull)))
-			if conn.HasPipes[i] {
-				// libzmq's own queue depths for the sending socket (PIPES_STATS).
-				pt0.AddField(store.Int("queue_outbound", int64(conn.Pipes[i].Outbound)))
-				pt0.AddField(store.Int("queue_inbound", int64(conn.Pipes[i].Inbound)))
-			}
-			c.pts = append(c.pts, pt0)
-
-			ep, role := conn.Server.String(), sockName(conn.Sides[1].SocketType)
-			acc := endpoints[ep]
-			if acc == nil {
-				acc = &endpointAcc{role: role}
-				endpoints[ep] = acc
-			}
-			if i == 0 {
-				acc.in += msgs
-			} else {
-				acc.out += msgs
-			}
-		}
-		if ep := endpoints[conn.Server.String()]; ep != nil && !conn.Closed {
-			ep.conns++
-		}
-		// Request/reply latency.
-		if conn.Latency.Count > 0 || conn.Outstanding() > 0 {
-			lp := store.Point{Measurement: MeasLatency, Time: end, Tags: append([]store.Tag(nil), base...)}
-			il := &conn.IntervalLatency
-			lp.AddField(store.Int("replies", int64(il.Count)))
-			if il.Count > 0 {
-				lp.AddField(store.Float("p50_ms", ms(il.Quantile(0.5))))
-				lp.AddField(store.Float("p99_ms", ms(il.Quantile(0.99))))
-				lp.AddField(store.Float("max_ms", ms(il.Max)))
-			}
-			lp.AddField(store.Int("outstanding", int64(conn.Outstanding())))
-			if t0, ok := conn.OldestPending(); ok {
-				lp.AddField(store.Float("oldest_pending_ms", ms(end.Sub(t0))))
-			}
-			lp.AddField(store.Int("replies_total", int64(conn.Latency.Count)))
-			c.pts = append(c.pts, lp)
-		}
-		// Subscriptions and fan-out: the SUB side is whichever side subscribed.
-		if sub, pub := subSides(conn); sub >= 0 {
-			delivered := conn.Dirs[pub].Messages - p.dirs[pub].Messages
-			sp := store.Point{Measurement: MeasSubscriber, Time: end, Tags: append([]store.Tag(nil), base...)}
-			pubEP := conn.Server.String()
-			if pub == 0 {
-				pubEP = conn.Client.String()
-			}
-			sp.AddTag("publisher", pubEP)
-			sp.AddField(store.Int("subscriptions", int64(len(conn.Subscriptions))))
-			sp.AddField(store.Int("delivered", int64(delivered)))
-			rate := float64(delivered) / secs
-			sp.AddField(store.Float("delivered_rate", rate))
-			c.pts = append(c.pts, sp)
-			// Compare a subscriber with the publisher's others that subscribed
-			// to the same topics: those should receive the same messages.
-			subs := slices.Clone(conn.Subscriptions)
-			slices.Sort(subs)
-			fk := pubEP + "|" + strings.Join(subs, "\x00")
-			f := fans[fk]
-			if f == nil {
-				f = &fan{}
-				fans[fk] = f
-			}
-			f.subs = append(f.subs, len(c.pts)-1)
-			if rate > f.best {
-				f.best = rate
-			}
-			for topic, n := range conn.TopicDelivered {
-				if p.topics == nil {
-					p.topics = make(map[string]uint64)
-				}
-				tp := store.Point{Measurement: MeasTopic, Time: end, Tags: append([]store.Tag(nil), base...)}
-				tp.AddTag("topic", tracker.Printable([]byte(topic)))
-				tp.AddField(store.Int("delivered", int64(n-p.topics[topic])))
-				tp.AddField(store.Int("delivered_total", int64(n)))
-				p.topics[topic] = n
-				c.pts = append(c.pts, tp)
-			}
-		}
-		p.dirs = conn.Dirs
-		p.tcp = conn.TCP
-		conn.ResetInterval()
+		kept = append(kept, sr)
+		c.sampleConn(sr, end, secs)
 	}
-	for _, f := range fans {
+	for i := len(kept); i < len(c.live); i++ {
+		c.live[i] = nil
+	}
+	c.live = kept
+	for _, f := range c.fans {
 		for _, k := range f.subs {
 			pt := &c.pts[k]
 			r, _ := pt.Field("delivered_rate")
@@ -284,19 +217,152 @@ func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
 			pt.AddField(store.Float("rate_ratio", ratio))
 		}
 	}
-	for ep, acc := range endpoints {
-		pt := store.Point{Measurement: MeasEndpoint, Time: end}
-		pt.AddTag("host", c.host)
-		pt.AddTag("endpoint", ep)
-		pt.AddTag("role", acc.role)
+	for ep, acc := range c.endpoints {
+		pt := c.point(MeasEndpoint, end)
+		pt.Tags = append(pt.Tags, store.Tag{Key: "endpoint", Value: ep}, store.Tag{Key: "host", Value: c.host}, store.Tag{Key: "role", Value: acc.role})
 		pt.AddField(store.Int("connections", int64(acc.conns)))
 		pt.AddField(store.Int("messages_in", int64(acc.in)))
 		pt.AddField(store.Int("messages_out", int64(acc.out)))
 		pt.AddField(store.Float("msg_rate_in", float64(acc.in)/secs))
 		pt.AddField(store.Float("msg_rate_out", float64(acc.out)/secs))
-		c.pts = append(c.pts, pt)
 	}
 	return c.pts
+}
+
+type fan struct {
+	subs []int // indexes into c.pts of zspy_subscriber points
+	best float64
+}
+
+// sampleConn emits one connection's points for the interval ending at end.
+func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
+	conn, p := sr.conn, &sr.prev
+	base := func(pt *store.Point) {
+		// Tags sorted by key.
+		pt.Tags = append(pt.Tags, store.Tag{Key: "client", Value: sr.client}, store.Tag{Key: "host", Value: c.host}, store.Tag{Key: "server", Value: sr.server})
+	}
+	for i := range conn.Dirs {
+		d, pd := &conn.Dirs[i], &p.dirs[i]
+		t, pt := &conn.TCP[i], &p.tcp[i]
+		pt0 := c.point(MeasConnection, end)
+		pt0.Tags = append(pt0.Tags,
+			store.Tag{Key: "client", Value: sr.client},
+			store.Tag{Key: "dir", Value: dirName(i)},
+			store.Tag{Key: "host", Value: c.host},
+			store.Tag{Key: "mechanism", Value: conn.Mechanism.String()},
+			store.Tag{Key: "receiver", Value: sockName(conn.Sides[1-i].SocketType)},
+			store.Tag{Key: "sender", Value: sockName(conn.Sides[i].SocketType)},
+			store.Tag{Key: "server", Value: sr.server})
+		msgs := d.Messages - pd.Messages
+		bytes := d.Bytes - pd.Bytes
+		pt0.AddField(store.Int("messages", int64(msgs)))
+		pt0.AddField(store.Int("frames", int64(d.Frames-pd.Frames)))
+		pt0.AddField(store.Int("bytes", int64(bytes)))
+		pt0.AddField(store.Int("commands", int64(d.Commands-pd.Commands)))
+		pt0.AddField(store.Float("msg_rate", float64(msgs)/secs))
+		pt0.AddField(store.Float("byte_rate", float64(bytes)/secs))
+		if d.Interval.Messages > 0 {
+			pt0.AddField(store.Int("msg_size_min", int64(d.Interval.MinSize)))
+			pt0.AddField(store.Int("msg_size_max", int64(d.Interval.MaxSize)))
+			pt0.AddField(store.Float("msg_size_mean", float64(bytes)/float64(max(msgs, 1))))
+		}
+		pt0.AddField(store.Int("messages_total", int64(d.Messages)))
+		pt0.AddField(store.Int("frames_total", int64(d.Frames)))
+		pt0.AddField(store.Int("bytes_total", int64(d.Bytes)))
+		pt0.AddField(store.Int("lost_bytes_total", int64(d.Lost)))
+		pt0.AddField(store.Int("in_flight_bytes", int64(t.InFlight())))
+		pt0.AddField(store.Int("window_bytes", int64(t.Window)))
+		zwTime := t.ZeroWindowTime
+		if !t.ZeroSince.IsZero() {
+			zwTime += end.Sub(t.ZeroSince)
+		}
+		pt0.AddField(store.Bool("zero_window", !t.ZeroSince.IsZero()))
+		pt0.AddField(store.Int("zero_window_episodes_total", int64(t.ZeroWindows)))
+		pt0.AddField(store.Float("zero_window_ms_total", float64(zwTime.Microseconds())/1000))
+		pt0.AddField(store.Int("retransmits", int64(t.Retransmits-pt.Retransmits)))
+		pt0.AddField(store.Int("window_full", int64(t.WindowFull-pt.WindowFull)))
+		if conn.HasPipes[i] {
+			// libzmq's own queue depths for the sending socket (PIPES_STATS).
+			pt0.AddField(store.Int("queue_outbound", int64(conn.Pipes[i].Outbound)))
+			pt0.AddField(store.Int("queue_inbound", int64(conn.Pipes[i].Inbound)))
+		}
+		acc := c.endpoints[sr.server]
+		if acc == nil {
+			acc = &endpointAcc{role: sockName(conn.Sides[1].SocketType)}
+			c.endpoints[sr.server] = acc
+		}
+		if i == 0 {
+			acc.in += msgs
+			if !conn.Closed {
+				acc.conns++
+			}
+		} else {
+			acc.out += msgs
+		}
+	}
+	// Request/reply latency.
+	if conn.Latency.Count > 0 || conn.Outstanding() > 0 {
+		lp := c.point(MeasLatency, end)
+		base(lp)
+		il := &conn.IntervalLatency
+		lp.AddField(store.Int("replies", int64(il.Count)))
+		if il.Count > 0 {
+			lp.AddField(store.Float("p50_ms", ms(il.Quantile(0.5))))
+			lp.AddField(store.Float("p99_ms", ms(il.Quantile(0.99))))
+			lp.AddField(store.Float("max_ms", ms(il.Max)))
+		}
+		lp.AddField(store.Int("outstanding", int64(conn.Outstanding())))
+		if t0, ok := conn.OldestPending(); ok {
+			lp.AddField(store.Float("oldest_pending_ms", ms(end.Sub(t0))))
+		}
+		lp.AddField(store.Int("replies_total", int64(conn.Latency.Count)))
+	}
+	// Subscriptions and fan-out: the SUB side is whichever side subscribed.
+	if sub, pub := subSides(conn); sub >= 0 {
+		delivered := conn.Dirs[pub].Messages - p.dirs[pub].Messages
+		pubEP := sr.server
+		if pub == 0 {
+			pubEP = sr.client
+		}
+		sp := c.point(MeasSubscriber, end)
+		sp.Tags = append(sp.Tags, store.Tag{Key: "client", Value: sr.client}, store.Tag{Key: "host", Value: c.host},
+			store.Tag{Key: "publisher", Value: pubEP}, store.Tag{Key: "server", Value: sr.server})
+		sp.AddField(store.Int("subscriptions", int64(len(conn.Subscriptions))))
+		sp.AddField(store.Int("delivered", int64(delivered)))
+		rate := float64(delivered) / secs
+		sp.AddField(store.Float("delivered_rate", rate))
+		// Compare a subscriber with the publisher's others that subscribed
+		// to the same topics: those should receive the same messages.
+		subs := slices.Clone(conn.Subscriptions)
+		slices.Sort(subs)
+		fk := pubEP + "|" + strings.Join(subs, "\x00")
+		f := c.fans[fk]
+		if f == nil {
+			f = &fan{}
+			c.fans[fk] = f
+		}
+		f.subs = append(f.subs, len(c.pts)-1)
+		if rate > f.best {
+			f.best = rate
+		}
+		for topic, n := range conn.TopicDelivered {
+			if p.topics == nil {
+				p.topics = make(map[string]uint64)
+			}
+			if n == p.topics[topic] && !conn.Closed {
+				continue // nothing delivered on this topic in the interval
+			}
+			tp := c.point(MeasTopic, end)
+			base(tp)
+			tp.AddTag("topic", tracker.Printable([]byte(topic)))
+			tp.AddField(store.Int("delivered", int64(n-p.topics[topic])))
+			tp.AddField(store.Int("delivered_total", int64(n)))
+			p.topics[topic] = n
+		}
+	}
+	p.dirs = conn.Dirs
+	p.tcp = conn.TCP
+	conn.ResetInterval()
 }
 
 type endpointAcc struct {

@@ -27,7 +27,7 @@ package metrics
 //	          best_rate (the best rate among the publisher's subscribers with
 //	          the same subscriptions), rate_ratio (delivered_rate / best_rate: a
 //	          slow subscriber falls below 1)
-//	zspy_topic       one point per SUB connection and subscribed topic per interval
+//	zspy_topic       one point per SUB connection and topic, per interval with deliveries
 //	  tags:   host, client, server, topic
 //	  fields: delivered, delivered_total
 //	zspy_monitor     one point per socket-monitor event, at the event's time

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,6 +13,9 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/influxtest"
+	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/tracker"
 )
 
 // bigCapture builds an in-memory pcap from real captures in the corpus,
@@ -121,4 +126,95 @@ func BenchmarkReplaySmallMessages(b *testing.B) {
 // BenchmarkReplayBulk: real large-frame traffic (300 B to 500 KB frames).
 func BenchmarkReplayBulk(b *testing.B) {
 	benchReplay(b, []string{"longframe"}, 200)
+}
+
+// BenchmarkReplaySinks measures what time series cost a replay of real
+// small-message traffic: no metrics at all, metrics computed but not stored,
+// metrics written to the local store, and written to a real InfluxDB 1.8.
+// packets/s and points/s are end to end (with the final flush, so for InfluxDB
+// they include waiting for the server to ingest everything);
+// replay-packets/s is the pipeline's own pace, which Write never slows by
+// waiting. The traffic is the corpus multiplied with new addresses, so every
+// copy's connections are new series: a worst case for InfluxDB's series index
+// and for the points per packet.
+func BenchmarkReplaySinks(b *testing.B) {
+	pcap, packets, _ := bigCapture(b, []string{"reqrep", "pubsub", "pushpull", "dealer_router", "pair", "xpub_xsub", "many_conns", "heartbeat"}, 300)
+	for _, mode := range []string{"off", "metrics", "local", "influxdb"} {
+		b.Run(mode, func(b *testing.B) {
+			var sink store.Sink
+			switch mode {
+			case "local":
+				cfg := store.LocalConfig{DataDir: b.TempDir()}
+				if err := cfg.Validate(); err != nil {
+					b.Fatal(err)
+				}
+				l, err := store.NewLocal(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink = l
+			case "influxdb":
+				srv := influxtest.Start(b)
+				cfg := store.Config{URL: srv.URL, Bucket: srv.DB + "/autogen", SpoolDir: b.TempDir()}
+				if err := cfg.Validate(); err != nil {
+					b.Fatal(err)
+				}
+				s, err := store.NewInflux(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sink = s
+			}
+			b.SetBytes(int64(len(pcap)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			points := 0
+			var replayTime time.Duration
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				src, err := capture.NewReader(bytes.NewReader(pcap), "bench.pcap")
+				if err != nil {
+					b.Fatal(err)
+				}
+				p := New(Config{Host: fmt.Sprintf("bench-%d", i)})
+				if mode != "off" {
+					p.AddIntervalHook(func(_ time.Time, _ []*tracker.Conn, pts []store.Point) {
+						points += len(pts)
+						if sink != nil {
+							if err := sink.Write(pts); err != nil {
+								b.Fatal(err)
+							}
+						}
+					})
+				}
+				if err := p.Run(src, nil); err != nil {
+					b.Fatal(err)
+				}
+				p.Finish()
+				replayTime += time.Since(t0)
+				if sink != nil {
+					if err := sink.Flush(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			sec := b.Elapsed().Seconds()
+			b.ReportMetric(float64(packets)*float64(b.N)/sec, "packets/s")
+			b.ReportMetric(float64(points)/sec, "points/s")
+			// The replay's own pace: Write never waits for the store, so this is
+			// what a capture sees; the time above adds waiting for InfluxDB to
+			// take everything (the final flush).
+			b.ReportMetric(float64(packets)*float64(b.N)/replayTime.Seconds(), "replay-packets/s")
+			if sink != nil {
+				if st, ok := sink.(store.Stater); ok {
+					s := st.Stats()
+					if s.Dropped+s.Rejected+s.Invalid > 0 {
+						b.Fatalf("sink lost points: %+v", s)
+					}
+				}
+				sink.Close(context.Background())
+			}
+		})
+	}
 }
