@@ -12,12 +12,19 @@
 // the wire and strips the one of each reply; both are counted. A connect
 // endpoint "tcp://SRC:PORT;DST:PORT" dials from the fixed source address, so
 // every connection is known by its ports.
+//
+// `zmq4peer load` is the zmq4 load generator of the live-capture benchmark:
+// a PUSH that sends small messages at a rate (see load's flags) after "go" on
+// stdin. zmq4 writes each frame's header and body with two write calls, so
+// its traffic has about one TCP segment per message part, unlike libzmq's
+// batched writes.
 package main
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log"
 	"net"
@@ -105,8 +112,12 @@ func (srcTransport) Addr(ep string) (string, error) { return ep, nil }
 
 func main() {
 	log.SetFlags(0)
+	if len(os.Args) > 1 && os.Args[1] == "load" {
+		load(os.Args[2:])
+		return
+	}
 	if len(os.Args) != 2 {
-		log.Fatal("usage: zmq4peer SPEC-JSON")
+		log.Fatal("usage: zmq4peer SPEC-JSON | zmq4peer load [flags]")
 	}
 	var sp spec
 	if err := json.Unmarshal([]byte(os.Args[1]), &sp); err != nil {
@@ -216,4 +227,60 @@ func main() {
 	must(s.Close())
 	emit(map[string]any{"event": "done", "id": sp.ID, "socket": sp.Socket, "library": "go-zeromq/zmq4",
 		"identity": id, "sent": sent, "recv": recv, "subscriptions": subs, "history": history})
+}
+
+// load sends messages at a rate, bounded in count and time, then "END".
+func load(args []string) {
+	fs := flag.NewFlagSet("load", flag.ExitOnError)
+	connect := fs.String("connect", "", "endpoint, tcp://SRC:PORT;DST:PORT")
+	rate := fs.Float64("rate", 0, "messages per second (0: as fast as possible)")
+	count := fs.Int("count", 100000, "messages to send")
+	size := fs.Int("size", 16, "message size in bytes")
+	maxTime := fs.Duration("max", 30*time.Second, "stop sending after this long")
+	fs.Parse(args)
+	log.SetPrefix("zmq4peer load: ")
+	time.AfterFunc(*maxTime+60*time.Second, func() { log.Fatal("still running") })
+	if err := zmq4.RegisterTransport("tcpsrc", srcTransport{}); err != nil {
+		log.Fatal(err)
+	}
+	s := zmq4.NewPush(context.Background(), zmq4.WithID(zmq4.SocketIdentity("load-go")))
+	if err := s.Dial(strings.Replace(*connect, "tcp://", "tcpsrc://", 1)); err != nil {
+		log.Fatal(err)
+	}
+	emit(map[string]any{"event": "ready"})
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "go" {
+		log.Fatalf("expected go on stdin, got %q (%v)", line, err)
+	}
+	msg := zmq4.NewMsg(make([]byte, *size))
+	burst := max(1, int(*rate/1000))
+	sent := 0
+	t0 := time.Now()
+	for sent < *count {
+		el := time.Since(t0)
+		if el > *maxTime {
+			break
+		}
+		allowed := *count
+		if *rate > 0 {
+			allowed = min(*count, int(el.Seconds()**rate)+burst)
+		}
+		if allowed <= sent {
+			time.Sleep(200 * time.Microsecond)
+			continue
+		}
+		for n := min(allowed, sent+10000); sent < n; sent++ {
+			if err := s.Send(msg); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
+	secs := time.Since(t0).Seconds()
+	if err := s.Send(zmq4.NewMsgString("END")); err != nil {
+		log.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		log.Fatal(err)
+	}
+	emit(map[string]any{"event": "done", "sent": sent + 1, "seconds": secs})
 }
