@@ -100,11 +100,12 @@ func pushMessages(n int) [][]string {
 
 // TestNetnsCapture runs ZeroMQ peers (libzmq and zmq4) across a veth pair
 // between two network namespaces and on the loopback of one of them, captures
-// with four zspy instances at once (the veth, "any", "lo", and the veth with
-// -w), and checks each live report, and the replay of the written file,
-// against what the peers recorded: connections by their ports, socket types,
-// identities, ZMTP version, messages, frames, bytes and commands per
-// direction, subscriptions, and zero drops.
+// with eight zspy instances at once (the veth; "any"; "lo"; the veth with -w
+// to pcap; with -w to pcapng rotated every 100 kB; with --port; "any" with
+// --host 127.0.0.1), and checks each live report, and the replay of the
+// written files, against what the peers recorded: connections by their
+// ports, socket types, identities, ZMTP version, messages, frames, bytes and
+// commands per direction, subscriptions and their history, and zero drops.
 func TestNetnsCapture(t *testing.T) {
 	tp := newTopology(t, true)
 	requirePyzmq(t)
@@ -117,8 +118,13 @@ func TestNetnsCapture(t *testing.T) {
 	capVeth := startCapture(t, "zspy -i veth", tp.NSA, "-i", tp.VethA, "--json", "--no-store")
 	capAny := startCapture(t, "zspy -i any", tp.NSA, "-i", "any", "--json", "--no-store")
 	capLo := startCapture(t, "zspy -i lo", tp.NSA, "-i", "lo", "--json", "--no-store")
-	pcap := filepath.Join(t.TempDir(), "veth.pcap")
-	capWrite, writeSkip := startWriteCapture(t, tp.NSA, "-i", tp.VethA, "--json", "--no-store", "-w", pcap)
+	dir := t.TempDir()
+	pcap := filepath.Join(dir, "veth.pcap")
+	capWrite, writeSkip := startWriteCapture(t, "zspy -i veth -w", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "-w", pcap)
+	rotated := filepath.Join(dir, "rot.pcapng")
+	capRotate, rotateSkip := startWriteCapture(t, "zspy -i veth -w --rotate-size", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "-w", rotated, "--rotate-size", "100KB")
+	capPort, portSkip := startOptionalCapture(t, "zspy -i veth --port", "--port", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--port", "16002", "--port", "16007")
+	capHost, hostSkip := startOptionalCapture(t, "zspy -i any --host", "--host", tp.NSA, "-i", "any", "--json", "--no-store", "--host", lo)
 
 	servers := []peerSpec{
 		{ID: "rep-py", Socket: "REP", Bind: tcpEP("", ep(b, 16001)), Count: len(reqMessages), Replies: repReplies, ns: tp.NSB},
@@ -193,8 +199,10 @@ func TestNetnsCapture(t *testing.T) {
 	// Every peer has exited, so every packet has been sent; zspy drains what
 	// the kernel queued before it reports.
 	caps := []*proc{capVeth, capAny, capLo}
-	if capWrite != nil {
-		caps = append(caps, capWrite)
+	for _, c := range []*proc{capWrite, capRotate, capPort, capHost} {
+		if c != nil {
+			caps = append(caps, c)
+		}
 	}
 	for _, c := range caps {
 		c.interrupt(t)
@@ -246,40 +254,88 @@ func TestNetnsCapture(t *testing.T) {
 		if capWrite == nil {
 			t.Skipf("SKIPPED, NOT TESTED: %s", writeSkip)
 		}
-		live := reps[capWrite]
-		checkReport(t, live, vethWant)
-		files, _ := filepath.Glob(pcap + "*")
-		if len(files) == 0 {
-			t.Fatalf("zspy capture -w %s wrote no file", pcap)
+		checkReplay(t, reps[capWrite], []string{pcap}, vethWant)
+	})
+	t.Run("rotate-replay", func(t *testing.T) {
+		if capRotate == nil {
+			t.Skipf("SKIPPED, NOT TESTED: %s", rotateSkip)
 		}
-		zspy, _ := tools(t)
-		rp := start(t, "zspy replay", "", append([]string{zspy, "replay", "--json"}, files...)...)
-		rp.wait(t)
-		replayed := parseReport(t, "zspy replay", []byte(rp.stdout.String()))
-		checkReport(t, replayed, vethWant)
-		// The same connections and counts as live, whatever the truth says.
-		if a, b := summary(live), summary(replayed); a != b {
-			t.Errorf("replay of the -w file differs from the live report:\nlive:\n%s\nreplay:\n%s", a, b)
+		files, _ := filepath.Glob(strings.TrimSuffix(rotated, ".pcapng") + "-*.pcapng")
+		slices.Sort(files)
+		if len(files) < 2 {
+			t.Fatalf("--rotate-size 100KB wrote %d files (%q) of more than 300 kB of traffic", len(files), files)
 		}
+		t.Logf("--rotate-size 100KB wrote %d files", len(files))
+		checkReplay(t, reps[capRotate], files, vethWant)
+	})
+	t.Run("port-filter", func(t *testing.T) {
+		if capPort == nil {
+			t.Skipf("SKIPPED, NOT TESTED: %s", portSkip)
+		}
+		checkReport(t, reps[capPort], only(vethWant, b+":16002", b+":16007"))
+	})
+	t.Run("host-filter", func(t *testing.T) {
+		if capHost == nil {
+			t.Skipf("SKIPPED, NOT TESTED: %s", hostSkip)
+		}
+		checkReport(t, reps[capHost], loWant)
 	})
 }
 
-// startWriteCapture starts zspy capture with -w; while -w is not available
-// yet it returns nil and the reason.
-func startWriteCapture(tb testing.TB, ns string, args ...string) (*proc, string) {
-	tb.Helper()
-	zspy, _ := tools(tb)
-	p := start(tb, "zspy -i veth -w", ns, append([]string{zspy, "capture"}, args...)...)
-	if !hasWriteFlag(tb) {
-		return nil, "zspy capture has no -w flag"
+// only keeps the connections to the given servers.
+func only(ws []want, servers ...string) []want {
+	var out []want
+	for _, w := range ws {
+		if slices.Contains(servers, w.server) {
+			out = append(out, w)
+		}
 	}
+	return out
+}
+
+// checkReplay checks a live report against the peers, replays the files it
+// wrote, and checks that the replay gives the same connections and counts.
+func checkReplay(t *testing.T, live report, files []string, ws []want) {
+	t.Helper()
+	checkReport(t, live, ws)
+	for _, f := range files {
+		if _, err := os.Stat(f); err != nil {
+			t.Fatalf("zspy capture -w: %v", err)
+		}
+	}
+	zspy, _ := tools(t)
+	rp := start(t, "zspy replay", "", append([]string{zspy, "replay", "--json"}, files...)...)
+	rp.wait(t)
+	replayed := parseReport(t, "zspy replay", []byte(rp.stdout.String()))
+	checkReport(t, replayed, ws)
+	if a, b := summary(live), summary(replayed); a != b {
+		t.Errorf("replay of %q differs from the live report:\nlive:\n%s\nreplay:\n%s", files, a, b)
+	}
+}
+
+// startWriteCapture starts zspy capture with -w; while -w is not available
+// it returns nil and the reason.
+func startWriteCapture(tb testing.TB, name, ns string, args ...string) (*proc, string) {
+	tb.Helper()
+	return startOptionalCapture(tb, name, "--write", ns, args...)
+}
+
+// startOptionalCapture starts zspy capture with a flag that may not exist
+// yet (then it returns nil and the reason).
+func startOptionalCapture(tb testing.TB, name, flag, ns string, args ...string) (*proc, string) {
+	tb.Helper()
+	if !hasFlag(tb, flag) {
+		return nil, "zspy capture has no " + flag + " flag"
+	}
+	zspy, _ := tools(tb)
+	p := start(tb, name, ns, append([]string{zspy, "capture"}, args...)...)
 	for {
 		if _, ok := p.stderr.find(contains("zspy: capturing on")); ok {
 			return p, ""
 		}
 		if p.exited() {
 			if strings.Contains(p.stderr.String(), "not available") {
-				return nil, "zspy capture -w: " + strings.TrimSpace(p.stderr.String())
+				return nil, name + ": " + strings.TrimSpace(p.stderr.String())
 			}
 			p.waitLine(tb, `"zspy: capturing on" line`, contains("zspy: capturing on"), true) // fails with the output
 		}
@@ -290,10 +346,11 @@ func startWriteCapture(tb testing.TB, ns string, args ...string) (*proc, string)
 	}
 }
 
-func hasWriteFlag(tb testing.TB) bool {
+// hasFlag reports whether zspy capture --help lists flag.
+func hasFlag(tb testing.TB, flag string) bool {
 	zspy, _ := tools(tb)
 	out, _ := exec.Command(zspy, "capture", "--help").CombinedOutput()
-	return strings.Contains(string(out), "--write")
+	return strings.Contains(string(out), flag+" ")
 }
 
 // checkPeerAgreement checks that both ends of every one-to-one connection
