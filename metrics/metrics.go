@@ -22,6 +22,7 @@ type Collector struct {
 	interval time.Duration
 	next     time.Time
 	live     []*series
+	slab     []series // series are allocated in blocks
 	lastID   uint64
 	pts      []store.Point
 	monPts   []store.Point
@@ -149,7 +150,14 @@ func (c *Collector) follow(conns []*tracker.Conn) {
 		i--
 	}
 	for _, conn := range conns[i:] {
-		c.live = append(c.live, &series{conn: conn, client: conn.Client.String(), server: conn.Server.String()})
+		if len(c.slab) == 0 {
+			c.slab = make([]series, 256)
+		}
+		sr := &c.slab[0]
+		c.slab = c.slab[1:]
+		*sr = series{conn: conn}
+		sr.client, sr.server = conn.Names()
+		c.live = append(c.live, sr)
 	}
 	if len(conns) > 0 {
 		c.lastID = max(c.lastID, conns[len(conns)-1].ID)

@@ -63,7 +63,8 @@ func (w *EventWriter) TrackerEvent(e *tracker.Event) {
 	}
 	l := &w.line
 	*l = EventLine{Time: e.TS.UTC(), Packet: e.Packet, Event: string(e.Type),
-		Client: e.Conn.Client.String(), Server: e.Conn.Server.String(), Dir: dirName(e.Dir)}
+		Dir: dirName(e.Dir)}
+	l.Client, l.Server = e.Conn.Names()
 	switch e.Type {
 	case tracker.EvGreeting:
 		l.Version = e.Version.String()

@@ -207,10 +207,11 @@ func Build(conns []*tracker.Conn, opt Options) []Connection {
 
 func connection(c *tracker.Conn, opt Options) Connection {
 	cs, ss, inferred := c.SocketTypes()
+	cn, sn := c.Names()
 	r := Connection{
 		ID:             c.ID,
-		Client:         c.Client.String(),
-		Server:         c.Server.String(),
+		Client:         cn,
+		Server:         sn,
 		ZMTP:           c.Version.String(),
 		Mechanism:      c.Mechanism.String(),
 		ClientSocket:   cs.String(),

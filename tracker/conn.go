@@ -109,18 +109,20 @@ func (t *TCPDir) InFlight() uint32 {
 // Conn is one tracked TCP connection. Index 0 of the per-direction arrays is the
 // client→server direction (the client's side), 1 the server→client one.
 type Conn struct {
-	ID          uint64
-	Client      netip.AddrPort
-	Server      netip.AddrPort
-	SawSYN      bool
-	FirstPacket uint64
-	Start, Last time.Time
-	State       string // "open", "closed", "reset", "refused"
-	Closed      bool
-	MidStream   bool
-	Detection   dissect.Detection
-	Version     dissect.Version
-	Mechanism   dissect.Mechanism
+	ID     uint64
+	Client netip.AddrPort
+	Server netip.AddrPort
+	// ClientName and ServerName are Client and Server as "ip:port", made once.
+	ClientName, ServerName string
+	SawSYN                 bool
+	FirstPacket            uint64
+	Start, Last            time.Time
+	State                  string // "open", "closed", "reset", "refused"
+	Closed                 bool
+	MidStream              bool
+	Detection              dissect.Detection
+	Version                dissect.Version
+	Mechanism              dissect.Mechanism
 
 	Sides [2]Side
 	Dirs  [2]DirStats
@@ -276,4 +278,17 @@ func (c *Conn) HandshakeState() string {
 		return "complete"
 	}
 	return "pending"
+}
+
+// Names returns the client and server as "ip:port" (made once per connection
+// by the tracker; computed here for records built elsewhere).
+func (c *Conn) Names() (client, server string) {
+	client, server = c.ClientName, c.ServerName
+	if client == "" {
+		client = c.Client.String()
+	}
+	if server == "" {
+		server = c.Server.String()
+	}
+	return client, server
 }

@@ -3,6 +3,7 @@ package tracker
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"time"
 )
 
@@ -14,8 +15,13 @@ type Latency struct {
 	Count    uint64
 	Sum      time.Duration
 	Min, Max time.Duration
-	buckets  *[nBuckets]uint32 // allocated with the first sample
+	// The first few samples are kept as they are (exact quantiles, no
+	// allocation); past them, the histogram takes over.
+	small   [smallSamples]time.Duration
+	buckets *[nBuckets]uint32
 }
+
+const smallSamples = 8
 
 const nBuckets = 42 * 4
 
@@ -50,11 +56,24 @@ func (l *Latency) Add(d time.Duration) {
 	if d > l.Max {
 		l.Max = d
 	}
+	if l.buckets == nil && l.Count < smallSamples {
+		l.small[l.Count] = d
+		l.Count++
+		l.Sum += d
+		return
+	}
 	l.Count++
 	l.Sum += d
 	if l.buckets == nil {
 		l.buckets = new([nBuckets]uint32)
+		for _, v := range l.small {
+			l.bump(v)
+		}
 	}
+	l.bump(d)
+}
+
+func (l *Latency) bump(d time.Duration) {
 	b := bucketOf(d)
 	if b >= len(l.buckets) {
 		b = len(l.buckets) - 1
@@ -69,11 +88,16 @@ func (l *Latency) Quantile(q float64) time.Duration {
 	if l.Count == 0 {
 		return 0
 	}
-	if l.buckets == nil {
-		return 0
-	}
 	if q >= 1 {
 		return l.Max
+	}
+	if l.buckets == nil {
+		// Few samples: exact.
+		v := l.small
+		s := v[:l.Count]
+		slices.Sort(s)
+		rank := int(math.Ceil(q*float64(len(s)))) - 1
+		return s[max(rank, 0)]
 	}
 	var total uint64
 	for _, n := range l.buckets {
@@ -109,6 +133,7 @@ func (l *Latency) Mean() time.Duration {
 }
 
 func (l *Latency) clearBuckets() *[nBuckets]uint32 {
+	l.small = [smallSamples]time.Duration{}
 	if l.buckets != nil {
 		*l.buckets = [nBuckets]uint32{}
 	}

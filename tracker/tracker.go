@@ -92,6 +92,7 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 		c.Client, c.Server = info.Server, info.Client
 		c.flipped = true
 	}
+	c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
 	for i := range c.Sides {
 		c.Sides[i].SocketType = dissect.SocketUnknown
 		c.TCP[i].WScale = -1
@@ -349,7 +350,7 @@ func (c *Conn) command(i int, e *dissect.Event) {
 				side.HasIdent = true
 			}
 			if len(side.Metadata) < MaxMetadata {
-				side.Metadata = append(side.Metadata, Property{Name: string(p.Name), Value: capBytes(nil, p.Value)})
+				side.Metadata = append(side.Metadata, Property{Name: propName(p.Name), Value: capBytes(nil, p.Value)})
 			}
 		}
 		// READY ends a side's handshake; under PLAIN and CURVE the client's
@@ -574,4 +575,20 @@ func (c *Conn) deliver(first []byte) {
 		c.TopicDelivered = make(map[string]uint64)
 	}
 	c.TopicDelivered[c.Subscriptions[best]]++
+}
+
+// propName returns a metadata property name as a string, without allocating
+// for the names libzmq sends.
+func propName(b []byte) string {
+	switch string(b) {
+	case "Socket-Type":
+		return "Socket-Type"
+	case "Identity":
+		return "Identity"
+	case "Resource":
+		return "Resource"
+	case "User-Id":
+		return "User-Id"
+	}
+	return string(b)
 }
