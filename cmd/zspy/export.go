@@ -17,11 +17,7 @@ import (
 func init() { subcommands = append(subcommands, newExportCmd) }
 
 type exportFlags struct {
-	config    string
-	url       string
-	token     string
-	org       string
-	bucket    string
+	influxFlags
 	dataDir   string
 	batchSize int
 	remove    bool
@@ -54,11 +50,7 @@ timestamp once. With --remove each file is deleted once all its lines were sent;
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "YAML config file (influx and local sections)")
-	fl.StringVar(&f.url, "influx-url", "", "InfluxDB URL (env INFLUX_URL), e.g. http://127.0.0.1:8086")
-	fl.StringVar(&f.token, "influx-token", "", "InfluxDB token, or user:password for 1.8 (env INFLUX_TOKEN)")
-	fl.StringVar(&f.org, "influx-org", "", "InfluxDB organisation; empty for 1.8 (env INFLUX_ORG)")
-	fl.StringVar(&f.bucket, "influx-bucket", "", "InfluxDB bucket, or db/rp for 1.8 (env INFLUX_BUCKET)")
+	f.influxFlags.register(fl)
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory of line-protocol files to send (default: local.data_dir of --config, else "+defaultDataDir()+")")
 	fl.IntVar(&f.batchSize, "batch-size", store.DefaultBatchSize, "lines per write request")
 	fl.BoolVar(&f.remove, "remove", false, "delete each file once all its lines were sent")
@@ -66,22 +58,9 @@ timestamp once. With --remove each file is deleted once all its lines were sent;
 }
 
 func runExport(cmd *cobra.Command, files []string, f exportFlags) error {
-	var fc store.FileConfig
-	if f.config != "" {
-		var err error
-		if fc, err = store.LoadConfigFile(f.config); err != nil {
-			return err
-		}
-	}
-	cfg := fc.Influx
-	cfg.ApplyEnv(os.LookupEnv)
-	for _, o := range []struct {
-		v   string
-		dst *string
-	}{{f.url, &cfg.URL}, {f.token, &cfg.Token}, {f.org, &cfg.Org}, {f.bucket, &cfg.Bucket}} {
-		if o.v != "" {
-			*o.dst = o.v
-		}
+	fc, cfg, err := f.resolve()
+	if err != nil {
+		return err
 	}
 	if !cfg.Enabled() {
 		return errors.New("export: no InfluxDB to send to: give --influx-url, INFLUX_URL or influx.url in --config")

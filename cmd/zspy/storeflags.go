@@ -16,23 +16,57 @@ import (
 
 // storeFlags are the time-series options shared by replay and capture.
 type storeFlags struct {
-	config   string
-	url      string
-	token    string
-	org      string
-	bucket   string
+	influxFlags
 	spoolDir string
 	dataDir  string
 	interval time.Duration
 	hostTag  string
 }
 
-func (f *storeFlags) register(fl *pflag.FlagSet, localDefault bool) {
+// influxFlags name an InfluxDB server and the config file, for every command
+// that talks to one.
+type influxFlags struct {
+	config string
+	url    string
+	token  string
+	org    string
+	bucket string
+}
+
+func (f *influxFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.config, "config", "", "YAML config file (influx and local sections)")
 	fl.StringVar(&f.url, "influx-url", "", "InfluxDB URL (env INFLUX_URL), e.g. http://127.0.0.1:8086")
 	fl.StringVar(&f.token, "influx-token", "", "InfluxDB token, or user:password for 1.8 (env INFLUX_TOKEN)")
 	fl.StringVar(&f.org, "influx-org", "", "InfluxDB organisation; empty for 1.8 (env INFLUX_ORG)")
 	fl.StringVar(&f.bucket, "influx-bucket", "", "InfluxDB bucket, or db/rp for 1.8 (env INFLUX_BUCKET)")
+}
+
+// resolve reads the config file, then the environment, then the flags, a
+// later source winning, and returns the file's contents and the resulting
+// InfluxDB settings (not validated).
+func (f *influxFlags) resolve() (store.FileConfig, store.Config, error) {
+	var fc store.FileConfig
+	if f.config != "" {
+		var err error
+		if fc, err = store.LoadConfigFile(f.config); err != nil {
+			return fc, store.Config{}, err
+		}
+	}
+	cfg := fc.Influx
+	cfg.ApplyEnv(os.LookupEnv)
+	for _, o := range []struct {
+		v   string
+		dst *string
+	}{{f.url, &cfg.URL}, {f.token, &cfg.Token}, {f.org, &cfg.Org}, {f.bucket, &cfg.Bucket}} {
+		if o.v != "" {
+			*o.dst = o.v
+		}
+	}
+	return fc, cfg, nil
+}
+
+func (f *storeFlags) register(fl *pflag.FlagSet, localDefault bool) {
+	f.influxFlags.register(fl)
 	fl.StringVar(&f.spoolDir, "spool-dir", "", "where points wait while InfluxDB is down (default: DATA_DIR/spool)")
 	help := "keep time series as line-protocol files here when no InfluxDB is configured"
 	if localDefault {
@@ -57,22 +91,9 @@ func defaultDataDir() string {
 // environment or flag, in rising precedence), else the local store when a data
 // directory is given or localDefault is set; nil when neither.
 func (f *storeFlags) openSink(localDefault bool) (store.Sink, string, error) {
-	var fc store.FileConfig
-	if f.config != "" {
-		var err error
-		if fc, err = store.LoadConfigFile(f.config); err != nil {
-			return nil, "", err
-		}
-	}
-	cfg := fc.Influx
-	cfg.ApplyEnv(os.LookupEnv)
-	for _, o := range []struct {
-		v   string
-		dst *string
-	}{{f.url, &cfg.URL}, {f.token, &cfg.Token}, {f.org, &cfg.Org}, {f.bucket, &cfg.Bucket}} {
-		if o.v != "" {
-			*o.dst = o.v
-		}
+	fc, cfg, err := f.resolve()
+	if err != nil {
+		return nil, "", err
 	}
 	dataDir := f.dataDir
 	if dataDir == "" {
