@@ -31,9 +31,12 @@ import (
 // "zmq4" is a go-zeromq/zmq4 PUSH, which writes every frame's header and
 // body separately (about one segment per message part: the packet-rate
 // stress). Both feed a libzmq PULL drained in C. Rate 0 is as fast as the
-// generator can. The stall trials stop zspy for 2 s as the traffic starts,
-// to see it beyond what it can follow: drops counted and reported, memory
-// bounded. Each trial sends for at most 4 s; the whole run takes about a
+// generator can. zspy follows everything these generators produce on two
+// cores, so two kinds of trial take it beyond what it can follow: "stall"
+// stops it for 2 s as the traffic starts, "paused=95%" stops it for 9.5 ms
+// of every 10 ms (SIGSTOP/SIGCONT; timer slack lets it run somewhat more)
+// for the whole run, as a starved CPU would. Drops must then be counted and
+// reported, and memory stay bounded. Each trial sends for at most 4 s; the whole run takes about a
 // minute. Run with:
 //
 //	go test -run '^$' -bench LiveCapture -benchtime 1x ./e2e/
@@ -42,35 +45,52 @@ func BenchmarkLiveCapture(b *testing.B) {
 	requirePyzmq(b)
 	tools(b)
 	b.Logf("machine: %d CPUs, load average at start %s", runtime.NumCPU(), loadavg())
-	for _, tc := range []struct {
-		gen   string
-		rate  int
-		stall time.Duration
-	}{
-		{"libzmq", 250_000, 0}, {"libzmq", 500_000, 0}, {"libzmq", 1_000_000, 0}, {"libzmq", 0, 0},
-		{"zmq4", 25_000, 0}, {"zmq4", 50_000, 0}, {"zmq4", 100_000, 0}, {"zmq4", 0, 0},
-		{"libzmq", 0, 2 * time.Second}, {"zmq4", 0, 2 * time.Second},
+	for _, tc := range []trial{
+		{gen: "libzmq", rate: 250_000}, {gen: "libzmq", rate: 500_000}, {gen: "libzmq", rate: 1_000_000}, {gen: "libzmq"},
+		{gen: "zmq4", rate: 25_000}, {gen: "zmq4", rate: 50_000}, {gen: "zmq4", rate: 100_000}, {gen: "zmq4"},
+		{gen: "zmq4", conns: 4},
+		{gen: "libzmq", stall: 2 * time.Second}, {gen: "zmq4", stall: 2 * time.Second},
+		{gen: "libzmq", rate: 250_000, duty: 0.05}, {gen: "libzmq", duty: 0.05}, {gen: "zmq4", conns: 4, duty: 0.05},
 	} {
 		name := "max"
 		if tc.rate > 0 {
 			name = fmt.Sprintf("%dk", tc.rate/1000)
 		}
+		if tc.conns > 1 {
+			name += fmt.Sprintf(",conns=%d", tc.conns)
+		}
 		if tc.stall > 0 {
-			name += "/stall=" + tc.stall.String()
+			name += ",stall=" + tc.stall.String()
+		}
+		if tc.duty > 0 {
+			name += fmt.Sprintf(",paused=%g%%", 100-tc.duty*100)
 		}
 		b.Run(tc.gen+"/rate="+name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				captureTrial(b, tc.gen, tc.rate, tc.stall)
+				captureTrial(b, tc)
 			}
 		})
 	}
+}
+
+// trial is one benchmark run: a generator ("libzmq" or "zmq4"), its rate in
+// messages/s (0: as fast as it can), its connections (zmq4 only; default 1),
+// how long zspy is stopped as the traffic starts, and the share of time it
+// may run (duty: stopped and continued every 10 ms, like a CPU budget).
+type trial struct {
+	gen   string
+	rate  int
+	conns int
+	stall time.Duration
+	duty  float64
 }
 
 // captureTrial runs one generator at one rate under zspy capture. With a
 // stall, zspy is stopped (SIGSTOP) for that long as the traffic starts, as
 // if the machine had no CPU for it: what comes beyond the kernel's buffer is
 // dropped, and the report must say so.
-func captureTrial(b *testing.B, gen string, rate int, stall time.Duration) {
+func captureTrial(b *testing.B, tc trial) {
+	gen, rate, stall, duty, conns := tc.gen, tc.rate, tc.stall, tc.duty, max(1, tc.conns)
 	const (
 		sinkPort, srcPort = 16301, 26301
 		size              = 16
@@ -83,7 +103,7 @@ func captureTrial(b *testing.B, gen string, rate int, stall time.Duration) {
 		count = 8_000_000
 	}
 	capt := startCapture(b, "zspy capture", tp.NSA, "-i", "lo", "--json", "--no-store", "--stats-every", "1s")
-	sink := start(b, "sink", tp.NSA, python, "testdata/loadgen.py", "sink", strconv.Itoa(sinkPort))
+	sink := start(b, "sink", tp.NSA, python, "testdata/loadgen.py", "sink", strconv.Itoa(sinkPort), strconv.Itoa(conns))
 	sink.waitLine(b, "ready line", isEvent("ready"), false)
 	var g *proc
 	switch gen {
@@ -91,8 +111,8 @@ func captureTrial(b *testing.B, gen string, rate int, stall time.Duration) {
 		g = start(b, "libzmq PUSH", tp.NSA, python, "testdata/loadgen.py", "push", strconv.Itoa(srcPort), strconv.Itoa(sinkPort),
 			strconv.Itoa(rate), strconv.Itoa(count), strconv.Itoa(size), strconv.Itoa(int(maxSend.Seconds())))
 	case "zmq4":
-		g = start(b, "zmq4 PUSH", tp.NSA, zmq4peer, "load", "-connect", fmt.Sprintf("tcp://127.0.0.1:%d;127.0.0.1:%d", srcPort, sinkPort),
-			"-rate", strconv.Itoa(rate), "-count", strconv.Itoa(count), "-size", strconv.Itoa(size), "-max", maxSend.String())
+		g = start(b, "zmq4 PUSH", tp.NSA, zmq4peer, "load", "-port", strconv.Itoa(sinkPort), "-src-port", strconv.Itoa(srcPort),
+			"-conns", strconv.Itoa(conns), "-rate", strconv.Itoa(rate), "-count", strconv.Itoa(count), "-size", strconv.Itoa(size), "-max", maxSend.String())
 	}
 	g.waitLine(b, "ready line", isEvent("ready"), false)
 
@@ -112,6 +132,12 @@ func captureTrial(b *testing.B, gen string, rate int, stall time.Duration) {
 			b.Fatal(err)
 		}
 	}
+	var throttled sync.WaitGroup
+	stopThrottle := make(chan struct{})
+	if duty > 0 {
+		throttled.Add(1)
+		go throttle(capt.cmd.Process, duty, stopThrottle, &throttled)
+	}
 	var done struct {
 		Sent    int     `json:"sent"`
 		Seconds float64 `json:"seconds"`
@@ -123,16 +149,18 @@ func captureTrial(b *testing.B, gen string, rate int, stall time.Duration) {
 	g.wait(b)
 	sink.waitLine(b, "done line", isEvent("done"), false) // every message arrived
 	sink.wait(b)
+	close(stopThrottle)
+	throttled.Wait()
 	wall := time.Since(t0)
 	cpu1 := cpuTicks(b, pid)
 	b.StopTimer()
 	rssStart, rssMax := rss.stop()
 	r := stopCapture(b, capt)
 
-	seen := -1
+	seen := 0
 	for _, c := range r.Connections {
-		if c.Client == fmt.Sprintf("127.0.0.1:%d", srcPort) && c.C2S.Messages != nil {
-			seen = *c.C2S.Messages
+		if c.Server == fmt.Sprintf("127.0.0.1:%d", sinkPort) && c.C2S.Messages != nil {
+			seen += *c.C2S.Messages
 		}
 	}
 	offered := float64(done.Sent) / done.Seconds
@@ -147,8 +175,8 @@ func captureTrial(b *testing.B, gen string, rate int, stall time.Duration) {
 	b.ReportMetric(float64(rssStart)/1024, "rss-start-MB")
 	b.ReportMetric(float64(rssMax)/1024, "rss-max-MB")
 	statsLines := strings.Count(capt.stderr.String(), "kernel drops")
-	b.Logf("%s rate %d: sent %d in %.2fs (%.0f msgs/s); zspy read %d TCP packets (%.0f/s, %d duplicates), counted %d messages, kernel drops %d, zspy drops %d, lost bytes %d; CPU %.1f%% of a core over %.2fs; RSS %d → max %d KiB; %d status lines; load average %s",
-		gen, rate, done.Sent, done.Seconds, offered, r.Stats.TCPPackets, pps, r.Stats.Duplicates, seen,
+	b.Logf("%s rate %d conns %d: sent %d in %.2fs (%.0f msgs/s); zspy read %d TCP packets (%.0f/s, %d duplicates), counted %d messages, kernel drops %d, zspy drops %d, lost bytes %d; CPU %.1f%% of a core over %.2fs; RSS %d → max %d KiB; %d status lines; load average %s",
+		gen, rate, conns, done.Sent, done.Seconds, offered, r.Stats.TCPPackets, pps, r.Stats.Duplicates, seen,
 		r.Stats.KernelDrops, r.Stats.InternalDrops, lostBytes(r), cpu, wall.Seconds(), rssStart, rssMax, statsLines, load)
 	drops := r.Stats.KernelDrops + r.Stats.InternalDrops
 	if drops == 0 && seen != done.Sent {
@@ -158,6 +186,26 @@ func captureTrial(b *testing.B, gen string, rate int, stall time.Duration) {
 		b.Errorf("%d packets dropped, but no connection reports lost bytes", drops)
 	}
 	b.Logf("last status line: %s", lastLine(capt.stderr.String(), "kernel drops"))
+}
+
+// throttle lets p run only duty of every 10 ms (SIGSTOP, SIGCONT) until
+// stop is closed, and leaves it running.
+func throttle(p *os.Process, duty float64, stop <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	const period = 10 * time.Millisecond
+	on := time.Duration(float64(period) * duty)
+	for {
+		select {
+		case <-stop:
+			p.Signal(syscall.SIGCONT)
+			return
+		default:
+		}
+		p.Signal(syscall.SIGSTOP)
+		time.Sleep(period - on)
+		p.Signal(syscall.SIGCONT)
+		time.Sleep(on)
+	}
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat's times (100 on Linux).

@@ -3,11 +3,11 @@
 Two roles, each run with Debian's pyzmq (/usr/bin/python3) inside the
 benchmark's network namespace, on loopback only:
 
-  loadgen.py sink PORT
+  loadgen.py sink PORT ENDS
       binds a libzmq PULL on 127.0.0.1:PORT and drains it in C (zmq.proxy to
       an inproc PUB nobody reads), prints {"event":"ready"}, and
-      {"event":"done"} once the message "END" came through: everything sent
-      before it has been received.
+      {"event":"done"} once ENDS messages "END" came through (one per
+      sending connection): everything sent before them has been received.
 
   loadgen.py push SRCPORT PORT RATE COUNT SIZE MAXSEC
       connects a libzmq PUSH from 127.0.0.1:SRCPORT, prints {"event":"ready"},
@@ -29,7 +29,7 @@ def emit(obj):
     print(json.dumps(obj), flush=True)
 
 
-def sink(port):
+def sink(port, ends):
     ctx = zmq.Context()
     pull = ctx.socket(zmq.PULL)
     pull.setsockopt(zmq.RCVHWM, 100000)
@@ -42,7 +42,8 @@ def sink(port):
     end.setsockopt(zmq.SUBSCRIBE, b"END")
     threading.Thread(target=zmq.proxy, args=(pull, pub), daemon=True).start()
     emit({"event": "ready"})
-    end.recv()
+    for _ in range(ends):
+        end.recv()
     emit({"event": "done"})
 
 
@@ -84,7 +85,7 @@ def main():
     role = sys.argv[1]
     a = [int(float(x)) for x in sys.argv[2:]]
     if role == "sink":
-        sink(a[0])
+        sink(a[0], a[1])
     elif role == "push":
         push(*a)
     else:

@@ -229,12 +229,16 @@ func main() {
 		"identity": id, "sent": sent, "recv": recv, "subscriptions": subs, "history": history})
 }
 
-// load sends messages at a rate, bounded in count and time, then "END".
+// load sends messages at a rate, bounded in count and time, then "END", on
+// one or more connections (one PUSH socket and goroutine each, source ports
+// from -src-port up, the rate and count shared out).
 func load(args []string) {
 	fs := flag.NewFlagSet("load", flag.ExitOnError)
-	connect := fs.String("connect", "", "endpoint, tcp://SRC:PORT;DST:PORT")
-	rate := fs.Float64("rate", 0, "messages per second (0: as fast as possible)")
-	count := fs.Int("count", 100000, "messages to send")
+	port := fs.Int("port", 0, "the PULL's port on 127.0.0.1")
+	srcPort := fs.Int("src-port", 0, "first source port")
+	conns := fs.Int("conns", 1, "connections, each its own PUSH socket")
+	rate := fs.Float64("rate", 0, "messages per second in all (0: as fast as possible)")
+	count := fs.Int("count", 100000, "messages to send in all")
 	size := fs.Int("size", 16, "message size in bytes")
 	maxTime := fs.Duration("max", 30*time.Second, "stop sending after this long")
 	fs.Parse(args)
@@ -243,27 +247,45 @@ func load(args []string) {
 	if err := zmq4.RegisterTransport("tcpsrc", srcTransport{}); err != nil {
 		log.Fatal(err)
 	}
-	s := zmq4.NewPush(context.Background(), zmq4.WithID(zmq4.SocketIdentity("load-go")))
-	if err := s.Dial(strings.Replace(*connect, "tcp://", "tcpsrc://", 1)); err != nil {
-		log.Fatal(err)
+	socks := make([]zmq4.Socket, *conns)
+	for i := range socks {
+		socks[i] = zmq4.NewPush(context.Background(), zmq4.WithID(zmq4.SocketIdentity(fmt.Sprintf("load-go-%d", i))))
+		if err := socks[i].Dial(fmt.Sprintf("tcpsrc://127.0.0.1:%d;127.0.0.1:%d", *srcPort+i, *port)); err != nil {
+			log.Fatal(err)
+		}
 	}
 	emit(map[string]any{"event": "ready"})
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	if err != nil || strings.TrimSpace(line) != "go" {
 		log.Fatalf("expected go on stdin, got %q (%v)", line, err)
 	}
-	msg := zmq4.NewMsg(make([]byte, *size))
-	burst := max(1, int(*rate/1000))
-	sent := 0
 	t0 := time.Now()
-	for sent < *count {
+	sentc := make(chan int, len(socks))
+	for _, s := range socks {
+		go func() { sentc <- pace(s, *rate/float64(len(socks)), *count/len(socks), *size, t0, *maxTime) }()
+	}
+	sent := 0
+	for range socks {
+		sent += <-sentc
+	}
+	emit(map[string]any{"event": "done", "sent": sent, "seconds": time.Since(t0).Seconds()})
+}
+
+// pace sends count messages of size bytes at rate (0: at once) from t0 for
+// at most maxTime, then "END", closes s, and returns the messages sent with
+// END.
+func pace(s zmq4.Socket, rate float64, count, size int, t0 time.Time, maxTime time.Duration) int {
+	msg := zmq4.NewMsg(make([]byte, size))
+	burst := max(1, int(rate/1000))
+	sent := 0
+	for sent < count {
 		el := time.Since(t0)
-		if el > *maxTime {
+		if el > maxTime {
 			break
 		}
-		allowed := *count
-		if *rate > 0 {
-			allowed = min(*count, int(el.Seconds()**rate)+burst)
+		allowed := count
+		if rate > 0 {
+			allowed = min(count, int(el.Seconds()*rate)+burst)
 		}
 		if allowed <= sent {
 			time.Sleep(200 * time.Microsecond)
@@ -275,12 +297,11 @@ func load(args []string) {
 			}
 		}
 	}
-	secs := time.Since(t0).Seconds()
 	if err := s.Send(zmq4.NewMsgString("END")); err != nil {
 		log.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
 		log.Fatal(err)
 	}
-	emit(map[string]any{"event": "done", "sent": sent + 1, "seconds": secs})
+	return sent + 1
 }
