@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -100,7 +101,8 @@ func pushMessages(n int) [][]string {
 
 // TestNetnsCapture runs ZeroMQ peers (libzmq and zmq4) across a veth pair
 // between two network namespaces and on the loopback of one of them, captures
-// with eight zspy instances at once (the veth; "any"; "lo"; the veth with -w
+// with nine zspy instances at once (the veth; "any"; "lo", stopped by
+// SIGTERM; the veth with --count 20; the veth with -w
 // to pcap; with -w to pcapng rotated every 100 kB; with --port; "any" with
 // --host 127.0.0.1), and checks each live report, and the replay of the
 // written files, against what the peers recorded: connections by their
@@ -125,6 +127,7 @@ func TestNetnsCapture(t *testing.T) {
 	capRotate, rotateSkip := startWriteCapture(t, "zspy -i veth -w --rotate-size", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "-w", rotated, "--rotate-size", "100KB")
 	capPort, portSkip := startOptionalCapture(t, "zspy -i veth --port", "--port", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--port", "16002", "--port", "16007")
 	capHost, hostSkip := startOptionalCapture(t, "zspy -i any --host", "--host", tp.NSA, "-i", "any", "--json", "--no-store", "--host", lo)
+	capCount := startCapture(t, "zspy -i veth --count 20", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--count", "20")
 
 	servers := []peerSpec{
 		{ID: "rep-py", Socket: "REP", Bind: tcpEP("", ep(b, 16001)), Count: len(reqMessages), Replies: repReplies, ns: tp.NSB},
@@ -205,6 +208,13 @@ func TestNetnsCapture(t *testing.T) {
 		}
 	}
 	for _, c := range caps {
+		if c == capLo {
+			// SIGTERM stops it as cleanly as SIGINT.
+			if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
 		c.interrupt(t)
 	}
 	reps := map[*proc]report{}
@@ -248,6 +258,17 @@ func TestNetnsCapture(t *testing.T) {
 		checkReport(t, r, append(slices.Clone(vethWant), loWant...))
 		if r.Stats.Duplicates == 0 {
 			t.Errorf("zspy on any counted no duplicate copies (lo's traffic is in it)")
+		}
+	})
+	t.Run("count", func(t *testing.T) {
+		// --count stopped it on its own, long before the end of the traffic.
+		capCount.wait(t)
+		r := parseReport(t, capCount.name, []byte(capCount.stdout.String()))
+		if r.Stats.TCPPackets != 20 {
+			t.Errorf("--count 20: the report holds %d TCP packets", r.Stats.TCPPackets)
+		}
+		if len(r.Connections) == 0 {
+			t.Errorf("--count 20: no connection in the report of the first 20 segments")
 		}
 	})
 	t.Run("write-replay", func(t *testing.T) {
