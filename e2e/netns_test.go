@@ -101,11 +101,11 @@ func pushMessages(n int) [][]string {
 
 // TestNetnsCapture runs ZeroMQ peers (libzmq and zmq4) across a veth pair
 // between two network namespaces and on the loopback of one of them, captures
-// with nine zspy instances at once (the veth; "any"; "lo", stopped by
-// SIGTERM; the veth with --count 20; the veth with -w
-// to pcap; with -w to pcapng rotated every 100 kB; with --port; "any" with
-// --host 127.0.0.1), and checks each live report, and the replay of the
-// written files, against what the peers recorded: connections by their
+// with eleven zspy instances at once (the veth; "any"; "lo", stopped by
+// SIGTERM; the veth with --count 20, with --snaplen 200, with -w to pcap,
+// with -w to pcapng rotated every 100 kB, with -w rotated every 100 ms, with
+// --port; "any" with --host 127.0.0.1), and checks each live report, and
+// the replay of the written files, against what the peers recorded: connections by their
 // ports, socket types, identities, ZMTP version, messages, frames, bytes and
 // commands per direction, subscriptions and their history, and zero drops.
 func TestNetnsCapture(t *testing.T) {
@@ -128,6 +128,9 @@ func TestNetnsCapture(t *testing.T) {
 	capPort, portSkip := startOptionalCapture(t, "zspy -i veth --port", "--port", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--port", "16002", "--port", "16007")
 	capHost, hostSkip := startOptionalCapture(t, "zspy -i any --host", "--host", tp.NSA, "-i", "any", "--json", "--no-store", "--host", lo)
 	capCount := startCapture(t, "zspy -i veth --count 20", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--count", "20")
+	capSnap := startCapture(t, "zspy -i veth --snaplen 200", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--snaplen", "200")
+	every := filepath.Join(dir, "every.pcap")
+	capEvery, everySkip := startOptionalCapture(t, "zspy -i veth -w --rotate-every", "--rotate-every", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "-w", every, "--rotate-every", "100ms")
 
 	servers := []peerSpec{
 		{ID: "rep-py", Socket: "REP", Bind: tcpEP("", ep(b, 16001)), Count: len(reqMessages), Replies: repReplies, ns: tp.NSB},
@@ -201,8 +204,8 @@ func TestNetnsCapture(t *testing.T) {
 
 	// Every peer has exited, so every packet has been sent; zspy drains what
 	// the kernel queued before it reports.
-	caps := []*proc{capVeth, capAny, capLo}
-	for _, c := range []*proc{capWrite, capRotate, capPort, capHost} {
+	caps := []*proc{capVeth, capAny, capLo, capSnap}
+	for _, c := range []*proc{capWrite, capRotate, capEvery, capPort, capHost} {
 		if c != nil {
 			caps = append(caps, c)
 		}
@@ -288,6 +291,45 @@ func TestNetnsCapture(t *testing.T) {
 		}
 		t.Logf("--rotate-size 100KB wrote %d files", len(files))
 		checkReplay(t, reps[capRotate], files, vethWant)
+	})
+	t.Run("rotate-every-replay", func(t *testing.T) {
+		if capEvery == nil {
+			t.Skipf("SKIPPED, NOT TESTED: %s", everySkip)
+		}
+		files, _ := filepath.Glob(strings.TrimSuffix(every, ".pcap") + "-*.pcap")
+		slices.Sort(files)
+		if len(files) == 0 {
+			t.Fatalf("--rotate-every 100ms wrote no files")
+		}
+		t.Logf("--rotate-every 100ms wrote %d files", len(files))
+		checkReplay(t, reps[capEvery], files, vethWant)
+	})
+	t.Run("snaplen", func(t *testing.T) {
+		// Packets cut to 200 bytes: said once, counted, and every
+		// connection still found with its sockets.
+		r := reps[capSnap]
+		if r.Stats.TruncatedPackets == 0 {
+			t.Errorf("--snaplen 200: no truncated packets counted")
+		}
+		n := 0
+		for _, w := range r.Warnings {
+			if strings.Contains(w, "snap length") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("--snaplen 200: %d warnings about the snap length, want 1: %q", n, r.Warnings)
+		}
+		got := map[string]string{}
+		for _, c := range r.Connections {
+			got[c.Client+" "+c.Server] = c.ClientSocket + "/" + c.ServerSocket
+		}
+		for _, w := range vethWant {
+			if s, want := got[w.client+" "+w.server], w.clientRec.Socket+"/"+w.serverRec.Socket; s != want {
+				t.Errorf("--snaplen 200: %s → %s: sockets %q, want %q", w.client, w.server, s, want)
+			}
+		}
+		t.Logf("--snaplen 200: %d of %d packets cut; %s", r.Stats.TruncatedPackets, r.Stats.TCPPackets, summary(r))
 	})
 	t.Run("port-filter", func(t *testing.T) {
 		if capPort == nil {
