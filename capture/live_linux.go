@@ -61,6 +61,8 @@ type LiveSource struct {
 	num      uint64
 	cur      Stats // guarded by mu
 	filter   *Filter
+	rcvbuf   int
+	wantBuf  int
 	last     []byte // the last packet read, from its IP header
 	lastWire int
 
@@ -153,10 +155,15 @@ func OpenLive(iface string, opts LiveOptions) (*LiveSource, error) {
 		return fail("attach filter", err)
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, opts.BufferSize); err != nil {
+		// Without CAP_NET_ADMIN the kernel caps the buffer at net.core.rmem_max.
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, opts.BufferSize); err != nil {
 			return fail("receive buffer", err)
 		}
 	}
+	if n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil {
+		s.rcvbuf = n / 2 // the kernel reports twice what it accounts for data
+	}
+	s.wantBuf = opts.BufferSize
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
 		return fail("timestamps", err)
 	}
@@ -266,6 +273,11 @@ func (s *LiveSource) Next(seg *Segment) error {
 		}
 	}
 }
+
+// ReceiveBuffer returns the socket receive buffer the kernel granted and the
+// size that was asked for; a smaller grant (no CAP_NET_ADMIN, a low
+// net.core.rmem_max) means drops come sooner in bursts.
+func (s *LiveSource) ReceiveBuffer() (got, wanted int) { return s.rcvbuf, s.wantBuf }
 
 // Raw returns the packet behind the last segment Next returned, from its IP
 // header on (link type raw IP), and its length on the wire. It is valid until

@@ -35,3 +35,9 @@ func (s *LiveSource) Stats() Stats { return Stats{} }
 
 // Close does nothing.
 func (s *LiveSource) Close() error { return nil }
+
+// ReceiveBuffer returns nothing.
+func (s *LiveSource) ReceiveBuffer() (got, wanted int) { return 0, 0 }
+
+// Raw returns nothing.
+func (s *LiveSource) Raw() ([]byte, int) { return nil, 0 }

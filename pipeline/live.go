@@ -15,7 +15,7 @@ import (
 type LiveConfig struct {
 	// Batches is how many batches of packets may wait between the capture
 	// goroutine and the pipeline (default 64); BatchSegments and BatchBytes
-	// bound one batch (defaults 2048 segments, 4 MiB of payload). When every
+	// bound one batch (defaults 2048 segments, 1 MiB of payload). When every
 	// batch is full, packets are dropped and counted (Stats.InternalDrops).
 	Batches       int
 	BatchSegments int
@@ -81,7 +81,7 @@ func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConf
 		cfg.BatchSegments = 2048
 	}
 	if cfg.BatchBytes <= 0 {
-		cfg.BatchBytes = 4 << 20
+		cfg.BatchBytes = 1 << 20
 	}
 	if cfg.Linger <= 0 {
 		cfg.Linger = 50 * time.Millisecond
@@ -96,11 +96,11 @@ func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConf
 		ctx, c2 = context.WithTimeout(ctx, cfg.Duration)
 		defer c2()
 	}
+	// Batches are made on demand, up to cfg.Batches: memory grows only as far
+	// as the pipeline falls behind, and a pipeline that keeps up recycles two
+	// or three.
 	free := make(chan *batch, cfg.Batches)
 	full := make(chan *batch, cfg.Batches)
-	for i := 0; i < cfg.Batches; i++ {
-		free <- &batch{segs: make([]capture.Segment, 0, cfg.BatchSegments), data: make([]byte, 0, cfg.BatchBytes)}
-	}
 	var drops atomic.Uint64
 	p.liveDrops = &drops
 	p.cur = src
@@ -174,6 +174,7 @@ func (p *Pipeline) readLive(ctx context.Context, src capture.Source, cfg LiveCon
 		}
 	}
 	var drainUntil time.Time
+	made := 0
 	for {
 		if ctx.Err() != nil {
 			// Stopping: take what the kernel already queued (until the source
@@ -214,11 +215,15 @@ func (p *Pipeline) readLive(ctx context.Context, src capture.Source, cfg LiveCon
 			send()
 		}
 		if cur == nil {
-			if cfg.Block {
-				cur = <-free
-			} else {
-				select {
-				case cur = <-free:
+			select {
+			case cur = <-free:
+			default:
+				switch {
+				case made < cfg.Batches:
+					made++
+					cur = &batch{segs: make([]capture.Segment, 0, cfg.BatchSegments), data: make([]byte, 0, cfg.BatchBytes)}
+				case cfg.Block:
+					cur = <-free
 				default:
 					drops.Add(1) // the pipeline is behind: drop, and say so
 					continue

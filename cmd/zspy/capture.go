@@ -90,6 +90,9 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	if err != nil {
 		return liveError(err)
 	}
+	if got, want := src.ReceiveBuffer(); got > 0 && got < want/2 {
+		fmt.Fprintf(os.Stderr, "zspy: warning: the kernel granted a %d KiB capture buffer instead of %d KiB (no CAP_NET_ADMIN, or net.core.rmem_max is low): bursts will be dropped sooner, and counted\n", got>>10, want>>10)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
