@@ -57,9 +57,10 @@ type LiveConfig struct {
 // LiveStats are the counters of a live run, for periodic status lines.
 type LiveStats struct {
 	capture.Stats
-	Connections int
-	Open        int
-	Elapsed     time.Duration
+	Connections   int
+	Open          int
+	MonitorEvents uint64 // socket-monitor events merged
+	Elapsed       time.Duration
 }
 
 type batch struct {
@@ -130,6 +131,19 @@ func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConf
 				st.InternalDrops += drops.Load()
 				p.addStats(st)
 				p.liveDrops = nil
+				// Monitor events already received go in too.
+				for mon != nil {
+					select {
+					case ev, ok := <-mon:
+						if !ok {
+							mon = nil
+							continue
+						}
+						p.MonitorEvent(&ev)
+					default:
+						mon = nil
+					}
+				}
 				if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || err == io.EOF || errors.Is(err, errCount) {
 					return nil
 				}
@@ -154,6 +168,7 @@ func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConf
 		case <-statsTick:
 			st := LiveStats{Stats: p.Stats(), Connections: len(p.Tracker.Conns()), Elapsed: cfg.Clock().Sub(start)}
 			st.Open = p.Asm.Stats().Open
+			st.MonitorEvents = p.Tracker.MonitorStats().Events
 			cfg.OnStats(st)
 		}
 	}

@@ -64,7 +64,16 @@ type session struct {
 	source   string
 	at       time.Time
 	done     bool // the handshake result is known
+	// early holds the session's events while its wire connection is not
+	// seen yet (live, monitor events can outrun the packets).
+	early []monitor.Event
 }
+
+// monitorPrefix marks a handshake error only a socket monitor reported.
+const monitorPrefix = "monitor: "
+
+// maxEarly bounds the events a session keeps before its connection appears.
+const maxEarly = 16
 
 type monitorState struct {
 	sessions map[sessionKey]*session
@@ -266,7 +275,11 @@ func (t *Tracker) matchPending(c *Conn) {
 			s.conn = c
 			m.stats.Matched++
 			m.stats.Unmatched--
-			c.addNote(MonitorNote{Time: s.at, Source: s.source, Event: "(matched late)"})
+			early := s.early
+			s.early = nil
+			for i := range early {
+				t.note(s, &early[i])
+			}
 			continue
 		}
 		kept = append(kept, s)
@@ -276,6 +289,11 @@ func (t *Tracker) matchPending(c *Conn) {
 
 func (t *Tracker) note(s *session, ev *monitor.Event) {
 	if s.conn == nil {
+		if len(s.early) < maxEarly {
+			s.early = append(s.early, *ev)
+		} else {
+			t.monitor.stats.Dropped++
+		}
 		return
 	}
 	c := s.conn
@@ -292,7 +310,7 @@ func (t *Tracker) note(s *session, ev *monitor.Event) {
 	case monitor.EventHandshakeFailedNoDetail, monitor.EventHandshakeFailedProtocol, monitor.EventHandshakeFailedAuth:
 		c.MonitorHandshake = "failed: " + ev.Name + " " + n.Detail
 		if c.HandshakeError == "" {
-			c.HandshakeError = "monitor: " + ev.Name + " " + n.Detail
+			c.HandshakeError = monitorPrefix + ev.Name + " " + n.Detail
 		}
 	case monitor.EventDisconnected:
 		c.MonitorDisconnects++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/zspy/zspy/capture"
@@ -312,8 +313,8 @@ func (h *connHandler) Event(e *dissect.Event) {
 	case dissect.KindResync:
 		st.Resyncs++
 	case dissect.KindMalformed:
-		if errors.Is(e.Err, dissect.ErrMechMismatch) && c.HandshakeError == "" {
-			c.HandshakeError = "mechanism mismatch"
+		if errors.Is(e.Err, dissect.ErrMechMismatch) {
+			c.wireHandshakeError("mechanism mismatch")
 		}
 		c.addError(fmt.Sprintf("%s: packet %d: %v", dirName(i), c.t.Packet, e.Err))
 	}
@@ -369,9 +370,7 @@ func (c *Conn) command(i int, e *dissect.Event) {
 		c.Dirs[i].LastPong = e.TS
 	case dissect.CmdERROR:
 		reason := printable(e.Reason)
-		if c.HandshakeError == "" {
-			c.HandshakeError = "ERROR " + reason
-		}
+		c.wireHandshakeError("ERROR " + reason)
 		if len(c.ErrorReasons) < MaxErrors {
 			c.ErrorReasons = append(c.ErrorReasons, reason)
 		}
@@ -591,4 +590,12 @@ func propName(b []byte) string {
 		return "User-Id"
 	}
 	return string(b)
+}
+
+// wireHandshakeError records why the handshake failed as the wire shows it:
+// it takes precedence over what a socket monitor said (which can arrive first).
+func (c *Conn) wireHandshakeError(reason string) {
+	if c.HandshakeError == "" || strings.HasPrefix(c.HandshakeError, monitorPrefix) {
+		c.HandshakeError = reason
+	}
 }
