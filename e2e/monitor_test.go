@@ -68,9 +68,9 @@ func TestCaptureWithMonitor(t *testing.T) {
 	}
 	type view struct{ handshake, wireErr, monHandshake string }
 	want3 := map[string]view{
-		"bind_connect/dealer bind_connect/router":                         {"complete", "", "succeeded"},
+		"bind_connect/dealer bind_connect/router":                        {"complete", "", "succeeded"},
 		"mechanism_mismatch/null_client mechanism_mismatch/plain_server": {"failed", "mechanism mismatch", "failed: HANDSHAKE_FAILED_PROTOCOL ZMTP_MECHANISM_MISMATCH"},
-		"bad_password/plain_client bad_password/plain_server":             {"failed", "ERROR 400", "failed: HANDSHAKE_FAILED_AUTH ZAP 400 (authentication failure)"},
+		"bad_password/plain_client bad_password/plain_server":            {"failed", "ERROR 400", "failed: HANDSHAKE_FAILED_AUTH ZAP 400 (authentication failure)"},
 	}
 	seen := 0
 	for _, c := range rep.Connections {
