@@ -36,6 +36,8 @@ func writeLocal(t *testing.T, dir string, n int) {
 	}
 }
 
+// runZspy executes zspy with args in-process and returns its output (stdout
+// and stderr) and error.
 func runZspy(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	root := newRootCmd()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,22 +8,10 @@ import (
 	"testing"
 )
 
-// run executes zspy with args in-process and returns stdout and the error.
-func run(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	cmd := newRootCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
-}
-
 const pcaps = "../../testdata/pcaps/"
 
 func TestReplayJSONWithAlerts(t *testing.T) {
-	out, err := run(t, "replay", "--json", pcaps+"mismatch/capture.pcap")
+	out, err := runZspy(t, "replay", "--json", pcaps+"mismatch/capture.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +40,7 @@ func TestReplayJSONWithAlerts(t *testing.T) {
 }
 
 func TestReplayHealthyHasNoAlerts(t *testing.T) {
-	out, err := run(t, "replay", "--json", pcaps+"reqrep/capture.pcap", "--show-secrets")
+	out, err := runZspy(t, "replay", "--json", pcaps+"reqrep/capture.pcap", "--show-secrets")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +56,14 @@ func TestReplaySecrets(t *testing.T) {
 		{"replay", "--events", pcaps + "plain_ok/capture.pcap"},
 		{"replay", pcaps + "plain_ok/capture.pcap"},
 	} {
-		out, err := run(t, args...)
+		out, err := runZspy(t, args...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if strings.Contains(out, "secret") {
 			t.Fatalf("%v printed the password:\n%s", args, out)
 		}
-		shown, err := run(t, append(args, "--show-secrets")...)
+		shown, err := runZspy(t, append(args, "--show-secrets")...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +81,7 @@ func TestReplayMissingFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"/nonexistent/x.pcap", garbage} {
-		out, err := run(t, "replay", f)
+		out, err := runZspy(t, "replay", f)
 		if err == nil || !strings.Contains(err.Error(), filepath.Base(f)) || strings.Contains(err.Error(), "\n") || out != "" {
 			t.Fatalf("%s: err %v, output %q", f, err, out)
 		}
@@ -103,7 +90,7 @@ func TestReplayMissingFile(t *testing.T) {
 
 // --events prints one JSON object per line, in packet order.
 func TestReplayEvents(t *testing.T) {
-	out, err := run(t, "replay", "--events", pcaps+"pubsub/capture.pcap")
+	out, err := runZspy(t, "replay", "--events", pcaps+"pubsub/capture.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,22 +10,11 @@ import (
 	"github.com/zspy/zspy/rules"
 )
 
-func runRulesCmd(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := newRootCmd()
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
-}
-
 func TestRulesCheck(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("groups:\n  - name: g\n    rules:\n      - alert: a\n        expr: zspy_latency.p99 > 5\n        for: soon\n"), 0o644)
-	out, err := runRulesCmd(t, "rules", "check", bad)
+	out, err := runZspy(t, "rules", "check", bad)
 	if err == nil || err.Error() != "2 mistake(s) in rule files" {
 		t.Errorf("error %v", err)
 	}
@@ -34,17 +23,17 @@ func TestRulesCheck(t *testing.T) {
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
-	out, err = runRulesCmd(t, "rules", "check", "../../rules/testdata/example.yaml")
+	out, err = runZspy(t, "rules", "check", "../../rules/testdata/example.yaml")
 	if err != nil || out != "../../rules/testdata/example.yaml: ok: 2 group(s), 4 rule(s), built-in rules on, 13 rule(s) active\n" {
 		t.Errorf("output %q error %v", out, err)
 	}
-	if _, err := runRulesCmd(t, "rules", "check", filepath.Join(dir, "missing.yaml")); err == nil {
+	if _, err := runZspy(t, "rules", "check", filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("a missing file passed")
 	}
 }
 
 func TestRulesList(t *testing.T) {
-	out, err := runRulesCmd(t, "rules", "list")
+	out, err := runZspy(t, "rules", "list")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +46,7 @@ func TestRulesList(t *testing.T) {
 			t.Errorf("list lacks %s", r.Name)
 		}
 	}
-	out, err = runRulesCmd(t, "rules", "list", "-v", "--rules", "../../rules/testdata/example.yaml")
+	out, err = runZspy(t, "rules", "list", "-v", "--rules", "../../rules/testdata/example.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
