@@ -337,9 +337,19 @@ func TestInfluxHungServerSpills(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the spiller to bring the buffer down to half", func() bool {
-		st := s.Stats()
-		return st.Spilled > 0 && st.Buffered <= cfg.BufferSize/2+cfg.BatchSize
+	var last Stats
+	defer func() {
+		if t.Failed() {
+			t.Logf("last stats: %+v", last)
+		}
+	}()
+	// The spiller starts above three quarters and spills down to half; when
+	// the writes stop between the two (it depends on scheduling), the buffer
+	// stays there. Either way it stays at or below three quarters, plus the
+	// batch the hung sender holds.
+	waitFor(t, "the spiller to bring the buffer to three quarters or less", func() bool {
+		last = s.Stats()
+		return last.Spilled > 0 && last.Buffered <= cfg.BufferSize*3/4+cfg.BatchSize
 	})
 	if st := s.Stats(); st.Dropped != 0 || st.Written != 0 {
 		t.Errorf("while hung: stats = %+v", st)
