@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,16 @@ func DetailAlerts(f *Frame, r *Row) []Alert {
 }
 
 func esc(s string) string { return tview.Escape(s) }
+
+// visible quotes text that is empty or whose edges are white space (an
+// identity of " " or "" would otherwise vanish from the screen); other text
+// is shown as it is.
+func visible(s string) string {
+	if strings.TrimSpace(s) != s || s == "" {
+		return strconv.Quote(s)
+	}
+	return s
+}
 
 func dashStr(s string) string {
 	if s == "" {
@@ -83,8 +94,8 @@ func RenderDetail(in DetailInput) []string {
 		if r.Handshake[i] {
 			extra += " READY"
 		}
-		if id != "" {
-			extra += " identity " + esc(id)
+		if _, sent := []map[string]string{c.ClientMeta, c.ServerMeta}[i]["Identity"]; id != "" || sent {
+			extra += " identity " + esc(visible(id))
 		}
 		add("  %-6s %-16s %-7s%s", who, v, dashStr(sock), extra)
 	}

@@ -35,7 +35,7 @@ func FuzzRender(f *testing.F) {
 		d.SetFilter("")
 		d.openDetail(r.ID)
 		text := strings.Join(draw(d, s), "\n")
-		id := tracker.Printable(ident)
+		id := visible(tracker.Printable(ident))
 		if utf8.RuneCountInString(id) <= 40 && !strings.Contains(text, "identity "+id) {
 			t.Errorf("identity %q not shown as text:\n%s", id, text)
 		}
