@@ -163,18 +163,23 @@ func FuzzAppendLine(f *testing.F) {
 			t.Fatalf("parse %q: %v (%d metrics)", line, err, len(ms))
 		}
 		m := ms[0]
-		// This parser also unescapes \" in names, which InfluxDB does not.
-		unq := func(s string) string { return strings.ReplaceAll(s, `\"`, `"`) }
-		if want := sanitizeName(meas, false); m.Name() != want {
+		// This parser stands in for InfluxDB, but treats backslashes its own
+		// way: InfluxDB 1.8 keeps a backslash as it is except before the
+		// characters it escapes, while this parser drops some backslashes
+		// depending on the rest of the name or value. So names and tag
+		// values are compared without backslashes; what InfluxDB itself
+		// stores is TestInfluxEscapingRoundTrip's job, against a real server.
+		norm := func(s string) string { return strings.ReplaceAll(s, `\`, "") }
+		if want := sanitizeName(meas, false); norm(m.Name()) != norm(want) {
 			t.Errorf("measurement %q read back as %q, want %q (line %q)", meas, m.Name(), want, line)
 		}
 		wantTags := map[string]string{"zz": "fixed"}
 		if tv != "" {
-			wantTags[unq(sanitizeName(tk, true))] = unq(sanitizeName(tv, true))
+			wantTags[norm(sanitizeName(tk, true))] = norm(sanitizeName(tv, true))
 		}
 		gotTags := map[string]string{}
 		for _, tg := range m.TagList() {
-			gotTags[tg.Key] = tg.Value
+			gotTags[norm(tg.Key)] = norm(tg.Value)
 		}
 		if len(gotTags) != len(wantTags) {
 			t.Errorf("tags %v, want %v (line %q)", gotTags, wantTags, line)
@@ -190,8 +195,8 @@ func FuzzAppendLine(f *testing.F) {
 		}
 		wantS := strings.NewReplacer("\n", `\n`, "\r", `\r`, "\f", `\f`).Replace(sv)
 		for i, want := range []any{iv, fv, bv, wantS} {
-			wantKey := unq(sanitizeName(fk+[]string{"", "_f", "_b", "_s"}[i], true))
-			if fl[i].Key != wantKey || fl[i].Value != want {
+			wantKey := norm(sanitizeName(fk+[]string{"", "_f", "_b", "_s"}[i], true))
+			if norm(fl[i].Key) != wantKey || fl[i].Value != want {
 				t.Errorf("field %d = %q:%#v, want %q:%#v (line %q)", i, fl[i].Key, fl[i].Value, wantKey, want, line)
 			}
 		}
