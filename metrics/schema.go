@@ -44,8 +44,9 @@ const (
 	MeasSubscriber = "zspy_subscriber"
 	MeasTopic      = "zspy_topic"
 	MeasEndpoint   = "zspy_endpoint"
-	// MeasMonitor holds socket-monitor events and MeasAlert alerts; their
+	// MeasMonitor holds socket-monitor events and MeasAlert alert state
+	// changes (named "alerts", as issue 6 asks for an "alerts" series); their
 	// writers are in the monitor and rules integrations.
 	MeasMonitor = "zspy_monitor"
-	MeasAlert   = "zspy_alert"
+	MeasAlert   = "alerts"
 )

@@ -16,7 +16,7 @@
 // Alerts move inactive → pending → firing → resolved (Prometheus-style);
 // Engine.Eval is one step of that state machine and returns the changes,
 // which also go to the outputs: the console, JSON lines, an HTTP webhook and
-// zspy_alert points for a store.Sink. The replay report takes
+// alerts points for a store.Sink. The replay report takes
 // Engine.ReportAlerts as its alerts array.
 //
 // The package sits after the tracker and metrics in the pipeline and depends

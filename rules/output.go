@@ -262,7 +262,7 @@ func errOr(err error) error {
 	return err
 }
 
-// StateCode numbers states for the zspy_alert series: 0 inactive, 1
+// StateCode numbers states for the alerts series: 0 inactive, 1
 // pending, 2 firing, 3 resolved.
 func StateCode(s State) int64 {
 	switch s {
@@ -276,7 +276,7 @@ func StateCode(s State) int64 {
 	return 0
 }
 
-// Points returns one zspy_alert point per state change, stamped with the
+// Points returns one alerts point per state change, stamped with the
 // change's time:
 //
 //	tags:   host, rule, severity, state, client, server
@@ -309,7 +309,7 @@ func finite(v float64) float64 {
 	return v
 }
 
-// SinkOutput writes state changes as zspy_alert points to a store.Sink.
+// SinkOutput writes state changes as alerts points to a store.Sink.
 type SinkOutput struct {
 	Sink store.Sink
 	Host string
