@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +231,29 @@ func BenchmarkAppendLine(b *testing.B) {
 		buf, _ = AppendLine(buf[:0], &p)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "points/s")
+}
+
+// Validate refuses a repeated tag or field key, whether the tags were sorted
+// by AddTag or set by hand, and for fields beyond the first 64 too.
+func TestValidateRepeatedKeys(t *testing.T) {
+	at := time.Unix(1, 0)
+	cases := []Point{
+		{Measurement: "m", Time: at, Tags: []Tag{{"a", "1"}, {"a", "2"}}, Fields: []Field{Int("f", 1)}},
+		{Measurement: "m", Time: at, Tags: []Tag{{"b", "1"}, {"a", "2"}, {"b", "3"}}, Fields: []Field{Int("f", 1)}},
+		{Measurement: "m", Time: at, Fields: []Field{Int("f", 1), Int("g", 2), Float("f", 3)}},
+	}
+	var many []Field
+	for i := 0; i < 70; i++ {
+		many = append(many, Int(fmt.Sprintf("f%d", i), int64(i)))
+	}
+	cases = append(cases, Point{Measurement: "m", Time: at, Fields: append(slices.Clone(many), Int("f68", 1))})
+	for i, p := range cases {
+		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "twice") {
+			t.Errorf("case %d: %v", i, err)
+		}
+	}
+	ok := Point{Measurement: "m", Time: at, Tags: []Tag{{"b", "1"}, {"a", "2"}}, Fields: many}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("distinct keys refused: %v", err)
+	}
 }

@@ -142,25 +142,33 @@ func (p *Point) Validate() error {
 	case p.Time.IsZero():
 		return fmt.Errorf("%w: %s has no timestamp", ErrInvalidPoint, p.Measurement)
 	}
+	sorted := true
 	for i := range p.Tags {
 		if p.Tags[i].Key == "" {
 			return fmt.Errorf("%w: %s has a tag with an empty key", ErrInvalidPoint, p.Measurement)
 		}
-		for j := 0; j < i; j++ {
-			if p.Tags[j].Key == p.Tags[i].Key {
-				return fmt.Errorf("%w: %s has tag %s twice", ErrInvalidPoint, p.Measurement, p.Tags[i].Key)
+		// While the keys strictly increase (AddTag keeps them sorted) none can
+		// repeat; from the first step that does not, every key is checked
+		// against all before it.
+		if i > 0 && p.Tags[i-1].Key >= p.Tags[i].Key {
+			sorted = false
+		}
+		if !sorted {
+			for j := 0; j < i; j++ {
+				if p.Tags[j].Key == p.Tags[i].Key {
+					return fmt.Errorf("%w: %s has tag %s twice", ErrInvalidPoint, p.Measurement, p.Tags[i].Key)
+				}
 			}
 		}
 	}
+	var hs [64]uint32 // hashes of the field keys seen so far (the first 64)
 	for i := range p.Fields {
 		f := &p.Fields[i]
 		if f.Key == "" {
 			return fmt.Errorf("%w: %s has a field with an empty key", ErrInvalidPoint, p.Measurement)
 		}
-		for j := 0; j < i; j++ {
-			if p.Fields[j].Key == f.Key {
-				return fmt.Errorf("%w: %s has field %s twice", ErrInvalidPoint, p.Measurement, f.Key)
-			}
+		if dupField(p.Fields[:i], f.Key, &hs, i) {
+			return fmt.Errorf("%w: %s has field %s twice", ErrInvalidPoint, p.Measurement, f.Key)
 		}
 		switch f.Kind {
 		case KindInt, KindBool, KindString:
@@ -189,4 +197,26 @@ func (p *Point) copyInto(dst *Point) {
 	dst.Tags = append(dst.Tags[:0], p.Tags...)
 	dst.Fields = append(dst.Fields[:0], p.Fields...)
 	dst.Time = p.Time
+}
+
+// dupField reports whether key is among the keys of seen. hs holds a hash of
+// each of the first 64 keys, so most pairs are told apart without comparing
+// strings; dupField adds key's hash at index i.
+func dupField(seen []Field, key string, hs *[64]uint32, i int) bool {
+	h := uint32(2166136261)
+	for k := 0; k < len(key); k++ {
+		h = (h ^ uint32(key[k])) * 16777619
+	}
+	for j := range seen {
+		if j < len(hs) && hs[j] != h {
+			continue
+		}
+		if seen[j].Key == key {
+			return true
+		}
+	}
+	if i < len(hs) {
+		hs[i] = h
+	}
+	return false
 }
