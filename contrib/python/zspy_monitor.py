@@ -40,6 +40,13 @@ def _ctrl_name():
         return "inproc://zspy-monitor-ctrl-%d-%d" % (id(_ctrl_lock), _ctrl_seq)
 
 
+def _monitor_name():
+    global _ctrl_seq
+    with _ctrl_lock:
+        _ctrl_seq += 1
+        return "inproc://zspy-monitor-%d-%d" % (id(_ctrl_lock), _ctrl_seq)
+
+
 class Forwarder:
     """Relays one socket's monitor events; created by forward()."""
 
@@ -72,7 +79,11 @@ class Forwarder:
                 self._out.close(0)
                 raise TimeoutError("no zspy subscriber on %s within %ss" % (self.endpoint, wait_subscriber))
             self._out.recv()
-        self._mon = sock.get_monitor_socket(events)
+        # A unique inproc address: pyzmq's default names it after the
+        # socket's file descriptor, which a new socket can reuse while the
+        # monitor of a closed one is still being torn down ("Address already
+        # in use").
+        self._mon = sock.get_monitor_socket(events, addr=_monitor_name())
         ctrl_addr = _ctrl_name()
         self._ctrl_in = ctx.socket(zmq.PAIR)
         self._ctrl_in.bind(ctrl_addr)
