@@ -12,6 +12,7 @@ import (
 
 	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/reassembly"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
@@ -255,7 +256,7 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 		pt0 := c.point(MeasConnection, end)
 		pt0.Tags = append(pt0.Tags,
 			store.Tag{Key: "client", Value: sr.client},
-			store.Tag{Key: "dir", Value: dirName(i)},
+			store.Tag{Key: "dir", Value: reassembly.Dir(i).String()},
 			store.Tag{Key: "host", Value: c.host},
 			store.Tag{Key: "mechanism", Value: conn.Mechanism.String()},
 			store.Tag{Key: "receiver", Value: sockName(conn.Sides[1-i].SocketType)},
@@ -389,13 +390,6 @@ func subSides(c *tracker.Conn) (sub, pub int) {
 		}
 	}
 	return -1, -1
-}
-
-func dirName(i int) string {
-	if i == 0 {
-		return "c2s"
-	}
-	return "s2c"
 }
 
 func sockName(s dissect.SocketType) string {

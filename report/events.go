@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/reassembly"
 	"github.com/zspy/zspy/tracker"
 )
 
@@ -63,7 +64,7 @@ func (w *EventWriter) TrackerEvent(e *tracker.Event) {
 	}
 	l := &w.line
 	*l = EventLine{Time: e.TS.UTC(), Packet: e.Packet, Event: string(e.Type),
-		Dir: dirName(e.Dir)}
+		Dir: reassembly.Dir(e.Dir).String()}
 	l.Client, l.Server = e.Conn.Names()
 	switch e.Type {
 	case tracker.EvGreeting:
@@ -121,13 +122,6 @@ func (w *EventWriter) TrackerEvent(e *tracker.Event) {
 		l.Error = e.Err.Error()
 	}
 	w.Err = w.enc.Encode(l)
-}
-
-func dirName(i int) string {
-	if i == 0 {
-		return "c2s"
-	}
-	return "s2c"
 }
 
 // preview renders bytes for people: printable ASCII as is, other bytes as '.'.

@@ -316,16 +316,9 @@ func (h *connHandler) Event(e *dissect.Event) {
 		if errors.Is(e.Err, dissect.ErrMechMismatch) {
 			c.wireHandshakeError("mechanism mismatch")
 		}
-		c.addError(fmt.Sprintf("%s: packet %d: %v", dirName(i), c.t.Packet, e.Err))
+		c.addError(fmt.Sprintf("%s: packet %d: %v", reassembly.Dir(i).String(), c.t.Packet, e.Err))
 	}
 	c.t.emit(c, i, e)
-}
-
-func dirName(i int) string {
-	if i == 0 {
-		return "c2s"
-	}
-	return "s2c"
 }
 
 func capBytes(dst, src []byte) []byte {
@@ -338,7 +331,7 @@ func capBytes(dst, src []byte) []byte {
 func (c *Conn) command(i int, e *dissect.Event) {
 	side := &c.Sides[i]
 	if e.Err != nil {
-		c.addError(fmt.Sprintf("%s: packet %d: %s: %v", dirName(i), c.t.Packet, e.Cmd, e.Err))
+		c.addError(fmt.Sprintf("%s: packet %d: %s: %v", reassembly.Dir(i).String(), c.t.Packet, e.Cmd, e.Err))
 	}
 	switch e.Cmd {
 	case dissect.CmdREADY, dissect.CmdINITIATE:
@@ -374,7 +367,7 @@ func (c *Conn) command(i int, e *dissect.Event) {
 		if len(c.ErrorReasons) < MaxErrors {
 			c.ErrorReasons = append(c.ErrorReasons, reason)
 		}
-		c.addError(fmt.Sprintf("%s: ERROR %q", dirName(i), reason))
+		c.addError(fmt.Sprintf("%s: ERROR %q", reassembly.Dir(i).String(), reason))
 	case dissect.CmdSUBSCRIBE, dissect.CmdCANCEL:
 		c.subscription(i, e.Cmd == dissect.CmdCANCEL, e.Topic, e.TS)
 	}

@@ -143,20 +143,3 @@ func truncate(s string, w int) string {
 	r := []rune(s)
 	return string(r[:w-1]) + "…"
 }
-
-// pad returns s padded with spaces (or cut) to exactly w runes.
-func pad(s string, w int, right bool) string {
-	s = truncate(s, w)
-	n := utf8.RuneCountInString(s)
-	if n >= w {
-		return s
-	}
-	sp := make([]byte, w-n)
-	for i := range sp {
-		sp[i] = ' '
-	}
-	if right {
-		return string(sp) + s
-	}
-	return s + string(sp)
-}

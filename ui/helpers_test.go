@@ -9,7 +9,6 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/zspy/zspy/dissect"
-	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/tracker"
 )
 
@@ -91,10 +90,4 @@ func handConn(id uint64, client, server string, cs, ss dissect.SocketType, c2s, 
 	v.Dirs[0].Bytes, v.Dirs[1].Bytes = c2s*100, s2c*100
 	v.TCP[0].WScale, v.TCP[1].WScale = -1, -1
 	return v
-}
-
-func handFrame(t testing.TB, at time.Time, conns ...tracker.ConnView) *Frame {
-	t.Helper()
-	m := NewModel(report.Options{})
-	return m.Apply(&Update{Snapshot: &tracker.Snapshot{Time: at, Conns: conns}})
 }
