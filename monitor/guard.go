@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -49,7 +50,31 @@ func (t guardTransport) Dial(ctx context.Context, d transport.Dialer, addr strin
 	if err != nil {
 		return nil, err
 	}
+	if selfConnected(c) {
+		// Nothing listens on addr, and the kernel picked addr itself as the
+		// source port of the dial (it is in the ephemeral range): TCP's
+		// simultaneous open joined the socket to itself. Left alone, the
+		// subscriber would hand-shake with its own greeting, wait forever
+		// on itself, and hold the port the forwarder means to bind. Close
+		// with a reset: an orderly close would leave the port in TIME_WAIT,
+		// unbindable for a minute.
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0)
+		}
+		c.Close()
+		return nil, fmt.Errorf("dial %s: connected to itself (nothing listens there; the port is in the ephemeral range): %w", addr, errSelfConnect)
+	}
 	return newGuardConn(ctx, c), nil
+}
+
+// errSelfConnect is a dial that TCP joined to itself.
+var errSelfConnect = errors.New("self-connection")
+
+// selfConnected reports whether a TCP connection's two ends are one socket.
+func selfConnected(c net.Conn) bool {
+	l, ok1 := c.LocalAddr().(*net.TCPAddr)
+	r, ok2 := c.RemoteAddr().(*net.TCPAddr)
+	return ok1 && ok2 && l.Port == r.Port && l.IP.Equal(r.IP)
 }
 
 func (t guardTransport) Listen(ctx context.Context, addr string) (net.Listener, error) {

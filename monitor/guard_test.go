@@ -1,8 +1,14 @@
 package monitor
 
 import (
+	"context"
 	"encoding/binary"
+	"errors"
+	"net"
+	"strings"
 	"testing"
+
+	"github.com/go-zeromq/zmq4/transport"
 )
 
 func scanAll(chunks [][]byte) (frameScanner, error) {
@@ -65,4 +71,33 @@ func FuzzFrameScanner(f *testing.F) {
 			t.Fatalf("split at %d changes the state: %+v vs %+v", i, whole, parts)
 		}
 	})
+}
+
+// TestGuardRefusesSelfConnection: a dial whose source port the kernel chose
+// equal to the closed destination port joins the socket to itself (TCP's
+// simultaneous open). The guarded dial makes it deterministic here by binding
+// the source port, and must refuse the connection, freeing the port, rather
+// than let the subscriber hand-shake with itself and hold the port forever.
+func TestGuardRefusesSelfConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	ln.Close()
+	d := &net.Dialer{LocalAddr: addr}
+	c, err := guardTransport{transport.New("tcp")}.Dial(context.Background(), d, addr.String())
+	if err == nil {
+		c.Close()
+		t.Fatal("self-connection accepted")
+	}
+	if !errors.Is(err, errSelfConnect) || !strings.Contains(err.Error(), "connected to itself") {
+		t.Fatalf("err %v", err)
+	}
+	// The port is free again for the forwarder that means to bind it.
+	ln, err = net.Listen("tcp", addr.String())
+	if err != nil {
+		t.Fatalf("port still held: %v", err)
+	}
+	ln.Close()
 }

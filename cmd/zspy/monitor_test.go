@@ -92,7 +92,7 @@ func v2msg(code uint64, values []uint64, local, remote string) [][]byte {
 // boundPush binds a zmq4 PUSH on a free port: the forwarder side.
 func boundPush(t *testing.T) (zmq4.Socket, string) {
 	t.Helper()
-	push := zmq4.NewPush(context.Background())
+	push := zmq4.NewPush(context.Background(), zmq4.WithTimeout(time.Minute))
 	t.Cleanup(func() { push.Close() })
 	if err := push.Listen("tcp://127.0.0.1:0"); err != nil {
 		t.Fatal(err)
