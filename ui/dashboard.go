@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,10 @@ type Dashboard struct {
 	evidence *tview.TextView
 	help     *tview.TextView
 	status   *tview.TextView
+	// warning shows the latest pipeline warning (a truncated capture, a
+	// read error...) above the status bar; it takes no line when there is
+	// none.
+	warning  *tview.TextView
 	bottom   *tview.Pages
 	hints    *tview.TextView
 	prompt   *tview.InputField
@@ -67,6 +72,7 @@ type Dashboard struct {
 	back     string
 	detailID uint64
 	alertIDs []uint64 // connection of each alert row (0: none)
+	screenW  int      // the screen width the texts were laid out for
 
 	ctl   Control
 	speed float64
@@ -136,6 +142,7 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 	d.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	d.status.SetBackgroundColor(tcell.ColorNavy)
 	d.hints = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
+	d.warning = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
 	d.prompt = tview.NewInputField().SetLabel("filter (regexp, !inverse): ")
 	d.prompt.SetChangedFunc(func(text string) {
 		d.filter = ParseFilter(text)
@@ -153,10 +160,21 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 	d.root = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(d.header, 1, 0, false).
 		AddItem(d.pages, 0, 1, true).
+		AddItem(d.warning, 0, 0, false).
 		AddItem(d.status, 1, 0, false).
 		AddItem(d.bottom, 1, 0, false)
 	d.App.SetRoot(d.root, true).SetFocus(d.table)
 	d.App.SetInputCapture(d.captureKey)
+	// The status, hint, topology and detail texts are laid out for the
+	// screen's width: on a resize, lay them out again (no frame may come
+	// after the end of a replay to do it).
+	d.App.SetBeforeDrawFunc(func(screen tcell.Screen) bool {
+		if w, _ := screen.Size(); w != d.screenW {
+			d.screenW = w
+			d.refreshViews()
+		}
+		return false
+	})
 	d.quit = func() { d.App.Stop() }
 	d.updateChrome()
 	return d
@@ -220,7 +238,23 @@ func (d *Dashboard) refreshTable() {
 	copy(sorted, rows)
 	SortRows(sorted, d.table.sortCol, d.table.desc)
 	d.table.setRows(sorted)
+	d.table.empty = emptyText(d.frame, d.filter)
 	d.updateChrome()
+}
+
+// emptyText says why the connections table (or the topology) is empty: no
+// packet yet, none of the connections matches the filter, or the capture held
+// no ZeroMQ connection.
+func emptyText(f *Frame, flt *Filter) string {
+	switch {
+	case f == nil:
+		return "waiting for the first packet…"
+	case len(f.Rows) > 0 && flt.Active():
+		return fmt.Sprintf("none of the %d connections matches %s (esc clears the filter)", len(f.Rows), flt.String())
+	case f.Status.Player.Done:
+		return fmt.Sprintf("no ZeroMQ connection in %s packets (%d other TCP flows)", fmtSI(float64(f.Status.Stats.Packets)), f.Status.NonZMTP)
+	}
+	return "no ZeroMQ connection yet"
 }
 
 func (d *Dashboard) refreshViews() {
@@ -237,6 +271,9 @@ func (d *Dashboard) refreshViews() {
 }
 
 func (d *Dashboard) width() int {
+	if d.screenW > 0 {
+		return d.screenW
+	}
 	_, _, w, _ := d.pages.GetRect()
 	if w <= 0 {
 		w = 80
@@ -245,7 +282,12 @@ func (d *Dashboard) width() int {
 }
 
 func (d *Dashboard) refreshTopology() {
-	lines := RenderTopology(BuildTopology(d.rows()), d.width())
+	rows := d.rows()
+	if len(rows) == 0 {
+		d.topo.SetText("[gray]" + tview.Escape(emptyText(d.frame, d.filter)) + "[-]")
+		return
+	}
+	lines := RenderTopology(BuildTopology(rows), d.width())
 	d.topo.SetText(strings.Join(lines, "\n"))
 }
 
@@ -535,85 +577,193 @@ func (d *Dashboard) updateChrome() {
 	}
 	d.status.SetText(StatusLine(d.frame, d.speed, d.ctl != nil, d.frozen, d.width()))
 	d.hints.SetText(d.hintLine())
+	w := WarningLine(d.frame)
+	d.warning.SetText(w)
+	h := 0
+	if w != "" {
+		// Wrapped, up to 3 lines (a long file name comes first).
+		h = min(3, (tview.TaggedStringWidth(w)+d.width()-1)/d.width())
+	}
+	d.root.ResizeItem(d.warning, h, 0)
 }
 
+// WarningLine tells the latest pipeline warning (a capture cut short, a
+// packet that could not be read...) and how many there were; "" when none.
+// The report printed on quit lists them all.
+func WarningLine(f *Frame) string {
+	if f == nil || f.Status.Warnings == 0 || f.Status.LastWarning == "" {
+		return ""
+	}
+	s := &f.Status
+	if s.Warnings == 1 {
+		return "[yellow::b] warning:[-::-] " + tview.Escape(s.LastWarning)
+	}
+	return fmt.Sprintf("[yellow::b] %d warnings[-::-] (all in the report on quit), latest: %s", s.Warnings, tview.Escape(s.LastWarning))
+}
+
+// hintLine lists the keys of the current view, within the screen's width:
+// the filter in force and help and quit always show; the replay keys go first
+// when they do not fit, and are left out once the replay has ended.
 func (d *Dashboard) hintLine() string {
-	var h string
+	type hint struct {
+		text string
+		keep int // lower is dropped first
+	}
+	var hs []hint
+	add := func(keep int, texts ...string) {
+		for _, t := range texts {
+			hs = append(hs, hint{t, keep})
+		}
+	}
+	w := d.width()
+	if d.filter.Active() {
+		add(9, "[yellow]"+tview.Escape(truncate(d.filter.String(), max(w/3, 12)))+"[-] ")
+	}
 	switch d.view {
 	case ViewConnections:
-		h = "[aqua]⏎[-]:detail [aqua]/[-]:filter [aqua]<>[-]:sort [aqua]r[-]:rev"
+		add(5, "[aqua]⏎[-]:detail", "[aqua]/[-]:filter")
+		add(4, "[aqua]<>[-]:sort", "[aqua]r[-]:rev")
 	case ViewDetail:
-		h = "[aqua]↑↓[-]:scroll [aqua]esc[-]:back"
+		add(5, "[aqua]↑↓[-]:scroll", "[aqua]esc[-]:back")
 	case ViewAlerts:
-		h = "[aqua]⏎[-]:connection [aqua]esc[-]:back"
+		add(5, "[aqua]⏎[-]:connection", "[aqua]esc[-]:back")
+	case ViewTopology:
+		add(5, "[aqua]/[-]:filter", "[aqua]esc[-]:back")
 	default:
-		h = "[aqua]esc[-]:back"
+		add(5, "[aqua]esc[-]:back")
 	}
-	if d.ctl != nil {
-		h += " [aqua]space[-]:pause [aqua]n[-]:step [aqua]+-[-]:speed"
-	} else {
-		h += " [aqua]space[-]:freeze"
+	ended := d.frame != nil && d.frame.Status.Player.Done
+	switch {
+	case d.ctl != nil && !ended:
+		add(3, "[aqua]space[-]:pause", "[aqua]n[-]:step")
+		add(2, "[aqua]+-[-]:speed")
+	case d.ctl == nil && !ended:
+		add(3, "[aqua]space[-]:freeze")
 	}
-	h += " [aqua]?[-]:help [aqua]q[-]:quit"
-	if d.filter.Active() {
-		h = "[yellow]" + tview.Escape(d.filter.String()) + "[-]  " + h
+	add(9, "[aqua]?[-]:help", "[aqua]q[-]:quit")
+	for {
+		texts := make([]string, len(hs))
+		for i, h := range hs {
+			texts[i] = h.text
+		}
+		out := strings.Join(texts, " ")
+		if tview.TaggedStringWidth(out) <= w {
+			return out
+		}
+		drop := -1
+		for i, h := range hs {
+			if h.keep < 9 && (drop < 0 || h.keep < hs[drop].keep) {
+				drop = i
+			}
+		}
+		if drop < 0 {
+			return out
+		}
+		// Drop from the end of the lowest group, so that a group goes
+		// right to left.
+		for i := len(hs) - 1; i > drop; i-- {
+			if hs[i].keep == hs[drop].keep {
+				drop = i
+				break
+			}
+		}
+		hs = slices.Delete(hs, drop, drop+1)
 	}
-	return h
 }
 
 // StatusLine renders the status bar: packet time, packets and their rate,
 // connections, drops (kernel, internal, skipped screen updates), warnings,
-// InfluxDB state and the replay state.
+// InfluxDB state and the replay state. It fits width: when everything does
+// not, the least useful parts go first (packet counts, then connections,
+// InfluxDB, warnings, time); the replay state and the drops always stay.
 func StatusLine(f *Frame, speed float64, replay, frozen bool, width int) string {
 	if f == nil {
 		return " waiting for packets…"
 	}
 	s := &f.Status
-	var b strings.Builder
-	fmt.Fprintf(&b, " %s", fmtTime(f.Time))
-	fmt.Fprintf(&b, " │ %s pkts %s/s", fmtSI(float64(s.Stats.Packets)), fmtSI(s.PacketRate))
-	fmt.Fprintf(&b, " │ %d conns", len(f.Rows))
+	// Parts in display order; keep is the order they are dropped in (lower
+	// goes first).
+	type part struct {
+		text string
+		keep int
+	}
+	var parts []part
+	add := func(keep int, format string, args ...any) {
+		parts = append(parts, part{fmt.Sprintf(format, args...), keep})
+	}
+	add(4, "%s", fmtTime(f.Time))
+	add(0, "%s pkts %s/s", fmtSI(float64(s.Stats.Packets)), fmtSI(s.PacketRate))
+	add(1, "%d conns", len(f.Rows))
 	drops := s.Stats.KernelDrops + s.Stats.InternalDrops
 	tag := "[white]"
 	if drops > 0 {
 		tag = "[red::b]"
 	}
-	fmt.Fprintf(&b, " │ %sdrops k%d i%d[-::-]", tag, s.Stats.KernelDrops, s.Stats.InternalDrops)
+	d := fmt.Sprintf("%sdrops k%d i%d[-::-]", tag, s.Stats.KernelDrops, s.Stats.InternalDrops)
 	if s.Skipped > 0 {
-		fmt.Fprintf(&b, " ui%d", s.Skipped)
+		d += fmt.Sprintf(" ui%d", s.Skipped)
 	}
+	add(9, "%s", d)
 	if s.Warnings > 0 {
-		fmt.Fprintf(&b, " │ [yellow]%d warn[-]", s.Warnings)
+		add(3, "[yellow]%d warn[-]", s.Warnings)
 	}
 	if s.Influx != "" {
 		tag := "[green]"
 		if s.Influx != "ok" {
 			tag = "[yellow]"
 		}
-		fmt.Fprintf(&b, " │ influx %s%s[-]", tag, tview.Escape(s.Influx))
+		add(2, "influx %s%s[-]", tag, tview.Escape(s.Influx))
 	}
+	var st string
 	p := &s.Player
-	b.WriteString(" │ ")
 	switch {
 	case frozen:
-		b.WriteString("[yellow::b]FROZEN[-::-]")
+		st = "[yellow::b]FROZEN[-::-]"
 	case p.Err != "":
-		fmt.Fprintf(&b, "[red]%s[-]", tview.Escape(p.Err))
+		st = "[red]" + tview.Escape(p.Err) + "[-]"
 	case p.Done && !p.Live:
-		b.WriteString("[green]end of capture[-]")
+		st = "[green]end of capture[-]"
 	case p.Done:
-		b.WriteString("[yellow]capture stopped[-]")
+		st = "[yellow]capture stopped[-]"
 	case p.Paused:
-		b.WriteString("[yellow::b]PAUSED[-::-]")
+		st = "[yellow::b]PAUSED[-::-]"
 	case p.Live:
-		b.WriteString("[green]live[-]")
+		st = "[green]live[-]"
 	default:
-		b.WriteString("▶")
+		st = "▶"
 	}
 	if replay {
-		b.WriteString(" " + speedText(speed))
+		st += " " + speedText(speed)
 	}
-	return b.String()
+	add(10, "%s", st)
+
+	join := func() string {
+		var b strings.Builder
+		for i, p := range parts {
+			if i > 0 {
+				b.WriteString(" │ ")
+			} else {
+				b.WriteByte(' ')
+			}
+			b.WriteString(p.text)
+		}
+		return b.String()
+	}
+	for out := join(); ; out = join() {
+		if width <= 0 || tview.TaggedStringWidth(out) <= width {
+			return out
+		}
+		drop := -1
+		for i, p := range parts {
+			if p.keep < 9 && (drop < 0 || p.keep < parts[drop].keep) {
+				drop = i
+			}
+		}
+		if drop < 0 {
+			return out
+		}
+		parts = slices.Delete(parts, drop, drop+1)
+	}
 }
 
 func speedText(s float64) string {

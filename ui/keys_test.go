@@ -45,7 +45,11 @@ func startReplay(t *testing.T, name string, w, h int, opt Options) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go func() { hs.errc <- RunReplay(ctx, []string{pcap(t, name)}, opt) }()
+	file := name // a test case's name, or a path
+	if !strings.ContainsRune(name, '/') {
+		file = pcap(t, name)
+	}
+	go func() { hs.errc <- RunReplay(ctx, []string{file}, opt) }()
 	select {
 	case <-ready:
 	case err := <-hs.errc:

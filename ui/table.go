@@ -25,6 +25,8 @@ type connTable struct {
 	layoutRows   []*Row
 	layoutSort   int
 	layoutStale  bool
+	// empty says why there are no rows (set with the rows).
+	empty        string
 	onEnter      func(r *Row)
 	onSortChange func()
 	buf          []byte
@@ -212,7 +214,7 @@ func (t *connTable) Draw(screen tcell.Screen) {
 		cx += l.Widths[k] + 1
 	}
 	if len(t.rows) == 0 {
-		drawText(screen, x, y+1, w, []byte("no connections (yet, or none match the filter)"), tcell.StyleDefault.Foreground(tcell.ColorGray), false)
+		drawText(screen, x, y+1, w, []byte(t.empty), tcell.StyleDefault.Foreground(tcell.ColorGray), false)
 		return
 	}
 	for line := 1; line < h; line++ {

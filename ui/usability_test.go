@@ -1,0 +1,133 @@
+package ui
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/gdamore/tcell/v2"
+)
+
+// truncatedCase writes the first n bytes of a test capture to a temporary
+// file, as `head -c` would, and returns its path.
+func truncatedCase(t *testing.T, name string, n int) string {
+	t.Helper()
+	raw, err := os.ReadFile(pcap(t, name))
+	if err != nil {
+		t.Skipf("capture %s: %v", name, err)
+	}
+	p := filepath.Join(t.TempDir(), "cut.pcap")
+	if err := os.WriteFile(p, raw[:min(n, len(raw))], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A capture cut short ends with a warning the user can read, not only a
+// count, and at 80 columns the status bar still shows the replay's state and
+// speed.
+func TestTruncatedCaptureShowsWarning(t *testing.T) {
+	h := startReplay(t, truncatedCase(t, "dealer_router", 3000), 80, 24, Options{})
+	h.waitFrame(done)
+	h.sync()
+	lines := h.lines()
+	text := strings.Join(lines, "\n")
+	// The warning wraps (a long file name comes first).
+	if all := strings.Join(lines, " "); !strings.Contains(all, "warning:") || !strings.Contains(all, "packet 30: file ends mid-record") {
+		t.Errorf("the truncation's warning is not on screen:\n%s", text)
+	}
+	status := lines[len(lines)-2]
+	if !strings.Contains(status, "end of capture max") || !strings.Contains(status, "1 warn") {
+		t.Errorf("status bar %q: want the end of capture, the speed and the warning count", status)
+	}
+	h.quit()
+}
+
+// The status and hint lines fit the screen: the replay state and help/quit
+// are never cut off, and they are laid out again when the terminal is
+// resized after the replay has ended (no frame comes to do it).
+func TestStatusAndHintsFitNarrowScreens(t *testing.T) {
+	h := startReplay(t, "slow_subscriber", 80, 24, Options{})
+	h.waitFrame(done)
+	h.key(tcell.KeyRune, '/')
+	h.typeText("a-rather-long-filter-expression|127")
+	h.key(tcell.KeyEnter, 0)
+	for _, w := range []int{80, 60, 200} {
+		h.s.SetSize(w, 24)
+		h.sync()
+		lines := h.lines()
+		status, hints := lines[len(lines)-2], lines[len(lines)-1]
+		if !strings.HasSuffix(status, "end of capture max") {
+			t.Errorf("%d columns: status %q lacks the replay state and speed", w, status)
+		}
+		if !strings.HasSuffix(hints, "?:help q:quit") || !strings.Contains(hints, "/a-rather") {
+			t.Errorf("%d columns: hints %q lack the filter, help or quit", w, hints)
+		}
+		// The replay has ended: its keys are no longer offered.
+		if strings.Contains(hints, "pause") {
+			t.Errorf("%d columns: hints %q offer pause after the end", w, hints)
+		}
+	}
+	h.quit()
+}
+
+func TestStatusLineKeepsStateWhenNarrow(t *testing.T) {
+	f := &Frame{Time: t0, Rows: rowsOf(1, 2)}
+	f.Status = Status{PacketRate: 1500, Warnings: 3, Influx: "down: connection refused", Skipped: 7,
+		Player: PlayerState{Paused: true}}
+	f.Status.Stats.Packets, f.Status.Stats.KernelDrops, f.Status.Stats.InternalDrops = 123456, 5, 9
+	for _, w := range []int{40, 60, 80, 100} {
+		s := StatusLine(f, 0.0625, true, false, w)
+		plain := stripTags(s)
+		if n := utf8.RuneCountInString(plain); n > w {
+			t.Errorf("%d columns: status is %d wide: %q", w, n, plain)
+		}
+		for _, want := range []string{"PAUSED 0.0625×", "drops k5 i9"} {
+			if !strings.Contains(plain, want) {
+				t.Errorf("%d columns: status %q lacks %q", w, plain, want)
+			}
+		}
+	}
+	if s := stripTags(StatusLine(f, 1, true, false, 200)); !strings.Contains(s, "123k pkts") || !strings.Contains(s, "influx down") {
+		t.Errorf("wide status %q lost parts", s)
+	}
+}
+
+func stripTags(s string) string {
+	for {
+		i := strings.IndexByte(s, '[')
+		j := strings.IndexByte(s[max(i, 0):], ']')
+		if i < 0 || j < 0 {
+			return s
+		}
+		s = s[:i] + s[i+j+1:]
+	}
+}
+
+// An empty table says why: no ZeroMQ in a capture that has ended, or a filter
+// that hides every connection (and how to clear it).
+func TestEmptyViewsSayWhy(t *testing.T) {
+	h := startReplay(t, truncatedCase(t, "pubsub", 30), 80, 24, Options{})
+	h.waitFrame(done)
+	h.sync()
+	if findLine(h.lines(), "no ZeroMQ connection in 0 packets") < 0 {
+		t.Errorf("empty capture:\n%s", strings.Join(h.lines(), "\n"))
+	}
+	h.quit()
+
+	h = startReplay(t, "pubsub", 80, 24, Options{})
+	h.waitFrame(done)
+	h.key(tcell.KeyRune, '/')
+	h.typeText("nothing-like-this")
+	h.key(tcell.KeyEnter, 0)
+	if findLine(h.lines(), "none of the 3 connections matches /nothing-like-this", "esc clears") < 0 {
+		t.Errorf("filtered table:\n%s", strings.Join(h.lines(), "\n"))
+	}
+	h.key(tcell.KeyRune, '2')
+	if findLine(h.lines(), "none of the 3 connections matches") < 0 {
+		t.Errorf("filtered topology:\n%s", strings.Join(h.lines(), "\n"))
+	}
+	h.quit()
+}
