@@ -58,12 +58,12 @@ type Dashboard struct {
 	// warning shows the latest pipeline warning (a truncated capture, a
 	// read error...) above the status bar; it takes no line when there is
 	// none.
-	warning  *tview.TextView
-	bottom   *tview.Pages
-	hints    *tview.TextView
-	prompt   *tview.InputField
-	filter   *Filter
-	editing  bool
+	warning *tview.TextView
+	bottom  *tview.Pages
+	hints   *tview.TextView
+	prompt  *tview.InputField
+	filter  *Filter
+	editing bool
 
 	frame    *Frame
 	pending  *Frame // latest frame while the display is frozen

@@ -20,11 +20,11 @@ type connTable struct {
 	selID   uint64 // the selected connection, kept across updates
 	offset  int    // first visible row
 
-	layout       Layout
-	layoutWidth  int
-	layoutRows   []*Row
-	layoutSort   int
-	layoutStale  bool
+	layout      Layout
+	layoutWidth int
+	layoutRows  []*Row
+	layoutSort  int
+	layoutStale bool
 	// empty says why there are no rows (set with the rows).
 	empty        string
 	onEnter      func(r *Row)
