@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -195,6 +196,31 @@ func SortRows(rows []*Row, col int, desc bool) {
 	})
 }
 
+// partners holds each column's partner (see partner).
+var partners = func() []int {
+	p := make([]int, len(Columns))
+	for i := range Columns {
+		p[i] = partner(i)
+	}
+	return p
+}()
+
+// partner returns the index of the other direction of a per-direction
+// column (↑MSGS for ↓MSGS...), or -1.
+func partner(i int) int {
+	name := Columns[i].Name
+	var other string
+	switch {
+	case strings.HasPrefix(name, "↑"):
+		other = "↓" + strings.TrimPrefix(name, "↑")
+	case strings.HasPrefix(name, "↓"):
+		other = "↑" + strings.TrimPrefix(name, "↓")
+	default:
+		return -1
+	}
+	return ColumnIndex(other)
+}
+
 // Layout is the columns shown at one width, with their widths.
 type Layout struct {
 	Cols   []int // indices into Columns, in display order
@@ -268,6 +294,13 @@ func LayoutColumns(rows []*Row, width, sortCol int) Layout {
 		}
 	}
 	for _, i := range order {
+		// A ↑ column and its ↓ partner show together or not at all: one
+		// direction alone reads as the connection's only traffic.
+		if j := partners[i]; j >= 0 && !keep[i] && !keep[j] && w[i] > 0 && w[j] > 0 {
+			if used+1+w[i]+1+w[j] > width {
+				continue
+			}
+		}
 		add(i, false)
 	}
 	var l Layout

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
+
+	"github.com/zspy/zspy/report"
 )
 
 // truncatedCase writes the first n bytes of a test capture to a temporary
@@ -130,4 +132,20 @@ func TestEmptyViewsSayWhy(t *testing.T) {
 		t.Errorf("filtered topology:\n%s", strings.Join(h.lines(), "\n"))
 	}
 	h.quit()
+}
+
+// A per-direction column shows with its partner or not at all: at 80
+// columns the table showed ↑MSGS (0 for a subscriber) without ↓MSGS.
+func TestDirectionColumnsComeInPairs(t *testing.T) {
+	d, s, _ := caseDash(t, "pubsub", 80, 24, report.Options{})
+	for w := 60; w <= 200; w += 2 {
+		s.SetSize(w, 24)
+		hdr := draw(d, s)[1]
+		for _, c := range []string{"MSG/S", "B/S", "MSGS", "BYTES"} {
+			up, down := strings.Contains(hdr, "↑"+c), strings.Contains(hdr, "↓"+c)
+			if up != down {
+				t.Errorf("%d columns: header %q has one direction of %s", w, hdr, c)
+			}
+		}
+	}
 }
