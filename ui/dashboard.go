@@ -51,8 +51,10 @@ type Dashboard struct {
 	topo   *tview.TextView
 	detail *tview.TextView
 	alerts *tview.Table
-	// evidence shows the selected alert's whole message under the table.
-	evidence *tview.TextView
+	// evidence shows the selected alert's whole message under the table;
+	// it grows to fit the message.
+	evidence   *tview.TextView
+	alertsView *tview.Flex
 	help     *tview.TextView
 	status   *tview.TextView
 	// warning shows the latest pipeline warning (a truncated capture, a
@@ -128,14 +130,14 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 	d.alerts.SetSelectionChangedFunc(func(row, _ int) { d.showEvidence(row) })
 	d.evidence = tview.NewTextView().SetDynamicColors(true).SetWrap(true)
 	d.evidence.SetBorder(true).SetTitle(" evidence ").SetTitleAlign(tview.AlignLeft)
-	alertsView := tview.NewFlex().SetDirection(tview.FlexRow).
+	d.alertsView = tview.NewFlex().SetDirection(tview.FlexRow).
 		AddItem(d.alerts, 0, 1, true).
 		AddItem(d.evidence, 6, 0, false)
 
 	d.pages = tview.NewPages().
 		AddPage(ViewConnections, d.table, true, true).
 		AddPage(ViewTopology, d.topo, true, false).
-		AddPage(ViewAlerts, alertsView, true, false).
+		AddPage(ViewAlerts, d.alertsView, true, false).
 		AddPage(ViewDetail, d.detail, true, false).
 		AddPage(ViewHelp, d.help, true, false)
 
@@ -344,8 +346,21 @@ func (d *Dashboard) showEvidence(row int) {
 		return
 	}
 	a := &d.frame.Alerts[row-1]
-	d.evidence.SetText(fmt.Sprintf("%s %s [::b]%s[::-] %s → %s since %s\n%s", alertTag(a), a.Severity, tview.Escape(a.Rule),
-		tview.Escape(dashStr(a.Client)), tview.Escape(dashStr(a.Server)), fmtTime(a.Since), tview.Escape(a.Message)))
+	text := fmt.Sprintf("%s %s [::b]%s[::-] %s → %s since %s\n%s", alertTag(a), a.Severity, tview.Escape(a.Rule),
+		tview.Escape(dashStr(a.Client)), tview.Escape(dashStr(a.Server)), fmtTime(a.Since), tview.Escape(a.Message))
+	d.evidence.SetText(text)
+	// Room for the whole message (word wrap may need a line more per
+	// paragraph), but the table keeps at least half the view.
+	inner := max(d.width()-2, 10)
+	n := 0
+	for _, p := range strings.Split(text, "\n") {
+		n += (tview.TaggedStringWidth(p)+inner-1)/inner + 1
+	}
+	_, _, _, vh := d.pages.GetRect()
+	if vh <= 0 {
+		vh = 20
+	}
+	d.alertsView.ResizeItem(d.evidence, max(4, min(n+2, vh/2)), 0)
 }
 
 func (d *Dashboard) refreshDetail() {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rivo/tview"
 
@@ -74,7 +75,22 @@ func RenderDetail(in DetailInput) []string {
 	if c.MidStream {
 		how += ", ZMTP mid-stream"
 	}
-	add("  first packet %d, %s – %s (%s), %s", c.FirstPacket, fmtTime(r.Start), fmtTime(r.Last), fmtDur(d), how)
+	// wrapped adds plain text (escaped here) after indent, wrapped at the
+	// view's width with continuation lines indented two more.
+	wrappedIn := func(color, indent, text string) {
+		for i, l := range wrapWords(text, in.Width-len(indent), 2) {
+			if i > 0 {
+				l = "  " + l
+			}
+			l = esc(l)
+			if color != "" {
+				l = "[" + color + "]" + l + "[-]"
+			}
+			out = append(out, indent+l)
+		}
+	}
+	wrapped := func(indent, text string) { wrappedIn("", indent, text) }
+	wrapped("  ", fmt.Sprintf("first packet %d, %s – %s (%s), %s", c.FirstPacket, fmtTime(r.Start), fmtTime(r.Last), fmtDur(d), how))
 	if c.RefusedBefore > 0 {
 		add("  [yellow]connected after %d refused attempt(s)[-]", c.RefusedBefore)
 	}
@@ -198,13 +214,14 @@ func RenderDetail(in DetailInput) []string {
 	if len(c.Errors) > 0 {
 		section(fmt.Sprintf("Errors (%d)", len(c.Errors)))
 		for _, e := range c.Errors {
-			add("  [red]%s[-]", esc(e))
+			wrappedIn("red", "  ", e)
 		}
 	}
 	if len(in.Alerts) > 0 {
 		section(fmt.Sprintf("Alerts (%d)", len(in.Alerts)))
 		for _, a := range in.Alerts {
-			add("  %s %s %s since %s: %s", alertTag(&a), a.Severity, esc(a.Rule), fmtTime(a.Since), esc(a.Message))
+			add("  %s %s %s since %s:", alertTag(&a), a.Severity, esc(a.Rule), fmtTime(a.Since))
+			wrapped("    ", a.Message)
 		}
 	}
 	section("Monitor events")
@@ -308,4 +325,32 @@ func alertTag(a *Alert) string {
 		return "[yellow]" + string(a.State) + "[-]"
 	}
 	return "[gray]" + string(a.State) + "[-]"
+}
+
+// wrapWords cuts text into lines of at most width runes at spaces (a word
+// longer than a line is cut), continuation lines having room for hang runes
+// less. A width of 0 or less leaves text whole.
+func wrapWords(text string, width, hang int) []string {
+	if width <= 0 || utf8.RuneCountInString(text) <= width {
+		return []string{text}
+	}
+	var out []string
+	w := width
+	for utf8.RuneCountInString(text) > w {
+		r := []rune(text)
+		cut := w
+		for i := w; i > w/2; i-- {
+			if r[i] == ' ' {
+				cut = i
+				break
+			}
+		}
+		out = append(out, strings.TrimRight(string(r[:cut]), " "))
+		text = strings.TrimLeft(string(r[cut:]), " ")
+		w = max(width-hang, 10)
+	}
+	if text != "" {
+		out = append(out, text)
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,7 +10,10 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/rules"
 )
 
 // truncatedCase writes the first n bytes of a test capture to a temporary
@@ -148,4 +152,78 @@ func TestDirectionColumnsComeInPairs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startRulesReplay is startReplay with the built-in rules on the replay's
+// pipeline, so that the Alerts view fills.
+func startRulesReplay(t *testing.T, name string, w, h int) *harness {
+	t.Helper()
+	e := rules.New(rules.Builtins())
+	p := pipeline.New(pipeline.Config{})
+	p.AddIntervalHook(e.Hook())
+	src := openCase(t, name)
+	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, 10000),
+		keys: make(chan struct{}), errc: make(chan error, 1)}
+	ready := make(chan struct{})
+	opt := Options{Screen: hs.s, keyDone: hs.keys, Clock: &fakeClock{now: t0}, Rules: e,
+		onFrame: func(f *Frame) { hs.frames <- f },
+		onDashboard: func(d *Dashboard) {
+			hs.s.SetSize(w, h)
+			hs.d = d
+			close(ready)
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { hs.errc <- Replay(ctx, p, []capture.Source{src}, name, opt) }()
+	<-ready
+	return hs
+}
+
+// squeeze drops white space, to compare wrapped text with its source.
+func squeeze(s string) string { return strings.Join(strings.Fields(s), "") }
+
+// At 80×24 an alert's whole evidence can be read, in the Alerts view's pane
+// (it was cut after four lines) and in the connection's detail (its line was
+// cut at the screen's edge).
+func TestAlertEvidenceReadableAt80(t *testing.T) {
+	h := startRulesReplay(t, "slow_subscriber", 80, 24)
+	f := h.waitFrame(done)
+	h.sync()
+	h.key(tcell.KeyRune, '3')
+	for k, a := range f.Alerts {
+		if k > 0 {
+			h.key(tcell.KeyDown, 0)
+		}
+		lines := h.lines()
+		top := findLine(lines, "┌ evidence")
+		if top < 0 {
+			t.Fatalf("no evidence pane:\n%s", strings.Join(lines, "\n"))
+		}
+		var pane []string
+		for _, l := range lines[top+1:] {
+			if strings.HasPrefix(l, "└") {
+				break
+			}
+			pane = append(pane, strings.Trim(l, "│ "))
+		}
+		if p := squeeze(strings.Join(pane, "")); !strings.Contains(p, squeeze(a.Message)) {
+			t.Errorf("alert %s: evidence pane %q lacks the end of %q", a.Rule, pane, a.Message)
+		}
+	}
+	h.key(tcell.KeyEnter, 0)
+	if view, _, _, _, _ := h.state(); view != ViewDetail {
+		t.Fatalf("enter on an alert: view %s", view)
+	}
+	var all []string
+	for range 10 { // page through the detail
+		all = append(all, h.lines()[1:21]...)
+		h.key(tcell.KeyPgDn, 0)
+	}
+	text := squeeze(strings.Join(all, ""))
+	for _, a := range f.Alerts {
+		if !strings.Contains(text, squeeze(a.Message)) {
+			t.Errorf("detail lacks the whole evidence of %s: %q", a.Rule, a.Message)
+		}
+	}
+	h.quit()
 }
