@@ -55,8 +55,8 @@ type Dashboard struct {
 	// it grows to fit the message.
 	evidence   *tview.TextView
 	alertsView *tview.Flex
-	help     *tview.TextView
-	status   *tview.TextView
+	help       *tview.TextView
+	status     *tview.TextView
 	// warning shows the latest pipeline warning (a truncated capture, a
 	// read error...) above the status bar; it takes no line when there is
 	// none.
