@@ -258,17 +258,18 @@ func RenderDetail(in DetailInput) []string {
 
 	sw := max(in.Width-24, 10)
 	section(fmt.Sprintf("History (last %d updates)", HistoryLen))
-	spark := func(name string, s []float32, unit string) {
+	spark := func(name string, s []float32, format func(float64) string) {
 		var hi float32
 		for _, v := range s {
 			hi = max(hi, v)
 		}
-		add("  %-9s [green]%s[-] max %s%s", name, Sparkline(s, sw), fmtSI(float64(hi)), unit)
+		add("  %-9s [green]%s[-] max %s", name, Sparkline(s, sw), format(float64(hi)))
 	}
-	spark("↑ msg/s", in.Series[SeriesRateC2S], "")
-	spark("↓ msg/s", in.Series[SeriesRateS2C], "")
-	spark("latency", in.Series[SeriesLatency], "ms")
-	spark("backlog", in.Series[SeriesBacklog], "B")
+	spark("↑ msg/s", in.Series[SeriesRateC2S], fmtSI)
+	spark("↓ msg/s", in.Series[SeriesRateS2C], fmtSI)
+	// Latency points are milliseconds; µs-scale replies would read "0.0ms".
+	spark("latency", in.Series[SeriesLatency], func(ms float64) string { return fmtDur(time.Duration(ms * float64(time.Millisecond))) })
+	spark("backlog", in.Series[SeriesBacklog], func(b float64) string { return fmtSI(b) + "B" })
 
 	section(fmt.Sprintf("Recent events (%d kept, newest last)", len(in.Log)))
 	if len(in.Log) == 0 {

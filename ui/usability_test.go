@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
@@ -226,4 +227,27 @@ func TestAlertEvidenceReadableAt80(t *testing.T) {
 		}
 	}
 	h.quit()
+}
+
+// The latency sparkline's peak is in a unit that fits it: replies of tens of
+// microseconds read "0.0ms" (or "0.1ms") before.
+func TestLatencySparklinePeakUnit(t *testing.T) {
+	frames, m, log := replayFrames(t, "reqrep", time.Millisecond/10, report.Options{})
+	f := frames[len(frames)-1]
+	d, s := newDash(t, 100, 60, DashboardOptions{Log: log, History: m.History})
+	d.SetFrame(f)
+	d.openDetail(f.Rows[0].ID)
+	lines := draw(d, s)
+	k := findLine(lines, "latency ", "max")
+	if k < 0 {
+		t.Fatalf("no latency sparkline:\n%s", strings.Join(lines, "\n"))
+	}
+	peak := lines[k][strings.LastIndex(lines[k], "max ")+4:]
+	var hi float32
+	for _, v := range m.History.Series(f.Rows[0].ID, SeriesLatency) {
+		hi = max(hi, v)
+	}
+	if want := fmtDur(time.Duration(float64(hi) * float64(time.Millisecond))); hi == 0 || peak != want || strings.HasPrefix(peak, "0.") {
+		t.Errorf("latency peak %q, want %q (series max %gms)", peak, want, hi)
+	}
 }
