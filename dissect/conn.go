@@ -637,8 +637,8 @@ func (c *Conn) header(d reassembly.Dir, b []byte, pos uint64, ts time.Time) int 
 	switch {
 	case s.command, s.identity:
 		s.capWant = c.opt.CommandCap
-	case !s.inMsg && flags&1 == 0 && (s.sock == SUB || s.sock == XSUB || s.sock == SocketUnknown):
-		// Possibly a 3.0-style subscription message: keep the topic.
+	case s.sock == SUB || s.sock == XSUB || s.sock == SocketUnknown:
+		// Possibly a 3.0-style subscription (any frame of a message): keep the topic.
 		s.capWant = c.opt.CommandCap
 	}
 	if uint64(s.capWant) > size {
@@ -699,14 +699,16 @@ func (c *Conn) endFrame(d reassembly.Dir, ts time.Time) {
 	e.Body = s.buf
 	e.Complete = uint64(len(s.buf)) == s.size
 	e.Lost = s.lost
-	first := !s.inMsg
 	s.inMsg = more
 	if c.mech == MechCURVE && s.framing == fV3 && len(s.buf) >= 8 && string(s.buf[:8]) == "\x07MESSAGE" {
 		c.curveMessage(e)
 		c.h.Event(e)
 		return
 	}
-	if first && !more && s.size >= 1 && len(s.buf) >= 1 && (s.buf[0] == 0 || s.buf[0] == 1) &&
+	// libzmq's XPUB (4.3.x, without ZMQ_ONLY_FIRST_SUBSCRIBE) takes every
+	// frame that starts with 0x00 or 0x01 as an unsubscription or
+	// subscription, whatever its place in a multipart message.
+	if s.size >= 1 && len(s.buf) >= 1 && (s.buf[0] == 0 || s.buf[0] == 1) &&
 		(s.sock == SUB || s.sock == XSUB || (s.sock == SocketUnknown && s.version != V31 && c.peerIsPub(d))) {
 		e.Legacy = true
 		e.Cmd = CmdCANCEL

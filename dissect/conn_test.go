@@ -222,3 +222,34 @@ func TestNotZMTP(t *testing.T) {
 		t.Fatalf("detected %v, events %v", c.Detected(), r.lines)
 	}
 }
+
+// libzmq 4.3.4's XPUB applies every frame an XSUB sends that starts with 0x01
+// or 0x00 as a subscription or cancel, also inside a multipart message (found
+// with real XSUB/XPUB_VERBOSER peers: [0x01 "multi", "body"] and ["\x02data",
+// 0x01 "sneaky"] both subscribed).
+func TestXSUBLegacySubscribeInMultipart(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, true)
+	ts := time.Unix(0, 0)
+	c.Feed(c2s, greeting("NULL", 1), ts)
+	c.Feed(s2c, greeting("NULL", 1), ts)
+	c.Feed(c2s, cmd("READY", prop("Socket-Type", "XSUB")), ts)
+	c.Feed(s2c, cmd("READY", prop("Socket-Type", "XPUB")), ts)
+	var b []byte
+	b = append(b, frame(1, []byte("\x01multi"))...)
+	b = append(b, frame(0, []byte("body"))...)
+	b = append(b, frame(1, []byte("\x02data"))...)
+	b = append(b, frame(0, []byte("\x00sneaky"))...)
+	c.Feed(c2s, b, ts)
+	want := []string{
+		"c2s greeting 3.1 NULL sock=",
+		"s2c greeting 3.1 NULL sock=",
+		"c2s command READY Socket-Type=XSUB",
+		"s2c command READY Socket-Type=XPUB",
+		`c2s frame size=6 more=true SUBSCRIBE topic="multi"`,
+		"c2s frame size=4 more=false",
+		"c2s frame size=5 more=true",
+		`c2s frame size=7 more=false CANCEL topic="sneaky"`,
+	}
+	check(t, r.lines, want)
+}

@@ -18,7 +18,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/pcaps/*/expected.json from zspy's output")
 
-const corpus = "../testdata/pcaps"
+// corpus is the capture corpus; ZSPY_CORPUS points the tests at another one
+// (a scenario being tried before it joins the corpus).
+var corpus = func() string {
+	if d := os.Getenv("ZSPY_CORPUS"); d != "" {
+		return d
+	}
+	return "../testdata/pcaps"
+}()
 
 // replayFile runs one capture file through a fresh pipeline.
 func replayFile(t testing.TB, path string) *report.Report {

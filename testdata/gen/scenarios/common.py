@@ -29,7 +29,8 @@ import zmq
 
 GEN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(os.path.dirname(GEN_DIR))
-PCAPS = os.path.join(REPO, "testdata", "pcaps")
+# ZSPY_PCAPS writes cases elsewhere (trying a scenario without touching the corpus).
+PCAPS = os.environ.get("ZSPY_PCAPS") or os.path.join(REPO, "testdata", "pcaps")
 
 LIBZMQ = "libzmq %s (pyzmq %s)" % (zmq.zmq_version(), zmq.__version__)
 
