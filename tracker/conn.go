@@ -157,6 +157,9 @@ type Conn struct {
 
 	// Curve is true when frames are CURVE MESSAGE boxes (messages unknown).
 	Curve bool
+	// curvePings holds the times of boxes of a PING's size not yet answered
+	// by a box of a PONG's size, per direction (see curveHeartbeat).
+	curvePings [2]pingQueue
 	// What the socket monitor said (see MonitorEvent). Index 0 is the client
 	// (connecting) socket, 1 the server (listening) socket.
 	MonitorSource       [2]string
@@ -176,6 +179,14 @@ type Conn struct {
 	flipped bool
 	msg     [2]msgAcc
 	t       *Tracker
+}
+
+// pingQueue is a small FIFO of packet times, and the plaintext size of the
+// direction's previous box (-1 before the first).
+type pingQueue struct {
+	ts   [4]time.Time
+	n    int
+	last int64
 }
 
 type pendingReq struct {

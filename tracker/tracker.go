@@ -96,6 +96,7 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 	c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
 	for i := range c.Sides {
 		c.Sides[i].SocketType = dissect.SocketUnknown
+		c.curvePings[i].last = -1
 		c.TCP[i].WScale = -1
 	}
 	c.dis = dissect.NewConn((*connHandler)(c), t.opt.Dissect, info.SawSYN)
@@ -409,6 +410,9 @@ func (c *Conn) subscription(i int, cancel bool, topic []byte, ts time.Time) {
 func (c *Conn) frame(i int, e *dissect.Event) {
 	st := &c.Dirs[i]
 	if e.Curve {
+		if c.curveHeartbeat(i, e) {
+			return
+		}
 		st.Frames++
 		if e.Plain > 0 {
 			st.Bytes += uint64(e.Plain)
@@ -591,4 +595,64 @@ func (c *Conn) wireHandshakeError(reason string) {
 	if c.HandshakeError == "" || strings.HasPrefix(c.HandshakeError, monitorPrefix) {
 		c.HandshakeError = reason
 	}
+}
+
+// Plaintext sizes of libzmq's heartbeat commands inside CURVE MESSAGE boxes:
+// PING is "\x04PING" and a 2-byte TTL (libzmq sends no context), PONG is
+// "\x04PONG" (echoing that empty context).
+const (
+	curvePingPlain = 7
+	curvePongPlain = 5
+	// curvePongWithin is how long after a PING box its PONG may come.
+	curvePongWithin = time.Second
+)
+
+// curveHeartbeat recognises PING/PONG inside CURVE boxes, which libzmq
+// encrypts like data (the box's frame is an ordinary data frame). A box of
+// PONG's size that answers a box of PING's size from the other side within
+// curvePongWithin makes both commands: the PONG is not counted as data, and
+// the PING, counted as a data frame when it came, is moved to the commands.
+// It reports whether e was taken as a PONG.
+func (c *Conn) curveHeartbeat(i int, e *dissect.Event) bool {
+	prev := c.curvePings[i].last
+	c.curvePings[i].last = e.Plain
+	switch e.Plain {
+	case curvePingPlain:
+		q := &c.curvePings[i]
+		if q.n == len(q.ts) {
+			copy(q.ts[:], q.ts[1:])
+			q.n--
+		}
+		q.ts[q.n] = e.TS
+		q.n++
+	case curvePongPlain:
+		if prev == 0 {
+			// After an empty frame (most likely an envelope delimiter with
+			// MORE): the body of a message, not a PONG.
+			return false
+		}
+		q := &c.curvePings[1-i]
+		for q.n > 0 {
+			at := q.ts[0]
+			copy(q.ts[:], q.ts[1:q.n])
+			q.n--
+			if e.TS.Sub(at) > curvePongWithin {
+				continue
+			}
+			ping := &c.Dirs[1-i]
+			if ping.Frames > 0 && ping.Bytes >= curvePingPlain {
+				ping.Frames--
+				ping.Bytes -= curvePingPlain
+			}
+			ping.Commands++
+			ping.Pings++
+			ping.LastPing = at
+			pong := &c.Dirs[i]
+			pong.Commands++
+			pong.Pongs++
+			pong.LastPong = e.TS
+			return true
+		}
+	}
+	return false
 }

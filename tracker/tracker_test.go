@@ -35,3 +35,54 @@ func TestKeepClosedBoundsMemory(t *testing.T) {
 		t.Fatalf("the newest connection is %d", last.ID)
 	}
 }
+
+// curveBox returns a ZMTP 3 data frame holding a CURVE MESSAGE box with plain
+// bytes of plaintext (box = "\x07MESSAGE", 8-byte nonce, 16-byte MAC, flags byte, data).
+func curveBox(plain int) []byte {
+	body := append([]byte("\x07MESSAGE"), make([]byte, 8+16+1+plain)...)
+	if len(body) > 255 {
+		h := []byte{2, 0, 0, 0, 0, 0, 0, byte(len(body) >> 8), byte(len(body))}
+		return append(h, body...)
+	}
+	return append([]byte{0, byte(len(body))}, body...)
+}
+
+// libzmq encrypts PING and PONG under CURVE into MESSAGE boxes that look like
+// data frames (found with real peers using ZMQ_HEARTBEAT_IVL over CURVE: each
+// heartbeat was counted as a data frame). A PING-sized box answered by a
+// PONG-sized box is counted as commands; a PONG-sized box after an empty
+// frame (a REP's delimiter) or too late stays data.
+func TestCurveHeartbeatBoxesAreCommands(t *testing.T) {
+	tr := New(Options{})
+	ts := time.Unix(1700000000, 0)
+	s := tr.New(reassembly.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:40000"),
+		Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts})
+	g := make([]byte, 64)
+	g[0], g[9], g[10], g[11] = 0xFF, 0x7F, 3, 1
+	copy(g[12:], "CURVE")
+	c2s, s2c := reassembly.ClientToServer, reassembly.ServerToClient
+	s.Data(c2s, g, ts)
+	s.Data(s2c, g, ts)
+	at := func(ms int) time.Time { return ts.Add(time.Duration(ms) * time.Millisecond) }
+	s.Data(c2s, curveBox(4), at(1))    // data
+	s.Data(c2s, curveBox(7), at(100))  // PING
+	s.Data(s2c, curveBox(7), at(101))  // PING
+	s.Data(s2c, curveBox(5), at(102))  // PONG to the client's PING
+	s.Data(c2s, curveBox(5), at(103))  // PONG to the server's PING
+	s.Data(c2s, curveBox(7), at(200))  // 7 bytes of data: no PONG follows in time
+	s.Data(s2c, curveBox(5), at(1300)) // 5 bytes of data
+	s.Data(c2s, curveBox(7), at(1400)) // 7-byte request body...
+	s.Data(s2c, curveBox(0), at(1401)) // ...answered by a delimiter
+	s.Data(s2c, curveBox(5), at(1402)) // and a 5-byte body
+	s.Data(s2c, curveBox(300), at(1403))
+	c := tr.Conns()[0]
+	want := [2]DirStats{{Frames: 3, Bytes: 4 + 7 + 7, Commands: 2, Pings: 1, Pongs: 1},
+		{Frames: 4, Bytes: 5 + 0 + 5 + 300, Commands: 2, Pings: 1, Pongs: 1}}
+	for i, w := range want {
+		d := c.Dirs[i]
+		if d.Frames != w.Frames || d.Bytes != w.Bytes || d.Commands != w.Commands || d.Pings != w.Pings || d.Pongs != w.Pongs {
+			t.Errorf("dir %d: frames %d bytes %d commands %d pings %d pongs %d, want %d %d %d %d %d", i,
+				d.Frames, d.Bytes, d.Commands, d.Pings, d.Pongs, w.Frames, w.Bytes, w.Commands, w.Pings, w.Pongs)
+		}
+	}
+}
