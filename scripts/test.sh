@@ -29,7 +29,22 @@ go vet ./...
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
 
-go test -count=1 ./...
+# Verbose output goes to a log; the terminal gets the package lines, every
+# failure in full, and a count of the tests that ran.
+test_log=$(mktemp)
+if go test -count=1 -v ./... >"$test_log" 2>&1; then test_rc=0; else test_rc=$?; fi
+grep -E '^(ok|FAIL|\?) ' "$test_log" || true
+passed=$(grep -cE '^\s*--- PASS' "$test_log" || true)
+failed=$(grep -cE '^\s*--- FAIL' "$test_log" || true)
+skipped=$(grep -cE '^\s*--- SKIP' "$test_log" || true)
+if [ "$test_rc" != 0 ]; then
+  echo "go test failed (exit $test_rc); its full output:" >&2
+  cat "$test_log" >&2
+  echo "tests: $passed passed, $failed failed, $skipped skipped"
+  exit 1
+fi
+rm -f "$test_log"
+echo "go test: $passed tests passed, $skipped skipped"
 
 # A short fuzzing pass over every fuzz target (seed corpora also run above).
 fuzz_time=${FUZZ_TIME:-10s}
@@ -54,4 +69,5 @@ for pkg in $(go list ./...); do
     rm -f "$log"
   done
 done
-echo "all tests passed"
+echo "all tests passed; every fuzz target ran $fuzz_time without a finding"
+echo "tests: $passed passed, 0 failed, $skipped skipped"

@@ -370,11 +370,37 @@ func (c *Conn) command(i int, e *dissect.Event) {
 		}
 		c.addError(fmt.Sprintf("%s: ERROR %q", reassembly.Dir(i).String(), reason))
 	case dissect.CmdSUBSCRIBE, dissect.CmdCANCEL:
-		c.subscription(i, e.Cmd == dissect.CmdCANCEL, e.Topic, e.TS)
+		c.subscription(i, e)
 	}
 }
 
-func (c *Conn) subscription(i int, cancel bool, topic []byte, ts time.Time) {
+// subscription applies a SUBSCRIBE or CANCEL (or a 3.0-style subscription
+// message). A topic longer than the dissector's command cap is kept as its
+// prefix, and the connection's errors say so.
+func (c *Conn) subscription(i int, e *dissect.Event) {
+	cancel, topic, ts := e.Cmd == dissect.CmdCANCEL, e.Topic, e.TS
+	if !e.Complete {
+		// The dissector kept the first cap bytes of the frame, so the topic's
+		// prefix is shorter by the frame's overhead ("\x09SUBSCRIBE",
+		// "\x06CANCEL", or the 0x01/0x00 byte). Keep cap-10 bytes whatever
+		// the form, so that a CANCEL finds the SUBSCRIBE it cancels.
+		overhead := 1
+		if !e.Legacy {
+			overhead = 1 + len("SUBSCRIBE")
+			if cancel {
+				overhead = 1 + len("CANCEL")
+			}
+		}
+		if keep := len(topic) + overhead - (1 + len("SUBSCRIBE")); keep >= 0 && keep < len(topic) {
+			topic = topic[:keep]
+		}
+		verb := "subscription"
+		if cancel {
+			verb = "unsubscription"
+		}
+		c.addError(fmt.Sprintf("%s: %s of a %d-byte frame: only the topic's first %d bytes kept",
+			reassembly.Dir(i).String(), verb, e.Size, len(topic)))
+	}
 	side := &c.Sides[i]
 	if side.SocketType == dissect.SocketUnknown {
 		side.SocketType = dissect.SUB
@@ -422,7 +448,7 @@ func (c *Conn) frame(i int, e *dissect.Event) {
 	if e.Legacy {
 		// A 3.0-style subscription travels as a data message: it counts as one
 		// and changes the subscriptions.
-		c.subscription(i, e.Cmd == dissect.CmdCANCEL, e.Topic, e.TS)
+		c.subscription(i, e)
 	}
 	st.Frames++
 	st.Bytes += e.Size

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +86,60 @@ func TestCurveHeartbeatBoxesAreCommands(t *testing.T) {
 				d.Frames, d.Bytes, d.Commands, d.Pings, d.Pongs, w.Frames, w.Bytes, w.Commands, w.Pings, w.Pongs)
 		}
 	}
+}
+
+// A SUBSCRIBE longer than the dissector's command cap keeps the topic's
+// prefix, and the connection's errors say that it was cut; a CANCEL of the
+// same long topic still removes it.
+func TestLongSubscriptionTopicIsReportedCut(t *testing.T) {
+	tr := New(Options{})
+	ts := time.Unix(1700000000, 0)
+	s := tr.New(reassembly.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:40000"),
+		Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts})
+	g := make([]byte, 64)
+	g[0], g[9], g[10], g[11] = 0xFF, 0x7F, 3, 1
+	copy(g[12:], "NULL")
+	ready := func(sock string) []byte {
+		body := append([]byte("\x05READY\x0bSocket-Type\x00\x00\x00"), byte(len(sock)))
+		body = append(body, sock...)
+		return append([]byte{0x04, byte(len(body))}, body...)
+	}
+	long := func(name string, topic []byte) []byte {
+		body := append([]byte{byte(len(name))}, name...)
+		body = append(body, topic...)
+		h := []byte{0x06, 0, 0, 0, 0, 0, 0, byte(len(body) >> 8), byte(len(body))}
+		return append(h, body...)
+	}
+	topic := make([]byte, 5000)
+	for i := range topic {
+		topic[i] = 'a' + byte(i%26)
+	}
+	c2s, s2c := reassembly.ClientToServer, reassembly.ServerToClient
+	s.Data(c2s, append(g, ready("SUB")...), ts)
+	s.Data(s2c, append(g, ready("PUB")...), ts)
+	s.Data(c2s, long("SUBSCRIBE", topic), ts)
+	s.Data(c2s, append([]byte{0x04, 12}, "\x09SUBSCRIBEab"...), ts)
+	c := tr.Conns()[0]
+	if len(c.Subscriptions) != 2 || len(c.Subscriptions[0]) == 0 || len(c.Subscriptions[0]) >= len(topic) ||
+		c.Subscriptions[0] != string(topic[:len(c.Subscriptions[0])]) || c.Subscriptions[1] != "ab" {
+		t.Fatalf("%d subscriptions, lengths %v", len(c.Subscriptions), lens(c.Subscriptions))
+	}
+	if len(c.Errors) != 1 || !strings.Contains(c.Errors[0], "subscription of a 5010-byte frame: only the topic's first") {
+		t.Fatalf("errors %q", c.Errors)
+	}
+	s.Data(c2s, long("CANCEL", topic), ts)
+	if len(c.Subscriptions) != 1 || c.Subscriptions[0] != "ab" {
+		t.Fatalf("after the cancel: %d subscriptions, lengths %v", len(c.Subscriptions), lens(c.Subscriptions))
+	}
+	if len(c.Errors) != 2 || !strings.Contains(c.Errors[1], "unsubscription of a 5007-byte frame") {
+		t.Fatalf("errors %q", c.Errors)
+	}
+}
+
+func lens(ss []string) []int {
+	var n []int
+	for _, s := range ss {
+		n = append(n, len(s))
+	}
+	return n
 }
