@@ -109,6 +109,10 @@ type side struct {
 	lost    uint64
 	inMsg   bool // the previous frame had MORE set
 
+	framed   bool // framing was found by resynchronisation
+	tail     int  // greeting position of the next byte while a greeting's rest is read (greetingTail)
+	tailFrom int  // greeting position where the captured rest began
+
 	skipped uint64 // bytes skipped since sync was lost
 	scanned uint64 // bytes scanned before the stream was known to be ZMTP
 }
@@ -268,10 +272,16 @@ func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
 	peer := &c.s[d^1]
 	if s.phase == phStart {
 		s.phase = phGreeting
-		if b[0] != 0xFF && !c.fromStart && (c.det != IsZMTP || c.midStream) {
+		if b[0] != 0xFF && !c.fromStart && (c.det != IsZMTP || c.midStream || !v1IdentityStart(b)) {
 			// The capture joined the stream mid-way: look for frames in this very
-			// segment rather than collecting a greeting across segments.
+			// segment rather than collecting a greeting across segments. When the
+			// peer's greeting was whole, only a 1.0 identity frame (length, flags
+			// 0) can open this side; anything else is the rest of a greeting or
+			// later traffic whose start was not captured.
 			s.phase = phResync
+			if c.det == IsZMTP {
+				c.midStream = true
+			}
 			return 0
 		}
 	}
@@ -700,6 +710,10 @@ func (c *Conn) endFrame(d reassembly.Dir, ts time.Time) {
 	e.Complete = uint64(len(s.buf)) == s.size
 	e.Lost = s.lost
 	s.inMsg = more
+	if c.mech == MechUnknown && c.midStream && s.framing == fV3 && s.size >= 33 && len(s.buf) >= 8 && string(s.buf[:8]) == "\x07MESSAGE" {
+		// Joined mid-stream: a CURVE MESSAGE box names the mechanism.
+		c.mech = MechCURVE
+	}
 	if c.mech == MechCURVE && s.framing == fV3 && len(s.buf) >= 8 && string(s.buf[:8]) == "\x07MESSAGE" {
 		c.curveMessage(e)
 		c.h.Event(e)
@@ -737,4 +751,10 @@ func (c *Conn) curveMessage(e *Event) {
 		e.Plain = -1
 		e.Err = ErrBadCommand
 	}
+}
+
+// v1IdentityStart says whether b can open a ZMTP 1.0 stream: a short identity
+// frame (length byte counting the flags, then flags 0).
+func v1IdentityStart(b []byte) bool {
+	return len(b) >= 2 && b[0] != 0 && b[0] != 0xFF && b[1] == 0
 }

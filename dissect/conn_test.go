@@ -253,3 +253,52 @@ func TestXSUBLegacySubscribeInMultipart(t *testing.T) {
 	}
 	check(t, r.lines, want)
 }
+
+// A capture that joined during the greetings (no SYN, the first 10 bytes of
+// one side missed): the rest of that side's greeting is recognised, not read
+// as a 1.0 identity or as frames, and the connection is mid-stream.
+func TestGreetingTailAfterCut(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, false)
+	ts := time.Unix(0, 0)
+	g := greeting("NULL", 1)
+	c.Feed(c2s, g[:10], ts)
+	c.Feed(s2c, g[10:11], ts) // libzmq sends the major version alone
+	c.Feed(c2s, g[10:], ts)
+	c.Feed(s2c, g[11:], ts)
+	c.Feed(s2c, cmd("READY", prop("Socket-Type", "ROUTER")), ts)
+	c.Feed(c2s, cmd("READY", prop("Socket-Type", "DEALER")), ts)
+	c.Feed(s2c, frame(0, []byte("hi")), ts)
+	want := []string{
+		"c2s greeting 3.1 NULL sock=",
+		"s2c greeting 3.1 NULL sock=",
+		"s2c command READY Socket-Type=ROUTER",
+		"c2s command READY Socket-Type=DEALER",
+		"s2c frame size=2 more=false",
+	}
+	check(t, r.lines, want)
+	if !c.MidStream() {
+		t.Fatal("not marked mid-stream")
+	}
+}
+
+// Resynchronisation does not take zero padding, or a READY's 4-byte property
+// lengths, for empty frames (zmq4 sends a command's header and body in
+// separate segments).
+func TestResyncIgnoresZeroRunsAndPropertyLengths(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, false)
+	ts := time.Unix(0, 0)
+	ready := cmd("READY", prop("Identity", "abc"), prop("Socket-Type", "REP"))
+	c.Feed(s2c, ready[2:], ts)         // the body without its header
+	c.Feed(s2c, make([]byte, 300), ts) // the inside of a zero-filled frame
+	c.Feed(s2c, append(make([]byte, 40), frame(0, bytes.Repeat([]byte{9}, 300))...), ts)
+	c.Feed(s2c, frame(1, nil), ts)
+	c.Feed(s2c, frame(0, []byte("reply")), ts)
+	want := []string{
+		"s2c resync skipped=690",
+		"s2c frame size=0 more=true",
+		"s2c frame size=5 more=false",
+	}
+	check(t, r.lines, want)
+}

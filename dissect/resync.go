@@ -13,16 +13,40 @@ import (
 // a chunk's first byte is tried first; other offsets need a stronger chain.
 func (c *Conn) resync(d reassembly.Dir, b []byte, ts time.Time) int {
 	s := &c.s[d]
-	f := s.framing
+	if n, ok := c.greetingTail(d, b, ts); ok {
+		return n
+	}
+	f := c.resyncFraming(d)
+	// Without a greeting on either side the framing is unknown too: ZMTP 1.0
+	// (length first) is tried after 3.x at each offset.
+	guess := s.version == VersionUnknown && !c.s[d^1].framed && c.s[d^1].version == VersionUnknown
 	found := -1
-	for i := 0; i < len(b); i++ {
-		frames, ok, exact, anchor := c.chain(f, b[i:])
-		if !ok {
-			continue
-		}
-		if anchor || (exact && frames >= 2) || (i == 0 && (frames >= 1 || !exact)) {
-			found = i
-			break
+	for i := 0; i < len(b) && found < 0; i++ {
+		for _, g := range [2]framing{f, fV1} {
+			if g == fV1 && (!guess || f == fV1) {
+				break
+			}
+			frames, empty, ok, exact, anchor := c.chain(g, b[i:])
+			if !ok {
+				continue
+			}
+			if i > 0 && !anchor && len(b)-i >= 2 && b[i] == 0 && b[i+1] == 0 && g != fV1 {
+				// An empty last frame first, then more: how the 4-byte
+				// big-endian lengths of READY properties and application
+				// integers look, not a likely start.
+				continue
+			}
+			if !anchor && frames >= 2 && (empty == frames || len(b)-i >= 4 && g != fV1 && string(b[i:i+4]) == "\x00\x00\x00\x00") {
+				continue // runs of zero bytes (padding) read as empty frames
+			}
+			if g == fV1 && !(exact && frames >= 1) {
+				continue // a guessed framing needs whole frames
+			}
+			if anchor || (exact && frames >= 2) || (i == 0 && (frames >= 1 || !exact)) {
+				found = i
+				f = g
+				break
+			}
 		}
 	}
 	if found < 0 {
@@ -39,6 +63,8 @@ func (c *Conn) resync(d reassembly.Dir, b []byte, ts time.Time) int {
 		c.det = IsZMTP
 		c.midStream = true
 	}
+	s.framing = f
+	s.framed = true
 	e := c.reset(d, KindResync, ts, s.off+uint64(found))
 	e.Skipped = s.skipped + uint64(found)
 	s.skipped = 0
@@ -52,14 +78,15 @@ func (c *Conn) resync(d reassembly.Dir, b []byte, ts time.Time) int {
 }
 
 // chain walks frames from the start of b. It reports how many whole frames it
-// found, whether every header on the way was plausible (ok), whether the last
+// found and how many of them were empty, whether every header on the way was plausible (ok; a header cut by the
+// end of b cannot be judged, so it is not ok before a whole frame), whether the last
 // frame ended exactly at the end of b, and whether it met a frame that only ZMTP
 // writes (a known command, a CURVE MESSAGE).
-func (c *Conn) chain(f framing, b []byte) (frames int, ok, exact, anchor bool) {
+func (c *Conn) chain(f framing, b []byte) (frames, empty int, ok, exact, anchor bool) {
 	i := 0
 	for frames < 256 {
 		if i == len(b) {
-			return frames, frames > 0, true, anchor
+			return frames, empty, frames > 0, true, anchor
 		}
 		rest := b[i:]
 		var flags byte
@@ -68,42 +95,42 @@ func (c *Conn) chain(f framing, b []byte) (frames int, ok, exact, anchor bool) {
 		if f == fV1 {
 			if rest[0] == 0xFF {
 				if len(rest) < 10 {
-					return frames, true, false, anchor
+					return frames, empty, frames > 0, false, anchor
 				}
 				l := binary.BigEndian.Uint64(rest[1:9])
 				if l < 256 || l > c.opt.ResyncMaxFrame {
-					return frames, false, false, anchor
+					return frames, empty, false, false, anchor
 				}
 				size, flags, hl = l-1, rest[9], 10
 			} else {
 				if len(rest) < 2 {
-					return frames, true, false, anchor
+					return frames, empty, frames > 0, false, anchor
 				}
 				if rest[0] == 0 {
-					return frames, false, false, anchor
+					return frames, empty, false, false, anchor
 				}
 				size, flags, hl = uint64(rest[0])-1, rest[1], 2
 			}
 			if flags&^1 != 0 {
-				return frames, false, false, anchor
+				return frames, empty, false, false, anchor
 			}
 		} else {
 			flags = rest[0]
 			if f == fV3 && !(flags <= 4 || flags == 6) || f == fV2 && flags&^3 != 0 {
-				return frames, false, false, anchor
+				return frames, empty, false, false, anchor
 			}
 			if flags&2 != 0 {
 				if len(rest) < 9 {
-					return frames, true, false, anchor
+					return frames, empty, frames > 0, false, anchor
 				}
 				size = binary.BigEndian.Uint64(rest[1:9])
 				if size < 256 || size > c.opt.ResyncMaxFrame {
-					return frames, false, false, anchor
+					return frames, empty, false, false, anchor
 				}
 				hl = 9
 			} else {
 				if len(rest) < 2 {
-					return frames, true, false, anchor
+					return frames, empty, frames > 0, false, anchor
 				}
 				size, hl = uint64(rest[1]), 2
 			}
@@ -112,31 +139,142 @@ func (c *Conn) chain(f framing, b []byte) (frames int, ok, exact, anchor bool) {
 		if f == fV3 && flags&4 != 0 {
 			if size < 2 || len(body) < 1 {
 				if size < 2 {
-					return frames, false, false, anchor
+					return frames, empty, false, false, anchor
 				}
-				return frames, true, false, anchor
+				return frames, empty, true, false, anchor
 			}
 			n := int(body[0])
 			if n == 0 || uint64(n)+1 > size {
 				if !(body[0] == 0x5E && size >= 5) {
-					return frames, false, false, anchor
+					return frames, empty, false, false, anchor
 				}
 				n = 4
 			}
 			if len(body) >= 1+n {
 				if body[0] != 0x5E && lookupCommand(body[1:1+n]) == CmdOther {
-					return frames, false, false, anchor
+					return frames, empty, false, false, anchor
 				}
 				anchor = true
 			}
-		} else if c.mech == MechCURVE && len(body) >= 8 && string(body[:8]) == "\x07MESSAGE" {
+		} else if (c.mech == MechCURVE || c.mech == MechUnknown) && len(body) >= 8 && string(body[:8]) == "\x07MESSAGE" {
 			anchor = true
 		}
 		if uint64(len(body)) < size {
-			return frames, true, false, anchor
+			return frames, empty, true, false, anchor
 		}
 		i += hl + int(size)
 		frames++
+		if size == 0 {
+			empty++
+		}
 	}
-	return frames, true, false, anchor
+	return frames, empty, true, false, anchor
+}
+
+// greetingTail recognises the rest of a ZMTP 3.x greeting at the start of a
+// direction whose first bytes the capture missed (it joined during the
+// greeting, as libzmq sends it in pieces of 10, 1 and 53 bytes). The tail must
+// reach the version bytes or the mechanism's first letter, so that it is not
+// taken for traffic. It consumes the greeting's bytes and decodes the frames
+// that follow from a known boundary; ok is false when b is not such a tail.
+func (c *Conn) greetingTail(d reassembly.Dir, b []byte, ts time.Time) (n int, ok bool) {
+	s := &c.s[d]
+	if c.fromStart || s.version != VersionUnknown {
+		return 0, false
+	}
+	pos := s.tail
+	if pos == 0 {
+		if s.off != 0 {
+			return 0, false
+		}
+		for o := 10; o <= 12; o++ {
+			if greetingTailAt(b, o) {
+				pos = o
+				break
+			}
+		}
+		if pos == 0 {
+			return 0, false
+		}
+		s.tailFrom = pos
+		s.greet = [64]byte{0: 0xFF, 9: 0x7F, 10: 3}
+	} else if !greetingTailAt(b, pos) {
+		s.tail = 0
+		return 0, false
+	}
+	n = copy(s.greet[pos:], b)
+	pos += n
+	if pos < len(s.greet) {
+		s.tail = pos
+		return n, true
+	}
+	s.tail = 0
+	if c.det == Undecided {
+		c.det = IsZMTP
+	}
+	c.midStream = true
+	if s.tailFrom <= 11 {
+		c.greeting64(d, ts) // version and mechanism were captured
+	} else {
+		s.framing = fV3
+		s.phase = phFrames
+		s.fs = fsHeader
+	}
+	s.skipped = 0
+	return n, true
+}
+
+// greetingTailAt says whether b can be the bytes of a 3.x greeting from its
+// position o on (major version 3, minor, mechanism name padded with zeros,
+// as-server, zero filler).
+func greetingTailAt(b []byte, o int) bool {
+	ended := false
+	for i := 0; i < len(b) && o+i < 64; i++ {
+		p, x := o+i, b[i]
+		switch {
+		case p < 10:
+			return false
+		case p == 10:
+			if x != 3 {
+				return false
+			}
+		case p == 11:
+			if x > 1 {
+				return false
+			}
+		case p == 12:
+			if x < 'A' || x > 'Z' {
+				return false
+			}
+		case p < 32:
+			if x == 0 {
+				ended = true
+			} else if ended || !(x >= 'A' && x <= 'Z' || x >= '0' && x <= '9' || x == '-' || x == '_' || x == '.' || x == '+' || x == ':') {
+				return false
+			}
+		case p == 32:
+			if x > 1 {
+				return false
+			}
+		default:
+			if x != 0 {
+				return false
+			}
+		}
+	}
+	return len(b) > 0
+}
+
+// resyncFraming is the framing to look for in direction d: the one its
+// greeting named, else the one the peer speaks (both sides of a connection
+// use the same), else 3.x, which most peers speak.
+func (c *Conn) resyncFraming(d reassembly.Dir) framing {
+	s, p := &c.s[d], &c.s[d^1]
+	switch {
+	case s.version != VersionUnknown || s.framed:
+		return s.framing
+	case p.version != VersionUnknown || p.framed:
+		return p.framing
+	}
+	return fV3
 }

@@ -203,6 +203,11 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 
 func (c *Conn) afterDissect() {
 	c.Version = c.dis.Version()
+	if c.Detection == dissect.IsZMTP && !c.MidStream {
+		// One direction's start can prove missing after the other's greeting
+		// was whole.
+		c.MidStream = c.dis.MidStream()
+	}
 	if c.Detection == dissect.Undecided {
 		c.Detection = c.dis.Detected()
 		if c.Detection == dissect.IsZMTP {
@@ -436,6 +441,7 @@ func (c *Conn) subscription(i int, e *dissect.Event) {
 func (c *Conn) frame(i int, e *dissect.Event) {
 	st := &c.Dirs[i]
 	if e.Curve {
+		c.Curve = true // also when a mid-stream capture showed no greeting
 		if c.curveHeartbeat(i, e) {
 			return
 		}
