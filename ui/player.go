@@ -121,7 +121,13 @@ func (pl *player) apply(m ctlMsg, pkt time.Time) {
 		if m.d <= 0 {
 			pl.stepN++
 		} else {
-			base := pkt
+			// From the time on screen (the last packet processed, or the
+			// end of the previous step), not from the held packet, which
+			// may be far ahead: N moves the display by exactly d.
+			base := pl.lastTS
+			if base.IsZero() {
+				base = pkt
+			}
 			if pl.stepUntil.After(base) {
 				base = pl.stepUntil
 			}
@@ -154,6 +160,12 @@ func (pl *player) hold(pkt time.Time) {
 			}
 			if pkt.Before(pl.stepUntil) {
 				return
+			}
+			if pl.stepUntil.After(pl.lastTS) {
+				// The step ran to its end with no packet there: show its
+				// end (idle time passes, zero windows grow).
+				pl.lastTS = pl.stepUntil
+				pl.sincePush++
 			}
 			pl.stepUntil = time.Time{}
 			if pl.sincePush > 0 {

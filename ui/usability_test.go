@@ -251,3 +251,48 @@ func TestLatencySparklinePeakUnit(t *testing.T) {
 		t.Errorf("latency peak %q, want %q (series max %gms)", peak, want, hi)
 	}
 }
+
+// N steps one second of packet time from the time on screen: twice N from
+// the start shows the first packet's time plus two seconds. It stepped from
+// the held packet instead, so a step after a quiet spell jumped further.
+func TestStepSecondFromShownTime(t *testing.T) {
+	first, _, _ := captureSpan(t, "slow_subscriber")
+	h := startReplay(t, "slow_subscriber", 80, 24, Options{Speed: 1, StartPaused: true, Clock: &fakeClock{now: t0}})
+	for k := 1; k <= 3; k++ {
+		h.key(tcell.KeyRune, 'N')
+		want := first.Add(time.Duration(k) * time.Second)
+		// A step that stops short sends no more frames: the watchdog turns
+		// that into a failure (it does not pace anything).
+		var f *Frame
+		select {
+		case f = <-waitFrameAsync(h, func(f *Frame) bool { return !f.Time.Before(want) || f.Status.Player.Done }):
+		case <-time.After(time.Minute):
+			t.Fatalf("step %d: no frame reached %v", k, want)
+		}
+		if f.Status.Player.Done {
+			break
+		}
+		if !f.Time.Equal(want) || !f.Status.Player.Paused {
+			t.Fatalf("step %d: frame at %v (paused %v), want %v", k, f.Time, f.Status.Player.Paused, want)
+		}
+		h.sync()
+		if l := h.lines()[22]; !strings.Contains(l, fmtTime(want)) {
+			t.Errorf("step %d: status %q, want %s", k, l, fmtTime(want))
+		}
+	}
+	h.quit()
+}
+
+// waitFrameAsync is waitFrame on a goroutine of its own.
+func waitFrameAsync(h *harness, ok func(f *Frame) bool) <-chan *Frame {
+	c := make(chan *Frame, 1)
+	go func() {
+		for f := range h.frames {
+			if ok(f) {
+				c <- f
+				return
+			}
+		}
+	}()
+	return c
+}
