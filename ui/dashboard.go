@@ -891,7 +891,7 @@ var helpText = `[::b]zspy dashboard[::-]
 
 [yellow]Connections table[-]
   ↑↓ j k   move     PgUp PgDn g G   page, top, bottom
-  < >      sort by the previous / next column (or click a header)
+  < > , .  sort by the previous / next column (or click a header)
   r        reverse the order; ties keep connection-ID order
   /        filter: a case-insensitive regular expression over the
            row's text (endpoints, sockets, state, mechanism, identities,
@@ -934,5 +934,7 @@ var helpText = `[::b]zspy dashboard[::-]
 [yellow]Status bar[-]
   packet time │ packets and rate │ connections │ drops: k kernel,
   i internal (zspy's queues), ui skipped screen updates │ warnings │
-  InfluxDB state │ replay state and speed.
+  InfluxDB state │ replay state and speed. When the pipeline warned (a
+  capture cut short, a packet it could not read), the latest warning
+  shows in yellow above the status bar; the report on quit lists all.
 `

@@ -296,3 +296,15 @@ func waitFrameAsync(h *harness, ok func(f *Frame) bool) <-chan *Frame {
 	}()
 	return c
 }
+
+// The help names the warning line and every sort key.
+func TestHelpNamesWarningsAndSortKeys(t *testing.T) {
+	d, s := newDash(t, 80, 80, DashboardOptions{})
+	d.show(ViewHelp)
+	text := strings.Join(draw(d, s), "\n")
+	for _, want := range []string{"latest warning", "< > , .  sort"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("help lacks %q", want)
+		}
+	}
+}
