@@ -1,6 +1,7 @@
 package dissect
 
 import (
+	"bytes"
 	"encoding/binary"
 	"time"
 
@@ -88,7 +89,8 @@ type side struct {
 
 	greet    [64]byte
 	glen     int
-	rev      int // byte 10 of this side's greeting, -1 until seen
+	mechCut  bool // bytes of the greeting's mechanism name were not captured
+	rev      int  // byte 10 of this side's greeting, -1 until seen
 	version  Version
 	sock     SocketType
 	identity bool // the next frame is the identity frame of a 1.0/2.0 stream
@@ -212,6 +214,27 @@ func (c *Conn) Skip(d reassembly.Dir, n int, ts time.Time) {
 	}
 	s := &c.s[d]
 	un := uint64(n)
+	if s.phase == phGreeting && s.glen >= 13 && s.greet[12] >= 'A' && s.greet[12] <= 'Z' {
+		// The bytes fall inside a 3.x greeting, whose length (64) is known:
+		// follow them, as a frame body's are followed, instead of losing the
+		// frame boundaries. A mechanism name cut by the gap is not guessed.
+		k := min(un, uint64(len(s.greet)-s.glen))
+		if s.glen < 32 && bytes.IndexByte(s.greet[12:s.glen], 0) < 0 {
+			s.mechCut = true // the name had not ended
+		}
+		clear(s.greet[s.glen : s.glen+int(k)])
+		s.glen += int(k)
+		e := c.reset(d, KindGap, ts, s.off)
+		e.Lost = k
+		s.off += k
+		c.h.Event(e)
+		if s.glen == len(s.greet) {
+			c.greeting64(d, ts)
+		}
+		if un -= k; un == 0 {
+			return
+		}
+	}
 	lostSync := false
 	switch s.phase {
 	case phDead:
@@ -476,6 +499,9 @@ func (c *Conn) greeting64(d reassembly.Dir, ts time.Time) {
 	}
 	name := mech[:end]
 	m := MechOther
+	if s.mechCut {
+		name, m = nil, MechUnknown
+	}
 	switch string(name) {
 	case "NULL":
 		m = MechNULL
@@ -497,7 +523,7 @@ func (c *Conn) greeting64(d reassembly.Dir, ts time.Time) {
 	c.h.Event(e)
 	if c.mech == MechUnknown {
 		c.mech = m
-	} else if c.mech != m {
+	} else if c.mech != m && m != MechUnknown {
 		c.malformed(d, ts, 12, ErrMechMismatch)
 	}
 }

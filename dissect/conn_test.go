@@ -302,3 +302,46 @@ func TestResyncIgnoresZeroRunsAndPropertyLengths(t *testing.T) {
 	}
 	check(t, r.lines, want)
 }
+
+// A capture with a short snap length keeps only the start of the segment that
+// carries a greeting's last 53 bytes: the gap falls inside the 64-byte 3.x
+// greeting, whose length is known, so the frames after it decode in step
+// (found by replaying a real capture cut to 96 bytes a packet: every message
+// after the handshake used to go to resynchronisation). A gap over the
+// mechanism name leaves that side's mechanism unknown, not mismatched.
+func TestGapInsideGreeting(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, true)
+	ts := time.Unix(0, 0)
+	gc, gs := greeting("NULL", 1), greeting("NULL", 1)
+	c.Feed(c2s, gc[:11], ts)
+	c.Feed(s2c, gs[:11], ts)
+	c.Feed(c2s, gc[11:41], ts) // the mechanism is whole
+	c.Skip(c2s, 23, ts)
+	c.Feed(s2c, gs[11:14], ts) // "NU", then lost
+	c.Skip(s2c, 50+5, ts)      // the rest of the greeting and 5 bytes of READY
+	ready := cmd("READY", prop("Socket-Type", "PUSH"))
+	c.Feed(c2s, ready, ts)
+	c.Feed(c2s, frame(0, []byte("hello")), ts)
+	want := []string{
+		"c2s gap lost=23 sync=true",
+		"c2s greeting 3.1 NULL sock=",
+		"s2c gap lost=50 sync=true",
+		"s2c greeting 3.1  sock=",
+		"s2c gap lost=5 sync=false",
+		"c2s command READY Socket-Type=PUSH",
+		"c2s frame size=5 more=false",
+	}
+	check(t, r.lines, want)
+	if c.Mechanism() != MechNULL {
+		t.Fatalf("mechanism %v", c.Mechanism())
+	}
+
+	// The name ended before the gap: it is known.
+	r = &recorder{}
+	c = NewConn(r, Options{}, true)
+	c.Feed(c2s, gc[:20], ts)
+	c.Skip(c2s, 44, ts)
+	c.Feed(c2s, ready, ts)
+	check(t, r.lines, []string{"c2s gap lost=44 sync=true", "c2s greeting 3.1 NULL sock=", "c2s command READY Socket-Type=PUSH"})
+}

@@ -26,8 +26,14 @@ func (c *Conn) resync(d reassembly.Dir, b []byte, ts time.Time) int {
 			if g == fV1 && (!guess || f == fV1) {
 				break
 			}
-			frames, empty, ok, exact, anchor := c.chain(g, b[i:])
+			frames, empty, ok, exact, anchor, emptyPair := c.chain(g, b[i:])
 			if !ok {
+				continue
+			}
+			if !anchor && emptyPair {
+				// Two empty messages back to back: what zero padding inside a
+				// body (a frame header's last zero, then zeros) looks like,
+				// seldom what applications send.
 				continue
 			}
 			if i > 0 && !anchor && len(b)-i >= 2 && b[i] == 0 && b[i+1] == 0 && g != fV1 {
@@ -80,13 +86,15 @@ func (c *Conn) resync(d reassembly.Dir, b []byte, ts time.Time) int {
 // chain walks frames from the start of b. It reports how many whole frames it
 // found and how many of them were empty, whether every header on the way was plausible (ok; a header cut by the
 // end of b cannot be judged, so it is not ok before a whole frame), whether the last
-// frame ended exactly at the end of b, and whether it met a frame that only ZMTP
-// writes (a known command, a CURVE MESSAGE).
-func (c *Conn) chain(f framing, b []byte) (frames, empty int, ok, exact, anchor bool) {
+// frame ended exactly at the end of b, whether it met a frame that only ZMTP
+// writes (a known command, a CURVE MESSAGE), and whether two empty last
+// frames (two empty messages) came back to back.
+func (c *Conn) chain(f framing, b []byte) (frames, empty int, ok, exact, anchor, emptyPair bool) {
 	i := 0
+	lastEmpty := false // the previous frame was an empty last frame (flags 0, size 0)
 	for frames < 256 {
 		if i == len(b) {
-			return frames, empty, frames > 0, true, anchor
+			return frames, empty, frames > 0, true, anchor, emptyPair
 		}
 		rest := b[i:]
 		var flags byte
@@ -95,42 +103,42 @@ func (c *Conn) chain(f framing, b []byte) (frames, empty int, ok, exact, anchor 
 		if f == fV1 {
 			if rest[0] == 0xFF {
 				if len(rest) < 10 {
-					return frames, empty, frames > 0, false, anchor
+					return frames, empty, frames > 0, false, anchor, emptyPair
 				}
 				l := binary.BigEndian.Uint64(rest[1:9])
 				if l < 256 || l > c.opt.ResyncMaxFrame {
-					return frames, empty, false, false, anchor
+					return frames, empty, false, false, anchor, emptyPair
 				}
 				size, flags, hl = l-1, rest[9], 10
 			} else {
 				if len(rest) < 2 {
-					return frames, empty, frames > 0, false, anchor
+					return frames, empty, frames > 0, false, anchor, emptyPair
 				}
 				if rest[0] == 0 {
-					return frames, empty, false, false, anchor
+					return frames, empty, false, false, anchor, emptyPair
 				}
 				size, flags, hl = uint64(rest[0])-1, rest[1], 2
 			}
 			if flags&^1 != 0 {
-				return frames, empty, false, false, anchor
+				return frames, empty, false, false, anchor, emptyPair
 			}
 		} else {
 			flags = rest[0]
 			if f == fV3 && !(flags <= 4 || flags == 6) || f == fV2 && flags&^3 != 0 {
-				return frames, empty, false, false, anchor
+				return frames, empty, false, false, anchor, emptyPair
 			}
 			if flags&2 != 0 {
 				if len(rest) < 9 {
-					return frames, empty, frames > 0, false, anchor
+					return frames, empty, frames > 0, false, anchor, emptyPair
 				}
 				size = binary.BigEndian.Uint64(rest[1:9])
 				if size < 256 || size > c.opt.ResyncMaxFrame {
-					return frames, empty, false, false, anchor
+					return frames, empty, false, false, anchor, emptyPair
 				}
 				hl = 9
 			} else {
 				if len(rest) < 2 {
-					return frames, empty, frames > 0, false, anchor
+					return frames, empty, frames > 0, false, anchor, emptyPair
 				}
 				size, hl = uint64(rest[1]), 2
 			}
@@ -139,20 +147,20 @@ func (c *Conn) chain(f framing, b []byte) (frames, empty int, ok, exact, anchor 
 		if f == fV3 && flags&4 != 0 {
 			if size < 2 || len(body) < 1 {
 				if size < 2 {
-					return frames, empty, false, false, anchor
+					return frames, empty, false, false, anchor, emptyPair
 				}
-				return frames, empty, true, false, anchor
+				return frames, empty, true, false, anchor, emptyPair
 			}
 			n := int(body[0])
 			if n == 0 || uint64(n)+1 > size {
 				if !(body[0] == 0x5E && size >= 5) {
-					return frames, empty, false, false, anchor
+					return frames, empty, false, false, anchor, emptyPair
 				}
 				n = 4
 			}
 			if len(body) >= 1+n {
 				if body[0] != 0x5E && lookupCommand(body[1:1+n]) == CmdOther {
-					return frames, empty, false, false, anchor
+					return frames, empty, false, false, anchor, emptyPair
 				}
 				anchor = true
 			}
@@ -160,15 +168,20 @@ func (c *Conn) chain(f framing, b []byte) (frames, empty int, ok, exact, anchor 
 			anchor = true
 		}
 		if uint64(len(body)) < size {
-			return frames, empty, true, false, anchor
+			return frames, empty, true, false, anchor, emptyPair
 		}
 		i += hl + int(size)
 		frames++
 		if size == 0 {
 			empty++
 		}
+		isEmptyLast := size == 0 && flags&1 == 0 && flags&4 == 0
+		if isEmptyLast && lastEmpty {
+			emptyPair = true
+		}
+		lastEmpty = isEmptyLast
 	}
-	return frames, empty, true, false, anchor
+	return frames, empty, true, false, anchor, emptyPair
 }
 
 // greetingTail recognises the rest of a ZMTP 3.x greeting at the start of a

@@ -78,6 +78,9 @@ type Counts struct {
 	Commands uint64  `json:"commands"`
 	// LostBytes are stream bytes that were not captured.
 	LostBytes uint64 `json:"lost_bytes"`
+	// LostSync counts the gaps that hid a frame boundary, so that frames in
+	// them went uncounted; 0 means every frame was counted despite LostBytes.
+	LostSync uint64 `json:"lost_sync"`
 	// PartialFrames are frames of a message left incomplete at the end.
 	PartialFrames uint64 `json:"partial_frames,omitempty"`
 	Retransmits   uint64 `json:"retransmits"`
@@ -244,7 +247,7 @@ func connection(c *tracker.Conn, opt Options) Connection {
 		d := &c.Dirs[i]
 		t := &c.TCP[i]
 		*dst = Counts{Frames: d.Frames, Bytes: d.Bytes, Commands: d.Commands, LostBytes: d.Lost,
-			PartialFrames: d.Partial, Retransmits: t.Retransmits, ZeroWindows: t.ZeroWindows,
+			LostSync: d.LostSync, PartialFrames: d.Partial, Retransmits: t.Retransmits, ZeroWindows: t.ZeroWindows,
 			ZeroWindowMS: ms(t.ZeroWindowTime)}
 		if !c.Curve {
 			n := d.Messages
@@ -397,6 +400,9 @@ func notes(c Connection) string {
 	}
 	if c.C2S.LostBytes+c.S2C.LostBytes > 0 {
 		n = append(n, fmt.Sprintf("lost=%dB", c.C2S.LostBytes+c.S2C.LostBytes))
+		if k := c.C2S.LostSync + c.S2C.LostSync; k > 0 {
+			n = append(n, fmt.Sprintf("lost-sync=%d", k))
+		}
 	}
 	if !c.Compatible {
 		n = append(n, "INCOMPATIBLE")

@@ -30,6 +30,10 @@ type DirStats struct {
 	Lost uint64
 	// Gaps counts losses; Resyncs counts how often frame boundaries were found again.
 	Gaps, Resyncs uint64
+	// LostSync counts the gaps that hid a frame boundary (a header, not only
+	// body bytes): frames in them could not be counted. While it is 0, every
+	// frame and its size were counted, whatever Lost says.
+	LostSync uint64
 	// Delimited counts messages that opened with an empty frame with MORE (a
 	// REQ/REP envelope delimiter).
 	Delimited uint64

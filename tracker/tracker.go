@@ -313,6 +313,7 @@ func (h *connHandler) Event(e *dissect.Event) {
 		st.Lost += e.Lost
 		st.Gaps++
 		if e.Err != nil {
+			st.LostSync++
 			c.msg[i] = msgAcc{sizes: c.msg[i].sizes[:0], preview: c.msg[i].preview[:0]}
 			st.Partial = 0
 		}
