@@ -257,7 +257,7 @@ func LayoutColumns(rows []*Row, width, sortCol int) Layout {
 		}
 		w[i] = 0
 	}
-	if sortCol > 0 && sortCol < len(Columns) {
+	if sortCol >= 0 && sortCol < len(Columns) {
 		w[sortCol] = max(w[sortCol], utf8.RuneCountInString(Columns[sortCol].Name)+1)
 	}
 	order := make([]int, len(Columns))
@@ -289,7 +289,7 @@ func LayoutColumns(rows []*Row, width, sortCol int) Layout {
 		used += need
 	}
 	for _, i := range order {
-		if Columns[i].Prio == 1 || (i == sortCol && i > 0) {
+		if Columns[i].Prio == 1 || i == sortCol {
 			add(i, true)
 		}
 	}

@@ -1,0 +1,40 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gdamore/tcell/v2"
+)
+
+// headerCells returns the table header's column names (sort marks kept).
+func headerCells(lines []string) []string { return strings.Fields(lines[1]) }
+
+// Sorted by ID at 80 columns, the ID column stays on screen when the ALERT
+// column takes its room (it was dropped: the sort column is always shown).
+func TestSortColumnIDStaysAt80(t *testing.T) {
+	h := startRulesReplay(t, "slow_subscriber", 80, 24)
+	f := h.waitFrame(done)
+	if len(f.Alerts) == 0 {
+		t.Fatal("no alerts: the ALERT column would not show")
+	}
+	h.sync()
+	if _, col, _, _, _ := h.state(); col != "ID" {
+		t.Fatalf("default sort %q, want ID", col)
+	}
+	for _, desc := range []bool{false, true} {
+		if desc {
+			h.key(tcell.KeyRune, 'r')
+		}
+		hdr := headerCells(h.lines())
+		want := "ID▲"
+		if desc {
+			want = "ID▼"
+		}
+		if !strings.Contains(strings.Join(hdr, " "), "ALERT") || hdr[0] != want {
+			t.Errorf("header %q: want %s first and ALERT", hdr, want)
+		}
+	}
+	h.quit()
+}
+
