@@ -590,7 +590,11 @@ func (d *Dashboard) updateChrome() {
 	if d.status == nil {
 		return
 	}
-	d.status.SetText(StatusLine(d.frame, d.speed, d.ctl != nil, d.frozen, d.width()))
+	shown := -1
+	if d.filter.Active() {
+		shown = len(d.table.rows)
+	}
+	d.status.SetText(StatusLine(d.frame, d.speed, d.ctl != nil, d.frozen, d.width(), shown))
 	d.hints.SetText(d.hintLine())
 	w := WarningLine(d.frame)
 	d.warning.SetText(w)
@@ -688,10 +692,12 @@ func (d *Dashboard) hintLine() string {
 
 // StatusLine renders the status bar: packet time, packets and their rate,
 // connections, drops (kernel, internal, skipped screen updates), warnings,
-// InfluxDB state and the replay state. It fits width: when everything does
-// not, the least useful parts go first (packet counts, then connections,
-// InfluxDB, warnings, time); the replay state and the drops always stay.
-func StatusLine(f *Frame, speed float64, replay, frozen bool, width int) string {
+// InfluxDB state and the replay state. shown is how many connections the
+// filter keeps ("3 of 10 conns"), or negative when no filter is on. It fits
+// width: when everything does not, the least useful parts go first (packet
+// counts, then connections, InfluxDB, warnings, time); the replay state and
+// the drops always stay.
+func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) string {
 	if f == nil {
 		return " waiting for packets…"
 	}
@@ -708,7 +714,11 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width int) string 
 	}
 	add(4, "%s", fmtTime(f.Time))
 	add(0, "%s pkts %s/s", fmtSI(float64(s.Stats.Packets)), fmtSI(s.PacketRate))
-	add(1, "%d conns", len(f.Rows))
+	if shown >= 0 {
+		add(1, "%d of %d conns", shown, len(f.Rows))
+	} else {
+		add(1, "%d conns", len(f.Rows))
+	}
 	drops := s.Stats.KernelDrops + s.Stats.InternalDrops
 	tag := "[white]"
 	if drops > 0 {
@@ -932,7 +942,8 @@ var helpText = `[::b]zspy dashboard[::-]
   apply here too.
 
 [yellow]Status bar[-]
-  packet time │ packets and rate │ connections │ drops: k kernel,
+  packet time │ packets and rate │ connections ("N of M" when a
+  filter is on) │ drops: k kernel,
   i internal (zspy's queues), ui skipped screen updates │ warnings │
   InfluxDB state │ replay state and speed. When the pipeline warned (a
   capture cut short, a packet it could not read), the latest warning

@@ -38,3 +38,28 @@ func TestSortColumnIDStaysAt80(t *testing.T) {
 	h.quit()
 }
 
+// With a filter on, the status bar says how many connections it shows of
+// how many ("1 of 2 conns"); without, the total.
+func TestStatusCountsFilteredConnections(t *testing.T) {
+	h := startReplay(t, "slow_subscriber", 120, 24, Options{})
+	f := h.waitFrame(done)
+	h.sync()
+	status := func() string { l := h.lines(); return l[len(l)-2] }
+	if s := status(); !strings.Contains(s, "│ 2 conns") {
+		t.Errorf("unfiltered status %q, want 2 conns", s)
+	}
+	h.key(tcell.KeyRune, '/')
+	h.typeText(f.Rows[0].C.Client)
+	h.key(tcell.KeyEnter, 0)
+	if s := status(); !strings.Contains(s, "1 of 2 conns") {
+		t.Errorf("filtered status %q, want 1 of 2 conns", s)
+	}
+	h.key(tcell.KeyRune, '/')
+	h.typeText("nothing-matches-this")
+	h.key(tcell.KeyEnter, 0)
+	if s := status(); !strings.Contains(s, "0 of 2 conns") {
+		t.Errorf("status %q, want 0 of 2 conns", s)
+	}
+	h.quit()
+}
+

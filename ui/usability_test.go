@@ -86,7 +86,7 @@ func TestStatusLineKeepsStateWhenNarrow(t *testing.T) {
 		Player: PlayerState{Paused: true}}
 	f.Status.Stats.Packets, f.Status.Stats.KernelDrops, f.Status.Stats.InternalDrops = 123456, 5, 9
 	for _, w := range []int{40, 60, 80, 100} {
-		s := StatusLine(f, 0.0625, true, false, w)
+		s := StatusLine(f, 0.0625, true, false, w, -1)
 		plain := stripTags(s)
 		if n := utf8.RuneCountInString(plain); n > w {
 			t.Errorf("%d columns: status is %d wide: %q", w, n, plain)
@@ -97,7 +97,7 @@ func TestStatusLineKeepsStateWhenNarrow(t *testing.T) {
 			}
 		}
 	}
-	if s := stripTags(StatusLine(f, 1, true, false, 200)); !strings.Contains(s, "123k pkts") || !strings.Contains(s, "influx down") {
+	if s := stripTags(StatusLine(f, 1, true, false, 200, -1)); !strings.Contains(s, "123k pkts") || !strings.Contains(s, "influx down") {
 		t.Errorf("wide status %q lost parts", s)
 	}
 }

@@ -496,7 +496,7 @@ func TestStatusLine(t *testing.T) {
 	f.Status = Status{PacketRate: 1500, Warnings: 3, Influx: "down: connection refused", Skipped: 7,
 		Player: PlayerState{Paused: true}}
 	f.Status.Stats.Packets, f.Status.Stats.KernelDrops, f.Status.Stats.InternalDrops = 123456, 5, 9
-	s := StatusLine(f, 10, true, false, 120)
+	s := StatusLine(f, 10, true, false, 120, -1)
 	for _, want := range []string{"12:00:00.000", "123k pkts 1.5k/s", "2 conns", "drops k5 i9", "ui7", "3 warn",
 		"influx [yellow]down: connection refused", "PAUSED", "10×"} {
 		if !strings.Contains(s, want) {
@@ -504,11 +504,11 @@ func TestStatusLine(t *testing.T) {
 		}
 	}
 	f.Status.Influx, f.Status.Player = "ok", PlayerState{Live: true}
-	s = StatusLine(f, 0, false, false, 120)
+	s = StatusLine(f, 0, false, false, 120, -1)
 	if !strings.Contains(s, "influx [green]ok") || !strings.Contains(s, "live") || strings.Contains(s, "max") {
 		t.Errorf("live status %q", s)
 	}
-	if s := StatusLine(f, 0, false, true, 120); !strings.Contains(s, "FROZEN") {
+	if s := StatusLine(f, 0, false, true, 120, -1); !strings.Contains(s, "FROZEN") {
 		t.Errorf("frozen status %q", s)
 	}
 }
