@@ -1,10 +1,15 @@
 package ui
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/gdamore/tcell/v2"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/pipeline"
 )
 
 // headerCells returns the table header's column names (sort marks kept).
@@ -63,3 +68,54 @@ func TestStatusCountsFilteredConnections(t *testing.T) {
 	h.quit()
 }
 
+// failingSource is a capture file that fails to read part-way (an I/O
+// error, not a bad packet) after n packets.
+type failingSource struct {
+	*capture.FileSource
+	n int
+}
+
+var errDisk = errors.New("read: input/output error")
+
+func (s *failingSource) Next(seg *capture.Segment) error {
+	if s.n == 0 {
+		return errDisk
+	}
+	s.n--
+	return s.FileSource.Next(seg)
+}
+
+// A file that fails part-way is named in the error the dashboard records
+// (status bar and warning), as plain replay names it.
+func TestReplayErrorNamesFile(t *testing.T) {
+	src := &failingSource{FileSource: openCase(t, "reqrep"), n: 10}
+	name := src.Name()
+	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, 10000),
+		keys: make(chan struct{}), errc: make(chan error, 1)}
+	ready := make(chan struct{})
+	opt := Options{Screen: hs.s, keyDone: hs.keys, Clock: &fakeClock{now: t0},
+		onFrame: func(f *Frame) { hs.frames <- f },
+		onDashboard: func(d *Dashboard) {
+			hs.s.SetSize(200, 24)
+			hs.d = d
+			close(ready)
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	p := pipeline.New(pipeline.Config{})
+	go func() { hs.errc <- Replay(ctx, p, []capture.Source{src}, name, opt) }()
+	<-ready
+	f := hs.waitFrame(done)
+	want := name + ": " + errDisk.Error()
+	if f.Status.Player.Err != want {
+		t.Errorf("player error %q, want %q", f.Status.Player.Err, want)
+	}
+	if f.Status.LastWarning != want {
+		t.Errorf("warning %q, want %q", f.Status.LastWarning, want)
+	}
+	hs.sync()
+	if text := strings.Join(hs.lines(), " "); !strings.Contains(text, want) {
+		t.Errorf("screen lacks %q:\n%s", want, strings.Join(hs.lines(), "\n"))
+	}
+	hs.quit()
+}

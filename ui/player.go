@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -272,8 +273,14 @@ func (pl *player) runReplay(srcs []capture.Source) {
 			pl.lastTS = ps.ts
 		}
 		if err != nil && pl.ctx.Err() == nil {
-			pl.err = err.Error()
-			pl.p.Warn("%v", err)
+			// Name the file, as plain replay does (a packet's error names
+			// it already; a read that fails part-way may not).
+			msg := err.Error()
+			if n, ok := src.(interface{ Name() string }); ok && !strings.HasPrefix(msg, n.Name()+":") {
+				msg = n.Name() + ": " + msg
+			}
+			pl.err = msg
+			pl.p.Warn("%s", msg)
 		}
 	}
 	if pl.ctx.Err() != nil {
