@@ -1,5 +1,6 @@
 // Command zmq4peer runs go-zeromq/zmq4 peers for the capture scenarios in
-// testdata/gen/scenarios (zmq4_reqrep, zmq4_pubsub, zmq4_libzmq_interop).
+// testdata/gen/scenarios (zmq4_reqrep, zmq4_pubsub, zmq4_libzmq_interop,
+// and x_zmq4 through mode "matrix", in matrix.go).
 //
 // It talks to the Python scenario through lines on stdin/stdout: it prints
 // JSON objects ({"event": ...}) and, where the scenario must wait for
@@ -150,15 +151,23 @@ func ep(srcPort, dstPort int) string {
 }
 
 func main() {
-	mode := flag.String("mode", "", "reqrep, pubsub or interop")
+	mode := flag.String("mode", "", "reqrep, pubsub, interop or matrix")
+	spec := flag.String("spec", "", "matrix: the jobs file")
 	sp := flag.Int("sp", 0, "first server port")
 	cp := flag.Int("cp", 0, "first client port")
 	flag.Parse()
 	log.SetFlags(0)
 	must(zmq4.RegisterTransport("tcpsrc", srcTransport{}))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	limit := 60 * time.Second
+	if *mode == "matrix" {
+		limit = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	switch *mode {
+	case "matrix":
+		matrix(ctx, *spec)
+		return
 	case "reqrep":
 		reqrep(ctx, *sp, *cp)
 	case "pubsub":
