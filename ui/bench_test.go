@@ -35,22 +35,42 @@ func bigSnapshot(n int, at time.Time, scale uint64) *tracker.Snapshot {
 	return s
 }
 
+// meterFor returns a rate meter that has seen an event of every connection
+// of s, a little before s.Time.
+func meterFor(s *tracker.Snapshot) *RateMeter {
+	m := NewRateMeter(nil)
+	for i := range s.Conns {
+		m.TrackerEvent(&tracker.Event{Type: tracker.EvMessage, TS: s.Time.Add(-time.Duration(i) * time.Microsecond),
+			Conn: &s.Conns[i].Conn})
+	}
+	return m
+}
+
 // BenchmarkRender10k measures what one screen update costs with 10,000
-// connections: the model deriving rows and rates (Apply), the table taking
-// the frame (filter and sort), and drawing a 200×50 screen.
+// connections: the rate meter's rates at the snapshot (window, on the
+// pipeline goroutine), the model deriving rows (Apply), the table taking the
+// frame (filter and sort), and drawing a 200×50 screen.
 func BenchmarkRender10k(b *testing.B) {
 	const n = 10000
 	snaps := []*tracker.Snapshot{bigSnapshot(n, t0.Add(time.Second), 1), bigSnapshot(n, t0.Add(2*time.Second), 2)}
+	meter := meterFor(snaps[0])
+	rates := [][]WindowRate{meter.Window(snaps[0]), meter.Window(snaps[1])}
+	b.Run("window", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			meter.Window(snaps[i%2])
+		}
+	})
 	b.Run("apply", func(b *testing.B) {
 		m := NewModel(report.Options{})
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			m.Apply(&Update{Snapshot: snaps[i%2]})
+			m.Apply(&Update{Snapshot: snaps[i%2], Rates: rates[i%2]})
 		}
 	})
 	b.Run("set+draw", func(b *testing.B) {
 		m := NewModel(report.Options{})
-		frames := []*Frame{m.Apply(&Update{Snapshot: snaps[0]}), m.Apply(&Update{Snapshot: snaps[1]})}
+		frames := []*Frame{m.Apply(&Update{Snapshot: snaps[0], Rates: rates[0]}), m.Apply(&Update{Snapshot: snaps[1], Rates: rates[1]})}
 		d, s := newDash(b, 200, 50, DashboardOptions{History: m.History})
 		d.SetSort("↓MSG/S", true)
 		b.ReportAllocs()
@@ -67,7 +87,7 @@ func BenchmarkRender10k(b *testing.B) {
 		d, _ := newDash(b, 200, 50, DashboardOptions{History: m.History})
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			d.SetFrame(m.Apply(&Update{Snapshot: snaps[i%2]}))
+			d.SetFrame(m.Apply(&Update{Snapshot: snaps[i%2], Rates: rates[i%2]}))
 			d.App.ForceDraw()
 		}
 	})

@@ -80,6 +80,7 @@ type Dashboard struct {
 	speed float64
 	log   *MessageLog
 	hist  *History
+	rates *RateMeter
 
 	// quit ends the application (RunReplay and RunLive stop their
 	// goroutines first).
@@ -94,9 +95,11 @@ type DashboardOptions struct {
 	Control Control
 	// Speed is the replay's initial speed (see Control.SetSpeed).
 	Speed float64
-	// Log and History feed the detail view; either may be nil.
+	// Log, History and Rates feed the detail view (Rates its message-rate
+	// sparklines); any may be nil.
 	Log     *MessageLog
 	History *History
+	Rates   *RateMeter
 	// Screen replaces the terminal (tests use tcell's simulation screen).
 	Screen tcell.Screen
 }
@@ -104,7 +107,7 @@ type DashboardOptions struct {
 // NewDashboard builds the dashboard's widgets and key bindings.
 func NewDashboard(opt DashboardOptions) *Dashboard {
 	d := &Dashboard{App: tview.NewApplication(), ctl: opt.Control, speed: opt.Speed, log: opt.Log, hist: opt.History,
-		filter: ParseFilter(""), view: ViewConnections}
+		rates: opt.Rates, filter: ParseFilter(""), view: ViewConnections}
 	if opt.Screen != nil {
 		d.App.SetScreen(opt.Screen)
 	}
@@ -374,6 +377,10 @@ func (d *Dashboard) refreshDetail() {
 		for s := range numSeries {
 			in.Series[s] = d.hist.Series(r.ID, s)
 		}
+	}
+	if d.rates != nil {
+		in.Series[SeriesRateC2S] = d.rates.Series(r.ID, 0, d.frame.Time)
+		in.Series[SeriesRateS2C] = d.rates.Series(r.ID, 1, d.frame.Time)
 	}
 	if d.log != nil {
 		in.Log = d.log.Recent(r.ID)
@@ -930,8 +937,13 @@ var helpText = `[::b]zspy dashboard[::-]
   to scroll.
 
 [yellow]Retention (memory stays bounded)[-]
-  Sparklines: the last 120 points per connection (one point per screen
-  update that advanced packet time, about 2 KB per connection).
+  Sparklines: the last 120 points per connection: message rates one
+  per second of packet time, latency and backlog one per screen update
+  that advanced packet time. With the rate window, about 2.5 KB per
+  connection.
+  Rates: messages and bytes over the last second of packet time (the
+  same at any replay speed; 0 once a connection has been quiet for a
+  second).
   Events for the detail log: the last 4096 events of all connections,
   plus the last 200 of the connection being viewed.
   Screen updates: at most one pending; a newer one replaces it and the

@@ -257,7 +257,7 @@ func RenderDetail(in DetailInput) []string {
 	}
 
 	sw := max(in.Width-24, 10)
-	section(fmt.Sprintf("History (last %d updates)", HistoryLen))
+	section("History (msg/s: one point per second of packet time; latency, backlog: per update)")
 	spark := func(name string, s []float32, format func(float64) string) {
 		var hi float32
 		for _, v := range s {

@@ -13,18 +13,22 @@ import (
 	"github.com/zspy/zspy/tracker"
 )
 
-// HistoryLen is how many points a connection's sparklines keep (one per
-// dashboard update that advanced packet time).
+// HistoryLen is how many points a connection's sparklines keep: message
+// rates one per second of packet time (RateMeter), latency and backlog one
+// per dashboard update that advanced packet time (History).
 const HistoryLen = 120
 
 // Series of a connection's history.
 const (
-	SeriesRateC2S = iota // messages/s client→server
-	SeriesRateS2C        // messages/s server→client
+	SeriesRateC2S = iota // messages per second of packet time client→server (RateMeter)
+	SeriesRateS2C        // messages per second of packet time server→client (RateMeter)
 	SeriesLatency        // mean request→reply time over the interval, ms
 	SeriesBacklog        // bytes in flight, the larger direction
 	numSeries
 )
+
+// History keeps the series from SeriesLatency on.
+const numHistSeries = numSeries - SeriesLatency
 
 // Row is one connection as the dashboard shows it: the report's view of the
 // connection plus what only successive snapshots tell (rates) and the TCP
@@ -38,7 +42,8 @@ type Row struct {
 	// Curve is true when counts are CURVE boxes, not messages.
 	Curve bool
 	// MsgRate and ByteRate are per second of packet time, per direction (0
-	// client→server, 1 server→client), over the last update interval.
+	// client→server, 1 server→client), over the last RateWindow of packet
+	// time (see RateMeter): the same whatever the replay speed.
 	MsgRate, ByteRate [2]float64
 	// Msgs counts messages per direction (frames under CURVE).
 	Msgs [2]uint64
@@ -166,18 +171,16 @@ func (f *Frame) Row(id uint64) *Row {
 
 // prevConn is what the model remembers of a connection between updates.
 type prevConn struct {
-	msgs, bytes [2]uint64
-	latCount    uint64
-	latSum      time.Duration
-	t           time.Time
-	rate        [2]float64
-	brate       [2]float64
-	seen        uint64 // generation
+	latCount uint64
+	latSum   time.Duration
+	t        time.Time
+	seen     uint64 // generation
 }
 
-// Model turns Updates into Frames: it remembers the previous counts to derive
-// rates and keeps every connection's sparkline history. It runs on one
-// goroutine (the model goroutine); History is safe to read from the UI.
+// Model turns Updates into Frames: it takes the rates the RateMeter measured
+// (Update.Rates), derives each interval's latency and keeps every
+// connection's latency and backlog history. It runs on one goroutine (the
+// model goroutine); History is safe to read from the UI.
 type Model struct {
 	opt      report.Options
 	prev     map[uint64]*prevConn
@@ -193,9 +196,9 @@ func NewModel(opt report.Options) *Model {
 	return &Model{opt: opt, prev: make(map[uint64]*prevConn), History: NewHistory()}
 }
 
-// Apply derives the frame of u. Rates are differences from the previous
-// update by packet time; a connection new since then counts from zero at the
-// previous update's time (on the first update, from its own start).
+// Apply derives the frame of u. Message and byte rates are u.Rates; the
+// latency sparkline takes the mean of the replies since the previous update
+// (a connection new since then counts from zero).
 func (m *Model) Apply(u *Update) *Frame {
 	f := &Frame{Alerts: u.Alerts, Monitor: u.Monitor}
 	f.Status = Status{Stats: u.Stats, Warnings: u.Warnings, LastWarning: u.LastWarning, Influx: u.Influx,
@@ -233,7 +236,11 @@ func (m *Model) Apply(u *Update) *Frame {
 		v := &snap.Conns[j]
 		r := &rows[i]
 		f.Rows[i] = r
-		m.fill(r, v, &conns[i], snap.Time, base)
+		var wr *WindowRate
+		if j < len(u.Rates) {
+			wr = &u.Rates[j]
+		}
+		m.fill(r, v, &conns[i], wr, snap.Time, base)
 	}
 	m.History.end(m.gen)
 	for id, p := range m.prev {
@@ -267,11 +274,13 @@ func (m *Model) Apply(u *Update) *Frame {
 	return f
 }
 
-func (m *Model) fill(r *Row, v *tracker.ConnView, c *report.Connection, now, base time.Time) {
+func (m *Model) fill(r *Row, v *tracker.ConnView, c *report.Connection, wr *WindowRate, now, base time.Time) {
 	c.Outstanding = v.OutstandingRequests // Conn.Outstanding is not in the copy
 	*r = Row{ID: v.ID, Client: v.Client, Server: v.Server, C: *c, Curve: v.Curve, Start: v.Start, Last: v.Last,
 		OldestRequest: v.OldestRequest, Handshake: v.HandshakeDone}
-	var bytes [2]uint64
+	if wr != nil {
+		r.MsgRate, r.ByteRate = wr.Msgs, wr.Bytes
+	}
 	for i := range 2 {
 		r.Version[i] = v.Sides[i].Version.String()
 		r.AsServer[i] = v.Sides[i].AsServer
@@ -280,7 +289,6 @@ func (m *Model) fill(r *Row, v *tracker.ConnView, c *report.Connection, now, bas
 		if v.Curve {
 			r.Msgs[i] = d.Frames
 		}
-		bytes[i] = d.Bytes
 		t := &v.TCP[i]
 		r.Window[i] = t.Window
 		r.WindowFull[i] = t.WindowFull
@@ -297,8 +305,8 @@ func (m *Model) fill(r *Row, v *tracker.ConnView, c *report.Connection, now, bas
 	}
 	p := m.prev[v.ID]
 	if p == nil {
-		// New since the last frame: its counts grew from zero over the frame's
-		// interval (or over its life, on the first frame).
+		// New since the last frame: its replies came since the frame (or
+		// over its life, on the first frame).
 		p = &prevConn{t: base}
 		if base.IsZero() || base.After(now) {
 			p.t = v.Start
@@ -309,25 +317,21 @@ func (m *Model) fill(r *Row, v *tracker.ConnView, c *report.Connection, now, bas
 	dt := now.Sub(p.t).Seconds()
 	var latMS float32
 	if dt > 0 {
-		for i := range 2 {
-			p.rate[i] = float64(r.Msgs[i]-p.msgs[i]) / dt
-			p.brate[i] = float64(bytes[i]-p.bytes[i]) / dt
-		}
 		if n := v.Latency.Count - p.latCount; n > 0 && v.Latency.Count >= p.latCount {
 			latMS = float32((v.Latency.Sum - p.latSum).Seconds() * 1000 / float64(n))
 		}
-		p.msgs, p.bytes, p.t = r.Msgs, bytes, now
+		p.t = now
 		p.latCount, p.latSum = v.Latency.Count, v.Latency.Sum
 		_, bl, _ := r.Backlog()
-		m.History.add(v.ID, [numSeries]float32{float32(p.rate[0]), float32(p.rate[1]), latMS, float32(bl)})
+		m.History.add(v.ID, [numHistSeries]float32{latMS, float32(bl)})
 	} else {
 		m.History.touch(v.ID)
 	}
-	r.MsgRate, r.ByteRate = p.rate, p.brate
 }
 
-// History keeps the last HistoryLen points of every connection's series.
-// The model goroutine writes it; the UI reads the selected connection's.
+// History keeps the last HistoryLen points of every connection's latency
+// and backlog series (the rate series are the RateMeter's). The model
+// goroutine writes it; the UI reads the selected connection's.
 type History struct {
 	mu    sync.Mutex
 	conns map[uint64]*ring
@@ -335,7 +339,7 @@ type History struct {
 }
 
 type ring struct {
-	vals [numSeries][HistoryLen]float32
+	vals [numHistSeries][HistoryLen]float32
 	head int // next slot
 	n    int
 	seen uint64
@@ -366,7 +370,7 @@ func (h *History) touch(id uint64) {
 }
 
 // add appends one point to each series (called under begin/end).
-func (h *History) add(id uint64, p [numSeries]float32) {
+func (h *History) add(id uint64, p [numHistSeries]float32) {
 	r := h.conns[id]
 	if r == nil {
 		r = &ring{}
@@ -382,14 +386,16 @@ func (h *History) add(id uint64, p [numSeries]float32) {
 	}
 }
 
-// Series returns a copy of series s of connection id, oldest first.
+// Series returns a copy of series s of connection id, oldest first (nil for
+// the rate series: see RateMeter.Series).
 func (h *History) Series(id uint64, s int) []float32 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.conns[id]
-	if r == nil || s < 0 || s >= numSeries {
+	if r == nil || s < SeriesLatency || s >= numSeries {
 		return nil
 	}
+	s -= SeriesLatency
 	out := make([]float32, 0, r.n)
 	start := (r.head - r.n + HistoryLen) % HistoryLen
 	for i := range r.n {

@@ -17,36 +17,30 @@ func snapAt(at time.Time, conns ...tracker.ConnView) *Update {
 	return &Update{Snapshot: &tracker.Snapshot{Time: at, Conns: conns}}
 }
 
-func TestModelRatesFromSuccessiveSnapshots(t *testing.T) {
+// The model shows the rates the meter measured (Update.Rates, indexed like
+// the snapshot's connections), and none without them.
+func TestModelTakesMeterRates(t *testing.T) {
 	m := NewModel(report.Options{})
 	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.REQ, dissect.REP, 10, 10)
-	f := m.Apply(snapAt(t0.Add(2*time.Second), a))
-	// First sight: counts over the connection's life (it started at t0).
-	if r := f.Rows[0]; r.MsgRate != [2]float64{5, 5} {
-		t.Fatalf("first rates %v, want 5/s both ways", r.MsgRate)
-	}
-	a.Dirs[0].Messages, a.Dirs[1].Messages = 40, 10
-	a.Dirs[0].Bytes = 4000 + 1000
 	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", dissect.REQ, dissect.REP, 3, 0)
-	f = m.Apply(snapAt(t0.Add(4*time.Second), a, b))
-	if r := f.Row(1); r.MsgRate != [2]float64{15, 0} || r.ByteRate[0] != 2000 {
-		t.Errorf("rates %v %v, want 15/s and 0/s, 2000 B/s", r.MsgRate, r.ByteRate)
+	u := snapAt(t0.Add(2*time.Second), a, b)
+	u.Rates = []WindowRate{{Msgs: [2]float64{5, 4}, Bytes: [2]float64{500, 400}}, {Msgs: [2]float64{3, 0}}}
+	f := m.Apply(u)
+	if r := f.Row(1); r.MsgRate != [2]float64{5, 4} || r.ByteRate != [2]float64{500, 400} {
+		t.Errorf("rates %v %v, want the meter's", r.MsgRate, r.ByteRate)
 	}
-	// New since the last frame: its 3 messages over the 2 s interval.
-	if r := f.Row(2); r.MsgRate[0] != 1.5 {
-		t.Errorf("new connection's rate %v, want 1.5/s", r.MsgRate[0])
+	if r := f.Row(2); r.MsgRate != [2]float64{3, 0} {
+		t.Errorf("second connection's rates %v", r.MsgRate)
 	}
-	// No packet time passed (a paused replay re-sending): rates hold.
-	f = m.Apply(snapAt(t0.Add(4*time.Second), a, b))
-	if r := f.Row(1); r.MsgRate != [2]float64{15, 0} {
-		t.Errorf("rates after a zero interval %v, want them held", r.MsgRate)
+	if f := m.Apply(snapAt(t0.Add(3*time.Second), a, b)); f.Row(1).MsgRate != [2]float64{} {
+		t.Errorf("rates without a meter %v, want 0", f.Row(1).MsgRate)
 	}
-	if got := m.History.Series(1, SeriesRateC2S); !slices.Equal(got, []float32{5, 15}) {
-		t.Errorf("history %v, want [5 15] (no point for the zero interval)", got)
+	if m.History.Series(1, SeriesRateC2S) != nil {
+		t.Error("History keeps rate series (the meter's)")
 	}
 	// A connection gone from the snapshot loses its history and memory.
 	m.Apply(snapAt(t0.Add(5*time.Second), b))
-	if m.History.Series(1, SeriesRateC2S) != nil || m.prev[1] != nil {
+	if m.History.Series(1, SeriesBacklog) != nil || m.prev[1] != nil {
 		t.Error("history of an evicted connection kept")
 	}
 }
@@ -54,17 +48,18 @@ func TestModelRatesFromSuccessiveSnapshots(t *testing.T) {
 func TestHistoryIsBounded(t *testing.T) {
 	m := NewModel(report.Options{})
 	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.PUSH, dissect.PULL, 0, 0)
+	a.TCP[0].HaveSeq, a.TCP[0].HaveAck = true, true
 	for i := range 3 * HistoryLen {
-		a.Dirs[0].Messages = uint64(i * i)
+		a.TCP[0].NextSeq = uint32(i * i)
 		m.Apply(snapAt(t0.Add(time.Duration(i+1)*time.Second), a))
 	}
-	s := m.History.Series(1, SeriesRateC2S)
+	s := m.History.Series(1, SeriesBacklog)
 	if len(s) != HistoryLen {
 		t.Fatalf("%d points kept, want %d", len(s), HistoryLen)
 	}
-	// The newest point is the last interval's rate: (n-1)² - (n-2)².
+	// The newest point is the last update's backlog: (n-1)² bytes in flight.
 	n := 3 * HistoryLen
-	if want := float32((n-1)*(n-1) - (n-2)*(n-2)); s[len(s)-1] != want {
+	if want := float32((n - 1) * (n - 1)); s[len(s)-1] != want {
 		t.Errorf("newest point %v, want %v", s[len(s)-1], want)
 	}
 }
@@ -151,7 +146,9 @@ func TestRenderRowIsPure(t *testing.T) {
 	a := handConn(7, "192.168.1.10:43211", "192.168.1.20:5555", dissect.DEALER, dissect.ROUTER, 1200, 34)
 	a.Latency.Add(1500 * time.Microsecond)
 	a.TCP[1].HaveSeq, a.TCP[1].HaveAck, a.TCP[1].NextSeq, a.TCP[1].Acked = true, true, 5000, 1000
-	f := NewModel(report.Options{}).Apply(snapAt(t0.Add(4*time.Second), a))
+	u := snapAt(t0.Add(4*time.Second), a)
+	u.Rates = []WindowRate{{Msgs: [2]float64{300, 8.5}}}
+	f := NewModel(report.Options{}).Apply(u)
 	r := f.Rows[0]
 	cols := []int{ColumnIndex("ID"), ColumnIndex("CLIENT"), ColumnIndex("SOCKETS"), ColumnIndex("↑MSG/S"),
 		ColumnIndex("↑MSGS"), ColumnIndex("LAT"), ColumnIndex("BACKLOG"), ColumnIndex("MECH"), ColumnIndex("ALERT")}

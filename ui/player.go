@@ -74,6 +74,7 @@ type player struct {
 	ctl      chan ctlMsg
 	out      *latest
 	hooks    Hooks
+	meter    *RateMeter // may be nil
 	interval time.Duration
 	live     bool
 	source   string
@@ -213,6 +214,9 @@ func (pl *player) push() {
 			Done: pl.done, Err: pl.err, Wall: now}}
 	if len(ws) > 0 {
 		u.LastWarning = ws[len(ws)-1]
+	}
+	if pl.meter != nil {
+		u.Rates = pl.meter.Window(snap)
 	}
 	if pl.hooks.Alerts != nil {
 		u.Alerts = pl.hooks.Alerts(snap)

@@ -36,13 +36,18 @@ func openCase(t testing.TB, name string) *capture.FileSource {
 
 // replayFrames replays a capture through the real pipeline and the model,
 // taking a snapshot every `every` of packet time and once at the end, and
-// returns the frames and the message log.
-func replayFrames(t testing.TB, name string, every time.Duration, opt report.Options) ([]*Frame, *Model, *MessageLog) {
+// returns the frames, the message log and the rate meter.
+func replayFrames(t testing.TB, name string, every time.Duration, opt report.Options) ([]*Frame, *Model, *MessageLog, *RateMeter) {
 	t.Helper()
 	src := openCase(t, name)
 	p := pipeline.New(pipeline.Config{Report: opt})
 	log := NewMessageLog()
-	p.Tracker.SetListener(log)
+	rm := NewRateMeter(log)
+	p.Tracker.SetListener(rm)
+	update := func(at time.Time) *Update {
+		snap := p.Tracker.Snapshot(at)
+		return &Update{Snapshot: snap, Rates: rm.Window(snap), Stats: src.Stats()}
+	}
 	m := NewModel(opt)
 	var frames []*Frame
 	var seg capture.Segment
@@ -53,7 +58,7 @@ func replayFrames(t testing.TB, name string, every time.Duration, opt report.Opt
 			break
 		}
 		if every > 0 && !last.IsZero() && !seg.TS.Before(next) {
-			frames = append(frames, m.Apply(&Update{Snapshot: p.Tracker.Snapshot(last), Stats: src.Stats()}))
+			frames = append(frames, m.Apply(update(last)))
 		}
 		if next.IsZero() || !seg.TS.Before(next) {
 			next = seg.TS.Add(every)
@@ -62,9 +67,10 @@ func replayFrames(t testing.TB, name string, every time.Duration, opt report.Opt
 		last = seg.TS
 	}
 	p.Finish()
-	frames = append(frames, m.Apply(&Update{Snapshot: p.Tracker.Snapshot(last), Stats: src.Stats(),
-		Player: PlayerState{Done: true}}))
-	return frames, m, log
+	u := update(last)
+	u.Player = PlayerState{Done: true}
+	frames = append(frames, m.Apply(u))
+	return frames, m, log, rm
 }
 
 // fakeClock advances only when waited on: After fires at once and moves the

@@ -155,7 +155,7 @@ func RunReplay(ctx context.Context, files []string, opt Options) error {
 // Replay runs the dashboard over a pipeline the caller built (time-series
 // sink, monitor logs, rules attached), reading srcs in order at opt.Speed,
 // until the user quits or ctx ends. It takes the tracker's listener (for the
-// message log). On return p is finished (Pipeline.Finish has run, whether or
+// message log and the rates). On return p is finished (Pipeline.Finish has run, whether or
 // not the sources were read to their end): its report and sinks may be closed.
 func Replay(ctx context.Context, p *pipeline.Pipeline, srcs []capture.Source, name string, opt Options) error {
 	return run(ctx, p, name, opt, nil, func(pl *player) { pl.runReplay(srcs) })
@@ -181,13 +181,15 @@ func run(ctx context.Context, p *pipeline.Pipeline, name string, opt Options, li
 	defer cancel()
 
 	log := NewMessageLog()
-	p.Tracker.SetListener(log)
+	meter := NewRateMeter(log)
+	p.Tracker.SetListener(meter)
 	model := NewModel(report.Options{ShowSecrets: opt.ShowSecrets})
 	out := newLatest()
 	pl := &player{ctx: ctx, p: p, clock: opt.Clock, pacer: NewPacer(opt.Speed), ctl: make(chan ctlMsg, 16),
-		out: out, hooks: opt.Hooks, interval: opt.UpdateInterval, live: live != nil, source: name, paused: opt.StartPaused && live == nil}
+		out: out, hooks: opt.Hooks, meter: meter, interval: opt.UpdateInterval, live: live != nil, source: name,
+		paused: opt.StartPaused && live == nil}
 
-	dopt := DashboardOptions{Speed: opt.Speed, Log: log, History: model.History, Screen: opt.Screen}
+	dopt := DashboardOptions{Speed: opt.Speed, Log: log, History: model.History, Rates: meter, Screen: opt.Screen}
 	if live == nil {
 		dopt.Control = pl
 	}

@@ -13,6 +13,9 @@ import (
 type Update struct {
 	// Snapshot is the tracker's copy of the model at packet time Snapshot.Time.
 	Snapshot *tracker.Snapshot
+	// Rates are the connections' rates at Snapshot.Time, indexed like
+	// Snapshot.Conns (see RateMeter); nil leaves every rate 0.
+	Rates []WindowRate
 	// Stats are the capture counters (packets, kernel and internal drops).
 	Stats capture.Stats
 	// Warnings counts pipeline warnings; LastWarning is the latest kept one.

@@ -232,7 +232,7 @@ func TestAlertEvidenceReadableAt80(t *testing.T) {
 // The latency sparkline's peak is in a unit that fits it: replies of tens of
 // microseconds read "0.0ms" (or "0.1ms") before.
 func TestLatencySparklinePeakUnit(t *testing.T) {
-	frames, m, log := replayFrames(t, "reqrep", time.Millisecond/10, report.Options{})
+	frames, m, log, _ := replayFrames(t, "reqrep", time.Millisecond/10, report.Options{})
 	f := frames[len(frames)-1]
 	d, s := newDash(t, 100, 60, DashboardOptions{Log: log, History: m.History})
 	d.SetFrame(f)

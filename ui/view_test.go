@@ -37,8 +37,8 @@ func endpoint(p truth.Peer) string { return fmt.Sprintf("%s:%d", p.Addr, p.Port)
 // screen.
 func caseDash(t testing.TB, name string, w, h int, opt report.Options) (*Dashboard, tcell.SimulationScreen, []*Frame) {
 	t.Helper()
-	frames, m, log := replayFrames(t, name, 100*time.Millisecond, opt)
-	d, s := newDash(t, w, h, DashboardOptions{Log: log, History: m.History})
+	frames, m, log, rm := replayFrames(t, name, 100*time.Millisecond, opt)
+	d, s := newDash(t, w, h, DashboardOptions{Log: log, History: m.History, Rates: rm})
 	d.SetFrame(frames[len(frames)-1])
 	return d, s, frames
 }
@@ -247,7 +247,7 @@ func TestDetailPubsubSubscriptionsAndLog(t *testing.T) {
 	want := []string{
 		fmt.Sprintf("Connection %d  %s → %s", id, endpoint(c.Client), endpoint(c.Server)),
 		fmt.Sprintf("Subscriptions (%d,", len(c.Subscriptions)),
-		"Traffic", "TCP backlog", "Monitor events", "History (last 120 updates)", "Recent events",
+		"Traffic", "TCP backlog", "Monitor events", "History (msg/s: one point per second of packet time", "Recent events",
 		fmt.Sprintf("messages           %d                   %d", *c.C2S.Messages, *c.S2C.Messages),
 		"↑ SUBSCRIBE",
 	}
@@ -335,7 +335,7 @@ func TestSlowSubscriberBacklogAndAlert(t *testing.T) {
 	if a.Rule == "" {
 		t.Fatal("slow_subscriber truth marks no zero-window connection")
 	}
-	frames, m, log := replayFrames(t, "slow_subscriber", 100*time.Millisecond, report.Options{})
+	frames, m, log, _ := replayFrames(t, "slow_subscriber", 100*time.Millisecond, report.Options{})
 	// Some frame catches the slow subscriber's receive window at zero.
 	var zf *Frame
 	for _, f := range frames {
@@ -514,14 +514,14 @@ func TestStatusLine(t *testing.T) {
 }
 
 func TestDetailMonitorEventsAndSparklines(t *testing.T) {
-	frames, m, log := replayFrames(t, "slow_subscriber", 100*time.Millisecond, report.Options{})
+	frames, m, log, rm := replayFrames(t, "slow_subscriber", 100*time.Millisecond, report.Options{})
 	f := frames[len(frames)-1]
 	if len(frames) < 5 {
 		t.Fatalf("only %d frames", len(frames))
 	}
 	r := f.Rows[0]
 	f.Monitor = map[uint64][]string{r.ID: {"12:00:00.000 CONNECTED fd=12", "12:00:01.000 DISCONNECTED [::1]"}}
-	d, s := newDash(t, 100, 80, DashboardOptions{Log: log, History: m.History})
+	d, s := newDash(t, 100, 80, DashboardOptions{Log: log, History: m.History, Rates: rm})
 	d.SetFrame(f)
 	d.openDetail(r.ID)
 	lines := draw(d, s)
@@ -532,10 +532,12 @@ func TestDetailMonitorEventsAndSparklines(t *testing.T) {
 	if k < 0 {
 		t.Fatalf("no rate sparkline:\n%s", strings.Join(lines, "\n"))
 	}
-	// One point per frame that advanced packet time, the peak a full block.
+	// One point per second of packet time (whatever the frames), the peak
+	// a full block.
+	secs := int(f.Time.Unix()-r.Start.Unix()) + 1
 	spark := strings.Fields(lines[k])[2]
-	if n := len([]rune(spark)); n != len(frames) || !strings.Contains(spark, "█") {
-		t.Errorf("sparkline %q: %d points for %d frames", spark, n, len(frames))
+	if n := len([]rune(spark)); n != secs || !strings.Contains(spark, "█") {
+		t.Errorf("sparkline %q: %d points for %d seconds of packet time", spark, n, secs)
 	}
 }
 
