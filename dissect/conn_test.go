@@ -282,6 +282,50 @@ func TestGreetingTailAfterCut(t *testing.T) {
 	}
 }
 
+// A capture that joined during a 2.0 handshake (found by cutting the zmtp20
+// corpus case): libzmq's last two greeting bytes to a 2.0 peer (major
+// version 3, socket type ROUTER) open its direction, so its next frame is
+// its identity, not data.
+func TestGreeting2TailAfterCut(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, false)
+	ts := time.Unix(0, 0)
+	c.Feed(s2c, []byte{3, 6}, ts)
+	c.Feed(s2c, []byte{0, 0}, ts) // its (empty) identity frame
+	c.Feed(s2c, frame(0, []byte("reply 0")), ts)
+	want := []string{
+		"s2c greeting 2.0 NULL sock=ROUTER",
+		"s2c identity size=0 more=false",
+		"s2c frame size=7 more=false",
+	}
+	check(t, r.lines, want)
+	if !c.MidStream() {
+		t.Fatal("not marked mid-stream")
+	}
+}
+
+// A greeting's rest must name a known mechanism: "00 50" then zeros (a frame
+// of 80 zero bytes, found by cutting the zmtp20 corpus case) is not the end
+// of a greeting for mechanism "P" followed by fourteen empty messages.
+func TestGreetingTailNeedsKnownMechanism(t *testing.T) {
+	for _, o := range []int{10, 11, 12} {
+		if greetingTailAt(append([]byte{0, 'P'}, make([]byte, 80)...), o) {
+			t.Errorf("offset %d: a one-letter mechanism taken for a greeting", o)
+		}
+	}
+	g := greeting("PLAIN", 1)
+	for o := 10; o <= 12; o++ {
+		if !greetingTailAt(g[o:], o) || !greetingTailAt(g[o:o+3], o) {
+			t.Errorf("offset %d: PLAIN greeting tail not recognised", o)
+		}
+	}
+	r := &recorder{}
+	c := NewConn(r, Options{}, false)
+	ts := time.Unix(0, 0)
+	c.Feed(c2s, append([]byte{0, 80}, make([]byte, 80)...), ts)
+	check(t, r.lines, []string{"c2s resync skipped=0", "c2s frame size=80 more=false"})
+}
+
 // Resynchronisation does not take zero padding, or a READY's 4-byte property
 // lengths, for empty frames (zmq4 sends a command's header and body in
 // separate segments).

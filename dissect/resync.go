@@ -200,6 +200,21 @@ func (c *Conn) greetingTail(d reassembly.Dir, b []byte, ts time.Time) (n int, ok
 		if s.off != 0 {
 			return 0, false
 		}
+		if pv := c.s[d^1].version; pv != V30 && pv != V31 && greeting2Tail(b) {
+			// A 3.x peer talking to a 2.0 one: after the signature it sends
+			// its major version and then, having read the peer's revision,
+			// its socket type. What follows is its identity frame.
+			s.greet = [64]byte{0: 0xFF, 9: 0x7F, 10: b[0], 11: b[1]}
+			s.rev = int(b[0])
+			s.glen = 12
+			if c.det == Undecided {
+				c.det = IsZMTP
+			}
+			c.midStream = true
+			s.skipped = 0
+			c.greeting12(d, ts)
+			return 2, true
+		}
 		for o := 10; o <= 12; o++ {
 			if greetingTailAt(b, o) {
 				pos = o
@@ -237,10 +252,54 @@ func (c *Conn) greetingTail(d reassembly.Dir, b []byte, ts time.Time) (n int, ok
 	return n, true
 }
 
+// greeting2Tail says whether b, the first captured bytes of a direction,
+// are the last two bytes of the 12-byte greeting a 3.x peer sends to a 2.0
+// one: major version 3, then a socket type (0-10). A 3.x frame cannot start
+// so (flags 3 are MORE and LONG, and a long size whose first byte is 1-10
+// exceeds any frame), nor can a 1.0 one (flags above 1). With type 0 (PAIR)
+// the bytes could start a long 3.x frame, so the two must be the whole
+// chunk, as libzmq writes them; otherwise a 2.0 identity frame (flags 0, a
+// size that fits) must follow, or the chunk must end there.
+func greeting2Tail(b []byte) bool {
+	if len(b) < 2 || b[0] != 3 || b[1] > 10 {
+		return false
+	}
+	if len(b) == 2 {
+		return true
+	}
+	return b[1] != 0 && len(b) >= 4 && b[2] == 0 && 4+int(b[3]) <= len(b)
+}
+
+// mechanisms are the security mechanism names a greeting tail may carry.
+var mechanisms = [...]string{"NULL", "PLAIN", "CURVE", "GSSAPI"}
+
 // greetingTailAt says whether b can be the bytes of a 3.x greeting from its
-// position o on (major version 3, minor, mechanism name padded with zeros,
-// as-server, zero filler).
+// position o on (major version 3, minor, a known mechanism name padded with
+// zeros, as-server, zero filler).
 func greetingTailAt(b []byte, o int) bool {
+	if o <= 12 {
+		// The mechanism's name starts in b: it must begin a known name and,
+		// when the name's end is in b too, be that whole name (one letter
+		// and zeros is what a frame header and zero padding look like).
+		name := b[min(len(b), 12-o):min(len(b), 32-o)]
+		end := len(name)
+		for i, x := range name {
+			if x == 0 {
+				end = i
+				break
+			}
+		}
+		whole := end < len(name) || len(name) == 20
+		ok := false
+		for _, m := range mechanisms {
+			if whole && string(name[:end]) == m || !whole && len(name) <= len(m) && m[:len(name)] == string(name) {
+				ok = true
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
 	ended := false
 	for i := 0; i < len(b) && o+i < 64; i++ {
 		p, x := o+i, b[i]

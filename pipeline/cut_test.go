@@ -201,7 +201,7 @@ func payloadCopies(t testing.TB, pf *pcapFile) copies {
 // knownCutGaps are cases whose cut copies still break a property, and why.
 var knownCutGaps = map[string]string{
 	"zmtp10": "a 1.0 stream without its identity frames is decoded with the peer's or 3.x framing, and libzmq's 1.0 peer greets with a 10-byte signature that doubles as an identity frame",
-	"zmtp20": "a 2.0 peer's 12-byte greeting cut part-way is not recognised, so the identity frame after it counts as data",
+	"zmtp20": "a direction whose capture starts exactly at its 2.0 identity frame (greeting wholly cut) cannot tell it from data by its bytes, so it counts as data",
 }
 
 // TestCorpusCutMidStream replays every corpus capture with its first K packets
