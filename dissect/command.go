@@ -91,6 +91,11 @@ func (c *Conn) command(d reassembly.Dir, ts time.Time) {
 	case CmdERROR:
 		if len(data) < 1 || len(data) < 1+int(data[0]) {
 			e.Reason = data[min(1, len(data)):]
+			if e.Complete {
+				// Not cut by the capture: a reason without its length byte,
+				// as go-zeromq/zmq4 writes it ("invalid command").
+				e.Reason = data
+			}
 			e.Err = ErrBadCommand
 			break
 		}

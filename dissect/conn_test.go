@@ -304,6 +304,23 @@ func TestGreeting2TailAfterCut(t *testing.T) {
 	}
 }
 
+// go-zeromq/zmq4 writes an ERROR's reason without its length byte
+// (SendCmd(CmdError, []byte("invalid command"))): the whole text is the
+// reason, not the text after its first letter; it is still malformed.
+func TestErrorReasonWithoutLength(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, true)
+	ts := time.Unix(0, 0)
+	c.Feed(c2s, greeting("PLAIN", 0), ts)
+	c.Feed(c2s, cmd("ERROR", []byte("invalid command")), ts)
+	c.Feed(c2s, cmd("ERROR", []byte{3}, []byte("400")), ts)
+	check(t, r.lines, []string{
+		"c2s greeting 3.0 PLAIN sock=",
+		"c2s command ERROR reason=invalid command",
+		"c2s command ERROR reason=400",
+	})
+}
+
 // A greeting's rest must name a known mechanism: "00 50" then zeros (a frame
 // of 80 zero bytes, found by cutting the zmtp20 corpus case) is not the end
 // of a greeting for mechanism "P" followed by fourteen empty messages.
