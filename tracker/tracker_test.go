@@ -54,13 +54,8 @@ func curveBox(plain int) []byte {
 // PONG-sized box is counted as commands; a PONG-sized box after an empty
 // frame (a REP's delimiter) or too late stays data.
 func TestCurveHeartbeatBoxesAreCommands(t *testing.T) {
-	tr := New(Options{})
-	ts := time.Unix(1700000000, 0)
-	s := tr.New(reassembly.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:40000"),
-		Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts})
-	g := make([]byte, 64)
-	g[0], g[9], g[10], g[11] = 0xFF, 0x7F, 3, 1
-	copy(g[12:], "CURVE")
+	tr, s, ts := newConn()
+	g := greeting31("CURVE")
 	c2s, s2c := reassembly.ClientToServer, reassembly.ServerToClient
 	s.Data(c2s, g, ts)
 	s.Data(s2c, g, ts)
@@ -92,13 +87,8 @@ func TestCurveHeartbeatBoxesAreCommands(t *testing.T) {
 // prefix, and the connection's errors say that it was cut; a CANCEL of the
 // same long topic still removes it.
 func TestLongSubscriptionTopicIsReportedCut(t *testing.T) {
-	tr := New(Options{})
-	ts := time.Unix(1700000000, 0)
-	s := tr.New(reassembly.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:40000"),
-		Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts})
-	g := make([]byte, 64)
-	g[0], g[9], g[10], g[11] = 0xFF, 0x7F, 3, 1
-	copy(g[12:], "NULL")
+	tr, s, ts := newConn()
+	g := greeting31("NULL")
 	ready := func(sock string) []byte {
 		body := append([]byte("\x05READY\x0bSocket-Type\x00\x00\x00"), byte(len(sock)))
 		body = append(body, sock...)
@@ -142,4 +132,22 @@ func lens(ss []string) []int {
 		n = append(n, len(s))
 	}
 	return n
+}
+
+// newConn starts a tracker with one connection 10.0.0.1:40000 → 10.0.0.2:5555
+// whose SYN was seen.
+func newConn() (*Tracker, reassembly.Stream, time.Time) {
+	tr := New(Options{})
+	ts := time.Unix(1700000000, 0)
+	s := tr.New(reassembly.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:40000"),
+		Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts})
+	return tr, s, ts
+}
+
+// greeting31 is a ZMTP 3.1 greeting with the given mechanism.
+func greeting31(mech string) []byte {
+	g := make([]byte, 64)
+	g[0], g[9], g[10], g[11] = 0xFF, 0x7F, 3, 1
+	copy(g[12:], mech)
+	return g
 }
