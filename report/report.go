@@ -160,6 +160,9 @@ type MonitorNote struct {
 	Source string    `json:"source,omitempty"`
 	Event  string    `json:"event"`
 	Detail string    `json:"detail,omitempty"`
+	// Uncertain is true when a v1 event could as well belong to another
+	// connection to the same server (see tracker.MonitorEvent).
+	Uncertain bool `json:"uncertain,omitempty"`
 }
 
 // MonitorPeer is what the monitors said of one endpoint.
@@ -279,7 +282,7 @@ func connection(c *tracker.Conn, opt Options) Connection {
 		m := &Monitor{ClientSource: c.MonitorSource[0], ServerSource: c.MonitorSource[1],
 			Handshake: c.MonitorHandshake, Disconnects: c.MonitorDisconnects, Events: []MonitorNote{}}
 		for _, n := range c.MonitorNotes {
-			m.Events = append(m.Events, MonitorNote{Time: n.Time.UTC(), Source: n.Source, Event: n.Event, Detail: n.Detail})
+			m.Events = append(m.Events, MonitorNote{Time: n.Time.UTC(), Source: n.Source, Event: n.Event, Detail: n.Detail, Uncertain: n.Uncertain})
 		}
 		for i, dst := range []**Pipes{&m.ClientPipes, &m.ServerPipes} {
 			if c.HasPipes[i] {

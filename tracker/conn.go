@@ -174,6 +174,13 @@ type Conn struct {
 	Pipes               [2]PipeStats
 	HasPipes            [2]bool
 	monitorClaimed      [2]bool
+	// What the wire showed, for matching v1 monitor events (monitor.go):
+	// when the handshake ended and whether it failed, the first FIN or RST,
+	// and the sides whose monitor already reported the handshake's end.
+	hsEnd    time.Time
+	hsFailed bool
+	endAt    time.Time
+	monHS    [2]bool
 
 	// lockstep stays true while messages alternate client, server, client...
 	// as REQ/REP conversations do.

@@ -3,6 +3,7 @@ package tracker
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/zspy/zspy/monitor"
@@ -21,6 +22,9 @@ type MonitorNote struct {
 	Source string
 	Event  string
 	Detail string
+	// Uncertain is true when the event could as well belong to another
+	// connection (v1 events that the wire could not tell apart).
+	Uncertain bool
 }
 
 // PipeStats is the queue depth libzmq reported for one side of a connection
@@ -62,8 +66,15 @@ type session struct {
 	side     int // 0: the client (connecter) side, 1: the server side
 	endpoint netip.AddrPort
 	source   string
+	fd       int64
 	at       time.Time
 	done     bool // the handshake result is known
+	// uncertain marks the next note: the wire could not tell its
+	// connection from another one.
+	uncertain bool
+	// unsure: the session's connection is a guess among several; its
+	// later events (DISCONNECTED, CLOSED) are marked uncertain.
+	unsure bool
 	// early holds the session's events while its wire connection is not
 	// seen yet (live, monitor events can outrun the packets).
 	early []monitor.Event
@@ -79,13 +90,14 @@ type monitorState struct {
 	sessions map[sessionKey]*session
 	pending  []*session // sessions whose wire connection was not seen yet
 	last     map[string]*session
+	byEP     map[epKey][]*session // open v1 sessions per side and endpoint
 	peers    map[string]*MonitorPeer
 	stats    MonitorStats
 }
 
 func (t *Tracker) mon() *monitorState {
 	if t.monitor == nil {
-		t.monitor = &monitorState{sessions: map[sessionKey]*session{}, last: map[string]*session{}, peers: map[string]*MonitorPeer{}}
+		t.monitor = &monitorState{sessions: map[sessionKey]*session{}, last: map[string]*session{}, byEP: map[epKey][]*session{}, peers: map[string]*MonitorPeer{}}
 	}
 	return t.monitor
 }
@@ -147,8 +159,15 @@ func (t *Tracker) MonitorEvent(ev *monitor.Event) {
 			m.stats.Dropped++
 			return
 		}
-		s := &session{side: side, endpoint: ep, source: ev.Source, at: ev.Time}
+		s := &session{side: side, endpoint: ep, source: ev.Source, fd: ev.FD, at: ev.Time}
+		if old := m.sessions[key]; old != nil {
+			m.forget(old)
+		}
 		m.sessions[key] = s
+		if ev.Version < 2 && epOK {
+			k := epKey{side, ep}
+			m.byEP[k] = append(m.byEP[k], s)
+		}
 		m.last[ev.Source+"|"+ev.Endpoint] = s
 		if ev.Version >= 2 {
 			if remote, ok := monitor.EndpointAddr(ev.RemoteEndpoint); ok && epOK {
@@ -179,7 +198,13 @@ func (t *Tracker) MonitorEvent(ev *monitor.Event) {
 			m.stats.Unmatched++
 			return
 		}
+		if ev.Version < 2 && s.conn != nil {
+			s = t.handshakeSession(s, ev)
+		}
 		s.done = true
+		if s.conn != nil {
+			s.conn.monHS[s.side] = true
+		}
 		if ev.Code != monitor.EventHandshakeSucceeded {
 			if p := m.peer(ev.Endpoint); p != nil {
 				p.HandshakeFailed++
@@ -194,7 +219,11 @@ func (t *Tracker) MonitorEvent(ev *monitor.Event) {
 			m.stats.Unmatched++
 			return
 		}
+		if ev.Version < 2 && ev.Code == monitor.EventDisconnected && s.conn != nil && !(s.side == 0 && s.done) {
+			t.disconnectSession(s, ev)
+		}
 		t.note(s, ev)
+		m.forget(s)
 		delete(m.sessions, key)
 		return
 	case monitor.EventPipesStats:
@@ -300,7 +329,8 @@ func (t *Tracker) note(s *session, ev *monitor.Event) {
 	if s.source != "" {
 		c.MonitorSource[s.side] = s.source
 	}
-	n := MonitorNote{Time: ev.Time, Source: ev.Source, Event: ev.Name, Detail: detail(ev)}
+	n := MonitorNote{Time: ev.Time, Source: ev.Source, Event: ev.Name, Detail: detail(ev), Uncertain: s.uncertain || (s.unsure && (ev.Code == monitor.EventDisconnected || ev.Code == monitor.EventClosed))}
+	s.uncertain = false
 	c.addNote(n)
 	switch ev.Code {
 	case monitor.EventHandshakeSucceeded:
@@ -337,4 +367,182 @@ func detail(ev *monitor.Event) string {
 		return fmt.Sprintf("fd %d", ev.FD)
 	}
 	return ""
+}
+
+type epKey struct {
+	side int
+	ep   netip.AddrPort
+}
+
+// forget drops a session from the per-endpoint index.
+func (m *monitorState) forget(s *session) {
+	k := epKey{s.side, s.endpoint}
+	l := m.byEP[k]
+	for i, x := range l {
+		if x == s {
+			l = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(m.byEP, k)
+	} else {
+		m.byEP[k] = l
+	}
+}
+
+// ambiguity is how close two candidates' wire times must be for a v1 event
+// to be called uncertain between them: a monitor event reaches zspy
+// microseconds to a few milliseconds after its packets.
+const ambiguity = 2 * time.Millisecond
+
+// handshakeSession picks, for a v1 HANDSHAKE_* event, the session (and so
+// the connection) it is about. A v1 handshake event carries no fd: by
+// default it is about the newest session of its source and endpoint, s. The
+// wire narrows it down: the connection's handshake must have ended the same
+// way (a failure only matches a failed handshake) and before the event, and
+// no monitor of that side may have reported it yet. A listener (one source,
+// many connections) reports handshakes in the order they end: the oldest
+// such connection is taken. Connecting sockets of different sources relay
+// on their own: the connection whose handshake ended last before the event
+// is taken, and a connecting session moves to it (its CONNECTED note with
+// it), trading places with the session that held it. When another candidate
+// ended within `ambiguity` of the one taken, the note is marked uncertain.
+func (t *Tracker) handshakeSession(s *session, ev *monitor.Event) *session {
+	m := t.monitor
+	failed := ev.Code != monitor.EventHandshakeSucceeded
+	var best, next *session
+	pool := m.byEP[epKey{s.side, s.endpoint}]
+	for _, x := range pool {
+		c := x.conn
+		if c == nil || x.done || c.monHS[s.side] || (s.side == 1 && x.source != s.source) {
+			continue
+		}
+		if c.hsEnd.IsZero() || c.hsFailed != failed || c.hsEnd.After(ev.Time) {
+			continue
+		}
+		better := best == nil || (s.side == 1 && c.hsEnd.Before(best.conn.hsEnd)) || (s.side == 0 && c.hsEnd.After(best.conn.hsEnd))
+		if better {
+			best, next = x, best
+		} else if next == nil || (s.side == 1 && c.hsEnd.Before(next.conn.hsEnd)) || (s.side == 0 && c.hsEnd.After(next.conn.hsEnd)) {
+			next = x
+		}
+	}
+	if best == nil {
+		// The wire shows no such end (yet): keep the default, and say so if
+		// it had company.
+		s.uncertain = len(pool) > 1
+		s.unsure = s.uncertain
+		return s
+	}
+	uncertain := next != nil && absDur(best.conn.hsEnd.Sub(next.conn.hsEnd)) < ambiguity
+	if s.side == 1 {
+		best.uncertain = uncertain
+		return best
+	}
+	if best != s {
+		t.swap(s, best)
+		best.unsure = best.unsure || uncertain
+	}
+	s.uncertain, s.unsure = uncertain, uncertain
+	if uncertain {
+		// The CONNECTED notes of both candidates are as unsure.
+		markFDNote(s)
+		markFDNote(next)
+		next.unsure = true
+	}
+	return s
+}
+
+// disconnectSession checks a v1 DISCONNECTED(fd) against the wire: its
+// connection must have seen a FIN or RST before it. Sessions of one socket
+// report disconnects in the order the connections ended, so when the fd's
+// session holds a connection still open, or one that ended after another
+// open session's, the sessions trade connections: the fd was matched to the
+// wrong one at CONNECTED or ACCEPTED time.
+func (t *Tracker) disconnectSession(s *session, ev *monitor.Event) {
+	m := t.monitor
+	var best, next *session
+	for _, x := range m.byEP[epKey{s.side, s.endpoint}] {
+		c := x.conn
+		if c == nil || x.source != s.source || c.endAt.IsZero() || c.endAt.After(ev.Time) {
+			continue
+		}
+		if best == nil || c.endAt.Before(best.conn.endAt) {
+			best, next = x, best
+		} else if next == nil || c.endAt.Before(next.conn.endAt) {
+			next = x
+		}
+	}
+	if best == nil {
+		return
+	}
+	if best != s {
+		t.swap(s, best)
+	}
+	s.uncertain = next != nil && absDur(best.conn.endAt.Sub(next.conn.endAt)) < ambiguity
+}
+
+// swap trades the connections of two sessions of one side, moving the notes
+// that name their fds (CONNECTED, ACCEPTED).
+func (t *Tracker) swap(a, b *session) {
+	ca, cb := a.conn, b.conn
+	na := takeFDNotes(ca, a)
+	nb := takeFDNotes(cb, b)
+	a.conn, b.conn = cb, ca
+	putNotes(cb, na)
+	putNotes(ca, nb)
+	cb.MonitorSource[a.side] = a.source
+	ca.MonitorSource[b.side] = b.source
+}
+
+// markFDNote marks the CONNECTED or ACCEPTED note of s uncertain.
+func markFDNote(s *session) {
+	if s == nil || s.conn == nil {
+		return
+	}
+	fd := fmt.Sprintf("fd %d", s.fd)
+	for i := range s.conn.MonitorNotes {
+		n := &s.conn.MonitorNotes[i]
+		if n.Source == s.source && n.Detail == fd && (n.Event == "CONNECTED" || n.Event == "ACCEPTED") {
+			n.Uncertain = true
+		}
+	}
+}
+
+func takeFDNotes(c *Conn, s *session) []MonitorNote {
+	var out []MonitorNote
+	fd := fmt.Sprintf("fd %d", s.fd)
+	kept := c.MonitorNotes[:0]
+	for _, n := range c.MonitorNotes {
+		if n.Source == s.source && n.Detail == fd && (n.Event == "CONNECTED" || n.Event == "ACCEPTED") {
+			out = append(out, n)
+			continue
+		}
+		kept = append(kept, n)
+	}
+	c.MonitorNotes = kept
+	return out
+}
+
+func putNotes(c *Conn, ns []MonitorNote) {
+	for _, n := range ns {
+		c.addNote(n)
+	}
+	slices.SortStableFunc(c.MonitorNotes, func(a, b MonitorNote) int { return a.Time.Compare(b.Time) })
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// wireHandshakeEnd records when the wire showed the handshake end, for the
+// monitor merge.
+func (c *Conn) wireHandshakeEnd(failed bool) {
+	if c.hsEnd.IsZero() {
+		c.hsEnd, c.hsFailed = c.Last, failed
+	}
 }

@@ -141,6 +141,12 @@ type connStream Conn
 func (s *connStream) Segment(d reassembly.Dir, seg *capture.Segment) {
 	c := (*Conn)(s)
 	c.Last = seg.TS
+	if c.endAt.IsZero() && (seg.Has(capture.FlagFIN) || seg.Has(capture.FlagRST)) {
+		c.endAt = seg.TS
+		if c.hsEnd.IsZero() && !c.MidStream {
+			c.hsEnd, c.hsFailed = seg.TS, true // closed during the handshake
+		}
+	}
 	c.tcpSegment(d, seg)
 }
 
@@ -193,6 +199,7 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 	c.finish()
 	if c.Detection == dissect.IsZMTP && c.HandshakeError == "" && c.Closed && c.HandshakeState() == "pending" {
 		c.HandshakeError = "closed during the handshake"
+		c.wireHandshakeEnd(true)
 	}
 	if c.Detection != dissect.IsZMTP && c.State != "refused" {
 		if c.Dirs[0].Lost+c.Dirs[1].Lost > 0 || c.TCP[0].HaveSeq {
@@ -357,6 +364,9 @@ func (c *Conn) command(i int, e *dissect.Event) {
 		// READY ends a side's handshake; under PLAIN and CURVE the client's
 		// last word is INITIATE.
 		c.HandshakeDone[i] = true
+		if c.HandshakeDone[1-i] {
+			c.wireHandshakeEnd(false)
+		}
 	case dissect.CmdHELLO:
 		if c.Mechanism == dissect.MechPLAIN {
 			c.PlainUsername = string(capBytes(nil, e.Username))
@@ -628,6 +638,7 @@ func (c *Conn) wireHandshakeError(reason string) {
 	if c.HandshakeError == "" || strings.HasPrefix(c.HandshakeError, monitorPrefix) {
 		c.HandshakeError = reason
 	}
+	c.wireHandshakeEnd(true)
 }
 
 // Plaintext sizes of libzmq's heartbeat commands inside CURVE MESSAGE boxes:
