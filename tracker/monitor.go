@@ -129,8 +129,12 @@ func (t *Tracker) MonitorPeers() map[string]*MonitorPeer {
 // claimed by a connecting socket; ACCEPTED(fd) names the listener's own bound
 // address, matched likewise; later events carrying the fd (DISCONNECTED,
 // CLOSED) follow the session, and HANDSHAKE_* events (no fd) go to the newest
-// session of that source and endpoint. Events whose connection has not been
-// seen yet wait until it is.
+// session of that source and endpoint. The wire then corrects these guesses
+// (handshakeSession, disconnectSession): a handshake result must match how
+// and when the handshake ended on the wire, a DISCONNECTED the connection's
+// FIN or RST; where two connections stay indistinguishable the notes are
+// marked Uncertain. Events whose connection has not been seen yet wait until
+// it is.
 func (t *Tracker) MonitorEvent(ev *monitor.Event) {
 	m := t.mon()
 	m.stats.Events++
