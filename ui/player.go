@@ -251,7 +251,10 @@ func (s *pacedSource) Next(seg *capture.Segment) error {
 	if pl.ctx.Err() != nil {
 		return pl.ctx.Err()
 	}
-	if pl.clock.Now().Sub(pl.lastPush) >= pl.interval {
+	// While paused, only the first screen and the end of each step show
+	// (hold pushes it once the next packet is read), so a step gives one
+	// consistent screen.
+	if (!pl.paused || pl.lastPush.IsZero()) && pl.clock.Now().Sub(pl.lastPush) >= pl.interval {
 		pl.push()
 	}
 	err := s.Source.Next(seg)
