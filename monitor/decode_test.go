@@ -391,3 +391,43 @@ func TestMatchHelpers(t *testing.T) {
 		t.Error("sides")
 	}
 }
+
+// FuzzEventJSON reads arbitrary lines as `zspy monitor --json` events (what
+// `zspy replay --monitor-log` does with a recorded log): no panic, no
+// interpretation beyond the values given, and an event that reads back is
+// written again as the same event.
+func FuzzEventJSON(f *testing.F) {
+	for _, frames := range [][][]byte{
+		withSource("app/dealer", v1(le, 0x4000, 400, "tcp://127.0.0.1:5555")),
+		v1(le, 0x4, 250, "tcp://127.0.0.1:5556"),
+		withSource("a", v2(le, 0x10000, []uint64{7, 1}, "tcp://127.0.0.1:40000", "tcp://127.0.0.1:5555")),
+		v2(le, 0x800, []uint64{0x10000001}, "tcp://h:1", "tcp://h:2"),
+	} {
+		ev, err := Decode(frames, DecodeOptions{})
+		if err != nil {
+			f.Fatal(err)
+		}
+		b, _ := json.Marshal(ev)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"time":"2026-11-25T12:00:00Z","version":2,"code":65536,"values":[]}`))
+	f.Add([]byte(`{"version":1,"code":1024,"value":4294967295,"values":[1,2,3],"endpoint":""}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var ev Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return
+		}
+		_ = ev.String()
+		b, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatalf("read %q, cannot write it: %v", line, err)
+		}
+		var ev2 Event
+		if err := json.Unmarshal(b, &ev2); err != nil {
+			t.Fatalf("wrote %s, cannot read it back: %v", b, err)
+		}
+		if ev2.String() != ev.String() {
+			t.Fatalf("round trip changed the event:\n%s\n%s", ev.String(), ev2.String())
+		}
+	})
+}

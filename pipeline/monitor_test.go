@@ -53,7 +53,13 @@ func TestMonitorMerge(t *testing.T) {
 			}
 		}
 	})
-	p.MergeMonitorLog(evs)
+	// The log is read as the packets go (what zspy replay --monitor-log does).
+	lf, err := os.Open(dir + "events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	p.AddMonitorLog(monitor.NewLogReader(lf, "events.jsonl", p.Warn))
 	if err := p.Run(src, nil); err != nil {
 		t.Fatal(err)
 	}

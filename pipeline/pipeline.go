@@ -67,7 +67,7 @@ type Pipeline struct {
 	metrics *metrics.Collector
 	hooks   []IntervalHook
 
-	monLog []monitor.Event // recorded monitor events not merged yet
+	monLogs []*monStream // recorded monitor event logs not merged to their end
 
 	liveDrops *atomic.Uint64 // packets dropped between capture and pipeline
 	monHooks  []func(*monitor.Event)
@@ -144,9 +144,8 @@ func (p *Pipeline) Packet(seg *capture.Segment) {
 		}
 	}()
 	p.packets++
-	for len(p.monLog) > 0 && !p.monLog[0].Time.After(seg.TS) {
-		p.MonitorEvent(&p.monLog[0])
-		p.monLog = p.monLog[1:]
+	if len(p.monLogs) > 0 {
+		p.mergeMonitorLogs(seg.TS, false)
 	}
 	if len(p.hooks) > 0 && p.metrics.Due(seg.TS) {
 		p.Tick(seg.TS)
@@ -156,12 +155,71 @@ func (p *Pipeline) Packet(seg *capture.Segment) {
 	p.lastTS = seg.TS
 }
 
-// MergeMonitorLog merges recorded socket-monitor events (e.g. the lines of
-// `zspy monitor --json`) into the run by time: each is folded into the model
-// just before the first packet at or after its time.
+// MonitorLog yields recorded socket-monitor events in time order, as
+// `zspy monitor --json` writes them (monitor.LogReader reads such a file);
+// ok is false at its end.
+type MonitorLog interface {
+	Next() (ev monitor.Event, ok bool)
+}
+
+// monStream is a MonitorLog with its next event read ahead.
+type monStream struct {
+	log  MonitorLog
+	head monitor.Event
+}
+
+// AddMonitorLog merges a recorded event log into the run by time: each event
+// is folded into the model just before the first packet at or after its time
+// (an event out of time order in its log is folded at the next packet). Logs
+// are read as the packets go, one event ahead each, so their size costs no
+// memory; events of equal time go in the order the logs were added.
+func (p *Pipeline) AddMonitorLog(l MonitorLog) {
+	if ev, ok := l.Next(); ok {
+		p.monLogs = append(p.monLogs, &monStream{log: l, head: ev})
+	}
+}
+
+// MergeMonitorLog merges recorded events held in memory (sorted by time here)
+// into the run, as AddMonitorLog does.
 func (p *Pipeline) MergeMonitorLog(evs []monitor.Event) {
-	p.monLog = append(p.monLog, evs...)
-	slices.SortStableFunc(p.monLog, func(a, b monitor.Event) int { return a.Time.Compare(b.Time) })
+	evs = slices.Clone(evs)
+	slices.SortStableFunc(evs, func(a, b monitor.Event) int { return a.Time.Compare(b.Time) })
+	p.AddMonitorLog(&sliceLog{evs: evs})
+}
+
+type sliceLog struct{ evs []monitor.Event }
+
+func (s *sliceLog) Next() (monitor.Event, bool) {
+	if len(s.evs) == 0 {
+		return monitor.Event{}, false
+	}
+	ev := s.evs[0]
+	s.evs = s.evs[1:]
+	return ev, true
+}
+
+// mergeMonitorLogs folds the recorded events up to t (all of them with all),
+// earliest first across the logs.
+func (p *Pipeline) mergeMonitorLogs(t time.Time, all bool) {
+	for len(p.monLogs) > 0 {
+		bi := 0
+		for i, s := range p.monLogs[1:] {
+			if s.head.Time.Before(p.monLogs[bi].head.Time) {
+				bi = i + 1
+			}
+		}
+		best := p.monLogs[bi]
+		if !all && best.head.Time.After(t) {
+			return
+		}
+		ev := best.head
+		p.MonitorEvent(&ev)
+		if next, ok := best.log.Next(); ok {
+			best.head = next
+		} else {
+			p.monLogs = slices.Delete(p.monLogs, bi, bi+1)
+		}
+	}
 }
 
 // MonitorEvent folds one live socket-monitor event into the model.
@@ -207,10 +265,7 @@ func (p *Pipeline) Tick(ts time.Time) {
 // Finish flushes the connections still open (they stay "open" in the report)
 // and ends the last metrics interval.
 func (p *Pipeline) Finish() {
-	for i := range p.monLog {
-		p.MonitorEvent(&p.monLog[i])
-	}
-	p.monLog = nil
+	p.mergeMonitorLogs(time.Time{}, true)
 	p.Asm.FlushAll(p.lastTS)
 	if len(p.hooks) > 0 && !p.lastTS.IsZero() {
 		p.Tick(p.lastTS.Add(p.metrics.Interval()))

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -51,7 +49,7 @@ Several files are read as one capture, in the order given.`,
 	fl.BoolVar(&f.json, "json", false, "print the report as one JSON document")
 	fl.BoolVar(&f.events, "events", false, "print every decoded event as JSON lines, in packet order")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print PLAIN passwords instead of redacting them")
-	fl.StringArrayVar(&f.monitorLogs, "monitor-log", nil, "merge socket-monitor events recorded with `zspy monitor --json` (repeatable)")
+	fl.StringArrayVar(&f.monitorLogs, "monitor-log", nil, "merge the socket-monitor events in `FILE`, recorded with zspy monitor --json (repeatable)")
 	f.store.register(fl, false)
 	f.rules.register(fl)
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
@@ -95,11 +93,13 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		p.Tracker.SetListener(ew)
 	}
 	for _, name := range f.monitorLogs {
-		evs, err := readMonitorLog(name)
+		// Read as the packets go: a log of any size costs one event of memory.
+		lf, err := os.Open(name)
 		if err != nil {
-			return err
+			return fmt.Errorf("monitor log: %w", err)
 		}
-		p.MergeMonitorLog(evs)
+		defer lf.Close()
+		p.AddMonitorLog(monitor.NewLogReader(lf, name, p.Warn))
 	}
 	if uf.enabled {
 		err := runReplayUI(cmd.Context(), cmd, p, srcs, uf, uiInputs{showSecrets: f.showSecrets, sink: sink, sinkName: sinkName, rules: eng})
@@ -157,32 +157,4 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		}
 	}
 	return nil
-}
-
-// readMonitorLog reads the JSON lines of `zspy monitor --json`. A line that
-// does not parse is a warning on stderr naming the file and line.
-func readMonitorLog(name string) ([]monitor.Event, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("monitor log: %w", err)
-	}
-	defer f.Close()
-	var evs []monitor.Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		var ev monitor.Event
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			fmt.Fprintf(os.Stderr, "zspy: warning: %s: line %d: %v\n", name, n, err)
-			continue
-		}
-		evs = append(evs, ev)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("monitor log %s: %w", name, err)
-	}
-	return evs, nil
 }

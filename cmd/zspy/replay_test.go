@@ -115,3 +115,51 @@ func TestReplayEvents(t *testing.T) {
 		t.Fatalf("events %v", kinds)
 	}
 }
+
+// --monitor-log merges a recorded event log with its capture: connections gain
+// the monitor's view; a damaged line is a warning naming the file and line,
+// counted in the report, and the rest of the log still merges.
+func TestReplayMonitorLog(t *testing.T) {
+	const dir = "../../monitor/testdata/merge/"
+	b, err := os.ReadFile(dir + "events.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	damaged := strings.Join(lines[:2], "") + "{\"version\": 1, \"time\": \"not a time\"}\n" + strings.Join(lines[2:], "")
+	log := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(log, []byte(damaged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runZspy(t, "replay", "--json", "--monitor-log", log, dir+"capture.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Warnings    []string `json:"warnings"`
+		Connections []struct {
+			Monitor *struct {
+				ClientSource string `json:"client_source"`
+				Handshake    string `json:"handshake"`
+			} `json:"monitor"`
+		} `json:"connections"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	merged := 0
+	for _, c := range r.Connections {
+		if c.Monitor != nil && c.Monitor.ClientSource != "" {
+			merged++
+		}
+	}
+	if merged < 3 {
+		t.Errorf("%d connections carry the monitor's view", merged)
+	}
+	if len(r.Warnings) != 1 || !strings.HasPrefix(r.Warnings[0], log+": line 3: ") {
+		t.Errorf("warnings %q", r.Warnings)
+	}
+	if _, err := runZspy(t, "replay", "--monitor-log", filepath.Join(t.TempDir(), "none.jsonl"), dir+"capture.pcap"); err == nil || !strings.Contains(err.Error(), "monitor log") {
+		t.Errorf("missing log: %v", err)
+	}
+}
