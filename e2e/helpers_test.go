@@ -392,6 +392,11 @@ type report struct {
 	Connections []reportConn `json:"connections"`
 	Warnings    []string     `json:"warnings"`
 	Stats       reportStats  `json:"stats"`
+	// Store is present when a time-series sink ran.
+	Store *struct {
+		Sink    string `json:"sink"`
+		Written uint64 `json:"written"`
+	} `json:"store"`
 }
 
 type reportStats struct {

@@ -119,6 +119,9 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		sink, sinkName = s, name
 		attachSink(p, sink, warn)
 		defer func() {
+			if sink == nil { // closed for the report already
+				return
+			}
 			if _, err := closeSink(sink, 10*time.Second); err != nil {
 				fmt.Fprintln(os.Stderr, "zspy:", err)
 			}
@@ -183,13 +186,24 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 			p.Warn("alerts: %v", err)
 		}
 	}
+	var storeStats *report.StoreStats
+	if sink != nil {
+		st, err := closeSink(sink, 10*time.Second)
+		if err != nil {
+			p.Warn("%v", err)
+		}
+		sink = nil
+		storeStats = &report.StoreStats{Sink: sinkName, Written: st.Written, Spilled: st.Spilled, Resent: st.Resent,
+			Dropped: st.Dropped, Rejected: st.Rejected, Invalid: st.Invalid, Buffered: st.Buffered,
+			SpoolBytes: st.SpoolBytes, LastError: st.LastError}
+	}
+	if st := p.Stats(); st.Truncated > 0 {
+		p.Warn("%d packets were cut by the snap length (%d bytes): frame sizes were followed across the missing bytes", st.Truncated, f.snaplen)
+	}
 	r := p.Report()
+	r.Store = storeStats
 	if eng != nil {
 		r.Alerts = eng.ReportAlerts()
-	}
-	if r.Stats.TruncatedPackets > 0 {
-		p.Warn("%d packets were cut by the snap length (%d bytes): frame sizes were followed across the missing bytes", r.Stats.TruncatedPackets, f.snaplen)
-		r = p.Report()
 	}
 	out := bufio.NewWriter(cmd.OutOrStdout())
 	defer out.Flush()
