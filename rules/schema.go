@@ -17,7 +17,8 @@ var schema = map[string]measurement{
 		fields: []string{"messages", "frames", "bytes", "commands", "msg_rate", "byte_rate",
 			"msg_size_min", "msg_size_max", "msg_size_mean", "messages_total", "frames_total",
 			"bytes_total", "lost_bytes_total", "in_flight_bytes", "window_bytes", "zero_window",
-			"zero_window_episodes_total", "zero_window_ms_total", "retransmits", "window_full"},
+			"zero_window_episodes_total", "zero_window_ms_total", "retransmits", "window_full",
+			"queue_outbound", "queue_inbound"},
 	},
 	metrics.MeasLatency: {
 		tags:   []string{"host", "client", "server"},
