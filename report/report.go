@@ -385,6 +385,10 @@ func notes(c Connection) string {
 	if c.PlainUsername != "" {
 		n = append(n, "user="+c.PlainUsername)
 	}
+	if c.PlainPassword != "" && c.PlainPassword != Redacted {
+		// Only with --show-secrets; redacted, the table leaves it out.
+		n = append(n, fmt.Sprintf("pass=%q", c.PlainPassword))
+	}
 	if len(c.Subscriptions) > 0 {
 		q := make([]string, len(c.Subscriptions))
 		for i, s := range c.Subscriptions {

@@ -67,7 +67,7 @@ func TestReplaySecrets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if args[1] != pcaps+"plain_ok/capture.pcap" && !strings.Contains(shown, "secret") {
+		if !strings.Contains(shown, "secret") {
 			t.Fatalf("%v --show-secrets did not print the password", args)
 		}
 	}
