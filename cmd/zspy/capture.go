@@ -188,14 +188,8 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	}
 	var storeStats *report.StoreStats
 	if sink != nil {
-		st, err := closeSink(sink, 10*time.Second)
-		if err != nil {
-			p.Warn("%v", err)
-		}
+		storeStats = storeReport(sink, sinkName, 10*time.Second, p.Warn)
 		sink = nil
-		storeStats = &report.StoreStats{Sink: sinkName, Written: st.Written, Spilled: st.Spilled, Resent: st.Resent,
-			Dropped: st.Dropped, Rejected: st.Rejected, Invalid: st.Invalid, Buffered: st.Buffered,
-			SpoolBytes: st.SpoolBytes, LastError: st.LastError}
 	}
 	if st := p.Stats(); st.Truncated > 0 {
 		p.Warn("%d packets were cut by the snap length (%d bytes): frame sizes were followed across the missing bytes", st.Truncated, f.snaplen)

@@ -121,13 +121,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	}
 	var storeStats *report.StoreStats
 	if sink != nil {
-		st, err := closeSink(sink, 30*time.Second)
-		if err != nil {
-			p.Warn("%v", err)
-		}
-		storeStats = &report.StoreStats{Sink: sinkName, Written: st.Written, Spilled: st.Spilled, Resent: st.Resent,
-			Dropped: st.Dropped, Rejected: st.Rejected, Invalid: st.Invalid, Buffered: st.Buffered,
-			SpoolBytes: st.SpoolBytes, LastError: st.LastError}
+		storeStats = storeReport(sink, sinkName, 30*time.Second, p.Warn)
 	}
 	if ew != nil {
 		if ew.Err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
@@ -165,4 +166,17 @@ func closeSink(sink store.Sink, d time.Duration) (store.Stats, error) {
 		return st, fmt.Errorf("close time series: %w", cerr)
 	}
 	return st, nil
+}
+
+// storeReport closes sink (waiting at most d for it to take every point) and
+// returns its counters for the report; a failure to flush or close is passed
+// to warn.
+func storeReport(sink store.Sink, name string, d time.Duration, warn func(format string, args ...any)) *report.StoreStats {
+	st, err := closeSink(sink, d)
+	if err != nil {
+		warn("%v", err)
+	}
+	return &report.StoreStats{Sink: name, Written: st.Written, Spilled: st.Spilled, Resent: st.Resent,
+		Dropped: st.Dropped, Rejected: st.Rejected, Invalid: st.Invalid, Buffered: st.Buffered,
+		SpoolBytes: st.SpoolBytes, LastError: st.LastError}
 }
