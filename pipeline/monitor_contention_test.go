@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/netip"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
-	"github.com/zspy/zspy/monitor"
 )
 
 // contentionTruth is monitor/testdata/contention/truth.json: for each line of
@@ -28,20 +26,7 @@ type contentionTruth struct {
 // uncertain.
 func TestMonitorContention(t *testing.T) {
 	dir := "../monitor/testdata/contention/"
-	f, err := os.Open(dir + "events.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []monitor.Event
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var ev monitor.Event
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
-	}
+	evs := readEventLog(t, dir+"events.jsonl")
 	var truth contentionTruth
 	b, err := os.ReadFile(dir + "truth.json")
 	if err != nil {

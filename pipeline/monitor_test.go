@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -22,20 +20,7 @@ import (
 // reasons from both the wire and the monitors.
 func TestMonitorMerge(t *testing.T) {
 	dir := "../monitor/testdata/merge/"
-	f, err := os.Open(dir + "events.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []monitor.Event
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var ev monitor.Event
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
-	}
+	evs := readEventLog(t, dir+"events.jsonl")
 	src, err := capture.OpenFile(dir + "capture.pcap")
 	if err != nil {
 		t.Fatal(err)
@@ -117,4 +102,24 @@ func keys(m map[string]*report.Connection) string {
 		k = append(k, s)
 	}
 	return strings.Join(k, "; ")
+}
+
+// readEventLog reads a recorded `zspy monitor --json` log whole; every line
+// must be an event.
+func readEventLog(t *testing.T, path string) []monitor.Event {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []monitor.Event
+	l := monitor.NewLogReader(f, path, func(format string, args ...any) { t.Fatalf(format, args...) })
+	for {
+		ev, ok := l.Next()
+		if !ok {
+			return evs
+		}
+		evs = append(evs, ev)
+	}
 }
