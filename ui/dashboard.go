@@ -631,14 +631,10 @@ func WarningLine(f *Frame) string {
 // the filter in force and help and quit always show; the replay keys go first
 // when they do not fit, and are left out once the replay has ended.
 func (d *Dashboard) hintLine() string {
-	type hint struct {
-		text string
-		keep int // lower is dropped first
-	}
-	var hs []hint
+	var hs []linePart
 	add := func(keep int, texts ...string) {
 		for _, t := range texts {
-			hs = append(hs, hint{t, keep})
+			hs = append(hs, linePart{t, keep})
 		}
 	}
 	w := d.width()
@@ -667,33 +663,47 @@ func (d *Dashboard) hintLine() string {
 		add(3, "[aqua]space[-]:freeze")
 	}
 	add(9, "[aqua]?[-]:help", "[aqua]q[-]:quit")
+	return fitLine(hs, "", " ", w)
+}
+
+// linePart is one piece of the status or hint line. When the line does not
+// fit, the parts with the lowest keep go first; a keep of keepAlways or more
+// always stays.
+type linePart struct {
+	text string
+	keep int
+}
+
+const keepAlways = 9
+
+// fitLine joins parts (first before the first, sep before each other),
+// leaving parts out, lowest keep first and right to left within one keep,
+// until the line fits width; width <= 0 keeps them all.
+func fitLine(parts []linePart, first, sep string, width int) string {
 	for {
-		texts := make([]string, len(hs))
-		for i, h := range hs {
-			texts[i] = h.text
+		var b strings.Builder
+		for i, p := range parts {
+			if i == 0 {
+				b.WriteString(first)
+			} else {
+				b.WriteString(sep)
+			}
+			b.WriteString(p.text)
 		}
-		out := strings.Join(texts, " ")
-		if tview.TaggedStringWidth(out) <= w {
+		out := b.String()
+		if width <= 0 || tview.TaggedStringWidth(out) <= width {
 			return out
 		}
 		drop := -1
-		for i, h := range hs {
-			if h.keep < 9 && (drop < 0 || h.keep < hs[drop].keep) {
+		for i, p := range parts {
+			if p.keep < keepAlways && (drop < 0 || p.keep <= parts[drop].keep) {
 				drop = i
 			}
 		}
 		if drop < 0 {
 			return out
 		}
-		// Drop from the end of the lowest group, so that a group goes
-		// right to left.
-		for i := len(hs) - 1; i > drop; i-- {
-			if hs[i].keep == hs[drop].keep {
-				drop = i
-				break
-			}
-		}
-		hs = slices.Delete(hs, drop, drop+1)
+		parts = slices.Delete(parts, drop, drop+1)
 	}
 }
 
@@ -711,13 +721,9 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) 
 	s := &f.Status
 	// Parts in display order; keep is the order they are dropped in (lower
 	// goes first).
-	type part struct {
-		text string
-		keep int
-	}
-	var parts []part
+	var parts []linePart
 	add := func(keep int, format string, args ...any) {
-		parts = append(parts, part{fmt.Sprintf(format, args...), keep})
+		parts = append(parts, linePart{fmt.Sprintf(format, args...), keep})
 	}
 	add(4, "%s", fmtTime(f.Time))
 	add(0, "%s pkts %s/s", fmtSI(float64(s.Stats.Packets)), fmtSI(s.PacketRate))
@@ -768,34 +774,7 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) 
 		st += " " + speedText(speed)
 	}
 	add(10, "%s", st)
-
-	join := func() string {
-		var b strings.Builder
-		for i, p := range parts {
-			if i > 0 {
-				b.WriteString(" │ ")
-			} else {
-				b.WriteByte(' ')
-			}
-			b.WriteString(p.text)
-		}
-		return b.String()
-	}
-	for out := join(); ; out = join() {
-		if width <= 0 || tview.TaggedStringWidth(out) <= width {
-			return out
-		}
-		drop := -1
-		for i, p := range parts {
-			if p.keep < 9 && (drop < 0 || p.keep < parts[drop].keep) {
-				drop = i
-			}
-		}
-		if drop < 0 {
-			return out
-		}
-		parts = slices.Delete(parts, drop, drop+1)
-	}
+	return fitLine(parts, " ", " │ ", width)
 }
 
 func speedText(s float64) string {
