@@ -736,11 +736,12 @@ func (c *Conn) endFrame(d reassembly.Dir, ts time.Time) {
 	e.Complete = uint64(len(s.buf)) == s.size
 	e.Lost = s.lost
 	s.inMsg = more
-	if c.mech == MechUnknown && c.midStream && s.framing == fV3 && s.size >= 33 && len(s.buf) >= 8 && string(s.buf[:8]) == "\x07MESSAGE" {
+	box := s.framing == fV3 && len(s.buf) >= 8 && string(s.buf[:8]) == "\x07MESSAGE"
+	if box && c.mech == MechUnknown && c.midStream && s.size >= 33 {
 		// Joined mid-stream: a CURVE MESSAGE box names the mechanism.
 		c.mech = MechCURVE
 	}
-	if c.mech == MechCURVE && s.framing == fV3 && len(s.buf) >= 8 && string(s.buf[:8]) == "\x07MESSAGE" {
+	if box && c.mech == MechCURVE {
 		c.curveMessage(e)
 		c.h.Event(e)
 		return

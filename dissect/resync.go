@@ -42,8 +42,8 @@ func (c *Conn) resync(d reassembly.Dir, b []byte, ts time.Time) int {
 				// integers look, not a likely start.
 				continue
 			}
-			if !anchor && frames >= 2 && (empty == frames || len(b)-i >= 4 && g != fV1 && string(b[i:i+4]) == "\x00\x00\x00\x00") {
-				continue // runs of zero bytes (padding) read as empty frames
+			if !anchor && frames >= 2 && empty == frames {
+				continue // runs of empty frames (zero padding, or 01 00 pairs)
 			}
 			if g == fV1 && !(exact && frames >= 1) {
 				continue // a guessed framing needs whole frames
