@@ -48,6 +48,10 @@ type DirStats struct {
 	Interval IntervalStats
 }
 
+// ping and pong count a heartbeat command sent in this direction at ts.
+func (d *DirStats) ping(ts time.Time) { d.Pings++; d.LastPing = ts }
+func (d *DirStats) pong(ts time.Time) { d.Pongs++; d.LastPong = ts }
+
 // IntervalStats are per-interval extremes that cumulative counters cannot give.
 type IntervalStats struct {
 	Messages         uint64

@@ -368,9 +368,18 @@ func detail(ev *monitor.Event) string {
 	case ev.ErrnoName != "":
 		return ev.ErrnoName
 	case ev.Code == monitor.EventConnected || ev.Code == monitor.EventAccepted || ev.Code == monitor.EventDisconnected:
-		return fmt.Sprintf("fd %d", ev.FD)
+		return fdDetail(ev.FD)
 	}
 	return ""
+}
+
+// fdDetail is the detail of a note that names a file descriptor.
+func fdDetail(fd int64) string { return fmt.Sprintf("fd %d", fd) }
+
+// fdNote reports whether n is the note that opened session s: its CONNECTED
+// or ACCEPTED, naming its fd.
+func (s *session) fdNote(n *MonitorNote) bool {
+	return n.Source == s.source && (n.Event == "CONNECTED" || n.Event == "ACCEPTED") && n.Detail == fdDetail(s.fd)
 }
 
 type epKey struct {
@@ -415,7 +424,7 @@ const ambiguity = 2 * time.Millisecond
 func (t *Tracker) handshakeSession(s *session, ev *monitor.Event) *session {
 	m := t.monitor
 	failed := ev.Code != monitor.EventHandshakeSucceeded
-	var best, next *session
+	pick := rank{at: func(x *session) time.Time { return x.conn.hsEnd }, earliest: s.side == 1}
 	pool := m.byEP[epKey{s.side, s.endpoint}]
 	for _, x := range pool {
 		c := x.conn
@@ -425,13 +434,9 @@ func (t *Tracker) handshakeSession(s *session, ev *monitor.Event) *session {
 		if c.hsEnd.IsZero() || c.hsFailed != failed || c.hsEnd.After(ev.Time) {
 			continue
 		}
-		better := best == nil || (s.side == 1 && c.hsEnd.Before(best.conn.hsEnd)) || (s.side == 0 && c.hsEnd.After(best.conn.hsEnd))
-		if better {
-			best, next = x, best
-		} else if next == nil || (s.side == 1 && c.hsEnd.Before(next.conn.hsEnd)) || (s.side == 0 && c.hsEnd.After(next.conn.hsEnd)) {
-			next = x
-		}
+		pick.offer(x)
 	}
+	best, next := pick.best, pick.next
 	if best == nil {
 		// The wire shows no such end (yet): keep the default, and say so if
 		// it had company.
@@ -439,7 +444,7 @@ func (t *Tracker) handshakeSession(s *session, ev *monitor.Event) *session {
 		s.unsure = s.uncertain
 		return s
 	}
-	uncertain := next != nil && absDur(best.conn.hsEnd.Sub(next.conn.hsEnd)) < ambiguity
+	uncertain := pick.close()
 	if s.side == 1 {
 		best.uncertain = uncertain
 		return best
@@ -466,25 +471,50 @@ func (t *Tracker) handshakeSession(s *session, ev *monitor.Event) *session {
 // wrong one at CONNECTED or ACCEPTED time.
 func (t *Tracker) disconnectSession(s *session, ev *monitor.Event) {
 	m := t.monitor
-	var best, next *session
+	pick := rank{at: func(x *session) time.Time { return x.conn.endAt }, earliest: true}
 	for _, x := range m.byEP[epKey{s.side, s.endpoint}] {
 		c := x.conn
 		if c == nil || x.source != s.source || c.endAt.IsZero() || c.endAt.After(ev.Time) {
 			continue
 		}
-		if best == nil || c.endAt.Before(best.conn.endAt) {
-			best, next = x, best
-		} else if next == nil || c.endAt.Before(next.conn.endAt) {
-			next = x
-		}
+		pick.offer(x)
 	}
-	if best == nil {
+	if pick.best == nil {
 		return
 	}
-	if best != s {
-		t.swap(s, best)
+	if pick.best != s {
+		t.swap(s, pick.best)
 	}
-	s.uncertain = next != nil && absDur(best.conn.endAt.Sub(next.conn.endAt)) < ambiguity
+	s.uncertain = pick.close()
+}
+
+// rank keeps the best and the second best of the sessions offered: the one
+// whose time at is earliest (or latest).
+type rank struct {
+	at         func(*session) time.Time
+	earliest   bool
+	best, next *session
+}
+
+func (r *rank) offer(x *session) {
+	first := func(a, b *session) bool {
+		if r.earliest {
+			return r.at(a).Before(r.at(b))
+		}
+		return r.at(a).After(r.at(b))
+	}
+	switch {
+	case r.best == nil || first(x, r.best):
+		r.best, r.next = x, r.best
+	case r.next == nil || first(x, r.next):
+		r.next = x
+	}
+}
+
+// close reports whether the second best is within ambiguity of the best:
+// the wire cannot tell them apart.
+func (r *rank) close() bool {
+	return r.next != nil && absDur(r.at(r.best).Sub(r.at(r.next))) < ambiguity
 }
 
 // swap trades the connections of two sessions of one side, moving the notes
@@ -505,10 +535,8 @@ func markFDNote(s *session) {
 	if s == nil || s.conn == nil {
 		return
 	}
-	fd := fmt.Sprintf("fd %d", s.fd)
 	for i := range s.conn.MonitorNotes {
-		n := &s.conn.MonitorNotes[i]
-		if n.Source == s.source && n.Detail == fd && (n.Event == "CONNECTED" || n.Event == "ACCEPTED") {
+		if n := &s.conn.MonitorNotes[i]; s.fdNote(n) {
 			n.Uncertain = true
 		}
 	}
@@ -516,10 +544,9 @@ func markFDNote(s *session) {
 
 func takeFDNotes(c *Conn, s *session) []MonitorNote {
 	var out []MonitorNote
-	fd := fmt.Sprintf("fd %d", s.fd)
 	kept := c.MonitorNotes[:0]
 	for _, n := range c.MonitorNotes {
-		if n.Source == s.source && n.Detail == fd && (n.Event == "CONNECTED" || n.Event == "ACCEPTED") {
+		if s.fdNote(&n) {
 			out = append(out, n)
 			continue
 		}

@@ -373,11 +373,9 @@ func (c *Conn) command(i int, e *dissect.Event) {
 			c.PlainPassword = string(capBytes(nil, e.Password))
 		}
 	case dissect.CmdPING:
-		c.Dirs[i].Pings++
-		c.Dirs[i].LastPing = e.TS
+		c.Dirs[i].ping(e.TS)
 	case dissect.CmdPONG:
-		c.Dirs[i].Pongs++
-		c.Dirs[i].LastPong = e.TS
+		c.Dirs[i].pong(e.TS)
 	case dissect.CmdERROR:
 		reason := printable(e.Reason)
 		c.wireHandshakeError("ERROR " + reason)
@@ -689,12 +687,10 @@ func (c *Conn) curveHeartbeat(i int, e *dissect.Event) bool {
 				ping.Bytes -= curvePingPlain
 			}
 			ping.Commands++
-			ping.Pings++
-			ping.LastPing = at
+			ping.ping(at)
 			pong := &c.Dirs[i]
 			pong.Commands++
-			pong.Pongs++
-			pong.LastPong = e.TS
+			pong.pong(e.TS)
 			return true
 		}
 	}
