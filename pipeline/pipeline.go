@@ -13,6 +13,7 @@ import (
 
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/zspy/zspy/capture"
@@ -128,10 +129,19 @@ func (p *Pipeline) Run(src capture.Source, stop func() bool) error {
 				p.Warn("%v", err)
 				continue
 			}
-			return err
+			return sourceError(src, err)
 		}
 		p.Packet(&p.seg)
 	}
+}
+
+// sourceError names src (its file or interface) in err, unless err names it
+// already.
+func sourceError(src capture.Source, err error) error {
+	if n, ok := src.(interface{ Name() string }); ok && n.Name() != "" && !strings.HasPrefix(err.Error(), n.Name()+":") {
+		return fmt.Errorf("%s: %w", n.Name(), err)
+	}
+	return err
 }
 
 // Packet feeds one TCP segment through the pipeline. A panic in a stage is

@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -240,6 +239,14 @@ type pacedSource struct {
 	ts      time.Time
 }
 
+// Name names the source read (so that Pipeline.Run names it in errors).
+func (s *pacedSource) Name() string {
+	if n, ok := s.Source.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return ""
+}
+
 // Next reads the next segment and holds it until the player lets it go.
 func (s *pacedSource) Next(seg *capture.Segment) error {
 	pl := s.pl
@@ -280,12 +287,7 @@ func (pl *player) runReplay(srcs []capture.Source) {
 			pl.lastTS = ps.ts
 		}
 		if err != nil && pl.ctx.Err() == nil {
-			// Name the file, as plain replay does (a packet's error names
-			// it already; a read that fails part-way may not).
-			msg := err.Error()
-			if n, ok := src.(interface{ Name() string }); ok && !strings.HasPrefix(msg, n.Name()+":") {
-				msg = n.Name() + ": " + msg
-			}
+			msg := err.Error() // Pipeline.Run names the file
 			pl.err = msg
 			pl.p.Warn("%s", msg)
 		}

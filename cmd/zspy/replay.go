@@ -109,7 +109,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	} else {
 		for _, s := range srcs {
 			if err := p.Run(s, nil); err != nil {
-				p.Warn("%s: %v", s.Name(), err)
+				p.Warn("%v", err) // it names the file
 			}
 		}
 		p.Finish()
