@@ -485,6 +485,20 @@ def zctx():
     return zmq.Context()
 
 
+def socket_maker(ctx):
+    """Returns sock(kind, **opts): a socket of ctx with a 10 s receive timeout,
+    a 1 s linger, and each zmq option named in opts set (sock(zmq.ROUTER,
+    ROUTING_ID=b"x"))."""
+    def sock(kind, **o):
+        s = ctx.socket(kind)
+        s.setsockopt(zmq.RCVTIMEO, 10000)
+        s.setsockopt(zmq.LINGER, 1000)
+        for k, v in o.items():
+            s.setsockopt(getattr(zmq, k), v)
+        return s
+    return sock
+
+
 def monitor(ctx, sock, name):
     """Attaches a v1 socket monitor; returns the PAIR socket reading it."""
     ep = "inproc://mon-%s" % name

@@ -18,13 +18,7 @@ def main():
         ctx = zctx()
         zap = ZapHandler(ctx, {"alice": "pw"})
 
-        def sock(kind, **o):
-            s = ctx.socket(kind)
-            s.setsockopt(zmq.RCVTIMEO, 10000)
-            s.setsockopt(zmq.LINGER, 1000)
-            for k, v in o.items():
-                s.setsockopt(getattr(zmq, k), v)
-            return s
+        sock = socket_maker(ctx)
         # 1. PLAIN, metadata, heartbeats on both sides.
         srv = sock(zmq.REP, PLAIN_SERVER=1, METADATA=b"X-Foo:bar", HEARTBEAT_IVL=100,
                    HEARTBEAT_TIMEOUT=2000)

@@ -13,13 +13,7 @@ def main():
     t = Truth("x_routing", "ROUTER/ROUTER, handover, REQ correlate/relaxed, REQ->ROUTER, DEALER->REP")
     with Capture(os.path.join(out, "capture.pcap"), [S1, S2, S3, S4]) as cap:
         ctx = zctx()
-        def sock(kind, **o):
-            s = ctx.socket(kind)
-            s.setsockopt(zmq.RCVTIMEO, 10000)
-            s.setsockopt(zmq.LINGER, 1000)
-            for k, v in o.items():
-                s.setsockopt(getattr(zmq, k), v)
-            return s
+        sock = socket_maker(ctx)
         # 1. ROUTER to ROUTER: both with routing ids.
         rs = sock(zmq.ROUTER, ROUTING_ID=b"srv-1"); rs.bind("tcp://127.0.0.1:%d" % S1)
         rc = sock(zmq.ROUTER, ROUTING_ID=b"cli-1", ROUTER_MANDATORY=1); rc.connect(src(C1, S1))

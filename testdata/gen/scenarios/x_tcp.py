@@ -15,13 +15,7 @@ def main():
     with Capture(os.path.join(out, "capture.pcap"), [S1, S2, S3, S4, S5]) as cap:
         ctx = zctx()
 
-        def sock(kind, **o):
-            s = ctx.socket(kind)
-            s.setsockopt(zmq.RCVTIMEO, 10000)
-            s.setsockopt(zmq.LINGER, 1000)
-            for k, v in o.items():
-                s.setsockopt(getattr(zmq, k), v)
-            return s
+        sock = socket_maker(ctx)
         # IPv6
         srv = sock(zmq.ROUTER, IPV6=1); srv.bind("tcp://[::1]:%d" % S1)
         cl = sock(zmq.DEALER, IPV6=1, ROUTING_ID=b"v6"); cl.connect("tcp://[::1]:%d;[::1]:%d" % (C1, S1))
