@@ -25,15 +25,17 @@ type harness struct {
 	frames chan *Frame
 	keys   chan struct{}
 	errc   chan error
+	ready  chan struct{}
 }
 
-func startReplay(t *testing.T, name string, w, h int, opt Options) *harness {
+// newHarness sets opt up to draw on a w×h simulation screen, with keys
+// acknowledged, frames collected (up to buffer waiting) and, unless opt has
+// one, a fake clock. start runs the dashboard.
+func newHarness(t *testing.T, w, h, buffer int, opt *Options) *harness {
 	t.Helper()
-	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, 10000),
-		keys: make(chan struct{}), errc: make(chan error, 1)}
-	ready := make(chan struct{})
-	opt.Screen = hs.s
-	opt.keyDone = hs.keys
+	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, buffer),
+		keys: make(chan struct{}), errc: make(chan error, 1), ready: make(chan struct{})}
+	opt.Screen, opt.keyDone = hs.s, hs.keys
 	if opt.Clock == nil {
 		opt.Clock = &fakeClock{now: t0}
 	}
@@ -41,21 +43,34 @@ func startReplay(t *testing.T, name string, w, h int, opt Options) *harness {
 	opt.onDashboard = func(d *Dashboard) {
 		hs.s.SetSize(w, h)
 		hs.d = d
-		close(ready)
+		close(hs.ready)
 	}
+	return hs
+}
+
+// start runs run (a replay or a live capture with the harness's options)
+// until the test ends, and returns once its dashboard runs.
+func (hs *harness) start(run func(ctx context.Context) error) *harness {
+	hs.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	hs.t.Cleanup(cancel)
+	go func() { hs.errc <- run(ctx) }()
+	select {
+	case <-hs.ready:
+	case err := <-hs.errc:
+		hs.t.Fatalf("replay ended before the dashboard ran: %v", err)
+	}
+	return hs
+}
+
+func startReplay(t *testing.T, name string, w, h int, opt Options) *harness {
+	t.Helper()
+	hs := newHarness(t, w, h, 10000, &opt)
 	file := name // a test case's name, or a path
 	if !strings.ContainsRune(name, '/') {
 		file = pcap(t, name)
 	}
-	go func() { hs.errc <- RunReplay(ctx, []string{file}, opt) }()
-	select {
-	case <-ready:
-	case err := <-hs.errc:
-		t.Fatalf("replay ended before the dashboard ran: %v", err)
-	}
-	return hs
+	return hs.start(func(ctx context.Context) error { return RunReplay(ctx, []string{file}, opt) })
 }
 
 // waitFrame waits until a frame satisfying ok has been drawn.
@@ -266,22 +281,11 @@ func TestCtrlCQuits(t *testing.T) {
 
 func TestLiveFromFileSource(t *testing.T) {
 	tr := loadTruth(t, "dealer_router")
-	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, 10000),
-		keys: make(chan struct{}), errc: make(chan error, 1)}
-	ready := make(chan struct{})
-	opt := Options{Screen: hs.s, keyDone: hs.keys, Clock: &fakeClock{now: t0},
-		onFrame: func(f *Frame) { hs.frames <- f },
-		onDashboard: func(d *Dashboard) {
-			hs.s.SetSize(100, 30)
-			hs.d = d
-			close(ready)
-		}}
+	var opt Options
+	hs := newHarness(t, 100, 30, 10000, &opt)
 	p := pipeline.New(pipeline.Config{})
 	src := openCase(t, "dealer_router")
-	go func() {
-		hs.errc <- Live(context.Background(), p, src, pipeline.LiveConfig{Block: true}, opt)
-	}()
-	<-ready
+	hs.start(func(ctx context.Context) error { return Live(ctx, p, src, pipeline.LiveConfig{Block: true}, opt) })
 	f := hs.waitFrame(done)
 	if !f.Status.Player.Live || len(f.Rows) != len(tr.Connections) {
 		t.Fatalf("live frame: live=%v rows=%d", f.Status.Player.Live, len(f.Rows))
@@ -323,18 +327,9 @@ func TestRulesAlertOnSlowSubscriber(t *testing.T) {
 	p := pipeline.New(pipeline.Config{})
 	p.AddIntervalHook(e.Hook())
 	src := openCase(t, "slow_subscriber")
-	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, 10000),
-		keys: make(chan struct{}), errc: make(chan error, 1)}
-	ready := make(chan struct{})
-	opt := Options{Screen: hs.s, keyDone: hs.keys, Clock: &fakeClock{now: t0}, Rules: e,
-		onFrame: func(f *Frame) { hs.frames <- f },
-		onDashboard: func(d *Dashboard) {
-			hs.s.SetSize(120, 30)
-			hs.d = d
-			close(ready)
-		}}
-	go func() { hs.errc <- Replay(context.Background(), p, []capture.Source{src}, "slow_subscriber", opt) }()
-	<-ready
+	opt := Options{Rules: e}
+	hs := newHarness(t, 120, 30, 10000, &opt)
+	hs.start(func(ctx context.Context) error { return Replay(ctx, p, []capture.Source{src}, "slow_subscriber", opt) })
 	f := hs.waitFrame(done)
 	var got *Alert
 	for i, a := range f.Alerts {

@@ -90,21 +90,10 @@ func (s *failingSource) Next(seg *capture.Segment) error {
 func TestReplayErrorNamesFile(t *testing.T) {
 	src := &failingSource{FileSource: openCase(t, "reqrep"), n: 10}
 	name := src.Name()
-	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, 10000),
-		keys: make(chan struct{}), errc: make(chan error, 1)}
-	ready := make(chan struct{})
-	opt := Options{Screen: hs.s, keyDone: hs.keys, Clock: &fakeClock{now: t0},
-		onFrame: func(f *Frame) { hs.frames <- f },
-		onDashboard: func(d *Dashboard) {
-			hs.s.SetSize(200, 24)
-			hs.d = d
-			close(ready)
-		}}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
+	var opt Options
+	hs := newHarness(t, 200, 24, 10000, &opt)
 	p := pipeline.New(pipeline.Config{})
-	go func() { hs.errc <- Replay(ctx, p, []capture.Source{src}, name, opt) }()
-	<-ready
+	hs.start(func(ctx context.Context) error { return Replay(ctx, p, []capture.Source{src}, name, opt) })
 	f := hs.waitFrame(done)
 	want := name + ": " + errDisk.Error()
 	if f.Status.Player.Err != want {

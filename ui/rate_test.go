@@ -147,26 +147,9 @@ func countIn(evs []msgEvent, key string, dir int, from, to time.Time) int {
 // startFiles is startReplay over several files.
 func startFiles(t *testing.T, files []string, w, h int, opt Options) *harness {
 	t.Helper()
-	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, 100000),
-		keys: make(chan struct{}), errc: make(chan error, 1)}
-	ready := make(chan struct{})
-	opt.Screen, opt.keyDone = hs.s, hs.keys
 	opt.Clock = &fakeClock{now: t0}
-	opt.onFrame = func(f *Frame) { hs.frames <- f }
-	opt.onDashboard = func(d *Dashboard) {
-		hs.s.SetSize(w, h)
-		hs.d = d
-		close(ready)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go func() { hs.errc <- RunReplay(ctx, files, opt) }()
-	select {
-	case <-ready:
-	case err := <-hs.errc:
-		t.Fatalf("replay ended before the dashboard ran: %v", err)
-	}
-	return hs
+	hs := newHarness(t, w, h, 100000, &opt)
+	return hs.start(func(ctx context.Context) error { return RunReplay(ctx, files, opt) })
 }
 
 // screenRates reads the ↑MSG/S and ↓MSG/S cells of every connection row on

@@ -163,21 +163,9 @@ func startRulesReplay(t *testing.T, name string, w, h int) *harness {
 	p := pipeline.New(pipeline.Config{})
 	p.AddIntervalHook(e.Hook())
 	src := openCase(t, name)
-	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, 10000),
-		keys: make(chan struct{}), errc: make(chan error, 1)}
-	ready := make(chan struct{})
-	opt := Options{Screen: hs.s, keyDone: hs.keys, Clock: &fakeClock{now: t0}, Rules: e,
-		onFrame: func(f *Frame) { hs.frames <- f },
-		onDashboard: func(d *Dashboard) {
-			hs.s.SetSize(w, h)
-			hs.d = d
-			close(ready)
-		}}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go func() { hs.errc <- Replay(ctx, p, []capture.Source{src}, name, opt) }()
-	<-ready
-	return hs
+	opt := Options{Rules: e}
+	hs := newHarness(t, w, h, 10000, &opt)
+	return hs.start(func(ctx context.Context) error { return Replay(ctx, p, []capture.Source{src}, name, opt) })
 }
 
 // squeeze drops white space, to compare wrapped text with its source.
