@@ -96,15 +96,7 @@ func replayBytes(t testing.TB, name string, b []byte, l tracker.Listener) *repor
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := New(Config{})
-	if l != nil {
-		p.Tracker.SetListener(l)
-	}
-	if err := p.Run(src, nil); err != nil {
-		t.Fatal(err)
-	}
-	p.Finish()
-	return p.Report()
+	return replaySource(t, src, l)
 }
 
 // dirKey names one direction of one connection by its endpoints.

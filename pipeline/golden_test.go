@@ -14,6 +14,7 @@ import (
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/internal/truth"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/tracker"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/pcaps/*/expected.json from zspy's output")
@@ -35,7 +36,17 @@ func replayFile(t testing.TB, path string) *report.Report {
 		t.Fatal(err)
 	}
 	defer src.Close()
+	return replaySource(t, src, nil)
+}
+
+// replaySource runs src through a fresh pipeline, with l (if any) listening
+// to the tracker.
+func replaySource(t testing.TB, src capture.Source, l tracker.Listener) *report.Report {
+	t.Helper()
 	p := New(Config{})
+	if l != nil {
+		p.Tracker.SetListener(l)
+	}
 	if err := p.Run(src, nil); err != nil {
 		t.Fatal(err)
 	}
