@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -226,7 +227,10 @@ func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
 			pt.AddField(store.Float("rate_ratio", ratio))
 		}
 	}
-	for ep, acc := range c.endpoints {
+	// Map order is random: emit in a fixed order so that a replay gives the
+	// same points every time.
+	for _, ep := range slices.Sorted(maps.Keys(c.endpoints)) {
+		acc := c.endpoints[ep]
 		pt := c.point(MeasEndpoint, end)
 		pt.Tags = append(pt.Tags, store.Tag{Key: "endpoint", Value: ep}, store.Tag{Key: "host", Value: c.host}, store.Tag{Key: "role", Value: acc.role})
 		pt.AddField(store.Int("connections", int64(acc.conns)))
@@ -354,7 +358,8 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 		if rate > f.best {
 			f.best = rate
 		}
-		for topic, n := range conn.TopicDelivered {
+		for _, topic := range slices.Sorted(maps.Keys(conn.TopicDelivered)) {
+			n := conn.TopicDelivered[topic]
 			if p.topics == nil {
 				p.topics = make(map[string]uint64)
 			}
