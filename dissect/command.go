@@ -5,11 +5,11 @@ import (
 	"encoding/binary"
 	"time"
 
-	"github.com/zspy/zspy/reassembly"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // command reports the command frame that just completed in direction d.
-func (c *Conn) command(d reassembly.Dir, ts time.Time) {
+func (c *Conn) command(d zmtp.Dir, ts time.Time) {
 	s := &c.s[d]
 	e := c.reset(d, KindCommand, ts, s.start)
 	e.Size = s.size
@@ -22,7 +22,7 @@ func (c *Conn) command(d reassembly.Dir, ts time.Time) {
 	}
 	body := s.buf
 	if len(body) == 0 {
-		e.Cmd = CmdOther
+		e.Cmd = zmtp.CmdOther
 		e.Err = ErrBadCommand
 		c.h.Event(e)
 		return
@@ -33,44 +33,44 @@ func (c *Conn) command(d reassembly.Dir, ts time.Time) {
 	case len(body) >= 5 && body[0] == 0x5E && string(body[1:5]) == "RROR":
 		// libzmq's PLAIN server writes "\x05ERROR" as "\x5E" "RROR".
 		e.CmdName = body[1:5]
-		e.Cmd = CmdERROR
+		e.Cmd = zmtp.CmdERROR
 		data = body[5:]
 	case n == 0 || 1+n > len(body):
 		e.CmdName = body[1:min(len(body), 1+n)]
-		e.Cmd = CmdOther
+		e.Cmd = zmtp.CmdOther
 		e.Err = ErrBadCommand
 		c.h.Event(e)
 		return
 	default:
 		e.CmdName = body[1 : 1+n]
-		e.Cmd = lookupCommand(e.CmdName)
+		e.Cmd = zmtp.LookupCommand(e.CmdName)
 		data = body[1+n:]
-		if e.Cmd == CmdOther && string(e.CmdName) == "WELCO" && len(data) >= 2 && string(data[:2]) == "ME" && c.mech == MechPLAIN {
+		if e.Cmd == zmtp.CmdOther && string(e.CmdName) == "WELCO" && len(data) >= 2 && string(data[:2]) == "ME" && c.mech == zmtp.MechPLAIN {
 			// libzmq 4.3.0-4.3.1 clients sent HELLO named "WELCOME" with the
 			// length of "HELLO" (libzmq#3500).
-			e.Cmd = CmdHELLO
+			e.Cmd = zmtp.CmdHELLO
 			data = data[2:]
 		}
 	}
 	switch e.Cmd {
-	case CmdREADY:
-		if c.mech == MechCURVE {
+	case zmtp.CmdREADY:
+		if c.mech == zmtp.MechCURVE {
 			if len(data) >= 8 {
 				e.Nonce = binary.BigEndian.Uint64(data[:8])
 			}
 			break
 		}
 		c.metadata(e, d, data)
-	case CmdINITIATE:
-		if c.mech == MechCURVE {
+	case zmtp.CmdINITIATE:
+		if c.mech == zmtp.MechCURVE {
 			if len(data) >= 104 {
 				e.Nonce = binary.BigEndian.Uint64(data[96:104])
 			}
 			break
 		}
 		c.metadata(e, d, data)
-	case CmdHELLO:
-		if c.mech == MechCURVE {
+	case zmtp.CmdHELLO:
+		if c.mech == zmtp.MechCURVE {
 			if len(data) >= 112 {
 				e.Nonce = binary.BigEndian.Uint64(data[104:112])
 			}
@@ -88,7 +88,7 @@ func (c *Conn) command(d reassembly.Dir, ts time.Time) {
 			break
 		}
 		e.Password = rest[1 : 1+rest[0]]
-	case CmdERROR:
+	case zmtp.CmdERROR:
 		if len(data) < 1 || len(data) < 1+int(data[0]) {
 			e.Reason = data[min(1, len(data)):]
 			if e.Complete {
@@ -100,18 +100,18 @@ func (c *Conn) command(d reassembly.Dir, ts time.Time) {
 			break
 		}
 		e.Reason = data[1 : 1+data[0]]
-	case CmdSUBSCRIBE, CmdCANCEL, CmdJOIN, CmdLEAVE:
+	case zmtp.CmdSUBSCRIBE, zmtp.CmdCANCEL, zmtp.CmdJOIN, zmtp.CmdLEAVE:
 		e.Topic = data
-	case CmdPING:
+	case zmtp.CmdPING:
 		if len(data) < 2 {
 			e.Err = ErrBadCommand
 			break
 		}
 		e.TTL = binary.BigEndian.Uint16(data[:2])
 		e.Context = data[2:]
-	case CmdPONG:
+	case zmtp.CmdPONG:
 		e.Context = data
-	case CmdMESSAGE:
+	case zmtp.CmdMESSAGE:
 		c.curveMessage(e)
 	}
 	c.h.Event(e)
@@ -119,7 +119,7 @@ func (c *Conn) command(d reassembly.Dir, ts time.Time) {
 
 // metadata decodes READY/INITIATE properties into e.Props and notes the
 // sender's Socket-Type.
-func (c *Conn) metadata(e *Event, d reassembly.Dir, b []byte) {
+func (c *Conn) metadata(e *Event, d zmtp.Dir, b []byte) {
 	for len(b) > 0 {
 		n := int(b[0])
 		if n == 0 || len(b) < 1+n+4 {
@@ -145,7 +145,7 @@ func (c *Conn) metadata(e *Event, d reassembly.Dir, b []byte) {
 		}
 		e.Props = append(e.Props, Property{Name: name, Value: value, ValueLen: vlen})
 		if bytes.EqualFold(name, []byte("Socket-Type")) {
-			c.s[d].sock = ParseSocketType(value)
+			c.s[d].sock = zmtp.ParseSocketType(value)
 		}
 		b = rest[len(value):]
 	}

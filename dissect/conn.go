@@ -5,7 +5,7 @@ import (
 	"encoding/binary"
 	"time"
 
-	"github.com/zspy/zspy/reassembly"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // Options bound what the dissector keeps of each frame. The zero value means the
@@ -45,16 +45,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Detection says whether a connection carries ZMTP.
-type Detection uint8
-
-// Detection states.
-const (
-	Undecided Detection = iota
-	IsZMTP
-	NotZMTP
-)
-
 type phase uint8
 
 const (
@@ -91,8 +81,8 @@ type side struct {
 	glen     int
 	mechCut  bool // bytes of the greeting's mechanism name were not captured
 	rev      int  // byte 10 of this side's greeting, -1 until seen
-	version  Version
-	sock     SocketType
+	version  zmtp.Version
+	sock     zmtp.SocketType
 	identity bool // the next frame is the identity frame of a 1.0/2.0 stream
 
 	fs      fstate
@@ -126,10 +116,10 @@ type Conn struct {
 	opt       Options
 	ev        Event
 	s         [2]side
-	det       Detection
+	det       zmtp.Detection
 	fromStart bool
 	midStream bool
-	mech      Mechanism
+	mech      zmtp.Mechanism
 }
 
 // NewConn returns a dissector for one connection. fromStart says the capture
@@ -139,27 +129,27 @@ func NewConn(h Handler, opt Options, fromStart bool) *Conn {
 	c := &Conn{h: h, opt: opt.withDefaults(), fromStart: fromStart}
 	for i := range c.s {
 		c.s[i].rev = -1
-		c.s[i].sock = SocketUnknown
+		c.s[i].sock = zmtp.SocketUnknown
 		c.s[i].buf = c.s[i].inl[:0]
 	}
 	return c
 }
 
 // Detected says whether the connection has been recognised as ZMTP.
-func (c *Conn) Detected() Detection { return c.det }
+func (c *Conn) Detected() zmtp.Detection { return c.det }
 
 // MidStream reports whether the capture joined the connection after its
 // handshake (the dissector found frame boundaries heuristically).
 func (c *Conn) MidStream() bool { return c.midStream }
 
 // Version returns the ZMTP version the connection speaks: the lower of the two
-// sides' greetings, or VersionUnknown.
-func (c *Conn) Version() Version {
+// sides' greetings, or zmtp.VersionUnknown.
+func (c *Conn) Version() zmtp.Version {
 	a, b := c.s[0].version, c.s[1].version
 	switch {
-	case a == VersionUnknown:
+	case a == zmtp.VersionUnknown:
 		return b
-	case b == VersionUnknown:
+	case b == zmtp.VersionUnknown:
 		return a
 	case a < b:
 		return a
@@ -168,26 +158,26 @@ func (c *Conn) Version() Version {
 }
 
 // Mechanism returns the security mechanism named in the greetings.
-func (c *Conn) Mechanism() Mechanism { return c.mech }
+func (c *Conn) Mechanism() zmtp.Mechanism { return c.mech }
 
 // SocketType returns the socket type of the side that sends in direction d, as
 // far as the dissector knows it (greeting or READY).
-func (c *Conn) SocketType(d reassembly.Dir) SocketType { return c.s[d].sock }
+func (c *Conn) SocketType(d zmtp.Dir) zmtp.SocketType { return c.s[d].sock }
 
-func (c *Conn) reset(d reassembly.Dir, k Kind, ts time.Time, off uint64) *Event {
+func (c *Conn) reset(d zmtp.Dir, k Kind, ts time.Time, off uint64) *Event {
 	e := &c.ev
-	*e = Event{Kind: k, Dir: d, TS: ts, Offset: off, SocketType: SocketUnknown, Props: e.Props[:0]}
+	*e = Event{Kind: k, Dir: d, TS: ts, Offset: off, SocketType: zmtp.SocketUnknown, Props: e.Props[:0]}
 	return e
 }
 
-func (c *Conn) malformed(d reassembly.Dir, ts time.Time, off uint64, err error) {
+func (c *Conn) malformed(d zmtp.Dir, ts time.Time, off uint64, err error) {
 	e := c.reset(d, KindMalformed, ts, off)
 	e.Err = err
 	c.h.Event(e)
 }
 
 // Feed hands the dissector the next in-order bytes of direction d.
-func (c *Conn) Feed(d reassembly.Dir, b []byte, ts time.Time) {
+func (c *Conn) Feed(d zmtp.Dir, b []byte, ts time.Time) {
 	s := &c.s[d]
 	for len(b) > 0 {
 		var n int
@@ -208,7 +198,7 @@ func (c *Conn) Feed(d reassembly.Dir, b []byte, ts time.Time) {
 }
 
 // Skip tells the dissector that n bytes of direction d were not captured.
-func (c *Conn) Skip(d reassembly.Dir, n int, ts time.Time) {
+func (c *Conn) Skip(d zmtp.Dir, n int, ts time.Time) {
 	if n <= 0 {
 		return
 	}
@@ -260,7 +250,7 @@ func (c *Conn) Skip(d reassembly.Dir, n int, ts time.Time) {
 			lostSync = true
 		}
 	default: // greeting not complete
-		if c.det == Undecided && s.phase == phStart {
+		if c.det == zmtp.Undecided && s.phase == phStart {
 			// Nothing of this direction seen yet: treat what follows as mid-stream.
 			s.phase = phResync
 			s.skipped = un
@@ -278,31 +268,31 @@ func (c *Conn) Skip(d reassembly.Dir, n int, ts time.Time) {
 		s.fs = fsHeader
 		s.hlen = 0
 		s.inMsg = false
-		if s.version == VersionUnknown && c.det != NotZMTP {
+		if s.version == zmtp.VersionUnknown && c.det != zmtp.NotZMTP {
 			// A greeting was cut: assume 3.x framing, as most peers speak it.
 			s.framing = fV3
 		}
 	}
 	s.off += un
-	if c.det != NotZMTP {
+	if c.det != zmtp.NotZMTP {
 		c.h.Event(e)
 	}
 }
 
 // greeting collects and decodes a greeting; it returns the bytes consumed.
-func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
+func (c *Conn) greeting(d zmtp.Dir, b []byte, ts time.Time) int {
 	s := &c.s[d]
 	peer := &c.s[d^1]
 	if s.phase == phStart {
 		s.phase = phGreeting
-		if b[0] != 0xFF && !c.fromStart && (c.det != IsZMTP || c.midStream || !v1IdentityStart(b)) {
+		if b[0] != 0xFF && !c.fromStart && (c.det != zmtp.IsZMTP || c.midStream || !v1IdentityStart(b)) {
 			// The capture joined the stream mid-way: look for frames in this very
 			// segment rather than collecting a greeting across segments. When the
 			// peer's greeting was whole, only a 1.0 identity frame (length, flags
 			// 0) can open this side; anything else is the rest of a greeting or
 			// later traffic whose start was not captured.
 			s.phase = phResync
-			if c.det == IsZMTP {
+			if c.det == zmtp.IsZMTP {
 				c.midStream = true
 			}
 			return 0
@@ -314,9 +304,9 @@ func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
 		n := copy(s.greet[s.glen:], b)
 		s.glen += n
 		switch {
-		case c.det == IsZMTP:
+		case c.det == zmtp.IsZMTP:
 			c.replayV1(d, ts)
-		case c.det == NotZMTP || s.glen == len(s.greet) || peer.phase == phHold:
+		case c.det == zmtp.NotZMTP || s.glen == len(s.greet) || peer.phase == phHold:
 			c.dead()
 		}
 		return n
@@ -334,12 +324,12 @@ func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
 	case s.glen >= 10:
 		want = 11
 	}
-	if s.glen == 10 && peer.version == V10 && peer.rev < 0 {
+	if s.glen == 10 && peer.version == zmtp.V10 && peer.rev < 0 {
 		// As above, when the peer's first bytes came after these ten.
 		c.replayV1(d, ts)
 		return 0
 	}
-	if s.glen > 0 && s.greet[0] != 0xFF && c.det == IsZMTP {
+	if s.glen > 0 && s.greet[0] != 0xFF && c.det == zmtp.IsZMTP {
 		// An unversioned ZMTP 1.0 peer: its first byte is the identity length.
 		c.replayV1(d, ts)
 		return 0
@@ -353,7 +343,7 @@ func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
 	case 10:
 		if s.greet[0] == 0xFF && s.greet[9]&1 == 1 {
 			c.markZMTP(ts)
-			if peer.version == V10 && peer.rev < 0 {
+			if peer.version == zmtp.V10 && peer.rev < 0 {
 				// The peer speaks unversioned 1.0: libzmq stops after these 10
 				// bytes, which double as a 1.0 identity frame header.
 				c.replayV1(d, ts)
@@ -363,7 +353,7 @@ func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
 		// Not a versioned signature: a ZMTP 1.0 peer (identity frame first),
 		// the middle of a ZMTP stream, or not ZMTP at all.
 		switch {
-		case c.det == IsZMTP:
+		case c.det == zmtp.IsZMTP:
 			c.replayV1(d, ts)
 		case !c.fromStart:
 			c.replayResync(d, ts)
@@ -397,20 +387,20 @@ func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
 // markZMTP records that the connection speaks ZMTP, and decodes the bytes a
 // ZMTP 1.0 peer sent while that was undecided.
 func (c *Conn) markZMTP(ts time.Time) {
-	if c.det != Undecided {
+	if c.det != zmtp.Undecided {
 		return
 	}
-	c.det = IsZMTP
+	c.det = zmtp.IsZMTP
 	for i := range c.s {
 		s := &c.s[i]
 		if s.phase == phHold || (s.phase == phGreeting && s.glen > 0 && s.greet[0] != 0xFF) {
-			c.replayV1(reassembly.Dir(i), ts)
+			c.replayV1(zmtp.Dir(i), ts)
 		}
 	}
 }
 
 func (c *Conn) dead() {
-	c.det = NotZMTP
+	c.det = zmtp.NotZMTP
 	for i := range c.s {
 		c.s[i].phase = phDead
 	}
@@ -418,33 +408,33 @@ func (c *Conn) dead() {
 
 // replayV1 switches direction d to unversioned ZMTP 1.0 framing and decodes the
 // bytes kept in its greeting buffer as frames.
-func (c *Conn) replayV1(d reassembly.Dir, ts time.Time) {
+func (c *Conn) replayV1(d zmtp.Dir, ts time.Time) {
 	s := &c.s[d]
-	s.version = V10
+	s.version = zmtp.V10
 	s.framing = fV1
 	s.identity = true
 	s.phase = phFrames
 	s.fs = fsHeader
-	if c.mech == MechUnknown {
-		c.mech = MechNULL
+	if c.mech == zmtp.MechUnknown {
+		c.mech = zmtp.MechNULL
 	}
 	e := c.reset(d, KindGreeting, ts, 0)
-	e.Version = V10
-	e.Mechanism = MechNULL
+	e.Version = zmtp.V10
+	e.Mechanism = zmtp.MechNULL
 	c.h.Event(e)
 	c.replayGreet(d, ts)
 }
 
 // replayResync hands the bytes kept in the greeting buffer to the
 // resynchronising decoder: the capture joined the stream mid-way.
-func (c *Conn) replayResync(d reassembly.Dir, ts time.Time) {
+func (c *Conn) replayResync(d zmtp.Dir, ts time.Time) {
 	c.s[d].phase = phResync
 	c.replayGreet(d, ts)
 }
 
 // replayGreet feeds the bytes kept in the greeting buffer, which started at
 // stream offset 0, through the decoder again.
-func (c *Conn) replayGreet(d reassembly.Dir, ts time.Time) {
+func (c *Conn) replayGreet(d zmtp.Dir, ts time.Time) {
 	s := &c.s[d]
 	var tmp [64]byte
 	n := copy(tmp[:], s.greet[:s.glen])
@@ -456,41 +446,41 @@ func (c *Conn) replayGreet(d reassembly.Dir, ts time.Time) {
 }
 
 // greeting12 completes a 12-byte greeting (ZMTP 2.0, or libzmq's versioned 1.0).
-func (c *Conn) greeting12(d reassembly.Dir, ts time.Time) {
+func (c *Conn) greeting12(d zmtp.Dir, ts time.Time) {
 	s := &c.s[d]
 	peer := &c.s[d^1]
-	s.sock = SocketType(s.greet[11])
+	s.sock = zmtp.SocketType(s.greet[11])
 	if s.greet[11] > 20 {
-		s.sock = SocketUnknown
+		s.sock = zmtp.SocketUnknown
 	}
 	rev := s.rev
 	if rev >= 2 && (peer.rev == 0 || peer.rev == 1) {
 		rev = peer.rev
 	}
 	if rev == 0 {
-		s.version, s.framing = V10, fV1
+		s.version, s.framing = zmtp.V10, fV1
 	} else {
-		s.version, s.framing = V20, fV2
+		s.version, s.framing = zmtp.V20, fV2
 	}
 	s.identity = true
 	s.phase = phFrames
 	s.fs = fsHeader
-	if c.mech == MechUnknown {
-		c.mech = MechNULL
+	if c.mech == zmtp.MechUnknown {
+		c.mech = zmtp.MechNULL
 	}
 	e := c.reset(d, KindGreeting, ts, 0)
 	e.Version = s.version
-	e.Mechanism = MechNULL
+	e.Mechanism = zmtp.MechNULL
 	e.SocketType = s.sock
 	c.h.Event(e)
 }
 
-func (c *Conn) greeting64(d reassembly.Dir, ts time.Time) {
+func (c *Conn) greeting64(d zmtp.Dir, ts time.Time) {
 	s := &c.s[d]
 	g := s.greet[:]
-	s.version = V31
+	s.version = zmtp.V31
 	if g[10] == 3 && g[11] == 0 {
-		s.version = V30
+		s.version = zmtp.V30
 	}
 	mech := g[12:32]
 	end := 0
@@ -498,19 +488,19 @@ func (c *Conn) greeting64(d reassembly.Dir, ts time.Time) {
 		end++
 	}
 	name := mech[:end]
-	m := MechOther
+	m := zmtp.MechOther
 	if s.mechCut {
-		name, m = nil, MechUnknown
+		name, m = nil, zmtp.MechUnknown
 	}
 	switch string(name) {
 	case "NULL":
-		m = MechNULL
+		m = zmtp.MechNULL
 	case "PLAIN":
-		m = MechPLAIN
+		m = zmtp.MechPLAIN
 	case "CURVE":
-		m = MechCURVE
+		m = zmtp.MechCURVE
 	case "GSSAPI":
-		m = MechGSSAPI
+		m = zmtp.MechGSSAPI
 	}
 	s.framing = fV3
 	s.phase = phFrames
@@ -521,15 +511,15 @@ func (c *Conn) greeting64(d reassembly.Dir, ts time.Time) {
 	e.MechName = name
 	e.AsServer = g[32] == 1
 	c.h.Event(e)
-	if c.mech == MechUnknown {
+	if c.mech == zmtp.MechUnknown {
 		c.mech = m
-	} else if c.mech != m && m != MechUnknown {
+	} else if c.mech != m && m != zmtp.MechUnknown {
 		c.malformed(d, ts, 12, ErrMechMismatch)
 	}
 }
 
 // frames decodes frames from b and returns the bytes consumed.
-func (c *Conn) frames(d reassembly.Dir, b []byte, ts time.Time) int {
+func (c *Conn) frames(d zmtp.Dir, b []byte, ts time.Time) int {
 	s := &c.s[d]
 	total := 0
 	for len(b) > 0 && s.phase == phFrames {
@@ -588,7 +578,7 @@ func (s *side) headerLen(h []byte) int {
 }
 
 // headerSlow completes a header split across Feed calls.
-func (c *Conn) headerSlow(d reassembly.Dir, b []byte, pos uint64, ts time.Time) int {
+func (c *Conn) headerSlow(d zmtp.Dir, b []byte, pos uint64, ts time.Time) int {
 	s := &c.s[d]
 	need := s.headerLen(s.hdr[:s.hlen])
 	k := copy(s.hdr[s.hlen:need], b)
@@ -607,7 +597,7 @@ func (c *Conn) headerSlow(d reassembly.Dir, b []byte, pos uint64, ts time.Time) 
 // header decodes a frame header at the start of b, which begins at stream
 // offset pos. It returns the header length, or -1 after keeping all of b in
 // s.hdr when b holds only part of the header.
-func (c *Conn) header(d reassembly.Dir, b []byte, pos uint64, ts time.Time) int {
+func (c *Conn) header(d zmtp.Dir, b []byte, pos uint64, ts time.Time) int {
 	s := &c.s[d]
 	need := s.headerLen(b)
 	if len(b) < need {
@@ -673,7 +663,7 @@ func (c *Conn) header(d reassembly.Dir, b []byte, pos uint64, ts time.Time) int 
 	switch {
 	case s.command, s.identity:
 		s.capWant = c.opt.CommandCap
-	case s.sock == SUB || s.sock == XSUB || s.sock == SocketUnknown:
+	case s.sock == zmtp.SUB || s.sock == zmtp.XSUB || s.sock == zmtp.SocketUnknown:
 		// Possibly a 3.0-style subscription (any frame of a message): keep the topic.
 		s.capWant = c.opt.CommandCap
 	}
@@ -699,7 +689,7 @@ func (c *Conn) header(d reassembly.Dir, b []byte, pos uint64, ts time.Time) int 
 }
 
 // loseSync abandons frame decoding in direction d and starts resynchronising.
-func (c *Conn) loseSync(d reassembly.Dir, ts time.Time, pos uint64, err error) {
+func (c *Conn) loseSync(d zmtp.Dir, ts time.Time, pos uint64, err error) {
 	s := &c.s[d]
 	c.malformed(d, ts, pos, err)
 	s.phase = phResync
@@ -710,7 +700,7 @@ func (c *Conn) loseSync(d reassembly.Dir, ts time.Time, pos uint64, err error) {
 }
 
 // endFrame reports the frame that just completed.
-func (c *Conn) endFrame(d reassembly.Dir, ts time.Time) {
+func (c *Conn) endFrame(d zmtp.Dir, ts time.Time) {
 	s := &c.s[d]
 	s.fs = fsHeader
 	more := s.flags&1 != 0
@@ -737,11 +727,11 @@ func (c *Conn) endFrame(d reassembly.Dir, ts time.Time) {
 	e.Lost = s.lost
 	s.inMsg = more
 	box := s.framing == fV3 && len(s.buf) >= 8 && string(s.buf[:8]) == "\x07MESSAGE"
-	if box && c.mech == MechUnknown && c.midStream && s.size >= 33 {
+	if box && c.mech == zmtp.MechUnknown && c.midStream && s.size >= 33 {
 		// Joined mid-stream: a CURVE MESSAGE box names the mechanism.
-		c.mech = MechCURVE
+		c.mech = zmtp.MechCURVE
 	}
-	if box && c.mech == MechCURVE {
+	if box && c.mech == zmtp.MechCURVE {
 		c.curveMessage(e)
 		c.h.Event(e)
 		return
@@ -750,25 +740,25 @@ func (c *Conn) endFrame(d reassembly.Dir, ts time.Time) {
 	// frame that starts with 0x00 or 0x01 as an unsubscription or
 	// subscription, whatever its place in a multipart message.
 	if s.size >= 1 && len(s.buf) >= 1 && (s.buf[0] == 0 || s.buf[0] == 1) &&
-		(s.sock == SUB || s.sock == XSUB || (s.sock == SocketUnknown && s.version != V31 && c.peerIsPub(d))) {
+		(s.sock == zmtp.SUB || s.sock == zmtp.XSUB || (s.sock == zmtp.SocketUnknown && s.version != zmtp.V31 && c.peerIsPub(d))) {
 		e.Legacy = true
-		e.Cmd = CmdCANCEL
+		e.Cmd = zmtp.CmdCANCEL
 		if s.buf[0] == 1 {
-			e.Cmd = CmdSUBSCRIBE
+			e.Cmd = zmtp.CmdSUBSCRIBE
 		}
 		e.Topic = s.buf[1:]
 	}
 	c.h.Event(e)
 }
 
-func (c *Conn) peerIsPub(d reassembly.Dir) bool {
+func (c *Conn) peerIsPub(d zmtp.Dir) bool {
 	p := c.s[d^1].sock
-	return p == PUB || p == XPUB
+	return p == zmtp.PUB || p == zmtp.XPUB
 }
 
 func (c *Conn) curveMessage(e *Event) {
 	e.Curve = true
-	e.Cmd = CmdMESSAGE
+	e.Cmd = zmtp.CmdMESSAGE
 	if len(e.Body) >= 16 {
 		e.Nonce = binary.BigEndian.Uint64(e.Body[8:16])
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zspy/zspy/reassembly"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // recorder keeps a printable line per event.
@@ -34,7 +34,7 @@ func (r *recorder) Event(e *Event) {
 		if e.Topic != nil {
 			fmt.Fprintf(&b, " topic=%q", e.Topic)
 		}
-		if e.Cmd == CmdPING {
+		if e.Cmd == zmtp.CmdPING {
 			fmt.Fprintf(&b, " ttl=%d", e.TTL)
 		}
 	case KindFrame, KindIdentity:
@@ -93,7 +93,7 @@ func prop(name, value string) []byte {
 	return append(b, value...)
 }
 
-const c2s, s2c = reassembly.ClientToServer, reassembly.ServerToClient
+const c2s, s2c = zmtp.ClientToServer, zmtp.ServerToClient
 
 func TestNullDealerRouterInPieces(t *testing.T) {
 	r := &recorder{}
@@ -126,10 +126,10 @@ func TestNullDealerRouterInPieces(t *testing.T) {
 		"s2c frame size=0 more=false",
 	}
 	check(t, r.lines, want)
-	if c.Detected() != IsZMTP || c.Version() != V31 || c.Mechanism() != MechNULL {
+	if c.Detected() != zmtp.IsZMTP || c.Version() != zmtp.V31 || c.Mechanism() != zmtp.MechNULL {
 		t.Fatalf("detected %v version %v mech %v", c.Detected(), c.Version(), c.Mechanism())
 	}
-	if c.SocketType(c2s) != DEALER || c.SocketType(s2c) != ROUTER {
+	if c.SocketType(c2s) != zmtp.DEALER || c.SocketType(s2c) != zmtp.ROUTER {
 		t.Fatalf("socket types %v %v", c.SocketType(c2s), c.SocketType(s2c))
 	}
 }
@@ -156,7 +156,7 @@ func TestPlainQuirksAndLegacySubscribe(t *testing.T) {
 		"s2c command ERROR reason=400",
 	}
 	check(t, r.lines, want)
-	if c.Version() != V30 {
+	if c.Version() != zmtp.V30 {
 		t.Fatalf("version %v", c.Version())
 	}
 }
@@ -218,7 +218,7 @@ func TestNotZMTP(t *testing.T) {
 	ts := time.Unix(0, 0)
 	c.Feed(c2s, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), ts)
 	c.Feed(s2c, []byte("HTTP/1.1 200 OK\r\n\r\n"), ts)
-	if c.Detected() != NotZMTP || len(r.lines) != 0 {
+	if c.Detected() != zmtp.NotZMTP || len(r.lines) != 0 {
 		t.Fatalf("detected %v, events %v", c.Detected(), r.lines)
 	}
 }
@@ -394,7 +394,7 @@ func TestGapInsideGreeting(t *testing.T) {
 		"c2s frame size=5 more=false",
 	}
 	check(t, r.lines, want)
-	if c.Mechanism() != MechNULL {
+	if c.Mechanism() != zmtp.MechNULL {
 		t.Fatalf("mechanism %v", c.Mechanism())
 	}
 

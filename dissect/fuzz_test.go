@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/zspy/zspy/zmtp"
 )
 
 type counter struct{ n int }
@@ -78,7 +80,7 @@ func FuzzCommand(f *testing.F) {
 		c.Feed(c2s, frame(4, body), ts)
 		c.Feed(c2s, frame(0, body), ts)
 		c.Feed(s2c, frame(4, body), ts)
-		if c.Detected() != IsZMTP {
+		if c.Detected() != zmtp.IsZMTP {
 			t.Fatalf("detection %v", c.Detected())
 		}
 	})

@@ -4,14 +4,14 @@ import (
 	"encoding/binary"
 	"time"
 
-	"github.com/zspy/zspy/reassembly"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // resync looks for frame boundaries in b, a chunk of direction d that follows
 // lost bytes (or opens a capture that joined the connection mid-way). Each Feed
 // call is normally one TCP segment, and libzmq writes whole batches of frames, so
 // a chunk's first byte is tried first; other offsets need a stronger chain.
-func (c *Conn) resync(d reassembly.Dir, b []byte, ts time.Time) int {
+func (c *Conn) resync(d zmtp.Dir, b []byte, ts time.Time) int {
 	s := &c.s[d]
 	if n, ok := c.greetingTail(d, b, ts); ok {
 		return n
@@ -19,7 +19,7 @@ func (c *Conn) resync(d reassembly.Dir, b []byte, ts time.Time) int {
 	f := c.resyncFraming(d)
 	// Without a greeting on either side the framing is unknown too: ZMTP 1.0
 	// (length first) is tried after 3.x at each offset.
-	guess := s.version == VersionUnknown && !c.s[d^1].framed && c.s[d^1].version == VersionUnknown
+	guess := s.version == zmtp.VersionUnknown && !c.s[d^1].framed && c.s[d^1].version == zmtp.VersionUnknown
 	found := -1
 	for i := 0; i < len(b) && found < 0; i++ {
 		for _, g := range [2]framing{f, fV1} {
@@ -57,7 +57,7 @@ func (c *Conn) resync(d reassembly.Dir, b []byte, ts time.Time) int {
 	}
 	if found < 0 {
 		s.skipped += uint64(len(b))
-		if c.det == Undecided {
+		if c.det == zmtp.Undecided {
 			s.scanned += uint64(len(b))
 			if s.scanned > uint64(c.opt.MaxScan) {
 				c.dead()
@@ -65,8 +65,8 @@ func (c *Conn) resync(d reassembly.Dir, b []byte, ts time.Time) int {
 		}
 		return len(b)
 	}
-	if c.det == Undecided {
-		c.det = IsZMTP
+	if c.det == zmtp.Undecided {
+		c.det = zmtp.IsZMTP
 		c.midStream = true
 	}
 	s.framing = f
@@ -159,12 +159,12 @@ func (c *Conn) chain(f framing, b []byte) (frames, empty int, ok, exact, anchor,
 				n = 4
 			}
 			if len(body) >= 1+n {
-				if body[0] != 0x5E && lookupCommand(body[1:1+n]) == CmdOther {
+				if body[0] != 0x5E && zmtp.LookupCommand(body[1:1+n]) == zmtp.CmdOther {
 					return frames, empty, false, false, anchor, emptyPair
 				}
 				anchor = true
 			}
-		} else if (c.mech == MechCURVE || c.mech == MechUnknown) && len(body) >= 8 && string(body[:8]) == "\x07MESSAGE" {
+		} else if (c.mech == zmtp.MechCURVE || c.mech == zmtp.MechUnknown) && len(body) >= 8 && string(body[:8]) == "\x07MESSAGE" {
 			anchor = true
 		}
 		if uint64(len(body)) < size {
@@ -190,9 +190,9 @@ func (c *Conn) chain(f framing, b []byte) (frames, empty int, ok, exact, anchor,
 // reach the version bytes or the mechanism's first letter, so that it is not
 // taken for traffic. It consumes the greeting's bytes and decodes the frames
 // that follow from a known boundary; ok is false when b is not such a tail.
-func (c *Conn) greetingTail(d reassembly.Dir, b []byte, ts time.Time) (n int, ok bool) {
+func (c *Conn) greetingTail(d zmtp.Dir, b []byte, ts time.Time) (n int, ok bool) {
 	s := &c.s[d]
-	if c.fromStart || s.version != VersionUnknown {
+	if c.fromStart || s.version != zmtp.VersionUnknown {
 		return 0, false
 	}
 	pos := s.tail
@@ -200,15 +200,15 @@ func (c *Conn) greetingTail(d reassembly.Dir, b []byte, ts time.Time) (n int, ok
 		if s.off != 0 {
 			return 0, false
 		}
-		if pv := c.s[d^1].version; pv != V30 && pv != V31 && greeting2Tail(b) {
+		if pv := c.s[d^1].version; pv != zmtp.V30 && pv != zmtp.V31 && greeting2Tail(b) {
 			// A 3.x peer talking to a 2.0 one: after the signature it sends
 			// its major version and then, having read the peer's revision,
 			// its socket type. What follows is its identity frame.
 			s.greet = [64]byte{0: 0xFF, 9: 0x7F, 10: b[0], 11: b[1]}
 			s.rev = int(b[0])
 			s.glen = 12
-			if c.det == Undecided {
-				c.det = IsZMTP
+			if c.det == zmtp.Undecided {
+				c.det = zmtp.IsZMTP
 			}
 			c.midStream = true
 			s.skipped = 0
@@ -237,8 +237,8 @@ func (c *Conn) greetingTail(d reassembly.Dir, b []byte, ts time.Time) (n int, ok
 		return n, true
 	}
 	s.tail = 0
-	if c.det == Undecided {
-		c.det = IsZMTP
+	if c.det == zmtp.Undecided {
+		c.det = zmtp.IsZMTP
 	}
 	c.midStream = true
 	if s.tailFrom <= 11 {
@@ -340,12 +340,12 @@ func greetingTailAt(b []byte, o int) bool {
 // resyncFraming is the framing to look for in direction d: the one its
 // greeting named, else the one the peer speaks (both sides of a connection
 // use the same), else 3.x, which most peers speak.
-func (c *Conn) resyncFraming(d reassembly.Dir) framing {
+func (c *Conn) resyncFraming(d zmtp.Dir) framing {
 	s, p := &c.s[d], &c.s[d^1]
 	switch {
-	case s.version != VersionUnknown || s.framed:
+	case s.version != zmtp.VersionUnknown || s.framed:
 		return s.framing
-	case p.version != VersionUnknown || p.framed:
+	case p.version != zmtp.VersionUnknown || p.framed:
 		return p.framing
 	}
 	return fV3

@@ -11,11 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/monitor"
-	"github.com/zspy/zspy/reassembly"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // Collector samples the tracker at interval boundaries of packet time.
@@ -189,9 +188,9 @@ func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
 	for _, sr := range c.live {
 		conn := sr.conn
 		switch conn.Detection {
-		case dissect.NotZMTP:
+		case zmtp.NotZMTP:
 			continue // never ZMTP: stop following it
-		case dissect.Undecided:
+		case zmtp.Undecided:
 			if conn.Closed {
 				continue
 			}
@@ -260,7 +259,7 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 		pt0 := c.point(MeasConnection, end)
 		pt0.Tags = append(pt0.Tags,
 			store.Tag{Key: "client", Value: sr.client},
-			store.Tag{Key: "dir", Value: reassembly.Dir(i).String()},
+			store.Tag{Key: "dir", Value: zmtp.Dir(i).String()},
 			store.Tag{Key: "host", Value: c.host},
 			store.Tag{Key: "mechanism", Value: conn.Mechanism.String()},
 			store.Tag{Key: "receiver", Value: sockName(conn.Sides[1-i].SocketType)},
@@ -390,14 +389,14 @@ type endpointAcc struct {
 func subSides(c *tracker.Conn) (sub, pub int) {
 	for i := range c.Sides {
 		switch c.Sides[i].SocketType {
-		case dissect.SUB, dissect.XSUB:
+		case zmtp.SUB, zmtp.XSUB:
 			return i, 1 - i
 		}
 	}
 	return -1, -1
 }
 
-func sockName(s dissect.SocketType) string {
+func sockName(s zmtp.SocketType) string {
 	if n := s.String(); n != "" {
 		return n
 	}

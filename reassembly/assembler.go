@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // Options configures an Assembler. The zero value selects the defaults.
@@ -213,9 +214,9 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 		}
 		c = a.open(key, src, dst, seg)
 	}
-	dir := ClientToServer
+	dir := zmtp.ClientToServer
 	if src != c.info.Client {
-		dir = ServerToClient
+		dir = zmtp.ServerToClient
 	}
 	if seg.TS.After(c.lastSeen) {
 		c.lastSeen = seg.TS
@@ -227,16 +228,16 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 // sameHandshake reports whether a SYN belongs to the connection's own
 // handshake (a retransmitted SYN or SYN+ACK) rather than a new connection.
 func (c *conn) sameHandshake(src netip.AddrPort, seg *capture.Segment) bool {
-	dir := ClientToServer
+	dir := zmtp.ClientToServer
 	if src != c.info.Client {
-		dir = ServerToClient
+		dir = zmtp.ServerToClient
 	}
 	h := &c.dirs[dir]
 	if seg.Flags&capture.FlagACK == 0 {
-		return dir == ClientToServer && h.synSeen && h.isn == seg.Seq
+		return dir == zmtp.ClientToServer && h.synSeen && h.isn == seg.Seq
 	}
 	// A SYN+ACK: the server's answer, first or again.
-	return dir == ServerToClient && (!h.synSeen || h.isn == seg.Seq)
+	return dir == zmtp.ServerToClient && (!h.synSeen || h.isn == seg.Seq)
 }
 
 func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segment) *conn {
@@ -258,7 +259,7 @@ func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segm
 	return c
 }
 
-func (a *Assembler) handle(c *conn, dir Dir, seg *capture.Segment) {
+func (a *Assembler) handle(c *conn, dir zmtp.Dir, seg *capture.Segment) {
 	h, r := &c.dirs[dir], &c.dirs[dir^1]
 	flags := seg.Flags
 	if flags&capture.FlagSYN != 0 {
@@ -282,7 +283,7 @@ func (a *Assembler) handle(c *conn, dir Dir, seg *capture.Segment) {
 	}
 	if flags&capture.FlagRST != 0 {
 		reason := CloseRST
-		if c.synOnly && dir == ServerToClient {
+		if c.synOnly && dir == zmtp.ServerToClient {
 			reason = CloseRefused
 		}
 		a.finish(c, reason, seg.TS)
@@ -311,7 +312,7 @@ func (a *Assembler) trackWindow(c *conn, h, r *half, seg *capture.Segment) {
 }
 
 // data handles the payload and FIN of a segment in direction dir.
-func (a *Assembler) data(c *conn, dir Dir, seg *capture.Segment) {
+func (a *Assembler) data(c *conn, dir zmtp.Dir, seg *capture.Segment) {
 	h := &c.dirs[dir]
 	payload := seg.Payload
 	plen := max(seg.PayloadLen, len(payload))
@@ -379,7 +380,7 @@ func trimHead(data []byte, missing, n int) ([]byte, int) {
 	return data[:0], missing - (n - len(data))
 }
 
-func (a *Assembler) deliver(c *conn, dir Dir, data []byte, missing int, ts time.Time) {
+func (a *Assembler) deliver(c *conn, dir zmtp.Dir, data []byte, missing int, ts time.Time) {
 	h := &c.dirs[dir]
 	if len(data) > 0 {
 		c.stream.Data(dir, data, ts)
@@ -412,7 +413,7 @@ func (a *Assembler) checkFIN(h *half) {
 
 // buffer keeps a copy of an out-of-order segment, sorted by sequence number
 // (after equal ones: the first copy received wins).
-func (a *Assembler) buffer(c *conn, dir Dir, seq uint32, payload []byte, missing int, fin bool, ts time.Time) {
+func (a *Assembler) buffer(c *conn, dir zmtp.Dir, seq uint32, payload []byte, missing int, fin bool, ts time.Time) {
 	h := &c.dirs[dir]
 	a.stats.OutOfOrder++
 	ch := chunk{seq: seq, missing: missing, fin: fin, ts: ts}
@@ -461,7 +462,7 @@ func minSeq(x, y uint32) uint32 { return min(x, y) }
 // checkCaps gives up holes while the direction buffers too much: more than its
 // cap, more than the global cap, or more than the receiver's window beyond the
 // hole (the receiver must have acknowledged bytes the capture missed).
-func (a *Assembler) checkCaps(c *conn, dir Dir, ts time.Time) {
+func (a *Assembler) checkCaps(c *conn, dir zmtp.Dir, ts time.Time) {
 	h := &c.dirs[dir]
 	win := c.dirs[dir^1].win
 	for len(h.ooo) > 0 {
@@ -482,7 +483,7 @@ func (a *Assembler) checkCaps(c *conn, dir Dir, ts time.Time) {
 
 // ackFlush gives up the holes of direction dir that the peer acknowledged: the
 // receiver has those bytes, so the capture lost them and they will not come.
-func (a *Assembler) ackFlush(c *conn, dir Dir, ack uint32, ts time.Time) {
+func (a *Assembler) ackFlush(c *conn, dir zmtp.Dir, ack uint32, ts time.Time) {
 	h := &c.dirs[dir]
 	target := ack
 	if h.finSeen && !seqLT(ack, h.finSeq+1) {
@@ -503,7 +504,7 @@ func (a *Assembler) ackFlush(c *conn, dir Dir, ack uint32, ts time.Time) {
 }
 
 // skipTo reports the hole up to seq as missing bytes.
-func (a *Assembler) skipTo(c *conn, dir Dir, seq uint32, ts time.Time) {
+func (a *Assembler) skipTo(c *conn, dir zmtp.Dir, seq uint32, ts time.Time) {
 	h := &c.dirs[dir]
 	if !seqLT(h.next, seq) {
 		return
@@ -516,7 +517,7 @@ func (a *Assembler) skipTo(c *conn, dir Dir, seq uint32, ts time.Time) {
 }
 
 // drain delivers the buffered segments that the stream has reached.
-func (a *Assembler) drain(c *conn, dir Dir) {
+func (a *Assembler) drain(c *conn, dir zmtp.Dir) {
 	h := &c.dirs[dir]
 	n := 0
 	for n < len(h.ooo) {
@@ -558,8 +559,8 @@ func (a *Assembler) finish(c *conn, reason CloseReason, ts time.Time) {
 	for d := range c.dirs {
 		h := &c.dirs[d]
 		for len(h.ooo) > 0 {
-			a.skipTo(c, Dir(d), h.ooo[0].seq, ts)
-			a.drain(c, Dir(d))
+			a.skipTo(c, zmtp.Dir(d), h.ooo[0].seq, ts)
+			a.drain(c, zmtp.Dir(d))
 		}
 		a.checkFIN(h)
 		h.ooo = nil

@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // recStream records what the assembler tells it, as text per direction
@@ -23,12 +24,12 @@ type recStream struct {
 	closeTS  time.Time
 }
 
-func (s *recStream) Segment(dir Dir, seg *capture.Segment) {
+func (s *recStream) Segment(dir zmtp.Dir, seg *capture.Segment) {
 	s.check()
 	s.segments++
 }
 
-func (s *recStream) Data(dir Dir, b []byte, ts time.Time) {
+func (s *recStream) Data(dir zmtp.Dir, b []byte, ts time.Time) {
 	s.check()
 	if len(b) == 0 {
 		s.t.Errorf("empty Data call")
@@ -36,7 +37,7 @@ func (s *recStream) Data(dir Dir, b []byte, ts time.Time) {
 	s.text[dir].Write(b)
 }
 
-func (s *recStream) Skip(dir Dir, n int, ts time.Time) {
+func (s *recStream) Skip(dir zmtp.Dir, n int, ts time.Time) {
 	s.check()
 	if n <= 0 {
 		s.t.Errorf("Skip(%d)", n)
@@ -100,11 +101,11 @@ const (
 )
 
 // send delivers one segment; total > len(payload) marks a snap-length cut.
-func (h *harness) sendCut(dir Dir, flags uint8, seq, ackNum uint32, payload string, total int) {
+func (h *harness) sendCut(dir zmtp.Dir, flags uint8, seq, ackNum uint32, payload string, total int) {
 	h.num++
 	h.ts = h.ts.Add(time.Millisecond)
 	src, dst := h.client, h.server
-	if dir == ServerToClient {
+	if dir == zmtp.ServerToClient {
 		src, dst = dst, src
 	}
 	seg := &capture.Segment{
@@ -120,15 +121,15 @@ func (h *harness) sendCut(dir Dir, flags uint8, seq, ackNum uint32, payload stri
 	}
 }
 
-func (h *harness) send(dir Dir, flags uint8, seq, ackNum uint32, payload string) {
+func (h *harness) send(dir zmtp.Dir, flags uint8, seq, ackNum uint32, payload string) {
 	h.sendCut(dir, flags, seq, ackNum, payload, len(payload))
 }
 
 // handshake opens a connection with client ISN ci and server ISN si.
 func (h *harness) handshake(ci, si uint32) {
-	h.send(ClientToServer, syn, ci, 0, "")
-	h.send(ServerToClient, synack, si, ci+1, "")
-	h.send(ClientToServer, ack, ci+1, si+1, "")
+	h.send(zmtp.ClientToServer, syn, ci, 0, "")
+	h.send(zmtp.ServerToClient, synack, si, ci+1, "")
+	h.send(zmtp.ClientToServer, ack, ci+1, si+1, "")
 }
 
 func (h *harness) stream(i int) *recStream {
@@ -142,10 +143,10 @@ func (h *harness) stream(i int) *recStream {
 func (h *harness) expect(i int, c2s, s2c string) {
 	h.t.Helper()
 	s := h.stream(i)
-	if got := s.text[ClientToServer].String(); got != c2s {
+	if got := s.text[zmtp.ClientToServer].String(); got != c2s {
 		h.t.Errorf("stream %d c2s = %q, want %q", i, got, c2s)
 	}
-	if got := s.text[ServerToClient].String(); got != s2c {
+	if got := s.text[zmtp.ServerToClient].String(); got != s2c {
 		h.t.Errorf("stream %d s2c = %q, want %q", i, got, s2c)
 	}
 }
@@ -161,11 +162,11 @@ func (h *harness) expectClosed(i int, reason CloseReason) {
 func TestInOrderWithFIN(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack|psh, 101, 901, "hello ")
-	h.send(ClientToServer, ack|psh, 107, 901, "world")
-	h.send(ServerToClient, ack|psh, 901, 112, "reply")
-	h.send(ClientToServer, ack|fin, 112, 906, "")
-	h.send(ServerToClient, ack|fin, 906, 113, "")
+	h.send(zmtp.ClientToServer, ack|psh, 101, 901, "hello ")
+	h.send(zmtp.ClientToServer, ack|psh, 107, 901, "world")
+	h.send(zmtp.ServerToClient, ack|psh, 901, 112, "reply")
+	h.send(zmtp.ClientToServer, ack|fin, 112, 906, "")
+	h.send(zmtp.ServerToClient, ack|fin, 906, 113, "")
 	h.expect(0, "hello world", "reply")
 	h.expectClosed(0, CloseFIN)
 	s := h.stream(0)
@@ -179,7 +180,7 @@ func TestInOrderWithFIN(t *testing.T) {
 		t.Errorf("closed at %v, want %v", s.closeTS, h.ts)
 	}
 	// The last ACK belongs to the closed connection: no new stream.
-	h.send(ClientToServer, ack, 113, 907, "")
+	h.send(zmtp.ClientToServer, ack, 113, 907, "")
 	if len(h.f.streams) != 1 || h.a.Stats().AfterClose != 1 {
 		t.Errorf("%d streams, stats %+v", len(h.f.streams), h.a.Stats())
 	}
@@ -192,10 +193,10 @@ func TestInOrderWithFIN(t *testing.T) {
 func TestOutOfOrder(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack, 111, 901, "CCCCC")
-	h.send(ClientToServer, ack, 106, 901, "BBBBB")
+	h.send(zmtp.ClientToServer, ack, 111, 901, "CCCCC")
+	h.send(zmtp.ClientToServer, ack, 106, 901, "BBBBB")
 	h.expect(0, "", "")
-	h.send(ClientToServer, ack, 101, 901, "AAAAA")
+	h.send(zmtp.ClientToServer, ack, 101, 901, "AAAAA")
 	h.expect(0, "AAAAABBBBBCCCCC", "")
 	st := h.a.Stats()
 	if st.OutOfOrder != 2 || st.Buffered != 0 || st.PeakBuffered != 10 || st.Gaps != 0 {
@@ -206,9 +207,9 @@ func TestOutOfOrder(t *testing.T) {
 func TestRetransmitAndOverlap(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack, 101, 901, "AAAAA")
-	h.send(ClientToServer, ack, 101, 901, "AAAAA") // retransmission
-	h.send(ClientToServer, ack, 104, 901, "AABBB") // overlaps 2 delivered bytes
+	h.send(zmtp.ClientToServer, ack, 101, 901, "AAAAA")
+	h.send(zmtp.ClientToServer, ack, 101, 901, "AAAAA") // retransmission
+	h.send(zmtp.ClientToServer, ack, 104, 901, "AABBB") // overlaps 2 delivered bytes
 	h.expect(0, "AAAAABBB", "")
 	st := h.a.Stats()
 	if st.Retransmits != 1 || st.Overlaps != 1 || st.OverlapDiffs != 0 {
@@ -219,11 +220,11 @@ func TestRetransmitAndOverlap(t *testing.T) {
 func TestOverlapWithDifferingBytes(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack, 106, 901, "xxxxx")  // buffered
-	h.send(ClientToServer, ack, 108, 901, "yyyyzz") // overlaps 3 bytes, and they differ
-	h.send(ClientToServer, ack, 106, 901, "xx")     // same bytes again: an overlap, no difference
-	h.send(ClientToServer, ack, 101, 901, "AAAAA")  // fills the hole
-	h.expect(0, "AAAAAxxxxxyzz", "")                // the first copy received wins
+	h.send(zmtp.ClientToServer, ack, 106, 901, "xxxxx")  // buffered
+	h.send(zmtp.ClientToServer, ack, 108, 901, "yyyyzz") // overlaps 3 bytes, and they differ
+	h.send(zmtp.ClientToServer, ack, 106, 901, "xx")     // same bytes again: an overlap, no difference
+	h.send(zmtp.ClientToServer, ack, 101, 901, "AAAAA")  // fills the hole
+	h.expect(0, "AAAAAxxxxxyzz", "")                     // the first copy received wins
 	st := h.a.Stats()
 	if st.OverlapDiffs != 1 || st.Overlaps < 2 {
 		t.Errorf("stats %+v", st)
@@ -233,8 +234,8 @@ func TestOverlapWithDifferingBytes(t *testing.T) {
 func TestGapNeverFills(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack, 101, 901, "AAAAA")
-	h.send(ClientToServer, ack, 111, 901, "CCCCC") // BBBBB never captured
+	h.send(zmtp.ClientToServer, ack, 101, 901, "AAAAA")
+	h.send(zmtp.ClientToServer, ack, 111, 901, "CCCCC") // BBBBB never captured
 	h.expect(0, "AAAAA", "")
 	h.a.FlushAll(h.ts)
 	h.expect(0, "AAAAA[skip 5]CCCCC", "")
@@ -250,14 +251,14 @@ func TestGapNeverFills(t *testing.T) {
 func TestGapAckedByPeer(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack, 101, 901, "AAAAA")
-	h.send(ClientToServer, ack, 111, 901, "CCCCC")
-	h.send(ServerToClient, ack, 901, 106, "") // acks only what we saw: keep waiting
+	h.send(zmtp.ClientToServer, ack, 101, 901, "AAAAA")
+	h.send(zmtp.ClientToServer, ack, 111, 901, "CCCCC")
+	h.send(zmtp.ServerToClient, ack, 901, 106, "") // acks only what we saw: keep waiting
 	h.expect(0, "AAAAA", "")
-	h.send(ServerToClient, ack, 901, 116, "") // acks past the hole
+	h.send(zmtp.ServerToClient, ack, 901, 116, "") // acks past the hole
 	h.expect(0, "AAAAA[skip 5]CCCCC", "")
-	h.send(ClientToServer, ack, 106, 901, "BBBBB") // too late: a retransmission now
-	h.send(ClientToServer, ack, 116, 901, "DD")
+	h.send(zmtp.ClientToServer, ack, 106, 901, "BBBBB") // too late: a retransmission now
+	h.send(zmtp.ClientToServer, ack, 116, 901, "DD")
 	h.expect(0, "AAAAA[skip 5]CCCCCDD", "")
 	st := h.a.Stats()
 	if st.AckFlushes != 1 || st.Gaps != 1 || st.Retransmits != 1 {
@@ -269,10 +270,10 @@ func TestGapPastBufferCap(t *testing.T) {
 	h := newHarness(t, Options{MaxBufferPerDir: 20})
 	h.handshake(100, 900)
 	// Hole at 101..105; then 30 bytes out of order in 10-byte pieces.
-	h.send(ClientToServer, ack, 106, 901, "0123456789")
-	h.send(ClientToServer, ack, 116, 901, "abcdefghij")
+	h.send(zmtp.ClientToServer, ack, 106, 901, "0123456789")
+	h.send(zmtp.ClientToServer, ack, 116, 901, "abcdefghij")
 	h.expect(0, "", "")
-	h.send(ClientToServer, ack, 126, 901, "ABCDEFGHIJ")
+	h.send(zmtp.ClientToServer, ack, 126, 901, "ABCDEFGHIJ")
 	h.expect(0, "[skip 5]0123456789abcdefghijABCDEFGHIJ", "")
 	st := h.a.Stats()
 	if st.CapFlushes != 1 || st.Gaps != 1 || st.GapBytes != 5 || st.Buffered != 0 {
@@ -283,8 +284,8 @@ func TestGapPastBufferCap(t *testing.T) {
 func TestGapPastGlobalCap(t *testing.T) {
 	h := newHarness(t, Options{MaxBufferTotal: 15})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack, 106, 901, "0123456789")
-	h.send(ServerToClient, ack, 911, 101, "abcdefghij") // other direction: total 20 > 15
+	h.send(zmtp.ClientToServer, ack, 106, 901, "0123456789")
+	h.send(zmtp.ServerToClient, ack, 911, 101, "abcdefghij") // other direction: total 20 > 15
 	h.expect(0, "", "[skip 10]abcdefghij")
 	if st := h.a.Stats(); st.CapFlushes != 1 || st.Buffered != 10 {
 		t.Errorf("stats %+v", st)
@@ -294,11 +295,11 @@ func TestGapPastGlobalCap(t *testing.T) {
 func TestSnapLengthCut(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.sendCut(ClientToServer, ack, 101, 901, "head", 1000)
-	h.send(ClientToServer, ack, 1101, 901, "next")
+	h.sendCut(zmtp.ClientToServer, ack, 101, 901, "head", 1000)
+	h.send(zmtp.ClientToServer, ack, 1101, 901, "next")
 	// Out of order and cut.
-	h.send(ClientToServer, ack, 1205, 901, "late")
-	h.sendCut(ClientToServer, ack, 1105, 901, "xy", 100)
+	h.send(zmtp.ClientToServer, ack, 1205, 901, "late")
+	h.sendCut(zmtp.ClientToServer, ack, 1105, 901, "xy", 100)
 	h.expect(0, "head[skip 996]nextxy[skip 98]late", "")
 	if st := h.a.Stats(); st.SnapCutBytes != 996+98 || st.Gaps != 0 {
 		t.Errorf("stats %+v", st)
@@ -310,28 +311,28 @@ func TestSequenceWrapAround(t *testing.T) {
 	isn := uint32(0xfffffff0)
 	h.handshake(isn, 0xffffffff)
 	// Client bytes at 0xfffffff1 .. 0x18, across 2^32, one segment early.
-	h.send(ClientToServer, ack, isn+1, 0, "0123456789")
-	h.send(ClientToServer, ack, isn+21, 0, "KLMNOPQRST")
-	h.send(ClientToServer, ack, isn+11, 0, "ABCDEFGHIJ")
+	h.send(zmtp.ClientToServer, ack, isn+1, 0, "0123456789")
+	h.send(zmtp.ClientToServer, ack, isn+21, 0, "KLMNOPQRST")
+	h.send(zmtp.ClientToServer, ack, isn+11, 0, "ABCDEFGHIJ")
 	// The server's ISN is 0xffffffff: its data starts at 0.
-	h.send(ServerToClient, ack, 0, isn+31, "wrapped")
-	h.send(ClientToServer, ack|fin, isn+31, 7, "")
-	h.send(ServerToClient, ack|fin, 7, isn+32, "")
+	h.send(zmtp.ServerToClient, ack, 0, isn+31, "wrapped")
+	h.send(zmtp.ClientToServer, ack|fin, isn+31, 7, "")
+	h.send(zmtp.ServerToClient, ack|fin, 7, isn+32, "")
 	h.expect(0, "0123456789ABCDEFGHIJKLMNOPQRST", "wrapped")
 	h.expectClosed(0, CloseFIN)
 }
 
 func TestRefused(t *testing.T) {
 	h := newHarness(t, Options{})
-	h.send(ClientToServer, syn, 100, 0, "")
-	h.send(ServerToClient, rst|ack, 0, 101, "")
+	h.send(zmtp.ClientToServer, syn, 100, 0, "")
+	h.send(zmtp.ServerToClient, rst|ack, 0, 101, "")
 	h.expectClosed(0, CloseRefused)
 	if s := h.stream(0); !s.info.SawSYN || s.info.Client != h.client || s.segments != 2 {
 		t.Errorf("info %+v, %d segments", s.info, s.segments)
 	}
 	// The client tries again from the same port: its own connection.
-	h.send(ClientToServer, syn, 5000, 0, "")
-	h.send(ServerToClient, rst|ack, 0, 5001, "")
+	h.send(zmtp.ClientToServer, syn, 5000, 0, "")
+	h.send(zmtp.ServerToClient, rst|ack, 0, 5001, "")
 	h.expectClosed(1, CloseRefused)
 	if st := h.a.Stats(); st.Refused != 2 || st.Connections != 2 {
 		t.Errorf("stats %+v", st)
@@ -341,28 +342,28 @@ func TestRefused(t *testing.T) {
 func TestResetAfterData(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack, 101, 901, "abc")
-	h.send(ClientToServer, ack, 110, 901, "late") // out of order, hole before it
-	h.send(ServerToClient, rst, 901, 0, "")
+	h.send(zmtp.ClientToServer, ack, 101, 901, "abc")
+	h.send(zmtp.ClientToServer, ack, 110, 901, "late") // out of order, hole before it
+	h.send(zmtp.ServerToClient, rst, 901, 0, "")
 	h.expect(0, "abc[skip 6]late", "")
 	h.expectClosed(0, CloseRST)
 	// An RST after a handshake without data is a reset too, not a refusal.
 	h2 := newHarness(t, Options{})
 	h2.handshake(1, 2)
-	h2.send(ServerToClient, rst|ack, 3, 2, "")
+	h2.send(zmtp.ServerToClient, rst|ack, 3, 2, "")
 	h2.expectClosed(0, CloseRST)
 }
 
 func TestFINBeforeLastData(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.send(ServerToClient, ack|fin, 901, 101, "") // server closes first
-	h.send(ClientToServer, ack|fin, 106, 902, "") // client FIN after 5 bytes not yet seen
+	h.send(zmtp.ServerToClient, ack|fin, 901, 101, "") // server closes first
+	h.send(zmtp.ClientToServer, ack|fin, 106, 902, "") // client FIN after 5 bytes not yet seen
 	h.expect(0, "", "")
 	if h.stream(0).closed {
 		t.Fatal("closed before the client's last bytes arrived")
 	}
-	h.send(ClientToServer, ack|psh, 101, 902, "bytes")
+	h.send(zmtp.ClientToServer, ack|psh, 101, 902, "bytes")
 	h.expect(0, "bytes", "")
 	h.expectClosed(0, CloseFIN)
 }
@@ -370,15 +371,15 @@ func TestFINBeforeLastData(t *testing.T) {
 func TestPortReuse(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack, 101, 901, "one")
-	h.send(ClientToServer, ack|fin, 104, 901, "")
-	h.send(ServerToClient, ack|fin, 901, 105, "")
-	h.send(ClientToServer, ack, 105, 902, "")
+	h.send(zmtp.ClientToServer, ack, 101, 901, "one")
+	h.send(zmtp.ClientToServer, ack|fin, 104, 901, "")
+	h.send(zmtp.ServerToClient, ack|fin, 901, 105, "")
+	h.send(zmtp.ClientToServer, ack, 105, 902, "")
 	// A new connection from the same port.
 	h.handshake(7000, 8000)
-	h.send(ClientToServer, ack, 7001, 8001, "two")
+	h.send(zmtp.ClientToServer, ack, 7001, 8001, "two")
 	// A retransmitted SYN+ACK is part of the same handshake.
-	h.send(ServerToClient, synack, 8000, 7001, "")
+	h.send(zmtp.ServerToClient, synack, 8000, 7001, "")
 	h.expect(0, "one", "")
 	h.expect(1, "two", "")
 	h.expectClosed(0, CloseFIN)
@@ -395,8 +396,8 @@ func TestPortReuse(t *testing.T) {
 func TestOrientation(t *testing.T) {
 	// SYN+ACK first: its receiver is the client.
 	h := newHarness(t, Options{})
-	h.send(ServerToClient, synack, 900, 101, "")
-	h.send(ClientToServer, ack|psh, 101, 901, "hi")
+	h.send(zmtp.ServerToClient, synack, 900, 101, "")
+	h.send(zmtp.ClientToServer, ack|psh, 101, 901, "hi")
 	s := h.stream(0)
 	if !s.info.SawSYN || s.info.Client != h.client || s.info.Server != h.server {
 		t.Errorf("syn+ack first: %+v", s.info)
@@ -404,7 +405,7 @@ func TestOrientation(t *testing.T) {
 	h.expect(0, "hi", "")
 	// Mid-stream: the first sender is taken as the client.
 	h2 := newHarness(t, Options{})
-	h2.send(ServerToClient, ack|psh, 5000, 77, "data")
+	h2.send(zmtp.ServerToClient, ack|psh, 5000, 77, "data")
 	s2 := h2.stream(0)
 	if s2.info.SawSYN || s2.info.Client != h2.server {
 		t.Errorf("mid-stream: %+v", s2.info)
@@ -416,15 +417,15 @@ func TestOrientation(t *testing.T) {
 func TestIdleFlushByPacketTime(t *testing.T) {
 	h := newHarness(t, Options{IdleTimeout: time.Minute})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack, 101, 901, "abc")
-	h.send(ClientToServer, ack, 110, 901, "zz") // a hole, buffered
+	h.send(zmtp.ClientToServer, ack, 101, 901, "abc")
+	h.send(zmtp.ClientToServer, ack, 110, 901, "zz") // a hole, buffered
 	idleSince := h.ts
 	// Another connection keeps packet time moving.
 	other := *h
 	other.client = netip.MustParseAddrPort("10.0.0.9:1234")
 	for i := 0; i < 10; i++ {
 		other.ts = h.ts.Add(time.Duration(i) * 10 * time.Second)
-		other.send(ClientToServer, ack, uint32(i), 0, "x")
+		other.send(zmtp.ClientToServer, ack, uint32(i), 0, "x")
 	}
 	h.ts = other.ts
 	h.num = other.num
@@ -446,7 +447,7 @@ func TestIdleFlushByPacketTime(t *testing.T) {
 func TestFlushAllWithOneFIN(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900)
-	h.send(ClientToServer, ack|fin, 101, 901, "")
+	h.send(zmtp.ClientToServer, ack|fin, 101, 901, "")
 	h.a.FlushAll(h.ts)
 	h.expectClosed(0, CloseFIN)
 }
@@ -458,7 +459,7 @@ func TestFlushOrder(t *testing.T) {
 	h.a = New(factoryFunc(func(info ConnInfo) Stream { return &orderStream{n: info.FirstPacket, out: &closes} }), Options{})
 	for i := 0; i < 50; i++ {
 		h.client = netip.AddrPortFrom(h.client.Addr(), uint16(30000+i))
-		h.send(ClientToServer, syn, 1, 0, "")
+		h.send(zmtp.ClientToServer, syn, 1, 0, "")
 	}
 	h.a.FlushAll(h.ts)
 	if len(closes) != 50 {
@@ -485,17 +486,17 @@ func (s *orderStream) Close(CloseReason, time.Time) { *s.out = append(*s.out, s.
 
 type nopStream struct{}
 
-func (nopStream) Segment(Dir, *capture.Segment) {}
-func (nopStream) Data(Dir, []byte, time.Time)   {}
-func (nopStream) Skip(Dir, int, time.Time)      {}
-func (nopStream) Close(CloseReason, time.Time)  {}
+func (nopStream) Segment(zmtp.Dir, *capture.Segment) {}
+func (nopStream) Data(zmtp.Dir, []byte, time.Time)   {}
+func (nopStream) Skip(zmtp.Dir, int, time.Time)      {}
+func (nopStream) Close(CloseReason, time.Time)       {}
 
 func TestStrayRSTAndConnectionCap(t *testing.T) {
 	h := newHarness(t, Options{MaxConnections: 2})
-	h.send(ClientToServer, rst, 1, 0, "")
+	h.send(zmtp.ClientToServer, rst, 1, 0, "")
 	for i := 0; i < 3; i++ {
 		h.client = netip.AddrPortFrom(h.client.Addr(), uint16(30000+i))
-		h.send(ClientToServer, syn, 1, 0, "")
+		h.send(zmtp.ClientToServer, syn, 1, 0, "")
 	}
 	st := h.a.Stats()
 	if st.Stray != 1 || st.Connections != 2 || st.ConnsDropped != 1 || len(h.f.streams) != 2 {
@@ -506,10 +507,10 @@ func TestStrayRSTAndConnectionCap(t *testing.T) {
 func TestWindowGivesUpHole(t *testing.T) {
 	h := newHarness(t, Options{})
 	h.handshake(100, 900) // windows of 1000, no scaling
-	h.send(ServerToClient, ack, 901, 101, "")
-	h.send(ClientToServer, ack, 201, 901, string(make([]byte, 600)))
+	h.send(zmtp.ServerToClient, ack, 901, 101, "")
+	h.send(zmtp.ClientToServer, ack, 201, 901, string(make([]byte, 600)))
 	h.expect(0, "", "")
-	h.send(ClientToServer, ack, 801, 901, string(make([]byte, 600))) // 1300 bytes past the hole > window
+	h.send(zmtp.ClientToServer, ack, 801, 901, string(make([]byte, 600))) // 1300 bytes past the hole > window
 	if st := h.a.Stats(); st.CapFlushes != 1 || st.GapBytes != 100 {
 		t.Errorf("stats %+v", st)
 	}

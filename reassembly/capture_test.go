@@ -20,6 +20,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // countStream counts the bytes a connection delivered and skipped per direction.
@@ -30,10 +31,10 @@ type countStream struct {
 	closed CloseReason
 }
 
-func (s *countStream) Segment(Dir, *capture.Segment)     {}
-func (s *countStream) Data(d Dir, b []byte, _ time.Time) { s.data[d] += int64(len(b)) }
-func (s *countStream) Skip(d Dir, n int, _ time.Time)    { s.skip[d] += int64(n) }
-func (s *countStream) Close(r CloseReason, _ time.Time)  { s.closed = r }
+func (s *countStream) Segment(zmtp.Dir, *capture.Segment)     {}
+func (s *countStream) Data(d zmtp.Dir, b []byte, _ time.Time) { s.data[d] += int64(len(b)) }
+func (s *countStream) Skip(d zmtp.Dir, n int, _ time.Time)    { s.skip[d] += int64(n) }
+func (s *countStream) Close(r CloseReason, _ time.Time)       { s.closed = r }
 
 // reassembleFile runs a capture through capture.OpenFile and the assembler.
 func reassembleFile(t *testing.T, path string) ([]*countStream, Stats) {
@@ -213,9 +214,9 @@ func TestRealCaptures(t *testing.T) {
 				if s.closed == 0 {
 					t.Errorf("connection %v not closed", s.info)
 				}
-				for d := Dir(0); d < 2; d++ {
+				for d := zmtp.Dir(0); d < 2; d++ {
 					src, dst := s.info.Client, s.info.Server
-					if d == ServerToClient {
+					if d == zmtp.ServerToClient {
 						src, dst = dst, src
 					}
 					if s.data[d] > 0 {

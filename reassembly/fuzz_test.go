@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // checkStream verifies, for segments whose payload byte at sequence number s
@@ -19,13 +20,13 @@ type checkStream struct {
 	segsAft int
 }
 
-func (s *checkStream) Segment(Dir, *capture.Segment) {
+func (s *checkStream) Segment(zmtp.Dir, *capture.Segment) {
 	if s.closed > 0 {
 		s.t.Fatal("Segment after Close")
 	}
 }
 
-func (s *checkStream) Data(d Dir, b []byte, _ time.Time) {
+func (s *checkStream) Data(d zmtp.Dir, b []byte, _ time.Time) {
 	if s.closed > 0 {
 		s.t.Fatal("Data after Close")
 	}
@@ -41,7 +42,7 @@ func (s *checkStream) Data(d Dir, b []byte, _ time.Time) {
 	s.data += uint64(len(b))
 }
 
-func (s *checkStream) Skip(d Dir, n int, _ time.Time) {
+func (s *checkStream) Skip(d zmtp.Dir, n int, _ time.Time) {
 	if s.closed > 0 {
 		s.t.Fatal("Skip after Close")
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // zmqExchange is a REQ/REP exchange between two libzmq sockets (pyzmq) over
@@ -45,10 +46,10 @@ type bufStream struct {
 	closed CloseReason
 }
 
-func (s *bufStream) Segment(Dir, *capture.Segment)     {}
-func (s *bufStream) Data(d Dir, b []byte, _ time.Time) { s.buf[d].Write(b) }
-func (s *bufStream) Skip(d Dir, n int, _ time.Time)    { s.skips += n }
-func (s *bufStream) Close(r CloseReason, _ time.Time)  { s.closed = r }
+func (s *bufStream) Segment(zmtp.Dir, *capture.Segment)     {}
+func (s *bufStream) Data(d zmtp.Dir, b []byte, _ time.Time) { s.buf[d].Write(b) }
+func (s *bufStream) Skip(d zmtp.Dir, n int, _ time.Time)    { s.skips += n }
+func (s *bufStream) Close(r CloseReason, _ time.Time)       { s.closed = r }
 
 // TestLiveZeroMQ captures a real libzmq REQ/REP exchange on lo with
 // capture.OpenLive and reassembles it: both directions must hold every
@@ -102,7 +103,7 @@ func TestLiveZeroMQ(t *testing.T) {
 	if stream.closed != CloseFIN || !stream.info.SawSYN || stream.skips != 0 {
 		t.Errorf("closed %v, SawSYN %v, %d bytes skipped", stream.closed, stream.info.SawSYN, stream.skips)
 	}
-	c2s, s2c := stream.buf[ClientToServer].Bytes(), stream.buf[ServerToClient].Bytes()
+	c2s, s2c := stream.buf[zmtp.ClientToServer].Bytes(), stream.buf[zmtp.ServerToClient].Bytes()
 	for _, b := range [][]byte{c2s, s2c} {
 		// ZMTP greeting: signature 0xFF ... 0x7F, then version 3.
 		if len(b) < 64 || b[0] != 0xff || b[9] != 0x7f || b[10] != 3 {

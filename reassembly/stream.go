@@ -20,25 +20,8 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/zmtp"
 )
-
-// Dir is the direction of a byte stream within a connection.
-type Dir uint8
-
-const (
-	ClientToServer Dir = 0
-	ServerToClient Dir = 1
-)
-
-// Reverse returns the other direction.
-func (d Dir) Reverse() Dir { return d ^ 1 }
-
-func (d Dir) String() string {
-	if d == ClientToServer {
-		return "c2s"
-	}
-	return "s2c"
-}
 
 // Endpoint is an IP address and TCP port.
 type Endpoint = netip.AddrPort
@@ -95,12 +78,12 @@ func (r CloseReason) String() string {
 type Stream interface {
 	// Segment reports a TCP segment as captured (seq, ack, window, flags), for
 	// backlog estimates. dir is the segment's direction.
-	Segment(dir Dir, seg *capture.Segment)
+	Segment(dir zmtp.Dir, seg *capture.Segment)
 	// Data delivers the next in-order bytes of direction dir.
-	Data(dir Dir, b []byte, ts time.Time)
+	Data(dir zmtp.Dir, b []byte, ts time.Time)
 	// Skip reports n bytes of direction dir that were not captured (a gap that did
 	// not fill, or bytes cut by the snap length). The stream position advances by n.
-	Skip(dir Dir, n int, ts time.Time)
+	Skip(dir zmtp.Dir, n int, ts time.Time)
 	// Close ends the connection.
 	Close(reason CloseReason, ts time.Time)
 }

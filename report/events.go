@@ -5,9 +5,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/zspy/zspy/dissect"
-	"github.com/zspy/zspy/reassembly"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // EventLine is one line of `zspy replay --events`.
@@ -64,7 +63,7 @@ func (w *EventWriter) TrackerEvent(e *tracker.Event) {
 	}
 	l := &w.line
 	*l = EventLine{Time: e.TS.UTC(), Packet: e.Packet, Event: string(e.Type),
-		Dir: reassembly.Dir(e.Dir).String()}
+		Dir: zmtp.Dir(e.Dir).String()}
 	l.Client, l.Server = e.Conn.Names()
 	switch e.Type {
 	case tracker.EvGreeting:
@@ -76,7 +75,7 @@ func (w *EventWriter) TrackerEvent(e *tracker.Event) {
 		l.Topic = &s
 	case tracker.EvCommand:
 		l.Command = e.Command.String()
-		if e.Command == dissect.CmdOther {
+		if e.Command == zmtp.CmdOther {
 			l.Command = tracker.Printable(e.CmdName)
 		}
 		if len(e.Props) > 0 {
@@ -85,17 +84,17 @@ func (w *EventWriter) TrackerEvent(e *tracker.Event) {
 				l.Metadata[string(p.Name)] = tracker.Printable(p.Value)
 			}
 		}
-		if e.Command == dissect.CmdHELLO && (e.Username != nil || e.Password != nil) {
+		if e.Command == zmtp.CmdHELLO && (e.Username != nil || e.Password != nil) {
 			l.Username = tracker.Printable(e.Username)
 			l.Password = Redacted
 			if w.opt.ShowSecrets {
 				l.Password = tracker.Printable(e.Password)
 			}
 		}
-		if e.Command == dissect.CmdERROR {
+		if e.Command == zmtp.CmdERROR {
 			l.Reason = tracker.Printable(e.Reason)
 		}
-		if e.Command == dissect.CmdPING {
+		if e.Command == zmtp.CmdPING {
 			ttl := e.TTL
 			l.TTLds = &ttl
 		}

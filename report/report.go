@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // Redacted replaces secrets (PLAIN passwords) unless the user asks for them.
@@ -203,7 +203,7 @@ type Options struct {
 func Build(conns []*tracker.Conn, opt Options) []Connection {
 	out := make([]Connection, 0, len(conns))
 	for _, c := range conns {
-		if c.Detection != dissect.IsZMTP && c.State != "refused" {
+		if c.Detection != zmtp.IsZMTP && c.State != "refused" {
 			continue
 		}
 		out = append(out, connection(c, opt))

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // detector is a built-in condition. Each rule has its own instance, which may
@@ -226,7 +226,7 @@ func Builtins() []*Rule {
 
 // Endpoint and socket naming.
 
-func sockName(s dissect.SocketType) string {
+func sockName(s zmtp.SocketType) string {
 	if n := s.String(); n != "" {
 		return n
 	}
@@ -281,15 +281,15 @@ func closedTooLong(c *tracker.Conn, ts time.Time, hold time.Duration) bool {
 
 // atHWM says what a sender of type s does when its pipe to a stalled peer
 // reaches the high-water mark.
-func atHWM(s dissect.SocketType) string {
+func atHWM(s zmtp.SocketType) string {
 	switch s {
-	case dissect.PUB, dissect.XPUB, dissect.RADIO:
+	case zmtp.PUB, zmtp.XPUB, zmtp.RADIO:
 		return "drops the messages for it"
-	case dissect.PUSH, dissect.DEALER, dissect.REQ, dissect.PAIR, dissect.CLIENT, dissect.SCATTER, dissect.CHANNEL, dissect.PEER:
+	case zmtp.PUSH, zmtp.DEALER, zmtp.REQ, zmtp.PAIR, zmtp.CLIENT, zmtp.SCATTER, zmtp.CHANNEL, zmtp.PEER:
 		return "blocks (send waits, or fails with EAGAIN when non-blocking)"
-	case dissect.ROUTER, dissect.SERVER:
+	case zmtp.ROUTER, zmtp.SERVER:
 		return "drops the messages for it (or blocks/fails with EHOSTUNREACH under ROUTER_MANDATORY)"
-	case dissect.SUB, dissect.XSUB:
+	case zmtp.SUB, zmtp.XSUB:
 		return "queues its subscriptions"
 	}
 	return "queues up to its high-water mark"
@@ -311,7 +311,7 @@ func (d *hwmDetector) detect(ts time.Time, in *Input) []*finding {
 	var out []*finding
 	seen := make(map[*tracker.Conn]bool, len(in.Conns))
 	for _, c := range in.Conns {
-		if c.Detection != dissect.IsZMTP {
+		if c.Detection != zmtp.IsZMTP {
 			continue
 		}
 		seen[c] = true
@@ -450,7 +450,7 @@ type slowSubDetector struct {
 func subSides(c *tracker.Conn) (sub, pub int) {
 	for i := range c.Sides {
 		switch c.Sides[i].SocketType {
-		case dissect.SUB, dissect.XSUB:
+		case zmtp.SUB, zmtp.XSUB:
 			return i, 1 - i
 		}
 	}
@@ -469,7 +469,7 @@ func (d *slowSubDetector) detect(ts time.Time, in *Input) []*finding {
 	next := make(map[*tracker.Conn]uint64, len(d.prev))
 	for _, c := range in.Conns {
 		sub, pub := subSides(c)
-		if c.Detection != dissect.IsZMTP || sub < 0 {
+		if c.Detection != zmtp.IsZMTP || sub < 0 {
 			continue
 		}
 		n := c.Dirs[pub].Messages
@@ -539,13 +539,13 @@ type stuckDetector struct {
 // requester returns the side that sends requests answered in order, or -1.
 func requester(c *tracker.Conn) int {
 	a, b, _ := c.SocketTypes()
-	types := [2]dissect.SocketType{a, b}
+	types := [2]zmtp.SocketType{a, b}
 	for i := range types {
 		switch types[i] {
-		case dissect.REQ:
+		case zmtp.REQ:
 			return i
-		case dissect.DEALER:
-			if o := types[1-i]; o == dissect.REP || o == dissect.ROUTER {
+		case zmtp.DEALER:
+			if o := types[1-i]; o == zmtp.REP || o == zmtp.ROUTER {
 				return i
 			}
 		}
@@ -564,7 +564,7 @@ func (d *stuckDetector) detect(ts time.Time, in *Input) []*finding {
 		if r < 0 {
 			continue
 		}
-		types := [2]dissect.SocketType{}
+		types := [2]zmtp.SocketType{}
 		types[0], types[1], _ = c.SocketTypes()
 		var f *finding
 		if !c.Closed {
@@ -601,7 +601,7 @@ type repStoppedDetector struct {
 
 func (d *repStoppedDetector) detect(ts time.Time, in *Input) []*finding {
 	type acc struct {
-		typ         dissect.SocketType
+		typ         zmtp.SocketType
 		replies     uint64
 		lastReply   time.Time
 		oldest      time.Time
@@ -667,7 +667,7 @@ func (d *handshakeDetector) detect(ts time.Time, in *Input) []*finding {
 	var out []*finding
 	wire := map[string]bool{}
 	for _, c := range in.Conns {
-		if c.Detection != dissect.IsZMTP || closedTooLong(c, ts, d.hold) {
+		if c.Detection != zmtp.IsZMTP || closedTooLong(c, ts, d.hold) {
 			continue
 		}
 		reason := c.HandshakeError
@@ -722,7 +722,7 @@ type incompatibleDetector struct {
 func (d *incompatibleDetector) detect(ts time.Time, in *Input) []*finding {
 	var out []*finding
 	for _, c := range in.Conns {
-		if c.Detection != dissect.IsZMTP || c.Compatible() || closedTooLong(c, ts, d.hold) {
+		if c.Detection != zmtp.IsZMTP || c.Compatible() || closedTooLong(c, ts, d.hold) {
 			continue
 		}
 		f := connFinding(c, "")
@@ -827,14 +827,14 @@ type noSubDetector struct {
 func (d *noSubDetector) detect(ts time.Time, in *Input) []*finding {
 	published := map[string]uint64{}
 	for _, c := range in.Conns {
-		if sub, pub := subSides(c); sub >= 0 && c.Detection == dissect.IsZMTP {
+		if sub, pub := subSides(c); sub >= 0 && c.Detection == zmtp.IsZMTP {
 			published[sideEP(c, pub)] += c.Dirs[pub].Messages
 		}
 	}
 	var out []*finding
 	for _, c := range in.Conns {
 		sub, pub := subSides(c)
-		if sub < 0 || c.Closed || c.Detection != dissect.IsZMTP || c.HandshakeState() != "complete" || len(c.Subscriptions) > 0 {
+		if sub < 0 || c.Closed || c.Detection != zmtp.IsZMTP || c.HandshakeState() != "complete" || len(c.Subscriptions) > 0 {
 			continue
 		}
 		if ts.Sub(c.Start) < d.grace {
@@ -870,7 +870,7 @@ type heartbeatDetector struct {
 func (d *heartbeatDetector) detect(ts time.Time, in *Input) []*finding {
 	var out []*finding
 	for _, c := range in.Conns {
-		if c.Detection != dissect.IsZMTP || closedTooLong(c, ts, d.hold) {
+		if c.Detection != zmtp.IsZMTP || closedTooLong(c, ts, d.hold) {
 			continue
 		}
 		for i := range c.Dirs {

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // conn builds a tracker connection as the tracker would leave it after a
 // complete ZMTP handshake between a client of type ct and a server of type st.
-func conn(id uint64, clientPort uint16, ct, st dissect.SocketType) *tracker.Conn {
+func conn(id uint64, clientPort uint16, ct, st zmtp.SocketType) *tracker.Conn {
 	c := &tracker.Conn{
 		ID:        id,
 		Client:    netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), clientPort),
@@ -21,7 +21,7 @@ func conn(id uint64, clientPort uint16, ct, st dissect.SocketType) *tracker.Conn
 		Start:     t0,
 		Last:      t0,
 		State:     "open",
-		Detection: dissect.IsZMTP,
+		Detection: zmtp.IsZMTP,
 	}
 	c.Sides[0].SocketType, c.Sides[1].SocketType = ct, st
 	c.HandshakeDone = [2]bool{true, true}
@@ -66,9 +66,9 @@ func run(t *testing.T, e *Engine, in func() Input, steps []step) []Alert {
 
 func TestHWMZeroWindow(t *testing.T) {
 	// A PUB server whose SUB client stopped reading: s2c (index 1) window zero.
-	sub := conn(1, 40001, dissect.SUB, dissect.PUB)
+	sub := conn(1, 40001, zmtp.SUB, zmtp.PUB)
 	// A PUSH client whose PULL server stopped reading: c2s (index 0).
-	push := conn(2, 40002, dissect.PUSH, dissect.PULL)
+	push := conn(2, 40002, zmtp.PUSH, zmtp.PULL)
 	e := New(only("hwm_saturation"))
 	in := func() Input { return Input{Conns: []*tracker.Conn{sub, push}} }
 	ch := run(t, e, in, []step{
@@ -102,7 +102,7 @@ func TestHWMZeroWindow(t *testing.T) {
 }
 
 func TestHWMInFlightFull(t *testing.T) {
-	d := conn(1, 40001, dissect.DEALER, dissect.ROUTER)
+	d := conn(1, 40001, zmtp.DEALER, zmtp.ROUTER)
 	d.TCP[1] = tracker.TCPDir{HaveSeq: true, HaveAck: true, NextSeq: 1000 + 65536, Acked: 1000, Window: 65536}
 	e := New(only("hwm_saturation"))
 	in := func() Input { return Input{Conns: []*tracker.Conn{d}} }
@@ -118,7 +118,7 @@ func TestHWMInFlightFull(t *testing.T) {
 }
 
 func TestHeartbeatTimeout(t *testing.T) {
-	c := conn(1, 40001, dissect.DEALER, dissect.ROUTER)
+	c := conn(1, 40001, zmtp.DEALER, zmtp.ROUTER)
 	e := New(only("heartbeat_timeout"))
 	in := func() Input { return Input{Conns: []*tracker.Conn{c}} }
 	ch := run(t, e, in, []step{
@@ -132,7 +132,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 		t.Errorf("alert %+v", ch[0])
 	}
 	// One PING in flight when a connection closes is no timeout.
-	c2 := conn(2, 40002, dissect.DEALER, dissect.ROUTER)
+	c2 := conn(2, 40002, zmtp.DEALER, zmtp.ROUTER)
 	c2.Dirs[0].Pings, c2.Dirs[1].Pongs, c2.Dirs[1].LastPong = 6, 5, t0
 	c2.Closed, c2.State, c2.Last = true, "closed", t0.Add(3*time.Second)
 	if ch := New(only("heartbeat_timeout")).Eval(t0.Add(4*time.Second), Input{Conns: []*tracker.Conn{c2}}); len(ch) != 0 {
@@ -141,9 +141,9 @@ func TestHeartbeatTimeout(t *testing.T) {
 }
 
 func TestPubNoSubscribers(t *testing.T) {
-	good := conn(1, 40001, dissect.SUB, dissect.PUB)
+	good := conn(1, 40001, zmtp.SUB, zmtp.PUB)
 	good.Subscriptions = []string{"prices"}
-	lazy := conn(2, 40002, dissect.SUB, dissect.PUB)
+	lazy := conn(2, 40002, zmtp.SUB, zmtp.PUB)
 	e := New(only("pub_no_subscribers"))
 	in := func() Input { return Input{Conns: []*tracker.Conn{good, lazy}} }
 	run(t, e, in, []step{
@@ -156,10 +156,10 @@ func TestPubNoSubscribers(t *testing.T) {
 }
 
 func TestIncompatibleAndHandshake(t *testing.T) {
-	bad := conn(1, 40001, dissect.PUB, dissect.PUSH)
-	auth := conn(2, 40002, dissect.SocketUnknown, dissect.SocketUnknown)
+	bad := conn(1, 40001, zmtp.PUB, zmtp.PUSH)
+	auth := conn(2, 40002, zmtp.SocketUnknown, zmtp.SocketUnknown)
 	auth.HandshakeDone = [2]bool{}
-	auth.Mechanism = dissect.MechPLAIN
+	auth.Mechanism = zmtp.MechPLAIN
 	auth.HandshakeError = "ERROR 400"
 	auth.PlainUsername = "admin"
 	auth.Closed, auth.State, auth.Last = true, "closed", t0.Add(time.Millisecond)
@@ -226,8 +226,8 @@ func TestMonitorRules(t *testing.T) {
 func TestReconnectRefused(t *testing.T) {
 	var conns []*tracker.Conn
 	for i := 0; i < 3; i++ {
-		c := conn(uint64(i+1), 40001, dissect.SocketUnknown, dissect.SocketUnknown)
-		c.Detection, c.State, c.Closed = dissect.Undecided, "refused", true
+		c := conn(uint64(i+1), 40001, zmtp.SocketUnknown, zmtp.SocketUnknown)
+		c.Detection, c.State, c.Closed = zmtp.Undecided, "refused", true
 		c.Start = t0.Add(time.Duration(i) * 100 * time.Millisecond)
 		c.Last = c.Start
 		conns = append(conns, c)

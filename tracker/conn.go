@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/dissect"
-	"github.com/zspy/zspy/reassembly"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // Limits that bound the memory one connection can cost, whatever its traffic.
@@ -60,8 +60,8 @@ type IntervalStats struct {
 
 // Side is what one peer of a connection said about itself.
 type Side struct {
-	Version    dissect.Version
-	SocketType dissect.SocketType
+	Version    zmtp.Version
+	SocketType zmtp.SocketType
 	Identity   []byte
 	HasIdent   bool
 	AsServer   bool
@@ -128,9 +128,9 @@ type Conn struct {
 	State                  string // "open", "closed", "reset", "refused"
 	Closed                 bool
 	MidStream              bool
-	Detection              dissect.Detection
-	Version                dissect.Version
-	Mechanism              dissect.Mechanism
+	Detection              zmtp.Detection
+	Version                zmtp.Version
+	Mechanism              zmtp.Mechanism
 
 	Sides [2]Side
 	Dirs  [2]DirStats
@@ -229,10 +229,10 @@ type msgAcc struct {
 // only when both are known and libzmq would drop the pair.
 func (c *Conn) Compatible() bool {
 	a, b := c.Sides[0].SocketType, c.Sides[1].SocketType
-	if a == dissect.SocketUnknown || b == dissect.SocketUnknown {
+	if a == zmtp.SocketUnknown || b == zmtp.SocketUnknown {
 		return true
 	}
-	return dissect.Compatible(a, b)
+	return zmtp.Compatible(a, b)
 }
 
 // Outstanding returns the number of requests not yet answered.
@@ -255,7 +255,7 @@ func (c *Conn) addError(s string) {
 }
 
 // Dir maps a reassembly direction to the tracker's (client-first) index.
-func (c *Conn) dir(d reassembly.Dir) int {
+func (c *Conn) dir(d zmtp.Dir) int {
 	if c.flipped {
 		return int(d ^ 1)
 	}
@@ -274,14 +274,14 @@ func (c *Conn) ResetInterval() {
 // side said (ZMTP 1.0, a capture that joined mid-stream) but the traffic is a
 // strict request/reply lockstep with envelope delimiters both ways, it returns
 // REQ and REP with inferred set.
-func (c *Conn) SocketTypes() (client, server dissect.SocketType, inferred bool) {
+func (c *Conn) SocketTypes() (client, server zmtp.SocketType, inferred bool) {
 	client, server = c.Sides[0].SocketType, c.Sides[1].SocketType
-	if client != dissect.SocketUnknown || server != dissect.SocketUnknown {
+	if client != zmtp.SocketUnknown || server != zmtp.SocketUnknown {
 		return client, server, false
 	}
 	d0, d1 := &c.Dirs[0], &c.Dirs[1]
 	if !c.notLockstep && d0.Messages > 0 && d1.Messages > 0 && d0.Delimited == d0.Messages && d1.Delimited == d1.Messages {
-		return dissect.REQ, dissect.REP, true
+		return zmtp.REQ, zmtp.REP, true
 	}
 	return client, server, false
 }
@@ -292,7 +292,7 @@ func (c *Conn) SocketTypes() (client, server dissect.SocketType, inferred bool) 
 // joined after it) or "" (not ZMTP, e.g. a refused attempt).
 func (c *Conn) HandshakeState() string {
 	switch {
-	case c.Detection != dissect.IsZMTP:
+	case c.Detection != zmtp.IsZMTP:
 		return ""
 	case c.HandshakeError != "":
 		return "failed"

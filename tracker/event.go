@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/dissect"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // EventType names a tracker event.
@@ -30,10 +31,10 @@ type Event struct {
 	Conn   *Conn
 	Dir    int // 0: client→server, 1: server→client
 
-	Version    dissect.Version
-	Mechanism  dissect.Mechanism
-	SocketType dissect.SocketType
-	Command    dissect.Command
+	Version    zmtp.Version
+	Mechanism  zmtp.Mechanism
+	SocketType zmtp.SocketType
+	Command    zmtp.Command
 	CmdName    []byte
 	Props      []dissect.Property
 	Username   []byte
@@ -74,9 +75,9 @@ func (t *Tracker) emit(c *Conn, i int, e *dissect.Event) {
 		ev.Command, ev.CmdName, ev.Props = e.Cmd, e.CmdName, e.Props
 		ev.Username, ev.Password, ev.Reason, ev.TTL = e.Username, e.Password, e.Reason, e.TTL
 		ev.Err = e.Err
-		if e.Cmd == dissect.CmdSUBSCRIBE || e.Cmd == dissect.CmdCANCEL {
+		if e.Cmd == zmtp.CmdSUBSCRIBE || e.Cmd == zmtp.CmdCANCEL {
 			ev.Type = EvSubscription
-			ev.Topic, ev.Cancel = e.Topic, e.Cmd == dissect.CmdCANCEL
+			ev.Topic, ev.Cancel = e.Topic, e.Cmd == zmtp.CmdCANCEL
 		}
 	case dissect.KindFrame:
 		switch {
@@ -89,7 +90,7 @@ func (t *Tracker) emit(c *Conn, i int, e *dissect.Event) {
 			}
 		case e.Legacy:
 			ev.Type = EvSubscription
-			ev.Topic, ev.Cancel, ev.Legacy = e.Topic, e.Cmd == dissect.CmdCANCEL, true
+			ev.Topic, ev.Cancel, ev.Legacy = e.Topic, e.Cmd == zmtp.CmdCANCEL, true
 		default:
 			return // reported whole by emitMessage
 		}

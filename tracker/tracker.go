@@ -11,6 +11,7 @@ import (
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/reassembly"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // Options configure a Tracker.
@@ -95,7 +96,7 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 	}
 	c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
 	for i := range c.Sides {
-		c.Sides[i].SocketType = dissect.SocketUnknown
+		c.Sides[i].SocketType = zmtp.SocketUnknown
 		c.curvePings[i].last = -1
 		c.TCP[i].WScale = -1
 	}
@@ -138,7 +139,7 @@ func (t *Tracker) evict() {
 // connStream is the reassembly.Stream face of a Conn.
 type connStream Conn
 
-func (s *connStream) Segment(d reassembly.Dir, seg *capture.Segment) {
+func (s *connStream) Segment(d zmtp.Dir, seg *capture.Segment) {
 	c := (*Conn)(s)
 	c.Last = seg.TS
 	if c.endAt.IsZero() && (seg.Has(capture.FlagFIN) || seg.Has(capture.FlagRST)) {
@@ -150,18 +151,18 @@ func (s *connStream) Segment(d reassembly.Dir, seg *capture.Segment) {
 	c.tcpSegment(d, seg)
 }
 
-func (s *connStream) Data(d reassembly.Dir, b []byte, ts time.Time) {
+func (s *connStream) Data(d zmtp.Dir, b []byte, ts time.Time) {
 	c := (*Conn)(s)
-	if c.Detection == dissect.NotZMTP {
+	if c.Detection == zmtp.NotZMTP {
 		return
 	}
 	c.dis.Feed(d, b, ts)
 	c.afterDissect()
 }
 
-func (s *connStream) Skip(d reassembly.Dir, n int, ts time.Time) {
+func (s *connStream) Skip(d zmtp.Dir, n int, ts time.Time) {
 	c := (*Conn)(s)
-	if c.Detection == dissect.NotZMTP {
+	if c.Detection == zmtp.NotZMTP {
 		return
 	}
 	c.dis.Skip(d, n, ts)
@@ -197,11 +198,11 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 		}
 	}
 	c.finish()
-	if c.Detection == dissect.IsZMTP && c.HandshakeError == "" && c.Closed && c.HandshakeState() == "pending" {
+	if c.Detection == zmtp.IsZMTP && c.HandshakeError == "" && c.Closed && c.HandshakeState() == "pending" {
 		c.HandshakeError = "closed during the handshake"
 		c.wireHandshakeEnd(true)
 	}
-	if c.Detection != dissect.IsZMTP && c.State != "refused" {
+	if c.Detection != zmtp.IsZMTP && c.State != "refused" {
 		if c.Dirs[0].Lost+c.Dirs[1].Lost > 0 || c.TCP[0].HaveSeq {
 			c.t.NonZMTP++
 		}
@@ -210,14 +211,14 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 
 func (c *Conn) afterDissect() {
 	c.Version = c.dis.Version()
-	if c.Detection == dissect.IsZMTP && !c.MidStream {
+	if c.Detection == zmtp.IsZMTP && !c.MidStream {
 		// One direction's start can prove missing after the other's greeting
 		// was whole.
 		c.MidStream = c.dis.MidStream()
 	}
-	if c.Detection == dissect.Undecided {
+	if c.Detection == zmtp.Undecided {
 		c.Detection = c.dis.Detected()
-		if c.Detection == dissect.IsZMTP {
+		if c.Detection == zmtp.IsZMTP {
 			c.MidStream = c.dis.MidStream()
 			if k := (refusedKey{c.Client.Addr(), c.Server}); c.t.refused[k] > 0 {
 				c.RefusedBefore = c.t.refused[k]
@@ -232,20 +233,20 @@ func (c *Conn) afterDissect() {
 func (c *Conn) finish() {
 	c.Version = c.dis.Version()
 	c.Mechanism = c.dis.Mechanism()
-	if c.Version == dissect.VersionUnknown && c.Detection == dissect.IsZMTP {
+	if c.Version == zmtp.VersionUnknown && c.Detection == zmtp.IsZMTP {
 		c.Version = c.inferredVersion()
 	}
 }
 
-func (c *Conn) inferredVersion() dissect.Version {
+func (c *Conn) inferredVersion() zmtp.Version {
 	if c.Dirs[0].Commands+c.Dirs[1].Commands > 0 {
-		return dissect.V31
+		return zmtp.V31
 	}
-	return dissect.VersionUnknown
+	return zmtp.VersionUnknown
 }
 
 // tcpSegment follows seq/ack/window for backlog estimates.
-func (c *Conn) tcpSegment(d reassembly.Dir, seg *capture.Segment) {
+func (c *Conn) tcpSegment(d zmtp.Dir, seg *capture.Segment) {
 	i := c.dir(d)
 	snd := &c.TCP[i]   // what this segment's sender sends
 	rcv := &c.TCP[1-i] // the reverse direction, whose receiver is this sender
@@ -300,13 +301,13 @@ func (h *connHandler) Event(e *dissect.Event) {
 	case dissect.KindGreeting:
 		side.Version = e.Version
 		side.AsServer = e.AsServer
-		if e.SocketType != dissect.SocketUnknown {
+		if e.SocketType != zmtp.SocketUnknown {
 			side.SocketType = e.SocketType
 		}
-		if c.Mechanism == dissect.MechUnknown {
+		if c.Mechanism == zmtp.MechUnknown {
 			c.Mechanism = e.Mechanism
 		}
-		c.Curve = c.Mechanism == dissect.MechCURVE
+		c.Curve = c.Mechanism == zmtp.MechCURVE
 	case dissect.KindIdentity:
 		side.Identity = capBytes(side.Identity, e.Body)
 		side.HasIdent = true
@@ -330,7 +331,7 @@ func (h *connHandler) Event(e *dissect.Event) {
 		if errors.Is(e.Err, dissect.ErrMechMismatch) {
 			c.wireHandshakeError("mechanism mismatch")
 		}
-		c.addError(fmt.Sprintf("%s: packet %d: %v", reassembly.Dir(i).String(), c.t.Packet, e.Err))
+		c.addError(fmt.Sprintf("%s: packet %d: %v", zmtp.Dir(i).String(), c.t.Packet, e.Err))
 	}
 	c.t.emit(c, i, e)
 }
@@ -345,14 +346,14 @@ func capBytes(dst, src []byte) []byte {
 func (c *Conn) command(i int, e *dissect.Event) {
 	side := &c.Sides[i]
 	if e.Err != nil {
-		c.addError(fmt.Sprintf("%s: packet %d: %s: %v", reassembly.Dir(i).String(), c.t.Packet, e.Cmd, e.Err))
+		c.addError(fmt.Sprintf("%s: packet %d: %s: %v", zmtp.Dir(i).String(), c.t.Packet, e.Cmd, e.Err))
 	}
 	switch e.Cmd {
-	case dissect.CmdREADY, dissect.CmdINITIATE:
+	case zmtp.CmdREADY, zmtp.CmdINITIATE:
 		for _, p := range e.Props {
 			switch string(p.Name) {
 			case "Socket-Type":
-				side.SocketType = dissect.ParseSocketType(p.Value)
+				side.SocketType = zmtp.ParseSocketType(p.Value)
 			case "Identity":
 				side.Identity = capBytes(side.Identity, p.Value)
 				side.HasIdent = true
@@ -367,23 +368,23 @@ func (c *Conn) command(i int, e *dissect.Event) {
 		if c.HandshakeDone[1-i] {
 			c.wireHandshakeEnd(false)
 		}
-	case dissect.CmdHELLO:
-		if c.Mechanism == dissect.MechPLAIN {
+	case zmtp.CmdHELLO:
+		if c.Mechanism == zmtp.MechPLAIN {
 			c.PlainUsername = string(capBytes(nil, e.Username))
 			c.PlainPassword = string(capBytes(nil, e.Password))
 		}
-	case dissect.CmdPING:
+	case zmtp.CmdPING:
 		c.Dirs[i].ping(e.TS)
-	case dissect.CmdPONG:
+	case zmtp.CmdPONG:
 		c.Dirs[i].pong(e.TS)
-	case dissect.CmdERROR:
+	case zmtp.CmdERROR:
 		reason := printable(e.Reason)
 		c.wireHandshakeError("ERROR " + reason)
 		if len(c.ErrorReasons) < MaxErrors {
 			c.ErrorReasons = append(c.ErrorReasons, reason)
 		}
-		c.addError(fmt.Sprintf("%s: ERROR %q", reassembly.Dir(i).String(), reason))
-	case dissect.CmdSUBSCRIBE, dissect.CmdCANCEL:
+		c.addError(fmt.Sprintf("%s: ERROR %q", zmtp.Dir(i).String(), reason))
+	case zmtp.CmdSUBSCRIBE, zmtp.CmdCANCEL:
 		c.subscription(i, e)
 	}
 }
@@ -392,7 +393,7 @@ func (c *Conn) command(i int, e *dissect.Event) {
 // message). A topic longer than the dissector's command cap is kept as its
 // prefix, and the connection's errors say so.
 func (c *Conn) subscription(i int, e *dissect.Event) {
-	cancel, topic, ts := e.Cmd == dissect.CmdCANCEL, e.Topic, e.TS
+	cancel, topic, ts := e.Cmd == zmtp.CmdCANCEL, e.Topic, e.TS
 	if !e.Complete {
 		// The dissector kept the first cap bytes of the frame, so the topic's
 		// prefix is shorter by the frame's overhead ("\x09SUBSCRIBE",
@@ -413,13 +414,13 @@ func (c *Conn) subscription(i int, e *dissect.Event) {
 			verb = "unsubscription"
 		}
 		c.addError(fmt.Sprintf("%s: %s of a %d-byte frame: only the topic's first %d bytes kept",
-			reassembly.Dir(i).String(), verb, e.Size, len(topic)))
+			zmtp.Dir(i).String(), verb, e.Size, len(topic)))
 	}
 	side := &c.Sides[i]
-	if side.SocketType == dissect.SocketUnknown {
-		side.SocketType = dissect.SUB
-		if c.Sides[1-i].SocketType == dissect.SocketUnknown {
-			c.Sides[1-i].SocketType = dissect.PUB
+	if side.SocketType == zmtp.SocketUnknown {
+		side.SocketType = zmtp.SUB
+		if c.Sides[1-i].SocketType == zmtp.SocketUnknown {
+			c.Sides[1-i].SocketType = zmtp.PUB
 		}
 	}
 	if len(c.SubHistory) < MaxSubHistory {
@@ -540,10 +541,10 @@ func (c *Conn) frame(i int, e *dissect.Event) {
 func (c *Conn) requester(i int) bool {
 	a, b := c.Sides[i].SocketType, c.Sides[1-i].SocketType
 	switch a {
-	case dissect.REQ:
+	case zmtp.REQ:
 		return true
-	case dissect.DEALER:
-		return b == dissect.REP || b == dissect.ROUTER
+	case zmtp.DEALER:
+		return b == zmtp.REP || b == zmtp.ROUTER
 	}
 	return false
 }

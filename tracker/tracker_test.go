@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/reassembly"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // With KeepClosed, a tracker that sees connection after connection keeps a
@@ -56,7 +57,7 @@ func curveBox(plain int) []byte {
 func TestCurveHeartbeatBoxesAreCommands(t *testing.T) {
 	tr, s, ts := newConn()
 	g := greeting31("CURVE")
-	c2s, s2c := reassembly.ClientToServer, reassembly.ServerToClient
+	c2s, s2c := zmtp.ClientToServer, zmtp.ServerToClient
 	s.Data(c2s, g, ts)
 	s.Data(s2c, g, ts)
 	at := func(ms int) time.Time { return ts.Add(time.Duration(ms) * time.Millisecond) }
@@ -104,7 +105,7 @@ func TestLongSubscriptionTopicIsReportedCut(t *testing.T) {
 	for i := range topic {
 		topic[i] = 'a' + byte(i%26)
 	}
-	c2s, s2c := reassembly.ClientToServer, reassembly.ServerToClient
+	c2s, s2c := zmtp.ClientToServer, zmtp.ServerToClient
 	s.Data(c2s, append(g, ready("SUB")...), ts)
 	s.Data(s2c, append(g, ready("PUB")...), ts)
 	s.Data(c2s, long("SUBSCRIBE", topic), ts)

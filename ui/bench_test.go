@@ -5,24 +5,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // bigSnapshot makes n connections: PUB/SUB, REQ/REP and PUSH/PULL peers of
 // 100 servers, with latency samples and some backlog.
 func bigSnapshot(n int, at time.Time, scale uint64) *tracker.Snapshot {
-	types := [][2]dissect.SocketType{{dissect.SUB, dissect.PUB}, {dissect.REQ, dissect.REP}, {dissect.PULL, dissect.PUSH}, {dissect.DEALER, dissect.ROUTER}}
+	types := [][2]zmtp.SocketType{{zmtp.SUB, zmtp.PUB}, {zmtp.REQ, zmtp.REP}, {zmtp.PULL, zmtp.PUSH}, {zmtp.DEALER, zmtp.ROUTER}}
 	s := &tracker.Snapshot{Time: at, Conns: make([]tracker.ConnView, n)}
 	for i := range n {
 		t := types[i%len(types)]
 		v := handConn(uint64(i+1), fmt.Sprintf("10.%d.%d.%d:%d", i>>16&255, i>>8&255, i&255, 30000+i%30000),
 			fmt.Sprintf("10.255.0.%d:5555", i%100), t[0], t[1], uint64(i%97)*scale, uint64(i%89)*scale)
-		if t[0] == dissect.SUB {
+		if t[0] == zmtp.SUB {
 			v.Subscriptions = []string{"weather", "news"}
 		}
-		if t[0] == dissect.REQ {
+		if t[0] == zmtp.REQ {
 			for k := range 10 {
 				v.Latency.Add(time.Duration(k*i%1000) * time.Microsecond)
 			}

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // FuzzRender feeds hostile identities, topics and filter expressions (what a
@@ -21,7 +21,7 @@ func FuzzRender(f *testing.F) {
 	f.Add([]byte("[\"region\"]"), []byte("a|b"), "^$")
 	d, s := newDash(f, 100, 60, DashboardOptions{History: NewHistory()})
 	f.Fuzz(func(t *testing.T, ident, topic []byte, expr string) {
-		v := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.SUB, dissect.PUB, 0, 3)
+		v := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", zmtp.SUB, zmtp.PUB, 0, 3)
 		v.Sides[0].Identity, v.Sides[0].HasIdent = ident, true
 		v.Sides[0].Metadata = []tracker.Property{{Name: "Identity", Value: ident}}
 		v.Subscriptions = []string{string(topic)}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 
-	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // newDash returns a dashboard drawing on a w×h simulation screen (not
@@ -72,7 +72,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 // handConn makes a tracker connection by hand (for tests that do not need a
 // capture).
-func handConn(id uint64, client, server string, cs, ss dissect.SocketType, c2s, s2c uint64) tracker.ConnView {
+func handConn(id uint64, client, server string, cs, ss zmtp.SocketType, c2s, s2c uint64) tracker.ConnView {
 	var v tracker.ConnView
 	v.ID = id
 	v.Client = netip.MustParseAddrPort(client)
@@ -80,11 +80,11 @@ func handConn(id uint64, client, server string, cs, ss dissect.SocketType, c2s, 
 	v.SawSYN = true
 	v.Start, v.Last = t0, t0.Add(time.Second)
 	v.State = "open"
-	v.Detection = dissect.IsZMTP
-	v.Version = dissect.V31
-	v.Mechanism = dissect.MechNULL
+	v.Detection = zmtp.IsZMTP
+	v.Version = zmtp.V31
+	v.Mechanism = zmtp.MechNULL
 	v.Sides[0].SocketType, v.Sides[1].SocketType = cs, ss
-	v.Sides[0].Version, v.Sides[1].Version = dissect.V31, dissect.V31
+	v.Sides[0].Version, v.Sides[1].Version = zmtp.V31, zmtp.V31
 	v.Dirs[0].Messages, v.Dirs[1].Messages = c2s, s2c
 	v.Dirs[0].Frames, v.Dirs[1].Frames = c2s, s2c
 	v.Dirs[0].Bytes, v.Dirs[1].Bytes = c2s*100, s2c*100

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // Message log retention: the last GlobalLogLen events of all connections, and
@@ -101,7 +101,7 @@ func fillEntry(g *LogEntry, e *tracker.Event) {
 		g.NSizes = uint8(copy(g.Sizes[:], e.Sizes))
 		g.setData(e.Preview)
 	case tracker.EvCommand:
-		if e.Command == dissect.CmdOther {
+		if e.Command == zmtp.CmdOther {
 			g.setData(e.CmdName)
 		} else {
 			g.setData([]byte(e.Command.String()))

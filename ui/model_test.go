@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 func snapAt(at time.Time, conns ...tracker.ConnView) *Update {
@@ -21,8 +21,8 @@ func snapAt(at time.Time, conns ...tracker.ConnView) *Update {
 // the snapshot's connections), and none without them.
 func TestModelTakesMeterRates(t *testing.T) {
 	m := NewModel(report.Options{})
-	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.REQ, dissect.REP, 10, 10)
-	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", dissect.REQ, dissect.REP, 3, 0)
+	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", zmtp.REQ, zmtp.REP, 10, 10)
+	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", zmtp.REQ, zmtp.REP, 3, 0)
 	u := snapAt(t0.Add(2*time.Second), a, b)
 	u.Rates = []WindowRate{{Msgs: [2]float64{5, 4}, Bytes: [2]float64{500, 400}}, {Msgs: [2]float64{3, 0}}}
 	f := m.Apply(u)
@@ -47,7 +47,7 @@ func TestModelTakesMeterRates(t *testing.T) {
 
 func TestHistoryIsBounded(t *testing.T) {
 	m := NewModel(report.Options{})
-	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.PUSH, dissect.PULL, 0, 0)
+	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", zmtp.PUSH, zmtp.PULL, 0, 0)
 	a.TCP[0].HaveSeq, a.TCP[0].HaveAck = true, true
 	for i := range 3 * HistoryLen {
 		a.TCP[0].NextSeq = uint32(i * i)
@@ -65,11 +65,11 @@ func TestHistoryIsBounded(t *testing.T) {
 }
 
 func TestModelSkipsNonZMTPAndRedactsPassword(t *testing.T) {
-	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.REQ, dissect.REP, 1, 1)
-	a.Mechanism = dissect.MechPLAIN
+	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", zmtp.REQ, zmtp.REP, 1, 1)
+	a.Mechanism = zmtp.MechPLAIN
 	a.PlainUsername, a.PlainPassword = "admin", "hunter2"
-	other := handConn(2, "10.0.0.1:40001", "10.0.0.2:80", dissect.SocketUnknown, dissect.SocketUnknown, 0, 0)
-	other.Detection = dissect.NotZMTP
+	other := handConn(2, "10.0.0.1:40001", "10.0.0.2:80", zmtp.SocketUnknown, zmtp.SocketUnknown, 0, 0)
+	other.Detection = zmtp.NotZMTP
 	f := NewModel(report.Options{}).Apply(snapAt(t0, a, other))
 	if len(f.Rows) != 1 || f.Rows[0].ID != 1 {
 		t.Fatalf("rows %v, want only the ZMTP connection", len(f.Rows))
@@ -84,9 +84,9 @@ func TestModelSkipsNonZMTPAndRedactsPassword(t *testing.T) {
 }
 
 func TestAlertsMarkRows(t *testing.T) {
-	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.SUB, dissect.PUB, 0, 9)
-	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", dissect.SUB, dissect.PUB, 0, 9)
-	c := handConn(3, "10.0.0.3:40001", "10.0.0.9:6666", dissect.SUB, dissect.PUB, 0, 9)
+	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", zmtp.SUB, zmtp.PUB, 0, 9)
+	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", zmtp.SUB, zmtp.PUB, 0, 9)
+	c := handConn(3, "10.0.0.3:40001", "10.0.0.9:6666", zmtp.SUB, zmtp.PUB, 0, 9)
 	u := snapAt(t0, a, b, c)
 	u.Alerts = []Alert{
 		{Rule: "slow-subscriber", Severity: SevCritical, State: StateFiring, Client: "10.0.0.3:40000", Server: "10.0.0.2:5555"},
@@ -143,7 +143,7 @@ func sortedIDs(rows []*Row) []uint64 {
 }
 
 func TestRenderRowIsPure(t *testing.T) {
-	a := handConn(7, "192.168.1.10:43211", "192.168.1.20:5555", dissect.DEALER, dissect.ROUTER, 1200, 34)
+	a := handConn(7, "192.168.1.10:43211", "192.168.1.20:5555", zmtp.DEALER, zmtp.ROUTER, 1200, 34)
 	a.Latency.Add(1500 * time.Microsecond)
 	a.TCP[1].HaveSeq, a.TCP[1].HaveAck, a.TCP[1].NextSeq, a.TCP[1].Acked = true, true, 5000, 1000
 	u := snapAt(t0.Add(4*time.Second), a)
@@ -169,7 +169,7 @@ func TestRenderRowIsPure(t *testing.T) {
 }
 
 func TestLayoutFits(t *testing.T) {
-	a := handConn(1, "127.0.0.1:26040", "127.0.0.1:16040", dissect.DEALER, dissect.ROUTER, 1, 1)
+	a := handConn(1, "127.0.0.1:26040", "127.0.0.1:16040", zmtp.DEALER, zmtp.ROUTER, 1, 1)
 	f := NewModel(report.Options{}).Apply(snapAt(t0.Add(time.Second), a))
 	for _, w := range []int{40, 60, 80, 100, 200} {
 		l := LayoutColumns(f.Rows, w, 0)

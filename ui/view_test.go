@@ -15,11 +15,11 @@ import (
 	"github.com/rivo/tview"
 
 	"github.com/zspy/zspy/capture"
-	"github.com/zspy/zspy/dissect"
 	"github.com/zspy/zspy/internal/truth"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/zmtp"
 )
 
 func loadTruth(t testing.TB, name string) *truth.Truth {
@@ -462,12 +462,12 @@ func TestMouse(t *testing.T) {
 }
 
 func TestFreezeLiveDisplay(t *testing.T) {
-	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", dissect.SUB, dissect.PUB, 0, 5)
+	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", zmtp.SUB, zmtp.PUB, 0, 5)
 	m := NewModel(report.Options{})
 	d, s := newDash(t, 80, 24, DashboardOptions{History: m.History})
 	d.SetFrame(m.Apply(snapAt(t0.Add(time.Second), a)))
 	d.togglePause() // no Control: freezes the display
-	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", dissect.SUB, dissect.PUB, 0, 5)
+	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", zmtp.SUB, zmtp.PUB, 0, 5)
 	d.SetFrame(m.Apply(snapAt(t0.Add(2*time.Second), a, b)))
 	lines := draw(d, s)
 	if len(tableRows(lines)) != 1 || !strings.Contains(lines[22], "FROZEN") {
