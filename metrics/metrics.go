@@ -124,7 +124,7 @@ func (c *Collector) Next() time.Time {
 
 // series is what the collector keeps of one connection it follows.
 type series struct {
-	conn           *tracker.Conn
+	rec            *tracker.Record
 	prev           prev
 	client, server string
 }
@@ -143,32 +143,45 @@ func (c *Collector) point(meas string, end time.Time) *store.Point {
 	return pt
 }
 
-// follow adds the connections the tracker created since the last sample
-// (connections are in ID order, and IDs only grow).
-func (c *Collector) follow(conns []*tracker.Conn) {
-	i := len(conns)
-	for i > 0 && conns[i-1].ID > c.lastID {
+// follow brings the series up to the snapshot's records: each followed
+// connection takes its new Record (one that left the tracker keeps its last),
+// and the connections the tracker created since the last sample are added.
+// Both lists are in ID order, and IDs only grow.
+func (c *Collector) follow(recs []*tracker.Record) {
+	j := 0
+	for _, sr := range c.live {
+		for j < len(recs) && recs[j].ID < sr.rec.ID {
+			j++
+		}
+		if j < len(recs) && recs[j].ID == sr.rec.ID {
+			sr.rec = recs[j]
+		}
+	}
+	i := len(recs)
+	for i > 0 && recs[i-1].ID > c.lastID {
 		i--
 	}
-	for _, conn := range conns[i:] {
+	for _, r := range recs[i:] {
 		if len(c.slab) == 0 {
 			c.slab = make([]series, 256)
 		}
 		sr := &c.slab[0]
 		c.slab = c.slab[1:]
-		*sr = series{conn: conn}
-		sr.client, sr.server = conn.Names()
+		*sr = series{rec: r}
+		sr.client, sr.server = r.Names()
 		c.live = append(c.live, sr)
 	}
-	if len(conns) > 0 {
-		c.lastID = max(c.lastID, conns[len(conns)-1].ID)
+	if len(recs) > 0 {
+		c.lastID = max(c.lastID, recs[len(recs)-1].ID)
 	}
 }
 
-// Sample emits one interval's points for conns, stamped end, and starts a new
-// interval. Its cost is proportional to the connections still open or active
-// in the interval, not to all the connections the tracker keeps.
-func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
+// Sample emits one interval's points for the snapshot taken at the interval's
+// end. Past following the snapshot's records, its cost is proportional to the
+// connections still open or active in the interval, not to all the
+// connections the tracker keeps. The caller then starts the tracker's next
+// interval (Tracker.EndInterval).
+func (c *Collector) Sample(end time.Time, snap *tracker.Snapshot) []store.Point {
 	c.pts = c.pts[:0]
 	for i := range c.monPts {
 		pt := c.point(c.monPts[i].Measurement, c.monPts[i].Time)
@@ -183,10 +196,10 @@ func (c *Collector) Sample(end time.Time, conns []*tracker.Conn) []store.Point {
 	}
 	clear(c.fans)
 	clear(c.endpoints)
-	c.follow(conns)
+	c.follow(snap.Records)
 	kept := c.live[:0]
 	for _, sr := range c.live {
-		conn := sr.conn
+		conn := sr.rec
 		switch conn.Detection {
 		case zmtp.NotZMTP:
 			continue // never ZMTP: stop following it
@@ -248,7 +261,7 @@ type fan struct {
 
 // sampleConn emits one connection's points for the interval ending at end.
 func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
-	conn, p := sr.conn, &sr.prev
+	conn, p := sr.rec, &sr.prev
 	base := func(pt *store.Point) {
 		// Tags sorted by key.
 		pt.Tags = append(pt.Tags, store.Tag{Key: "client", Value: sr.client}, store.Tag{Key: "host", Value: c.host}, store.Tag{Key: "server", Value: sr.server})
@@ -313,7 +326,7 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 		}
 	}
 	// Request/reply latency.
-	if conn.Latency.Count > 0 || conn.Outstanding() > 0 {
+	if conn.Latency.Count > 0 || conn.Outstanding > 0 {
 		lp := c.point(MeasLatency, end)
 		base(lp)
 		il := &conn.IntervalLatency
@@ -323,14 +336,15 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 			lp.AddField(store.Float("p99_ms", ms(il.Quantile(0.99))))
 			lp.AddField(store.Float("max_ms", ms(il.Max)))
 		}
-		lp.AddField(store.Int("outstanding", int64(conn.Outstanding())))
-		if t0, ok := conn.OldestPending(); ok {
-			lp.AddField(store.Float("oldest_pending_ms", ms(end.Sub(t0))))
+		lp.AddField(store.Int("outstanding", int64(conn.Outstanding)))
+		if conn.Outstanding > 0 {
+			lp.AddField(store.Float("oldest_pending_ms", ms(end.Sub(conn.OldestRequest))))
 		}
 		lp.AddField(store.Int("replies_total", int64(conn.Latency.Count)))
 	}
 	// Subscriptions and fan-out: the SUB side is whichever side subscribed.
-	if sub, pub := subSides(conn); sub >= 0 {
+	if conn.PubSub {
+		pub := int(conn.Subscriber.Other())
 		delivered := conn.Dirs[pub].Messages - p.dirs[pub].Messages
 		pubEP := sr.server
 		if pub == 0 {
@@ -375,25 +389,12 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 	}
 	p.dirs = conn.Dirs
 	p.tcp = conn.TCP
-	conn.ResetInterval()
 }
 
 type endpointAcc struct {
 	role    string
 	conns   int
 	in, out uint64
-}
-
-// subSides returns which side subscribes (sends subscriptions) and which
-// publishes, or -1, -1 when the connection is not PUB/SUB.
-func subSides(c *tracker.Conn) (sub, pub int) {
-	for i := range c.Sides {
-		switch c.Sides[i].SocketType {
-		case zmtp.SUB, zmtp.XSUB:
-			return i, 1 - i
-		}
-	}
-	return -1, -1
 }
 
 func sockName(s zmtp.SocketType) string {

@@ -105,7 +105,7 @@ func benchReplay(b *testing.B, cases []string, copies int) {
 			b.Fatal(err)
 		}
 		p.Finish()
-		got = len(p.Tracker.Conns())
+		got = len(p.Tracker.Snapshot(time.Time{}).Records)
 	}
 	b.StopTimer()
 	if got < conns {
@@ -183,7 +183,7 @@ func benchSinks(b *testing.B, pcap []byte, packets int) {
 				}
 				p := New(Config{Host: fmt.Sprintf("bench-%d", i)})
 				if mode != "off" {
-					p.AddIntervalHook(func(_ time.Time, _ []*tracker.Conn, pts []store.Point) {
+					p.AddIntervalHook(func(_ time.Time, _ *tracker.Snapshot, pts []store.Point) {
 						points += len(pts)
 						if sink != nil {
 							if err := sink.Write(pts); err != nil {

@@ -116,8 +116,8 @@ func (m msgLog) TrackerEvent(e *tracker.Event) {
 	if e.Type != tracker.EvMessage {
 		return // a 3.0-style subscription is also reported as a message
 	}
-	k := dirKey{e.Conn.ClientName, e.Conn.ServerName, e.Dir}
-	f, n := uint64(e.Frames), e.Bytes
+	k := dirKey{e.Client, e.Server, int(e.Dir)}
+	f, n := uint64(e.Frames), e.MsgBytes
 	m[k] = append(m[k], struct{ packet, frames, bytes uint64 }{e.Packet, f, n})
 }
 

@@ -39,7 +39,7 @@ func replayInto(t *testing.T, name, host string, sink store.Sink) *report.Report
 	}
 	defer src.Close()
 	p := New(Config{Host: host})
-	p.AddIntervalHook(func(_ time.Time, _ []*tracker.Conn, pts []store.Point) {
+	p.AddIntervalHook(func(_ time.Time, _ *tracker.Snapshot, pts []store.Point) {
 		if err := sink.Write(pts); err != nil {
 			t.Errorf("write: %v", err)
 		}

@@ -166,7 +166,8 @@ func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConf
 				p.Tick(now)
 			}
 		case <-statsTick:
-			st := LiveStats{Stats: p.Stats(), Connections: len(p.Tracker.Conns()), Elapsed: cfg.Clock().Sub(start)}
+			st := LiveStats{Stats: p.Stats(), Elapsed: cfg.Clock().Sub(start)}
+			st.Connections, _ = p.Tracker.Len()
 			st.Open = p.Asm.Stats().Open
 			st.MonitorEvents = p.Tracker.MonitorStats().Events
 			cfg.OnStats(st)

@@ -26,7 +26,7 @@ func TestMetricsAddUpToReport(t *testing.T) {
 			sums := map[string]int64{}
 			var first, last time.Time
 			var intervals int
-			p.AddIntervalHook(func(end time.Time, _ []*tracker.Conn, pts []store.Point) {
+			p.AddIntervalHook(func(end time.Time, _ *tracker.Snapshot, pts []store.Point) {
 				intervals++
 				for i := range pts {
 					pt := &pts[i]

@@ -28,7 +28,7 @@ func TestMonitorMerge(t *testing.T) {
 	defer src.Close()
 	p := New(Config{})
 	monPoints := 0
-	p.AddIntervalHook(func(_ time.Time, _ []*tracker.Conn, pts []store.Point) {
+	p.AddIntervalHook(func(_ time.Time, _ *tracker.Snapshot, pts []store.Point) {
 		for i := range pts {
 			if pts[i].Measurement == metrics.MeasMonitor {
 				if err := pts[i].Validate(); err != nil {

@@ -44,10 +44,10 @@ type Config struct {
 }
 
 // IntervalHook receives, at each interval boundary of packet time, the
-// connections and the points of the interval that just ended. It runs on the
-// pipeline goroutine; points are valid only during the call, and conns is live
-// state (copy, or take a Snapshot, to keep anything).
-type IntervalHook func(end time.Time, conns []*tracker.Conn, points []store.Point)
+// snapshot taken at the interval's end and the points of the interval. It
+// runs on the pipeline goroutine; points are valid only during the call (the
+// snapshot is immutable and may be kept).
+type IntervalHook func(end time.Time, snap *tracker.Snapshot, points []store.Point)
 
 // Pipeline is one run of the pipeline.
 type Pipeline struct {
@@ -265,10 +265,12 @@ func (p *Pipeline) Tick(ts time.Time) {
 			}
 		}
 		end := p.metrics.Next()
-		pts := p.metrics.Sample(end, p.Tracker.Conns())
+		snap := p.Tracker.Snapshot(end)
+		pts := p.metrics.Sample(end, snap)
 		for _, h := range p.hooks {
-			h(end, p.Tracker.Conns(), pts)
+			h(end, snap, pts)
 		}
+		p.Tracker.EndInterval()
 	}
 }
 
@@ -324,9 +326,10 @@ func (p *Pipeline) Stats() capture.Stats {
 // Report builds the report of everything seen so far.
 func (p *Pipeline) Report() *report.Report {
 	st := p.Stats()
+	snap := p.Tracker.Snapshot(p.lastTS)
 	r := &report.Report{
 		Packets:       st.Packets,
-		Connections:   report.Build(p.Tracker.Conns(), p.cfg.Report),
+		Connections:   report.Build(snap.Records, p.cfg.Report),
 		NonZMTPFlows:  p.Tracker.NonZMTP,
 		Warnings:      append([]string(nil), p.warnings...),
 		WarningsTotal: p.warningsTotal,
@@ -343,7 +346,7 @@ func (p *Pipeline) Report() *report.Report {
 			Fragments:        st.Fragments,
 			Corrupt:          st.Corrupt,
 			Filtered:         st.Filtered,
-			ConnectionsTotal: uint64(len(p.Tracker.Conns())) + p.Tracker.DroppedClosed,
+			ConnectionsTotal: uint64(len(snap.Records)) + p.Tracker.DroppedClosed,
 			EvictedClosed:    p.Tracker.DroppedClosed,
 		},
 	}

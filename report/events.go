@@ -63,8 +63,7 @@ func (w *EventWriter) TrackerEvent(e *tracker.Event) {
 	}
 	l := &w.line
 	*l = EventLine{Time: e.TS.UTC(), Packet: e.Packet, Event: string(e.Type),
-		Dir: zmtp.Dir(e.Dir).String()}
-	l.Client, l.Server = e.Conn.Names()
+		Dir: e.Dir.String(), Client: e.Client, Server: e.Server}
 	switch e.Type {
 	case tracker.EvGreeting:
 		l.Version = e.Version.String()
@@ -101,7 +100,7 @@ func (w *EventWriter) TrackerEvent(e *tracker.Event) {
 	case tracker.EvMessage:
 		l.Frames = e.Frames
 		l.Sizes = e.Sizes
-		b := e.Bytes
+		b := e.MsgBytes
 		l.Bytes = &b
 		l.Preview = preview(e.Preview)
 		l.Encrypted = e.Curve

@@ -200,10 +200,10 @@ type Options struct {
 // Build makes the report of the given connections. Connections that were not
 // ZMTP are counted in NonZMTPFlows by the caller (tracker.NonZMTP), not listed;
 // refused connection attempts are listed with state "refused".
-func Build(conns []*tracker.Conn, opt Options) []Connection {
-	out := make([]Connection, 0, len(conns))
-	for _, c := range conns {
-		if c.Detection != zmtp.IsZMTP && c.State != "refused" {
+func Build(recs []*tracker.Record, opt Options) []Connection {
+	out := make([]Connection, 0, len(recs))
+	for _, c := range recs {
+		if c.Detection != zmtp.IsZMTP && c.State != zmtp.StateRefused {
 			continue
 		}
 		out = append(out, connection(c, opt))
@@ -211,8 +211,7 @@ func Build(conns []*tracker.Conn, opt Options) []Connection {
 	return out
 }
 
-func connection(c *tracker.Conn, opt Options) Connection {
-	cs, ss, inferred := c.SocketTypes()
+func connection(c *tracker.Record, opt Options) Connection {
 	cn, sn := c.Names()
 	r := Connection{
 		ID:             c.ID,
@@ -220,22 +219,22 @@ func connection(c *tracker.Conn, opt Options) Connection {
 		Server:         sn,
 		ZMTP:           c.Version.String(),
 		Mechanism:      c.Mechanism.String(),
-		ClientSocket:   cs.String(),
-		ServerSocket:   ss.String(),
-		RolesInferred:  inferred,
+		ClientSocket:   c.ClientSocket.String(),
+		ServerSocket:   c.ServerSocket.String(),
+		RolesInferred:  c.RolesInferred,
 		ClientIdentity: tracker.Printable(c.Sides[0].Identity),
 		ServerIdentity: tracker.Printable(c.Sides[1].Identity),
 		PlainUsername:  c.PlainUsername,
-		State:          c.State,
-		Handshake:      c.HandshakeState(),
+		State:          c.State.String(),
+		Handshake:      c.Handshake.String(),
 		HandshakeError: c.HandshakeError,
 		MidStream:      c.MidStream,
 		SawSYN:         c.SawSYN,
 		Subscriptions:  []string{},
 		Errors:         []string{},
-		Compatible:     c.Compatible(),
+		Compatible:     c.Compatible,
 		RefusedBefore:  c.RefusedBefore,
-		Outstanding:    c.Outstanding(),
+		Outstanding:    c.Outstanding,
 		FirstPacket:    c.FirstPacket,
 		Start:          c.Start.UTC(),
 		End:            c.Last.UTC(),

@@ -77,7 +77,7 @@ var detectors = map[string]*detectorSpec{
 			{"in_flight_full", time.Second, "how long the sender's in-flight bytes may fill the window (seen at successive evaluations)"},
 		},
 		build: func(p params) detector {
-			return &hwmDetector{zero: p.dur("zero_window"), full: p.dur("in_flight_full"), prev: map[*tracker.Conn]*hwmPrev{}}
+			return &hwmDetector{zero: p.dur("zero_window"), full: p.dur("in_flight_full"), prev: map[uint64]*hwmPrev{}}
 		},
 	},
 	"pipes_stats_depth": {
@@ -102,7 +102,7 @@ var detectors = map[string]*detectorSpec{
 			{"min_best_rate", 100.0, "messages per second the best subscriber must get before others are compared with it"},
 		},
 		build: func(p params) detector {
-			return &slowSubDetector{ratio: p.num("ratio"), minBest: p.num("min_best_rate"), prev: map[*tracker.Conn]uint64{}}
+			return &slowSubDetector{ratio: p.num("ratio"), minBest: p.num("min_best_rate"), prev: map[uint64]uint64{}}
 		},
 	},
 	"stuck_request": {
@@ -234,19 +234,19 @@ func sockName(s zmtp.SocketType) string {
 }
 
 // sideEP returns the endpoint of side i (0 the client, 1 the server).
-func sideEP(c *tracker.Conn, i int) string {
+func sideEP(c *tracker.Record, i int) string {
 	if i == 0 {
 		return c.Client.String()
 	}
 	return c.Server.String()
 }
 
-func connKey(c *tracker.Conn) string {
+func connKey(c *tracker.Record) string {
 	return c.Client.String() + "-" + c.Server.String() + "#" + strconv.FormatUint(c.ID, 10)
 }
 
-func connFinding(c *tracker.Conn, suffix string) *finding {
-	client, server, _ := c.SocketTypes()
+func connFinding(c *tracker.Record, suffix string) *finding {
+	client, server := c.ClientSocket, c.ServerSocket
 	return &finding{
 		key: connKey(c) + suffix, client: c.Client.String(), server: c.Server.String(),
 		labels: map[string]string{"client_type": sockName(client), "server_type": sockName(server)},
@@ -275,7 +275,7 @@ func plural(n uint64, what string) string {
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
 // closedTooLong reports whether a closed connection's failure is older than hold.
-func closedTooLong(c *tracker.Conn, ts time.Time, hold time.Duration) bool {
+func closedTooLong(c *tracker.Record, ts time.Time, hold time.Duration) bool {
 	return c.Closed && ts.Sub(c.Last) >= hold
 }
 
@@ -299,7 +299,7 @@ func atHWM(s zmtp.SocketType) string {
 
 type hwmDetector struct {
 	zero, full time.Duration
-	prev       map[*tracker.Conn]*hwmPrev
+	prev       map[uint64]*hwmPrev
 }
 
 type hwmPrev struct {
@@ -309,17 +309,18 @@ type hwmPrev struct {
 
 func (d *hwmDetector) detect(ts time.Time, in *Input) []*finding {
 	var out []*finding
-	seen := make(map[*tracker.Conn]bool, len(in.Conns))
-	for _, c := range in.Conns {
+	seen := make(map[uint64]bool, len(in.Records))
+	for _, c := range in.Records {
 		if c.Detection != zmtp.IsZMTP {
 			continue
 		}
-		seen[c] = true
-		p := d.prev[c]
+		seen[c.ID] = true
+		p := d.prev[c.ID]
 		if p == nil {
 			p = &hwmPrev{}
-			d.prev[c] = p
+			d.prev[c.ID] = p
 		}
+
 		for i := range c.TCP {
 			t := &c.TCP[i]
 			var stalled time.Duration
@@ -359,14 +360,13 @@ func (d *hwmDetector) detect(ts time.Time, in *Input) []*finding {
 				sockName(rcv), sideEP(c, 1-i), how, sockName(snd), sideEP(c, i), atHWM(snd))
 			out = append(out, f)
 		}
-	}
-	for c, p := range d.prev {
-		if !seen[c] {
-			delete(d.prev, c)
-			continue
-		}
 		for i := range c.TCP {
 			p.zeroTime[i] = c.TCP[i].ZeroWindowTime
+		}
+	}
+	for id := range d.prev {
+		if !seen[id] {
+			delete(d.prev, id)
 		}
 	}
 	return out
@@ -442,12 +442,12 @@ func portOf(ep string) int {
 
 type slowSubDetector struct {
 	ratio, minBest float64
-	prev           map[*tracker.Conn]uint64
+	prev           map[uint64]uint64
 	last           time.Time
 }
 
 // subSides returns which side subscribes and which publishes, or -1, -1.
-func subSides(c *tracker.Conn) (sub, pub int) {
+func subSides(c *tracker.Record) (sub, pub int) {
 	for i := range c.Sides {
 		switch c.Sides[i].SocketType {
 		case zmtp.SUB, zmtp.XSUB:
@@ -459,21 +459,21 @@ func subSides(c *tracker.Conn) (sub, pub int) {
 
 func (d *slowSubDetector) detect(ts time.Time, in *Input) []*finding {
 	type member struct {
-		c     *tracker.Conn
+		c     *tracker.Record
 		rate  float64
 		n     uint64
 		total uint64
 	}
 	groups := map[string][]member{}
 	var order []string
-	next := make(map[*tracker.Conn]uint64, len(d.prev))
-	for _, c := range in.Conns {
+	next := make(map[uint64]uint64, len(d.prev))
+	for _, c := range in.Records {
 		sub, pub := subSides(c)
 		if c.Detection != zmtp.IsZMTP || sub < 0 {
 			continue
 		}
 		n := c.Dirs[pub].Messages
-		next[c] = n
+		next[c.ID] = n
 		start := d.last
 		if c.Start.After(start) {
 			start = c.Start
@@ -494,7 +494,7 @@ func (d *slowSubDetector) detect(ts time.Time, in *Input) []*finding {
 		if _, ok := groups[key]; !ok {
 			order = append(order, key)
 		}
-		groups[key] = append(groups[key], member{c, float64(n-d.prev[c]) / elapsed.Seconds(), n - d.prev[c], n})
+		groups[key] = append(groups[key], member{c, float64(n-d.prev[c.ID]) / elapsed.Seconds(), n - d.prev[c.ID], n})
 	}
 	d.prev, d.last = next, ts
 	var out []*finding
@@ -528,7 +528,7 @@ func (d *slowSubDetector) detect(ts time.Time, in *Input) []*finding {
 	return out
 }
 
-func subSideOf(c *tracker.Conn) int { s, _ := subSides(c); return s }
+func subSideOf(c *tracker.Record) int { s, _ := subSides(c); return s }
 
 // stuck_request
 
@@ -537,8 +537,8 @@ type stuckDetector struct {
 }
 
 // requester returns the side that sends requests answered in order, or -1.
-func requester(c *tracker.Conn) int {
-	a, b, _ := c.SocketTypes()
+func requester(c *tracker.Record) int {
+	a, b := c.ClientSocket, c.ServerSocket
 	types := [2]zmtp.SocketType{a, b}
 	for i := range types {
 		switch types[i] {
@@ -555,8 +555,8 @@ func requester(c *tracker.Conn) int {
 
 func (d *stuckDetector) detect(ts time.Time, in *Input) []*finding {
 	var out []*finding
-	for _, c := range in.Conns {
-		oldest, ok := c.OldestPending()
+	for _, c := range in.Records {
+		oldest, ok := c.OldestRequest, c.Outstanding > 0
 		if !ok || closedTooLong(c, ts, d.hold) {
 			continue
 		}
@@ -565,7 +565,7 @@ func (d *stuckDetector) detect(ts time.Time, in *Input) []*finding {
 			continue
 		}
 		types := [2]zmtp.SocketType{}
-		types[0], types[1], _ = c.SocketTypes()
+		types[0], types[1] = c.ClientSocket, c.ServerSocket
 		var f *finding
 		if !c.Closed {
 			wait := ts.Sub(oldest)
@@ -575,13 +575,13 @@ func (d *stuckDetector) detect(ts time.Time, in *Input) []*finding {
 			f = connFinding(c, "")
 			f.since, f.value = oldest.Add(d.timeout), ms(wait)
 			f.evidence = fmt.Sprintf("stuck request: %s %s has waited %s for %s %s to answer (%d unanswered)",
-				sockName(types[r]), sideEP(c, r), fmtDur(wait), sockName(types[1-r]), sideEP(c, 1-r), c.Outstanding())
+				sockName(types[r]), sideEP(c, r), fmtDur(wait), sockName(types[1-r]), sideEP(c, 1-r), c.Outstanding)
 		} else {
 			wait := c.Last.Sub(oldest)
 			f = connFinding(c, "")
 			f.since, f.value = c.Last, ms(wait)
 			f.evidence = fmt.Sprintf("abandoned request: %s %s gave up after %s without an answer from %s %s and the connection closed (%s) with %d request(s) unanswered",
-				sockName(types[r]), sideEP(c, r), fmtDur(wait), sockName(types[1-r]), sideEP(c, 1-r), c.State, c.Outstanding())
+				sockName(types[r]), sideEP(c, r), fmtDur(wait), sockName(types[1-r]), sideEP(c, 1-r), c.State, c.Outstanding)
 		}
 		if n := c.Latency.Count; n > 0 {
 			f.evidence += fmt.Sprintf("; %d earlier request(s) were answered", n)
@@ -610,12 +610,12 @@ func (d *repStoppedDetector) detect(ts time.Time, in *Input) []*finding {
 	}
 	eps := map[string]*acc{}
 	var order []string
-	for _, c := range in.Conns {
+	for _, c := range in.Records {
 		r := requester(c)
 		if r != 0 {
 			continue // the server side must be the one replying
 		}
-		_, st, _ := c.SocketTypes()
+		_, st := c.ClientSocket, c.ServerSocket
 		ep := c.Server.String()
 		a := eps[ep]
 		if a == nil {
@@ -630,11 +630,11 @@ func (d *repStoppedDetector) detect(ts time.Time, in *Input) []*finding {
 		if c.Closed {
 			continue
 		}
-		if t, ok := c.OldestPending(); ok {
+		if t, ok := c.OldestRequest, c.Outstanding > 0; ok {
 			if a.oldest.IsZero() || t.Before(a.oldest) {
 				a.oldest = t
 			}
-			a.waiting += c.Outstanding()
+			a.waiting += c.Outstanding
 			a.waitingConn++
 		}
 	}
@@ -666,7 +666,7 @@ type handshakeDetector struct {
 func (d *handshakeDetector) detect(ts time.Time, in *Input) []*finding {
 	var out []*finding
 	wire := map[string]bool{}
-	for _, c := range in.Conns {
+	for _, c := range in.Records {
 		if c.Detection != zmtp.IsZMTP || closedTooLong(c, ts, d.hold) {
 			continue
 		}
@@ -721,8 +721,8 @@ type incompatibleDetector struct {
 
 func (d *incompatibleDetector) detect(ts time.Time, in *Input) []*finding {
 	var out []*finding
-	for _, c := range in.Conns {
-		if c.Detection != zmtp.IsZMTP || c.Compatible() || closedTooLong(c, ts, d.hold) {
+	for _, c := range in.Records {
+		if c.Detection != zmtp.IsZMTP || c.Compatible || closedTooLong(c, ts, d.hold) {
 			continue
 		}
 		f := connFinding(c, "")
@@ -749,8 +749,8 @@ func (d *reconnectDetector) detect(ts time.Time, in *Input) []*finding {
 	}
 	servers := map[string]*acc{}
 	var order []string
-	for _, c := range in.Conns {
-		if c.State != "refused" || ts.Sub(c.Last) >= d.window {
+	for _, c := range in.Records {
+		if c.State != zmtp.StateRefused || ts.Sub(c.Last) >= d.window {
 			continue
 		}
 		ep := c.Server.String()
@@ -826,15 +826,15 @@ type noSubDetector struct {
 
 func (d *noSubDetector) detect(ts time.Time, in *Input) []*finding {
 	published := map[string]uint64{}
-	for _, c := range in.Conns {
+	for _, c := range in.Records {
 		if sub, pub := subSides(c); sub >= 0 && c.Detection == zmtp.IsZMTP {
 			published[sideEP(c, pub)] += c.Dirs[pub].Messages
 		}
 	}
 	var out []*finding
-	for _, c := range in.Conns {
+	for _, c := range in.Records {
 		sub, pub := subSides(c)
-		if sub < 0 || c.Closed || c.Detection != zmtp.IsZMTP || c.HandshakeState() != "complete" || len(c.Subscriptions) > 0 {
+		if sub < 0 || c.Closed || c.Detection != zmtp.IsZMTP || c.Handshake != zmtp.HandshakeComplete || len(c.Subscriptions) > 0 {
 			continue
 		}
 		if ts.Sub(c.Start) < d.grace {
@@ -869,7 +869,7 @@ type heartbeatDetector struct {
 
 func (d *heartbeatDetector) detect(ts time.Time, in *Input) []*finding {
 	var out []*finding
-	for _, c := range in.Conns {
+	for _, c := range in.Records {
 		if c.Detection != zmtp.IsZMTP || closedTooLong(c, ts, d.hold) {
 			continue
 		}
@@ -896,7 +896,7 @@ func (d *heartbeatDetector) detect(ts time.Time, in *Input) []*finding {
 			types := [2]string{f.labels["client_type"], f.labels["server_type"]}
 			what := "still open"
 			if c.Closed {
-				what = "then the connection closed (" + c.State + ")"
+				what = "then the connection closed (" + c.State.String() + ")"
 			}
 			f.evidence = fmt.Sprintf("heartbeat timeout: %d PINGs from %s %s unanswered by %s %s for %s; %s",
 				pings-pongs, types[i], sideEP(c, i), types[1-i], sideEP(c, 1-i), fmtDur(end.Sub(since)), what)

@@ -13,18 +13,21 @@ import (
 
 // conn builds a tracker connection as the tracker would leave it after a
 // complete ZMTP handshake between a client of type ct and a server of type st.
-func conn(id uint64, clientPort uint16, ct, st zmtp.SocketType) *tracker.Conn {
-	c := &tracker.Conn{
+func conn(id uint64, clientPort uint16, ct, st zmtp.SocketType) *tracker.Record {
+	c := &tracker.Record{
 		ID:        id,
 		Client:    netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), clientPort),
 		Server:    netip.MustParseAddrPort("127.0.0.1:5555"),
 		Start:     t0,
 		Last:      t0,
-		State:     "open",
+		State:     zmtp.StateOpen,
 		Detection: zmtp.IsZMTP,
 	}
 	c.Sides[0].SocketType, c.Sides[1].SocketType = ct, st
+	c.ClientSocket, c.ServerSocket = ct, st
+	c.Compatible = ct == zmtp.SocketUnknown || st == zmtp.SocketUnknown || zmtp.Compatible(ct, st)
 	c.HandshakeDone = [2]bool{true, true}
+	c.Handshake = zmtp.HandshakeComplete
 	return c
 }
 
@@ -70,7 +73,7 @@ func TestHWMZeroWindow(t *testing.T) {
 	// A PUSH client whose PULL server stopped reading: c2s (index 0).
 	push := conn(2, 40002, zmtp.PUSH, zmtp.PULL)
 	e := New(only("hwm_saturation"))
-	in := func() Input { return Input{Conns: []*tracker.Conn{sub, push}} }
+	in := func() Input { return Input{Records: []*tracker.Record{sub, push}} }
 	ch := run(t, e, in, []step{
 		{0, func() { sub.TCP[1].ZeroSince = t0; sub.TCP[1].ZeroWindows = 1 }, ""},
 		{50 * time.Millisecond, nil, ""},
@@ -105,7 +108,7 @@ func TestHWMInFlightFull(t *testing.T) {
 	d := conn(1, 40001, zmtp.DEALER, zmtp.ROUTER)
 	d.TCP[1] = tracker.TCPDir{HaveSeq: true, HaveAck: true, NextSeq: 1000 + 65536, Acked: 1000, Window: 65536}
 	e := New(only("hwm_saturation"))
-	in := func() Input { return Input{Conns: []*tracker.Conn{d}} }
+	in := func() Input { return Input{Records: []*tracker.Record{d}} }
 	ch := run(t, e, in, []step{
 		{0, nil, ""},
 		{500 * time.Millisecond, nil, ""},
@@ -120,7 +123,7 @@ func TestHWMInFlightFull(t *testing.T) {
 func TestHeartbeatTimeout(t *testing.T) {
 	c := conn(1, 40001, zmtp.DEALER, zmtp.ROUTER)
 	e := New(only("heartbeat_timeout"))
-	in := func() Input { return Input{Conns: []*tracker.Conn{c}} }
+	in := func() Input { return Input{Records: []*tracker.Record{c}} }
 	ch := run(t, e, in, []step{
 		// Answered PINGs, then the server stops answering after t0.
 		{0, func() { c.Dirs[0].Pings, c.Dirs[1].Pongs, c.Dirs[1].LastPong = 5, 5, t0 }, ""},
@@ -134,8 +137,8 @@ func TestHeartbeatTimeout(t *testing.T) {
 	// One PING in flight when a connection closes is no timeout.
 	c2 := conn(2, 40002, zmtp.DEALER, zmtp.ROUTER)
 	c2.Dirs[0].Pings, c2.Dirs[1].Pongs, c2.Dirs[1].LastPong = 6, 5, t0
-	c2.Closed, c2.State, c2.Last = true, "closed", t0.Add(3*time.Second)
-	if ch := New(only("heartbeat_timeout")).Eval(t0.Add(4*time.Second), Input{Conns: []*tracker.Conn{c2}}); len(ch) != 0 {
+	c2.Closed, c2.State, c2.Last = true, zmtp.StateClosed, t0.Add(3*time.Second)
+	if ch := New(only("heartbeat_timeout")).Eval(t0.Add(4*time.Second), Input{Records: []*tracker.Record{c2}}); len(ch) != 0 {
 		t.Errorf("changes %+v", ch)
 	}
 }
@@ -145,7 +148,7 @@ func TestPubNoSubscribers(t *testing.T) {
 	good.Subscriptions = []string{"prices"}
 	lazy := conn(2, 40002, zmtp.SUB, zmtp.PUB)
 	e := New(only("pub_no_subscribers"))
-	in := func() Input { return Input{Conns: []*tracker.Conn{good, lazy}} }
+	in := func() Input { return Input{Records: []*tracker.Record{good, lazy}} }
 	run(t, e, in, []step{
 		{500 * time.Millisecond, func() { good.Dirs[1].Messages = 50 }, ""}, // within grace
 		{2 * time.Second, func() { good.Dirs[1].Messages = 100 }, "firing 127.0.0.1:40002"},
@@ -161,10 +164,11 @@ func TestIncompatibleAndHandshake(t *testing.T) {
 	auth.HandshakeDone = [2]bool{}
 	auth.Mechanism = zmtp.MechPLAIN
 	auth.HandshakeError = "ERROR 400"
+	auth.Handshake = zmtp.HandshakeFailed
 	auth.PlainUsername = "admin"
-	auth.Closed, auth.State, auth.Last = true, "closed", t0.Add(time.Millisecond)
+	auth.Closed, auth.State, auth.Last = true, zmtp.StateClosed, t0.Add(time.Millisecond)
 	e := New(append(only("incompatible_sockets"), only("handshake_failure")...))
-	in := func() Input { return Input{Conns: []*tracker.Conn{bad, auth}} }
+	in := func() Input { return Input{Records: []*tracker.Record{bad, auth}} }
 	ch := run(t, e, in, []step{
 		{time.Second, nil, "firing 127.0.0.1:40001, firing 127.0.0.1:40002"},
 		// A closed connection's failure is held for 5 minutes, then resolves.
@@ -224,17 +228,17 @@ func TestMonitorRules(t *testing.T) {
 }
 
 func TestReconnectRefused(t *testing.T) {
-	var conns []*tracker.Conn
+	var conns []*tracker.Record
 	for i := 0; i < 3; i++ {
 		c := conn(uint64(i+1), 40001, zmtp.SocketUnknown, zmtp.SocketUnknown)
-		c.Detection, c.State, c.Closed = zmtp.Undecided, "refused", true
+		c.Detection, c.State, c.Closed = zmtp.Undecided, zmtp.StateRefused, true
 		c.Start = t0.Add(time.Duration(i) * 100 * time.Millisecond)
 		c.Last = c.Start
 		conns = append(conns, c)
 	}
 	e := New(only("reconnect_storm"))
 	n := 1
-	in := func() Input { return Input{Conns: conns[:n]} }
+	in := func() Input { return Input{Records: conns[:n]} }
 	ch := run(t, e, in, []step{
 		{time.Second, nil, ""},
 		{2 * time.Second, func() { n = 3 }, "firing 127.0.0.1:40001"},

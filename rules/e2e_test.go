@@ -34,7 +34,7 @@ func TestSchemaMatchesMetrics(t *testing.T) {
 			continue
 		}
 		p := pipeline.New(pipeline.Config{Host: "h"})
-		p.AddIntervalHook(func(end time.Time, conns []*tracker.Conn, pts []store.Point) {
+		p.AddIntervalHook(func(end time.Time, snap *tracker.Snapshot, pts []store.Point) {
 			for i := range pts {
 				pt := &pts[i]
 				for _, f := range pt.Fields {
@@ -76,14 +76,14 @@ func TestSchemaMatchesMetrics(t *testing.T) {
 	first.Finish()
 	src.Close()
 	var evs []monitor.Event
-	for _, c := range first.Tracker.Conns() {
+	for _, c := range first.Tracker.Snapshot(time.Time{}).Records {
 		evs = append(evs, monitor.Event{Time: c.Start.Add(time.Millisecond), Version: 2, Code: monitor.EventPipesStats,
 			Name: monitor.EventPipesStats.String(), Values: []uint64{3, 4}, Outbound: 3, Inbound: 4,
 			Endpoint: "tcp://" + c.ClientName, RemoteEndpoint: "tcp://" + c.ServerName})
 	}
 	p := pipeline.New(pipeline.Config{Host: "h"})
 	queue := 0
-	p.AddIntervalHook(func(end time.Time, conns []*tracker.Conn, pts []store.Point) {
+	p.AddIntervalHook(func(end time.Time, snap *tracker.Snapshot, pts []store.Point) {
 		for i := range pts {
 			for _, f := range pts[i].Fields {
 				if strings.HasPrefix(f.Key, "queue_") {
@@ -144,7 +144,7 @@ func TestRepStoppedReplying(t *testing.T) {
 		p.Packet(&seg)
 		last = seg.TS
 	}
-	if c := p.Tracker.Conns(); len(c) != 1 || c[0].Outstanding() != 1 || c[0].Closed {
+	if c := p.Tracker.Snapshot(time.Time{}).Records; len(c) != 1 || c[0].Outstanding != 1 || c[0].Closed {
 		t.Fatalf("conns %v", c)
 	}
 	p.Tick(last.Add(6 * time.Second))
@@ -221,13 +221,13 @@ func BenchmarkBuiltinsManyConns(b *testing.B) {
 	p.Run(src, nil)
 	p.Finish()
 	src.Close()
-	conns := p.Tracker.Conns()
+	conns := p.Tracker.Snapshot(time.Time{}).Records
 	e := rules.New(rules.Builtins())
 	ts := conns[0].Last.Add(time.Second)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e.Eval(ts.Add(time.Duration(i)*time.Second), rules.Input{Conns: conns})
+		e.Eval(ts.Add(time.Duration(i)*time.Second), rules.Input{Records: conns})
 	}
 	b.ReportMetric(float64(len(conns)), "conns/op")
 }

@@ -17,7 +17,7 @@ import (
 // that just ended, and the socket-monitor state (nil when no monitor is
 // attached).
 type Input struct {
-	Conns   []*tracker.Conn
+	Records []*tracker.Record
 	Points  []store.Point
 	Monitor *MonitorState
 }

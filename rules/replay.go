@@ -27,9 +27,9 @@ func (e *Engine) SetMonitor(m *MonitorState) { e.monitor = m }
 // Hook returns a function to register with pipeline.AddIntervalHook: it
 // evaluates the rules at every interval boundary of packet time (replay) or
 // of the live ticker, over the connections and the interval's points.
-func (e *Engine) Hook() func(end time.Time, conns []*tracker.Conn, points []store.Point) {
-	return func(end time.Time, conns []*tracker.Conn, points []store.Point) {
-		e.Eval(end, Input{Conns: conns, Points: points, Monitor: e.monitor})
+func (e *Engine) Hook() func(end time.Time, snap *tracker.Snapshot, points []store.Point) {
+	return func(end time.Time, snap *tracker.Snapshot, points []store.Point) {
+		e.Eval(end, Input{Records: snap.Records, Points: points, Monitor: e.monitor})
 	}
 }
 

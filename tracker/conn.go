@@ -44,7 +44,7 @@ type DirStats struct {
 	// LastMessage is the packet time of the last complete message.
 	LastMessage time.Time
 	// Interval holds message-size extremes since the metrics collector last
-	// reset them (ResetInterval).
+	// reset them (Tracker.EndInterval).
 	Interval IntervalStats
 }
 
@@ -114,9 +114,13 @@ func (t *TCPDir) InFlight() uint32 {
 	return 0
 }
 
-// Conn is one tracked TCP connection. Index 0 of the per-direction arrays is the
-// client→server direction (the client's side), 1 the server→client one.
-type Conn struct {
+// Record is what the tracker knows of one TCP connection at a snapshot's time.
+// Records leave the tracker in Snapshots and are immutable: the tracker never
+// changes a Record it handed out (it makes a new one when the connection
+// changes), and nothing that receives one may change it either. Index 0 of
+// the per-direction and per-side arrays is the client (zmtp.ClientToServer,
+// zmtp.Client), 1 the server.
+type Record struct {
 	ID     uint64
 	Client netip.AddrPort
 	Server netip.AddrPort
@@ -125,8 +129,8 @@ type Conn struct {
 	SawSYN                 bool
 	FirstPacket            uint64
 	Start, Last            time.Time
-	State                  string // "open", "closed", "reset", "refused"
-	Closed                 bool
+	State                  zmtp.ConnState
+	Closed                 bool // State is not open
 	MidStream              bool
 	Detection              zmtp.Detection
 	Version                zmtp.Version
@@ -152,22 +156,18 @@ type Conn struct {
 	ErrorReasons  []string // ERROR command reasons
 
 	Latency Latency
-	// IntervalLatency holds the request→reply times since the metrics
-	// collector last reset it.
+	// IntervalLatency holds the request→reply times of the current metrics
+	// interval (see Tracker.EndInterval).
 	IntervalLatency Latency
 	// TopicDelivered counts messages delivered per subscribed topic (the
 	// longest subscription the message's first frame starts with).
 	TopicDelivered map[string]uint64
-	pending        []pendingReq
 	PendingLost    uint64
 
 	RefusedBefore int // refused attempts from the same client host to this server before it
 
 	// Curve is true when frames are CURVE MESSAGE boxes (messages unknown).
 	Curve bool
-	// curvePings holds the times of boxes of a PING's size not yet answered
-	// by a box of a PONG's size, per direction (see curveHeartbeat).
-	curvePings [2]pingQueue
 	// What the socket monitor said (see MonitorEvent). Index 0 is the client
 	// (connecting) socket, 1 the server (listening) socket.
 	MonitorSource       [2]string
@@ -177,7 +177,50 @@ type Conn struct {
 	MonitorDisconnects  uint64
 	Pipes               [2]PipeStats
 	HasPipes            [2]bool
-	monitorClaimed      [2]bool
+
+	// Facts derived from the above, made when the record is.
+
+	// Handshake is where the ZMTP handshake stands (see handshakeState).
+	Handshake zmtp.HandshakeState
+	// ClientSocket and ServerSocket are the sides' socket types; when
+	// neither side said (ZMTP 1.0, a capture that joined mid-stream) but the
+	// traffic is a strict request/reply lockstep with envelope delimiters
+	// both ways, they are REQ and REP with RolesInferred set.
+	ClientSocket, ServerSocket zmtp.SocketType
+	RolesInferred              bool
+	// Compatible is false only when both socket types are known and libzmq
+	// would drop the pair.
+	Compatible bool
+	// Subscriber is the side that sends subscriptions when PubSub is set (a
+	// SUB or XSUB side); the other side publishes.
+	PubSub     bool
+	Subscriber zmtp.Role
+	// Requester is the side that issues requests the other answers in order
+	// (REQ, or DEALER talking to REP or ROUTER) when ReqRep is set.
+	ReqRep    bool
+	Requester zmtp.Role
+	// Outstanding counts requests not yet answered; OldestRequest is the
+	// packet time of the oldest of them.
+	Outstanding   int
+	OldestRequest time.Time
+}
+
+// conn is the tracker's engine for one connection: its working Record and
+// what only the engine needs (the dissector, messages being received,
+// pending requests, CURVE heartbeat queues, the monitor matching state). It
+// never leaves the tracker package.
+type conn struct {
+	Record
+
+	// pub is the Record last handed out, nil once the connection changed
+	// since (see touch and record).
+	pub *Record
+
+	pending []pendingReq
+	// curvePings holds the times of boxes of a PING's size not yet answered
+	// by a box of a PONG's size, per direction (see curveHeartbeat).
+	curvePings     [2]pingQueue
+	monitorClaimed [2]bool
 	// What the wire showed, for matching v1 monitor events (monitor.go):
 	// when the handshake ended and whether it failed, the first FIN or RST,
 	// and the sides whose monitor already reported the handshake's end.
@@ -225,9 +268,12 @@ type msgAcc struct {
 	packet  uint64
 }
 
-// Compatible reports whether the two sides' socket types may talk, and false
+// touch marks the connection changed: the next snapshot makes a new Record.
+func (c *conn) touch() { c.pub = nil }
+
+// compatible reports whether the two sides' socket types may talk, and false
 // only when both are known and libzmq would drop the pair.
-func (c *Conn) Compatible() bool {
+func (c *conn) compatible() bool {
 	a, b := c.Sides[0].SocketType, c.Sides[1].SocketType
 	if a == zmtp.SocketUnknown || b == zmtp.SocketUnknown {
 		return true
@@ -235,18 +281,7 @@ func (c *Conn) Compatible() bool {
 	return zmtp.Compatible(a, b)
 }
 
-// Outstanding returns the number of requests not yet answered.
-func (c *Conn) Outstanding() int { return len(c.pending) }
-
-// OldestPending returns the packet time of the oldest unanswered request.
-func (c *Conn) OldestPending() (time.Time, bool) {
-	if len(c.pending) == 0 {
-		return time.Time{}, false
-	}
-	return c.pending[0].ts, true
-}
-
-func (c *Conn) addError(s string) {
+func (c *conn) addError(s string) {
 	if len(c.Errors) >= MaxErrors {
 		c.ErrorsDropped++
 		return
@@ -254,27 +289,19 @@ func (c *Conn) addError(s string) {
 	c.Errors = append(c.Errors, s)
 }
 
-// Dir maps a reassembly direction to the tracker's (client-first) index.
-func (c *Conn) dir(d zmtp.Dir) int {
+// dir maps a reassembly direction to the tracker's (client-first) index.
+func (c *conn) dir(d zmtp.Dir) int {
 	if c.flipped {
 		return int(d ^ 1)
 	}
 	return int(d)
 }
 
-// ResetInterval starts a new metrics interval.
-func (c *Conn) ResetInterval() {
-	for i := range c.Dirs {
-		c.Dirs[i].Interval = IntervalStats{}
-	}
-	c.IntervalLatency = Latency{buckets: c.IntervalLatency.clearBuckets()}
-}
-
-// SocketTypes returns the client's and server's socket types. When neither
+// socketTypes returns the client's and server's socket types. When neither
 // side said (ZMTP 1.0, a capture that joined mid-stream) but the traffic is a
 // strict request/reply lockstep with envelope delimiters both ways, it returns
 // REQ and REP with inferred set.
-func (c *Conn) SocketTypes() (client, server zmtp.SocketType, inferred bool) {
+func (c *conn) socketTypes() (client, server zmtp.SocketType, inferred bool) {
 	client, server = c.Sides[0].SocketType, c.Sides[1].SocketType
 	if client != zmtp.SocketUnknown || server != zmtp.SocketUnknown {
 		return client, server, false
@@ -286,35 +313,51 @@ func (c *Conn) SocketTypes() (client, server zmtp.SocketType, inferred bool) {
 	return client, server, false
 }
 
-// HandshakeState returns "complete" (both sides finished: READY, or INITIATE
-// from a PLAIN or CURVE client, or the identity frame in 1.0 and 2.0), "failed"
-// (see HandshakeError), "pending" (still under way), "unknown" (the capture
-// joined after it) or "" (not ZMTP, e.g. a refused attempt).
-func (c *Conn) HandshakeState() string {
+// handshakeState returns complete (both sides finished: READY, or INITIATE
+// from a PLAIN or CURVE client, or the identity frame in 1.0 and 2.0), failed
+// (see HandshakeError), pending (still under way), unknown (the capture
+// joined after it) or none (not ZMTP, e.g. a refused attempt).
+func (c *conn) handshakeState() zmtp.HandshakeState {
 	switch {
 	case c.Detection != zmtp.IsZMTP:
-		return ""
+		return zmtp.HandshakeNone
 	case c.HandshakeError != "":
-		return "failed"
+		return zmtp.HandshakeFailed
 	case c.HandshakeDone[0] && c.HandshakeDone[1]:
-		return "complete"
+		return zmtp.HandshakeComplete
 	case c.MidStream:
-		return "unknown"
+		return zmtp.HandshakeUnknown
 	case c.Curve && (c.HandshakeDone[0] || c.HandshakeDone[1]) && c.Dirs[0].Frames+c.Dirs[1].Frames > 0:
-		return "complete"
+		return zmtp.HandshakeComplete
 	}
-	return "pending"
+	return zmtp.HandshakePending
 }
 
 // Names returns the client and server as "ip:port" (made once per connection
-// by the tracker; computed here for records built elsewhere).
-func (c *Conn) Names() (client, server string) {
-	client, server = c.ClientName, c.ServerName
+// by the tracker; computed here for records built elsewhere, as in tests).
+func (r *Record) Names() (client, server string) {
+	client, server = r.ClientName, r.ServerName
 	if client == "" {
-		client = c.Client.String()
+		client = r.Client.String()
 	}
 	if server == "" {
-		server = c.Server.String()
+		server = r.Server.String()
 	}
 	return client, server
+}
+
+// IsZMTP reports whether the connection carried ZMTP.
+func (r *Record) IsZMTP() bool { return r.Detection == zmtp.IsZMTP }
+
+// resetInterval starts a new metrics interval. A connection with nothing in
+// the interval keeps its Record.
+func (c *conn) resetInterval() {
+	if c.Dirs[0].Interval == (IntervalStats{}) && c.Dirs[1].Interval == (IntervalStats{}) && c.IntervalLatency.Count == 0 {
+		return
+	}
+	c.touch()
+	for i := range c.Dirs {
+		c.Dirs[i].Interval = IntervalStats{}
+	}
+	c.IntervalLatency = Latency{buckets: c.IntervalLatency.clearBuckets()}
 }

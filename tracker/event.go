@@ -28,8 +28,12 @@ type Event struct {
 	Type   EventType
 	TS     time.Time
 	Packet uint64
-	Conn   *Conn
-	Dir    int // 0: client→server, 1: server→client
+	// The connection's ID and endpoints ("ip:port"), and its counters after
+	// the event: messages (CURVE boxes under CURVE) and bytes per direction.
+	ConnID         uint64
+	Client, Server string
+	Msgs, Bytes    [2]uint64
+	Dir            zmtp.Dir
 
 	Version    zmtp.Version
 	Mechanism  zmtp.Mechanism
@@ -42,11 +46,11 @@ type Event struct {
 	Reason     []byte
 	TTL        uint16
 
-	Frames  int
-	Sizes   []uint64 // frame sizes (the first 32)
-	Bytes   uint64
-	Preview []byte // the first bytes of the first frames, joined by '|'
-	Curve   bool
+	Frames   int
+	Sizes    []uint64 // frame sizes (the first 32)
+	MsgBytes uint64   // the message's bytes (a CURVE box's plaintext size)
+	Preview  []byte   // the first bytes of the first frames, joined by '|'
+	Curve    bool
 
 	Topic  []byte
 	Cancel bool
@@ -57,12 +61,13 @@ type Event struct {
 	Err     error
 }
 
-func (t *Tracker) emit(c *Conn, i int, e *dissect.Event) {
+func (t *Tracker) emit(c *conn, i int, e *dissect.Event) {
 	if t.listener == nil {
 		return
 	}
 	ev := &t.ev
-	*ev = Event{TS: e.TS, Packet: t.Packet, Conn: c, Dir: i}
+	*ev = Event{TS: e.TS, Packet: t.Packet, Dir: zmtp.Dir(i)}
+	c.eventHead(ev)
 	switch e.Kind {
 	case dissect.KindGreeting:
 		ev.Type = EvGreeting
@@ -86,7 +91,7 @@ func (t *Tracker) emit(c *Conn, i int, e *dissect.Event) {
 			ev.Curve = true
 			ev.Frames = 1
 			if e.Plain > 0 {
-				ev.Bytes = uint64(e.Plain)
+				ev.MsgBytes = uint64(e.Plain)
 			}
 		case e.Legacy:
 			ev.Type = EvSubscription
@@ -110,12 +115,25 @@ func (t *Tracker) emit(c *Conn, i int, e *dissect.Event) {
 	t.listener.TrackerEvent(ev)
 }
 
-func (t *Tracker) emitMessage(c *Conn, i int, m *msgAcc, e *dissect.Event) {
+func (t *Tracker) emitMessage(c *conn, i int, m *msgAcc, e *dissect.Event) {
 	if t.listener == nil {
 		return
 	}
 	ev := &t.ev
-	*ev = Event{Type: EvMessage, TS: e.TS, Packet: t.Packet, Conn: c, Dir: i,
-		Frames: m.frames, Sizes: m.sizes, Bytes: m.bytes, Preview: m.preview}
+	*ev = Event{Type: EvMessage, TS: e.TS, Packet: t.Packet, Dir: zmtp.Dir(i),
+		Frames: m.frames, Sizes: m.sizes, MsgBytes: m.bytes, Preview: m.preview}
+	c.eventHead(ev)
 	t.listener.TrackerEvent(ev)
+}
+
+// eventHead fills in the connection's part of an event.
+func (c *conn) eventHead(ev *Event) {
+	ev.ConnID, ev.Client, ev.Server = c.ID, c.ClientName, c.ServerName
+	for i := range c.Dirs {
+		ev.Msgs[i] = c.Dirs[i].Messages
+		if c.Curve {
+			ev.Msgs[i] = c.Dirs[i].Frames
+		}
+		ev.Bytes[i] = c.Dirs[i].Bytes
+	}
 }

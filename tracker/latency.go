@@ -139,3 +139,12 @@ func (l *Latency) clearBuckets() *[nBuckets]uint32 {
 	}
 	return l.buckets
 }
+
+// clone returns a copy of l that shares no histogram with it.
+func (l Latency) clone() Latency {
+	if l.buckets != nil {
+		b := *l.buckets
+		l.buckets = &b
+	}
+	return l
+}

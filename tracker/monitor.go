@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // Bounds on what the monitor merge keeps.
@@ -62,7 +63,7 @@ type sessionKey struct {
 // session follows one monitored socket's connection from CONNECTED or
 // ACCEPTED to DISCONNECTED.
 type session struct {
-	conn     *Conn
+	conn     *conn
 	side     int // 0: the client (connecter) side, 1: the server side
 	endpoint netip.AddrPort
 	source   string
@@ -237,6 +238,7 @@ func (t *Tracker) MonitorEvent(ev *monitor.Event) {
 				if c.Server == ep {
 					i = 1
 				}
+				c.touch()
 				c.Pipes[i] = PipeStats{Time: ev.Time, Source: ev.Source, Outbound: ev.Outbound, Inbound: ev.Inbound}
 				c.HasPipes[i] = true
 				m.stats.Matched++
@@ -271,9 +273,9 @@ func (m *monitorState) peer(ep string) *MonitorPeer {
 
 // claim finds the oldest connection to server ep not yet claimed for the given
 // side. A wildcard bound address (0.0.0.0, ::) matches by port.
-func (t *Tracker) claim(ep netip.AddrPort, side int) *Conn {
+func (t *Tracker) claim(ep netip.AddrPort, side int) *conn {
 	for _, c := range t.conns {
-		if c.monitorClaimed[side] || c.State == "refused" {
+		if c.monitorClaimed[side] || c.State == zmtp.StateRefused {
 			continue
 		}
 		if c.Server == ep || (ep.Addr().IsUnspecified() && c.Server.Port() == ep.Port()) {
@@ -284,7 +286,7 @@ func (t *Tracker) claim(ep netip.AddrPort, side int) *Conn {
 	return nil
 }
 
-func (t *Tracker) findByTuple(local, remote netip.AddrPort) *Conn {
+func (t *Tracker) findByTuple(local, remote netip.AddrPort) *conn {
 	for i := len(t.conns) - 1; i >= 0; i-- {
 		c := t.conns[i]
 		if (c.Client == local && c.Server == remote) || (c.Client == remote && c.Server == local) {
@@ -296,7 +298,7 @@ func (t *Tracker) findByTuple(local, remote netip.AddrPort) *Conn {
 
 // matchPending attaches waiting monitor sessions to a connection the wire
 // just showed.
-func (t *Tracker) matchPending(c *Conn) {
+func (t *Tracker) matchPending(c *conn) {
 	m := t.monitor
 	if m == nil || len(m.pending) == 0 {
 		return
@@ -330,6 +332,7 @@ func (t *Tracker) note(s *session, ev *monitor.Event) {
 		return
 	}
 	c := s.conn
+	c.touch()
 	if s.source != "" {
 		c.MonitorSource[s.side] = s.source
 	}
@@ -351,7 +354,8 @@ func (t *Tracker) note(s *session, ev *monitor.Event) {
 	}
 }
 
-func (c *Conn) addNote(n MonitorNote) {
+func (c *conn) addNote(n MonitorNote) {
+	c.touch()
 	if len(c.MonitorNotes) >= MaxMonitorNotes {
 		c.MonitorNotesDropped++
 		return
@@ -535,6 +539,7 @@ func markFDNote(s *session) {
 	if s == nil || s.conn == nil {
 		return
 	}
+	s.conn.touch()
 	for i := range s.conn.MonitorNotes {
 		if n := &s.conn.MonitorNotes[i]; s.fdNote(n) {
 			n.Uncertain = true
@@ -542,7 +547,8 @@ func markFDNote(s *session) {
 	}
 }
 
-func takeFDNotes(c *Conn, s *session) []MonitorNote {
+func takeFDNotes(c *conn, s *session) []MonitorNote {
+	c.touch()
 	var out []MonitorNote
 	kept := c.MonitorNotes[:0]
 	for _, n := range c.MonitorNotes {
@@ -556,7 +562,7 @@ func takeFDNotes(c *Conn, s *session) []MonitorNote {
 	return out
 }
 
-func putNotes(c *Conn, ns []MonitorNote) {
+func putNotes(c *conn, ns []MonitorNote) {
 	for _, n := range ns {
 		c.addNote(n)
 	}
@@ -572,7 +578,7 @@ func absDur(d time.Duration) time.Duration {
 
 // wireHandshakeEnd records when the wire showed the handshake end, for the
 // monitor merge.
-func (c *Conn) wireHandshakeEnd(failed bool) {
+func (c *conn) wireHandshakeEnd(failed bool) {
 	if c.hsEnd.IsZero() {
 		c.hsEnd, c.hsFailed = c.Last, failed
 	}

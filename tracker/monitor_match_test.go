@@ -13,11 +13,11 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 func ms(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
 
 // wireConns adds wire connections to server :5555 from client ports 1, 2, ...
-func wireConns(tr *Tracker, n int) []*Conn {
+func wireConns(tr *Tracker, n int) []*conn {
 	srv := netip.MustParseAddrPort("127.0.0.1:5555")
-	var out []*Conn
+	var out []*conn
 	for i := 1; i <= n; i++ {
-		c := &Conn{Client: netip.AddrPortFrom(srv.Addr(), uint16(i)), Server: srv, t: tr}
+		c := &conn{Record: Record{Client: netip.AddrPortFrom(srv.Addr(), uint16(i)), Server: srv}, t: tr}
 		tr.conns = append(tr.conns, c)
 		out = append(out, c)
 	}
@@ -28,7 +28,7 @@ func ev(at time.Time, src string, code monitor.EventCode, name string, fd int64)
 	return &monitor.Event{Time: at, Source: src, Version: 1, Code: code, Name: name, FD: fd, Endpoint: "tcp://127.0.0.1:5555"}
 }
 
-func sourcesOf(cs []*Conn, side int) []string {
+func sourcesOf(cs []*conn, side int) []string {
 	var out []string
 	for _, c := range cs {
 		out = append(out, c.MonitorSource[side])
@@ -72,7 +72,7 @@ func TestMonitorListenerHandshakeOrder(t *testing.T) {
 	cs[1].hsEnd = ms(10)
 	cs[2].hsEnd = ms(10).Add(100 * time.Microsecond)
 	tr.MonitorEvent(ev(ms(40), "srv", monitor.EventHandshakeSucceeded, "HANDSHAKE_SUCCEEDED", 0))
-	last := func(c *Conn) MonitorNote { return c.MonitorNotes[len(c.MonitorNotes)-1] }
+	last := func(c *conn) MonitorNote { return c.MonitorNotes[len(c.MonitorNotes)-1] }
 	if n := last(cs[1]); n.Event != "HANDSHAKE_SUCCEEDED" || !n.Uncertain {
 		t.Errorf("first handshake: %+v", n)
 	}

@@ -4,57 +4,73 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/zspy/zspy/zmtp"
 )
 
-// Snapshot is an immutable copy of the model at one packet time, for sinks that
-// run apart from the pipeline goroutine (store, rules, ui). Nothing in it
-// aliases live state.
+// Snapshot is the model at one packet time: an immutable Record per
+// connection, in the order the connections were first seen (ID order), and
+// the tracker's counters. Records of connections that did not change between
+// two snapshots are the same *Record in both. A Snapshot may be handed to any
+// goroutine: nothing in it aliases the tracker's state.
 type Snapshot struct {
-	Time  time.Time
-	Conns []ConnView
+	Time    time.Time
+	Records []*Record
 	// NonZMTP and DroppedClosed are the tracker's counters at Time.
 	NonZMTP, DroppedClosed uint64
 }
 
-// ConnView is a copy of one connection. Outstanding and OldestRequest carry the
-// request state that Conn keeps unexported.
-type ConnView struct {
-	Conn
-	OutstandingRequests int
-	OldestRequest       time.Time
-}
-
-// Snapshot copies the model. It runs on the pipeline goroutine; its cost is
-// proportional to the number of connections.
+// Snapshot returns the model at packet time ts. It runs on the goroutine that
+// owns the tracker; it copies the connections that changed since the last
+// snapshot, and shares the Records of the others.
 func (t *Tracker) Snapshot(ts time.Time) *Snapshot {
-	s := &Snapshot{Time: ts, Conns: make([]ConnView, len(t.conns)), NonZMTP: t.NonZMTP, DroppedClosed: t.DroppedClosed}
+	s := &Snapshot{Time: ts, Records: make([]*Record, len(t.conns)), NonZMTP: t.NonZMTP, DroppedClosed: t.DroppedClosed}
 	for i, c := range t.conns {
-		v := &s.Conns[i]
-		v.Conn = *c
-		v.OutstandingRequests = len(c.pending)
-		if len(c.pending) > 0 {
-			v.OldestRequest = c.pending[0].ts
-		}
-		// Detach everything that aliases live state.
-		v.dis, v.t, v.pending, v.msg = nil, nil, nil, [2]msgAcc{}
-		for k := range v.Sides {
-			v.Sides[k].Identity = slices.Clone(c.Sides[k].Identity)
-			v.Sides[k].Metadata = slices.Clone(c.Sides[k].Metadata)
-		}
-		v.Subscriptions = slices.Clone(c.Subscriptions)
-		v.SubHistory = slices.Clone(c.SubHistory)
-		v.Errors = slices.Clone(c.Errors)
-		v.MonitorNotes = slices.Clone(c.MonitorNotes)
-		v.ErrorReasons = slices.Clone(c.ErrorReasons)
-		v.TopicDelivered = maps.Clone(c.TopicDelivered)
-		if b := c.IntervalLatency.buckets; b != nil {
-			cp := *b
-			v.IntervalLatency.buckets = &cp
-		}
-		if c.Latency.buckets != nil {
-			b := *c.Latency.buckets
-			v.Latency.buckets = &b
-		}
+		s.Records[i] = c.record()
 	}
 	return s
+}
+
+// record returns the connection's Record as it stands, made anew only when
+// the connection changed since the last one.
+func (c *conn) record() *Record {
+	if c.pub != nil {
+		return c.pub
+	}
+	r := new(Record)
+	*r = c.Record
+	// Detach everything that aliases the engine's state.
+	for k := range r.Sides {
+		r.Sides[k].Identity = slices.Clone(c.Sides[k].Identity)
+		r.Sides[k].Metadata = slices.Clone(c.Sides[k].Metadata)
+	}
+	r.Subscriptions = slices.Clone(c.Subscriptions)
+	r.SubHistory = slices.Clone(c.SubHistory)
+	r.Errors = slices.Clone(c.Errors)
+	r.MonitorNotes = slices.Clone(c.MonitorNotes)
+	r.ErrorReasons = slices.Clone(c.ErrorReasons)
+	r.TopicDelivered = maps.Clone(c.TopicDelivered)
+	r.Latency = c.Latency.clone()
+	r.IntervalLatency = c.IntervalLatency.clone()
+	// Derived facts.
+	r.Handshake = c.handshakeState()
+	r.ClientSocket, r.ServerSocket, r.RolesInferred = c.socketTypes()
+	r.Compatible = c.compatible()
+	for i := range c.Sides {
+		switch c.Sides[i].SocketType {
+		case zmtp.SUB, zmtp.XSUB:
+			if !r.PubSub {
+				r.PubSub, r.Subscriber = true, zmtp.Role(i)
+			}
+		}
+		if !r.ReqRep && c.requester(i) {
+			r.ReqRep, r.Requester = true, zmtp.Role(i)
+		}
+	}
+	r.Outstanding = len(c.pending)
+	if len(c.pending) > 0 {
+		r.OldestRequest = c.pending[0].ts
+	}
+	c.pub = r
+	return r
 }

@@ -36,7 +36,7 @@ type Listener interface {
 // reassembly.Factory; all its methods run on the pipeline goroutine.
 type Tracker struct {
 	opt    Options
-	conns  []*Conn
+	conns  []*conn
 	nextID uint64
 	// Packet is the number of the packet being processed (set by the pipeline)
 	// so that events can name it.
@@ -69,15 +69,31 @@ func New(opt Options) *Tracker {
 // SetListener registers l to receive decoded events; nil removes it.
 func (t *Tracker) SetListener(l Listener) { t.listener = l }
 
-// Conns returns the tracked connections in the order they were first seen. The
-// slice and the connections are live state: use them only on the pipeline
-// goroutine, or take a Snapshot.
-func (t *Tracker) Conns() []*Conn { return t.conns }
+// Len returns how many connections the tracker holds, and how many of them
+// are open.
+func (t *Tracker) Len() (total, open int) {
+	for _, c := range t.conns {
+		if !c.Closed {
+			open++
+		}
+	}
+	return len(t.conns), open
+}
+
+// EndInterval starts a new metrics interval: the per-interval statistics of
+// every connection (message size extremes, the interval's latency
+// histogram) begin again. The session calls it once the interval's snapshot
+// has been taken.
+func (t *Tracker) EndInterval() {
+	for _, c := range t.conns {
+		c.resetInterval()
+	}
+}
 
 // New creates the connection record and dissector for a new TCP connection.
 func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 	t.nextID++
-	c := &Conn{
+	c := &conn{Record: Record{
 		ID:          t.nextID,
 		Client:      info.Client,
 		Server:      info.Server,
@@ -85,9 +101,8 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 		FirstPacket: info.FirstPacket,
 		Start:       info.Start,
 		Last:        info.Start,
-		State:       "open",
-		t:           t,
-	}
+		State:       zmtp.StateOpen,
+	}, t: t}
 	if !info.SawSYN && info.Client.Port() < info.Server.Port() {
 		// Without the SYN, the side with the lower port is more likely the one
 		// that bound (ephemeral ports are high).
@@ -137,10 +152,11 @@ func (t *Tracker) evict() {
 }
 
 // connStream is the reassembly.Stream face of a Conn.
-type connStream Conn
+type connStream conn
 
 func (s *connStream) Segment(d zmtp.Dir, seg *capture.Segment) {
-	c := (*Conn)(s)
+	c := (*conn)(s)
+	c.touch()
 	c.Last = seg.TS
 	if c.endAt.IsZero() && (seg.Has(capture.FlagFIN) || seg.Has(capture.FlagRST)) {
 		c.endAt = seg.TS
@@ -152,7 +168,8 @@ func (s *connStream) Segment(d zmtp.Dir, seg *capture.Segment) {
 }
 
 func (s *connStream) Data(d zmtp.Dir, b []byte, ts time.Time) {
-	c := (*Conn)(s)
+	c := (*conn)(s)
+	c.touch()
 	if c.Detection == zmtp.NotZMTP {
 		return
 	}
@@ -161,7 +178,8 @@ func (s *connStream) Data(d zmtp.Dir, b []byte, ts time.Time) {
 }
 
 func (s *connStream) Skip(d zmtp.Dir, n int, ts time.Time) {
-	c := (*Conn)(s)
+	c := (*conn)(s)
+	c.touch()
 	if c.Detection == zmtp.NotZMTP {
 		return
 	}
@@ -170,7 +188,8 @@ func (s *connStream) Skip(d zmtp.Dir, n int, ts time.Time) {
 }
 
 func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
-	c := (*Conn)(s)
+	c := (*conn)(s)
+	c.touch()
 	c.Closed = true
 	if ts.After(c.Last) {
 		c.Last = ts
@@ -178,18 +197,18 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 	switch r {
 	case reassembly.CloseFIN, reassembly.CloseReused:
 		// Reused: a new SYN on the same ports; the close itself was not seen.
-		c.State = "closed"
+		c.State = zmtp.StateClosed
 	case reassembly.CloseRST:
-		c.State = "reset"
+		c.State = zmtp.StateReset
 	case reassembly.CloseRefused:
-		c.State = "refused"
+		c.State = zmtp.StateRefused
 		k := refusedKey{c.Client.Addr(), c.Server}
 		c.t.refused[k]++
 	case reassembly.CloseIdle:
-		c.State = "idle"
+		c.State = zmtp.StateIdle
 	default:
 		c.Closed = false
-		c.State = "open"
+		c.State = zmtp.StateOpen
 	}
 	for i := range c.TCP {
 		if !c.TCP[i].ZeroSince.IsZero() {
@@ -198,18 +217,18 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 		}
 	}
 	c.finish()
-	if c.Detection == zmtp.IsZMTP && c.HandshakeError == "" && c.Closed && c.HandshakeState() == "pending" {
+	if c.Detection == zmtp.IsZMTP && c.HandshakeError == "" && c.Closed && c.handshakeState() == zmtp.HandshakePending {
 		c.HandshakeError = "closed during the handshake"
 		c.wireHandshakeEnd(true)
 	}
-	if c.Detection != zmtp.IsZMTP && c.State != "refused" {
+	if c.Detection != zmtp.IsZMTP && c.State != zmtp.StateRefused {
 		if c.Dirs[0].Lost+c.Dirs[1].Lost > 0 || c.TCP[0].HaveSeq {
 			c.t.NonZMTP++
 		}
 	}
 }
 
-func (c *Conn) afterDissect() {
+func (c *conn) afterDissect() {
 	c.Version = c.dis.Version()
 	if c.Detection == zmtp.IsZMTP && !c.MidStream {
 		// One direction's start can prove missing after the other's greeting
@@ -230,7 +249,7 @@ func (c *Conn) afterDissect() {
 
 // finish settles what can only be known at the end: orientation without a
 // SYN, the version spoken and socket types revealed by traffic.
-func (c *Conn) finish() {
+func (c *conn) finish() {
 	c.Version = c.dis.Version()
 	c.Mechanism = c.dis.Mechanism()
 	if c.Version == zmtp.VersionUnknown && c.Detection == zmtp.IsZMTP {
@@ -238,7 +257,7 @@ func (c *Conn) finish() {
 	}
 }
 
-func (c *Conn) inferredVersion() zmtp.Version {
+func (c *conn) inferredVersion() zmtp.Version {
 	if c.Dirs[0].Commands+c.Dirs[1].Commands > 0 {
 		return zmtp.V31
 	}
@@ -246,7 +265,7 @@ func (c *Conn) inferredVersion() zmtp.Version {
 }
 
 // tcpSegment follows seq/ack/window for backlog estimates.
-func (c *Conn) tcpSegment(d zmtp.Dir, seg *capture.Segment) {
+func (c *conn) tcpSegment(d zmtp.Dir, seg *capture.Segment) {
 	i := c.dir(d)
 	snd := &c.TCP[i]   // what this segment's sender sends
 	rcv := &c.TCP[1-i] // the reverse direction, whose receiver is this sender
@@ -290,10 +309,10 @@ func (c *Conn) tcpSegment(d zmtp.Dir, seg *capture.Segment) {
 }
 
 // connHandler is the dissect.Handler face of a Conn.
-type connHandler Conn
+type connHandler conn
 
 func (h *connHandler) Event(e *dissect.Event) {
-	c := (*Conn)(h)
+	c := (*conn)(h)
 	i := c.dir(e.Dir)
 	st := &c.Dirs[i]
 	side := &c.Sides[i]
@@ -343,7 +362,7 @@ func capBytes(dst, src []byte) []byte {
 	return append(dst[:0], src...)
 }
 
-func (c *Conn) command(i int, e *dissect.Event) {
+func (c *conn) command(i int, e *dissect.Event) {
 	side := &c.Sides[i]
 	if e.Err != nil {
 		c.addError(fmt.Sprintf("%s: packet %d: %s: %v", zmtp.Dir(i).String(), c.t.Packet, e.Cmd, e.Err))
@@ -392,7 +411,7 @@ func (c *Conn) command(i int, e *dissect.Event) {
 // subscription applies a SUBSCRIBE or CANCEL (or a 3.0-style subscription
 // message). A topic longer than the dissector's command cap is kept as its
 // prefix, and the connection's errors say so.
-func (c *Conn) subscription(i int, e *dissect.Event) {
+func (c *conn) subscription(i int, e *dissect.Event) {
 	cancel, topic, ts := e.Cmd == zmtp.CmdCANCEL, e.Topic, e.TS
 	if !e.Complete {
 		// The dissector kept the first cap bytes of the frame, so the topic's
@@ -448,7 +467,7 @@ func (c *Conn) subscription(i int, e *dissect.Event) {
 }
 
 // frame counts a data frame and completes messages.
-func (c *Conn) frame(i int, e *dissect.Event) {
+func (c *conn) frame(i int, e *dissect.Event) {
 	st := &c.Dirs[i]
 	if e.Curve {
 		c.Curve = true // also when a mid-stream capture showed no greeting
@@ -538,7 +557,7 @@ func (c *Conn) frame(i int, e *dissect.Event) {
 
 // requester reports whether side i issues requests that side 1-i answers in
 // order (REQ, or DEALER talking to REP or ROUTER).
-func (c *Conn) requester(i int) bool {
+func (c *conn) requester(i int) bool {
 	a, b := c.Sides[i].SocketType, c.Sides[1-i].SocketType
 	switch a {
 	case zmtp.REQ:
@@ -549,7 +568,7 @@ func (c *Conn) requester(i int) bool {
 	return false
 }
 
-func (c *Conn) requestReply(i int, m *msgAcc, ts time.Time) {
+func (c *conn) requestReply(i int, m *msgAcc, ts time.Time) {
 	switch {
 	case c.requester(i):
 		if len(c.pending) >= MaxPendingRequests {
@@ -599,7 +618,7 @@ func Printable(b []byte) string { return printable(b) }
 
 // deliver counts a published message against the longest subscription its
 // first frame starts with.
-func (c *Conn) deliver(first []byte) {
+func (c *conn) deliver(first []byte) {
 	best := -1
 	for k, sub := range c.Subscriptions {
 		if len(sub) <= len(first) && string(first[:len(sub)]) == sub && (best < 0 || len(sub) > len(c.Subscriptions[best])) {
@@ -633,7 +652,7 @@ func propName(b []byte) string {
 
 // wireHandshakeError records why the handshake failed as the wire shows it:
 // it takes precedence over what a socket monitor said (which can arrive first).
-func (c *Conn) wireHandshakeError(reason string) {
+func (c *conn) wireHandshakeError(reason string) {
 	if c.HandshakeError == "" || strings.HasPrefix(c.HandshakeError, monitorPrefix) {
 		c.HandshakeError = reason
 	}
@@ -656,7 +675,7 @@ const (
 // curvePongWithin makes both commands: the PONG is not counted as data, and
 // the PING, counted as a data frame when it came, is moved to the commands.
 // It reports whether e was taken as a PONG.
-func (c *Conn) curveHeartbeat(i int, e *dissect.Event) bool {
+func (c *conn) curveHeartbeat(i int, e *dissect.Event) bool {
 	prev := c.curvePings[i].last
 	c.curvePings[i].last = e.Plain
 	switch e.Plain {

@@ -23,16 +23,16 @@ func TestKeepClosedBoundsMemory(t *testing.T) {
 			Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts})
 		s.Close(reassembly.CloseFIN, ts)
 	}
-	if n := len(tr.Conns()); n > 2*3+2 {
+	if n := len(tr.conns); n > 2*3+2 {
 		t.Fatalf("%d connections kept", n)
 	}
-	if tr.Conns()[0].ID != 1 || tr.Conns()[0].Closed {
-		t.Fatalf("the open connection was dropped: first is %d", tr.Conns()[0].ID)
+	if tr.conns[0].ID != 1 || tr.conns[0].Closed {
+		t.Fatalf("the open connection was dropped: first is %d", tr.conns[0].ID)
 	}
-	if kept := uint64(len(tr.Conns())); kept+tr.DroppedClosed != 101 {
+	if kept := uint64(len(tr.conns)); kept+tr.DroppedClosed != 101 {
 		t.Fatalf("kept %d + dropped %d != 101", kept, tr.DroppedClosed)
 	}
-	last := tr.Conns()[len(tr.Conns())-1]
+	last := tr.conns[len(tr.conns)-1]
 	if last.ID != 101 {
 		t.Fatalf("the newest connection is %d", last.ID)
 	}
@@ -72,7 +72,7 @@ func TestCurveHeartbeatBoxesAreCommands(t *testing.T) {
 	s.Data(s2c, curveBox(0), at(1401)) // ...answered by a delimiter
 	s.Data(s2c, curveBox(5), at(1402)) // and a 5-byte body
 	s.Data(s2c, curveBox(300), at(1403))
-	c := tr.Conns()[0]
+	c := tr.conns[0]
 	want := [2]DirStats{{Frames: 3, Bytes: 4 + 7 + 7, Commands: 2, Pings: 1, Pongs: 1},
 		{Frames: 4, Bytes: 5 + 0 + 5 + 300, Commands: 2, Pings: 1, Pongs: 1}}
 	for i, w := range want {
@@ -110,7 +110,7 @@ func TestLongSubscriptionTopicIsReportedCut(t *testing.T) {
 	s.Data(s2c, append(g, ready("PUB")...), ts)
 	s.Data(c2s, long("SUBSCRIBE", topic), ts)
 	s.Data(c2s, append([]byte{0x04, 12}, "\x09SUBSCRIBEab"...), ts)
-	c := tr.Conns()[0]
+	c := tr.conns[0]
 	if len(c.Subscriptions) != 2 || len(c.Subscriptions[0]) == 0 || len(c.Subscriptions[0]) >= len(topic) ||
 		c.Subscriptions[0] != string(topic[:len(c.Subscriptions[0])]) || c.Subscriptions[1] != "ab" {
 		t.Fatalf("%d subscriptions, lengths %v", len(c.Subscriptions), lens(c.Subscriptions))

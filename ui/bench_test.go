@@ -14,7 +14,7 @@ import (
 // 100 servers, with latency samples and some backlog.
 func bigSnapshot(n int, at time.Time, scale uint64) *tracker.Snapshot {
 	types := [][2]zmtp.SocketType{{zmtp.SUB, zmtp.PUB}, {zmtp.REQ, zmtp.REP}, {zmtp.PULL, zmtp.PUSH}, {zmtp.DEALER, zmtp.ROUTER}}
-	s := &tracker.Snapshot{Time: at, Conns: make([]tracker.ConnView, n)}
+	s := &tracker.Snapshot{Time: at, Records: make([]*tracker.Record, n)}
 	for i := range n {
 		t := types[i%len(types)]
 		v := handConn(uint64(i+1), fmt.Sprintf("10.%d.%d.%d:%d", i>>16&255, i>>8&255, i&255, 30000+i%30000),
@@ -30,7 +30,7 @@ func bigSnapshot(n int, at time.Time, scale uint64) *tracker.Snapshot {
 		if i%10 == 0 {
 			v.TCP[1].HaveSeq, v.TCP[1].HaveAck, v.TCP[1].NextSeq, v.TCP[1].Acked = true, true, uint32(i), 0
 		}
-		s.Conns[i] = v
+		s.Records[i] = v
 	}
 	return s
 }
@@ -39,9 +39,8 @@ func bigSnapshot(n int, at time.Time, scale uint64) *tracker.Snapshot {
 // of s, a little before s.Time.
 func meterFor(s *tracker.Snapshot) *RateMeter {
 	m := NewRateMeter(nil)
-	for i := range s.Conns {
-		m.TrackerEvent(&tracker.Event{Type: tracker.EvMessage, TS: s.Time.Add(-time.Duration(i) * time.Microsecond),
-			Conn: &s.Conns[i].Conn})
+	for i, r := range s.Records {
+		m.TrackerEvent(eventOf(r, tracker.Event{Type: tracker.EvMessage, TS: s.Time.Add(-time.Duration(i) * time.Microsecond)}))
 	}
 	return m
 }

@@ -81,7 +81,7 @@ func (l *MessageLog) TrackerEvent(e *tracker.Event) {
 	if l.gN < len(l.global) {
 		l.gN++
 	}
-	if e.Conn != nil && e.Conn.ID == l.selected {
+	if e.ConnID != 0 && e.ConnID == l.selected {
 		l.conn[l.cHead] = *g
 		l.cHead = (l.cHead + 1) % len(l.conn)
 		if l.cN < len(l.conn) {
@@ -92,12 +92,10 @@ func (l *MessageLog) TrackerEvent(e *tracker.Event) {
 
 func fillEntry(g *LogEntry, e *tracker.Event) {
 	*g = LogEntry{TS: e.TS, Packet: e.Packet, Dir: int8(e.Dir), Type: e.Type}
-	if e.Conn != nil {
-		g.Conn = e.Conn.ID
-	}
+	g.Conn = e.ConnID
 	switch e.Type {
 	case tracker.EvMessage:
-		g.Frames, g.Bytes, g.Curve = e.Frames, e.Bytes, e.Curve
+		g.Frames, g.Bytes, g.Curve = e.Frames, e.MsgBytes, e.Curve
 		g.NSizes = uint8(copy(g.Sizes[:], e.Sizes))
 		g.setData(e.Preview)
 	case tracker.EvCommand:

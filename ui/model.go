@@ -218,11 +218,7 @@ func (m *Model) Apply(u *Update) *Frame {
 	}
 	f.Status.PacketRate = m.pktRate
 
-	ptrs := make([]*tracker.Conn, len(snap.Conns))
-	for i := range snap.Conns {
-		ptrs[i] = &snap.Conns[i].Conn
-	}
-	conns := report.Build(ptrs, m.opt)
+	conns := report.Build(snap.Records, m.opt)
 	rows := make([]Row, len(conns))
 	f.Rows = make([]*Row, len(conns))
 	m.gen++
@@ -230,10 +226,10 @@ func (m *Model) Apply(u *Update) *Frame {
 	j := 0
 	for i := range conns {
 		// report.Build keeps the tracker's order and skips non-ZMTP flows.
-		for snap.Conns[j].ID != conns[i].ID {
+		for snap.Records[j].ID != conns[i].ID {
 			j++
 		}
-		v := &snap.Conns[j]
+		v := snap.Records[j]
 		r := &rows[i]
 		f.Rows[i] = r
 		var wr *WindowRate
@@ -274,8 +270,7 @@ func (m *Model) Apply(u *Update) *Frame {
 	return f
 }
 
-func (m *Model) fill(r *Row, v *tracker.ConnView, c *report.Connection, wr *WindowRate, now, base time.Time) {
-	c.Outstanding = v.OutstandingRequests // Conn.Outstanding is not in the copy
+func (m *Model) fill(r *Row, v *tracker.Record, c *report.Connection, wr *WindowRate, now, base time.Time) {
 	*r = Row{ID: v.ID, Client: v.Client, Server: v.Server, C: *c, Curve: v.Curve, Start: v.Start, Last: v.Last,
 		OldestRequest: v.OldestRequest, Handshake: v.HandshakeDone}
 	if wr != nil {

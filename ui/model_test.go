@@ -13,8 +13,8 @@ import (
 	"github.com/zspy/zspy/zmtp"
 )
 
-func snapAt(at time.Time, conns ...tracker.ConnView) *Update {
-	return &Update{Snapshot: &tracker.Snapshot{Time: at, Conns: conns}}
+func snapAt(at time.Time, conns ...*tracker.Record) *Update {
+	return &Update{Snapshot: &tracker.Snapshot{Time: at, Records: conns}}
 }
 
 // The model shows the rates the meter measured (Update.Rates, indexed like
@@ -264,10 +264,10 @@ func TestLatestWins(t *testing.T) {
 
 func TestMessageLogRings(t *testing.T) {
 	l := NewMessageLog()
-	c1, c2 := &tracker.Conn{ID: 1}, &tracker.Conn{ID: 2}
-	ev := func(c *tracker.Conn, i int) *tracker.Event {
-		return &tracker.Event{Type: tracker.EvMessage, Conn: c, TS: t0.Add(time.Duration(i) * time.Millisecond),
-			Frames: 2, Sizes: []uint64{5, 1000}, Bytes: 1005, Preview: []byte(strings.Repeat("x", 100))}
+	c1, c2 := &tracker.Record{ID: 1}, &tracker.Record{ID: 2}
+	ev := func(c *tracker.Record, i int) *tracker.Event {
+		return eventOf(c, tracker.Event{Type: tracker.EvMessage, TS: t0.Add(time.Duration(i) * time.Millisecond),
+			Frames: 2, Sizes: []uint64{5, 1000}, MsgBytes: 1005, Preview: []byte(strings.Repeat("x", 100))})
 	}
 	for i := range 300 {
 		l.TrackerEvent(ev(c1, i))

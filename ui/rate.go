@@ -24,17 +24,22 @@ const (
 // boxes under CURVE) client→server and server→client, then bytes.
 type counts [4]uint64
 
-func countsOf(c *tracker.Conn) counts {
+func countsOf(r *tracker.Record) counts {
 	var n counts
 	for i := range 2 {
-		d := &c.Dirs[i]
+		d := &r.Dirs[i]
 		n[i] = d.Messages
-		if c.Curve {
+		if r.Curve {
 			n[i] = d.Frames
 		}
 		n[2+i] = d.Bytes
 	}
 	return n
+}
+
+// eventCounts are the counters of an event's connection after the event.
+func eventCounts(e *tracker.Event) counts {
+	return counts{e.Msgs[0], e.Msgs[1], e.Bytes[0], e.Bytes[1]}
 }
 
 // connMeter is what the meter keeps of one connection: about 1.4 KB,
@@ -105,9 +110,9 @@ func sub(a, b uint64) uint64 {
 
 // TrackerEvent records the counters of e's connection after e, at e's time.
 func (m *RateMeter) TrackerEvent(e *tracker.Event) {
-	if e.Conn != nil {
+	if e.ConnID != 0 {
 		m.mu.Lock()
-		m.record(e.Conn, e.TS)
+		m.record(e, e.TS)
 		m.mu.Unlock()
 	}
 	if m.next != nil {
@@ -115,16 +120,16 @@ func (m *RateMeter) TrackerEvent(e *tracker.Event) {
 	}
 }
 
-func (m *RateMeter) record(c *tracker.Conn, ts time.Time) {
-	cm := m.conns[c.ID]
+func (m *RateMeter) record(e *tracker.Event, ts time.Time) {
+	cm := m.conns[e.ConnID]
 	k, s := bucketOf(ts), secondOf(ts)
 	if cm == nil {
 		// Counts before a connection's first event are zero.
 		cm = &connMeter{k: k, sk: s, born: s, seen: m.gen}
-		m.conns[c.ID] = cm
+		m.conns[e.ConnID] = cm
 	}
 	cm.advance(k, s)
-	cm.last = countsOf(c)
+	cm.last = eventCounts(e)
 }
 
 // advance moves the connection's buckets and seconds on to bucket k and
@@ -160,24 +165,23 @@ func (cm *connMeter) startAt(j int64) counts {
 }
 
 // Window returns the rates of s's connections at s.Time (indexed like
-// s.Conns), and forgets connections s does not hold. It runs on the
+// s.Records), and forgets connections s does not hold. It runs on the
 // pipeline goroutine, with s just taken: the meter has seen every event up
 // to s.Time.
 func (m *RateMeter) Window(s *tracker.Snapshot) []WindowRate {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.gen++
-	out := make([]WindowRate, len(s.Conns))
+	out := make([]WindowRate, len(s.Records))
 	K := bucketOf(s.Time)
 	frac := float64(s.Time.UnixNano()-K*int64(rateBucket)) / float64(rateBucket)
-	for i := range s.Conns {
-		v := &s.Conns[i]
+	for i, v := range s.Records {
 		cm := m.conns[v.ID]
 		if cm == nil {
 			continue // no event yet: nothing carried
 		}
 		cm.seen = m.gen
-		now := countsOf(&v.Conn)
+		now := countsOf(v)
 		// The window's start, T-RateWindow, lies frac into bucket K-rateBuckets.
 		a, b := cm.startAt(K-rateBuckets), cm.startAt(K-rateBuckets+1)
 		var r [4]float64

@@ -13,27 +13,29 @@ import (
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // meterAt feeds the meter one message event of c in direction dir at ts.
-func meterAt(m *RateMeter, c *tracker.Conn, dir int, ts time.Time, bytes uint64) {
+func meterAt(m *RateMeter, c *tracker.Record, dir int, ts time.Time, bytes uint64) {
 	c.Dirs[dir].Messages++
 	c.Dirs[dir].Bytes += bytes
-	m.TrackerEvent(&tracker.Event{Type: tracker.EvMessage, TS: ts, Conn: c, Dir: dir})
+	m.TrackerEvent(eventOf(c, tracker.Event{Type: tracker.EvMessage, TS: ts, Dir: zmtp.Dir(dir)}))
 }
 
-func windowOf(m *RateMeter, at time.Time, cs ...*tracker.Conn) []WindowRate {
+func windowOf(m *RateMeter, at time.Time, cs ...*tracker.Record) []WindowRate {
 	s := &tracker.Snapshot{Time: at}
 	for _, c := range cs {
-		s.Conns = append(s.Conns, tracker.ConnView{Conn: *c})
+		cp := *c
+		s.Records = append(s.Records, &cp)
 	}
 	return m.Window(s)
 }
 
 func TestRateMeterWindow(t *testing.T) {
 	m := NewRateMeter(nil)
-	steady := &tracker.Conn{ID: 1}
-	once := &tracker.Conn{ID: 2}
+	steady := &tracker.Record{ID: 1}
+	once := &tracker.Record{ID: 2}
 	// 1000 messages/s of 10 bytes for 3 s, and one message at 0.5 s.
 	for i := range 3000 {
 		ts := t0.Add(time.Duration(i) * time.Millisecond)
@@ -104,8 +106,8 @@ type msgEvent struct {
 type eventRecorder struct{ evs []msgEvent }
 
 func (r *eventRecorder) TrackerEvent(e *tracker.Event) {
-	if e.Type == tracker.EvMessage && e.Conn != nil {
-		r.evs = append(r.evs, msgEvent{e.Conn.ClientName + " " + e.Conn.ServerName, e.Dir, e.TS})
+	if e.Type == tracker.EvMessage && e.ConnID != 0 {
+		r.evs = append(r.evs, msgEvent{e.Client + " " + e.Server, int(e.Dir), e.TS})
 	}
 }
 
@@ -127,7 +129,7 @@ func recordMessages(t *testing.T, files []string) ([]msgEvent, map[string]time.T
 	}
 	p.Finish()
 	last := map[string]time.Time{}
-	for _, c := range p.Tracker.Conns() {
+	for _, c := range p.Tracker.Snapshot(time.Time{}).Records {
 		last[c.ClientName+" "+c.ServerName] = c.Last
 	}
 	return rec.evs, last

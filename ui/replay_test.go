@@ -10,7 +10,6 @@ import (
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
-	"github.com/zspy/zspy/tracker"
 )
 
 // pcap returns the path of a test case's capture, skipping when it is not
@@ -180,14 +179,14 @@ func TestPlayerPauseAndStep(t *testing.T) {
 	}
 	// Paused before the first packet: nothing processed.
 	u := until(func(u *Update) bool { return true })
-	if !u.Player.Paused || len(u.Snapshot.Conns) != 0 {
-		t.Fatalf("start: paused=%v conns=%d", u.Player.Paused, len(u.Snapshot.Conns))
+	if !u.Player.Paused || len(u.Snapshot.Records) != 0 {
+		t.Fatalf("start: paused=%v conns=%d", u.Player.Paused, len(u.Snapshot.Records))
 	}
 	// One packet: the paused update after it, at its time.
 	pl.Step(0)
 	u = until(func(u *Update) bool { return u.Snapshot.Time.Equal(first) })
-	if !u.Player.Paused || len(u.Snapshot.Conns) != 1 {
-		t.Fatalf("after one packet: paused=%v conns=%d", u.Player.Paused, len(u.Snapshot.Conns))
+	if !u.Player.Paused || len(u.Snapshot.Records) != 1 {
+		t.Fatalf("after one packet: paused=%v conns=%d", u.Player.Paused, len(u.Snapshot.Records))
 	}
 	if u.Stats.Packets != 2 {
 		t.Errorf("after one packet: %d packets read, want 2 (one processed, one held)", u.Stats.Packets)
@@ -209,16 +208,8 @@ func TestPlayerPauseAndStep(t *testing.T) {
 	if u.Stats.Packets != uint64(n) {
 		t.Errorf("read %d packets, want %d", u.Stats.Packets, n)
 	}
-	conns := report.Build(ptrsOf(u.Snapshot), report.Options{})
+	conns := report.Build(u.Snapshot.Records, report.Options{})
 	if len(conns) != 1 || *conns[0].C2S.Messages != 20 || *conns[0].S2C.Messages != 20 {
 		t.Errorf("after the step: %+v", conns)
 	}
-}
-
-func ptrsOf(s *tracker.Snapshot) []*tracker.Conn {
-	out := make([]*tracker.Conn, len(s.Conns))
-	for i := range s.Conns {
-		out[i] = &s.Conns[i].Conn
-	}
-	return out
 }

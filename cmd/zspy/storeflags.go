@@ -140,7 +140,7 @@ func (f *storeFlags) openSink(localDefault bool) (store.Sink, string, error) {
 // attach makes the pipeline write every interval's points to sink.
 func attachSink(p *pipeline.Pipeline, sink store.Sink, warn func(string, ...any)) {
 	var failed bool
-	p.AddIntervalHook(func(_ time.Time, _ []*tracker.Conn, pts []store.Point) {
+	p.AddIntervalHook(func(_ time.Time, _ *tracker.Snapshot, pts []store.Point) {
 		if err := sink.Write(pts); err != nil && !failed {
 			failed = true // said once; the sink's counters tell the rest
 			warn("time series: %v", err)
