@@ -1,8 +1,11 @@
-// Package pipeline wires zspy's stages together for one run: a capture source
+// Package pipeline wires zspy's decoding stages together: a capture source
 // feeds the reassembler, whose streams are the tracker's connections (each with
-// its ZMTP dissector). Replay and live capture run the same code; only the
-// source differs. Everything runs on the caller's goroutine, in packet order,
-// so a replayed file gives the same result every time.
+// its ZMTP dissector). It counts what the sources delivered, turns bad packets
+// into warnings, and builds the report of the model. It has no loop of its own
+// beyond Run, which reads one source to its end: the session (package
+// session) owns a run — pacing, monitor events, intervals, listeners. Everything
+// runs on the caller's goroutine, in packet order, so a replayed file gives
+// the same result every time.
 package pipeline
 
 import (
@@ -11,17 +14,12 @@ import (
 	"io"
 	"time"
 
-	"os"
-	"slices"
 	"strings"
 	"sync/atomic"
 
 	"github.com/zspy/zspy/capture"
-	"github.com/zspy/zspy/metrics"
-	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/reassembly"
 	"github.com/zspy/zspy/report"
-	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
 
@@ -38,16 +36,11 @@ type Config struct {
 	// Report options (secrets).
 	Report report.Options
 	// Interval is the metrics interval in packet time (default 1 s), and Host
-	// the host tag of the points (default: the machine's host name).
+	// the host tag of the points (default: the machine's host name); the
+	// session's metrics collector reads them.
 	Interval time.Duration
 	Host     string
 }
-
-// IntervalHook receives, at each interval boundary of packet time, the
-// snapshot taken at the interval's end and the points of the interval. It
-// runs on the pipeline goroutine; points are valid only during the call (the
-// snapshot is immutable and may be kept).
-type IntervalHook func(end time.Time, snap *tracker.Snapshot, points []store.Point)
 
 // Pipeline is one run of the pipeline.
 type Pipeline struct {
@@ -65,13 +58,7 @@ type Pipeline struct {
 	warningsTotal uint64
 	panics        uint64
 
-	metrics *metrics.Collector
-	hooks   []IntervalHook
-
-	monLogs []*monStream // recorded monitor event logs not merged to their end
-
 	liveDrops *atomic.Uint64 // packets dropped between capture and pipeline
-	monHooks  []func(*monitor.Event)
 }
 
 // New returns a pipeline with a fresh tracker and reassembler.
@@ -81,11 +68,6 @@ func New(cfg Config) *Pipeline {
 	}
 	cfg.Tracker.Intervals = true
 	p := &Pipeline{cfg: cfg, Tracker: tracker.New(cfg.Tracker)}
-	host := cfg.Host
-	if host == "" {
-		host, _ = os.Hostname()
-	}
-	p.metrics = metrics.New(host, cfg.Interval)
 	if cfg.IdleTimeout > 0 {
 		cfg.Reassembly.IdleTimeout = cfg.IdleTimeout
 	}
@@ -154,134 +136,36 @@ func (p *Pipeline) Packet(seg *capture.Segment) {
 		}
 	}()
 	p.packets++
-	if len(p.monLogs) > 0 {
-		p.mergeMonitorLogs(seg.TS, false)
-	}
-	if len(p.hooks) > 0 && p.metrics.Due(seg.TS) {
-		p.Tick(seg.TS)
-	}
 	p.Tracker.Packet = seg.Num
 	p.Asm.Assemble(seg)
 	p.lastTS = seg.TS
 }
 
-// MonitorLog yields recorded socket-monitor events in time order, as
-// `zspy monitor --json` writes them (monitor.LogReader reads such a file);
-// ok is false at its end.
-type MonitorLog interface {
-	Next() (ev monitor.Event, ok bool)
+// Packets returns how many segments were fed.
+func (p *Pipeline) Packets() uint64 { return p.packets }
+
+// LastTS returns the time of the last packet fed.
+func (p *Pipeline) LastTS() time.Time { return p.lastTS }
+
+// SetLive makes src the source being read by a live run whose capture
+// goroutine counts its own drops in drops; Stats includes both until EndLive.
+func (p *Pipeline) SetLive(src capture.Source, drops *atomic.Uint64) {
+	p.cur, p.liveDrops = src, drops
 }
 
-// monStream is a MonitorLog with its next event read ahead.
-type monStream struct {
-	log  MonitorLog
-	head monitor.Event
+// EndLive ends a live source: its counters, and the drops counted on the way
+// to the pipeline, join the totals.
+func (p *Pipeline) EndLive(drops uint64) {
+	st := p.cur.Stats()
+	st.InternalDrops += drops
+	p.cur, p.liveDrops = nil, nil
+	p.addStats(st)
 }
 
-// AddMonitorLog merges a recorded event log into the run by time: each event
-// is folded into the model just before the first packet at or after its time
-// (an event out of time order in its log is folded at the next packet). Logs
-// are read as the packets go, one event ahead each, so their size costs no
-// memory; events of equal time go in the order the logs were added.
-func (p *Pipeline) AddMonitorLog(l MonitorLog) {
-	if ev, ok := l.Next(); ok {
-		p.monLogs = append(p.monLogs, &monStream{log: l, head: ev})
-	}
-}
-
-// MergeMonitorLog merges recorded events held in memory (sorted by time here)
-// into the run, as AddMonitorLog does.
-func (p *Pipeline) MergeMonitorLog(evs []monitor.Event) {
-	evs = slices.Clone(evs)
-	slices.SortStableFunc(evs, func(a, b monitor.Event) int { return a.Time.Compare(b.Time) })
-	p.AddMonitorLog(&sliceLog{evs: evs})
-}
-
-type sliceLog struct{ evs []monitor.Event }
-
-func (s *sliceLog) Next() (monitor.Event, bool) {
-	if len(s.evs) == 0 {
-		return monitor.Event{}, false
-	}
-	ev := s.evs[0]
-	s.evs = s.evs[1:]
-	return ev, true
-}
-
-// mergeMonitorLogs folds the recorded events up to t (all of them with all),
-// earliest first across the logs.
-func (p *Pipeline) mergeMonitorLogs(t time.Time, all bool) {
-	for len(p.monLogs) > 0 {
-		bi := 0
-		for i, s := range p.monLogs[1:] {
-			if s.head.Time.Before(p.monLogs[bi].head.Time) {
-				bi = i + 1
-			}
-		}
-		best := p.monLogs[bi]
-		if !all && best.head.Time.After(t) {
-			return
-		}
-		ev := best.head
-		p.MonitorEvent(&ev)
-		if next, ok := best.log.Next(); ok {
-			best.head = next
-		} else {
-			p.monLogs = slices.Delete(p.monLogs, bi, bi+1)
-		}
-	}
-}
-
-// MonitorEvent folds one live socket-monitor event into the model.
-func (p *Pipeline) MonitorEvent(ev *monitor.Event) {
-	p.Tracker.MonitorEvent(ev)
-	if len(p.hooks) > 0 {
-		p.metrics.MonitorEvent(ev)
-	}
-	for _, h := range p.monHooks {
-		h(ev)
-	}
-}
-
-// AddMonitorHook registers h to see every socket-monitor event, on the
-// pipeline goroutine, after the tracker folded it in.
-func (p *Pipeline) AddMonitorHook(h func(*monitor.Event)) { p.monHooks = append(p.monHooks, h) }
-
-// AddIntervalHook registers h to run at every interval boundary.
-func (p *Pipeline) AddIntervalHook(h IntervalHook) { p.hooks = append(p.hooks, h) }
-
-// Tick ends the metrics intervals that packet (or, live, wall-clock) time ts
-// has passed, and runs the interval hooks for each.
-func (p *Pipeline) Tick(ts time.Time) {
-	if len(p.hooks) == 0 {
-		return
-	}
-	for n := 0; p.metrics.Due(ts); n++ {
-		if n == 2 {
-			// A long silence: the intervals in between would all be empty.
-			p.metrics.SkipTo(ts)
-			if !p.metrics.Due(ts) {
-				break
-			}
-		}
-		end := p.metrics.Next()
-		snap := p.Tracker.Snapshot(end)
-		pts := p.metrics.Sample(end, snap)
-		for _, h := range p.hooks {
-			h(end, snap, pts)
-		}
-		p.Tracker.EndInterval()
-	}
-}
-
-// Finish flushes the connections still open (they stay "open" in the report)
-// and ends the last metrics interval.
+// Finish flushes the connections still open (they stay "open" in the
+// report).
 func (p *Pipeline) Finish() {
-	p.mergeMonitorLogs(time.Time{}, true)
 	p.Asm.FlushAll(p.lastTS)
-	if len(p.hooks) > 0 && !p.lastTS.IsZero() {
-		p.Tick(p.lastTS.Add(p.metrics.Interval()))
-	}
 }
 
 func (p *Pipeline) addStats(s capture.Stats) {

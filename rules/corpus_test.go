@@ -1,6 +1,7 @@
 package rules_test
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/zspy/zspy/internal/truth"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/rules"
+	"github.com/zspy/zspy/session"
 )
 
 const corpus = "../testdata/pcaps"
@@ -27,12 +29,11 @@ func replay(t testing.TB, path string, e *rules.Engine, interval time.Duration) 
 		t.Fatal(err)
 	}
 	defer src.Close()
-	p := pipeline.New(pipeline.Config{Interval: interval, Host: "test"})
-	p.AddIntervalHook(e.Hook())
-	if err := p.Run(src, nil); err != nil {
+	s := session.New(session.Config{Pipeline: pipeline.Config{Interval: interval, Host: "test"},
+		Files: []capture.Source{src}, Rules: e})
+	if err := s.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p.Finish()
 	return e.Alerts()
 }
 

@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
+	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
@@ -33,8 +35,8 @@ func TestSchemaMatchesMetrics(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		p := pipeline.New(pipeline.Config{Host: "h"})
-		p.AddIntervalHook(func(end time.Time, snap *tracker.Snapshot, pts []store.Point) {
+		cfg := session.Config{Pipeline: pipeline.Config{Host: "h"}, Files: []capture.Source{src}}
+		cfg.OnInterval = func(end time.Time, snap *tracker.Snapshot, pts []store.Point) {
 			for i := range pts {
 				pt := &pts[i]
 				for _, f := range pt.Fields {
@@ -58,32 +60,32 @@ func TestSchemaMatchesMetrics(t *testing.T) {
 					}
 				}
 			}
-		})
-		p.Run(src, nil)
-		p.Finish()
+		}
+		session.New(cfg).Run(context.Background())
 		src.Close()
 	}
 	// No capture carries PIPES_STATS (Debian's libzmq has no v2 monitor):
 	// give every connection of one capture such an event, so that the queue
 	// fields metrics writes are checked too.
 	path := filepath.Join(corpus, "pushpull", "capture.pcap")
-	first := pipeline.New(pipeline.Config{Host: "h"})
 	src, err := capture.OpenFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	first.Run(src, nil)
-	first.Finish()
+	var recs []*tracker.Record
+	first := session.New(session.Config{Pipeline: pipeline.Config{Host: "h"}, Files: []capture.Source{src},
+		OnInterval: func(_ time.Time, snap *tracker.Snapshot, _ []store.Point) { recs = snap.Records }})
+	first.Run(context.Background())
 	src.Close()
 	var evs []monitor.Event
-	for _, c := range first.Tracker.Snapshot(time.Time{}).Records {
+	for _, c := range recs {
 		evs = append(evs, monitor.Event{Time: c.Start.Add(time.Millisecond), Version: 2, Code: monitor.EventPipesStats,
 			Name: monitor.EventPipesStats.String(), Values: []uint64{3, 4}, Outbound: 3, Inbound: 4,
 			Endpoint: "tcp://" + c.ClientName, RemoteEndpoint: "tcp://" + c.ServerName})
 	}
-	p := pipeline.New(pipeline.Config{Host: "h"})
 	queue := 0
-	p.AddIntervalHook(func(end time.Time, snap *tracker.Snapshot, pts []store.Point) {
+	cfg := session.Config{Pipeline: pipeline.Config{Host: "h"}}
+	cfg.OnInterval = func(end time.Time, snap *tracker.Snapshot, pts []store.Point) {
 		for i := range pts {
 			for _, f := range pts[i].Fields {
 				if strings.HasPrefix(f.Key, "queue_") {
@@ -94,13 +96,14 @@ func TestSchemaMatchesMetrics(t *testing.T) {
 				}
 			}
 		}
-	})
-	p.MergeMonitorLog(evs)
+	}
 	if src, err = capture.OpenFile(path); err != nil {
 		t.Fatal(err)
 	}
-	p.Run(src, nil)
-	p.Finish()
+	cfg.Files = []capture.Source{src}
+	p := session.New(cfg)
+	p.AddMonitorLog(session.MonitorEvents(evs))
+	p.Run(context.Background())
 	src.Close()
 	if queue == 0 {
 		t.Errorf("no queue fields written for %d PIPES_STATS events", len(evs))
@@ -124,30 +127,18 @@ func TestRepStoppedReplying(t *testing.T) {
 	}
 	defer src.Close()
 	e := rules.New(rules.Builtins())
-	p := pipeline.New(pipeline.Config{Host: "h"})
-	p.AddIntervalHook(e.Hook())
-	var seg capture.Segment
-	var first, last time.Time
-	for {
-		if err := src.Next(&seg); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if first.IsZero() {
-			first = seg.TS
-		}
-		// The REQ times out after 300 ms: stop 100 ms in, while it waits.
-		if seg.TS.Sub(first) > 100*time.Millisecond {
-			break
-		}
-		p.Packet(&seg)
-		last = seg.TS
+	// The REQ times out after 300 ms: stop 100 ms in, while it waits.
+	cut := &until{Source: src, d: 100 * time.Millisecond}
+	var recs []*tracker.Record
+	p := session.New(session.Config{Pipeline: pipeline.Config{Host: "h"}, Files: []capture.Source{cut}, Rules: e,
+		OnInterval: func(_ time.Time, snap *tracker.Snapshot, _ []store.Point) { recs = snap.Records }})
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	if c := p.Tracker.Snapshot(time.Time{}).Records; len(c) != 1 || c[0].Outstanding != 1 || c[0].Closed {
+	if c := recs; len(c) != 1 || c[0].Outstanding != 1 || c[0].Closed {
 		t.Fatalf("conns %v", c)
 	}
-	p.Tick(last.Add(6 * time.Second))
+	p.Tick(cut.last.Add(6 * time.Second))
 	got := map[string]rules.Alert{}
 	for _, a := range e.Alerts() {
 		got[a.Rule] = a
@@ -173,12 +164,10 @@ func TestReplayReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	p := pipeline.New(pipeline.Config{})
-	p.AddIntervalHook(e.Hook())
-	if err := p.Run(src, nil); err != nil {
+	p := session.New(session.Config{Files: []capture.Source{src}, Rules: e})
+	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p.Finish()
 	r := p.Report()
 	r.Alerts = e.ReportAlerts()
 	var b bytes.Buffer
@@ -217,11 +206,10 @@ func BenchmarkBuiltinsManyConns(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := pipeline.New(pipeline.Config{Host: "h"})
-	p.Run(src, nil)
-	p.Finish()
+	var conns []*tracker.Record
+	session.New(session.Config{Pipeline: pipeline.Config{Host: "h"}, Files: []capture.Source{src},
+		OnInterval: func(_ time.Time, snap *tracker.Snapshot, _ []store.Point) { conns = snap.Records }}).Run(context.Background())
 	src.Close()
-	conns := p.Tracker.Snapshot(time.Time{}).Records
 	e := rules.New(rules.Builtins())
 	ts := conns[0].Last.Add(time.Second)
 	b.ReportAllocs()
@@ -262,4 +250,25 @@ func TestExampleFile(t *testing.T) {
 	if w.Labels["team"] != "pipeline" || w.Labels["dir"] != "s2c" || w.Severity != rules.SevCritical {
 		t.Errorf("labels %v severity %s", w.Labels, w.Severity)
 	}
+}
+
+// until is a source that ends d after its first packet.
+type until struct {
+	capture.Source
+	d           time.Duration
+	first, last time.Time
+}
+
+func (u *until) Next(seg *capture.Segment) error {
+	if err := u.Source.Next(seg); err != nil {
+		return err
+	}
+	if u.first.IsZero() {
+		u.first = seg.TS
+	}
+	if seg.TS.Sub(u.first) > u.d {
+		return io.EOF
+	}
+	u.last = seg.TS
+	return nil
 }

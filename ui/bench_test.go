@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
@@ -37,8 +38,8 @@ func bigSnapshot(n int, at time.Time, scale uint64) *tracker.Snapshot {
 
 // meterFor returns a rate meter that has seen an event of every connection
 // of s, a little before s.Time.
-func meterFor(s *tracker.Snapshot) *RateMeter {
-	m := NewRateMeter(nil)
+func meterFor(s *tracker.Snapshot) *session.RateMeter {
+	m := session.NewRateMeter(nil)
 	for i, r := range s.Records {
 		m.TrackerEvent(eventOf(r, tracker.Event{Type: tracker.EvMessage, TS: s.Time.Add(-time.Duration(i) * time.Microsecond)}))
 	}
@@ -53,7 +54,7 @@ func BenchmarkRender10k(b *testing.B) {
 	const n = 10000
 	snaps := []*tracker.Snapshot{bigSnapshot(n, t0.Add(time.Second), 1), bigSnapshot(n, t0.Add(2*time.Second), 2)}
 	meter := meterFor(snaps[0])
-	rates := [][]WindowRate{meter.Window(snaps[0]), meter.Window(snaps[1])}
+	rates := [][]session.WindowRate{meter.Window(snaps[0]), meter.Window(snaps[1])}
 	b.Run("window", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
@@ -64,12 +65,12 @@ func BenchmarkRender10k(b *testing.B) {
 		m := NewModel(report.Options{})
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			m.Apply(&Update{Snapshot: snaps[i%2], Rates: rates[i%2]})
+			m.Apply(&session.Update{Snapshot: snaps[i%2], Rates: rates[i%2]})
 		}
 	})
 	b.Run("set+draw", func(b *testing.B) {
 		m := NewModel(report.Options{})
-		frames := []*Frame{m.Apply(&Update{Snapshot: snaps[0], Rates: rates[0]}), m.Apply(&Update{Snapshot: snaps[1], Rates: rates[1]})}
+		frames := []*Frame{m.Apply(&session.Update{Snapshot: snaps[0], Rates: rates[0]}), m.Apply(&session.Update{Snapshot: snaps[1], Rates: rates[1]})}
 		d, s := newDash(b, 200, 50, DashboardOptions{History: m.History})
 		d.SetSort("↓MSG/S", true)
 		b.ReportAllocs()
@@ -86,14 +87,14 @@ func BenchmarkRender10k(b *testing.B) {
 		d, _ := newDash(b, 200, 50, DashboardOptions{History: m.History})
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
-			d.SetFrame(m.Apply(&Update{Snapshot: snaps[i%2], Rates: rates[i%2]}))
+			d.SetFrame(m.Apply(&session.Update{Snapshot: snaps[i%2], Rates: rates[i%2]}))
 			d.App.ForceDraw()
 		}
 	})
 	b.Run("redraw", func(b *testing.B) {
 		m := NewModel(report.Options{})
 		d, _ := newDash(b, 200, 50, DashboardOptions{History: m.History})
-		d.SetFrame(m.Apply(&Update{Snapshot: snaps[0]}))
+		d.SetFrame(m.Apply(&session.Update{Snapshot: snaps[0]}))
 		b.ReportAllocs()
 		for b.Loop() {
 			d.App.ForceDraw()
@@ -102,7 +103,7 @@ func BenchmarkRender10k(b *testing.B) {
 	b.Run("filter", func(b *testing.B) {
 		m := NewModel(report.Options{})
 		d, _ := newDash(b, 200, 50, DashboardOptions{History: m.History})
-		d.SetFrame(m.Apply(&Update{Snapshot: snaps[0]}))
+		d.SetFrame(m.Apply(&session.Update{Snapshot: snaps[0]}))
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			d.SetFilter([]string{"weather", "!rep", "10\\.0\\.1\\."}[i%3])

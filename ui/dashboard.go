@@ -76,11 +76,10 @@ type Dashboard struct {
 	alertIDs []uint64 // connection of each alert row (0: none)
 	screenW  int      // the screen width the texts were laid out for
 
-	ctl   Control
-	speed float64
-	log   *MessageLog
-	hist  *History
-	rates *RateMeter
+	ctl        Control
+	speed      float64
+	hist       *History
+	selectConn func(id uint64)
 
 	// quit ends the application (RunReplay and RunLive stop their
 	// goroutines first).
@@ -95,19 +94,19 @@ type DashboardOptions struct {
 	Control Control
 	// Speed is the replay's initial speed (see Control.SetSpeed).
 	Speed float64
-	// Log, History and Rates feed the detail view (Rates its message-rate
-	// sparklines); any may be nil.
-	Log     *MessageLog
+	// History feeds the detail view's latency and backlog sparklines (nil:
+	// none); Select asks the run for a connection's events and rates (nil:
+	// none).
 	History *History
-	Rates   *RateMeter
+	Select  func(id uint64)
 	// Screen replaces the terminal (tests use tcell's simulation screen).
 	Screen tcell.Screen
 }
 
 // NewDashboard builds the dashboard's widgets and key bindings.
 func NewDashboard(opt DashboardOptions) *Dashboard {
-	d := &Dashboard{App: tview.NewApplication(), ctl: opt.Control, speed: opt.Speed, log: opt.Log, hist: opt.History,
-		rates: opt.Rates, filter: ParseFilter(""), view: ViewConnections}
+	d := &Dashboard{App: tview.NewApplication(), ctl: opt.Control, speed: opt.Speed, hist: opt.History,
+		selectConn: opt.Select, filter: ParseFilter(""), view: ViewConnections}
 	if opt.Screen != nil {
 		d.App.SetScreen(opt.Screen)
 	}
@@ -378,20 +377,18 @@ func (d *Dashboard) refreshDetail() {
 			in.Series[s] = d.hist.Series(r.ID, s)
 		}
 	}
-	if d.rates != nil {
-		in.Series[SeriesRateC2S] = d.rates.Series(r.ID, 0, d.frame.Time)
-		in.Series[SeriesRateS2C] = d.rates.Series(r.ID, 1, d.frame.Time)
-	}
-	if d.log != nil {
-		in.Log = d.log.Recent(r.ID)
+	if dt := d.frame.Detail; dt != nil && dt.ID == r.ID {
+		in.Series[SeriesRateC2S] = dt.Rates[0]
+		in.Series[SeriesRateS2C] = dt.Rates[1]
+		in.Log = dt.Log
 	}
 	d.detail.SetText(strings.Join(RenderDetail(in), "\n"))
 }
 
 func (d *Dashboard) openDetail(id uint64) {
 	d.detailID = id
-	if d.log != nil {
-		d.log.Select(id)
+	if d.selectConn != nil {
+		d.selectConn(id)
 	}
 	d.detail.ScrollToBeginning()
 	d.show(ViewDetail)

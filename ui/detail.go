@@ -11,6 +11,7 @@ import (
 	"github.com/rivo/tview"
 
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/session"
 )
 
 // DetailInput is what the detail view of one connection shows.
@@ -20,7 +21,7 @@ type DetailInput struct {
 	Monitor []string // socket-monitor events for it
 	// Series are the sparkline histories (index by Series* constants).
 	Series [numSeries][]float32
-	Log    []LogEntry // recent events, oldest first
+	Log    []session.LogEntry // recent events, oldest first
 	Width  int
 }
 
@@ -273,7 +274,7 @@ func RenderDetail(in DetailInput) []string {
 
 	section(fmt.Sprintf("Recent events (%d kept, newest last)", len(in.Log)))
 	if len(in.Log) == 0 {
-		add("  [gray]none yet (events are kept from the moment a connection is selected, and the last %d of all)[-]", GlobalLogLen)
+		add("  [gray]none yet (events are kept from the moment a connection is selected, and the last %d of all)[-]", session.GlobalLogLen)
 	}
 	hexN := 0
 	if in.Width >= 100 {

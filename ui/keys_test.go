@@ -10,8 +10,8 @@ import (
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/internal/truth"
-	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/rules"
+	"github.com/zspy/zspy/session"
 )
 
 // harness runs RunReplay on a simulation screen and drives it with key events.
@@ -31,7 +31,7 @@ type harness struct {
 // newHarness sets opt up to draw on a w×h simulation screen, with keys
 // acknowledged, frames collected (up to buffer waiting) and, unless opt has
 // one, a fake clock. start runs the dashboard.
-func newHarness(t *testing.T, w, h, buffer int, opt *Options) *harness {
+func newHarness(t *testing.T, w, h, buffer int, opt *runOpts) *harness {
 	t.Helper()
 	hs := &harness{t: t, s: tcell.NewSimulationScreen("UTF-8"), frames: make(chan *Frame, buffer),
 		keys: make(chan struct{}), errc: make(chan error, 1), ready: make(chan struct{})}
@@ -63,14 +63,14 @@ func (hs *harness) start(run func(ctx context.Context) error) *harness {
 	return hs
 }
 
-func startReplay(t *testing.T, name string, w, h int, opt Options) *harness {
+func startReplay(t *testing.T, name string, w, h int, opt runOpts) *harness {
 	t.Helper()
 	hs := newHarness(t, w, h, 10000, &opt)
 	file := name // a test case's name, or a path
 	if !strings.ContainsRune(name, '/') {
 		file = pcap(t, name)
 	}
-	return hs.start(func(ctx context.Context) error { return RunReplay(ctx, []string{file}, opt) })
+	return hs.start(func(ctx context.Context) error { return runReplay(ctx, []string{file}, opt) })
 }
 
 // waitFrame waits until a frame satisfying ok has been drawn.
@@ -129,7 +129,7 @@ func done(f *Frame) bool { return f.Status.Player.Done }
 
 func TestKeysSortFilterDrillDownBackQuit(t *testing.T) {
 	tr := loadTruth(t, "pubsub")
-	h := startReplay(t, "pubsub", 100, 30, Options{})
+	h := startReplay(t, "pubsub", 100, 30, runOpts{})
 	f := h.waitFrame(done)
 	if len(f.Rows) != len(tr.Connections) {
 		t.Fatalf("%d rows, want %d", len(f.Rows), len(tr.Connections))
@@ -228,7 +228,7 @@ func TestKeysSortFilterDrillDownBackQuit(t *testing.T) {
 func TestKeysPauseStepSpeed(t *testing.T) {
 	first, last, _ := captureSpan(t, "reqrep")
 	clk := &fakeClock{now: t0}
-	h := startReplay(t, "reqrep", 80, 24, Options{Speed: 1, StartPaused: true, Clock: clk})
+	h := startReplay(t, "reqrep", 80, 24, runOpts{Speed: 1, StartPaused: true, Clock: clk})
 	// 'n' steps one packet: a paused frame at the first packet's time.
 	h.key(tcell.KeyRune, 'n')
 	f := h.waitFrame(func(f *Frame) bool { return f.Time.Equal(first) })
@@ -261,7 +261,7 @@ func (stuckClock) Now() time.Time                       { return t0 }
 func (stuckClock) After(time.Duration) <-chan time.Time { return nil }
 
 func TestQuitWhilePacerWaits(t *testing.T) {
-	h := startReplay(t, "slow_subscriber", 80, 24, Options{Speed: 1, Clock: stuckClock{}})
+	h := startReplay(t, "slow_subscriber", 80, 24, runOpts{Speed: 1, Clock: stuckClock{}})
 	f := h.waitFrame(func(*Frame) bool { return true })
 	if f.Status.Player.Done {
 		t.Fatal("the replay ended without waiting")
@@ -270,7 +270,7 @@ func TestQuitWhilePacerWaits(t *testing.T) {
 }
 
 func TestCtrlCQuits(t *testing.T) {
-	h := startReplay(t, "reqrep", 80, 24, Options{})
+	h := startReplay(t, "reqrep", 80, 24, runOpts{})
 	h.waitFrame(done)
 	h.s.InjectKey(tcell.KeyCtrlC, 0, tcell.ModCtrl)
 	<-h.keys
@@ -281,11 +281,14 @@ func TestCtrlCQuits(t *testing.T) {
 
 func TestLiveFromFileSource(t *testing.T) {
 	tr := loadTruth(t, "dealer_router")
-	var opt Options
+	var opt runOpts
+	var p *session.Session
+	opt.onSession = func(s *session.Session) { p = s }
 	hs := newHarness(t, 100, 30, 10000, &opt)
-	p := pipeline.New(pipeline.Config{})
 	src := openCase(t, "dealer_router")
-	hs.start(func(ctx context.Context) error { return Live(ctx, p, src, pipeline.LiveConfig{Block: true}, opt) })
+	hs.start(func(ctx context.Context) error {
+		return opt.run(ctx, session.Config{Live: src, LiveOptions: session.LiveOptions{Block: true}, Name: src.Name()})
+	})
 	f := hs.waitFrame(done)
 	if !f.Status.Player.Live || len(f.Rows) != len(tr.Connections) {
 		t.Fatalf("live frame: live=%v rows=%d", f.Status.Player.Live, len(f.Rows))
@@ -324,12 +327,12 @@ func TestRulesAlertOnSlowSubscriber(t *testing.T) {
 		}
 	}
 	e := rules.New(rules.Builtins())
-	p := pipeline.New(pipeline.Config{})
-	p.AddIntervalHook(e.Hook())
 	src := openCase(t, "slow_subscriber")
-	opt := Options{Rules: e}
+	opt := runOpts{Rules: e}
 	hs := newHarness(t, 120, 30, 10000, &opt)
-	hs.start(func(ctx context.Context) error { return Replay(ctx, p, []capture.Source{src}, "slow_subscriber", opt) })
+	hs.start(func(ctx context.Context) error {
+		return opt.run(ctx, session.Config{Files: []capture.Source{src}, Name: "slow_subscriber"})
+	})
 	f := hs.waitFrame(done)
 	var got *Alert
 	for i, a := range f.Alerts {

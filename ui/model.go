@@ -8,8 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
 )
 
@@ -136,13 +136,13 @@ func (r *Row) buildSearch() {
 
 // Status is the status bar's content.
 type Status struct {
-	Stats       capture.Stats
+	Stats       session.Stats
 	PacketRate  float64 // packets per second of packet time
 	Warnings    uint64
 	LastWarning string
 	Influx      string
 	Skipped     uint64 // updates the model did not take in time
-	Player      PlayerState
+	Player      session.PlayerState
 	NonZMTP     uint64
 	Evicted     uint64
 }
@@ -155,6 +155,8 @@ type Frame struct {
 	Alerts  []Alert
 	Monitor map[uint64][]string
 	Status  Status
+	// Detail is the selected connection's recent events and rate series.
+	Detail *session.Detail
 }
 
 // Row returns the row of connection id, or nil.
@@ -199,9 +201,12 @@ func NewModel(opt report.Options) *Model {
 // Apply derives the frame of u. Message and byte rates are u.Rates; the
 // latency sparkline takes the mean of the replies since the previous update
 // (a connection new since then counts from zero).
-func (m *Model) Apply(u *Update) *Frame {
-	f := &Frame{Alerts: u.Alerts, Monitor: u.Monitor}
-	f.Status = Status{Stats: u.Stats, Warnings: u.Warnings, LastWarning: u.LastWarning, Influx: u.Influx,
+func (m *Model) Apply(u *session.Update) *Frame {
+	f := &Frame{Monitor: u.Monitor, Detail: u.Detail}
+	if u.Alerts != nil {
+		f.Alerts = FromRules(u.Alerts)
+	}
+	f.Status = Status{Stats: u.Stats, Warnings: u.Warnings, LastWarning: u.LastWarning, Influx: StoreState(u.Store),
 		Skipped: u.Skipped, Player: u.Player}
 	snap := u.Snapshot
 	if snap == nil {
@@ -232,7 +237,7 @@ func (m *Model) Apply(u *Update) *Frame {
 		v := snap.Records[j]
 		r := &rows[i]
 		f.Rows[i] = r
-		var wr *WindowRate
+		var wr *session.WindowRate
 		if j < len(u.Rates) {
 			wr = &u.Rates[j]
 		}
@@ -270,7 +275,7 @@ func (m *Model) Apply(u *Update) *Frame {
 	return f
 }
 
-func (m *Model) fill(r *Row, v *tracker.Record, c *report.Connection, wr *WindowRate, now, base time.Time) {
+func (m *Model) fill(r *Row, v *tracker.Record, c *report.Connection, wr *session.WindowRate, now, base time.Time) {
 	*r = Row{ID: v.ID, Client: v.Client, Server: v.Server, C: *c, Curve: v.Curve, Start: v.Start, Last: v.Last,
 		OldestRequest: v.OldestRequest, Handshake: v.HandshakeDone}
 	if wr != nil {

@@ -8,13 +8,13 @@ import (
 
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
-	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
 
-func snapAt(at time.Time, conns ...*tracker.Record) *Update {
-	return &Update{Snapshot: &tracker.Snapshot{Time: at, Records: conns}}
+func snapAt(at time.Time, conns ...*tracker.Record) *session.Update {
+	return &session.Update{Snapshot: &tracker.Snapshot{Time: at, Records: conns}}
 }
 
 // The model shows the rates the meter measured (Update.Rates, indexed like
@@ -24,7 +24,7 @@ func TestModelTakesMeterRates(t *testing.T) {
 	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", zmtp.REQ, zmtp.REP, 10, 10)
 	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", zmtp.REQ, zmtp.REP, 3, 0)
 	u := snapAt(t0.Add(2*time.Second), a, b)
-	u.Rates = []WindowRate{{Msgs: [2]float64{5, 4}, Bytes: [2]float64{500, 400}}, {Msgs: [2]float64{3, 0}}}
+	u.Rates = []session.WindowRate{{Msgs: [2]float64{5, 4}, Bytes: [2]float64{500, 400}}, {Msgs: [2]float64{3, 0}}}
 	f := m.Apply(u)
 	if r := f.Row(1); r.MsgRate != [2]float64{5, 4} || r.ByteRate != [2]float64{500, 400} {
 		t.Errorf("rates %v %v, want the meter's", r.MsgRate, r.ByteRate)
@@ -88,9 +88,9 @@ func TestAlertsMarkRows(t *testing.T) {
 	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", zmtp.SUB, zmtp.PUB, 0, 9)
 	c := handConn(3, "10.0.0.3:40001", "10.0.0.9:6666", zmtp.SUB, zmtp.PUB, 0, 9)
 	u := snapAt(t0, a, b, c)
-	u.Alerts = []Alert{
-		{Rule: "slow-subscriber", Severity: SevCritical, State: StateFiring, Client: "10.0.0.3:40000", Server: "10.0.0.2:5555"},
-		{Rule: "hwm", Severity: SevWarning, State: StatePending, Server: "10.0.0.2:5555"},
+	u.Alerts = []rules.Alert{
+		{Rule: "slow-subscriber", Severity: rules.SevCritical, State: rules.StateFiring, Client: "10.0.0.3:40000", Server: "10.0.0.2:5555"},
+		{Rule: "hwm", Severity: rules.SevWarning, State: rules.StatePending, Server: "10.0.0.2:5555"},
 	}
 	f := NewModel(report.Options{}).Apply(u)
 	got := []int{f.Row(1).Alert, f.Row(2).Alert, f.Row(3).Alert}
@@ -147,7 +147,7 @@ func TestRenderRowIsPure(t *testing.T) {
 	a.Latency.Add(1500 * time.Microsecond)
 	a.TCP[1].HaveSeq, a.TCP[1].HaveAck, a.TCP[1].NextSeq, a.TCP[1].Acked = true, true, 5000, 1000
 	u := snapAt(t0.Add(4*time.Second), a)
-	u.Rates = []WindowRate{{Msgs: [2]float64{300, 8.5}}}
+	u.Rates = []session.WindowRate{{Msgs: [2]float64{300, 8.5}}}
 	f := NewModel(report.Options{}).Apply(u)
 	r := f.Rows[0]
 	cols := []int{ColumnIndex("ID"), ColumnIndex("CLIENT"), ColumnIndex("SOCKETS"), ColumnIndex("↑MSG/S"),
@@ -246,61 +246,6 @@ func TestFilter(t *testing.T) {
 	}
 }
 
-func TestLatestWins(t *testing.T) {
-	l := newLatest()
-	for i := range 5 {
-		l.put(&Update{Warnings: uint64(i)})
-	}
-	u := <-l.ch
-	if u.Warnings != 4 || l.skipped.Load() != 4 || u.Skipped != 4 {
-		t.Errorf("got update %d with %d skipped (counter %d), want the last and 4", u.Warnings, u.Skipped, l.skipped.Load())
-	}
-	select {
-	case u := <-l.ch:
-		t.Errorf("a second update %d was queued", u.Warnings)
-	default:
-	}
-}
-
-func TestMessageLogRings(t *testing.T) {
-	l := NewMessageLog()
-	c1, c2 := &tracker.Record{ID: 1}, &tracker.Record{ID: 2}
-	ev := func(c *tracker.Record, i int) *tracker.Event {
-		return eventOf(c, tracker.Event{Type: tracker.EvMessage, TS: t0.Add(time.Duration(i) * time.Millisecond),
-			Frames: 2, Sizes: []uint64{5, 1000}, MsgBytes: 1005, Preview: []byte(strings.Repeat("x", 100))})
-	}
-	for i := range 300 {
-		l.TrackerEvent(ev(c1, i))
-		l.TrackerEvent(ev(c2, i))
-	}
-	l.Select(1)
-	got := l.Recent(1)
-	if len(got) != ConnLogLen {
-		t.Fatalf("%d entries kept for the selected connection, want %d", len(got), ConnLogLen)
-	}
-	if got[len(got)-1].TS != t0.Add(299*time.Millisecond) || got[0].Conn != 1 {
-		t.Errorf("newest entry at %v", got[len(got)-1].TS)
-	}
-	if e := got[0]; e.NData != MaxPreview || e.NSizes != 2 {
-		t.Errorf("entry keeps %d preview bytes and %d sizes", e.NData, e.NSizes)
-	}
-	if l.Recent(2) != nil {
-		t.Error("events of an unselected connection returned")
-	}
-	// Events of the selected connection go on being kept beyond the global ring.
-	for i := 300; i < 300+GlobalLogLen; i++ {
-		l.TrackerEvent(ev(c2, i))
-	}
-	l.TrackerEvent(ev(c1, 9999))
-	if got := l.Recent(1); len(got) != ConnLogLen || got[len(got)-1].TS != t0.Add(9999*time.Millisecond) {
-		t.Errorf("selected ring after a flood elsewhere: %d entries", len(got))
-	}
-	line := FormatEntry(&got[0], 4)
-	if !strings.Contains(line, "msg 2F 1005B [5 1000]") || !strings.Contains(line, "78 78 78 78…") || !strings.Contains(line, `"xxxx`) {
-		t.Errorf("log line %q", line)
-	}
-}
-
 func TestFromRules(t *testing.T) {
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	in := []rules.Alert{
@@ -325,17 +270,17 @@ func TestFromRules(t *testing.T) {
 	}
 }
 
-func TestSinkState(t *testing.T) {
+func TestStoreState(t *testing.T) {
 	for _, c := range []struct {
-		st   store.Stats
+		st   session.StoreStatus
 		want string
 	}{
-		{store.Stats{Up: true, Written: 10}, "influx ok"},
-		{store.Stats{LastError: "dial tcp: connection refused", SpoolBytes: 2500000, Dropped: 3}, "influx down: dial tcp: connection refused, spool 2.5MB, 3 dropped"},
-		{store.Stats{}, "influx waiting"},
+		{session.StoreStatus{Name: "influx", Up: true, Written: 10}, "influx ok"},
+		{session.StoreStatus{Name: "influx", LastError: "dial tcp: connection refused", SpoolBytes: 2500000, Dropped: 3}, "influx down: dial tcp: connection refused, spool 2.5MB, 3 dropped"},
+		{session.StoreStatus{Name: "influx"}, "influx waiting"},
 	} {
-		if got := SinkState("influx", c.st); got != c.want {
-			t.Errorf("SinkState(%+v) = %q, want %q", c.st, got, c.want)
+		if got := StoreState(&c.st); got != c.want {
+			t.Errorf("StoreState(%+v) = %q, want %q", c.st, got, c.want)
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/zspy/zspy/capture"
-	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/session"
 )
 
 // headerCells returns the table header's column names (sort marks kept).
@@ -46,7 +46,7 @@ func TestSortColumnIDStaysAt80(t *testing.T) {
 // With a filter on, the status bar says how many connections it shows of
 // how many ("1 of 2 conns"); without, the total.
 func TestStatusCountsFilteredConnections(t *testing.T) {
-	h := startReplay(t, "slow_subscriber", 120, 24, Options{})
+	h := startReplay(t, "slow_subscriber", 120, 24, runOpts{})
 	f := h.waitFrame(done)
 	h.sync()
 	status := func() string { l := h.lines(); return l[len(l)-2] }
@@ -90,10 +90,11 @@ func (s *failingSource) Next(seg *capture.Segment) error {
 func TestReplayErrorNamesFile(t *testing.T) {
 	src := &failingSource{FileSource: openCase(t, "reqrep"), n: 10}
 	name := src.Name()
-	var opt Options
+	var opt runOpts
 	hs := newHarness(t, 200, 24, 10000, &opt)
-	p := pipeline.New(pipeline.Config{})
-	hs.start(func(ctx context.Context) error { return Replay(ctx, p, []capture.Source{src}, name, opt) })
+	hs.start(func(ctx context.Context) error {
+		return opt.run(ctx, session.Config{Files: []capture.Source{src}, Name: name})
+	})
 	f := hs.waitFrame(done)
 	want := name + ": " + errDisk.Error()
 	if f.Status.Player.Err != want {

@@ -2,8 +2,6 @@ package ui
 
 import (
 	"context"
-	"fmt"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -12,84 +10,9 @@ import (
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
-	"github.com/zspy/zspy/zmtp"
 )
-
-// meterAt feeds the meter one message event of c in direction dir at ts.
-func meterAt(m *RateMeter, c *tracker.Record, dir int, ts time.Time, bytes uint64) {
-	c.Dirs[dir].Messages++
-	c.Dirs[dir].Bytes += bytes
-	m.TrackerEvent(eventOf(c, tracker.Event{Type: tracker.EvMessage, TS: ts, Dir: zmtp.Dir(dir)}))
-}
-
-func windowOf(m *RateMeter, at time.Time, cs ...*tracker.Record) []WindowRate {
-	s := &tracker.Snapshot{Time: at}
-	for _, c := range cs {
-		cp := *c
-		s.Records = append(s.Records, &cp)
-	}
-	return m.Window(s)
-}
-
-func TestRateMeterWindow(t *testing.T) {
-	m := NewRateMeter(nil)
-	steady := &tracker.Record{ID: 1}
-	once := &tracker.Record{ID: 2}
-	// 1000 messages/s of 10 bytes for 3 s, and one message at 0.5 s.
-	for i := range 3000 {
-		ts := t0.Add(time.Duration(i) * time.Millisecond)
-		meterAt(m, steady, 0, ts, 10)
-		if i == 500 {
-			meterAt(m, once, 1, ts, 7)
-		}
-		if i%250 != 0 || i < 1000 {
-			continue
-		}
-		w := windowOf(m, ts, steady, once)
-		if r := w[0].Msgs[0]; math.Abs(r-1000) > 1 {
-			t.Errorf("at %v: steady rate %g, want 1000", ts.Sub(t0), r)
-		}
-		if r := w[0].Bytes[0]; math.Abs(r-10000) > 10 {
-			t.Errorf("at %v: steady byte rate %g, want 10000", ts.Sub(t0), r)
-		}
-		// The single message counts for one second, then not at all (the
-		// last 100 ms fade as the window's start crosses its bucket).
-		quiet := ts.Sub(t0.Add(500 * time.Millisecond))
-		switch r := w[1].Msgs[1]; {
-		case quiet < RateWindow-rateBucket && r != 1:
-			t.Errorf("at %v: one message in the window reads %g/s, want 1", ts.Sub(t0), r)
-		case quiet >= RateWindow+rateBucket && r != 0:
-			t.Errorf("at %v: quiet for %v, rate %g, want 0", ts.Sub(t0), quiet, r)
-		}
-	}
-	// Long after: everything is 0, and the same rates come back whenever
-	// asked (no state changes by asking).
-	late := t0.Add(10 * time.Second)
-	for range 2 {
-		if w := windowOf(m, late, steady, once); w[0] != (WindowRate{}) || w[1] != (WindowRate{}) {
-			t.Errorf("quiet connections' rates %+v", w)
-		}
-	}
-	// One point per second of packet time: 1000 in each of the 3 seconds,
-	// then zeros up to the second asked for.
-	got := m.Series(1, 0, t0.Add(4500*time.Millisecond))
-	if fmt.Sprint(got) != "[1000 1000 1000 0 0]" {
-		t.Errorf("series %v", got)
-	}
-	if got := m.Series(2, 1, t0.Add(1500*time.Millisecond)); fmt.Sprint(got) != "[1 0]" {
-		t.Errorf("series of one message %v", got)
-	}
-	// Bounded: a day later, HistoryLen points; a connection the snapshot no
-	// longer holds is forgotten.
-	if got := m.Series(1, 0, t0.Add(24*time.Hour)); len(got) != HistoryLen {
-		t.Errorf("%d points, want %d", len(got), HistoryLen)
-	}
-	windowOf(m, late, once)
-	if m.Len() != 1 || m.Series(1, 0, late) != nil {
-		t.Errorf("evicted connection kept (%d followed)", m.Len())
-	}
-}
 
 // rateFiles are replayed one after another: short exchanges (pushpull,
 // dealer_router, pair) whose connections close long before the last file
@@ -147,11 +70,11 @@ func countIn(evs []msgEvent, key string, dir int, from, to time.Time) int {
 }
 
 // startFiles is startReplay over several files.
-func startFiles(t *testing.T, files []string, w, h int, opt Options) *harness {
+func startFiles(t *testing.T, files []string, w, h int, opt runOpts) *harness {
 	t.Helper()
 	opt.Clock = &fakeClock{now: t0}
 	hs := newHarness(t, w, h, 100000, &opt)
-	return hs.start(func(ctx context.Context) error { return RunReplay(ctx, files, opt) })
+	return hs.start(func(ctx context.Context) error { return runReplay(ctx, files, opt) })
 }
 
 // screenRates reads the ↑MSG/S and ↓MSG/S cells of every connection row on
@@ -197,16 +120,16 @@ func TestRatesSameAtAnySpeed(t *testing.T) {
 	evs, lastPkt := recordMessages(t, files)
 	type run struct {
 		name   string
-		opt    Options
+		opt    runOpts
 		key    rune
 		frames []*Frame
 	}
 	runs := []*run{
-		{name: "max", opt: Options{Speed: 0}},
-		{name: "1x", opt: Options{Speed: 1}},
-		{name: "10x", opt: Options{Speed: 10}},
-		{name: "n", opt: Options{Speed: 1, StartPaused: true}, key: 'n'},
-		{name: "N", opt: Options{Speed: 1, StartPaused: true}, key: 'N'},
+		{name: "max", opt: runOpts{Speed: 0}},
+		{name: "1x", opt: runOpts{Speed: 1}},
+		{name: "10x", opt: runOpts{Speed: 10}},
+		{name: "n", opt: runOpts{Speed: 1, StartPaused: true}, key: 'n'},
+		{name: "N", opt: runOpts{Speed: 1, StartPaused: true}, key: 'N'},
 	}
 	zeroChecked := 0
 	for _, r := range runs {
@@ -244,7 +167,7 @@ func TestRatesSameAtAnySpeed(t *testing.T) {
 				shown := screenRates(t, h.lines())
 				for _, row := range f.Rows {
 					k := row.C.Client + " " + row.C.Server
-					if f.Time.Sub(lastPkt[k]) <= RateWindow+rateBucket || row.C.State == "open" {
+					if f.Time.Sub(lastPkt[k]) <= session.RateWindow+session.RateBucket || row.C.State == "open" {
 						continue
 					}
 					zeroChecked++
@@ -265,7 +188,7 @@ func TestRatesSameAtAnySpeed(t *testing.T) {
 			if shown[k] != want {
 				t.Errorf("%s: end: %s shows %v, frame says %v", r.name, k, shown[k], want)
 			}
-			if f.Time.Sub(lastPkt[k]) > RateWindow+rateBucket {
+			if f.Time.Sub(lastPkt[k]) > session.RateWindow+session.RateBucket {
 				zeroChecked++
 				if shown[k] != [2]string{"0", "0"} {
 					t.Errorf("%s: end: %s closed %v before shows %v msg/s", r.name, k, f.Time.Sub(lastPkt[k]), shown[k])
@@ -279,11 +202,12 @@ func TestRatesSameAtAnySpeed(t *testing.T) {
 	}
 
 	// Every frame of every run counts the last second's messages.
+	buckets := int64(session.RateWindow / session.RateBucket)
 	for _, r := range runs {
 		for _, f := range r.frames {
-			k := f.Time.UnixNano() / int64(rateBucket)
-			lo := time.Unix(0, (k-rateBuckets+1)*int64(rateBucket))
-			hi := time.Unix(0, (k-rateBuckets)*int64(rateBucket))
+			k := f.Time.UnixNano() / int64(session.RateBucket)
+			lo := time.Unix(0, (k-buckets+1)*int64(session.RateBucket))
+			hi := time.Unix(0, (k-buckets)*int64(session.RateBucket))
 			for _, row := range f.Rows {
 				key := row.C.Client + " " + row.C.Server
 				for d := range 2 {

@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"context"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/session"
 )
 
 // pcap returns the path of a test case's capture, skipping when it is not
@@ -36,16 +36,16 @@ func openCase(t testing.TB, name string) *capture.FileSource {
 // replayFrames replays a capture through the real pipeline and the model,
 // taking a snapshot every `every` of packet time and once at the end, and
 // returns the frames, the message log and the rate meter.
-func replayFrames(t testing.TB, name string, every time.Duration, opt report.Options) ([]*Frame, *Model, *MessageLog, *RateMeter) {
+func replayFrames(t testing.TB, name string, every time.Duration, opt report.Options) ([]*Frame, *Model, *session.MessageLog, *session.RateMeter) {
 	t.Helper()
 	src := openCase(t, name)
 	p := pipeline.New(pipeline.Config{Report: opt})
-	log := NewMessageLog()
-	rm := NewRateMeter(log)
+	log := session.NewMessageLog()
+	rm := session.NewRateMeter(log)
 	p.Tracker.SetListener(rm)
-	update := func(at time.Time) *Update {
+	update := func(at time.Time) *session.Update {
 		snap := p.Tracker.Snapshot(at)
-		return &Update{Snapshot: snap, Rates: rm.Window(snap), Stats: src.Stats()}
+		return &session.Update{Snapshot: snap, Rates: rm.Window(snap), Stats: session.Stats(src.Stats())}
 	}
 	m := NewModel(opt)
 	var frames []*Frame
@@ -67,7 +67,7 @@ func replayFrames(t testing.TB, name string, every time.Duration, opt report.Opt
 	}
 	p.Finish()
 	u := update(last)
-	u.Player = PlayerState{Done: true}
+	u.Player = session.PlayerState{Done: true}
 	frames = append(frames, m.Apply(u))
 	return frames, m, log, rm
 }
@@ -121,95 +121,15 @@ func captureSpan(t testing.TB, name string) (first, last time.Time, n int) {
 	return first, last, n
 }
 
-func newTestPlayer(t testing.TB, clock Clock, speed float64, paused bool) (*player, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	p := pipeline.New(pipeline.Config{})
-	return &player{ctx: ctx, p: p, clock: clock, pacer: NewPacer(speed), ctl: make(chan ctlMsg, 16),
-		out: newLatest(), interval: time.Hour, paused: paused}, cancel
-}
-
-func TestPlayerPacesByPacketTime(t *testing.T) {
-	first, last, _ := captureSpan(t, "pubsub")
-	span := last.Sub(first)
-	if span < 100*time.Millisecond {
-		t.Fatalf("capture spans only %v", span)
-	}
-	for _, speed := range []float64{1, 10, 0} {
-		clk := &fakeClock{now: t0}
-		pl, _ := newTestPlayer(t, clk, speed, false)
-		pl.runReplay([]capture.Source{openCase(t, "pubsub")})
-		got := clk.total()
-		if speed == 0 {
-			if got != 0 {
-				t.Errorf("speed max: waited %v, want 0", got)
-			}
-			continue
-		}
-		want := time.Duration(float64(span) / speed)
-		// Waits are quantised per packet: the sum lands within a millisecond.
-		if d := got - want; d < -time.Millisecond || d > time.Millisecond {
-			t.Errorf("speed %g: waited %v in all, want %v (capture spans %v)", speed, got, want, span)
-		}
-		u := <-pl.out.ch
-		if !u.Player.Done || u.Snapshot.Time != last {
-			t.Errorf("speed %g: last update done=%v at %v, want done at %v", speed, u.Player.Done, u.Snapshot.Time, last)
+// detailInto does in a test what the session does for a selected
+// connection: f carries id's recent events (and rates, when rm is set).
+func detailInto(f *Frame, log *session.MessageLog, rm *session.RateMeter, id uint64) {
+	log.Select(id)
+	dt := &session.Detail{ID: id, Log: log.Recent(id)}
+	if rm != nil {
+		for dir := range dt.Rates {
+			dt.Rates[dir] = rm.Series(id, dir, f.Time)
 		}
 	}
-}
-
-func TestPlayerPauseAndStep(t *testing.T) {
-	first, _, n := captureSpan(t, "reqrep")
-	clk := &fakeClock{now: t0}
-	pl, cancel := newTestPlayer(t, clk, 1, true)
-	src := openCase(t, "reqrep")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		pl.runReplay([]capture.Source{src})
-	}()
-	t.Cleanup(func() { cancel(); <-done }) // before the source closes
-	// Updates replace each other: wait for the one that shows the state.
-	until := func(ok func(u *Update) bool) *Update {
-		for {
-			if u := <-pl.out.ch; ok(u) {
-				return u
-			}
-		}
-	}
-	// Paused before the first packet: nothing processed.
-	u := until(func(u *Update) bool { return true })
-	if !u.Player.Paused || len(u.Snapshot.Records) != 0 {
-		t.Fatalf("start: paused=%v conns=%d", u.Player.Paused, len(u.Snapshot.Records))
-	}
-	// One packet: the paused update after it, at its time.
-	pl.Step(0)
-	u = until(func(u *Update) bool { return u.Snapshot.Time.Equal(first) })
-	if !u.Player.Paused || len(u.Snapshot.Records) != 1 {
-		t.Fatalf("after one packet: paused=%v conns=%d", u.Player.Paused, len(u.Snapshot.Records))
-	}
-	if u.Stats.Packets != 2 {
-		t.Errorf("after one packet: %d packets read, want 2 (one processed, one held)", u.Stats.Packets)
-	}
-	// Paused again: no update until told.
-	select {
-	case u := <-pl.out.ch:
-		t.Fatalf("an update while paused: %+v", u.Player)
-	default:
-	}
-	// One second of packet time runs the whole (sub-second) exchange up to
-	// the capture's end without waiting.
-	pl.Step(time.Second)
-	u = until(func(u *Update) bool { return u.Player.Done })
-	if got := clk.total(); got != 0 {
-		t.Errorf("steps waited %v of wall time, want none", got)
-	}
-	<-done
-	if u.Stats.Packets != uint64(n) {
-		t.Errorf("read %d packets, want %d", u.Stats.Packets, n)
-	}
-	conns := report.Build(u.Snapshot.Records, report.Options{})
-	if len(conns) != 1 || *conns[0].C2S.Messages != 20 || *conns[0].S2C.Messages != 20 {
-		t.Errorf("after the step: %+v", conns)
-	}
+	f.Detail = dt
 }

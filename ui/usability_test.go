@@ -12,9 +12,9 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/zspy/zspy/capture"
-	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
+	"github.com/zspy/zspy/session"
 )
 
 // truncatedCase writes the first n bytes of a test capture to a temporary
@@ -36,7 +36,7 @@ func truncatedCase(t *testing.T, name string, n int) string {
 // count, and at 80 columns the status bar still shows the replay's state and
 // speed.
 func TestTruncatedCaptureShowsWarning(t *testing.T) {
-	h := startReplay(t, truncatedCase(t, "dealer_router", 3000), 80, 24, Options{})
+	h := startReplay(t, truncatedCase(t, "dealer_router", 3000), 80, 24, runOpts{})
 	h.waitFrame(done)
 	h.sync()
 	lines := h.lines()
@@ -56,7 +56,7 @@ func TestTruncatedCaptureShowsWarning(t *testing.T) {
 // are never cut off, and they are laid out again when the terminal is
 // resized after the replay has ended (no frame comes to do it).
 func TestStatusAndHintsFitNarrowScreens(t *testing.T) {
-	h := startReplay(t, "slow_subscriber", 80, 24, Options{})
+	h := startReplay(t, "slow_subscriber", 80, 24, runOpts{})
 	h.waitFrame(done)
 	h.key(tcell.KeyRune, '/')
 	h.typeText("a-rather-long-filter-expression|127")
@@ -83,7 +83,7 @@ func TestStatusAndHintsFitNarrowScreens(t *testing.T) {
 func TestStatusLineKeepsStateWhenNarrow(t *testing.T) {
 	f := &Frame{Time: t0, Rows: rowsOf(1, 2)}
 	f.Status = Status{PacketRate: 1500, Warnings: 3, Influx: "down: connection refused", Skipped: 7,
-		Player: PlayerState{Paused: true}}
+		Player: session.PlayerState{Paused: true}}
 	f.Status.Stats.Packets, f.Status.Stats.KernelDrops, f.Status.Stats.InternalDrops = 123456, 5, 9
 	for _, w := range []int{40, 60, 80, 100} {
 		s := StatusLine(f, 0.0625, true, false, w, -1)
@@ -116,7 +116,7 @@ func stripTags(s string) string {
 // An empty table says why: no ZeroMQ in a capture that has ended, or a filter
 // that hides every connection (and how to clear it).
 func TestEmptyViewsSayWhy(t *testing.T) {
-	h := startReplay(t, truncatedCase(t, "pubsub", 30), 80, 24, Options{})
+	h := startReplay(t, truncatedCase(t, "pubsub", 30), 80, 24, runOpts{})
 	h.waitFrame(done)
 	h.sync()
 	if findLine(h.lines(), "no ZeroMQ connection in 0 packets") < 0 {
@@ -124,7 +124,7 @@ func TestEmptyViewsSayWhy(t *testing.T) {
 	}
 	h.quit()
 
-	h = startReplay(t, "pubsub", 80, 24, Options{})
+	h = startReplay(t, "pubsub", 80, 24, runOpts{})
 	h.waitFrame(done)
 	h.key(tcell.KeyRune, '/')
 	h.typeText("nothing-like-this")
@@ -160,12 +160,12 @@ func TestDirectionColumnsComeInPairs(t *testing.T) {
 func startRulesReplay(t *testing.T, name string, w, h int) *harness {
 	t.Helper()
 	e := rules.New(rules.Builtins())
-	p := pipeline.New(pipeline.Config{})
-	p.AddIntervalHook(e.Hook())
 	src := openCase(t, name)
-	opt := Options{Rules: e}
+	opt := runOpts{Rules: e}
 	hs := newHarness(t, w, h, 10000, &opt)
-	return hs.start(func(ctx context.Context) error { return Replay(ctx, p, []capture.Source{src}, name, opt) })
+	return hs.start(func(ctx context.Context) error {
+		return opt.run(ctx, session.Config{Files: []capture.Source{src}, Name: name})
+	})
 }
 
 // squeeze drops white space, to compare wrapped text with its source.
@@ -222,7 +222,8 @@ func TestAlertEvidenceReadableAt80(t *testing.T) {
 func TestLatencySparklinePeakUnit(t *testing.T) {
 	frames, m, log, _ := replayFrames(t, "reqrep", time.Millisecond/10, report.Options{})
 	f := frames[len(frames)-1]
-	d, s := newDash(t, 100, 60, DashboardOptions{Log: log, History: m.History})
+	var d *Dashboard
+	d, s := newDash(t, 100, 60, DashboardOptions{History: m.History, Select: func(id uint64) { detailInto(d.frame, log, nil, id) }})
 	d.SetFrame(f)
 	d.openDetail(f.Rows[0].ID)
 	lines := draw(d, s)
@@ -245,7 +246,7 @@ func TestLatencySparklinePeakUnit(t *testing.T) {
 // the held packet instead, so a step after a quiet spell jumped further.
 func TestStepSecondFromShownTime(t *testing.T) {
 	first, _, _ := captureSpan(t, "slow_subscriber")
-	h := startReplay(t, "slow_subscriber", 80, 24, Options{Speed: 1, StartPaused: true, Clock: &fakeClock{now: t0}})
+	h := startReplay(t, "slow_subscriber", 80, 24, runOpts{Speed: 1, StartPaused: true, Clock: &fakeClock{now: t0}})
 	for k := 1; k <= 3; k++ {
 		h.key(tcell.KeyRune, 'N')
 		want := first.Add(time.Duration(k) * time.Second)

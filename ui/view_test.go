@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,8 +18,8 @@ import (
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/internal/truth"
 	"github.com/zspy/zspy/monitor"
-	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/zmtp"
 )
 
@@ -38,7 +39,8 @@ func endpoint(p truth.Peer) string { return fmt.Sprintf("%s:%d", p.Addr, p.Port)
 func caseDash(t testing.TB, name string, w, h int, opt report.Options) (*Dashboard, tcell.SimulationScreen, []*Frame) {
 	t.Helper()
 	frames, m, log, rm := replayFrames(t, name, 100*time.Millisecond, opt)
-	d, s := newDash(t, w, h, DashboardOptions{Log: log, History: m.History, Rates: rm})
+	var d *Dashboard
+	d, s := newDash(t, w, h, DashboardOptions{History: m.History, Select: func(id uint64) { detailInto(d.frame, log, rm, id) }})
 	d.SetFrame(frames[len(frames)-1])
 	return d, s, frames
 }
@@ -354,7 +356,8 @@ func TestSlowSubscriberBacklogAndAlert(t *testing.T) {
 			r.Alert, r.AlertRule = a.level(), a.Rule
 		}
 	}
-	d, s := newDash(t, 80, 24, DashboardOptions{Log: log, History: m.History})
+	var d *Dashboard
+	d, s := newDash(t, 80, 24, DashboardOptions{History: m.History, Select: func(id uint64) { detailInto(d.frame, log, nil, id) }})
 	d.SetFrame(zf)
 	lines := draw(d, s)
 	k := findLine(lines, a.Client)
@@ -484,7 +487,7 @@ func TestHelpStatesRetention(t *testing.T) {
 	d.show(ViewHelp)
 	text := strings.Join(draw(d, s), "\n")
 	for _, want := range []string{"Retention", fmt.Sprintf("last %d points per connection", HistoryLen),
-		fmt.Sprintf("last %d events of all connections", GlobalLogLen), fmt.Sprintf("last %d of the connection", ConnLogLen)} {
+		fmt.Sprintf("last %d events of all connections", session.GlobalLogLen), fmt.Sprintf("last %d of the connection", session.ConnLogLen)} {
 		if !strings.Contains(text, want) {
 			t.Errorf("help lacks %q", want)
 		}
@@ -494,7 +497,7 @@ func TestHelpStatesRetention(t *testing.T) {
 func TestStatusLine(t *testing.T) {
 	f := &Frame{Time: t0, Rows: rowsOf(1, 2)}
 	f.Status = Status{PacketRate: 1500, Warnings: 3, Influx: "down: connection refused", Skipped: 7,
-		Player: PlayerState{Paused: true}}
+		Player: session.PlayerState{Paused: true}}
 	f.Status.Stats.Packets, f.Status.Stats.KernelDrops, f.Status.Stats.InternalDrops = 123456, 5, 9
 	s := StatusLine(f, 10, true, false, 120, -1)
 	for _, want := range []string{"12:00:00.000", "123k pkts 1.5k/s", "2 conns", "drops k5 i9", "ui7", "3 warn",
@@ -503,7 +506,7 @@ func TestStatusLine(t *testing.T) {
 			t.Errorf("status %q lacks %q", s, want)
 		}
 	}
-	f.Status.Influx, f.Status.Player = "ok", PlayerState{Live: true}
+	f.Status.Influx, f.Status.Player = "ok", session.PlayerState{Live: true}
 	s = StatusLine(f, 0, false, false, 120, -1)
 	if !strings.Contains(s, "influx [green]ok") || !strings.Contains(s, "live") || strings.Contains(s, "max") {
 		t.Errorf("live status %q", s)
@@ -521,7 +524,8 @@ func TestDetailMonitorEventsAndSparklines(t *testing.T) {
 	}
 	r := f.Rows[0]
 	f.Monitor = map[uint64][]string{r.ID: {"12:00:00.000 CONNECTED fd=12", "12:00:01.000 DISCONNECTED [::1]"}}
-	d, s := newDash(t, 100, 80, DashboardOptions{Log: log, History: m.History, Rates: rm})
+	var d *Dashboard
+	d, s := newDash(t, 100, 80, DashboardOptions{History: m.History, Select: func(id uint64) { detailInto(d.frame, log, rm, id) }})
 	d.SetFrame(f)
 	d.openDetail(r.ID)
 	lines := draw(d, s)
@@ -563,13 +567,20 @@ func TestDetailMergedMonitorEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	p := pipeline.New(pipeline.Config{})
-	p.MergeMonitorLog(evs)
-	if err := p.Run(src, nil); err != nil {
+	p := session.New(session.Config{Files: []capture.Source{src}})
+	p.AddMonitorLog(session.MonitorEvents(evs))
+	l := session.NewLatest()
+	p.Subscribe(l)
+	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p.Finish()
-	f := NewModel(report.Options{}).Apply(&Update{Snapshot: p.Tracker.Snapshot(t0)})
+	var last *session.Update
+	for u := range l.C {
+		if last = u; u.Player.Done {
+			break
+		}
+	}
+	f := NewModel(report.Options{}).Apply(last)
 	var r *Row
 	for _, x := range f.Rows {
 		if x.C.Monitor != nil && x.C.Monitor.ClientSource == "bad_password/plain_client" {

@@ -17,6 +17,7 @@ import (
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
@@ -100,13 +101,15 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	defer stop()
 
 	ropt := report.Options{ShowSecrets: f.showSecrets}
-	p := pipeline.New(pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
-		Tracker: tracker.Options{KeepClosed: f.keepClosed}})
-	warn := func(format string, args ...any) {
-		if !uf.enabled { // the dashboard shows the warnings count instead
-			fmt.Fprintf(os.Stderr, "zspy: warning: "+format+"\n", args...)
-		}
-		p.Warn(format, args...)
+	cfg := session.Config{
+		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
+			Tracker: tracker.Options{KeepClosed: f.keepClosed}},
+		Live:        src,
+		LiveOptions: session.LiveOptions{Duration: f.duration, Count: f.count, DrainFor: time.Second},
+		Name:        src.Name(),
+	}
+	if !uf.enabled { // the dashboard shows the warnings count instead
+		cfg.WarnTo = os.Stderr
 	}
 	var sinkName string
 	var sink store.Sink
@@ -117,7 +120,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 			return err
 		}
 		sink, sinkName = s, name
-		attachSink(p, sink, warn)
+		cfg.Sink, cfg.SinkName = sink, sinkName
 		defer func() {
 			if sink == nil { // closed for the report already
 				return
@@ -131,15 +134,15 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	if uf.enabled {
 		console = nil // the dashboard's alerts view shows them
 	}
-	eng, err := f.rules.attach(p, console, sink, f.store.hostTag)
+	eng, err := f.rules.engine(console, sink, f.store.hostTag)
 	if err != nil {
 		src.Close()
 		return err
 	}
-	cfg := pipeline.LiveConfig{Duration: f.duration, Count: f.count, DrainFor: time.Second}
-	if f.statsEvery > 0 {
+	cfg.Rules = eng
+	if f.statsEvery > 0 && !uf.enabled {
 		cfg.StatsEvery = f.statsEvery
-		cfg.OnStats = func(st pipeline.LiveStats) {
+		cfg.OnStats = func(st session.LiveStats) {
 			fmt.Fprintf(os.Stderr, "zspy: %s: %d packets, %d bytes, %d connections (%d open), kernel drops %d, zspy drops %d, duplicates %d, cut by snaplen %d, monitor events %d\n",
 				st.Elapsed.Round(time.Second), st.Packets, st.Bytes, st.Connections, st.Open, st.KernelDrops, st.InternalDrops, st.Duplicates, st.Truncated, st.MonitorEvents)
 		}
@@ -150,7 +153,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		return err
 	}
 	if w != nil {
-		cfg.OnSegment = w.segment
+		cfg.LiveOptions.OnSegment = w.segment
 		defer func() {
 			if err := w.close(); err != nil {
 				fmt.Fprintln(os.Stderr, "zspy:", err)
@@ -165,22 +168,19 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		}
 		cfg.Monitor = evs
 	}
-	// Tests and scripts wait for this line before they start traffic.
-	if !uf.enabled {
-		fmt.Fprintf(os.Stderr, "zspy: capturing on %s", src.Name())
-	}
-	if sinkName != "" && !uf.enabled {
-		fmt.Fprintf(os.Stderr, ", time series to %s", sinkName)
-	}
-	if !uf.enabled {
-		fmt.Fprintln(os.Stderr)
-	}
+	sess := session.New(cfg)
 	if uf.enabled {
-		err = runCaptureUI(ctx, cmd, p, src, cfg, uf, uiInputs{showSecrets: f.showSecrets, sink: sink, sinkName: sinkName, rules: eng})
+		err = runUI(ctx, sess, cfg, f.showSecrets)
 	} else {
-		err = p.RunLive(ctx, src, cfg)
-		p.Finish()
+		// Tests and scripts wait for this line before they start traffic.
+		fmt.Fprintf(os.Stderr, "zspy: capturing on %s", src.Name())
+		if sinkName != "" {
+			fmt.Fprintf(os.Stderr, ", time series to %s", sinkName)
+		}
+		fmt.Fprintln(os.Stderr)
+		err = sess.Run(ctx)
 	}
+	p := sess
 	if eng != nil {
 		if err := eng.Close(); err != nil {
 			p.Warn("alerts: %v", err)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +15,7 @@ import (
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
+	"github.com/zspy/zspy/session"
 )
 
 func init() { subcommands = append(subcommands, newReplayCmd) }
@@ -75,23 +78,36 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 	defer out.Flush()
 	ropt := report.Options{ShowSecrets: f.showSecrets}
-	p := pipeline.New(pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag})
+	cfg := session.Config{
+		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag},
+	}
+	names := make([]string, len(srcs))
+	for i, s := range srcs {
+		cfg.Files = append(cfg.Files, s)
+		names[i] = s.Name()
+	}
+	cfg.Name = strings.Join(names, " ")
 	sink, sinkName, err := f.store.openSink(false)
 	if err != nil {
 		return err
 	}
-	if sink != nil {
-		attachSink(p, sink, p.Warn)
-	}
-	eng, err := f.rules.attach(p, nil, sink, f.store.hostTag)
+	cfg.Sink, cfg.SinkName = sink, sinkName
+	eng, err := f.rules.engine(nil, sink, f.store.hostTag)
 	if err != nil {
 		return err
 	}
+	cfg.Rules = eng
 	var ew *report.EventWriter
 	if f.events {
 		ew = report.NewEventWriter(out, ropt)
-		p.Tracker.SetListener(ew)
+		cfg.Events = ew
 	}
+	if uf.enabled {
+		if err := uf.check(cmd, &cfg); err != nil {
+			return err
+		}
+	}
+	sess := session.New(cfg)
 	for _, name := range f.monitorLogs {
 		// Read as the packets go: a log of any size costs one event of memory.
 		lf, err := os.Open(name)
@@ -99,21 +115,16 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 			return fmt.Errorf("monitor log: %w", err)
 		}
 		defer lf.Close()
-		p.AddMonitorLog(monitor.NewLogReader(lf, name, p.Warn))
+		sess.AddMonitorLog(monitor.NewLogReader(lf, name, sess.Warn))
 	}
 	if uf.enabled {
-		err := runReplayUI(cmd.Context(), cmd, p, srcs, uf, uiInputs{showSecrets: f.showSecrets, sink: sink, sinkName: sinkName, rules: eng})
-		if err != nil {
+		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets); err != nil {
 			return err
 		}
-	} else {
-		for _, s := range srcs {
-			if err := p.Run(s, nil); err != nil {
-				p.Warn("%v", err) // it names the file
-			}
-		}
-		p.Finish()
+	} else if err := sess.Run(context.Background()); err != nil {
+		return err
 	}
+	p := sess
 	if eng != nil {
 		if err := eng.Close(); err != nil {
 			p.Warn("alerts: %v", err)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/store"
 )
@@ -26,11 +25,10 @@ func (f *ruleFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&f.noRules, "no-rules", false, "evaluate no rules")
 }
 
-// attach builds the rules engine and runs it at every interval of p. Alert
-// state changes go to console (when not nil), the JSON-lines file, the
-// webhook and the time-series sink (when not nil). Monitor events reach the
-// rules through the pipeline's monitor hook.
-func (f *ruleFlags) attach(p *pipeline.Pipeline, console io.Writer, sink store.Sink, host string) (*rules.Engine, error) {
+// engine builds the rules engine the flags ask for (nil with --no-rules),
+// with its outputs: console (when not nil), alerts file, webhook, and the
+// alerts series in sink (when not nil). The session evaluates it.
+func (f *ruleFlags) engine(console io.Writer, sink store.Sink, host string) (*rules.Engine, error) {
 	if f.noRules {
 		return nil, nil
 	}
@@ -57,9 +55,5 @@ func (f *ruleFlags) attach(p *pipeline.Pipeline, console io.Writer, sink store.S
 		}
 		eng.AddOutput(&rules.SinkOutput{Sink: sink, Host: host})
 	}
-	ms := &rules.MonitorState{}
-	eng.SetMonitor(ms)
-	p.AddMonitorHook(ms.Observe)
-	p.AddIntervalHook(eng.Hook())
 	return eng, nil
 }

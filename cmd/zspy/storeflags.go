@@ -9,10 +9,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/store"
-	"github.com/zspy/zspy/tracker"
 )
 
 // storeFlags are the time-series options shared by replay and capture.
@@ -135,17 +133,6 @@ func (f *storeFlags) openSink(localDefault bool) (store.Sink, string, error) {
 		return nil, "", err
 	}
 	return s, "local " + dataDir, nil
-}
-
-// attach makes the pipeline write every interval's points to sink.
-func attachSink(p *pipeline.Pipeline, sink store.Sink, warn func(string, ...any)) {
-	var failed bool
-	p.AddIntervalHook(func(_ time.Time, _ *tracker.Snapshot, pts []store.Point) {
-		if err := sink.Write(pts); err != nil && !failed {
-			failed = true // said once; the sink's counters tell the rest
-			warn("time series: %v", err)
-		}
-	})
 }
 
 // closeSink flushes and closes sink, waiting at most d, and returns its

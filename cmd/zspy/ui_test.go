@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/zspy/zspy/session"
 )
 
 func TestUIFlags(t *testing.T) {
@@ -17,25 +18,30 @@ func TestUIFlags(t *testing.T) {
 		}
 		return cmd, f
 	}
+	check := func(cmd *cobra.Command, f *uiFlags) (session.Config, error) {
+		var cfg session.Config
+		err := f.check(cmd, &cfg)
+		return cfg, err
+	}
 	cmd, f := mk("--ui", "--speed", "10x", "--paused")
-	opt, err := uiOptions(cmd, f, uiInputs{showSecrets: true})
-	if err != nil || !f.enabled || opt.Speed != 10 || !opt.StartPaused || !opt.ShowSecrets {
-		t.Errorf("--ui --speed 10x --paused: %+v %v", opt, err)
+	cfg, err := check(cmd, f)
+	if err != nil || !f.enabled || cfg.Speed != 10 || !cfg.StartPaused {
+		t.Errorf("--ui --speed 10x --paused: %+v %v", cfg, err)
 	}
 	cmd, f = mk("--ui", "--speed", "max")
-	if opt, err := uiOptions(cmd, f, uiInputs{}); err != nil || opt.Speed != 0 {
-		t.Errorf("--speed max: %v %v", opt.Speed, err)
+	if cfg, err := check(cmd, f); err != nil || cfg.Speed != 0 {
+		t.Errorf("--speed max: %v %v", cfg.Speed, err)
 	}
 	cmd, f = mk("--ui")
-	if opt, err := uiOptions(cmd, f, uiInputs{}); err != nil || opt.Speed != 1 {
-		t.Errorf("default speed %v %v, want real time", opt.Speed, err)
+	if cfg, err := check(cmd, f); err != nil || cfg.Speed != 1 {
+		t.Errorf("default speed %v %v, want real time", cfg.Speed, err)
 	}
 	cmd, f = mk("--ui", "--speed", "fast")
-	if _, err := uiOptions(cmd, f, uiInputs{}); err == nil || !strings.Contains(err.Error(), "speed") {
+	if _, err := check(cmd, f); err == nil || !strings.Contains(err.Error(), "speed") {
 		t.Errorf("--speed fast: %v", err)
 	}
 	cmd, f = mk("--ui", "--events")
-	if _, err := uiOptions(cmd, f, uiInputs{}); err == nil || !strings.Contains(err.Error(), "--events") {
+	if _, err := check(cmd, f); err == nil || !strings.Contains(err.Error(), "--events") {
 		t.Errorf("--ui --events: %v", err)
 	}
 	// Capture has no speed to set.

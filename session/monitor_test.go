@@ -1,6 +1,7 @@
-package pipeline
+package session
 
 import (
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
@@ -26,9 +28,9 @@ func TestMonitorMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	p := New(Config{})
+	cfg := Config{Pipeline: pipeline.Config{}, Files: []capture.Source{src}}
 	monPoints := 0
-	p.AddIntervalHook(func(_ time.Time, _ *tracker.Snapshot, pts []store.Point) {
+	cfg.OnInterval = func(_ time.Time, _ *tracker.Snapshot, pts []store.Point) {
 		for i := range pts {
 			if pts[i].Measurement == metrics.MeasMonitor {
 				if err := pts[i].Validate(); err != nil {
@@ -37,18 +39,18 @@ func TestMonitorMerge(t *testing.T) {
 				monPoints++
 			}
 		}
-	})
+	}
 	// The log is read as the packets go (what zspy replay --monitor-log does).
 	lf, err := os.Open(dir + "events.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lf.Close()
+	p := New(cfg)
 	p.AddMonitorLog(monitor.NewLogReader(lf, "events.jsonl", p.Warn))
-	if err := p.Run(src, nil); err != nil {
+	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p.Finish()
 	r := p.Report()
 	if monPoints != len(evs) {
 		t.Errorf("%d zspy_monitor points for %d events", monPoints, len(evs))

@@ -1,12 +1,14 @@
-package pipeline
+package session
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/metrics"
+	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
@@ -22,11 +24,11 @@ func TestMetricsAddUpToReport(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			p := New(Config{Host: "test", Interval: 100 * time.Millisecond})
+			cfg := Config{Pipeline: pipeline.Config{Host: "test", Interval: 100 * time.Millisecond}, Files: []capture.Source{src}}
 			sums := map[string]int64{}
 			var first, last time.Time
 			var intervals int
-			p.AddIntervalHook(func(end time.Time, _ *tracker.Snapshot, pts []store.Point) {
+			cfg.OnInterval = func(end time.Time, _ *tracker.Snapshot, pts []store.Point) {
 				intervals++
 				for i := range pts {
 					pt := &pts[i]
@@ -51,11 +53,11 @@ func TestMetricsAddUpToReport(t *testing.T) {
 					first = end
 				}
 				last = end
-			})
-			if err := p.Run(src, nil); err != nil {
+			}
+			p := New(cfg)
+			if err := p.Run(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			p.Finish()
 			r := p.Report()
 			if intervals == 0 {
 				t.Fatal("no interval ended")

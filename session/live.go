@@ -1,4 +1,4 @@
-package pipeline
+package session
 
 import (
 	"context"
@@ -8,11 +8,10 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
-	"github.com/zspy/zspy/monitor"
 )
 
-// LiveConfig configures a live run.
-type LiveConfig struct {
+// LiveOptions configure a live run.
+type LiveOptions struct {
 	// Batches is how many batches of packets may wait between the capture
 	// goroutine and the pipeline (default 64); BatchSegments and BatchBytes
 	// bound one batch (defaults 2048 segments, 1 MiB of payload). When every
@@ -29,14 +28,6 @@ type LiveConfig struct {
 	Duration time.Duration
 	Count    uint64
 
-	// StatsEvery calls OnStats with the counters at this period of wall-clock
-	// time (0: never).
-	StatsEvery time.Duration
-	OnStats    func(LiveStats)
-
-	// Monitor delivers socket-monitor events to merge (nil: none).
-	Monitor <-chan monitor.Event
-
 	// OnSegment, when set, sees every segment on the capture goroutine before
 	// it is queued (e.g. to write it to a file). It must not keep seg.
 	OnSegment func(seg *capture.Segment)
@@ -49,9 +40,6 @@ type LiveConfig struct {
 	// Block makes the capture goroutine wait for a free batch instead of
 	// dropping packets: for sources that can wait (files), not for live ones.
 	Block bool
-
-	// Clock returns the wall-clock time (default time.Now); tests replace it.
-	Clock func() time.Time
 }
 
 // LiveStats are the counters of a live run, for periodic status lines.
@@ -68,13 +56,14 @@ type batch struct {
 	data []byte
 }
 
-// RunLive captures from src until ctx is done, the duration or count is
-// reached, or src ends. Packets are read on a goroutine of their own and
-// handed to the pipeline in batches through a bounded queue: when the pipeline
-// falls behind, packets are dropped and counted, never buffered without limit.
-// Everything else (the model, the interval hooks, monitor events) runs on the
-// caller's goroutine. RunLive closes src.
-func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConfig) error {
+// runLive captures from the live source until ctx is done, the duration or
+// count is reached, or the source ends. Packets are read on a goroutine of
+// their own and handed over in batches through a bounded queue: when the
+// model falls behind, packets are dropped and counted, never buffered without
+// limit. Everything else (the model, intervals, monitor events, updates)
+// runs on the session's goroutine. runLive closes the source.
+func (s *Session) runLive(ctx context.Context) error {
+	src, cfg := s.cfg.Live, s.cfg.LiveOptions
 	if cfg.Batches <= 0 {
 		cfg.Batches = 64
 	}
@@ -87,9 +76,6 @@ func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConf
 	if cfg.Linger <= 0 {
 		cfg.Linger = 50 * time.Millisecond
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if cfg.Duration > 0 {
@@ -98,39 +84,40 @@ func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConf
 		defer c2()
 	}
 	// Batches are made on demand, up to cfg.Batches: memory grows only as far
-	// as the pipeline falls behind, and a pipeline that keeps up recycles two
-	// or three.
+	// as the model falls behind, and a model that keeps up recycles two or
+	// three.
 	free := make(chan *batch, cfg.Batches)
 	full := make(chan *batch, cfg.Batches)
 	var drops atomic.Uint64
-	p.liveDrops = &drops
-	p.cur = src
 	readErr := make(chan error, 1)
+	s.p.SetLive(src, &drops)
 	go func() {
-		readErr <- p.readLive(ctx, src, cfg, free, full, &drops)
+		readErr <- readLive(ctx, src, cfg, free, full, &drops)
 		close(full)
 	}()
-	start := cfg.Clock()
+	start := s.clock.Now()
 	var statsTick <-chan time.Time
-	if cfg.StatsEvery > 0 && cfg.OnStats != nil {
-		t := time.NewTicker(cfg.StatsEvery)
+	if s.cfg.StatsEvery > 0 && s.cfg.OnStats != nil {
+		t := time.NewTicker(s.cfg.StatsEvery)
 		defer t.Stop()
 		statsTick = t.C
 	}
+	var pushTick <-chan time.Time
+	if len(s.listeners) > 0 {
+		t := time.NewTicker(s.cfg.UpdateInterval)
+		defer t.Stop()
+		pushTick = t.C
+	}
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
-	mon := cfg.Monitor
+	mon := s.cfg.Monitor
 	for {
 		select {
 		case b, ok := <-full:
 			if !ok {
 				src.Close()
 				err := <-readErr
-				p.cur = nil
-				st := src.Stats()
-				st.InternalDrops += drops.Load()
-				p.addStats(st)
-				p.liveDrops = nil
+				s.p.EndLive(drops.Load())
 				// Monitor events already received go in too.
 				for mon != nil {
 					select {
@@ -139,7 +126,7 @@ func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConf
 							mon = nil
 							continue
 						}
-						p.MonitorEvent(&ev)
+						s.monitorEvent(&ev)
 					default:
 						mon = nil
 					}
@@ -150,7 +137,9 @@ func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConf
 				return err
 			}
 			for i := range b.segs {
-				p.Packet(&b.segs[i])
+				seg := &b.segs[i]
+				s.before(seg.TS)
+				s.p.Packet(seg)
 			}
 			b.segs, b.data = b.segs[:0], b.data[:0]
 			free <- b
@@ -159,26 +148,31 @@ func (p *Pipeline) RunLive(ctx context.Context, src capture.Source, cfg LiveConf
 				mon = nil
 				continue
 			}
-			p.MonitorEvent(&ev)
+			s.monitorEvent(&ev)
+		case c := <-s.ctl:
+			s.lastTS = s.clock.Now()
+			s.apply(c, time.Time{})
 		case now := <-idle.C:
 			// No packets for a while: end the metrics intervals by the clock.
-			if p.lastTS.IsZero() || now.Sub(p.lastTS) > 2*time.Second {
-				p.Tick(now)
+			if last := s.p.LastTS(); last.IsZero() || now.Sub(last) > 2*time.Second {
+				s.tick(now)
 			}
+		case <-pushTick:
+			// Updates take the wall-clock time, so that rates fall to zero
+			// when traffic stops.
+			s.lastTS = s.clock.Now()
+			s.push()
 		case <-statsTick:
-			st := LiveStats{Stats: p.Stats(), Elapsed: cfg.Clock().Sub(start)}
-			st.Connections, _ = p.Tracker.Len()
-			st.Open = p.Asm.Stats().Open
-			st.MonitorEvents = p.Tracker.MonitorStats().Events
-			cfg.OnStats(st)
+			st := LiveStats{Stats: s.p.Stats(), Elapsed: s.clock.Now().Sub(start), MonitorEvents: s.p.Tracker.MonitorStats().Events}
+			st.Connections, _ = s.p.Tracker.Len()
+			st.Open = s.p.Asm.Stats().Open
+			s.cfg.OnStats(st)
 		}
 	}
 }
 
-var errCount = errors.New("packet count reached")
-
 // readLive is the capture goroutine: it fills batches and queues them.
-func (p *Pipeline) readLive(ctx context.Context, src capture.Source, cfg LiveConfig, free, full chan *batch, drops *atomic.Uint64) error {
+func readLive(ctx context.Context, src capture.Source, cfg LiveOptions, free, full chan *batch, drops *atomic.Uint64) error {
 	var cur *batch
 	var opened time.Time
 	var n uint64

@@ -1,6 +1,7 @@
-package pipeline
+package session
 
 import (
+	"context"
 	"encoding/json"
 	"net/netip"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/pipeline"
 )
 
 // contentionTruth is monitor/testdata/contention/truth.json: for each line of
@@ -43,12 +45,12 @@ func TestMonitorContention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	p := New(Config{})
-	p.MergeMonitorLog(evs)
-	if err := p.Run(src, nil); err != nil {
+	cfg := Config{Pipeline: pipeline.Config{}, Files: []capture.Source{src}}
+	p := New(cfg)
+	p.AddMonitorLog(MonitorEvents(evs))
+	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p.Finish()
 	r := p.Report()
 
 	type key struct {

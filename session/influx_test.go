@@ -1,4 +1,4 @@
-package pipeline
+package session
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/internal/influxtest"
+	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
@@ -38,16 +39,16 @@ func replayInto(t *testing.T, name, host string, sink store.Sink) *report.Report
 		t.Fatal(err)
 	}
 	defer src.Close()
-	p := New(Config{Host: host})
-	p.AddIntervalHook(func(_ time.Time, _ *tracker.Snapshot, pts []store.Point) {
+	cfg := Config{Pipeline: pipeline.Config{Host: host}, Files: []capture.Source{src}}
+	cfg.OnInterval = func(_ time.Time, _ *tracker.Snapshot, pts []store.Point) {
 		if err := sink.Write(pts); err != nil {
 			t.Errorf("write: %v", err)
 		}
-	})
-	if err := p.Run(src, nil); err != nil {
+	}
+	p := New(cfg)
+	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p.Finish()
 	return p.Report()
 }
 

@@ -1,7 +1,6 @@
-package ui
+package session
 
 import (
-	"sync"
 	"time"
 
 	"github.com/zspy/zspy/tracker"
@@ -10,14 +9,17 @@ import (
 // Rates are per second of packet time over a sliding window: what a
 // connection carried in the last RateWindow of packet time, whatever the
 // replay speed or how often the screen updates. The window slides in
-// rateBucket steps: the counts at the start of each of the last buckets are
+// RateBucket steps: the counts at the start of each of the last buckets are
 // kept, and the window's start is interpolated inside its bucket, so a
 // steady stream reads steady and a quiet (or closed) connection falls to 0
 // once RateWindow has passed since its last event.
 const (
+	// SeriesLen is how many points a connection's per-second message rate
+	// series keeps (Detail.Rates).
+	SeriesLen   = 120
 	RateWindow  = time.Second
-	rateBucket  = 100 * time.Millisecond
-	rateBuckets = int64(RateWindow / rateBucket)
+	RateBucket  = 100 * time.Millisecond
+	rateBuckets = int64(RateWindow / RateBucket)
 )
 
 // counts are the cumulative counters rates derive from: messages (CURVE
@@ -46,14 +48,14 @@ func eventCounts(e *tracker.Event) counts {
 // whatever its traffic.
 type connMeter struct {
 	last counts // as of the connection's latest event
-	k    int64  // rateBucket of the latest event
+	k    int64  // RateBucket of the latest event
 	// start[j%len] holds the counts at the start of bucket j, for j in
 	// k-rateBuckets..k.
 	start [rateBuckets + 1]counts
-	// secs[s%HistoryLen] holds the messages of second s (packet time) per
-	// direction, for s in sk-HistoryLen+1..sk-1; second sk is in progress
+	// secs[s%SeriesLen] holds the messages of second s (packet time) per
+	// direction, for s in sk-SeriesLen+1..sk-1; second sk is in progress
 	// and began at secBase messages.
-	secs    [HistoryLen][2]uint32
+	secs    [SeriesLen][2]uint32
 	sk      int64
 	secBase [2]uint64
 	born    int64  // second of the first event
@@ -67,12 +69,12 @@ type WindowRate struct {
 }
 
 // RateMeter is a tracker.Listener that follows every connection's counters
-// in packet time (see RateWindow). The pipeline goroutine feeds it and asks
-// it for the rates at each snapshot; the UI reads the rate sparklines
-// (a mutex guards it). Memory is bounded per connection; connections the
-// tracker no longer holds are forgotten at the next Window.
+// in packet time (see RateWindow). It belongs to the session's goroutine,
+// which feeds it and asks it for the rates at each snapshot and the selected
+// connection's series (Update.Rates, Detail.Rates). Memory is bounded per
+// connection; connections the tracker no longer holds are forgotten at the
+// next Window.
 type RateMeter struct {
-	mu    sync.Mutex
 	conns map[uint64]*connMeter
 	gen   uint64
 	next  tracker.Listener
@@ -94,7 +96,7 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func bucketOf(t time.Time) int64 { return floorDiv(t.UnixNano(), int64(rateBucket)) }
+func bucketOf(t time.Time) int64 { return floorDiv(t.UnixNano(), int64(RateBucket)) }
 func secondOf(t time.Time) int64 { return floorDiv(t.UnixNano(), int64(time.Second)) }
 
 func ringIdx(j, n int64) int64 { return ((j % n) + n) % n }
@@ -111,9 +113,7 @@ func sub(a, b uint64) uint64 {
 // TrackerEvent records the counters of e's connection after e, at e's time.
 func (m *RateMeter) TrackerEvent(e *tracker.Event) {
 	if e.ConnID != 0 {
-		m.mu.Lock()
 		m.record(e, e.TS)
-		m.mu.Unlock()
 	}
 	if m.next != nil {
 		m.next.TrackerEvent(e)
@@ -143,7 +143,7 @@ func (cm *connMeter) advance(k, s int64) {
 		cm.k = k
 	}
 	if s > cm.sk {
-		const n = int64(HistoryLen)
+		const n = int64(SeriesLen)
 		for i := range 2 {
 			cm.secs[ringIdx(cm.sk, n)][i] = uint32(min(sub(cm.last[i], cm.secBase[i]), 1<<32-1))
 		}
@@ -169,12 +169,10 @@ func (cm *connMeter) startAt(j int64) counts {
 // pipeline goroutine, with s just taken: the meter has seen every event up
 // to s.Time.
 func (m *RateMeter) Window(s *tracker.Snapshot) []WindowRate {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.gen++
 	out := make([]WindowRate, len(s.Records))
 	K := bucketOf(s.Time)
-	frac := float64(s.Time.UnixNano()-K*int64(rateBucket)) / float64(rateBucket)
+	frac := float64(s.Time.UnixNano()-K*int64(RateBucket)) / float64(RateBucket)
 	for i, v := range s.Records {
 		cm := m.conns[v.ID]
 		if cm == nil {
@@ -201,15 +199,13 @@ func (m *RateMeter) Window(s *tracker.Snapshot) []WindowRate {
 
 // Series returns connection id's messages per second of packet time in
 // direction dir, one point per second up to the one at t (in progress,
-// counted so far), at most HistoryLen points, oldest first.
+// counted so far), at most SeriesLen points, oldest first.
 func (m *RateMeter) Series(id uint64, dir int, t time.Time) []float32 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	cm := m.conns[id]
 	if cm == nil || dir < 0 || dir > 1 {
 		return nil
 	}
-	const n = int64(HistoryLen)
+	const n = int64(SeriesLen)
 	end := secondOf(t)
 	first := max(cm.sk-n+1, cm.born) // the oldest second kept
 	if end < first {
@@ -233,7 +229,5 @@ func (m *RateMeter) Series(id uint64, dir int, t time.Time) []float32 {
 
 // Len returns how many connections the meter follows.
 func (m *RateMeter) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	return len(m.conns)
 }

@@ -1,23 +1,12 @@
-package pipeline
+package session
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"testing"
 
 	"github.com/zspy/zspy/capture"
-	"github.com/zspy/zspy/report"
 )
-
-func jsonOf(t *testing.T, r *report.Report) string {
-	t.Helper()
-	var b bytes.Buffer
-	if err := report.WriteJSON(&b, r); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
 
 // The live runner, fed by a capture file through its batching queue, gives the
 // same report as a replay: batching neither loses nor reorders packets.
@@ -29,13 +18,11 @@ func TestRunLiveMatchesReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := New(Config{})
 		// Small batches, so that many of them cross the queue.
-		err = p.RunLive(context.Background(), src, LiveConfig{Batches: 2, BatchSegments: 7, BatchBytes: 64 << 10, Block: true})
-		if err != nil {
+		p := New(Config{Live: src, LiveOptions: LiveOptions{Batches: 2, BatchSegments: 7, BatchBytes: 64 << 10, Block: true}})
+		if err := p.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		p.Finish()
 		got := p.Report()
 		if jsonOf(t, got) != jsonOf(t, want) {
 			t.Errorf("%s: live report differs from replay", name)
@@ -49,12 +36,12 @@ func TestRunLiveCount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := New(Config{})
-	if err := p.RunLive(context.Background(), src, LiveConfig{Count: 10}); err != nil {
+	p := New(Config{Live: src, LiveOptions: LiveOptions{Count: 10}})
+	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if p.packets != 10 {
-		t.Fatalf("pipeline saw %d segments, want 10", p.packets)
+	if n := p.p.Packets(); n != 10 {
+		t.Fatalf("pipeline saw %d segments, want 10", n)
 	}
 }
 
@@ -67,13 +54,12 @@ func TestRunLiveCountsDrops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := New(Config{})
-	if err := p.RunLive(context.Background(), src, LiveConfig{Batches: 1, BatchSegments: 1}); err != nil {
+	p := New(Config{Live: src, LiveOptions: LiveOptions{Batches: 1, BatchSegments: 1}})
+	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	p.Finish()
 	got := p.Report()
-	if p.packets+got.Stats.InternalDrops != want.Stats.TCPPackets {
-		t.Fatalf("pipeline saw %d segments and dropped %d, the file has %d", p.packets, got.Stats.InternalDrops, want.Stats.TCPPackets)
+	if n := p.p.Packets(); n+got.Stats.InternalDrops != want.Stats.TCPPackets {
+		t.Fatalf("pipeline saw %d segments and dropped %d, the file has %d", n, got.Stats.InternalDrops, want.Stats.TCPPackets)
 	}
 }

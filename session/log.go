@@ -1,9 +1,7 @@
-package ui
+package session
 
 import (
 	"fmt"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/zspy/zspy/tracker"
@@ -51,9 +49,9 @@ func (e *LogEntry) setData(b []byte) {
 }
 
 // MessageLog is a tracker.Listener that keeps recent events in bounded rings.
-// The pipeline goroutine writes it; the UI reads it (a mutex guards it).
+// It belongs to the session's goroutine, which feeds it and copies the
+// selected connection's events into each update (Detail.Log).
 type MessageLog struct {
-	mu        sync.Mutex
 	global    []LogEntry
 	gHead, gN int
 	selected  uint64
@@ -72,8 +70,6 @@ func NewMessageLog() *MessageLog {
 
 // TrackerEvent records e.
 func (l *MessageLog) TrackerEvent(e *tracker.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.total++
 	g := &l.global[l.gHead]
 	fillEntry(g, e)
@@ -124,8 +120,6 @@ func fillEntry(g *LogEntry, e *tracker.Event) {
 // Select makes id the connection whose events are kept apart (the detail
 // view's); its ring is seeded from the global one.
 func (l *MessageLog) Select(id uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if id == l.selected {
 		return
 	}
@@ -148,8 +142,6 @@ func (l *MessageLog) Select(id uint64) {
 // Recent returns a copy of the selected connection's kept events (at most
 // ConnLogLen), oldest first, if id is the selected connection.
 func (l *MessageLog) Recent(id uint64) []LogEntry {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if id != l.selected {
 		return nil
 	}
@@ -163,64 +155,5 @@ func (l *MessageLog) Recent(id uint64) []LogEntry {
 
 // Total returns how many events the log has seen.
 func (l *MessageLog) Total() uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	return l.total
-}
-
-// FormatEntry renders one log line: time, direction, event and what it
-// carried (frames, sizes, hex and text preview for messages).
-func FormatEntry(e *LogEntry, hexBytes int) string {
-	var b strings.Builder
-	b.WriteString(e.TS.UTC().Format("15:04:05.000000"))
-	if e.Dir == 0 {
-		b.WriteString(" ↑ ")
-	} else {
-		b.WriteString(" ↓ ")
-	}
-	d := e.DataBytes()
-	switch e.Type {
-	case tracker.EvMessage:
-		if e.Curve {
-			fmt.Fprintf(&b, "box %dB (encrypted)", e.Bytes)
-			break
-		}
-		fmt.Fprintf(&b, "msg %dF %dB [", e.Frames, e.Bytes)
-		for i := range int(e.NSizes) {
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			fmt.Fprint(&b, e.Sizes[i])
-		}
-		if e.Frames > int(e.NSizes) {
-			b.WriteString(" …")
-		}
-		b.WriteString("] ")
-		if hexBytes > 0 {
-			b.WriteString(HexPreview(d, hexBytes))
-			b.WriteString("  ")
-		}
-		b.WriteString(`"` + TextPreview(d) + `"`)
-	case tracker.EvSubscription:
-		op := "SUBSCRIBE"
-		if e.Cancel {
-			op = "CANCEL"
-		}
-		fmt.Fprintf(&b, "%s %q", op, tracker.Printable(d))
-	case tracker.EvCommand:
-		fmt.Fprintf(&b, "command %s", TextPreview(d))
-	case tracker.EvIdentity:
-		fmt.Fprintf(&b, "identity %s", tracker.Printable(d))
-	case tracker.EvGreeting:
-		fmt.Fprintf(&b, "greeting %s", d)
-	case tracker.EvGap:
-		fmt.Fprintf(&b, "gap: %d bytes not captured", e.Lost)
-	case tracker.EvResync:
-		fmt.Fprintf(&b, "resync: skipped %d bytes", e.Skipped)
-	case tracker.EvError:
-		fmt.Fprintf(&b, "error: %s", d)
-	default:
-		fmt.Fprintf(&b, "%s %s", e.Type, TextPreview(d))
-	}
-	return b.String()
 }
