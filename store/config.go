@@ -65,7 +65,7 @@ func (c *Config) Validate() error {
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: InfluxDB URL %q is not http(s)://host:port", ErrConfig, c.URL)
+		return fmt.Errorf("%w: InfluxDB URL %q is not http(s)://host:port", ErrConfig, MaskURL(c.URL))
 	}
 	if c.Bucket == "" {
 		return fmt.Errorf("%w: no bucket (INFLUX_BUCKET; for InfluxDB 1.8 \"database/retention-policy\")", ErrConfig)

@@ -370,10 +370,10 @@ func (w *Influx) Close(ctx context.Context) error {
 func (w *Influx) Ping(ctx context.Context) error {
 	ok, err := w.hw.client.Ping(ctx)
 	if err != nil {
-		return fmt.Errorf("ping %s: %w", w.cfg.URL, err)
+		return fmt.Errorf("ping %s: %w", MaskURL(w.cfg.URL), MaskURLError(err))
 	}
 	if !ok {
-		return fmt.Errorf("ping %s: not ok", w.cfg.URL)
+		return fmt.Errorf("ping %s: not ok", MaskURL(w.cfg.URL))
 	}
 	return nil
 }
@@ -556,8 +556,10 @@ func (w *Influx) deliver(b *batch) {
 	}
 	var we *writeError
 	if errors.As(err, &we) && !we.retryable {
-		w.rejected.Add(uint64(b.n))
-		w.setErr(fmt.Errorf("%d points rejected: %w", b.n, err))
+		rej := we.rejectedOf(b.n)
+		w.written.Add(uint64(b.n - rej))
+		w.rejected.Add(uint64(rej))
+		w.setErr(fmt.Errorf("%d of %d points rejected: %w", rej, b.n, err))
 		return
 	}
 	w.setUp(false, err)
@@ -642,8 +644,11 @@ func (w *Influx) resendOne() bool {
 		w.kept()
 		w.backoff = 0
 	case errors.As(err, &we) && !we.retryable:
-		w.rejected.Add(uint64(lines))
-		w.setErr(fmt.Errorf("%d spooled points rejected: %w", lines, err))
+		rej := we.rejectedOf(lines)
+		w.written.Add(uint64(lines - rej))
+		w.resent.Add(uint64(lines - rej))
+		w.rejected.Add(uint64(rej))
+		w.setErr(fmt.Errorf("%d of %d spooled points rejected: %w", rej, lines, err))
 	default:
 		w.retried.Add(1)
 		w.setUp(false, err)

@@ -169,7 +169,7 @@ func (f *storeFlags) openSink(localDefault bool) (store.Sink, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		return s, "influxdb " + cfg.URL, nil
+		return s, "influxdb " + store.MaskURL(cfg.URL), nil
 	}
 	if dataDir == "" && !localDefault {
 		return nil, "", nil

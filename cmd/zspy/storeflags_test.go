@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zspy/zspy/internal/influxtest"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/store"
 )
@@ -110,5 +111,27 @@ func TestRetentionFlags(t *testing.T) {
 	}
 	if out, err := runZspy(t, "replay", "--data-dir", dir, "--retention-age", "7 days", pcaps+"reqrep/capture.pcap"); err == nil {
 		t.Errorf("a bad age was accepted: %s", out)
+	}
+}
+
+// TestReplayInfluxURLMasked: a password in the InfluxDB URL is masked in
+// the JSON and text reports, as net/http masks it in the errors that become
+// warnings (store.TestInfluxErrorsMaskURL checks those without a server).
+func TestReplayInfluxURLMasked(t *testing.T) {
+	srv := influxtest.Start(t, influxtest.WithAuth("admin", "s3cret"))
+	withPass := strings.Replace(srv.URL, "http://", "http://admin:s3cret@", 1)
+	masked := strings.Replace(srv.URL, "http://", "http://admin:***@", 1)
+	r := replayStore(t, "--influx-url", withPass, "--influx-token", "admin:s3cret", "--influx-bucket", srv.DB,
+		"--spool-dir", t.TempDir(), pcaps+"reqrep/capture.pcap")
+	if r.Store.Sink != "influxdb "+masked || r.Store.Written == 0 {
+		t.Errorf("store %+v", r.Store)
+	}
+	out, err := runZspy(t, "replay", "--no-rules", "--influx-url", withPass, "--influx-token", "admin:s3cret",
+		"--influx-bucket", srv.DB, "--spool-dir", t.TempDir(), pcaps+"reqrep/capture.pcap")
+	if err != nil || !strings.Contains(out, "time series: influxdb "+masked+":") {
+		t.Errorf("%v\n%s", err, out)
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("the password is printed:\n%s", out)
 	}
 }
