@@ -57,16 +57,21 @@ type Stats struct {
 
 // StoreStats are the time-series sink's counters at the end of the run.
 type StoreStats struct {
-	Sink       string `json:"sink"`
-	Written    uint64 `json:"written"`
-	Spilled    uint64 `json:"spilled"`
-	Resent     uint64 `json:"resent"`
-	Dropped    uint64 `json:"dropped"`
-	Rejected   uint64 `json:"rejected"`
-	Invalid    uint64 `json:"invalid"`
-	Buffered   int    `json:"buffered"`
-	SpoolBytes int64  `json:"spool_bytes"`
-	LastError  string `json:"last_error,omitempty"`
+	Sink    string `json:"sink"`
+	Written uint64 `json:"written"`
+	Spilled uint64 `json:"spilled"`
+	Resent  uint64 `json:"resent"`
+	Dropped uint64 `json:"dropped"`
+	// DropEpisodes counts the times the sink started dropping after a success.
+	DropEpisodes uint64 `json:"drop_episodes"`
+	Rejected     uint64 `json:"rejected"`
+	Invalid      uint64 `json:"invalid"`
+	Buffered     int    `json:"buffered"`
+	SpoolBytes   int64  `json:"spool_bytes"`
+	// RemovedFiles and RemovedBytes: the local store's files deleted by retention.
+	RemovedFiles uint64 `json:"removed_files"`
+	RemovedBytes int64  `json:"removed_bytes"`
+	LastError    string `json:"last_error,omitempty"`
 }
 
 // Counts is one direction's traffic. Messages is nil where it cannot be known
@@ -341,8 +346,11 @@ func WriteText(w io.Writer, r *Report) error {
 	if st := r.Store; st != nil {
 		fmt.Fprintf(w, "time series: %s: %d points written", st.Sink, st.Written)
 		if st.Spilled+st.Dropped+st.Rejected+st.Invalid > 0 || st.SpoolBytes > 0 {
-			fmt.Fprintf(w, ", %d spilled, %d resent, %d dropped, %d rejected, %d invalid, %d bytes still spooled",
-				st.Spilled, st.Resent, st.Dropped, st.Rejected, st.Invalid, st.SpoolBytes)
+			fmt.Fprintf(w, ", %d spilled, %d resent, %d dropped (%d episodes), %d rejected, %d invalid, %d bytes still spooled",
+				st.Spilled, st.Resent, st.Dropped, st.DropEpisodes, st.Rejected, st.Invalid, st.SpoolBytes)
+		}
+		if st.RemovedFiles > 0 {
+			fmt.Fprintf(w, "; retention deleted %d old files (%d bytes)", st.RemovedFiles, st.RemovedBytes)
 		}
 		fmt.Fprintln(w)
 	}

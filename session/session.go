@@ -140,6 +140,11 @@ func New(cfg Config) *Session {
 	s := &Session{cfg: cfg, p: pipeline.New(cfg.Pipeline), metrics: metrics.New(host, cfg.Pipeline.Interval),
 		intervals: cfg.Sink != nil || cfg.Rules != nil || cfg.OnInterval != nil, clock: cfg.Clock, pacer: NewPacer(cfg.Speed),
 		ctl: make(chan control, 16), live: cfg.Live != nil}
+	if w, ok := cfg.Sink.(store.Warner); ok {
+		// When the store starts dropping points, and when it stops, the
+		// run hears of it at once (from Write, on this goroutine).
+		w.SetWarn(func(msg string) { s.warn("time series: %s", msg) })
+	}
 	if cfg.Rules != nil {
 		s.monState = &rules.MonitorState{}
 		cfg.Rules.SetMonitor(s.monState)

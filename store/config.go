@@ -24,6 +24,8 @@ const (
 	DefaultMaxRetryInterval = 30 * time.Second
 	DefaultLocalFileSize    = 64 << 20
 	DefaultLocalWindow      = 100_000
+	DefaultLocalMaxAge      = 7 * 24 * time.Hour
+	DefaultLocalMaxSize     = 1 << 30
 )
 
 // Config configures the InfluxDB sink. Library code takes it as a struct;
@@ -63,7 +65,7 @@ func (c *Config) Validate() error {
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%w: InfluxDB URL %q is not http(s)://host:port", ErrConfig, c.URL)
+		return fmt.Errorf("%w: InfluxDB URL %q is not http(s)://host:port", ErrConfig, MaskURL(c.URL))
 	}
 	if c.Bucket == "" {
 		return fmt.Errorf("%w: no bucket (INFLUX_BUCKET; for InfluxDB 1.8 \"database/retention-policy\")", ErrConfig)
@@ -98,17 +100,37 @@ type LocalConfig struct {
 	DataDir     string `yaml:"data_dir"`      // line-protocol files go here
 	MaxFileSize int64  `yaml:"max_file_size"` // a file is rotated when it would grow past this
 	Window      int    `yaml:"window"`        // points kept in memory for the dashboard
+
+	// Retention. Zero: the default (7 days, 1 GiB); negative: no limit.
+	MaxAge  time.Duration `yaml:"max_age"`  // files last written longer ago are deleted
+	MaxSize int64         `yaml:"max_size"` // the oldest files are deleted while all hold more
 }
 
-// Validate fills defaults into zero fields and checks the rest.
+// Validate fills defaults into zero fields and checks the rest. Left zero
+// under a MaxSize below 256 MiB, MaxFileSize is a quarter of MaxSize, so that
+// retention deletes a file at a time rather than nearly everything.
 func (c *LocalConfig) Validate() error {
 	if c.DataDir == "" {
 		return fmt.Errorf("%w: no data directory", ErrConfig)
 	}
+	setDefault(&c.MaxAge, DefaultLocalMaxAge)
+	setDefault(&c.MaxSize, DefaultLocalMaxSize)
+	if c.MaxFileSize == 0 && c.MaxSize > 0 && c.MaxSize/4 < DefaultLocalFileSize {
+		c.MaxFileSize = max(c.MaxSize/4, 1)
+	}
 	setDefault(&c.MaxFileSize, DefaultLocalFileSize)
 	setDefault(&c.Window, DefaultLocalWindow)
-	if c.MaxFileSize < 0 || c.Window < 0 {
+	switch {
+	case c.MaxFileSize < 0 || c.Window < 0:
 		return fmt.Errorf("%w: negative local file size or window", ErrConfig)
+	case c.MaxSize > 0 && c.MaxFileSize > c.MaxSize:
+		return fmt.Errorf("%w: local file size %d is larger than the retention size %d", ErrConfig, c.MaxFileSize, c.MaxSize)
+	}
+	if c.MaxAge < 0 {
+		c.MaxAge = -1
+	}
+	if c.MaxSize < 0 {
+		c.MaxSize = -1
 	}
 	return nil
 }
@@ -157,11 +179,13 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) {
 //	  data_dir: /var/lib/zspy/data
 //	  max_file_size: 64MiB
 //	  window: 100000
+//	  max_age: 7d              # retention; 0: keep files forever
+//	  max_size: 1GiB           # retention; 0: no size limit
 //
 // Other top-level keys belong to other parts of zspy and are ignored here;
 // unknown keys inside influx and local are errors (typos would otherwise
 // silently fall back to defaults). Durations are Go durations ("1s",
-// "250ms"); sizes are bytes or a number with KB, MB, GB, KiB, MiB or GiB.
+// "250ms"), max_age also takes days ("7d"); sizes are bytes or a number with KB, MB, GB, KiB, MiB or GiB.
 type FileConfig struct {
 	Influx Config      `yaml:"influx"`
 	Local  LocalConfig `yaml:"local"`
@@ -206,6 +230,13 @@ func ParseConfig(data []byte) (FileConfig, error) {
 			return FileConfig{}, fmt.Errorf("%w: local: %w", ErrConfig, err)
 		}
 		fc.Local = LocalConfig{DataDir: raw.DataDir, MaxFileSize: int64(raw.MaxFileSize), Window: raw.Window}
+		// In the file, 0 means no limit; in LocalConfig, zero is the default.
+		if raw.MaxAge != nil {
+			fc.Local.MaxAge = NoLimitIfZero(time.Duration(*raw.MaxAge))
+		}
+		if raw.MaxSize != nil {
+			fc.Local.MaxSize = NoLimitIfZero(int64(*raw.MaxSize))
+		}
 	}
 	return fc, nil
 }
@@ -232,6 +263,17 @@ type rawLocal struct {
 	DataDir     string `yaml:"data_dir"`
 	MaxFileSize size   `yaml:"max_file_size"`
 	Window      int    `yaml:"window"`
+	MaxAge      *age   `yaml:"max_age"`
+	MaxSize     *size  `yaml:"max_size"`
+}
+
+// NoLimitIfZero maps a retention limit as people write it (0: no limit) to
+// LocalConfig's convention (0: the default, negative: no limit).
+func NoLimitIfZero[T int64 | time.Duration](v T) T {
+	if v == 0 {
+		return -1
+	}
+	return v
 }
 
 // decodeStrict decodes a node, rejecting unknown keys.
@@ -254,6 +296,34 @@ func (d *duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*d = duration(v)
 	return nil
+}
+
+type age time.Duration
+
+func (a *age) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseAge(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*a = age(v)
+	return nil
+}
+
+// ParseAge reads a duration such as "36h", "90m" or, in days, "7d".
+func ParseAge(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	if d, ok := strings.CutSuffix(t, "d"); ok {
+		n, err := strconv.ParseInt(d, 10, 64)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("bad age %q (want a duration such as 36h, or days such as 7d)", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(t)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("bad age %q (want a duration such as 36h, or days such as 7d)", s)
+	}
+	return v, nil
 }
 
 type size int64

@@ -31,6 +31,8 @@ local:
   data_dir: /var/lib/zspy/data
   max_file_size: 10MB
   window: 5000
+  max_age: 3d
+  max_size: 0
 `
 	path := filepath.Join(t.TempDir(), "zspy.yaml")
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
@@ -46,7 +48,8 @@ local:
 	if fc.Influx != want {
 		t.Errorf("influx = %+v\nwant     %+v", fc.Influx, want)
 	}
-	if wl := (LocalConfig{DataDir: "/var/lib/zspy/data", MaxFileSize: 10_000_000, Window: 5000}); fc.Local != wl {
+	if wl := (LocalConfig{DataDir: "/var/lib/zspy/data", MaxFileSize: 10_000_000, Window: 5000,
+		MaxAge: 72 * time.Hour, MaxSize: -1}); fc.Local != wl {
 		t.Errorf("local = %+v", fc.Local)
 	}
 	if err := fc.Influx.Validate(); err != nil {
@@ -62,6 +65,7 @@ func TestParseConfigErrors(t *testing.T) {
 		"unknown key":  "influx:\n  ulr: http://x\n",
 		"bad duration": "influx:\n  flush_interval: 5\n",
 		"bad size":     "local:\n  max_file_size: 12XB\n",
+		"bad age":      "local:\n  max_age: 7 days\n",
 		"not yaml":     "influx: [\n",
 	}
 	for name, doc := range cases {
@@ -109,6 +113,37 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := (&LocalConfig{}).Validate(); !errors.Is(err, ErrConfig) {
 		t.Errorf("local without dir: %v", err)
+	}
+}
+
+// TestLocalConfigRetention: retention defaults, "no limit", and a file size
+// derived from a small retention size.
+func TestLocalConfigRetention(t *testing.T) {
+	c := LocalConfig{DataDir: "d"}
+	if err := c.Validate(); err != nil || c.MaxAge != 7*24*time.Hour || c.MaxSize != 1<<30 || c.MaxFileSize != 64<<20 {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+	c = LocalConfig{DataDir: "d", MaxAge: -5, MaxSize: -1}
+	if err := c.Validate(); err != nil || c.MaxAge != -1 || c.MaxSize != -1 || c.MaxFileSize != 64<<20 {
+		t.Errorf("no limits: %+v, %v", c, err)
+	}
+	c = LocalConfig{DataDir: "d", MaxSize: 10 << 20}
+	if err := c.Validate(); err != nil || c.MaxFileSize != 10<<20/4 {
+		t.Errorf("small retention size: %+v, %v", c, err)
+	}
+	c = LocalConfig{DataDir: "d", MaxSize: 10 << 20, MaxFileSize: 20 << 20}
+	if err := c.Validate(); !errors.Is(err, ErrConfig) {
+		t.Errorf("file size over the retention size: %v", err)
+	}
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "0": 0, "36h": 36 * time.Hour, "90m": 90 * time.Minute} {
+		if got, err := ParseAge(in); err != nil || got != want {
+			t.Errorf("ParseAge(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1h", "7", "d", "1.5d", "x"} {
+		if _, err := ParseAge(in); err == nil {
+			t.Errorf("ParseAge(%q) accepted", in)
+		}
 	}
 }
 

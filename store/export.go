@@ -11,9 +11,9 @@ import (
 	"time"
 )
 
-// maxLine caps one line read back from a file; longer lines are counted as
+// MaxLineLen caps one line read back from a file; longer lines are counted as
 // rejected and skipped rather than buffered.
-const maxLine = 1 << 20
+const MaxLineLen = 1 << 20
 
 // ExportOptions tunes Export.
 type ExportOptions struct {
@@ -24,11 +24,14 @@ type ExportOptions struct {
 // ExportReport counts what Export did.
 type ExportReport struct {
 	Files    int    // files read to the end
-	Sent     uint64 // lines (points) InfluxDB accepted
-	Rejected uint64 // lines refused as malformed (HTTP 400/413/422) or too long
-	Torn     int    // incomplete last lines skipped (a file still being written)
-	Requests int    // write requests that succeeded
-	Retried  int    // write requests repeated after a failure
+	Sent     uint64 // lines (points) InfluxDB stored, including those of partial writes
+	Rejected uint64 // lines refused (HTTP 400/413/422: malformed, type conflicts...) or too long
+	Partial  int    // requests InfluxDB stored only in part (a "partial write")
+	// LastRejection is InfluxDB's reason for the last lines it refused.
+	LastRejection string
+	Torn          int // incomplete last lines skipped (a file still being written)
+	Requests      int // write requests that succeeded
+	Retried       int // write requests repeated after a failure
 }
 
 // Export sends line-protocol files (from DataFiles: the local store's data
@@ -67,7 +70,7 @@ func exportFile(ctx context.Context, cfg *Config, hw *httpWriter, path string, c
 		return fmt.Errorf("export: %w", err)
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, maxLine)
+	br := bufio.NewReaderSize(f, MaxLineLen)
 	lines := 0
 	send := func() error {
 		if lines == 0 {
@@ -78,14 +81,20 @@ func exportFile(ctx context.Context, cfg *Config, hw *httpWriter, path string, c
 			if !errors.As(err, &we) || we.retryable {
 				return fmt.Errorf("export %s: %w", path, err)
 			}
-			rep.Rejected += uint64(lines)
+			rej := we.rejectedOf(lines)
+			rep.Sent += uint64(lines - rej)
+			rep.Rejected += uint64(rej)
+			if rej < lines {
+				rep.Partial++
+			}
+			rep.LastRejection = fmt.Sprintf("%s: %v", path, we)
 		} else {
 			rep.Sent += uint64(lines)
 		}
 		chunk, lines = chunk[:0], 0
 		return nil
 	}
-	long := false // inside a line longer than maxLine
+	long := false // inside a line longer than MaxLineLen
 	for {
 		line, err := br.ReadSlice('\n')
 		switch {

@@ -9,6 +9,9 @@ import (
 	"io"
 	nethttp "net/http"
 	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
@@ -75,6 +78,34 @@ func (e *writeError) Error() string {
 
 func (e *writeError) Unwrap() error { return e.err }
 
+// droppedRE finds the count of points InfluxDB refused in a partial write.
+var droppedRE = regexp.MustCompile(`\bdropped=(\d+)`)
+
+// rejectedOf returns how many of the lines of a refused request InfluxDB did
+// not store. A partial write (HTTP 400 in 1.8, 422 in 2.x, "partial write:
+// ... dropped=N") stored the others: N points it refused (field type
+// conflicts, beyond retention) and the lines it could not parse (each
+// "unable to parse '...'"). Any other refusal stored none.
+func (e *writeError) rejectedOf(lines int) int {
+	msg := e.err.Error()
+	if !strings.Contains(msg, "partial write") {
+		return lines
+	}
+	m := droppedRE.FindAllStringSubmatch(msg, -1)
+	if len(m) == 0 {
+		return lines
+	}
+	n := strings.Count(msg, "unable to parse '")
+	for _, sm := range m {
+		d, err := strconv.Atoi(sm[1])
+		if err != nil {
+			return lines
+		}
+		n += d
+	}
+	return min(n, lines)
+}
+
 // post sends one body of complete lines. The error, if any, is a *writeError.
 func (w *httpWriter) post(ctx context.Context, body []byte) error {
 	if w.gzip {
@@ -114,7 +145,7 @@ func classify(h *http.Error) *writeError {
 	e := &writeError{status: h.StatusCode, retryAfter: time.Duration(h.RetryAfter) * time.Second}
 	switch {
 	case h.StatusCode == 0:
-		e.err = h.Err
+		e.err = MaskURLError(h.Err)
 		if e.err == nil {
 			e.err = errors.New("no response")
 		}

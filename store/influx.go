@@ -11,6 +11,7 @@ import (
 
 var _ Sink = (*Influx)(nil)
 var _ Stater = (*Influx)(nil)
+var _ Warner = (*Influx)(nil)
 
 // Influx is the InfluxDB sink. Write encodes points into line protocol in
 // memory and returns; one sender goroutine posts full batches (BatchSize
@@ -28,6 +29,10 @@ var _ Stater = (*Influx)(nil)
 // only beyond SpoolCap bytes of spool or, without a spool directory, when
 // the buffer is full. Resending is safe: InfluxDB overwrites a point with
 // the same series and timestamp, so a line sent twice is stored once.
+//
+// The first drop after a success starts a drop episode, said once to the
+// function given to SetWarn (at the next Write, on the caller's goroutine),
+// and again when points are kept again.
 type Influx struct {
 	cfg Config
 	hw  *httpWriter
@@ -53,7 +58,13 @@ type Influx struct {
 	done        chan struct{} // the sender has finished
 	spillerDone chan struct{}
 
-	written, retried, spilled, resent, dropped, rejected, invalid atomic.Uint64
+	written, retried, spilled, resent, dropped, rejected, invalid, episodes atomic.Uint64
+
+	epMu      sync.Mutex
+	dropping  bool
+	epDropped uint64
+	notices   []string
+	warn      func(string)
 
 	stMu    sync.Mutex
 	up      bool
@@ -182,10 +193,51 @@ func (w *Influx) Write(points []Point) error {
 		w.setErr(firstErr)
 	}
 	if lost > 0 {
-		w.dropped.Add(uint64(lost))
-		w.setErr(fmt.Errorf("buffer full (%d points): %d points dropped", w.cfg.BufferSize, lost))
+		w.lose(uint64(lost), fmt.Errorf("buffer full (%d points): %d points dropped", w.cfg.BufferSize, lost))
+	}
+	w.epMu.Lock()
+	notices, warn := w.notices, w.warn
+	w.notices = nil
+	w.epMu.Unlock()
+	if warn != nil {
+		for _, n := range notices {
+			warn(n)
+		}
 	}
 	return firstErr
+}
+
+// SetWarn sets the function told when the sink starts dropping points and
+// when it keeps them again; it is called from Write. Set it before the first Write.
+func (w *Influx) SetWarn(fn func(msg string)) {
+	w.epMu.Lock()
+	w.warn = fn
+	w.epMu.Unlock()
+}
+
+// lose counts n points dropped; the first drop after a success starts an episode.
+func (w *Influx) lose(n uint64, err error) {
+	w.dropped.Add(n)
+	w.setErr(err)
+	w.epMu.Lock()
+	defer w.epMu.Unlock()
+	w.epDropped += n
+	if !w.dropping {
+		w.dropping = true
+		w.episodes.Add(1)
+		w.notices = append(w.notices, fmt.Sprintf("influxdb: dropping points (each one is counted): %v", err))
+	}
+}
+
+// kept ends a drop episode once points are sent or spooled again.
+func (w *Influx) kept() {
+	w.epMu.Lock()
+	defer w.epMu.Unlock()
+	if w.dropping {
+		w.dropping = false
+		w.notices = append(w.notices, fmt.Sprintf("influxdb: keeping points again after dropping %d", w.epDropped))
+		w.epDropped = 0
+	}
 }
 
 // enqueueCur moves the batch being filled to the queue; w.mu is held.
@@ -305,8 +357,8 @@ func (w *Influx) Close(ctx context.Context) error {
 		errs = append(errs, ferr)
 	}
 	if lost := st.Dropped + st.Rejected + st.Invalid; lost > 0 {
-		errs = append(errs, fmt.Errorf("influx sink lost %d points (%d dropped, %d rejected by the server, %d invalid); last error: %s",
-			lost, st.Dropped, st.Rejected, st.Invalid, st.LastError))
+		errs = append(errs, fmt.Errorf("influx sink lost %d points (%d dropped in %d episodes, %d rejected by the server, %d invalid); last error: %s",
+			lost, st.Dropped, st.DropEpisodes, st.Rejected, st.Invalid, st.LastError))
 	}
 	if st.SpoolBytes > 0 {
 		errs = append(errs, fmt.Errorf("%d bytes of points remain in spool %s (sent on the next start, or with zspy export)", st.SpoolBytes, w.cfg.SpoolDir))
@@ -318,10 +370,10 @@ func (w *Influx) Close(ctx context.Context) error {
 func (w *Influx) Ping(ctx context.Context) error {
 	ok, err := w.hw.client.Ping(ctx)
 	if err != nil {
-		return fmt.Errorf("ping %s: %w", w.cfg.URL, err)
+		return fmt.Errorf("ping %s: %w", MaskURL(w.cfg.URL), MaskURLError(err))
 	}
 	if !ok {
-		return fmt.Errorf("ping %s: not ok", w.cfg.URL)
+		return fmt.Errorf("ping %s: not ok", MaskURL(w.cfg.URL))
 	}
 	return nil
 }
@@ -340,6 +392,8 @@ func (w *Influx) Stats() Stats {
 		Rejected: w.rejected.Load(),
 		Invalid:  w.invalid.Load(),
 		Buffered: buffered,
+
+		DropEpisodes: w.episodes.Load(),
 	}
 	if w.sp != nil {
 		st.SpoolBytes = w.sp.bytes.Load()
@@ -497,20 +551,22 @@ func (w *Influx) deliver(b *batch) {
 	if err == nil {
 		w.written.Add(uint64(b.n))
 		w.setUp(true, nil)
+		w.kept()
 		return
 	}
 	var we *writeError
 	if errors.As(err, &we) && !we.retryable {
-		w.rejected.Add(uint64(b.n))
-		w.setErr(fmt.Errorf("%d points rejected: %w", b.n, err))
+		rej := we.rejectedOf(b.n)
+		w.written.Add(uint64(b.n - rej))
+		w.rejected.Add(uint64(rej))
+		w.setErr(fmt.Errorf("%d of %d points rejected: %w", rej, b.n, err))
 		return
 	}
 	w.setUp(false, err)
 	w.backoff = w.cfg.RetryInterval
 	w.nextTry = time.Now().Add(w.backoff)
 	if w.sp == nil {
-		w.dropped.Add(uint64(b.n))
-		w.setErr(fmt.Errorf("%d points dropped (no spool directory): %w", b.n, err))
+		w.lose(uint64(b.n), fmt.Errorf("%d points dropped (no spool directory): %w", b.n, err))
 		return
 	}
 	w.spill(b)
@@ -519,15 +575,15 @@ func (w *Influx) deliver(b *batch) {
 // spill appends a batch to the spool, or counts it dropped.
 func (w *Influx) spill(b *batch) {
 	if w.sp == nil {
-		w.dropped.Add(uint64(b.n))
+		w.lose(uint64(b.n), fmt.Errorf("%d points dropped (no spool directory)", b.n))
 		return
 	}
 	if err := w.sp.append(b.buf); err != nil {
-		w.dropped.Add(uint64(b.n))
-		w.setErr(fmt.Errorf("%d points dropped: %w", b.n, err))
+		w.lose(uint64(b.n), fmt.Errorf("%d points dropped: %w", b.n, err))
 		return
 	}
 	w.spilled.Add(uint64(b.n))
+	w.kept()
 }
 
 // sendRetrying posts buf, retrying retryable failures up to MaxRetries times
@@ -564,8 +620,7 @@ func (w *Influx) sendRetrying(buf []byte) error {
 func (w *Influx) resendOne() bool {
 	chunk, lines, torn, err := w.sp.next(w.cfg.BatchSize)
 	if torn > 0 {
-		w.dropped.Add(1)
-		w.setErr(fmt.Errorf("spool: skipped a torn last line (%d bytes)", torn))
+		w.lose(1, fmt.Errorf("spool: skipped a torn last line (%d bytes)", torn))
 	}
 	if err == nil && lines == 0 {
 		err = w.sp.commit(len(chunk))
@@ -586,10 +641,14 @@ func (w *Influx) resendOne() bool {
 		w.written.Add(uint64(lines))
 		w.resent.Add(uint64(lines))
 		w.setUp(true, nil)
+		w.kept()
 		w.backoff = 0
 	case errors.As(err, &we) && !we.retryable:
-		w.rejected.Add(uint64(lines))
-		w.setErr(fmt.Errorf("%d spooled points rejected: %w", lines, err))
+		rej := we.rejectedOf(lines)
+		w.written.Add(uint64(lines - rej))
+		w.resent.Add(uint64(lines - rej))
+		w.rejected.Add(uint64(rej))
+		w.setErr(fmt.Errorf("%d of %d spooled points rejected: %w", rej, lines, err))
 	default:
 		w.retried.Add(1)
 		w.setUp(false, err)
@@ -614,8 +673,7 @@ func (w *Influx) shutdown() {
 		if w.sp != nil {
 			w.spill(b)
 		} else {
-			w.dropped.Add(uint64(b.n))
-			w.setErr(fmt.Errorf("closed with %d points unsent (no spool directory)", b.n))
+			w.lose(uint64(b.n), fmt.Errorf("closed with %d points unsent (no spool directory)", b.n))
 		}
 		w.release(b, false)
 	}

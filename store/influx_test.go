@@ -537,6 +537,8 @@ func TestInfluxSpoolCapDropsAndCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var warnings []string
+	s.SetWarn(func(msg string) { warnings = append(warnings, msg) })
 	const n = 2000
 	if err := s.Write(testPoints(0, n)); err != nil {
 		t.Fatal(err)
@@ -546,8 +548,15 @@ func TestInfluxSpoolCapDropsAndCounts(t *testing.T) {
 		return st.Spilled+st.Dropped == n && st.Buffered == 0
 	})
 	st := s.Stats()
-	if st.Spilled == 0 || st.Dropped == 0 || st.SpoolBytes > cfg.SpoolCap || !strings.Contains(st.LastError, "spool full") {
+	if st.Spilled == 0 || st.Dropped == 0 || st.DropEpisodes != 1 || st.SpoolBytes > cfg.SpoolCap || !strings.Contains(st.LastError, "spool full") {
 		t.Errorf("stats = %+v", st)
+	}
+	// The sender dropped them: the next Write says so, once for the episode.
+	if err := s.Write(nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "dropping points") || !strings.Contains(warnings[0], "spool full") {
+		t.Errorf("warnings %q", warnings)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()

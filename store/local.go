@@ -1,10 +1,11 @@
 package store
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -29,37 +30,82 @@ var _ Stater = (*Local)(nil)
 // partition it). Files are complete lines of line protocol and can be sent
 // to InfluxDB later with Export (zspy export) or curl.
 //
-// Write does buffered file I/O on the caller's goroutine (no network); a
-// failed file write is counted as dropped and reported, and the points still
-// reach the in-memory window.
+// Write gathers lines in memory (up to 64 KiB, at most a second) and writes
+// them to the file on the caller's goroutine (no network). A point counts as
+// written only once the write of its complete line succeeded; a failed or
+// short write (a full disk) is cut back to the last complete line, and the
+// lines that did not make it are counted as dropped. The points still reach
+// the in-memory window. The first drop after a success starts a drop episode:
+// the function given to SetWarn hears of it at once, and again when writing
+// works again (Stats.DropEpisodes counts them).
+//
+// Retention: files of this store (zspy-*.lp in DataDir) last written more
+// than MaxAge ago are deleted, and the oldest are deleted while all of them
+// together hold more than MaxSize bytes; the file being written is never
+// deleted. It runs when the store opens, at each new file, when the size
+// limit is passed and at least once a minute while points come. Deleted
+// files and bytes are counted (Stats.RemovedFiles, RemovedBytes).
 type Local struct {
 	cfg    LocalConfig
 	unlock func() error
 
-	mu      sync.Mutex
-	f       *os.File
-	bw      *bufio.Writer
-	path    string
-	size    int64
-	day     int // yyyymmdd of the current file
-	lastSeq map[int]int
-	line    []byte
-	closed  bool
+	mu       sync.Mutex
+	f        *os.File
+	path     string
+	size     int64 // bytes of complete lines in the current file
+	day      int   // yyyymmdd of the current file
+	lastSeq  map[int]int
+	line     []byte
+	buf      []byte // complete lines not yet written to f
+	bufLines int
+	lastOut  time.Time // when buf was last written out (wall clock)
+	openErr  error     // why the last file could not be created
+	reopenAt time.Time // no new attempt to create a file before this
+	closed   bool
+
+	old       []dataFile // closed files of this store, least recently written first
+	oldBytes  int64
+	retainAt  time.Time // next periodic retention check (wall clock)
+	dropping  bool      // in a drop episode
+	epDropped uint64    // points dropped in the current episode
+	notices   []string  // for the warn function, said at the end of Write
+	warn      func(string)
 
 	ring  []Point // the in-memory window; slots are reused
 	head  int     // next slot to write
 	count int
 
-	written, dropped, invalid, rotated atomic.Uint64
+	written, dropped, invalid, rotated, episodes, removedFiles atomic.Uint64
+	removedBytes, buffered                                     atomic.Int64
+	down                                                       atomic.Bool
 
 	stMu    sync.Mutex
 	lastErr string
 	errAt   time.Time
 }
 
+// dataFile is a closed file of the local store, a candidate for retention.
+type dataFile struct {
+	path string
+	size int64
+	mod  time.Time
+}
+
+const (
+	// localBufSize: lines are gathered up to this many bytes, then written with one call.
+	localBufSize = 64 << 10
+	// localWriteEvery: gathered lines are written at least this often (checked at each Write).
+	localWriteEvery = time.Second
+	// retainEvery: age retention is checked at least this often while points come.
+	retainEvery = time.Minute
+	// reopenEvery: after a file could not be created, the next attempt waits
+	// this long; points meanwhile are dropped, and counted.
+	reopenEvery = time.Second
+)
+
 // NewLocal validates cfg and opens the data directory (creating it and
 // locking it against other zspy processes until Close). Files already
-// there are kept; new files continue their numbering.
+// there are kept, subject to retention; new files continue their numbering.
 func NewLocal(cfg LocalConfig) (*Local, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -78,11 +124,33 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 	}
 	l := &Local{cfg: cfg, unlock: unlock, lastSeq: map[int]int{}, ring: make([]Point, cfg.Window)}
 	for _, n := range names {
-		if day, seq, ok := parseDataName(filepath.Base(n)); ok && seq > l.lastSeq[day] {
+		day, seq, ok := parseDataName(filepath.Base(n))
+		if !ok {
+			continue // not ours: never deleted
+		}
+		if seq > l.lastSeq[day] {
 			l.lastSeq[day] = seq
 		}
+		info, err := os.Stat(n)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		l.old = append(l.old, dataFile{path: n, size: info.Size(), mod: info.ModTime()})
+		l.oldBytes += info.Size()
 	}
+	sort.SliceStable(l.old, func(i, j int) bool { return l.old[i].mod.Before(l.old[j].mod) })
+	l.retain(time.Now())
 	return l, nil
+}
+
+// SetWarn sets the function told, at once, when the store starts dropping
+// points (the first drop after a success) and when it writes again. It is
+// called from Write, on the caller's goroutine, never concurrently. Set it
+// before the first Write.
+func (l *Local) SetWarn(fn func(msg string)) {
+	l.mu.Lock()
+	l.warn = fn
+	l.mu.Unlock()
 }
 
 // parseDataName parses "zspy-YYYYMMDD-NNNN.lp".
@@ -107,14 +175,17 @@ func dayOf(t time.Time) int {
 }
 
 // Write appends the points to the current file and to the window. Invalid
-// points are skipped, counted, and the first is returned as an error.
+// points are skipped, counted, and the first is returned as an error. Points
+// that do not reach the disk are counted as dropped, not returned: the
+// warn function (SetWarn) hears of it once per episode.
 func (l *Local) Write(points []Point) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return ErrClosed
 	}
-	var firstErr, ioErr error
+	now := time.Now()
+	var firstErr error
 	for i := range points {
 		p := &points[i]
 		var err error
@@ -126,75 +197,201 @@ func (l *Local) Write(points []Point) error {
 			}
 			continue
 		}
-		if err := l.writeLine(dayOf(p.Time)); err != nil {
-			l.dropped.Add(1)
-			ioErr = err
-		} else {
-			l.written.Add(1)
-		}
 		l.remember(p)
+		if err := l.place(dayOf(p.Time), now); err != nil {
+			l.drop(1, err)
+			continue
+		}
+		l.buf = append(l.buf, l.line...)
+		l.bufLines++
+		if len(l.buf) >= localBufSize {
+			l.writeOut(now)
+		}
+	}
+	if len(l.buf) > 0 && now.Sub(l.lastOut) >= localWriteEvery {
+		l.writeOut(now)
+	}
+	if !now.Before(l.retainAt) {
+		l.retain(now)
+	}
+	l.buffered.Store(int64(l.bufLines))
+	notices, warn := l.notices, l.warn
+	l.notices = nil
+	l.mu.Unlock()
+	if warn != nil {
+		for _, n := range notices {
+			warn(n)
+		}
 	}
 	if firstErr != nil {
 		l.setErr(firstErr)
 	}
-	if ioErr != nil {
-		l.setErr(fmt.Errorf("local store: points not written to disk: %w", ioErr))
-	}
 	return firstErr
 }
 
-// writeLine writes l.line to the current file, rotating first if needed.
-func (l *Local) writeLine(day int) error {
-	if l.f == nil || day > l.day || (l.size > 0 && l.size+int64(len(l.line)) > l.cfg.MaxFileSize) {
-		if err := l.rotate(day); err != nil {
-			return err
-		}
+// place makes the current file the one for a line of day of len(l.line)
+// bytes: it starts a new file when there is none, when day is later than
+// the file's, or when the line would take the file past MaxFileSize.
+func (l *Local) place(day int, now time.Time) error {
+	pending := l.size + int64(len(l.buf))
+	if l.f != nil && day <= l.day && (pending == 0 || pending+int64(len(l.line)) <= l.cfg.MaxFileSize) {
+		return nil
 	}
-	n, err := l.bw.Write(l.line)
-	l.size += int64(n)
-	return err
-}
-
-func (l *Local) rotate(day int) error {
+	if l.f == nil && now.Before(l.reopenAt) {
+		return l.openErr
+	}
+	l.writeOut(now)
 	if err := l.closeFile(); err != nil {
+		l.setErr(err)
+	}
+	if err := l.openFile(day); err != nil {
+		l.openErr, l.reopenAt = err, now.Add(reopenEvery)
 		return err
 	}
+	l.retain(now)
+	return nil
+}
+
+func (l *Local) openFile(day int) error {
 	if l.day > day { // an older point starts a file: keep the newest day for ordering
 		day = l.day
 	}
-	l.lastSeq[day]++
-	path := filepath.Join(l.cfg.DataDir, fmt.Sprintf("zspy-%08d-%04d.lp", day, l.lastSeq[day]))
+	seq := l.lastSeq[day] + 1
+	path := filepath.Join(l.cfg.DataDir, fmt.Sprintf("zspy-%08d-%04d.lp", day, seq))
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
+		if errors.Is(err, fs.ErrExist) { // left by a crash after the listing: skip its number
+			l.lastSeq[day] = seq
+		}
 		return fmt.Errorf("local store: %w", err)
 	}
-	if l.bw == nil {
-		l.bw = bufio.NewWriterSize(f, 64<<10)
-	} else {
-		l.bw.Reset(f)
-	}
+	l.lastSeq[day] = seq
 	l.f, l.path, l.size, l.day = f, path, 0, day
+	l.openErr = nil
 	l.rotated.Add(1)
 	return nil
 }
 
+// writeOut writes the gathered lines to the current file. Lines count as
+// written once the write succeeded; after a failed or short write the file is
+// cut back to its last complete line and the rest are dropped, and counted.
+func (l *Local) writeOut(now time.Time) error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	lines := l.bufLines
+	defer func() {
+		l.buf, l.bufLines, l.lastOut = l.buf[:0], 0, now
+	}()
+	if l.f == nil {
+		err := l.openErr
+		if err == nil {
+			err = errors.New("local store: no file open")
+		}
+		l.drop(uint64(lines), err)
+		return err
+	}
+	if l.cfg.MaxSize > 0 && l.oldBytes+l.size+int64(len(l.buf)) > l.cfg.MaxSize {
+		l.retain(now) // make room first: the directory never holds more than MaxSize
+	}
+	n, err := l.f.Write(l.buf)
+	if err == nil {
+		l.size += int64(n)
+		l.written.Add(uint64(lines))
+		l.recovered()
+		return nil
+	}
+	good := bytes.LastIndexByte(l.buf[:n], '\n') + 1
+	goodLines := bytes.Count(l.buf[:good], []byte{'\n'})
+	err = fmt.Errorf("local store: %s: %w", l.path, err)
+	if good < n {
+		if terr := l.f.Truncate(l.size + int64(good)); terr != nil {
+			// The file keeps a torn line: end it there, so that no later
+			// line is glued to it. Readers skip a torn last line.
+			l.size += int64(n)
+			l.written.Add(uint64(goodLines))
+			l.drop(uint64(lines-goodLines), err)
+			if cerr := l.closeFile(); cerr != nil {
+				l.setErr(cerr)
+			}
+			return err
+		}
+	}
+	l.size += int64(good)
+	l.written.Add(uint64(goodLines))
+	l.drop(uint64(lines-goodLines), err)
+	return err
+}
+
+// drop counts n points lost; the first drop after a success starts an episode.
+func (l *Local) drop(n uint64, err error) {
+	l.dropped.Add(n)
+	l.epDropped += n
+	l.setErr(err)
+	if !l.dropping {
+		l.dropping = true
+		l.down.Store(true)
+		l.episodes.Add(1)
+		l.notices = append(l.notices, fmt.Sprintf("%v: dropping points until the disk takes them again (each one is counted)", err))
+	}
+}
+
+// recovered ends a drop episode after a successful write.
+func (l *Local) recovered() {
+	if !l.dropping {
+		return
+	}
+	l.dropping = false
+	l.down.Store(false)
+	l.notices = append(l.notices, fmt.Sprintf("local store: writing to %s again after dropping %d points", l.cfg.DataDir, l.epDropped))
+	l.epDropped = 0
+}
+
+// closeFile syncs and closes the current file and makes it a retention candidate.
 func (l *Local) closeFile() error {
 	if l.f == nil {
 		return nil
 	}
 	f := l.f
 	l.f = nil
-	err := l.bw.Flush()
-	if serr := f.Sync(); err == nil {
-		err = serr
-	}
+	err := f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	mod := time.Now()
+	if info, serr := os.Stat(l.path); serr == nil {
+		mod = info.ModTime()
+	}
+	l.old = append(l.old, dataFile{path: l.path, size: l.size, mod: mod})
+	l.oldBytes += l.size
 	if err != nil {
 		return fmt.Errorf("local store: %s: %w", l.path, err)
 	}
 	return nil
+}
+
+// retain deletes the closed files that retention no longer keeps: those
+// last written more than MaxAge ago, and the oldest while all files
+// (closed and current) hold more than MaxSize bytes.
+func (l *Local) retain(now time.Time) {
+	l.retainAt = now.Add(retainEvery)
+	for len(l.old) > 0 {
+		f := l.old[0]
+		overSize := l.cfg.MaxSize > 0 && l.oldBytes+l.size+int64(len(l.buf)) > l.cfg.MaxSize
+		overAge := l.cfg.MaxAge > 0 && now.Sub(f.mod) > l.cfg.MaxAge
+		if !overSize && !overAge {
+			return
+		}
+		if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			l.setErr(fmt.Errorf("local store: retention: %w", err))
+			return // tried again at the next check
+		}
+		l.old[0] = dataFile{}
+		l.old = l.old[1:]
+		l.oldBytes -= f.size
+		l.removedFiles.Add(1)
+		l.removedBytes.Add(f.size)
+	}
 }
 
 // remember copies p into the next ring slot, reusing the slot's slices.
@@ -209,23 +406,23 @@ func (l *Local) remember(p *Point) {
 	}
 }
 
-// Flush writes buffered lines to the current file and syncs it.
+// Flush writes the gathered lines to the current file and syncs it.
 func (l *Local) Flush(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	err := l.writeOut(time.Now())
+	l.buffered.Store(0)
 	if l.f == nil {
-		return nil
+		return err
 	}
-	if err := l.bw.Flush(); err != nil {
-		return fmt.Errorf("local store: %s: %w", l.path, err)
+	if serr := l.f.Sync(); serr != nil && err == nil {
+		err = fmt.Errorf("local store: %s: %w", l.path, serr)
 	}
-	if err := l.f.Sync(); err != nil {
-		return fmt.Errorf("local store: %s: %w", l.path, err)
-	}
-	return nil
+	return err
 }
 
-// Close flushes and closes the current file; the window stays queryable.
+// Close writes what is gathered, syncs and closes the current file; the
+// window stays queryable. Its error says how many points were dropped.
 func (l *Local) Close(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -233,19 +430,25 @@ func (l *Local) Close(ctx context.Context) error {
 		return ErrClosed
 	}
 	l.closed = true
+	l.writeOut(time.Now()) // a failure is counted as dropped and said below
+	l.buffered.Store(0)
 	err := l.closeFile()
 	if uerr := l.unlock(); uerr != nil && err == nil {
 		err = fmt.Errorf("local store: %w", uerr)
 	}
 	if d := l.dropped.Load(); d > 0 {
-		err = errors.Join(err, fmt.Errorf("local store: %d points not written to disk; last error: %s", d, l.Stats().LastError))
+		err = errors.Join(err, fmt.Errorf("local store: %d points not written to disk (%d episodes); last error: %s", d, l.episodes.Load(), l.Stats().LastError))
 	}
 	return err
 }
 
-// Stats returns the counters (Written: lines written to files) and the last error.
+// Stats returns the counters (Written: lines whose write to a file
+// succeeded), retention's deletions and the last error. Up is false during
+// a drop episode.
 func (l *Local) Stats() Stats {
-	st := Stats{Written: l.written.Load(), Dropped: l.dropped.Load(), Invalid: l.invalid.Load(), Up: true}
+	st := Stats{Written: l.written.Load(), Dropped: l.dropped.Load(), Invalid: l.invalid.Load(),
+		DropEpisodes: l.episodes.Load(), Buffered: int(l.buffered.Load()),
+		RemovedFiles: l.removedFiles.Load(), RemovedBytes: l.removedBytes.Load(), Up: !l.down.Load()}
 	l.stMu.Lock()
 	st.LastError, st.ErrorAt = l.lastErr, l.errAt
 	l.stMu.Unlock()

@@ -25,6 +25,15 @@ type Stater interface {
 	Stats() Stats
 }
 
+// Warner is a sink that says at once when it starts losing points and when
+// it stops: the first drop after a success starts an episode (counted in
+// Stats.DropEpisodes) and is reported once, not each point. fn is called
+// from Write, on the caller's goroutine, never concurrently; set it before
+// the first Write.
+type Warner interface {
+	SetWarn(fn func(msg string))
+}
+
 // Stats are a sink's counters (points, unless noted) and state. Every point
 // handed to Write ends up in exactly one of Written, Dropped, Rejected,
 // Invalid, or is still Buffered or in the spool.
@@ -37,7 +46,11 @@ type Stats struct {
 	Rejected uint64 // refused by the server as malformed (HTTP 400/413/422), not retried
 	Invalid  uint64 // refused by Write itself (see Point.Validate)
 
-	Buffered   int   // points in memory waiting to be sent
+	DropEpisodes uint64 // times the sink started dropping after a success (each said once, see Warner)
+	RemovedFiles uint64 // local store: files deleted by retention (age or size)
+	RemovedBytes int64  // local store: bytes in those files
+
+	Buffered   int   // points in memory waiting to be sent (or written to a local file)
 	SpoolBytes int64 // bytes of line protocol waiting in the spool
 	SpoolFiles int   // files in the spool
 

@@ -40,7 +40,10 @@ then flags. For InfluxDB 1.8 give the bucket as database/retention-policy and
 the token as user:password (or anything without authentication).
 
 Exporting twice is harmless: InfluxDB stores a point with the same series and
-timestamp once. With --remove each file is deleted once all its lines were sent;
+timestamp once. Lines InfluxDB refuses (malformed, or a field type conflict) are
+counted and not retried; when it stores a request in part (a "partial write"),
+the lines it stored count as exported and the others as rejected. Any rejected
+line makes the exit status 1. With --remove each file is deleted once all its lines were sent;
 --remove refuses a data directory a running zspy is still writing.`,
 		Example: `  zspy export --influx-url http://127.0.0.1:8086 --influx-bucket zspy/autogen
   INFLUX_URL=http://influx:8086 INFLUX_TOKEN=... INFLUX_ORG=lab INFLUX_BUCKET=zspy zspy export --data-dir /var/lib/zspy --remove
@@ -130,12 +133,18 @@ func runExport(cmd *cobra.Command, files []string, f exportFlags) error {
 		},
 	})
 	fmt.Fprintf(out, "exported %d points from %d of %d files to %s (bucket %s) in %d requests; %d retried, %d lines rejected, %d torn last lines skipped\n",
-		rep.Sent, rep.Files, len(files), cfg.URL, cfg.Bucket, rep.Requests, rep.Retried, rep.Rejected, rep.Torn)
+		rep.Sent, rep.Files, len(files), store.MaskURL(cfg.URL), cfg.Bucket, rep.Requests, rep.Retried, rep.Rejected, rep.Torn)
 	if err != nil {
 		return fmt.Errorf("export stopped (run it again to resume; points sent twice are stored once): %w", err)
 	}
 	if rep.Rejected > 0 {
-		return fmt.Errorf("export: InfluxDB rejected %d lines as malformed", rep.Rejected)
+		// The summary above counts what was stored; say what was not, and why.
+		why := rep.LastRejection
+		if why == "" {
+			why = fmt.Sprintf("lines over %d bytes", store.MaxLineLen)
+		}
+		return fmt.Errorf("export: %d of %d lines not stored (%d requests stored in part); last reason: %s",
+			rep.Rejected, rep.Rejected+rep.Sent, rep.Partial, why)
 	}
 	return nil
 }

@@ -112,3 +112,39 @@ func TestExportCommandNeedsAServer(t *testing.T) {
 		t.Errorf("export without a server: %v", err)
 	}
 }
+
+// TestExportCommandPartialWrite: InfluxDB stores 4,999 lines of 5,000 (one
+// is a field type conflict): export says 4,999 exported and 1 not stored,
+// with the server's reason, and exits non-zero.
+func TestExportCommandPartialWrite(t *testing.T) {
+	srv := influxtest.Start(t)
+	dir := t.TempDir()
+	// The shard learns messages as an integer first: a float is then refused alone.
+	writeLocal(t, dir, 1)
+	if out, err := runZspy(t, "export", "--influx-url", srv.URL, "--influx-bucket", srv.DB, "--data-dir", dir, "--remove"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var b []byte
+	t0 := time.Date(2024, 3, 1, 13, 0, 0, 0, time.UTC).UnixNano()
+	for i := 0; i < 5000; i++ {
+		v := fmt.Sprintf("%di", i)
+		if i == 4000 {
+			v = "0.5"
+		}
+		b = fmt.Appendf(b, "zmtp_conn,host=lab messages=%s %d\n", v, t0+int64(i)*1e9)
+	}
+	file := filepath.Join(dir, "zspy-20240301-0009.lp")
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runZspy(t, "export", "--influx-url", srv.URL, "--influx-bucket", srv.DB, file)
+	if !strings.Contains(out, "exported 4999 points from 1 of 1 files") || !strings.Contains(out, "1 lines rejected") {
+		t.Errorf("output:\n%s", out)
+	}
+	if err == nil || !strings.Contains(err.Error(), "1 of 5000 lines not stored (1 requests stored in part)") || !strings.Contains(err.Error(), "field type conflict") {
+		t.Errorf("error: %v", err)
+	}
+	if got, err := srv.Count(`SELECT count(messages) FROM zmtp_conn WHERE time >= '2024-03-01T13:00:00Z'`); err != nil || got != 4999 {
+		t.Errorf("InfluxDB holds %d (%v), want 4999", got, err)
+	}
+}

@@ -16,10 +16,59 @@ import (
 // storeFlags are the time-series options shared by replay and capture.
 type storeFlags struct {
 	influxFlags
-	spoolDir string
-	dataDir  string
-	interval time.Duration
-	hostTag  string
+	spoolDir      string
+	dataDir       string
+	interval      time.Duration
+	hostTag       string
+	retentionAge  ageFlag
+	retentionSize sizeFlag
+}
+
+// ageFlag is a retention age ("36h", "7d"; 0: keep forever) and whether it was given.
+type ageFlag struct {
+	v   time.Duration
+	set bool
+}
+
+func (f *ageFlag) String() string {
+	if f.v%(24*time.Hour) == 0 && f.v > 0 {
+		return fmt.Sprintf("%dd", f.v/(24*time.Hour))
+	}
+	return f.v.String()
+}
+func (f *ageFlag) Type() string { return "age" }
+func (f *ageFlag) Set(s string) error {
+	v, err := store.ParseAge(s)
+	if err != nil {
+		return err
+	}
+	f.v, f.set = v, true
+	return nil
+}
+
+// sizeFlag is a retention size ("512MiB"; 0: no limit) and whether it was given.
+type sizeFlag struct {
+	v   int64
+	set bool
+}
+
+func (f *sizeFlag) String() string {
+	if f.v > 0 && f.v%(1<<30) == 0 {
+		return fmt.Sprintf("%dGiB", f.v>>30)
+	}
+	if f.v > 0 && f.v%(1<<20) == 0 {
+		return fmt.Sprintf("%dMiB", f.v>>20)
+	}
+	return fmt.Sprint(f.v)
+}
+func (f *sizeFlag) Type() string { return "size" }
+func (f *sizeFlag) Set(s string) error {
+	v, err := store.ParseSize(s)
+	if err != nil {
+		return err
+	}
+	f.v, f.set = v, true
+	return nil
 }
 
 // influxFlags name an InfluxDB server and the config file, for every command
@@ -74,6 +123,9 @@ func (f *storeFlags) register(fl *pflag.FlagSet, localDefault bool) {
 	fl.StringVar(&f.dataDir, "data-dir", "", help)
 	fl.DurationVar(&f.interval, "interval", time.Second, "metrics interval (packet time)")
 	fl.StringVar(&f.hostTag, "host-tag", "", "host tag of every point (default: this machine's host name)")
+	f.retentionAge.v, f.retentionSize.v = store.DefaultLocalMaxAge, store.DefaultLocalMaxSize
+	fl.Var(&f.retentionAge, "retention-age", "local store: delete its files last written longer ago than this (e.g. 36h, 30d; 0: keep them)")
+	fl.Var(&f.retentionSize, "retention-size", "local store: delete its oldest files while all hold more than this (e.g. 500MB, 4GiB; 0: no limit)")
 }
 
 func defaultDataDir() string {
@@ -115,7 +167,7 @@ func (f *storeFlags) openSink(localDefault bool) (store.Sink, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		return s, "influxdb " + cfg.URL, nil
+		return s, "influxdb " + store.MaskURL(cfg.URL), nil
 	}
 	if dataDir == "" && !localDefault {
 		return nil, "", nil
@@ -125,6 +177,12 @@ func (f *storeFlags) openSink(localDefault bool) (store.Sink, string, error) {
 	}
 	lc := fc.Local
 	lc.DataDir = dataDir
+	if f.retentionAge.set {
+		lc.MaxAge = store.NoLimitIfZero(f.retentionAge.v)
+	}
+	if f.retentionSize.set {
+		lc.MaxSize = store.NoLimitIfZero(f.retentionSize.v)
+	}
 	if err := lc.Validate(); err != nil {
 		return nil, "", err
 	}
@@ -164,6 +222,6 @@ func storeReport(sink store.Sink, name string, d time.Duration, warn func(format
 		warn("%v", err)
 	}
 	return &report.StoreStats{Sink: name, Written: st.Written, Spilled: st.Spilled, Resent: st.Resent,
-		Dropped: st.Dropped, Rejected: st.Rejected, Invalid: st.Invalid, Buffered: st.Buffered,
-		SpoolBytes: st.SpoolBytes, LastError: st.LastError}
+		Dropped: st.Dropped, DropEpisodes: st.DropEpisodes, Rejected: st.Rejected, Invalid: st.Invalid, Buffered: st.Buffered,
+		SpoolBytes: st.SpoolBytes, RemovedFiles: st.RemovedFiles, RemovedBytes: st.RemovedBytes, LastError: st.LastError}
 }

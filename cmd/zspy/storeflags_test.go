@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zspy/zspy/internal/influxtest"
+	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/store"
+)
+
+type storeReportDoc struct {
+	Warnings []string           `json:"warnings"`
+	Store    *report.StoreStats `json:"store"`
+}
+
+func replayStore(t *testing.T, args ...string) storeReportDoc {
+	t.Helper()
+	out, err := runZspy(t, append([]string{"replay", "--json", "--no-rules"}, args...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var r storeReportDoc
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Store == nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return r
+}
+
+// TestReplayStoreFullDisk replays into a data directory on a 16 KiB tmpfs
+// (a real filesystem that fills up): the report's written points are the
+// complete lines on disk, the rest are dropped, and a warning says why.
+func TestReplayStoreFullDisk(t *testing.T) {
+	mnt := filepath.Join(t.TempDir(), "tmpfs")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=16k"); err != nil {
+		t.Skipf("\n*** SKIPPED: cannot mount a tmpfs to fill (%v): run as root to test a full disk ***", err)
+	}
+	defer syscall.Unmount(mnt, syscall.MNT_DETACH)
+
+	r := replayStore(t, "--data-dir", mnt, pcaps+"many_conns/capture.pcap")
+	st := r.Store
+	files, err := store.DataFiles(mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines int
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			t.Errorf("%s ends with a torn line", f)
+		}
+		lines += bytes.Count(b, []byte{'\n'})
+	}
+	if st.Written != uint64(lines) || st.Written == 0 || st.Dropped == 0 || st.Written+st.Dropped != 152 || st.DropEpisodes != 1 {
+		t.Errorf("report: %+v; %d complete lines on disk; the capture makes 152 points", st, lines)
+	}
+	var warned bool
+	for _, w := range r.Warnings {
+		warned = warned || strings.Contains(w, "no space left on device")
+	}
+	if !warned || !strings.Contains(st.LastError, "no space left on device") {
+		t.Errorf("no warning of the full disk: %q, last error %q", r.Warnings, st.LastError)
+	}
+}
+
+// TestRetentionFlags: --retention-age and --retention-size reach the local
+// store, and what retention deleted is in the report.
+func TestRetentionFlags(t *testing.T) {
+	dir := t.TempDir()
+	old := time.Now().Add(-3 * 24 * time.Hour)
+	for _, name := range []string{"zspy-20240301-0001.lp", "zspy-20240302-0001.lp"} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, bytes.Repeat([]byte("m f=1i 1\n"), 100), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(path, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The default (7 days) keeps 3-day-old files.
+	if st := replayStore(t, "--data-dir", dir, pcaps+"reqrep/capture.pcap").Store; st.RemovedFiles != 0 || st.Written == 0 {
+		t.Errorf("default retention: %+v", st)
+	}
+	if st := replayStore(t, "--data-dir", dir, "--retention-age", "2d", pcaps+"reqrep/capture.pcap").Store; st.RemovedFiles != 2 || st.RemovedBytes != 1800 {
+		t.Errorf("--retention-age 2d: %+v", st)
+	}
+	// The two runs left two files, together over 1 KB: a 1 KB limit deletes them.
+	if st := replayStore(t, "--data-dir", dir, "--retention-size", "1KB", pcaps+"reqrep/capture.pcap").Store; st.RemovedFiles < 2 || st.Written == 0 {
+		t.Errorf("--retention-size 1KB: %+v", st)
+	}
+	files, _ := store.DataFiles(dir)
+	var left int64
+	for _, f := range files {
+		info, _ := os.Stat(f)
+		left += info.Size()
+	}
+	if left > 1000 {
+		t.Errorf("%d bytes left under a 1 KB limit: %v", left, files)
+	}
+	if out, err := runZspy(t, "replay", "--data-dir", dir, "--retention-age", "7 days", pcaps+"reqrep/capture.pcap"); err == nil {
+		t.Errorf("a bad age was accepted: %s", out)
+	}
+}
+
+// TestReplayInfluxURLMasked: a password in the InfluxDB URL is masked in
+// the JSON and text reports, as net/http masks it in the errors that become
+// warnings (store.TestInfluxErrorsMaskURL checks those without a server).
+func TestReplayInfluxURLMasked(t *testing.T) {
+	srv := influxtest.Start(t, influxtest.WithAuth("admin", "s3cret"))
+	withPass := strings.Replace(srv.URL, "http://", "http://admin:s3cret@", 1)
+	masked := strings.Replace(srv.URL, "http://", "http://admin:***@", 1)
+	r := replayStore(t, "--influx-url", withPass, "--influx-token", "admin:s3cret", "--influx-bucket", srv.DB,
+		"--spool-dir", t.TempDir(), pcaps+"reqrep/capture.pcap")
+	if r.Store.Sink != "influxdb "+masked || r.Store.Written == 0 {
+		t.Errorf("store %+v", r.Store)
+	}
+	out, err := runZspy(t, "replay", "--no-rules", "--influx-url", withPass, "--influx-token", "admin:s3cret",
+		"--influx-bucket", srv.DB, "--spool-dir", t.TempDir(), pcaps+"reqrep/capture.pcap")
+	if err != nil || !strings.Contains(out, "time series: influxdb "+masked+":") {
+		t.Errorf("%v\n%s", err, out)
+	}
+	if strings.Contains(out, "s3cret") {
+		t.Errorf("the password is printed:\n%s", out)
+	}
+}
