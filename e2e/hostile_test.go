@@ -76,3 +76,51 @@ func TestReplayErrorReason255(t *testing.T) {
 		t.Errorf("c2s %+v s2c %+v: want one command each way and nothing lost", c.C2S, c.S2C)
 	}
 }
+
+// unsafeRunes are what the plain_hostile capture's username holds and no
+// terminal output of zspy may pass through: ESC, BEL, the C1 CSI and the
+// right-to-left override.
+const unsafeRunes = "\x1b\x07\u009b\u202e"
+
+// A real libzmq client whose PLAIN username holds ESC ] 0 ; ... BEL (set the
+// terminal's title), ESC [ 2J (clear it), a C1 CSI and U+202E: the text
+// report shows the username escaped, and the alert lines and JSON carry no
+// raw control either; the JSON still decodes to the username as sent. The
+// capture's other connection has a 255-byte username, shown whole.
+func TestReplayHostileUsername(t *testing.T) {
+	tr, err := truth.Load(filepath.Join("..", "testdata", "pcaps", "plain_hostile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	esc, long := tr.Conn("plain-escapes"), tr.Conn("plain-255")
+	if esc == nil || long == nil || !strings.ContainsAny(esc.PlainUsername, unsafeRunes) || len(long.PlainUsername) != 255 {
+		t.Fatalf("truth lacks the hostile connections: %+v", tr.Connections)
+	}
+	text, stderr := replay(t, tr.CapturePath())
+	for _, out := range []string{text, stderr} {
+		if i := strings.IndexAny(out, unsafeRunes); i >= 0 {
+			t.Errorf("output passes a control through at byte %d: %q", i, out)
+		}
+	}
+	if want := `user=\x1b]0;zspy-pwned\x07\x1b[2J\u009b31m\u202eadmin`; !strings.Contains(text, want) {
+		t.Errorf("text report lacks %s:\n%s", want, text)
+	}
+	if !strings.Contains(text, "user="+long.PlainUsername+" ") {
+		t.Errorf("text report lacks the 255-byte username:\n%s", text)
+	}
+	js, _ := replay(t, "--json", tr.CapturePath())
+	if i := strings.IndexAny(js, unsafeRunes); i >= 0 {
+		t.Errorf("JSON passes a control through at byte %d", i)
+	}
+	var r fullReport
+	if err := json.Unmarshal([]byte(js), &r); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, js)
+	}
+	users := map[string]bool{}
+	for _, c := range r.Connections {
+		users[c.PlainUsername] = true
+	}
+	if !users[esc.PlainUsername] || !users[long.PlainUsername] || len(r.Warnings) > 0 {
+		t.Errorf("JSON usernames %v, warnings %q: want both users as sent and no warning", users, r.Warnings)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
@@ -104,7 +105,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		Tracker: tracker.Options{KeepClosed: f.keepClosed}})
 	warn := func(format string, args ...any) {
 		if !uf.enabled { // the dashboard shows the warnings count instead
-			fmt.Fprintf(os.Stderr, "zspy: warning: "+format+"\n", args...)
+			fmt.Fprintln(os.Stderr, "zspy: warning:", textsafe.String(fmt.Sprintf(format, args...)))
 		}
 		p.Warn(format, args...)
 	}
