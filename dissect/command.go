@@ -76,20 +76,23 @@ func (c *Conn) command(d zmtp.Dir, ts time.Time) {
 			}
 			break
 		}
-		// PLAIN: username and password, each with a 1-byte length.
-		if len(data) < 1 || len(data) < 1+int(data[0]) {
+		// PLAIN: username and password, each with a 1-byte length (up to
+		// 255: the lengths are widened before 1 is added).
+		user, rest, ok := shortString(data)
+		if !ok {
 			e.Err = ErrBadCommand
 			break
 		}
-		e.Username = data[1 : 1+data[0]]
-		rest := data[1+data[0]:]
-		if len(rest) < 1 || len(rest) < 1+int(rest[0]) {
+		e.Username = user
+		pass, _, ok := shortString(rest)
+		if !ok {
 			e.Err = ErrBadCommand
 			break
 		}
-		e.Password = rest[1 : 1+rest[0]]
+		e.Password = pass
 	case zmtp.CmdERROR:
-		if len(data) < 1 || len(data) < 1+int(data[0]) {
+		reason, _, ok := shortString(data)
+		if !ok {
 			e.Reason = data[min(1, len(data)):]
 			if e.Complete {
 				// Not cut by the capture: a reason without its length byte,
@@ -99,7 +102,7 @@ func (c *Conn) command(d zmtp.Dir, ts time.Time) {
 			e.Err = ErrBadCommand
 			break
 		}
-		e.Reason = data[1 : 1+data[0]]
+		e.Reason = reason
 	case zmtp.CmdSUBSCRIBE, zmtp.CmdCANCEL, zmtp.CmdJOIN, zmtp.CmdLEAVE:
 		e.Topic = data
 	case zmtp.CmdPING:
@@ -115,6 +118,19 @@ func (c *Conn) command(d zmtp.Dir, ts time.Time) {
 		c.curveMessage(e)
 	}
 	c.h.Event(e)
+}
+
+// shortString splits b into a string with a 1-byte length (0-255) and what
+// follows it; ok is false when b is too short to hold it.
+func shortString(b []byte) (str, rest []byte, ok bool) {
+	if len(b) < 1 {
+		return nil, b, false
+	}
+	n := 1 + int(b[0])
+	if len(b) < n {
+		return nil, b, false
+	}
+	return b[1:n], b[n:], true
 }
 
 // metadata decodes READY/INITIATE properties into e.Props and notes the

@@ -3,6 +3,7 @@ package dissect
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"time"
 
 	"github.com/zspy/zspy/zmtp"
@@ -22,7 +23,8 @@ type Options struct {
 	// scanned for frame boundaries before it is declared not ZMTP (default 64 KiB).
 	MaxScan int
 	// ResyncMaxFrame bounds the frame sizes believed while resynchronising
-	// (default 1 GiB).
+	// (default 1 GiB). A frame declaring more, in step, is followed but
+	// reported as KindMalformed with ErrHugeFrame.
 	ResyncMaxFrame uint64
 }
 
@@ -204,7 +206,7 @@ func (c *Conn) Skip(d zmtp.Dir, n int, ts time.Time) {
 	}
 	s := &c.s[d]
 	un := uint64(n)
-	if s.phase == phGreeting && s.glen >= 13 && s.greet[12] >= 'A' && s.greet[12] <= 'Z' {
+	if s.phase == phGreeting && s.glen >= 13 && opensMechanism(s.greet[12]) {
 		// The bytes fall inside a 3.x greeting, whose length (64) is known:
 		// follow them, as a frame body's are followed, instead of losing the
 		// frame boundaries. A mechanism name cut by the gap is not guessed.
@@ -371,9 +373,9 @@ func (c *Conn) greeting(d zmtp.Dir, b []byte, ts time.Time) int {
 		return n
 	case 13:
 		// A 3.x-capable side sends 64 bytes to a 3.x peer and 12 to an older one.
-		// Without the peer's revision, byte 12 tells: a mechanism letter, or the
-		// flags of a 2.0 identity frame.
-		if s.greet[12] >= 'A' && s.greet[12] <= 'Z' {
+		// Without the peer's revision, byte 12 tells: the start of a mechanism
+		// name, or the flags of a 2.0 identity frame.
+		if opensMechanism(s.greet[12]) {
 			return n
 		}
 		s.glen = 12
@@ -383,6 +385,14 @@ func (c *Conn) greeting(d zmtp.Dir, b []byte, ts time.Time) int {
 	c.greeting64(d, ts)
 	return n
 }
+
+// opensMechanism says whether byte 12 of a versioned greeting starts a 3.x
+// mechanism name rather than being the flags of a 2.0 identity frame, which
+// can only be 0-3 (MORE, LONG). Any other byte is a name, known or not: a name
+// zspy does not know ("x-custom", "plain") is still a 3.x greeting, and taking
+// it for 2.0 would read the minor version as a socket type and the rest of the
+// greeting as frames.
+func opensMechanism(b byte) bool { return b > 3 }
 
 // markZMTP records that the connection speaks ZMTP, and decodes the bytes a
 // ZMTP 1.0 peer sent while that was undecided.
@@ -636,6 +646,12 @@ func (c *Conn) header(d zmtp.Dir, b []byte, pos uint64, ts time.Time) int {
 		} else {
 			size = uint64(b[1])
 		}
+	}
+	if size > c.opt.ResyncMaxFrame {
+		// Legal (up to 2^63-1), but larger than any message zspy believes
+		// when it resynchronises: most likely a stream out of step or a
+		// hostile peer. Say so, and follow the frame as declared.
+		c.malformed(d, ts, pos, fmt.Errorf("%w: %d bytes declared (more than %d)", ErrHugeFrame, size, c.opt.ResyncMaxFrame))
 	}
 	var valid bool
 	switch s.framing {

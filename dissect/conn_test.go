@@ -3,6 +3,7 @@ package dissect
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -405,4 +406,80 @@ func TestGapInsideGreeting(t *testing.T) {
 	c.Skip(c2s, 44, ts)
 	c.Feed(c2s, ready, ts)
 	check(t, r.lines, []string{"c2s gap lost=44 sync=true", "c2s greeting 3.1 NULL sock=", "c2s command READY Socket-Type=PUSH"})
+}
+
+// A mechanism name zspy does not know, even one that does not start with a
+// capital letter, still makes a 3.x greeting. Byte 12 was taken for the flags
+// of a 2.0 identity frame, so the minor version became a socket type (PUB on
+// both sides) and the rest of the greeting frames: false incompatible_sockets
+// and handshake_failure alerts.
+func TestUnknownMechanismName(t *testing.T) {
+	for _, mech := range []string{"x-custom", "plain", "9P", "FOO"} {
+		r := &recorder{}
+		c := NewConn(r, Options{}, true)
+		ts := time.Unix(0, 0)
+		gc, gs := greeting(mech, 1), greeting(mech, 1)
+		// As libzmq sends them: 10, 1, then 53 bytes each way.
+		for _, cut := range [][2]int{{0, 10}, {10, 11}, {11, 64}} {
+			c.Feed(c2s, gc[cut[0]:cut[1]], ts)
+			c.Feed(s2c, gs[cut[0]:cut[1]], ts)
+		}
+		c.Feed(c2s, cmd("READY", prop("Socket-Type", "REQ")), ts)
+		c.Feed(s2c, cmd("READY", prop("Socket-Type", "REP")), ts)
+		c.Feed(c2s, append(frame(1, nil), frame(0, []byte("hi"))...), ts)
+		check(t, r.lines, []string{
+			"c2s greeting 3.1 OTHER sock=",
+			"s2c greeting 3.1 OTHER sock=",
+			"c2s command READY Socket-Type=REQ",
+			"s2c command READY Socket-Type=REP",
+			"c2s frame size=0 more=true",
+			"c2s frame size=2 more=false",
+		})
+		if c.SocketType(c2s) != zmtp.REQ || c.SocketType(s2c) != zmtp.REP {
+			t.Errorf("%s: socket types %v %v", mech, c.SocketType(c2s), c.SocketType(s2c))
+		}
+	}
+}
+
+// A frame may declare up to 2^63-1 bytes; one declaring more than any zspy
+// believes draws a warning (KindMalformed, ErrHugeFrame) and is followed as
+// declared, while 2^63 and above still break the framing.
+func TestHugeFrameWarns(t *testing.T) {
+	long := func(size uint64) []byte {
+		h := make([]byte, 9)
+		h[0] = 2
+		binary.BigEndian.PutUint64(h[1:], size)
+		return h
+	}
+	r := &recorder{}
+	c := NewConn(r, Options{ResyncMaxFrame: 1 << 20}, true)
+	ts := time.Unix(0, 0)
+	c.Feed(c2s, greeting("NULL", 1), ts)
+	c.Feed(c2s, cmd("READY", prop("Socket-Type", "PUSH")), ts)
+	c.Feed(c2s, append(long(1<<20), make([]byte, 1<<20)...), ts) // at the bound: no warning
+	c.Feed(c2s, append(long(1<<63-1), "first bytes"...), ts)
+	check(t, r.lines, []string{
+		"c2s greeting 3.1 NULL sock=",
+		"c2s command READY Socket-Type=PUSH",
+		"c2s frame size=1048576 more=false",
+		"c2s malformed implausibly large frame: 9223372036854775807 bytes declared (more than 1048576)",
+	})
+	if !errors.Is(lastErr(t, long(1<<63)), ErrBadSize) {
+		t.Error("a size of 2^63 did not break the framing")
+	}
+}
+
+// lastErr feeds b to a fresh connection after a NULL greeting and returns the
+// error of its last malformed event.
+func lastErr(t *testing.T, b []byte) error {
+	t.Helper()
+	var err error
+	c := NewConn(handlerFunc(func(e *Event) {
+		if e.Kind == KindMalformed {
+			err = e.Err
+		}
+	}), Options{}, true)
+	c.Feed(c2s, greeting("NULL", 1), time.Unix(0, 0))
+	c.Feed(c2s, b, time.Unix(0, 0))
+	return err
 }

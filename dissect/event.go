@@ -109,6 +109,7 @@ type Event struct {
 var (
 	ErrBadFlags      = errors.New("invalid frame flags")
 	ErrBadSize       = errors.New("frame size out of range")
+	ErrHugeFrame     = errors.New("implausibly large frame")
 	ErrBadCommand    = errors.New("malformed command")
 	ErrBadMetadata   = errors.New("malformed metadata")
 	ErrBadGreeting   = errors.New("malformed greeting")

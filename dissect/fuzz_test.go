@@ -85,3 +85,59 @@ func FuzzCommand(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCommandLength reaches commands of every length the dissector keeps, up
+// to the 4 KiB default command cap and past it: the body is the fuzzer's
+// prefix padded with its fill byte to the fuzzer's length, so that long
+// fields (a 255-byte PLAIN username, a 4 KiB topic) are one mutation away
+// instead of hundreds. FuzzCommand's bodies stay within its small caps.
+func FuzzCommandLength(f *testing.F) {
+	f.Add([]byte("\x05HELLO\xff"), uint16(1+5+1+255+1+255), byte(0xFF), uint8(1))
+	f.Add([]byte("\x05HELLO\x00"), uint16(1+5+1+1+255), byte(0xFF), uint8(1))
+	f.Add([]byte("\x05ERROR\xff"), uint16(1+5+1+255), byte('r'), uint8(1))
+	f.Add([]byte("\x5eRROR\xff"), uint16(5+1+255), byte('r'), uint8(1))
+	f.Add([]byte("\x09SUBSCRIBE"), uint16(4096), byte('t'), uint8(0))
+	f.Add([]byte("\x05READY\x0bSocket-Type\x00\x00\x0f\xf0"), uint16(4097), byte('v'), uint8(0))
+	f.Add([]byte("\x07MESSAGE"), uint16(4200), byte(0), uint8(2))
+	f.Fuzz(func(t *testing.T, prefix []byte, length uint16, fill byte, mode uint8) {
+		const cmdCap = 4096
+		n := int(length) % (cmdCap + 128)
+		body := make([]byte, n)
+		k := copy(body, prefix)
+		for i := k; i < n; i++ {
+			body[i] = fill
+		}
+		mech := [...]string{"NULL", "PLAIN", "CURVE"}[mode%3]
+		var seen int
+		h := handlerFunc(func(e *Event) {
+			seen++
+			if len(e.Body) > cmdCap {
+				t.Fatalf("kept %d bytes of a command, cap %d", len(e.Body), cmdCap)
+			}
+			for _, s := range [][]byte{e.Username, e.Password, e.Reason} {
+				if len(s) > 255 {
+					t.Fatalf("a 1-byte-length field of %d bytes", len(s))
+				}
+			}
+		})
+		c := NewConn(h, Options{}, true)
+		ts := time.Unix(1, 0)
+		c.Feed(c2s, greeting(mech, 1), ts)
+		c.Feed(s2c, greeting(mech, 1), ts)
+		b := frame(4, body)
+		if step := int(mode>>2) + 1; mode&0x80 != 0 {
+			// In pieces, as segments bring it.
+			for len(b) > 0 {
+				m := min(step, len(b))
+				c.Feed(c2s, b[:m], ts)
+				b = b[m:]
+			}
+		} else {
+			c.Feed(c2s, b, ts)
+		}
+		c.Feed(s2c, frame(4, body), ts)
+		if seen < 4 {
+			t.Fatalf("%d events for two greetings and two commands", seen)
+		}
+	})
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 )
 
 // Limits on what a monitor message may hold. Frames beyond them make the
@@ -316,17 +315,4 @@ func sizes(frames [][]byte) string {
 	}
 	b.WriteByte(']')
 	return b.String()
-}
-
-// printable reports whether s can be shown unquoted.
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == ' ' || r == '"' {
-			return false
-		}
-	}
-	return true
 }

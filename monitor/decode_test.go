@@ -112,6 +112,11 @@ func TestDecodeInterpretation(t *testing.T) {
 			"[app/sock] v2 CONNECTED"},
 		{"odd endpoint quoted", v1(le, 0x1, 1, "tcp://a b\n"),
 			func(e Event) bool { return e.Endpoint == "tcp://a b\n" }, `endpoint="tcp://a b\n"`},
+		// A forwarder's strings reach the terminal: ESC, C1 controls and the
+		// right-to-left override are escaped, not passed through.
+		{"hostile endpoint and source escaped", withSource("app\u202e/\x1b]0;t\x07", v1(le, 0x1, 1, "tcp://h:1\u009b2J\u202e")),
+			func(e Event) bool { return e.Endpoint == "tcp://h:1\u009b2J\u202e" },
+			`["app\u202e/\x1b]0;t\a"] v1 CONNECTED value=1 fd=1 endpoint="tcp://h:1\u009b2J\u202e"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/zspy/zspy/internal/textsafe"
 )
 
 // AppendText appends a one-line human-readable form of e (no newline), e.g.
@@ -87,8 +90,11 @@ func (e *Event) AppendText(b []byte) []byte {
 // String returns AppendText's form.
 func (e Event) String() string { return string(e.AppendText(nil)) }
 
+// appendMaybeQuoted appends s as it is when it is safe on a terminal
+// (textsafe.Safe) and holds no space or quote, else Go-quoted, which escapes
+// controls, invalid bytes and every non-printable rune such as U+202E.
 func appendMaybeQuoted(b []byte, s string) []byte {
-	if s != "" && printable(s) {
+	if s != "" && textsafe.Safe(s) && !strings.ContainsAny(s, ` "`) {
 		return append(b, s...)
 	}
 	return strconv.AppendQuote(b, s)

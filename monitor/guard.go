@@ -6,47 +6,43 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
-
-	"github.com/go-zeromq/zmq4"
-	"github.com/go-zeromq/zmq4/transport"
 )
 
-// Limits the subscriber's transport enforces on what forwarders send, before
-// zmq4 sees the bytes: zmq4 allocates a frame body by the size in its header
-// and collects frames without bound, so a hostile or broken peer could make it
-// allocate gigabytes. A connection breaking a limit is closed (and redialled).
+// Limits on what forwarders send. zmq4 allocates a frame body by the size in
+// its header and collects frames without bound, so during the handshake,
+// which zmq4 reads, the guard checks the bytes before zmq4 sees them; after
+// it, the subscriber's msgReader reads messages within the same limits. A
+// frame above MaxFrameSize closes the connection (a connecting endpoint
+// redials); a message of more than MaxFrames frames or MaxMessageSize bytes
+// is read through, counted as malformed and skipped, and the connection
+// goes on.
 const (
 	// MaxFrameSize caps one ZMTP frame's body, in bytes.
 	MaxFrameSize = 64 << 10
 	// MaxFrames caps the frames of one ZMTP message.
 	MaxFrames = MaxValues + 5
-	// HandshakeTimeout bounds the ZMTP greeting and handshake.
+	// MaxMessageSize caps the bytes kept of one message (the largest event,
+	// MaxValues values, two MaxEndpointLen endpoints and a source, is under
+	// 10 KiB).
+	MaxMessageSize = 64 << 10
+	// HandshakeTimeout is the default bound of one connection's greeting
+	// and handshake (Config.HandshakeTimeout).
 	HandshakeTimeout = 10 * time.Second
 )
 
-// The zmq4 transports zspy registers: tcp and ipc wrapped in the guard.
-const (
-	guardTCP = "zspymon-tcp"
-	guardIPC = "zspymon-ipc"
-)
-
-var registerOnce sync.Once
-
-func registerGuards() {
-	registerOnce.Do(func() {
-		// Errors mean the names are taken already, which only zspy does.
-		_ = zmq4.RegisterTransport(guardTCP, guardTransport{transport.New("tcp")})
-		_ = zmq4.RegisterTransport(guardIPC, guardTransport{transport.New("unix")})
-	})
+// dial connects to ep (tcp or unix) and refuses a TCP connection joined to
+// itself.
+func dial(ctx context.Context, ep Endpoint, timeout time.Duration) (net.Conn, error) {
+	network := "tcp"
+	if ep.Transport == "ipc" {
+		network = "unix"
+	}
+	return dialWith(ctx, &net.Dialer{Timeout: timeout}, network, ep.Address)
 }
 
-// guardTransport wraps a zmq4 transport so that every connection is guarded.
-type guardTransport struct{ base transport.Transport }
-
-func (t guardTransport) Dial(ctx context.Context, d transport.Dialer, addr string) (net.Conn, error) {
-	c, err := t.base.Dial(ctx, d, addr)
+func dialWith(ctx context.Context, d *net.Dialer, network, addr string) (net.Conn, error) {
+	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +60,7 @@ func (t guardTransport) Dial(ctx context.Context, d transport.Dialer, addr strin
 		c.Close()
 		return nil, fmt.Errorf("dial %s: connected to itself (nothing listens there; the port is in the ephemeral range): %w", addr, errSelfConnect)
 	}
-	return newGuardConn(ctx, c), nil
+	return c, nil
 }
 
 // errSelfConnect is a dial that TCP joined to itself.
@@ -77,61 +73,39 @@ func selfConnected(c net.Conn) bool {
 	return ok1 && ok2 && l.Port == r.Port && l.IP.Equal(r.IP)
 }
 
-func (t guardTransport) Listen(ctx context.Context, addr string) (net.Listener, error) {
-	l, err := t.base.Listen(ctx, addr)
-	if err != nil {
-		return nil, err
-	}
-	return guardListener{Listener: l, ctx: ctx}, nil
-}
-
-func (t guardTransport) Addr(ep string) (string, error) { return t.base.Addr(ep) }
-
-type guardListener struct {
-	net.Listener
-	ctx context.Context
-}
-
-func (l guardListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return newGuardConn(l.ctx, c), nil
-}
-
-// newGuardConn wraps c, closes it when ctx ends (zmq4 does not stop a
-// handshake in progress) and bounds the handshake by HandshakeTimeout.
+// newGuardConn wraps c and closes it when ctx ends (zmq4 does not stop a
+// handshake in progress). Until handshook is called it checks what it reads
+// against MaxFrameSize and MaxFrames, before zmq4, which allocates a frame
+// by its declared size, reads it; afterwards the subscriber's own bounded
+// reader (msgReader) reads the messages.
 func newGuardConn(ctx context.Context, c net.Conn) *guardConn {
-	g := &guardConn{Conn: c, scan: frameScanner{greeting: 64}}
+	g := &guardConn{Conn: c, scan: frameScanner{greeting: 64}, guarding: true}
 	g.stop = context.AfterFunc(ctx, func() { c.Close() })
-	_ = c.SetReadDeadline(time.Now().Add(HandshakeTimeout))
 	return g
 }
 
 // guardConn checks the ZMTP byte stream it reads against the limits.
 type guardConn struct {
 	net.Conn
-	stop func() bool
-	scan frameScanner
-	err  error
+	stop     func() bool
+	scan     frameScanner
+	guarding bool
+	err      error
 }
+
+// handshook ends the checks: the handshake is through.
+func (g *guardConn) handshook() { g.guarding = false }
 
 func (g *guardConn) Read(p []byte) (int, error) {
 	if g.err != nil {
 		return 0, g.err
 	}
 	n, err := g.Conn.Read(p)
-	if n > 0 {
-		handshook := g.scan.commandsDone > 0
+	if n > 0 && g.guarding {
 		if e := g.scan.scan(p[:n]); e != nil {
 			g.err = e
 			g.Conn.Close()
 			return 0, e
-		}
-		if !handshook && g.scan.commandsDone > 0 {
-			// The peer's first command (READY) is through: no more deadline.
-			_ = g.Conn.SetReadDeadline(time.Time{})
 		}
 	}
 	return n, err

@@ -7,8 +7,6 @@ import (
 	"net"
 	"strings"
 	"testing"
-
-	"github.com/go-zeromq/zmq4/transport"
 )
 
 func scanAll(chunks [][]byte) (frameScanner, error) {
@@ -86,7 +84,7 @@ func TestGuardRefusesSelfConnection(t *testing.T) {
 	addr := ln.Addr().(*net.TCPAddr)
 	ln.Close()
 	d := &net.Dialer{LocalAddr: addr}
-	c, err := guardTransport{transport.New("tcp")}.Dial(context.Background(), d, addr.String())
+	c, err := dialWith(context.Background(), d, "tcp", addr.String())
 	if err == nil {
 		c.Close()
 		t.Fatal("self-connection accepted")

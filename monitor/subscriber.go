@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/go-zeromq/zmq4"
 )
 
 // SocketKind is the zmq4 socket type a subscriber uses on an endpoint.
@@ -112,14 +109,6 @@ func ParseEndpoint(spec string, def SocketKind) (Endpoint, error) {
 	return e, nil
 }
 
-// guarded returns the endpoint on zspy's guarded transport.
-func (e Endpoint) guarded() string {
-	if e.Transport == "ipc" {
-		return guardIPC + "://" + e.Address
-	}
-	return guardTCP + "://" + e.Address
-}
-
 // Config configures a Subscriber; NewSubscriber validates it once.
 type Config struct {
 	// Endpoints are the forwarding endpoints, as ParseEndpoint reads them.
@@ -133,6 +122,32 @@ type Config struct {
 	ReconnectMin, ReconnectMax time.Duration
 	// Now gives the receive time of events; nil means time.Now.
 	Now func() time.Time
+
+	// Plain, when set, makes every connection use the ZMTP PLAIN mechanism:
+	// forwarders that connect to a bound endpoint must present these
+	// credentials (others get ERROR "400" and are closed), and zspy presents
+	// them when it connects. PLAIN sends them in clear text: use it on
+	// loopback, ipc:// or a private network. Nil means NULL (no
+	// authentication). go-zeromq/zmq4 has no CURVE.
+	Plain *PlainAuth
+	// Allow lists the source networks a bound tcp:// endpoint accepts
+	// forwarders from; connections from elsewhere are closed before any
+	// byte is read. Empty accepts any source.
+	Allow []netip.Prefix
+	// HandshakeTimeout bounds each connection's greeting and handshake
+	// (default 10 s). Handshakes run concurrently, so a peer that connects
+	// and says nothing delays no one else.
+	HandshakeTimeout time.Duration
+	// MaxHandshakes bounds the handshakes in progress on one bound endpoint
+	// (default 64); MaxForwarders the connections it holds, handshaking or
+	// not (default 1024). Connections beyond either are closed at once and
+	// counted as refused.
+	MaxHandshakes, MaxForwarders int
+}
+
+// PlainAuth are ZMTP PLAIN credentials (RFC 24): each at most 255 bytes.
+type PlainAuth struct {
+	Username, Password string
 }
 
 // Stats are a subscriber's counters, summed over its endpoints.
@@ -151,6 +166,14 @@ type Stats struct {
 	DialFailures uint64
 	// LinkErrors counts connections lost (peer gone, or a guard limit broken).
 	LinkErrors uint64
+	// Refused counts connections to bound endpoints closed unheard: a source
+	// outside Allow, or MaxHandshakes or MaxForwarders reached.
+	Refused uint64
+	// HandshakeFailures counts connections whose greeting or handshake
+	// failed or timed out (a wrong mechanism, a socket type that cannot
+	// send to zspy's, silence); AuthFailures those among them whose PLAIN
+	// credentials were wrong.
+	HandshakeFailures, AuthFailures uint64
 }
 
 // Malformed reports a message that could not be decoded.
@@ -180,6 +203,8 @@ const (
 	LinkListening                   // a bind succeeded
 	LinkDialFailed                  // a dial or bind failed; it is retried
 	LinkLost                        // a connection was lost; a connecting endpoint redials
+	LinkAccepted                    // a forwarder connected to a bound endpoint and completed its handshake
+	LinkRefused                     // a connection was refused or failed its handshake (Err says why)
 )
 
 // String returns the state's name.
@@ -193,6 +218,10 @@ func (s LinkState) String() string {
 		return "dial failed"
 	case LinkLost:
 		return "lost"
+	case LinkAccepted:
+		return "accepted"
+	case LinkRefused:
+		return "refused"
 	}
 	return fmt.Sprintf("linkstate(%d)", uint8(s))
 }
@@ -203,7 +232,9 @@ type LinkEvent struct {
 	Via   string
 	State LinkState
 	// Addr is the bound address when State is LinkListening, e.g.
-	// "tcp://127.0.0.1:40123" for a spec that asked for port 0.
+	// "tcp://127.0.0.1:40123" for a spec that asked for port 0; the
+	// forwarder's address ("127.0.0.1:51234") for a connection to a bound
+	// endpoint that was accepted, refused or lost.
 	Addr string
 	Err  error
 }
@@ -225,7 +256,8 @@ type Subscriber struct {
 
 	received, events, malformed      atomic.Uint64
 	connects, reconnects, dialFailed atomic.Uint64
-	linkErrors                       atomic.Uint64
+	linkErrors, refused              atomic.Uint64
+	handshakeFailed, authFailed      atomic.Uint64
 }
 
 // NewSubscriber validates cfg and returns a Subscriber.
@@ -251,6 +283,21 @@ func NewSubscriber(cfg Config) (*Subscriber, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = HandshakeTimeout
+	}
+	if cfg.MaxHandshakes <= 0 {
+		cfg.MaxHandshakes = 64
+	}
+	if cfg.MaxForwarders <= 0 {
+		cfg.MaxForwarders = 1024
+	}
+	if cfg.MaxForwarders < cfg.MaxHandshakes {
+		cfg.MaxHandshakes = cfg.MaxForwarders
+	}
+	if a := cfg.Plain; a != nil && (len(a.Username) > 255 || len(a.Password) > 255) {
+		return nil, errors.New("PLAIN username and password are at most 255 bytes each")
+	}
 	s := &Subscriber{cfg: cfg}
 	for _, spec := range cfg.Endpoints {
 		e, err := ParseEndpoint(spec, cfg.Socket)
@@ -259,7 +306,6 @@ func NewSubscriber(cfg Config) (*Subscriber, error) {
 		}
 		s.eps = append(s.eps, e)
 	}
-	registerGuards()
 	return s, nil
 }
 
@@ -276,6 +322,10 @@ func (s *Subscriber) Stats() Stats {
 		Reconnects:   s.reconnects.Load(),
 		DialFailures: s.dialFailed.Load(),
 		LinkErrors:   s.linkErrors.Load(),
+		Refused:      s.refused.Load(),
+
+		HandshakeFailures: s.handshakeFailed.Load(),
+		AuthFailures:      s.authFailed.Load(),
 	}
 }
 
@@ -334,25 +384,6 @@ func (s *Subscriber) Events(ctx context.Context, buffer int) <-chan Event {
 	return ch
 }
 
-var quietLog = log.New(io.Discard, "", 0)
-
-func (s *Subscriber) newSocket(ctx context.Context, k SocketKind) zmq4.Socket {
-	opts := []zmq4.Option{
-		zmq4.WithDialerMaxRetries(0),
-		zmq4.WithDialerTimeout(HandshakeTimeout),
-		zmq4.WithLogger(quietLog),
-	}
-	switch k {
-	case SocketPair:
-		return zmq4.NewPair(ctx, opts...)
-	case SocketPull:
-		return zmq4.NewPull(ctx, opts...)
-	}
-	sub := zmq4.NewSub(ctx, opts...)
-	_ = sub.SetOption(zmq4.OptionSubscribe, "")
-	return sub
-}
-
 func (s *Subscriber) send(ctx context.Context, out chan<- item, it item) bool {
 	select {
 	case out <- it:
@@ -362,8 +393,9 @@ func (s *Subscriber) send(ctx context.Context, out chan<- item, it item) bool {
 	}
 }
 
-func (s *Subscriber) link(ctx context.Context, out chan<- item, ep Endpoint, st LinkState, addr string, err error) {
-	s.send(ctx, out, item{link: &LinkEvent{Time: s.cfg.Now(), Via: ep.Spec, State: st, Addr: addr, Err: err}})
+func (s *Subscriber) link(ctx context.Context, out chan<- item, l LinkEvent) {
+	l.Time = s.cfg.Now()
+	s.send(ctx, out, item{link: &l})
 }
 
 // wait sleeps d unless ctx ends first; it reports whether ctx is still live.
@@ -375,78 +407,6 @@ func wait(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	}
-}
-
-// serve runs one endpoint until ctx ends.
-func (s *Subscriber) serve(ctx context.Context, ep Endpoint, out chan<- item) {
-	dec := &Decoder{Options: s.cfg.Decode}
-	backoff := s.cfg.ReconnectMin
-	grow := func() {
-		backoff = min(2*backoff, s.cfg.ReconnectMax)
-	}
-	connected := false
-	for ctx.Err() == nil {
-		sock := s.newSocket(ctx, ep.Socket)
-		var err error
-		if ep.Bind {
-			err = sock.Listen(ep.guarded())
-		} else {
-			err = sock.Dial(ep.guarded())
-		}
-		if err != nil {
-			sock.Close()
-			if ctx.Err() != nil {
-				return
-			}
-			// zmq4's message names zspy's guarded transport: keep its cause.
-			verb := "connect to"
-			if ep.Bind {
-				verb = "bind"
-			}
-			if inner := errors.Unwrap(err); inner != nil {
-				err = inner
-			}
-			err = fmt.Errorf("could not %s %s: %w", verb, ep.URL(), err)
-			s.dialFailed.Add(1)
-			s.link(ctx, out, ep, LinkDialFailed, "", err)
-			if !wait(ctx, backoff) {
-				return
-			}
-			grow()
-			continue
-		}
-		backoff = s.cfg.ReconnectMin
-		if ep.Bind {
-			addr := ep.URL()
-			if a := sock.Addr(); a != nil {
-				addr = ep.Transport + "://" + a.String()
-			}
-			s.link(ctx, out, ep, LinkListening, addr, nil)
-		} else {
-			s.connects.Add(1)
-			if connected {
-				s.reconnects.Add(1)
-			}
-			connected = true
-			s.link(ctx, out, ep, LinkConnected, ep.URL(), nil)
-		}
-		for {
-			msg, err := sock.Recv()
-			if err != nil {
-				if ctx.Err() != nil {
-					break
-				}
-				s.linkErrors.Add(1)
-				s.link(ctx, out, ep, LinkLost, "", err)
-				if ep.Bind {
-					continue // the listener stays; peers reconnect themselves
-				}
-				break
-			}
-			s.deliver(ctx, out, ep, dec, msg.Frames)
-		}
-		sock.Close()
 	}
 }
 

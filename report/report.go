@@ -5,6 +5,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
@@ -313,9 +315,11 @@ func meta(props []tracker.Property) map[string]string {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// WriteJSON prints the report as one indented JSON document.
+// WriteJSON prints the report as one indented JSON document. C1 controls
+// and bidirectional overrides in strings are \u-escaped (textsafe.JSON).
 func WriteJSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	if r.Connections == nil {
@@ -324,7 +328,11 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if r.Warnings == nil {
 		r.Warnings = []string{}
 	}
-	return enc.Encode(r)
+	if err := enc.Encode(r); err != nil {
+		return err
+	}
+	_, err := w.Write(textsafe.JSON(buf.Bytes()))
+	return err
 }
 
 // WriteText prints the report as a table for people.
@@ -332,8 +340,12 @@ func WriteText(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT\tSERVER\tZMTP\tMECH\tSOCKETS\tSTATE\tC2S MSGS\tC2S BYTES\tS2C MSGS\tS2C BYTES\tNOTES")
 	for _, c := range r.Connections {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", c.Client, c.Server, dash(c.ZMTP), dash(c.Mechanism),
-			sockets(c), c.State, msgs(c.C2S), c.C2S.Bytes, msgs(c.S2C), c.S2C.Bytes, notes(c))
+		// Cells may hold what peers sent (a PLAIN username, identities):
+		// textsafe escapes what a terminal would act on, and the tabs and
+		// newlines that would break the table.
+		safe := textsafe.String
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\n", safe(c.Client), safe(c.Server), safe(dash(c.ZMTP)), safe(dash(c.Mechanism)),
+			safe(sockets(c)), safe(c.State), msgs(c.C2S), c.C2S.Bytes, msgs(c.S2C), c.S2C.Bytes, safe(notes(c)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -344,7 +356,7 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintln(w)
 	if st := r.Store; st != nil {
-		fmt.Fprintf(w, "time series: %s: %d points written", st.Sink, st.Written)
+		fmt.Fprintf(w, "time series: %s: %d points written", textsafe.String(st.Sink), st.Written)
 		if st.Spilled+st.Dropped+st.Rejected+st.Invalid > 0 || st.SpoolBytes > 0 {
 			fmt.Fprintf(w, ", %d spilled, %d resent, %d dropped (%d episodes), %d rejected, %d invalid, %d bytes still spooled",
 				st.Spilled, st.Resent, st.Dropped, st.DropEpisodes, st.Rejected, st.Invalid, st.SpoolBytes)
@@ -355,7 +367,7 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintln(w)
 	}
 	for _, warn := range r.Warnings {
-		fmt.Fprintln(w, "warning:", warn)
+		fmt.Fprintln(w, "warning:", textsafe.String(warn))
 	}
 	if n := r.WarningsTotal - uint64(len(r.Warnings)); r.WarningsTotal > uint64(len(r.Warnings)) {
 		fmt.Fprintf(w, "warning: %d more warnings not listed\n", n)

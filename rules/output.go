@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/store"
 )
@@ -25,7 +26,9 @@ type Output interface {
 }
 
 // Line formats one state change for people: time, state, severity, rule,
-// connection and message.
+// connection and message. The message quotes what peers and forwarders sent
+// (a PLAIN user, a monitor source or endpoint): textsafe escapes whatever a
+// terminal would act on.
 func Line(a *Alert) string {
 	conn := a.Server
 	if a.Client != "" {
@@ -34,7 +37,7 @@ func Line(a *Alert) string {
 	if conn == "" {
 		conn = "-"
 	}
-	return fmt.Sprintf("%s %-8s %-8s %s %s: %s", a.At.UTC().Format("2006-01-02T15:04:05.000Z"), a.State, a.Severity, a.Rule, conn, a.Message)
+	return textsafe.String(fmt.Sprintf("%s %-8s %-8s %s %s: %s", a.At.UTC().Format("2006-01-02T15:04:05.000Z"), a.State, a.Severity, a.Rule, conn, a.Message))
 }
 
 // Console writes one line per state change.

@@ -168,3 +168,18 @@ func TestPoints(t *testing.T) {
 		t.Errorf("fields %s", lp.String())
 	}
 }
+
+// An alert's message quotes what peers and forwarders sent; the console line
+// escapes what a terminal would act on (here a monitor source holding a
+// set-title sequence and a right-to-left override).
+func TestLineEscapesTerminalControls(t *testing.T) {
+	a := Alert{Rule: "handshake_failure", Severity: SevCritical, State: StateFiring, Server: "127.0.0.1:5555", At: t0,
+		Message: "handshake failed (socket monitor of app\x1b]0;pwned\x07\u202e): HANDSHAKE_FAILED_AUTH \x1b[2J"}
+	line := Line(&a)
+	if strings.ContainsAny(line, "\x1b\x07\u202e") {
+		t.Fatalf("line passes controls through: %q", line)
+	}
+	if want := `app\x1b]0;pwned\x07\u202e): HANDSHAKE_FAILED_AUTH \x1b[2J`; !strings.HasSuffix(line, want) {
+		t.Fatalf("line %q does not end with %q", line, want)
+	}
+}

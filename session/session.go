@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
@@ -326,7 +327,8 @@ func (s *Session) tick(ts time.Time) {
 // warn records a warning the session raises, and prints it to WarnTo.
 func (s *Session) warn(format string, args ...any) {
 	if s.cfg.WarnTo != nil {
-		fmt.Fprintf(s.cfg.WarnTo, "zspy: warning: "+format+"\n", args...)
+		// A warning may quote what came off the wire: made safe to print.
+		fmt.Fprintln(s.cfg.WarnTo, "zspy: warning:", textsafe.String(fmt.Sprintf(format, args...)))
 	}
 	s.p.Warn(format, args...)
 }

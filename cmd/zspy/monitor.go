@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/monitor"
 )
 
@@ -101,7 +102,6 @@ func runMonitor(ctx context.Context, stdout, stderr io.Writer, endpoints []strin
 	defer out.Flush()
 	var (
 		line    []byte
-		enc     = json.NewEncoder(out)
 		outErr  error
 		flushed = func() {
 			if err := out.Flush(); err != nil && outErr == nil {
@@ -112,11 +112,20 @@ func runMonitor(ctx context.Context, stdout, stderr io.Writer, endpoints []strin
 			}
 		}
 	)
+	// say prints one line on stderr; link errors can quote what a
+	// forwarder sent, so the line is made safe for the terminal.
+	say := func(format string, args ...any) {
+		fmt.Fprintln(stderr, "zspy monitor:", textsafe.String(fmt.Sprintf(format, args...)))
+	}
 	failing := map[string]bool{} // endpoints whose dials fail: report the first only
 	h := monitor.Handler{
 		Event: func(e monitor.Event) {
 			if f.json {
-				if err := enc.Encode(e); err != nil && outErr == nil {
+				b, err := json.Marshal(e)
+				if err == nil {
+					line = append(append(line[:0], textsafe.JSON(b)...), '\n')
+					_, _ = out.Write(line)
+				} else if outErr == nil {
 					outErr = err
 				}
 			} else {
@@ -130,7 +139,7 @@ func runMonitor(ctx context.Context, stdout, stderr io.Writer, endpoints []strin
 			flushed() // a live log: every event as it comes
 		},
 		Malformed: func(m monitor.Malformed) {
-			fmt.Fprintf(stderr, "zspy monitor: %s\n", m)
+			say("%s", m)
 		},
 		Link: func(l monitor.LinkEvent) {
 			if f.quiet {
@@ -141,19 +150,19 @@ func runMonitor(ctx context.Context, stdout, stderr io.Writer, endpoints []strin
 					return
 				}
 				failing[l.Via] = true
-				fmt.Fprintf(stderr, "zspy monitor: %s: %v (retrying)\n", l.Via, l.Err)
+				say("%s: %v (retrying)", l.Via, l.Err)
 				return
 			}
 			failing[l.Via] = false
 			switch {
 			case l.State == monitor.LinkListening:
-				fmt.Fprintf(stderr, "zspy monitor: %s: listening on %s\n", l.Via, l.Addr)
+				say("%s: listening on %s", l.Via, l.Addr)
 			case l.State == monitor.LinkLost && strings.HasPrefix(l.Via, "@"):
-				fmt.Fprintf(stderr, "zspy monitor: %s: a forwarder disconnected: %v\n", l.Via, l.Err)
+				say("%s: a forwarder disconnected: %v", l.Via, l.Err)
 			case l.Err != nil:
-				fmt.Fprintf(stderr, "zspy monitor: %s: %s: %v\n", l.Via, l.State, l.Err)
+				say("%s: %s: %v", l.Via, l.State, l.Err)
 			default:
-				fmt.Fprintf(stderr, "zspy monitor: %s: %s\n", l.Via, l.State)
+				say("%s: %s", l.Via, l.State)
 			}
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
@@ -140,7 +141,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		}
 		if ws, _ := p.Warnings(); len(ws) > 0 {
 			for _, w := range ws {
-				fmt.Fprintln(os.Stderr, "zspy: warning:", w)
+				fmt.Fprintln(os.Stderr, "zspy: warning:", textsafe.String(w))
 			}
 		}
 		return nil
