@@ -253,16 +253,19 @@ func TestNetnsCapture(t *testing.T) {
 		r := reps[capLo]
 		checkReport(t, r, loWant)
 		// lo shows every packet twice (sent and received); the counts above
-		// match the peers only if each was counted once.
-		if r.Stats.Duplicates == 0 {
-			t.Errorf("zspy on lo counted no duplicate copies")
+		// match the peers only if each was counted once. The kernel filter
+		// drops the sent copies, so none reached zspy.
+		if r.Stats.Duplicates != 0 {
+			t.Errorf("zspy on lo read %d duplicate copies that the kernel filter should have dropped", r.Stats.Duplicates)
 		}
 	})
 	t.Run("any", func(t *testing.T) {
 		r := reps[capAny]
 		checkReport(t, r, append(slices.Clone(vethWant), loWant...))
-		if r.Stats.Duplicates == 0 {
-			t.Errorf("zspy on any counted no duplicate copies (lo's traffic is in it)")
+		// lo's traffic is in it, twice on the wire, once in the counts; the
+		// veth's sent packets are their only copy and are in the counts too.
+		if r.Stats.Duplicates != 0 {
+			t.Errorf("zspy on any read %d duplicate copies that the kernel filter should have dropped", r.Stats.Duplicates)
 		}
 	})
 	t.Run("count", func(t *testing.T) {

@@ -41,6 +41,7 @@ type captureFlags struct {
 	noStore     bool
 	write       writeFlags
 	filter      filterFlags
+	ring        ringFlags
 }
 
 func newCaptureCmd() *cobra.Command {
@@ -79,6 +80,7 @@ packet twice; zspy counts it once.`,
 	f.rules.register(fl)
 	f.write.register(fl)
 	f.filter.register(fl)
+	f.ring.register(fl)
 	uf = addUIFlags(fl, false)
 	_ = cmd.MarkFlagRequired("interface")
 	return cmd
@@ -89,12 +91,12 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	if err := f.filter.apply(&opts); err != nil {
 		return err
 	}
+	if err := f.ring.apply(&opts); err != nil {
+		return err
+	}
 	src, err := capture.OpenLive(f.iface, opts)
 	if err != nil {
 		return liveError(err)
-	}
-	if got, want := src.ReceiveBuffer(); got > 0 && got < want/2 {
-		fmt.Fprintf(os.Stderr, "zspy: warning: the kernel granted a %d KiB capture buffer instead of %d KiB (no CAP_NET_ADMIN, or net.core.rmem_max is low): bursts will be dropped sooner, and counted\n", got>>10, want>>10)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -212,3 +212,39 @@ func (f *filterFlags) apply(opts *capture.LiveOptions) error {
 	opts.Filter = flt
 	return nil
 }
+
+// ringFlags size the capture ring.
+type ringFlags struct {
+	ringSize, blockSize string
+	blockTimeout        time.Duration
+	fanout              int
+}
+
+func (f *ringFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&f.ringSize, "ring-size", "32MiB", "memory the kernel writes captured packets into; a larger ring rides out longer stalls before the kernel drops")
+	fl.StringVar(&f.blockSize, "block-size", "512KiB", "the ring's unit of hand-over to zspy (a power of two)")
+	fl.DurationVar(&f.blockTimeout, "block-timeout", capture.DefaultBlockTimeout, "longest a partly filled block waits before zspy reads it")
+	fl.IntVar(&f.fanout, "fanout", 1, "spread packets over this many rings by flow hash (PACKET_FANOUT), read in turn")
+}
+
+func (f *ringFlags) apply(opts *capture.LiveOptions) error {
+	n, err := store.ParseSize(f.ringSize)
+	if err != nil || n <= 0 || n > 1<<40 {
+		return fmt.Errorf("--ring-size %q: want a size like 64MiB", f.ringSize)
+	}
+	opts.RingSize = int(n)
+	n, err = store.ParseSize(f.blockSize)
+	if err != nil || n <= 0 || n > 1<<30 || n&(n-1) != 0 {
+		return fmt.Errorf("--block-size %q: want a power of two like 1MiB", f.blockSize)
+	}
+	opts.BlockSize = int(n)
+	if f.blockTimeout <= 0 {
+		return fmt.Errorf("--block-timeout %v: want a positive duration", f.blockTimeout)
+	}
+	opts.BlockTimeout = f.blockTimeout
+	if f.fanout < 1 || f.fanout > capture.MaxFanout {
+		return fmt.Errorf("--fanout %d: want 1 to %d", f.fanout, capture.MaxFanout)
+	}
+	opts.Fanout = f.fanout
+	return nil
+}
