@@ -1,8 +1,10 @@
 package capture
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -83,6 +85,9 @@ type FileSource struct {
 	num   uint64 // packets seen so far, including unreadable ones
 	stats Stats
 	done  bool
+	// torn is set when the file ends inside its own header (a writer killed
+	// before its first flush): Next reports it once, then io.EOF.
+	torn error
 }
 
 // OpenFile opens a capture file: pcap or pcapng, detected by magic, optionally
@@ -125,10 +130,10 @@ func newSource(r io.Reader, name string) (*FileSource, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(head) < 4 {
-		if len(head) == 0 {
-			return nil, fmt.Errorf("%s: empty file: %w", name, ErrNotCapture)
+		if !isMagicPrefix(head) {
+			return nil, fmt.Errorf("%s: %d-byte file: %w", name, len(head), ErrNotCapture)
 		}
-		return nil, fmt.Errorf("%s: %d-byte file: %w", name, len(head), ErrNotCapture)
+		return s.tornHeader(len(head)), nil
 	}
 	switch {
 	case binary.LittleEndian.Uint32(head) == pcapngSHB:
@@ -136,18 +141,54 @@ func newSource(r io.Reader, name string) (*FileSource, error) {
 		// The section header is read by the first call to Next; read it now so
 		// that a broken one fails the open.
 		if err := s.readNgHeaderBlock(true); err != nil {
+			if errors.Is(err, errHeaderCut) {
+				return s.tornHeader(s.in.w), nil
+			}
 			return nil, err
 		}
 		s.readLeadingInterfaces()
 	case isPcapMagic(head):
 		s.format = formatPcap
 		if err := s.readPcapHeader(); err != nil {
+			if errors.Is(err, errHeaderCut) {
+				return s.tornHeader(s.in.w), nil
+			}
 			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("%s: %w (starts with %x)", name, ErrNotCapture, head)
 	}
 	return s, nil
+}
+
+// errHeaderCut marks a file that ends inside its header.
+var errHeaderCut = errors.New("file ends in its header")
+
+// tornHeader makes s a source of no packets that says, once, that the file
+// ends n bytes into its header: what a capture writer killed before its
+// first flush leaves (0 bytes) is read as an empty capture, so that a set of
+// files with a torn last one replays.
+func (s *FileSource) tornHeader(n int) *FileSource {
+	what := "is empty"
+	if n > 0 {
+		what = fmt.Sprintf("ends %d bytes into its header", n)
+	}
+	s.torn = fmt.Errorf("%w: the file %s: no packets (cut while it was written?)", ErrTruncatedFile, what)
+	return s
+}
+
+// isMagicPrefix reports whether b (shorter than 4 bytes) begins a pcap or
+// pcapng magic number. An empty b does.
+func isMagicPrefix(b []byte) bool {
+	for _, m := range []uint32{pcapMagicMicro, pcapMagicNano, pcapngSHB} {
+		var le, be [4]byte
+		binary.LittleEndian.PutUint32(le[:], m)
+		binary.BigEndian.PutUint32(be[:], m)
+		if bytes.HasPrefix(le[:], b) || bytes.HasPrefix(be[:], b) {
+			return true
+		}
+	}
+	return false
 }
 
 func isPcapMagic(b []byte) bool {
@@ -184,6 +225,12 @@ func (s *FileSource) Close() error {
 // Next fills seg with the next TCP segment; see Source. Packets that are not
 // TCP are counted and skipped. seg.Payload is valid until the next call.
 func (s *FileSource) Next(seg *Segment) error {
+	if s.torn != nil {
+		err := s.torn
+		s.torn, s.done = nil, true
+		s.stats.Corrupt++
+		return &PacketError{File: s.name, Packet: 1, Err: err}
+	}
 	for {
 		if s.done {
 			return io.EOF
@@ -274,7 +321,7 @@ func (s *FileSource) u32(b []byte) uint32 {
 func (s *FileSource) readPcapHeader() error {
 	h, _ := s.in.peek(24)
 	if len(h) < 24 {
-		return fmt.Errorf("%s: pcap header cut at %d of 24 bytes: %w", s.name, len(h), ErrNotCapture)
+		return fmt.Errorf("%s: pcap header cut at %d of 24 bytes: %w", s.name, len(h), errHeaderCut)
 	}
 	magic := binary.LittleEndian.Uint32(h)
 	s.bigEndian = magic != pcapMagicMicro && magic != pcapMagicNano
@@ -334,7 +381,7 @@ func (s *FileSource) readNgHeaderBlock(atOpen bool) error {
 	h, _ := s.in.peek(28)
 	if len(h) < 28 {
 		if atOpen {
-			return fmt.Errorf("%s: pcapng section header cut at %d bytes: %w", s.name, len(h), ErrNotCapture)
+			return fmt.Errorf("%s: pcapng section header cut at %d bytes: %w", s.name, len(h), errHeaderCut)
 		}
 		return s.endOfInput(len(h), 28)
 	}
@@ -353,7 +400,7 @@ func (s *FileSource) readNgHeaderBlock(atOpen bool) error {
 	s.ifaces = s.ifaces[:0]
 	if n, _ := s.in.discard(int(total)); n < int(total) {
 		if atOpen {
-			return fmt.Errorf("%s: pcapng section header cut: %w", s.name, ErrNotCapture)
+			return fmt.Errorf("%s: pcapng section header cut: %w", s.name, errHeaderCut)
 		}
 		return s.endOfInput(n, int(total))
 	}
