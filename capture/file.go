@@ -85,6 +85,17 @@ type FileSource struct {
 	num   uint64 // packets seen so far, including unreadable ones
 	stats Stats
 	done  bool
+	// pending is a warning about the packet Next returned last, returned
+	// by the next call.
+	pending          []error
+	firstBadChecksum uint64
+	sumsChecked      bool
+	// Link-type probe: packets that were TCP only as probeAs (probeFrom is
+	// the file's type), of probes tried.
+	probes             int
+	probeHits          uint64
+	probeAs, probeFrom LinkType
+	linkChecked        bool
 	// torn is set when the file ends inside its own header (a writer killed
 	// before its first flush): Next reports it once, then io.EOF.
 	torn error
@@ -231,8 +242,16 @@ func (s *FileSource) Next(seg *Segment) error {
 		s.stats.Corrupt++
 		return &PacketError{File: s.name, Packet: 1, Err: err}
 	}
+	if len(s.pending) > 0 {
+		err := s.pending[0]
+		s.pending = s.pending[1:]
+		return err
+	}
 	for {
 		if s.done {
+			if err := s.endWarning(); err != nil {
+				return err
+			}
 			return io.EOF
 		}
 		var rec record
@@ -242,10 +261,21 @@ func (s *FileSource) Next(seg *Segment) error {
 		} else {
 			err = s.readNgRecord(&rec)
 		}
+		if err == io.EOF {
+			continue // s.done is set: the link warning, then io.EOF
+		}
 		if err != nil {
 			return err
 		}
 		s.stats.Packets++
+		if rec.wire > maxWireLen && rec.wire > len(rec.data) {
+			// No packet is that long: count what was captured, and say so
+			// after this packet.
+			s.stats.Corrupt++
+			s.pending = append(s.pending, &PacketError{File: s.name, Packet: s.num,
+				Err: fmt.Errorf("%w: record claims a wire length of %d bytes; counted as its %d captured bytes", ErrCorrupt, rec.wire, len(rec.data))})
+			rec.wire = len(rec.data)
+		}
 		s.stats.Bytes += uint64(rec.wire)
 		if len(rec.data) < rec.wire {
 			s.stats.Truncated++
@@ -255,9 +285,16 @@ func (s *FileSource) Next(seg *Segment) error {
 			s.stats.NonTCP++
 			continue
 		}
-		res, derr := Decode(rec.link, rec.data, rec.wire, seg)
+		var l layout
+		res, derr := decode(rec.link, rec.data, rec.wire, seg, &l)
+		if res != ResultTCP {
+			s.probeLink(&rec)
+		}
 		switch res {
 		case ResultTCP:
+			if tcpChecksum(rec.data, &l) == checksumBad {
+				s.badChecksum()
+			}
 			seg.Num = s.num
 			seg.TS = rec.ts
 			s.stats.TCP++
@@ -271,6 +308,93 @@ func (s *FileSource) Next(seg *Segment) error {
 			return &PacketError{File: s.name, Packet: s.num, Err: derr}
 		}
 	}
+}
+
+// maxWireLen is the longest wire length a record may claim: more than any
+// link's frame or a segmentation offload's super-packet. A record claiming
+// more is counted as what it captured.
+const maxWireLen = 1 << 20
+
+// maxLinkProbes bounds how many packets that are not TCP are tried as
+// other link types.
+const maxLinkProbes = 1000
+
+// probeLinks are the link types a packet that is not TCP under its file's
+// link type is tried as.
+var probeLinks = []LinkType{LinkEthernet, LinkRaw, LinkLinuxSLL, LinkLinuxSLL2, LinkNull}
+
+// probeLink tries a packet that did not decode as TCP as other link types,
+// and counts it when one of them finds TCP in it: a file whose header names
+// the wrong link type decodes to nothing, and the warning at its end says
+// which type its packets look like.
+func (s *FileSource) probeLink(rec *record) {
+	if s.probes >= maxLinkProbes {
+		return
+	}
+	s.probes++
+	var seg Segment
+	for _, lt := range probeLinks {
+		if lt == rec.link {
+			continue
+		}
+		var l layout
+		if res, _ := decode(lt, rec.data, rec.wire, &seg, &l); res == ResultTCP && tcpChecksum(rec.data, &l) != checksumBad {
+			if s.probeHits == 0 {
+				s.probeAs, s.probeFrom = lt, rec.link
+			}
+			if lt == s.probeAs {
+				s.probeHits++
+			}
+			return
+		}
+	}
+}
+
+// maxChecksumWarnings is how many checksum mismatches a file names one by
+// one; the end-of-file warning counts them all.
+const maxChecksumWarnings = 5
+
+// badChecksum counts a segment whose checksum is wrong, and names the first
+// few in warnings after it. The segment is still decoded as captured: a
+// capture whose addresses a tool rewrote without fixing the checksums would
+// otherwise lose every segment.
+func (s *FileSource) badChecksum() {
+	s.stats.BadChecksums++
+	if s.stats.BadChecksums == 1 {
+		s.firstBadChecksum = s.num
+	}
+	if s.stats.BadChecksums <= maxChecksumWarnings {
+		s.pending = append(s.pending, &PacketError{File: s.name, Packet: s.num, Err: fmt.Errorf("%w; decoded as captured", ErrBadChecksum)})
+	}
+}
+
+// endWarning returns the warnings due at the end of the file, one a call:
+// the checksum mismatches past those named one by one, and a link type that
+// looks wrong.
+func (s *FileSource) endWarning() error {
+	if !s.sumsChecked {
+		s.sumsChecked = true
+		if n := s.stats.BadChecksums; n > maxChecksumWarnings {
+			return &PacketError{File: s.name, Packet: s.firstBadChecksum, Err: fmt.Errorf("%w: %d of %d TCP segments in all, from this packet on (rewritten addresses, or a damaged file?); decoded as captured",
+				ErrBadChecksum, n, s.stats.TCP)}
+		}
+	}
+	return s.linkWarning()
+}
+
+// linkWarning returns, once, at the end of a file, a warning when packets
+// decoded as TCP only under another link type than the file's, more of them
+// than decoded under its own.
+func (s *FileSource) linkWarning() error {
+	if s.linkChecked {
+		return nil
+	}
+	s.linkChecked = true
+	if s.probeHits == 0 || s.probeHits <= s.stats.TCP {
+		return nil
+	}
+	return &PacketError{File: s.name, Packet: s.num, Err: fmt.Errorf("%w: the file says link type %s, but %d of its %d packets decode as TCP only as %s, and %d as %s: wrong link type in the file header?",
+		ErrUnsupportedLink, s.probeFrom, s.probeHits, s.stats.Packets, s.probeAs, s.stats.TCP, s.probeFrom)}
 }
 
 // record is one packet as read from the file.

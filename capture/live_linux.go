@@ -306,13 +306,20 @@ func (s *LiveSource) Next(seg *Segment) error {
 			s.stats.NonTCP++
 			continue
 		}
-		res, err := Decode(link, p.data, p.wire, seg)
+		var l layout
+		res, err := decode(link, p.data, p.wire, seg, &l)
 		if res == ResultTCP && s.filter != nil && !s.filter.Match(seg) {
 			s.stats.Filtered++
 			continue
 		}
 		switch res {
 		case ResultTCP:
+			// The kernel says when the card checked the checksum or has
+			// yet to fill it in (sent packets); the rest are checked here,
+			// counted when wrong, and decoded as captured.
+			if p.status&(unix.TP_STATUS_CSUMNOTREADY|unix.TP_STATUS_CSUM_VALID) == 0 && tcpChecksum(p.data, &l) == checksumBad {
+				s.stats.BadChecksums++
+			}
 			seg.Num = s.num
 			seg.TS = p.ts
 			s.stats.TCP++
