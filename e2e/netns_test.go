@@ -101,7 +101,8 @@ func pushMessages(n int) [][]string {
 
 // TestNetnsCapture runs ZeroMQ peers (libzmq and zmq4) across a veth pair
 // between two network namespaces and on the loopback of one of them, captures
-// with eleven zspy instances at once (the veth; "any"; "lo", stopped by
+// with twelve zspy instances at once (the veth; "any"; "any" on three rings
+// by flow hash; "lo", stopped by
 // SIGTERM; the veth with --count 20, with --snaplen 200, with -w to pcap,
 // with -w to pcapng rotated every 100 kB, with -w rotated every 100 ms, with
 // --port; "any" with --host 127.0.0.1), and checks each live report, and
@@ -120,6 +121,8 @@ func TestNetnsCapture(t *testing.T) {
 	capVeth := startCapture(t, "zspy -i veth", tp.NSA, "-i", tp.VethA, "--json", "--no-store")
 	capAny := startCapture(t, "zspy -i any", tp.NSA, "-i", "any", "--json", "--no-store")
 	capLo := startCapture(t, "zspy -i lo", tp.NSA, "-i", "lo", "--json", "--no-store")
+	// Three rings by flow hash, with small blocks: the traffic spans many.
+	capFan := startCapture(t, "zspy -i any --fanout 3", tp.NSA, "-i", "any", "--json", "--no-store", "--fanout", "3", "--block-size", "64KiB", "--ring-size", "4MiB")
 	dir := t.TempDir()
 	pcap := filepath.Join(dir, "veth.pcap")
 	capWrite, writeSkip := startWriteCapture(t, "zspy -i veth -w", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "-w", pcap)
@@ -206,7 +209,7 @@ func TestNetnsCapture(t *testing.T) {
 
 	// Every peer has exited, so every packet has been sent; zspy drains what
 	// the kernel queued before it reports.
-	caps := []*proc{capVeth, capAny, capLo, capSnap}
+	caps := []*proc{capVeth, capAny, capLo, capSnap, capFan}
 	for _, c := range []*proc{capWrite, capRotate, capEvery, capPort, capHost} {
 		if c != nil {
 			caps = append(caps, c)
@@ -266,6 +269,14 @@ func TestNetnsCapture(t *testing.T) {
 		// veth's sent packets are their only copy and are in the counts too.
 		if r.Stats.Duplicates != 0 {
 			t.Errorf("zspy on any read %d duplicate copies that the kernel filter should have dropped", r.Stats.Duplicates)
+		}
+	})
+	t.Run("fanout", func(t *testing.T) {
+		// Each connection on one ring: the report is the single ring's.
+		r := reps[capFan]
+		checkReport(t, r, append(slices.Clone(vethWant), loWant...))
+		if a, b := summary(r), summary(reps[capAny]); a != b {
+			t.Errorf("--fanout 3 differs from one ring:\nfanout:\n%s\none ring:\n%s", a, b)
 		}
 	})
 	t.Run("count", func(t *testing.T) {
