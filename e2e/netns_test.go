@@ -101,7 +101,7 @@ func pushMessages(n int) [][]string {
 
 // TestNetnsCapture runs ZeroMQ peers (libzmq and zmq4) across a veth pair
 // between two network namespaces and on the loopback of one of them, captures
-// with twelve zspy instances at once (the veth; "any"; "any" on three rings
+// with eleven zspy instances at once (the veth; "any"; "any" on three rings
 // by flow hash; "lo", stopped by
 // SIGTERM; the veth with --count 20, with --snaplen 200, with -w to pcap,
 // with -w to pcapng rotated every 100 kB, with -w rotated every 100 ms, with
