@@ -25,7 +25,26 @@ type Source interface {
 	Close() error
 }
 
-var _ Source = (*FileSource)(nil)
+var (
+	_ Source       = (*FileSource)(nil)
+	_ PacketReader = (*FileSource)(nil)
+)
+
+// PacketInfo describes a raw packet (gopacket's CaptureInfo, with the link
+// type of the interface it came from).
+type PacketInfo struct {
+	TS      time.Time
+	WireLen int      // length on the wire; at least the captured length
+	Link    LinkType // how the packet's data begins
+	Num     uint64   // 1-based packet number within its source
+}
+
+// PacketReader reads raw packets, undecoded: the layer under a Source.
+// ReadPacket's data is valid until the next call; errors are as for
+// Source.Next (io.EOF, *PacketError, or the source failed).
+type PacketReader interface {
+	ReadPacket() (data []byte, info PacketInfo, err error)
+}
 
 // MaxRecordLen caps the captured length of one packet record (tcpdump's own
 // maximum snap length). A record claiming more is corrupt: the reader never
@@ -87,7 +106,8 @@ type FileSource struct {
 	done  bool
 	// pending is a warning about the packet Next returned last, returned
 	// by the next call.
-	pending          []error
+	pending          []error // decode warnings, returned by Next
+	readPending      []error // framing warnings, returned by ReadPacket
 	firstBadChecksum uint64
 	sumsChecked      bool
 	// Link-type probe: packets that were TCP only as probeAs (probeFrom is
@@ -233,70 +253,89 @@ func (s *FileSource) Close() error {
 	return nil
 }
 
-// Next fills seg with the next TCP segment; see Source. Packets that are not
-// TCP are counted and skipped. seg.Payload is valid until the next call.
-func (s *FileSource) Next(seg *Segment) error {
+// ReadPacket reads the next packet record, undecoded: the raw-packet layer
+// under Next (what gopacket's PacketDataSource and pcapgo's readers give).
+// data is the packet as captured, from its link-layer header on, valid
+// until the next call. It returns io.EOF at the end and a *PacketError for a
+// record the framing could not deliver (then, after a truncated or corrupt
+// framing, io.EOF).
+func (s *FileSource) ReadPacket() (data []byte, info PacketInfo, err error) {
 	if s.torn != nil {
 		err := s.torn
 		s.torn, s.done = nil, true
 		s.stats.Corrupt++
-		return &PacketError{File: s.name, Packet: 1, Err: err}
+		return nil, PacketInfo{}, &PacketError{File: s.name, Packet: 1, Err: err}
 	}
+	if len(s.readPending) > 0 {
+		err := s.readPending[0]
+		s.readPending = s.readPending[1:]
+		return nil, PacketInfo{}, err
+	}
+	if s.done {
+		return nil, PacketInfo{}, io.EOF
+	}
+	var rec record
+	if s.format == formatPcap {
+		err = s.readPcapRecord(&rec)
+	} else {
+		err = s.readNgRecord(&rec)
+	}
+	if err != nil {
+		return nil, PacketInfo{}, err
+	}
+	s.stats.Packets++
+	if rec.wire > maxWireLen && rec.wire > len(rec.data) {
+		// No packet is that long: count what was captured, and say so on
+		// the next call.
+		s.stats.Corrupt++
+		s.readPending = append(s.readPending, &PacketError{File: s.name, Packet: s.num,
+			Err: fmt.Errorf("%w: record claims a wire length of %d bytes; counted as its %d captured bytes", ErrCorrupt, rec.wire, len(rec.data))})
+		rec.wire = len(rec.data)
+	}
+	s.stats.Bytes += uint64(rec.wire)
+	if len(rec.data) < rec.wire {
+		s.stats.Truncated++
+	}
+	return rec.data, PacketInfo{TS: rec.ts, WireLen: rec.wire, Link: rec.link, Num: s.num}, nil
+}
+
+// Next fills seg with the next TCP segment; see Source. It reads packets
+// with ReadPacket and decodes them; packets that are not TCP are counted and
+// skipped. seg.Payload is valid until the next call.
+func (s *FileSource) Next(seg *Segment) error {
 	if len(s.pending) > 0 {
 		err := s.pending[0]
 		s.pending = s.pending[1:]
 		return err
 	}
 	for {
-		if s.done {
+		data, info, err := s.ReadPacket()
+		if err == io.EOF {
 			if err := s.endWarning(); err != nil {
 				return err
 			}
 			return io.EOF
 		}
-		var rec record
-		var err error
-		if s.format == formatPcap {
-			err = s.readPcapRecord(&rec)
-		} else {
-			err = s.readNgRecord(&rec)
-		}
-		if err == io.EOF {
-			continue // s.done is set: the link warning, then io.EOF
-		}
 		if err != nil {
 			return err
 		}
-		s.stats.Packets++
-		if rec.wire > maxWireLen && rec.wire > len(rec.data) {
-			// No packet is that long: count what was captured, and say so
-			// after this packet.
-			s.stats.Corrupt++
-			s.pending = append(s.pending, &PacketError{File: s.name, Packet: s.num,
-				Err: fmt.Errorf("%w: record claims a wire length of %d bytes; counted as its %d captured bytes", ErrCorrupt, rec.wire, len(rec.data))})
-			rec.wire = len(rec.data)
-		}
-		s.stats.Bytes += uint64(rec.wire)
-		if len(rec.data) < rec.wire {
-			s.stats.Truncated++
-		}
-		if !rec.link.Supported() {
+		if !info.Link.Supported() {
 			// A pcapng interface of another kind (USB, Bluetooth, ...).
 			s.stats.NonTCP++
 			continue
 		}
 		var l layout
-		res, derr := decode(rec.link, rec.data, rec.wire, seg, &l)
+		res, derr := decode(info.Link, data, info.WireLen, seg, &l)
 		if res != ResultTCP {
-			s.probeLink(&rec)
+			s.probeLink(data, &info)
 		}
 		switch res {
 		case ResultTCP:
-			if tcpChecksum(rec.data, &l) == checksumBad {
+			if tcpChecksum(data, &l) == checksumBad {
 				s.badChecksum()
 			}
-			seg.Num = s.num
-			seg.TS = rec.ts
+			seg.Num = info.Num
+			seg.TS = info.TS
 			s.stats.TCP++
 			return nil
 		case ResultNotTCP:
@@ -305,7 +344,7 @@ func (s *FileSource) Next(seg *Segment) error {
 			s.stats.Fragments++
 		default:
 			s.stats.Malformed++
-			return &PacketError{File: s.name, Packet: s.num, Err: derr}
+			return &PacketError{File: s.name, Packet: info.Num, Err: derr}
 		}
 	}
 }
@@ -327,20 +366,20 @@ var probeLinks = []LinkType{LinkEthernet, LinkRaw, LinkLinuxSLL, LinkLinuxSLL2, 
 // and counts it when one of them finds TCP in it: a file whose header names
 // the wrong link type decodes to nothing, and the warning at its end says
 // which type its packets look like.
-func (s *FileSource) probeLink(rec *record) {
+func (s *FileSource) probeLink(data []byte, info *PacketInfo) {
 	if s.probes >= maxLinkProbes {
 		return
 	}
 	s.probes++
 	var seg Segment
 	for _, lt := range probeLinks {
-		if lt == rec.link {
+		if lt == info.Link {
 			continue
 		}
 		var l layout
-		if res, _ := decode(lt, rec.data, rec.wire, &seg, &l); res == ResultTCP && tcpChecksum(rec.data, &l) != checksumBad {
+		if res, _ := decode(lt, data, info.WireLen, &seg, &l); res == ResultTCP && tcpChecksum(data, &l) != checksumBad {
 			if s.probeHits == 0 {
-				s.probeAs, s.probeFrom = lt, rec.link
+				s.probeAs, s.probeFrom = lt, info.Link
 			}
 			if lt == s.probeAs {
 				s.probeHits++

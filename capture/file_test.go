@@ -731,3 +731,38 @@ func TestTruncatedGzip(t *testing.T) {
 		}
 	}
 }
+
+// TestReadPacket reads a file's raw packets, undecoded: every record, TCP or
+// not, as written, with its link type and number; Next over the same file
+// gives the TCP ones.
+func TestReadPacket(t *testing.T) {
+	pkts := mixedPackets()
+	for _, ng := range []bool{false, true} {
+		file := pcapFile(t, LinkEthernet, true, pkts)
+		if ng {
+			file = pcapngFile(t, []LinkType{LinkEthernet}, nil, pkts)
+		}
+		s, err := NewReader(bytes.NewReader(file), "raw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		for {
+			data, info, err := s.ReadPacket()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n >= len(pkts) || !bytes.Equal(data, pkts[n].data) || info.Link != LinkEthernet || info.Num != uint64(n+1) ||
+				info.WireLen != len(data) || !info.TS.Equal(pkts[n].ts) {
+				t.Fatalf("ng %v: packet %d: %x %+v", ng, n, data, info)
+			}
+			n++
+		}
+		if st := s.Stats(); n != len(pkts) || st.Packets != uint64(n) || st.TCP != 0 {
+			t.Errorf("ng %v: %d packets read, stats %+v", ng, n, st)
+		}
+	}
+}

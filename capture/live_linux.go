@@ -56,7 +56,10 @@ const (
 // LiveOptions.ReadTimeout. Call Next again to go on waiting.
 var ErrTimeout = errors.New("no packet within the read timeout")
 
-var _ Source = (*LiveSource)(nil)
+var (
+	_ Source       = (*LiveSource)(nil)
+	_ PacketReader = (*LiveSource)(nil)
+)
 
 // LiveSource captures TCP segments from a network interface through
 // AF_PACKET sockets (root or CAP_NET_RAW) with TPACKET_V3 rings mapped into
@@ -254,13 +257,42 @@ func (s *LiveSource) wait() (bool, error) {
 	}
 }
 
-// Next waits for the next TCP segment and fills seg; seg.Payload is valid until
-// the next call. It returns ErrTimeout when no packet came within the read
-// timeout, a *PacketError for a packet it could not decode, and io.EOF after
-// Close.
-func (s *LiveSource) Next(seg *Segment) error {
+// ReadPacket waits for the next packet and returns it undecoded, from its IP
+// header on (the socket is cooked: info.Link is LinkIPv4 or LinkIPv6, or
+// another type for a packet of another protocol), valid until the next call.
+// It returns ErrTimeout when no packet came within the read timeout, and
+// io.EOF after Close.
+func (s *LiveSource) ReadPacket() (data []byte, info PacketInfo, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.read(); err != nil {
+		return nil, PacketInfo{}, err
+	}
+	return s.pkt.data, s.info(), nil
+}
+
+// info describes the packet in s.pkt.
+func (s *LiveSource) info() PacketInfo {
+	return PacketInfo{TS: s.pkt.ts, WireLen: s.pkt.wire, Link: linkOf(s.pkt.protocol), Num: s.num}
+}
+
+// linkOther is the link type of a cooked packet that is neither IPv4 nor
+// IPv6: nothing decodes it.
+const linkOther LinkType = 0xffffffff
+
+func linkOf(ethertype uint16) LinkType {
+	switch ethertype {
+	case etherTypeIPv4:
+		return LinkIPv4
+	case etherTypeIPv6:
+		return LinkIPv6
+	}
+	return linkOther
+}
+
+// read waits for the next packet, puts it in s.pkt and counts it; s.mu is
+// held.
+func (s *LiveSource) read() error {
 	for {
 		if s.closed {
 			s.free()
@@ -296,13 +328,24 @@ func (s *LiveSource) Next(seg *Segment) error {
 		if len(p.data) < p.wire {
 			s.stats.Truncated++
 		}
-		var link LinkType
-		switch p.protocol {
-		case etherTypeIPv4:
-			link = LinkIPv4
-		case etherTypeIPv6:
-			link = LinkIPv6
-		default:
+		return nil
+	}
+}
+
+// Next waits for the next TCP segment and fills seg; seg.Payload is valid until
+// the next call. It reads packets as ReadPacket does and decodes them. It
+// returns ErrTimeout when no packet came within the read timeout, a
+// *PacketError for a packet it could not decode, and io.EOF after Close.
+func (s *LiveSource) Next(seg *Segment) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if err := s.read(); err != nil {
+			return err
+		}
+		p := &s.pkt
+		link := linkOf(p.protocol)
+		if link == linkOther {
 			s.stats.NonTCP++
 			continue
 		}

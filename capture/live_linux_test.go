@@ -209,3 +209,42 @@ func TestOpenLiveUnknownInterface(t *testing.T) {
 		t.Errorf("error %v does not name the interface", err)
 	}
 }
+
+// TestLiveReadPacket reads raw packets from lo: IPv4 TCP, undecoded, from the
+// IP header on.
+func TestLiveReadPacket(t *testing.T) {
+	src, err := OpenLive("lo", LiveOptions{ReadTimeout: 50 * time.Millisecond})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("no permission for a packet socket: %v", err)
+		}
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	for timeouts := 0; ; {
+		data, info, err := src.ReadPacket()
+		if errors.Is(err, ErrTimeout) {
+			if timeouts++; timeouts > 100 {
+				t.Fatal("no packet")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Link != LinkIPv4 || len(data) < 40 || data[0]>>4 != 4 || data[9] != 6 || info.WireLen != len(data) || info.Num != 1 {
+			t.Fatalf("packet %x, info %+v", data, info)
+		}
+		break
+	}
+}

@@ -54,5 +54,10 @@ func (s *LiveSource) Close() error { return nil }
 // RingSize returns nothing.
 func (s *LiveSource) RingSize() int { return 0 }
 
+// ReadPacket is never reached.
+func (s *LiveSource) ReadPacket() ([]byte, PacketInfo, error) {
+	return nil, PacketInfo{}, errors.New("live capture needs linux")
+}
+
 // Raw returns nothing.
 func (s *LiveSource) Raw() ([]byte, int) { return nil, 0 }
