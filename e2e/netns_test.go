@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -631,4 +632,43 @@ func TestCaptureWithCapNetRawOnly(t *testing.T) {
 		clientRec: reqRec, serverRec: rep.record(t), zmtp: "3.1"}}
 	checkPeerAgreement(t, ws)
 	checkReport(t, stopCapture(t, capt), ws)
+}
+
+// TestCaptureDropsPrivileges runs zspy capture as root with -Z nobody on a
+// namespace's loopback: once it says it is capturing it runs as nobody, with
+// no supplementary groups and no capabilities, and its sockets, opened
+// before, still capture a libzmq REQ/REP exchange. -Z for a user that does
+// not exist fails before capturing.
+func TestCaptureDropsPrivileges(t *testing.T) {
+	tp := newTopology(t, false)
+	requirePyzmq(t)
+	zspy, _ := tools(t)
+	capt := startCapture(t, "zspy -Z nobody", tp.NSA, "-i", "lo", "--json", "--no-store", "-Z", "nobody")
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", capt.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^Groups:\s*$`).Match(status) {
+		t.Errorf("after -Z nobody, supplementary groups are left:\n%s", status)
+	}
+	for _, want := range []string{"Uid:\t65534\t65534\t65534\t65534", "Gid:\t65534\t65534\t65534\t65534",
+		"CapPrm:\t0000000000000000", "CapEff:\t0000000000000000", "CapAmb:\t0000000000000000"} {
+		if !strings.Contains(string(status), want) {
+			t.Errorf("after -Z nobody, /proc/PID/status lacks %q:\n%s", want, status)
+		}
+	}
+	rep := startPeer(t, peerSpec{ID: "rep", Socket: "REP", Bind: "tcp://127.0.0.1:16211", Count: 4, Replies: repReplies, Hold: true, ns: tp.NSA})
+	rep.waitLine(t, "ready line", isEvent("ready"), false)
+	req := startPeer(t, peerSpec{ID: "req", Socket: "REQ", Connect: "tcp://127.0.0.1:26211;127.0.0.1:16211", Messages: reqMessages[:4], ns: tp.NSA})
+	reqRec := req.record(t)
+	rep.waitLine(t, "finished line", isEvent("finished"), false)
+	rep.send(t, "close")
+	ws := []want{{conn: conn{client: "127.0.0.1:26211", server: "127.0.0.1:16211", clientID: "req", serverID: "rep", oneToOne: true},
+		clientRec: reqRec, serverRec: rep.record(t), zmtp: "3.1"}}
+	checkReport(t, stopCapture(t, capt), ws)
+
+	bad := start(t, "zspy -Z no-such-user", tp.NSA, zspy, "capture", "-i", "lo", "--no-store", "-Z", "no-such-user-zspy")
+	if code := bad.exitCode(t); code != 1 || !strings.Contains(bad.stderr.String(), "no-such-user-zspy") || strings.Contains(bad.stderr.String(), "capturing on") {
+		t.Errorf("-Z for a missing user: exit %d, stderr %s", code, bad.stderr)
+	}
 }

@@ -42,6 +42,7 @@ type captureFlags struct {
 	write       writeFlags
 	filter      filterFlags
 	ring        ringFlags
+	priv        privFlags
 }
 
 func newCaptureCmd() *cobra.Command {
@@ -81,6 +82,7 @@ packet twice; zspy counts it once.`,
 	f.write.register(fl)
 	f.filter.register(fl)
 	f.ring.register(fl)
+	f.priv.register(fl)
 	uf = addUIFlags(fl, false)
 	_ = cmd.MarkFlagRequired("interface")
 	return cmd
@@ -166,6 +168,10 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 			return err
 		}
 		cfg.Monitor = evs
+	}
+	if err := f.priv.drop(); err != nil {
+		src.Close()
+		return err
 	}
 	// Tests and scripts wait for this line before they start traffic.
 	if !uf.enabled {

@@ -141,3 +141,18 @@ func (f *ringFlags) apply(opts *capture.LiveOptions) error {
 	opts.Fanout = f.fanout
 	return nil
 }
+
+// privFlags say whom capture runs as once its sockets are open.
+type privFlags struct{ user string }
+
+func (f *privFlags) register(fl *pflag.FlagSet) {
+	fl.StringVarP(&f.user, "relinquish-privileges", "Z", "", "once the capture sockets (and -w's first file, the store, the alerts file) are open, run as this user: its uid and group, no capabilities (needs root; files created later must be creatable by the user)")
+}
+
+// drop switches to the user, when one was given.
+func (f *privFlags) drop() error {
+	if f.user == "" {
+		return nil
+	}
+	return capture.DropPrivileges(f.user)
+}
