@@ -102,6 +102,17 @@ const (
 // bad input: a packet it cannot decode gives ResultMalformed and an error
 // wrapping ErrMalformed, ErrHeadersCut or ErrUnsupportedLink.
 func Decode(link LinkType, data []byte, wireLen int, seg *Segment) (Result, error) {
+	var l layout
+	return decode(link, data, wireLen, seg, &l)
+}
+
+// layout is where Decode found a TCP segment's headers in the packet.
+type layout struct {
+	ip, tcp, end int // offsets of the IP and TCP headers, and of the IP packet's end
+	v6           bool
+}
+
+func decode(link LinkType, data []byte, wireLen int, seg *Segment, l *layout) (Result, error) {
 	if wireLen < len(data) {
 		wireLen = len(data)
 	}
@@ -109,11 +120,14 @@ func Decode(link LinkType, data []byte, wireLen int, seg *Segment) (Result, erro
 	if res != ResultTCP {
 		return res, err
 	}
+	l.ip = off
 	switch v {
 	case 4:
-		return decodeIPv4(data, off, wireLen, seg)
+		l.v6 = false
+		return decodeIPv4(data, off, wireLen, seg, l)
 	case 6:
-		return decodeIPv6(data, off, wireLen, seg)
+		l.v6 = true
+		return decodeIPv6(data, off, wireLen, seg, l)
 	}
 	return ResultNotTCP, nil
 }
@@ -191,7 +205,7 @@ func linkHeader(link LinkType, data []byte) (off int, version int, res Result, e
 	return 0, 0, ResultNotTCP, nil
 }
 
-func decodeIPv4(data []byte, off, wireLen int, seg *Segment) (Result, error) {
+func decodeIPv4(data []byte, off, wireLen int, seg *Segment, l *layout) (Result, error) {
 	if len(data) < off+20 {
 		return ResultMalformed, errShortIP
 	}
@@ -223,10 +237,10 @@ func decodeIPv4(data []byte, off, wireLen int, seg *Segment) (Result, error) {
 	}
 	seg.Src = netip.AddrFrom4([4]byte(h[12:16]))
 	seg.Dst = netip.AddrFrom4([4]byte(h[16:20]))
-	return decodeTCP(data, off+ihl, off+total, seg)
+	return decodeTCP(data, off+ihl, off+total, seg, l)
 }
 
-func decodeIPv6(data []byte, off, wireLen int, seg *Segment) (Result, error) {
+func decodeIPv6(data []byte, off, wireLen int, seg *Segment, l *layout) (Result, error) {
 	if len(data) < off+40 {
 		return ResultMalformed, errShortIP
 	}
@@ -253,7 +267,7 @@ func decodeIPv6(data []byte, off, wireLen int, seg *Segment) (Result, error) {
 			}
 			seg.Src = netip.AddrFrom16([16]byte(h[8:24]))
 			seg.Dst = netip.AddrFrom16([16]byte(h[24:40]))
-			return decodeTCP(data, off+pos, off+total, seg)
+			return decodeTCP(data, off+pos, off+total, seg, l)
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if len(h) < pos+2 {
 				return ResultMalformed, errShortIP
@@ -286,7 +300,8 @@ func decodeIPv6(data []byte, off, wireLen int, seg *Segment) (Result, error) {
 
 // decodeTCP decodes the TCP header at data[off:]; end is where the IP packet ends
 // (possibly beyond len(data) when the snap length cut it).
-func decodeTCP(data []byte, off, end int, seg *Segment) (Result, error) {
+func decodeTCP(data []byte, off, end int, seg *Segment, l *layout) (Result, error) {
+	l.tcp, l.end = off, end
 	if end-off < 20 {
 		return ResultMalformed, errTCPPastIP
 	}

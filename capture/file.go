@@ -1,8 +1,10 @@
 package capture
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
@@ -23,7 +25,26 @@ type Source interface {
 	Close() error
 }
 
-var _ Source = (*FileSource)(nil)
+var (
+	_ Source       = (*FileSource)(nil)
+	_ PacketReader = (*FileSource)(nil)
+)
+
+// PacketInfo describes a raw packet (gopacket's CaptureInfo, with the link
+// type of the interface it came from).
+type PacketInfo struct {
+	TS      time.Time
+	WireLen int      // length on the wire; at least the captured length
+	Link    LinkType // how the packet's data begins
+	Num     uint64   // 1-based packet number within its source
+}
+
+// PacketReader reads raw packets, undecoded: the layer under a Source.
+// ReadPacket's data is valid until the next call; errors are as for
+// Source.Next (io.EOF, *PacketError, or the source failed).
+type PacketReader interface {
+	ReadPacket() (data []byte, info PacketInfo, err error)
+}
 
 // MaxRecordLen caps the captured length of one packet record (tcpdump's own
 // maximum snap length). A record claiming more is corrupt: the reader never
@@ -83,6 +104,21 @@ type FileSource struct {
 	num   uint64 // packets seen so far, including unreadable ones
 	stats Stats
 	done  bool
+	// pending is a warning about the packet Next returned last, returned
+	// by the next call.
+	pending          []error // decode warnings, returned by Next
+	readPending      []error // framing warnings, returned by ReadPacket
+	firstBadChecksum uint64
+	sumsChecked      bool
+	// Link-type probe: packets that were TCP only as probeAs (probeFrom is
+	// the file's type), of probes tried.
+	probes             int
+	probeHits          uint64
+	probeAs, probeFrom LinkType
+	linkChecked        bool
+	// torn is set when the file ends inside its own header (a writer killed
+	// before its first flush): Next reports it once, then io.EOF.
+	torn error
 }
 
 // OpenFile opens a capture file: pcap or pcapng, detected by magic, optionally
@@ -125,10 +161,10 @@ func newSource(r io.Reader, name string) (*FileSource, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(head) < 4 {
-		if len(head) == 0 {
-			return nil, fmt.Errorf("%s: empty file: %w", name, ErrNotCapture)
+		if !isMagicPrefix(head) {
+			return nil, fmt.Errorf("%s: %d-byte file: %w", name, len(head), ErrNotCapture)
 		}
-		return nil, fmt.Errorf("%s: %d-byte file: %w", name, len(head), ErrNotCapture)
+		return s.tornHeader(len(head)), nil
 	}
 	switch {
 	case binary.LittleEndian.Uint32(head) == pcapngSHB:
@@ -136,18 +172,54 @@ func newSource(r io.Reader, name string) (*FileSource, error) {
 		// The section header is read by the first call to Next; read it now so
 		// that a broken one fails the open.
 		if err := s.readNgHeaderBlock(true); err != nil {
+			if errors.Is(err, errHeaderCut) {
+				return s.tornHeader(s.in.w), nil
+			}
 			return nil, err
 		}
 		s.readLeadingInterfaces()
 	case isPcapMagic(head):
 		s.format = formatPcap
 		if err := s.readPcapHeader(); err != nil {
+			if errors.Is(err, errHeaderCut) {
+				return s.tornHeader(s.in.w), nil
+			}
 			return nil, err
 		}
 	default:
 		return nil, fmt.Errorf("%s: %w (starts with %x)", name, ErrNotCapture, head)
 	}
 	return s, nil
+}
+
+// errHeaderCut marks a file that ends inside its header.
+var errHeaderCut = errors.New("file ends in its header")
+
+// tornHeader makes s a source of no packets that says, once, that the file
+// ends n bytes into its header: what a capture writer killed before its
+// first flush leaves (0 bytes) is read as an empty capture, so that a set of
+// files with a torn last one replays.
+func (s *FileSource) tornHeader(n int) *FileSource {
+	what := "is empty"
+	if n > 0 {
+		what = fmt.Sprintf("ends %d bytes into its header", n)
+	}
+	s.torn = fmt.Errorf("%w: the file %s: no packets (cut while it was written?)", ErrTruncatedFile, what)
+	return s
+}
+
+// isMagicPrefix reports whether b (shorter than 4 bytes) begins a pcap or
+// pcapng magic number. An empty b does.
+func isMagicPrefix(b []byte) bool {
+	for _, m := range []uint32{pcapMagicMicro, pcapMagicNano, pcapngSHB} {
+		var le, be [4]byte
+		binary.LittleEndian.PutUint32(le[:], m)
+		binary.BigEndian.PutUint32(be[:], m)
+		if bytes.HasPrefix(le[:], b) || bytes.HasPrefix(be[:], b) {
+			return true
+		}
+	}
+	return false
 }
 
 func isPcapMagic(b []byte) bool {
@@ -181,38 +253,89 @@ func (s *FileSource) Close() error {
 	return nil
 }
 
-// Next fills seg with the next TCP segment; see Source. Packets that are not
-// TCP are counted and skipped. seg.Payload is valid until the next call.
+// ReadPacket reads the next packet record, undecoded: the raw-packet layer
+// under Next (what gopacket's PacketDataSource and pcapgo's readers give).
+// data is the packet as captured, from its link-layer header on, valid
+// until the next call. It returns io.EOF at the end and a *PacketError for a
+// record the framing could not deliver (then, after a truncated or corrupt
+// framing, io.EOF).
+func (s *FileSource) ReadPacket() (data []byte, info PacketInfo, err error) {
+	if s.torn != nil {
+		err := s.torn
+		s.torn, s.done = nil, true
+		s.stats.Corrupt++
+		return nil, PacketInfo{}, &PacketError{File: s.name, Packet: 1, Err: err}
+	}
+	if len(s.readPending) > 0 {
+		err := s.readPending[0]
+		s.readPending = s.readPending[1:]
+		return nil, PacketInfo{}, err
+	}
+	if s.done {
+		return nil, PacketInfo{}, io.EOF
+	}
+	var rec record
+	if s.format == formatPcap {
+		err = s.readPcapRecord(&rec)
+	} else {
+		err = s.readNgRecord(&rec)
+	}
+	if err != nil {
+		return nil, PacketInfo{}, err
+	}
+	s.stats.Packets++
+	if rec.wire > maxWireLen && rec.wire > len(rec.data) {
+		// No packet is that long: count what was captured, and say so on
+		// the next call.
+		s.stats.Corrupt++
+		s.readPending = append(s.readPending, &PacketError{File: s.name, Packet: s.num,
+			Err: fmt.Errorf("%w: record claims a wire length of %d bytes; counted as its %d captured bytes", ErrCorrupt, rec.wire, len(rec.data))})
+		rec.wire = len(rec.data)
+	}
+	s.stats.Bytes += uint64(rec.wire)
+	if len(rec.data) < rec.wire {
+		s.stats.Truncated++
+	}
+	return rec.data, PacketInfo{TS: rec.ts, WireLen: rec.wire, Link: rec.link, Num: s.num}, nil
+}
+
+// Next fills seg with the next TCP segment; see Source. It reads packets
+// with ReadPacket and decodes them; packets that are not TCP are counted and
+// skipped. seg.Payload is valid until the next call.
 func (s *FileSource) Next(seg *Segment) error {
+	if len(s.pending) > 0 {
+		err := s.pending[0]
+		s.pending = s.pending[1:]
+		return err
+	}
 	for {
-		if s.done {
+		data, info, err := s.ReadPacket()
+		if err == io.EOF {
+			if err := s.endWarning(); err != nil {
+				return err
+			}
 			return io.EOF
-		}
-		var rec record
-		var err error
-		if s.format == formatPcap {
-			err = s.readPcapRecord(&rec)
-		} else {
-			err = s.readNgRecord(&rec)
 		}
 		if err != nil {
 			return err
 		}
-		s.stats.Packets++
-		s.stats.Bytes += uint64(rec.wire)
-		if len(rec.data) < rec.wire {
-			s.stats.Truncated++
-		}
-		if !rec.link.Supported() {
+		if !info.Link.Supported() {
 			// A pcapng interface of another kind (USB, Bluetooth, ...).
 			s.stats.NonTCP++
 			continue
 		}
-		res, derr := Decode(rec.link, rec.data, rec.wire, seg)
+		var l layout
+		res, derr := decode(info.Link, data, info.WireLen, seg, &l)
+		if res != ResultTCP {
+			s.probeLink(data, &info)
+		}
 		switch res {
 		case ResultTCP:
-			seg.Num = s.num
-			seg.TS = rec.ts
+			if tcpChecksum(data, &l) == checksumBad {
+				s.badChecksum()
+			}
+			seg.Num = info.Num
+			seg.TS = info.TS
 			s.stats.TCP++
 			return nil
 		case ResultNotTCP:
@@ -221,9 +344,96 @@ func (s *FileSource) Next(seg *Segment) error {
 			s.stats.Fragments++
 		default:
 			s.stats.Malformed++
-			return &PacketError{File: s.name, Packet: s.num, Err: derr}
+			return &PacketError{File: s.name, Packet: info.Num, Err: derr}
 		}
 	}
+}
+
+// maxWireLen is the longest wire length a record may claim: more than any
+// link's frame or a segmentation offload's super-packet. A record claiming
+// more is counted as what it captured.
+const maxWireLen = 1 << 20
+
+// maxLinkProbes bounds how many packets that are not TCP are tried as
+// other link types.
+const maxLinkProbes = 1000
+
+// probeLinks are the link types a packet that is not TCP under its file's
+// link type is tried as.
+var probeLinks = []LinkType{LinkEthernet, LinkRaw, LinkLinuxSLL, LinkLinuxSLL2, LinkNull}
+
+// probeLink tries a packet that did not decode as TCP as other link types,
+// and counts it when one of them finds TCP in it: a file whose header names
+// the wrong link type decodes to nothing, and the warning at its end says
+// which type its packets look like.
+func (s *FileSource) probeLink(data []byte, info *PacketInfo) {
+	if s.probes >= maxLinkProbes {
+		return
+	}
+	s.probes++
+	var seg Segment
+	for _, lt := range probeLinks {
+		if lt == info.Link {
+			continue
+		}
+		var l layout
+		if res, _ := decode(lt, data, info.WireLen, &seg, &l); res == ResultTCP && tcpChecksum(data, &l) != checksumBad {
+			if s.probeHits == 0 {
+				s.probeAs, s.probeFrom = lt, info.Link
+			}
+			if lt == s.probeAs {
+				s.probeHits++
+			}
+			return
+		}
+	}
+}
+
+// maxChecksumWarnings is how many checksum mismatches a file names one by
+// one; the end-of-file warning counts them all.
+const maxChecksumWarnings = 5
+
+// badChecksum counts a segment whose checksum is wrong, and names the first
+// few in warnings after it. The segment is still decoded as captured: a
+// capture whose addresses a tool rewrote without fixing the checksums would
+// otherwise lose every segment.
+func (s *FileSource) badChecksum() {
+	s.stats.BadChecksums++
+	if s.stats.BadChecksums == 1 {
+		s.firstBadChecksum = s.num
+	}
+	if s.stats.BadChecksums <= maxChecksumWarnings {
+		s.pending = append(s.pending, &PacketError{File: s.name, Packet: s.num, Err: fmt.Errorf("%w; decoded as captured", ErrBadChecksum)})
+	}
+}
+
+// endWarning returns the warnings due at the end of the file, one a call:
+// the checksum mismatches past those named one by one, and a link type that
+// looks wrong.
+func (s *FileSource) endWarning() error {
+	if !s.sumsChecked {
+		s.sumsChecked = true
+		if n := s.stats.BadChecksums; n > maxChecksumWarnings {
+			return &PacketError{File: s.name, Packet: s.firstBadChecksum, Err: fmt.Errorf("%w: %d of %d TCP segments in all, from this packet on (rewritten addresses, or a damaged file?); decoded as captured",
+				ErrBadChecksum, n, s.stats.TCP)}
+		}
+	}
+	return s.linkWarning()
+}
+
+// linkWarning returns, once, at the end of a file, a warning when packets
+// decoded as TCP only under another link type than the file's, more of them
+// than decoded under its own.
+func (s *FileSource) linkWarning() error {
+	if s.linkChecked {
+		return nil
+	}
+	s.linkChecked = true
+	if s.probeHits == 0 || s.probeHits <= s.stats.TCP {
+		return nil
+	}
+	return &PacketError{File: s.name, Packet: s.num, Err: fmt.Errorf("%w: the file says link type %s, but %d of its %d packets decode as TCP only as %s, and %d as %s: wrong link type in the file header?",
+		ErrUnsupportedLink, s.probeFrom, s.probeHits, s.stats.Packets, s.probeAs, s.stats.TCP, s.probeFrom)}
 }
 
 // record is one packet as read from the file.
@@ -274,7 +484,7 @@ func (s *FileSource) u32(b []byte) uint32 {
 func (s *FileSource) readPcapHeader() error {
 	h, _ := s.in.peek(24)
 	if len(h) < 24 {
-		return fmt.Errorf("%s: pcap header cut at %d of 24 bytes: %w", s.name, len(h), ErrNotCapture)
+		return fmt.Errorf("%s: pcap header cut at %d of 24 bytes: %w", s.name, len(h), errHeaderCut)
 	}
 	magic := binary.LittleEndian.Uint32(h)
 	s.bigEndian = magic != pcapMagicMicro && magic != pcapMagicNano
@@ -334,7 +544,7 @@ func (s *FileSource) readNgHeaderBlock(atOpen bool) error {
 	h, _ := s.in.peek(28)
 	if len(h) < 28 {
 		if atOpen {
-			return fmt.Errorf("%s: pcapng section header cut at %d bytes: %w", s.name, len(h), ErrNotCapture)
+			return fmt.Errorf("%s: pcapng section header cut at %d bytes: %w", s.name, len(h), errHeaderCut)
 		}
 		return s.endOfInput(len(h), 28)
 	}
@@ -353,7 +563,7 @@ func (s *FileSource) readNgHeaderBlock(atOpen bool) error {
 	s.ifaces = s.ifaces[:0]
 	if n, _ := s.in.discard(int(total)); n < int(total) {
 		if atOpen {
-			return fmt.Errorf("%s: pcapng section header cut: %w", s.name, ErrNotCapture)
+			return fmt.Errorf("%s: pcapng section header cut: %w", s.name, errHeaderCut)
 		}
 		return s.endOfInput(n, int(total))
 	}

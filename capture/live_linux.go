@@ -3,14 +3,13 @@
 package capture
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,13 +17,25 @@ import (
 // LiveOptions configures a live capture. The zero value selects the defaults.
 type LiveOptions struct {
 	// SnapLen is how many bytes of each packet are kept (default and maximum
-	// MaxRecordLen).
+	// MaxRecordLen; a block holds at most BlockSize less its headers).
 	SnapLen int
 	// Promiscuous puts the interface in promiscuous mode while capturing.
 	Promiscuous bool
-	// BufferSize is the socket receive buffer in bytes (default 32 MiB). A
-	// larger one rides out longer stalls of the pipeline before the kernel drops.
-	BufferSize int
+	// RingSize is the memory-mapped ring the kernel writes packets into, in
+	// bytes (default 32 MiB; rounded up to whole blocks). A larger one rides
+	// out longer stalls of the pipeline before the kernel drops.
+	RingSize int
+	// BlockSize is the ring's unit of hand-over: the kernel passes a block to
+	// zspy when it is full or BlockTimeout after its first packet (default
+	// 512 KiB; a power of two of at least a page).
+	BlockSize int
+	// BlockTimeout is how long a partly filled block waits (default 50 ms).
+	// At low rates each block holds this long of traffic, so the ring holds
+	// RingSize/BlockSize of these periods at least.
+	BlockTimeout time.Duration
+	// Fanout spreads the packets over this many rings (PACKET_FANOUT by flow
+	// hash: each connection stays on one ring) read in turn (default 1).
+	Fanout int
 	// Filter keeps only some TCP traffic, in the kernel (nil: all TCP).
 	Filter *Filter
 	// ReadTimeout bounds how long Next waits for a packet before returning
@@ -33,81 +44,131 @@ type LiveOptions struct {
 	ReadTimeout time.Duration
 }
 
+// Defaults of LiveOptions.
+const (
+	DefaultRingSize     = 32 << 20
+	DefaultBlockSize    = 512 << 10
+	DefaultBlockTimeout = 50 * time.Millisecond
+	MaxFanout           = 16
+)
+
 // ErrTimeout is returned by a live source's Next when no packet arrived within
 // LiveOptions.ReadTimeout. Call Next again to go on waiting.
 var ErrTimeout = errors.New("no packet within the read timeout")
 
-var _ Source = (*LiveSource)(nil)
+var (
+	_ Source       = (*LiveSource)(nil)
+	_ PacketReader = (*LiveSource)(nil)
+)
 
-// LiveSource captures TCP segments from a network interface with an AF_PACKET
-// socket (root or CAP_NET_RAW). Packets arrive without their link-layer header
-// (cooked), so every interface type reads alike, and a kernel filter passes
-// only IPv4 TCP and IPv6 packets that may carry TCP. On loopback interfaces
-// the kernel shows each packet twice (sent, then received); the sent copy is
-// dropped and counted in Stats.Duplicates.
+// LiveSource captures TCP segments from a network interface through
+// AF_PACKET sockets (root or CAP_NET_RAW) with TPACKET_V3 rings mapped into
+// memory: the kernel writes packets into blocks, and a busy capture makes one
+// poll per block instead of one system call per packet. Packets arrive
+// without their link-layer header (cooked), so every interface type reads
+// alike. The kernel filter passes only IPv4 TCP and IPv6 packets that may
+// carry TCP (and the Filter's ports and hosts), and drops the copy of every
+// packet a loopback device shows as sent: lo and "any" show each packet once,
+// like any other device.
 //
-// Next, Stats and Close may be called from different goroutines; Close makes a
-// blocked Next return io.EOF within ReadTimeout. Stats includes the kernel's
-// drop counter.
+// With several rings (LiveOptions.Fanout) the kernel spreads packets by flow
+// hash, so each connection's packets are in one ring in their order; Next
+// reads the rings in turn, a block at a time.
+//
+// Next, Stats and Close may be called from different goroutines; Close makes
+// a blocked Next return io.EOF within ReadTimeout. Close invalidates the
+// last segment's Payload and Raw data (they point into the ring): call it
+// from the reading goroutine, or once that goroutine is done with them.
+// Stats includes the kernel's drop and ring-freeze counters.
 type LiveSource struct {
-	name     string
-	fd       int
-	loopback map[int32]bool // interface indexes of loopback devices
-	buf      []byte
-	oob      [64]byte
-	from     unix.RawSockaddrLinklayer
-	iov      unix.Iovec
-	msg      unix.Msghdr
-	num      uint64
-	cur      Stats // guarded by mu
-	filter   *Filter
-	rcvbuf   int
-	wantBuf  int
-	last     []byte // the last packet read, from its IP header
-	lastWire int
+	name        string
+	rings       []*ring
+	cur         int // ring being read
+	pkt         rawPacket
+	pfds        []unix.PollFd
+	num         uint64
+	stats       Stats // guarded by mu
+	filter      *Filter
+	ringSize    int
+	readTimeout time.Duration
 
-	// mu guards the descriptor's life: Close closes it only when no Next is
-	// inside recvmsg, otherwise that Next closes it on its way out.
-	mu       sync.Mutex
-	reading  bool
-	closed   bool
-	fdClosed bool
-}
-
-// tcpFilter is a classic BPF program over cooked packets (starting at the IP
-// header): IPv4 with protocol 6, and IPv6 unless its next header is UDP or
-// ICMPv6 (extension headers are followed in user space).
-var tcpFilter = []unix.SockFilter{
-	{Code: 0x30, K: 0},                // 0: ldb [0]
-	{Code: 0x74, K: 4},                // 1: rsh #4
-	{Code: 0x15, Jt: 0, Jf: 2, K: 4},  // 2: jeq #4 → 3 : 5
-	{Code: 0x30, K: 9},                // 3: ldb [9]
-	{Code: 0x15, Jt: 5, Jf: 6, K: 6},  // 4: jeq #6 → accept : reject
-	{Code: 0x15, Jt: 0, Jf: 5, K: 6},  // 5: jeq #6 (version) → 6 : reject
-	{Code: 0x30, K: 6},                // 6: ldb [6]
-	{Code: 0x15, Jt: 2, Jf: 0, K: 6},  // 7: jeq #6 → accept : 8
-	{Code: 0x15, Jt: 2, Jf: 0, K: 17}, // 8: jeq #17 → reject : 9
-	{Code: 0x15, Jt: 1, Jf: 0, K: 58}, // 9: jeq #58 → reject : accept
-	{Code: 0x06, K: 0x40000},          // 10: accept
-	{Code: 0x06, K: 0},                // 11: reject
+	// mu guards the rings' life: Close unmaps them only when no Next is
+	// inside poll, otherwise that Next unmaps them on its way out.
+	mu      sync.Mutex
+	reading bool
+	closed  bool
+	freed   bool
 }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// skipLoopbackSent is the kernel filter's prefix that drops the sent copy
+// of a loopback device's packets (packet type outgoing on a device of type
+// loopback): they come back as received. Outgoing packets of other devices
+// are their only copy and pass.
+var skipLoopbackSent = []unix.SockFilter{
+	{Code: 0x20, K: 0xfffff000 + 4},               // 0: ld #pkttype
+	{Code: 0x15, Jt: 0, Jf: 3, K: 4},              // 1: jeq #PACKET_OUTGOING → 2 : 5
+	{Code: 0x20, K: 0xfffff000 + 28},              // 2: ld #hatype
+	{Code: 0x15, Jt: 0, Jf: 1, K: arphrdLoopback}, // 3: jeq #ARPHRD_LOOPBACK → 4 : 5
+	{Code: 0x06, K: 0},                            // 4: ret #0
+}
+
+// kernelFilter assembles the socket filter: the loopback prefix, then the
+// TCP, port and host tests of f, accepting snap bytes.
+func kernelFilter(f *Filter, snap int) ([]unix.SockFilter, error) {
+	if f == nil {
+		f = &Filter{}
+	}
+	ins, err := f.Program(uint32(snap))
+	if err != nil {
+		return nil, err
+	}
+	raw, err := sockFilterOf(ins)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]unix.SockFilter(nil), skipLoopbackSent...)
+	for _, r := range raw {
+		out = append(out, unix.SockFilter{Code: r.Code, Jt: r.Jt, Jf: r.Jf, K: r.K})
+	}
+	if len(out) > 4096 { // BPF_MAXINSNS
+		return nil, fmt.Errorf("filter: program of %d instructions", len(out))
+	}
+	return out, nil
+}
 
 // OpenLive starts capturing on the named interface ("any" or "" for all).
 func OpenLive(iface string, opts LiveOptions) (*LiveSource, error) {
 	if opts.SnapLen <= 0 || opts.SnapLen > MaxRecordLen {
 		opts.SnapLen = MaxRecordLen
 	}
-	if opts.BufferSize <= 0 {
-		opts.BufferSize = 32 << 20
-	}
 	if opts.ReadTimeout <= 0 {
 		opts.ReadTimeout = 200 * time.Millisecond
+	}
+	if opts.BlockTimeout <= 0 {
+		opts.BlockTimeout = DefaultBlockTimeout
 	}
 	name := iface
 	if name == "" {
 		name = "any"
+	}
+	page := unix.Getpagesize()
+	switch {
+	case opts.BlockSize == 0:
+		opts.BlockSize = DefaultBlockSize
+	case opts.BlockSize < page || opts.BlockSize&(opts.BlockSize-1) != 0 || opts.BlockSize > 1<<30:
+		return nil, fmt.Errorf("capture on %s: block size %d: want a power of two from %d bytes to 1 GiB", name, opts.BlockSize, page)
+	}
+	if opts.RingSize <= 0 {
+		opts.RingSize = DefaultRingSize
+	}
+	blocks := max(2, (opts.RingSize+opts.BlockSize-1)/opts.BlockSize)
+	if opts.Fanout <= 0 {
+		opts.Fanout = 1
+	}
+	if opts.Fanout > MaxFanout {
+		return nil, fmt.Errorf("capture on %s: fan-out of %d rings: at most %d", name, opts.Fanout, MaxFanout)
 	}
 	ifindex := 0
 	if name != "any" {
@@ -117,214 +178,241 @@ func OpenLive(iface string, opts LiveOptions) (*LiveSource, error) {
 		}
 		ifindex = ifc.Index
 	}
-	s := &LiveSource{name: name, loopback: map[int32]bool{}, buf: make([]byte, opts.SnapLen)}
-	if ifcs, err := net.Interfaces(); err == nil {
-		for _, ifc := range ifcs {
-			if ifc.Flags&net.FlagLoopback != 0 {
-				s.loopback[int32(ifc.Index)] = true
-			}
-		}
-	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+	filter, err := kernelFilter(opts.Filter, opts.SnapLen)
 	if err != nil {
-		return nil, fmt.Errorf("capture on %s: packet socket (needs root or CAP_NET_RAW): %w", name, err)
+		return nil, fmt.Errorf("capture on %s: %w", name, err)
 	}
-	s.fd = fd
-	fail := func(what string, err error) (*LiveSource, error) {
-		unix.Close(fd)
-		return nil, fmt.Errorf("capture on %s: %s: %w", name, what, err)
-	}
-	filter := tcpFilter
+	s := &LiveSource{name: name, readTimeout: opts.ReadTimeout}
 	if !opts.Filter.Empty() {
-		ins, err := opts.Filter.Program(0x40000)
-		if err != nil {
-			return fail("filter", err)
-		}
-		raw, err := sockFilterOf(ins)
-		if err != nil {
-			return fail("filter", err)
-		}
-		filter = make([]unix.SockFilter, len(raw))
-		for i, r := range raw {
-			filter[i] = unix.SockFilter{Code: r.Code, Jt: r.Jt, Jf: r.Jf, K: r.K}
-		}
 		s.filter = opts.Filter
 	}
-	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
-		return fail("attach filter", err)
+	// Each ring has its share of the memory.
+	perRing := max(2, blocks/opts.Fanout)
+	cfg := ringConfig{blockSize: opts.BlockSize, numBlocks: perRing, blockTimeout: opts.BlockTimeout,
+		filter: filter, ifindex: ifindex, promisc: opts.Promiscuous}
+	if opts.Fanout > 1 {
+		// A group id of this process's own: pid and a counter.
+		cfg.fanout = 1 + int(uint16(unix.Getpid())^uint16(fanoutSeq.Add(1)<<12))
 	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, opts.BufferSize); err != nil {
-		// Without CAP_NET_ADMIN the kernel caps the buffer at net.core.rmem_max.
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, opts.BufferSize); err != nil {
-			return fail("receive buffer", err)
+	for range opts.Fanout {
+		r, err := openRing(cfg)
+		if err != nil {
+			s.free()
+			return nil, fmt.Errorf("capture on %s: %w", name, err)
 		}
+		s.rings = append(s.rings, r)
+		s.pfds = append(s.pfds, unix.PollFd{Fd: int32(r.fd), Events: unix.POLLIN | unix.POLLERR})
+		s.ringSize += perRing * opts.BlockSize
 	}
-	if n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil {
-		s.rcvbuf = n / 2 // the kernel reports twice what it accounts for data
-	}
-	s.wantBuf = opts.BufferSize
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-		return fail("timestamps", err)
-	}
-	tv := unix.NsecToTimeval(opts.ReadTimeout.Nanoseconds())
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return fail("read timeout", err)
-	}
-	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
-	if err := unix.Bind(fd, sa); err != nil {
-		return fail("bind", err)
-	}
-	if opts.Promiscuous && ifindex != 0 {
-		mreq := unix.PacketMreq{Ifindex: int32(ifindex), Type: unix.PACKET_MR_PROMISC}
-		if err := unix.SetsockoptPacketMreq(fd, unix.SOL_PACKET, unix.PACKET_ADD_MEMBERSHIP, &mreq); err != nil {
-			return fail("promiscuous mode", err)
-		}
-	}
-	// Packets queued before the filter was attached may be anything: they are
-	// decoded and counted like the rest.
-	s.iov.Base = &s.buf[0]
-	s.iov.SetLen(len(s.buf))
-	s.msg.Name = (*byte)(unsafe.Pointer(&s.from))
-	s.msg.Namelen = uint32(unsafe.Sizeof(s.from))
-	s.msg.Iov = &s.iov
-	s.msg.SetIovlen(1)
-	s.msg.Control = &s.oob[0]
 	return s, nil
 }
+
+var fanoutSeq atomic.Uint32
 
 // Name returns the interface name.
 func (s *LiveSource) Name() string { return s.name }
 
+// RingSize returns the bytes of ring memory the kernel writes packets into.
+func (s *LiveSource) RingSize() int { return s.ringSize }
+
+// nextPacket reads the next packet of a ready block into s.pkt, from the
+// current ring or the next that has one; it reports false when none has.
+func (s *LiveSource) nextPacket() bool {
+	for range len(s.rings) {
+		if s.rings[s.cur].next(&s.pkt) {
+			return true
+		}
+		// Take turns a block at a time: a ring is left once its held block
+		// is read out and the next is not ready.
+		s.cur++
+		if s.cur == len(s.rings) {
+			s.cur = 0
+		}
+	}
+	return false
+}
+
+// wait polls every ring for a ready block, for at most the read timeout.
+func (s *LiveSource) wait() (bool, error) {
+	if len(s.rings) == 1 {
+		return s.rings[0].wait(s.readTimeout)
+	}
+	for i := range s.pfds {
+		s.pfds[i].Revents = 0
+	}
+	for {
+		_, err := unix.Poll(s.pfds, max(1, int(s.readTimeout.Milliseconds())))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("poll: %w", err)
+		}
+		for _, r := range s.rings {
+			if r.ready() {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+}
+
+// ReadPacket waits for the next packet and returns it undecoded, from its IP
+// header on (the socket is cooked: info.Link is LinkIPv4 or LinkIPv6, or
+// another type for a packet of another protocol), valid until the next call.
+// It returns ErrTimeout when no packet came within the read timeout, and
+// io.EOF after Close.
+func (s *LiveSource) ReadPacket() (data []byte, info PacketInfo, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.read(); err != nil {
+		return nil, PacketInfo{}, err
+	}
+	return s.pkt.data, s.info(), nil
+}
+
+// info describes the packet in s.pkt.
+func (s *LiveSource) info() PacketInfo {
+	return PacketInfo{TS: s.pkt.ts, WireLen: s.pkt.wire, Link: linkOf(s.pkt.protocol), Num: s.num}
+}
+
+// linkOther is the link type of a cooked packet that is neither IPv4 nor
+// IPv6: nothing decodes it.
+const linkOther LinkType = 0xffffffff
+
+func linkOf(ethertype uint16) LinkType {
+	switch ethertype {
+	case etherTypeIPv4:
+		return LinkIPv4
+	case etherTypeIPv6:
+		return LinkIPv6
+	}
+	return linkOther
+}
+
+// read waits for the next packet, puts it in s.pkt and counts it; s.mu is
+// held.
+func (s *LiveSource) read() error {
+	for {
+		if s.closed {
+			s.free()
+			return io.EOF
+		}
+		if !s.nextPacket() {
+			s.reading = true
+			s.mu.Unlock()
+			ok, err := s.wait()
+			s.mu.Lock()
+			s.reading = false
+			if s.closed {
+				s.free()
+				return io.EOF
+			}
+			if err != nil {
+				return fmt.Errorf("capture on %s: %w", s.name, err)
+			}
+			if !ok {
+				return ErrTimeout
+			}
+			continue
+		}
+		p := &s.pkt
+		if p.pktType == packetOutgoing && p.hatype == arphrdLoopback {
+			// The kernel filter drops these; count any that got by it.
+			s.stats.Duplicates++
+			continue
+		}
+		s.num++
+		s.stats.Packets++
+		s.stats.Bytes += uint64(p.wire)
+		if len(p.data) < p.wire {
+			s.stats.Truncated++
+		}
+		return nil
+	}
+}
+
 // Next waits for the next TCP segment and fills seg; seg.Payload is valid until
-// the next call. It returns ErrTimeout when no packet came within the read
-// timeout, a *PacketError for a packet it could not decode, and io.EOF after
-// Close.
+// the next call. It reads packets as ReadPacket does and decodes them. It
+// returns ErrTimeout when no packet came within the read timeout, a
+// *PacketError for a packet it could not decode, and io.EOF after Close.
 func (s *LiveSource) Next(seg *Segment) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
-		if s.closed {
-			s.closeFD()
-			return io.EOF
+		if err := s.read(); err != nil {
+			return err
 		}
-		s.reading = true
-		s.mu.Unlock()
-		s.msg.Namelen = uint32(unsafe.Sizeof(s.from))
-		s.msg.SetControllen(len(s.oob))
-		s.msg.Flags = 0
-		n, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&s.msg)), unix.MSG_TRUNC)
-		s.mu.Lock()
-		s.reading = false
-		if s.closed {
-			s.closeFD()
-			return io.EOF
-		}
-		switch errno {
-		case 0:
-		case unix.EAGAIN:
-			return ErrTimeout
-		case unix.EINTR:
-			continue
-		default:
-			return fmt.Errorf("capture on %s: read: %w", s.name, errno)
-		}
-		wire := int(n)
-		data := s.buf[:min(wire, len(s.buf))]
-		if s.from.Pkttype == unix.PACKET_OUTGOING && s.loopback[s.from.Ifindex] {
-			s.cur.Duplicates++
+		p := &s.pkt
+		link := linkOf(p.protocol)
+		if link == linkOther {
+			s.stats.NonTCP++
 			continue
 		}
-		s.num++
-		s.cur.Packets++
-		s.cur.Bytes += uint64(wire)
-		if len(data) < wire {
-			s.cur.Truncated++
-		}
-		var link LinkType
-		switch htons(s.from.Protocol) {
-		case etherTypeIPv4:
-			link = LinkIPv4
-		case etherTypeIPv6:
-			link = LinkIPv6
-		default:
-			s.cur.NonTCP++
-			continue
-		}
-		s.last, s.lastWire = data, wire
-		res, err := Decode(link, data, wire, seg)
+		var l layout
+		res, err := decode(link, p.data, p.wire, seg, &l)
 		if res == ResultTCP && s.filter != nil && !s.filter.Match(seg) {
-			s.cur.Filtered++
+			s.stats.Filtered++
 			continue
 		}
 		switch res {
 		case ResultTCP:
+			// The kernel says when the card checked the checksum or has
+			// yet to fill it in (sent packets); the rest are checked here,
+			// counted when wrong, and decoded as captured.
+			if p.status&(unix.TP_STATUS_CSUMNOTREADY|unix.TP_STATUS_CSUM_VALID) == 0 && tcpChecksum(p.data, &l) == checksumBad {
+				s.stats.BadChecksums++
+			}
 			seg.Num = s.num
-			seg.TS = s.timestamp()
-			s.cur.TCP++
+			seg.TS = p.ts
+			s.stats.TCP++
 			return nil
 		case ResultNotTCP:
-			s.cur.NonTCP++
+			s.stats.NonTCP++
 		case ResultFragment:
-			s.cur.Fragments++
+			s.stats.Fragments++
 		default:
-			s.cur.Malformed++
+			s.stats.Malformed++
 			return &PacketError{File: s.name, Packet: s.num, Err: err}
 		}
 	}
 }
 
-// ReceiveBuffer returns the socket receive buffer the kernel granted and the
-// size that was asked for; a smaller grant (no CAP_NET_ADMIN, a low
-// net.core.rmem_max) means drops come sooner in bursts.
-func (s *LiveSource) ReceiveBuffer() (got, wanted int) { return s.rcvbuf, s.wantBuf }
-
 // Raw returns the packet behind the last segment Next returned, from its IP
 // header on (link type raw IP), and its length on the wire. It is valid until
 // the next call to Next.
-func (s *LiveSource) Raw() (data []byte, wireLen int) { return s.last, s.lastWire }
-
-// timestamp reads the kernel's receive time from the control message, or
-// falls back to the clock.
-func (s *LiveSource) timestamp() time.Time {
-	oob := s.oob[:min(int(s.msg.Controllen), len(s.oob))]
-	for len(oob) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		l := int(h.Len)
-		if l < unix.SizeofCmsghdr || l > len(oob) {
-			break
-		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && l >= unix.SizeofCmsghdr+16 {
-			d := oob[unix.SizeofCmsghdr:]
-			sec := int64(binary.NativeEndian.Uint64(d[0:8]))
-			nsec := int64(binary.NativeEndian.Uint64(d[8:16]))
-			return time.Unix(sec, nsec).UTC()
-		}
-		oob = oob[min(len(oob), unix.CmsgSpace(l-unix.SizeofCmsghdr)):]
-	}
-	return time.Now().UTC()
-}
+func (s *LiveSource) Raw() (data []byte, wireLen int) { return s.pkt.data, s.pkt.wire }
 
 // Stats returns the counters, with the packets the kernel dropped for want of
-// buffer space. Safe to call from any goroutine.
+// ring space and how often the ring filled up. Safe to call from any
+// goroutine.
 func (s *LiveSource) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.fdClosed {
-		if ks, err := unix.GetsockoptTpacketStats(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+	if !s.freed {
+		for _, r := range s.rings {
 			// The kernel resets its counters on every read.
-			s.cur.KernelDrops += uint64(ks.Drops)
+			d, f := r.stats()
+			s.stats.KernelDrops += d
+			s.stats.RingFreezes += f
 		}
 	}
-	return s.cur
+	return s.stats
 }
 
-// closeFD closes the descriptor once; s.mu is held.
-func (s *LiveSource) closeFD() {
-	if !s.fdClosed {
-		s.fdClosed = true
-		unix.Close(s.fd)
+// free unmaps and closes the rings once; s.mu is held (or s is not shared).
+func (s *LiveSource) free() {
+	if s.freed {
+		return
 	}
+	s.freed = true
+	for _, r := range s.rings {
+		d, f := r.stats()
+		s.stats.KernelDrops += d
+		s.stats.RingFreezes += f
+		r.close()
+	}
+	s.pkt = rawPacket{}
 }
 
 // Close stops the capture; a Next in progress returns io.EOF within the read
@@ -334,7 +422,7 @@ func (s *LiveSource) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	if !s.reading {
-		s.closeFD()
+		s.free()
 	}
 	return nil
 }

@@ -10,11 +10,23 @@ import (
 
 // LiveOptions configures a live capture (Linux only).
 type LiveOptions struct {
-	SnapLen     int
-	Promiscuous bool
-	BufferSize  int
-	ReadTimeout time.Duration
+	SnapLen      int
+	Promiscuous  bool
+	RingSize     int
+	BlockSize    int
+	BlockTimeout time.Duration
+	Fanout       int
+	Filter       *Filter
+	ReadTimeout  time.Duration
 }
+
+// Defaults of LiveOptions.
+const (
+	DefaultRingSize     = 32 << 20
+	DefaultBlockSize    = 512 << 10
+	DefaultBlockTimeout = 50 * time.Millisecond
+	MaxFanout           = 16
+)
 
 // ErrTimeout is returned by a live source's Next when no packet arrived in time.
 var ErrTimeout = errors.New("no packet within the read timeout")
@@ -27,6 +39,9 @@ func OpenLive(iface string, opts LiveOptions) (*LiveSource, error) {
 	return nil, fmt.Errorf("capture on %s: live capture needs linux", iface)
 }
 
+// Name returns nothing.
+func (s *LiveSource) Name() string { return "" }
+
 // Next is never reached.
 func (s *LiveSource) Next(*Segment) error { return errors.New("live capture needs linux") }
 
@@ -36,8 +51,13 @@ func (s *LiveSource) Stats() Stats { return Stats{} }
 // Close does nothing.
 func (s *LiveSource) Close() error { return nil }
 
-// ReceiveBuffer returns nothing.
-func (s *LiveSource) ReceiveBuffer() (got, wanted int) { return 0, 0 }
+// RingSize returns nothing.
+func (s *LiveSource) RingSize() int { return 0 }
+
+// ReadPacket is never reached.
+func (s *LiveSource) ReadPacket() ([]byte, PacketInfo, error) {
+	return nil, PacketInfo{}, errors.New("live capture needs linux")
+}
 
 // Raw returns nothing.
 func (s *LiveSource) Raw() ([]byte, int) { return nil, 0 }

@@ -57,9 +57,11 @@ type Stats struct {
 	NonTCP        uint64 // packets that were not TCP (UDP, ARP, ICMP, ...)
 	Truncated     uint64 // packets cut by the snap length
 	Malformed     uint64 // packets whose headers could not be decoded
+	BadChecksums  uint64 // TCP segments whose checksum does not match (checked where captured whole and not offloaded); decoded as captured, and in TCP
 	Fragments     uint64 // non-first IP fragments, skipped
 	Corrupt       uint64 // records the file framing could not deliver (too large, cut, broken)
 	KernelDrops   uint64 // live only: packets the kernel dropped
+	RingFreezes   uint64 // live only: times the kernel found the ring full (it drops until zspy frees a block)
 	Duplicates    uint64 // live only: copies of the same packet seen twice (lo, any)
 	InternalDrops uint64 // live only: packets dropped by zspy's own queues
 	Filtered      uint64 // live only: TCP segments left out by the port/host filter in user space

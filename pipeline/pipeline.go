@@ -181,6 +181,8 @@ func (p *Pipeline) addStats(s capture.Stats) {
 	p.stats.Fragments += s.Fragments
 	p.stats.Corrupt += s.Corrupt
 	p.stats.Filtered += s.Filtered
+	p.stats.RingFreezes += s.RingFreezes
+	p.stats.BadChecksums += s.BadChecksums
 }
 
 // Stats returns the capture counters of all sources so far.
@@ -200,6 +202,8 @@ func (p *Pipeline) Stats() capture.Stats {
 		s.Fragments += c.Fragments
 		s.Corrupt += c.Corrupt
 		s.Filtered += c.Filtered
+		s.RingFreezes += c.RingFreezes
+		s.BadChecksums += c.BadChecksums
 	}
 	if p.liveDrops != nil {
 		s.InternalDrops += p.liveDrops.Load()
@@ -230,6 +234,8 @@ func (p *Pipeline) Report() *report.Report {
 			Fragments:        st.Fragments,
 			Corrupt:          st.Corrupt,
 			Filtered:         st.Filtered,
+			RingFreezes:      st.RingFreezes,
+			BadChecksums:     st.BadChecksums,
 			ConnectionsTotal: uint64(len(snap.Records)) + p.Tracker.DroppedClosed,
 			EvictedClosed:    p.Tracker.DroppedClosed,
 		},

@@ -53,6 +53,8 @@ type Stats struct {
 	Fragments        uint64 `json:"ip_fragments"`
 	Corrupt          uint64 `json:"corrupt_records"`
 	Filtered         uint64 `json:"filtered"`
+	RingFreezes      uint64 `json:"ring_freezes,omitempty"`
+	BadChecksums     uint64 `json:"bad_checksums,omitempty"`
 	ConnectionsTotal uint64 `json:"connections_total"`
 	EvictedClosed    uint64 `json:"evicted_closed"`
 }

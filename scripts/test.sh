@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v tcpdump >/dev/null || need_apt+=(tcpdump)
+# tcpreplay (and tcprewrite) for e2e's BenchmarkCaptureTcpreplay: not run here,
+# but a machine set up by this script can run it.
+command -v tcpreplay >/dev/null || need_apt+=(tcpreplay)
 /usr/bin/python3 -c 'import zmq' 2>/dev/null || need_apt+=(python3-zmq)
 command -v ip >/dev/null || need_apt+=(iproute2)
 if [ ${#need_apt[@]} -gt 0 ]; then

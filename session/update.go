@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/tracker"
 )
@@ -66,7 +67,7 @@ type PlayerState struct {
 	Wall time.Time
 }
 
-// Stats are the capture counters as an update carries them (the fields of
+// Stats are the capture counters as an update carries them (see
 // capture.Stats).
 type Stats struct {
 	Packets       uint64 // packets read
@@ -81,6 +82,8 @@ type Stats struct {
 	Duplicates    uint64 // live only: copies of the same packet seen twice
 	InternalDrops uint64 // live only: packets dropped by zspy's own queues
 	Filtered      uint64 // live only: segments left out by the user-space filter
+	RingFreezes   uint64 // live only: times the kernel found the capture ring full
+	BadChecksums  uint64 // TCP segments whose checksum was present and wrong
 }
 
 // Listener receives the session's updates on the session's goroutine. It
@@ -116,4 +119,12 @@ func (l *Latest) SessionUpdate(u *Update) {
 		default:
 		}
 	}
+}
+
+// statsOf copies the capture counters into an update's.
+func statsOf(c capture.Stats) Stats {
+	return Stats{Packets: c.Packets, Bytes: c.Bytes, TCP: c.TCP, NonTCP: c.NonTCP, Truncated: c.Truncated,
+		Malformed: c.Malformed, Fragments: c.Fragments, Corrupt: c.Corrupt, KernelDrops: c.KernelDrops,
+		Duplicates: c.Duplicates, InternalDrops: c.InternalDrops, Filtered: c.Filtered, RingFreezes: c.RingFreezes,
+		BadChecksums: c.BadChecksums}
 }

@@ -45,7 +45,7 @@ func replayFrames(t testing.TB, name string, every time.Duration, opt report.Opt
 	p.Tracker.SetListener(rm)
 	update := func(at time.Time) *session.Update {
 		snap := p.Tracker.Snapshot(at)
-		return &session.Update{Snapshot: snap, Rates: rm.Window(snap), Stats: session.Stats(src.Stats())}
+		return &session.Update{Snapshot: snap, Rates: rm.Window(snap), Stats: session.Stats{Packets: src.Stats().Packets}}
 	}
 	m := NewModel(opt)
 	var frames []*Frame

@@ -42,6 +42,8 @@ type captureFlags struct {
 	noStore     bool
 	write       writeFlags
 	filter      filterFlags
+	ring        ringFlags
+	priv        privFlags
 }
 
 func newCaptureCmd() *cobra.Command {
@@ -80,6 +82,8 @@ packet twice; zspy counts it once.`,
 	f.rules.register(fl)
 	f.write.register(fl)
 	f.filter.register(fl)
+	f.ring.register(fl)
+	f.priv.register(fl)
 	uf = addUIFlags(fl, false)
 	_ = cmd.MarkFlagRequired("interface")
 	return cmd
@@ -90,12 +94,12 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	if err := f.filter.apply(&opts); err != nil {
 		return err
 	}
+	if err := f.ring.apply(&opts); err != nil {
+		return err
+	}
 	src, err := capture.OpenLive(f.iface, opts)
 	if err != nil {
 		return liveError(err)
-	}
-	if got, want := src.ReceiveBuffer(); got > 0 && got < want/2 {
-		fmt.Fprintf(os.Stderr, "zspy: warning: the kernel granted a %d KiB capture buffer instead of %d KiB (no CAP_NET_ADMIN, or net.core.rmem_max is low): bursts will be dropped sooner, and counted\n", got>>10, want>>10)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -143,8 +147,8 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	if f.statsEvery > 0 && !uf.enabled {
 		cfg.StatsEvery = f.statsEvery
 		cfg.OnStats = func(st session.LiveStats) {
-			fmt.Fprintf(os.Stderr, "zspy: %s: %d packets, %d bytes, %d connections (%d open), kernel drops %d, zspy drops %d, duplicates %d, cut by snaplen %d, monitor events %d\n",
-				st.Elapsed.Round(time.Second), st.Packets, st.Bytes, st.Connections, st.Open, st.KernelDrops, st.InternalDrops, st.Duplicates, st.Truncated, st.MonitorEvents)
+			fmt.Fprintf(os.Stderr, "zspy: %s: %d packets, %d bytes, %d connections (%d open), kernel drops %d (ring full %d times), zspy drops %d, duplicates %d, cut by snaplen %d, bad tcp checksums %d, monitor events %d\n",
+				st.Elapsed.Round(time.Second), st.Packets, st.Bytes, st.Connections, st.Open, st.KernelDrops, st.RingFreezes, st.InternalDrops, st.Duplicates, st.Truncated, st.BadChecksums, st.MonitorEvents)
 		}
 	}
 	w, err := f.write.open(src)
@@ -167,6 +171,10 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 			return err
 		}
 		cfg.Monitor = evs
+	}
+	if err := f.priv.drop(); err != nil {
+		src.Close()
+		return err
 	}
 	sess := session.New(cfg)
 	if uf.enabled {

@@ -1,17 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 	"github.com/spf13/pflag"
 
 	"github.com/zspy/zspy/capture"
@@ -26,7 +19,7 @@ type writeFlags struct {
 }
 
 func (f *writeFlags) register(fl *pflag.FlagSet) {
-	fl.StringVarP(&f.path, "write", "w", "", "also write the captured TCP packets to this file (pcap; pcapng when it ends in .pcapng), for replay later")
+	fl.StringVarP(&f.path, "write", "w", "", "also write the captured TCP packets to this file (pcap; pcapng when it ends in .pcapng), for replay later; flushed every 500 ms and at each rotation, so a crash loses at most the last 500 ms")
 	fl.StringVar(&f.rotateSize, "rotate-size", "", "with -w: start a new file when this size is reached (e.g. 100MB); files get a -0001, -0002... suffix")
 	fl.DurationVar(&f.rotateEvery, "rotate-every", 0, "with -w: start a new file at this period of packet time (e.g. 1h)")
 }
@@ -36,23 +29,11 @@ type rawSource interface {
 	Raw() (data []byte, wireLen int)
 }
 
-// segmentWriter writes the packets of captured segments to rotating files.
+// segmentWriter writes the packets behind captured segments with a
+// capture.Writer.
 type segmentWriter struct {
-	src        rawSource
-	base, ext  string
-	rotate     bool
-	maxSize    int64
-	every      time.Duration
-	n          int
-	f          *os.File
-	buf        *bufio.Writer
-	pcap       *pcapgo.Writer
-	ng         *pcapgo.NgWriter
-	size       int64
-	opened     time.Time
-	err        error
-	Files      []string
-	PacketsOut uint64
+	src rawSource
+	w   *capture.Writer
 }
 
 func (f *writeFlags) open(src capture.Source) (*segmentWriter, error) {
@@ -66,116 +47,28 @@ func (f *writeFlags) open(src capture.Source) (*segmentWriter, error) {
 	if !ok {
 		return nil, fmt.Errorf("-w: this source cannot give raw packets")
 	}
-	w := &segmentWriter{src: rs, every: f.rotateEvery}
+	opts := capture.WriterOptions{Path: f.path, RotateEvery: f.rotateEvery}
 	if f.rotateSize != "" {
 		n, err := store.ParseSize(f.rotateSize)
 		if err != nil || n <= 0 {
 			return nil, fmt.Errorf("--rotate-size %q: want a size like 100MB", f.rotateSize)
 		}
-		w.maxSize = n
+		opts.RotateSize = n
 	}
-	w.rotate = w.maxSize > 0 || w.every > 0
-	w.ext = filepath.Ext(f.path)
-	w.base = strings.TrimSuffix(f.path, w.ext)
-	if w.ext == "" {
-		w.ext = ".pcap"
-	}
-	if err := w.next(time.Time{}); err != nil {
+	w, err := capture.NewWriter(opts)
+	if err != nil {
 		return nil, err
 	}
-	return w, nil
+	return &segmentWriter{src: rs, w: w}, nil
 }
 
-func (w *segmentWriter) name() string {
-	if !w.rotate {
-		return w.base + w.ext
-	}
-	return fmt.Sprintf("%s-%04d%s", w.base, w.n, w.ext)
-}
-
-// next closes the current file and opens the next one.
-func (w *segmentWriter) next(ts time.Time) error {
-	if err := w.closeFile(); err != nil {
-		return err
-	}
-	w.n++
-	name := w.name()
-	f, err := os.Create(name)
-	if err != nil {
-		return fmt.Errorf("-w: %w", err)
-	}
-	w.f, w.buf, w.size, w.opened = f, bufio.NewWriterSize(f, 1<<20), 0, ts
-	w.Files = append(w.Files, name)
-	if w.ext == ".pcapng" {
-		ng, err := pcapgo.NewNgWriter(w.buf, layers.LinkTypeRaw)
-		if err != nil {
-			return fmt.Errorf("-w %s: %w", name, err)
-		}
-		w.ng, w.pcap = ng, nil
-		return nil
-	}
-	w.pcap, w.ng = pcapgo.NewWriterNanos(w.buf), nil
-	if err := w.pcap.WriteFileHeader(capture.MaxRecordLen, layers.LinkTypeRaw); err != nil {
-		return fmt.Errorf("-w %s: %w", name, err)
-	}
-	w.size = 24
-	return nil
-}
-
-// segment writes the packet behind seg. It runs on the capture goroutine; a
-// write error stops the writing (said once at the end), not the capture.
+// segment writes the packet behind seg, on the capture goroutine.
 func (w *segmentWriter) segment(seg *capture.Segment) {
-	if w.err != nil {
-		return
-	}
 	data, wire := w.src.Raw()
-	if w.rotate && ((w.maxSize > 0 && w.size+int64(len(data))+16 > w.maxSize && w.size > 24) ||
-		(w.every > 0 && !w.opened.IsZero() && seg.TS.Sub(w.opened) >= w.every)) {
-		if w.err = w.next(seg.TS); w.err != nil {
-			return
-		}
-	}
-	if w.opened.IsZero() {
-		w.opened = seg.TS
-	}
-	ci := gopacket.CaptureInfo{Timestamp: seg.TS, CaptureLength: len(data), Length: wire}
-	if w.ng != nil {
-		w.err = w.ng.WritePacket(ci, data)
-	} else {
-		w.err = w.pcap.WritePacket(ci, data)
-	}
-	w.size += int64(len(data)) + 16
-	w.PacketsOut++
+	w.w.WritePacket(seg.TS, data, wire)
 }
 
-func (w *segmentWriter) closeFile() error {
-	if w.f == nil {
-		return nil
-	}
-	var err error
-	if w.ng != nil {
-		err = w.ng.Flush()
-	}
-	if e := w.buf.Flush(); err == nil {
-		err = e
-	}
-	if e := w.f.Close(); err == nil {
-		err = e
-	}
-	w.f = nil
-	if err != nil {
-		return fmt.Errorf("-w: %w", err)
-	}
-	return nil
-}
-
-func (w *segmentWriter) close() error {
-	err := w.closeFile()
-	if w.err != nil {
-		return fmt.Errorf("-w stopped writing: %w", w.err)
-	}
-	return err
-}
+func (w *segmentWriter) close() error { return w.w.Close() }
 
 // filterFlags are capture's kernel filter options.
 type filterFlags struct {
@@ -211,4 +104,55 @@ func (f *filterFlags) apply(opts *capture.LiveOptions) error {
 	}
 	opts.Filter = flt
 	return nil
+}
+
+// ringFlags size the capture ring.
+type ringFlags struct {
+	ringSize, blockSize string
+	blockTimeout        time.Duration
+	fanout              int
+}
+
+func (f *ringFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&f.ringSize, "ring-size", "32MiB", "memory the kernel writes captured packets into; a larger ring rides out longer stalls before the kernel drops")
+	fl.StringVar(&f.blockSize, "block-size", "512KiB", "the ring's unit of hand-over to zspy (a power of two)")
+	fl.DurationVar(&f.blockTimeout, "block-timeout", capture.DefaultBlockTimeout, "longest a partly filled block waits before zspy reads it")
+	fl.IntVar(&f.fanout, "fanout", 1, "spread packets over this many rings by flow hash (PACKET_FANOUT), read in turn")
+}
+
+func (f *ringFlags) apply(opts *capture.LiveOptions) error {
+	n, err := store.ParseSize(f.ringSize)
+	if err != nil || n <= 0 || n > 1<<40 {
+		return fmt.Errorf("--ring-size %q: want a size like 64MiB", f.ringSize)
+	}
+	opts.RingSize = int(n)
+	n, err = store.ParseSize(f.blockSize)
+	if err != nil || n <= 0 || n > 1<<30 || n&(n-1) != 0 {
+		return fmt.Errorf("--block-size %q: want a power of two like 1MiB", f.blockSize)
+	}
+	opts.BlockSize = int(n)
+	if f.blockTimeout <= 0 {
+		return fmt.Errorf("--block-timeout %v: want a positive duration", f.blockTimeout)
+	}
+	opts.BlockTimeout = f.blockTimeout
+	if f.fanout < 1 || f.fanout > capture.MaxFanout {
+		return fmt.Errorf("--fanout %d: want 1 to %d", f.fanout, capture.MaxFanout)
+	}
+	opts.Fanout = f.fanout
+	return nil
+}
+
+// privFlags say whom capture runs as once its sockets are open.
+type privFlags struct{ user string }
+
+func (f *privFlags) register(fl *pflag.FlagSet) {
+	fl.StringVarP(&f.user, "relinquish-privileges", "Z", "", "once the capture sockets (and -w's first file, the store, the alerts file) are open, run as this user: its uid and group, no capabilities (needs root; files created later must be creatable by the user)")
+}
+
+// drop switches to the user, when one was given.
+func (f *privFlags) drop() error {
+	if f.user == "" {
+		return nil
+	}
+	return capture.DropPrivileges(f.user)
 }
