@@ -214,6 +214,12 @@ func (c *Conn) Skip(d reassembly.Dir, n int, ts time.Time) {
 	}
 	s := &c.s[d]
 	un := uint64(n)
+	if s.off == 0 && c.det != NotZMTP {
+		// The direction's first bytes were not captured (its SYN was, but
+		// they reached the capture before it, as on a skewed mirror, or
+		// the capture lost them): its handshake is not known.
+		c.midStream = true
+	}
 	if s.phase == phGreeting && s.glen >= 13 && s.greet[12] >= 'A' && s.greet[12] <= 'Z' {
 		// The bytes fall inside a 3.x greeting, whose length (64) is known:
 		// follow them, as a frame body's are followed, instead of losing the
