@@ -117,6 +117,9 @@ type side struct {
 
 	skipped uint64 // bytes skipped since sync was lost
 	scanned uint64 // bytes scanned before the stream was known to be ZMTP
+
+	pred  [4]prediction // long headers found while resynchronising (resync.go)
+	npred uint8
 }
 
 // Conn dissects one TCP connection. It is not safe for concurrent use: the
