@@ -277,8 +277,8 @@ func TestGapAckedBeforeLateCopy(t *testing.T) {
 	h.handshake(100, 900)
 	h.send(ClientToServer, ack, 101, 901, "AAAAA")
 	h.send(ClientToServer, ack, 111, 901, "CCCCC")
-	h.send(ServerToClient, ack, 901, 116, "") // acks past the hole
-	h.send(ServerToClient, ack, 901, 118, "") // and more, not yet captured
+	h.send(ServerToClient, ack, 901, 116, "")      // acks past the hole
+	h.send(ServerToClient, ack, 901, 118, "")      // and more, not yet captured
 	h.send(ClientToServer, ack, 106, 901, "BBBBB") // the late copy, 3 ms after the ACK
 	h.send(ClientToServer, ack, 116, 901, "DD")
 	h.expect(0, "AAAAABBBBBCCCCCDD", "")
