@@ -120,6 +120,8 @@ type side struct {
 
 	pred  [4]prediction // long headers found while resynchronising (resync.go)
 	npred uint8
+
+	dv derivation // a steady stream followed across gaps (derive.go)
 }
 
 // Conn dissects one TCP connection. It is not safe for concurrent use: the
@@ -250,6 +252,9 @@ func (c *Conn) Skip(d reassembly.Dir, n int, ts time.Time) {
 	case phResync:
 		s.skipped += un
 	case phFrames:
+		if !(s.fs == fsBody && un <= s.remain) && c.deriveGap(d, un, ts) {
+			break
+		}
 		if s.fs == fsBody && un <= s.remain {
 			s.remain -= un
 			s.lost += un
@@ -282,6 +287,7 @@ func (c *Conn) Skip(d reassembly.Dir, n int, ts time.Time) {
 	e := c.reset(d, KindGap, ts, s.off)
 	e.Lost = un
 	if lostSync {
+		s.dv = derivation{} // frames pending under a steady hypothesis are lost with it
 		e.Err = ErrLostSync
 		s.phase = phResync
 		s.fs = fsHeader
@@ -671,6 +677,9 @@ func (c *Conn) header(d reassembly.Dir, b []byte, pos uint64, ts time.Time) int 
 	if !valid {
 		c.malformed(d, ts, pos, ErrBadFlags)
 	}
+	if s.dv.expect && !c.deriveHeader(d, flags, size, pos, ts) {
+		return need
+	}
 	s.flags = flags
 	s.long = long
 	s.size = size
@@ -721,8 +730,15 @@ func (c *Conn) loseSync(d reassembly.Dir, ts time.Time, pos uint64, err error) {
 // endFrame reports the frame that just completed.
 func (c *Conn) endFrame(d reassembly.Dir, ts time.Time) {
 	s := &c.s[d]
+	if s.dv.synth {
+		c.derivedEnd(d)
+		return
+	}
 	s.fs = fsHeader
 	more := s.flags&1 != 0
+	if s.dv.on && !s.dv.expect && (s.size != s.dv.size || s.flags != s.dv.flags) {
+		s.dv.on, s.dv.confirmed = false, 0 // the stream changed: a new hypothesis at the next gap
+	}
 	if s.identity {
 		s.identity = false
 		e := c.reset(d, KindIdentity, ts, s.start)

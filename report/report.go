@@ -83,6 +83,10 @@ type Counts struct {
 	LostSync uint64 `json:"lost_sync"`
 	// PartialFrames are frames of a message left incomplete at the end.
 	PartialFrames uint64 `json:"partial_frames,omitempty"`
+	// DerivedFrames are frames (each a whole message) counted without their
+	// header: a steady stream's frame size carried across the gaps that hid
+	// them (short snap lengths), included in the counts above.
+	DerivedFrames uint64 `json:"derived_frames,omitempty"`
 	Retransmits   uint64 `json:"retransmits"`
 	ZeroWindows   uint64 `json:"zero_windows"`
 	// ZeroWindowMS is the total time the receiver advertised a zero window.
@@ -250,7 +254,7 @@ func connection(c *tracker.Conn, opt Options) Connection {
 		d := &c.Dirs[i]
 		t := &c.TCP[i]
 		*dst = Counts{Frames: d.Frames, Bytes: d.Bytes, Commands: d.Commands, LostBytes: d.Lost,
-			LostSync: d.LostSync, PartialFrames: d.Partial, Retransmits: t.Retransmits, ZeroWindows: t.ZeroWindows,
+			LostSync: d.LostSync, PartialFrames: d.Partial, DerivedFrames: d.Derived, Retransmits: t.Retransmits, ZeroWindows: t.ZeroWindows,
 			ZeroWindowMS: ms(t.ZeroWindowTime)}
 		if !c.Curve {
 			n := d.Messages

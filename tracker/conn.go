@@ -37,6 +37,10 @@ type DirStats struct {
 	// Delimited counts messages that opened with an empty frame with MORE (a
 	// REQ/REP envelope delimiter).
 	Delimited uint64
+	// Derived counts the frames (each a message) whose headers the capture
+	// lost but a steady stream's sizes placed (dissect's Event.Derived):
+	// included in Messages, Frames and Bytes.
+	Derived uint64
 	// Pings and Pongs count heartbeat commands sent in this direction, with the
 	// packet time of the last of each.
 	Pings, Pongs       uint64

@@ -196,6 +196,7 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 			c.TCP[i].ZeroSince = time.Time{}
 		}
 	}
+	c.dis.Finish(ts)
 	c.finish()
 	if c.Detection == dissect.IsZMTP && c.HandshakeError == "" && c.Closed && c.HandshakeState() == "pending" {
 		c.HandshakeError = "closed during the handshake"
@@ -467,6 +468,9 @@ func (c *Conn) frame(i int, e *dissect.Event) {
 	}
 	st.Frames++
 	st.Bytes += e.Size
+	if e.Derived {
+		st.Derived++
+	}
 	m := &c.msg[i]
 	if m.frames == 0 {
 		m.start = e.TS
