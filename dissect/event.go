@@ -280,9 +280,9 @@ type Event struct {
 	// Derived marks a frame whose header lay in a gap: counted by the
 	// steady-stream hypothesis (derive.go), not seen. Its Lost is its size.
 	Derived bool
-	Curve    bool   // a CURVE MESSAGE box
-	Plain    int64  // CURVE: plaintext payload size (box minus MAC and flags byte)
-	Nonce    uint64 // CURVE: the short nonce of a MESSAGE, HELLO, INITIATE or READY
+	Curve   bool   // a CURVE MESSAGE box
+	Plain   int64  // CURVE: plaintext payload size (box minus MAC and flags byte)
+	Nonce   uint64 // CURVE: the short nonce of a MESSAGE, HELLO, INITIATE or READY
 
 	// Commands.
 	Cmd      Command
