@@ -112,14 +112,17 @@ type SubChange struct {
 
 // Connection is one connection in the report.
 type Connection struct {
-	ID             uint64            `json:"id"`
-	Client         string            `json:"client"`
-	Server         string            `json:"server"`
-	ZMTP           string            `json:"zmtp"`
-	Mechanism      string            `json:"mechanism"`
-	ClientSocket   string            `json:"client_socket"`
-	ServerSocket   string            `json:"server_socket"`
-	RolesInferred  bool              `json:"roles_inferred,omitempty"`
+	ID            uint64 `json:"id"`
+	Client        string `json:"client"`
+	Server        string `json:"server"`
+	ZMTP          string `json:"zmtp"`
+	Mechanism     string `json:"mechanism"`
+	ClientSocket  string `json:"client_socket"`
+	ServerSocket  string `json:"server_socket"`
+	RolesInferred bool   `json:"roles_inferred,omitempty"`
+	// OrientedBy says how the client was told from the server when the SYN
+	// was not captured (tracker.BySharedPort, ...).
+	OrientedBy     string            `json:"oriented_by,omitempty"`
 	ClientIdentity string            `json:"client_identity"`
 	ServerIdentity string            `json:"server_identity"`
 	PlainUsername  string            `json:"plain_username"`
@@ -227,6 +230,7 @@ func connection(c *tracker.Conn, opt Options) Connection {
 		ClientSocket:   cs.String(),
 		ServerSocket:   ss.String(),
 		RolesInferred:  inferred,
+		OrientedBy:     c.OrientedBy,
 		ClientIdentity: tracker.Printable(c.Sides[0].Identity),
 		ServerIdentity: tracker.Printable(c.Sides[1].Identity),
 		PlainUsername:  c.PlainUsername,

@@ -193,6 +193,11 @@ type Conn struct {
 	// lockstep stays true while messages alternate client, server, client...
 	// as REQ/REP conversations do.
 	notLockstep bool
+	// shape is the traffic's shape, evidence for roles (roles.go).
+	shape shape
+	// OrientedBy says how the client was chosen when the SYN was not
+	// captured: BySharedPort, ByEphemeral, ByRequester or ByLowerPort.
+	OrientedBy string
 
 	dis     *dissect.Conn
 	flipped bool
@@ -275,17 +280,17 @@ func (c *Conn) ResetInterval() {
 }
 
 // SocketTypes returns the client's and server's socket types. When neither
-// side said (ZMTP 1.0, a capture that joined mid-stream) but the traffic is a
-// strict request/reply lockstep with envelope delimiters both ways, it returns
-// REQ and REP with inferred set.
+// side said (ZMTP 1.0, a capture that joined mid-stream, CURVE) but the
+// traffic's shape decides (a strict request/reply lockstep with envelope
+// delimiters both ways; CURVE box shapes, see CurveRoles), it returns those
+// with inferred set.
 func (c *Conn) SocketTypes() (client, server dissect.SocketType, inferred bool) {
 	client, server = c.Sides[0].SocketType, c.Sides[1].SocketType
 	if client != dissect.SocketUnknown || server != dissect.SocketUnknown {
 		return client, server, false
 	}
-	d0, d1 := &c.Dirs[0], &c.Dirs[1]
-	if !c.notLockstep && d0.Messages > 0 && d1.Messages > 0 && d0.Delimited == d0.Messages && d1.Delimited == d1.Messages {
-		return dissect.REQ, dissect.REP, true
+	if a, b, ok := c.inferredSocketTypes(); ok {
+		return a, b, true
 	}
 	return client, server, false
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
+	"github.com/zspy/zspy/tracker"
 )
 
 func init() { subcommands = append(subcommands, newReplayCmd) }
@@ -23,6 +24,7 @@ type replayFlags struct {
 	showSecrets bool
 	idle        time.Duration
 	monitorLogs []string
+	ephemeral   tracker.PortRange
 	store       storeFlags
 	rules       ruleFlags
 }
@@ -53,6 +55,7 @@ Several files are read as one capture, in the order given.`,
 	f.store.register(fl, false)
 	f.rules.register(fl)
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
+	fl.Var(portRangeFlag{&f.ephemeral}, "ephemeral-ports", ephemeralUsage)
 	uf = addUIFlags(fl, true)
 	return cmd
 }
@@ -75,7 +78,8 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 	defer out.Flush()
 	ropt := report.Options{ShowSecrets: f.showSecrets}
-	p := pipeline.New(pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag})
+	p := pipeline.New(pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
+		Tracker: tracker.Options{Ephemeral: f.ephemeral}})
 	sink, sinkName, err := f.store.openSink(false)
 	if err != nil {
 		return err
