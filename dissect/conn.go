@@ -366,7 +366,7 @@ func (c *Conn) greeting(d reassembly.Dir, b []byte, ts time.Time) int {
 	}
 	switch want {
 	case 10:
-		if s.greet[0] == 0xFF && s.greet[9]&1 == 1 {
+		if s.greet[0] == 0xFF && s.greet[9]&1 == 1 && (c.fromStart || signature(s.greet[:10])) {
 			c.markZMTP(ts)
 			if peer.version == V10 && peer.rev < 0 {
 				// The peer speaks unversioned 1.0: libzmq stops after these 10
@@ -803,6 +803,19 @@ func (c *Conn) curveMessage(e *Event) {
 		e.Plain = -1
 		e.Err = ErrBadCommand
 	}
+}
+
+// signature says whether b, the first ten bytes a direction's capture
+// holds when its start may be missing, are a versioned greeting's signature
+// as peers write it (FF, zero padding but the last byte, 7F), rather than
+// bytes of a frame body that happen to start with FF.
+func signature(b []byte) bool {
+	for _, x := range b[1:8] {
+		if x != 0 {
+			return false
+		}
+	}
+	return b[0] == 0xFF && b[9] == 0x7F
 }
 
 // v1IdentityStart says whether b can open a ZMTP 1.0 stream: a short identity

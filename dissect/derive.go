@@ -172,7 +172,14 @@ func (c *Conn) derivedFrames(d reassembly.Dir, ts time.Time, pos uint64) {
 // still pending under a steady hypothesis are reported when the stream ended
 // where the hypothesis puts a frame boundary (having held at least
 // minConfirmations-1 times); otherwise that direction lost sync.
+//
+// A connection captured without its SYN one of whose directions showed no
+// byte at all is mid-stream: a ZMTP peer greets at once, so that direction's
+// handshake went by before the capture began.
 func (c *Conn) Finish(ts time.Time) {
+	if !c.fromStart && c.det == IsZMTP && (c.s[0].off == 0) != (c.s[1].off == 0) {
+		c.midStream = true
+	}
 	for i := range c.s {
 		s := &c.s[i]
 		v := &s.dv

@@ -102,3 +102,22 @@ func TestResyncPredictionKeepsScanning(t *testing.T) {
 	}
 	check(t, r.lines, want)
 }
+
+// TestMidStreamChunkStartingWithFF: a capture that joins where a frame body
+// byte 0xFF happens to open the chunk does not take it for a greeting (whose
+// signature is FF, zero padding, 7F): frames are found by resynchronising.
+func TestMidStreamChunkStartingWithFF(t *testing.T) {
+	r := &recorder{}
+	c := NewConn(r, Options{}, false)
+	ts := time.Unix(0, 0)
+	chunk := []byte{0xFF, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10} // the end of a body; byte 9 odd
+	chunk = append(chunk, frame(1, []byte("key"))...)
+	chunk = append(chunk, frame(0, []byte("value"))...)
+	c.Feed(c2s, chunk, ts)
+	want := []string{
+		"c2s resync skipped=11",
+		"c2s frame size=3 more=true",
+		"c2s frame size=5 more=false",
+	}
+	check(t, r.lines, want)
+}

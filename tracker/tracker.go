@@ -201,6 +201,7 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 		}
 	}
 	c.dis.Finish(ts)
+	c.afterDissect()
 	c.orient()
 	c.finish()
 	if c.Detection == dissect.IsZMTP && c.HandshakeError == "" && c.Closed && c.HandshakeState() == "pending" {
