@@ -5,7 +5,9 @@ and offloads set (`ethtool -K`), loss and duplication by iptables
 (`statistic` DROP and `TEE`), and capture taken where an appliance would
 take it:
 
-  * on the veth itself, as a host capture does;
+  * on the veth itself, as a host capture does, with delay, jitter and
+    reordering on the path from an NFQUEUE program (nfqdelay.py: netem is
+    not available);
   * as a SPAN port delivers it: each direction is captured where it enters
     its receiver (tcpdump -Q in on each veth end), and the two are merged
     by timestamp after one direction's copies are delayed by the mirror's
@@ -124,6 +126,25 @@ class Lab:
 
     def iptables(self, side, *rule):
         sh("ip", "netns", "exec", self.ns[side], "iptables", *rule)
+
+    def delay(self, side, queue, hold, delay_ms, seed):
+        """Starts nfqdelay.py in namespace side on NFQUEUE queue (rules that
+        send packets there: Lab.iptables with -j NFQUEUE --queue-num queue
+        --queue-bypass). Returns the process; stop it with stop_delay."""
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns[side], sys.executable,
+                              os.path.join(os.path.dirname(os.path.abspath(__file__)), "nfqdelay.py"),
+                              str(queue), str(hold), str(delay_ms), str(seed)],
+                             stdout=subprocess.PIPE, text=True)
+        line = p.stdout.readline().strip()
+        if line != "ready":
+            raise SystemExit("nfqdelay did not start: %r (exit %s)" % (line, p.poll()))
+        return p
+
+    def stop_delay(self, p):
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=20)
+        log("nfqdelay:", out.strip())
+        return out
 
     def capture(self, path, side, ports, direction=None, snap=0):
         """tcpdump on side's veth end; direction "in" keeps only what enters
