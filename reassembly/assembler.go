@@ -123,6 +123,9 @@ type Assembler struct {
 	lastCheck time.Time // packet time of the last idle check
 	flushList []*conn
 	pool      bufPool
+	// waiting lists the connections with an acknowledged hole in AckGrace,
+	// so that it is given up in time even when their own packets stop.
+	waiting []*conn
 }
 
 // connKey is a connection's 4-tuple, ordered so that both directions map to
@@ -146,6 +149,7 @@ type conn struct {
 	dirs     [2]half
 	closed   bool // a tombstone: the stream was closed
 	synOnly  bool // only the client's SYN seen so far: a RST now means refused
+	waiting  bool // in Assembler.waiting
 }
 
 // half is the state of one direction.
@@ -204,6 +208,9 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 			a.lastCheck = seg.TS
 			a.FlushOlderThan(seg.TS.Add(-a.opts.IdleTimeout))
 		}
+	}
+	if len(a.waiting) > 0 {
+		a.checkWaits(seg.TS)
 	}
 	src := netip.AddrPortFrom(seg.Src, seg.SrcPort)
 	dst := netip.AddrPortFrom(seg.Dst, seg.DstPort)
@@ -552,6 +559,28 @@ func (a *Assembler) acked(c *conn, dir Dir, ack uint32, ts time.Time) {
 	}
 	h.ackWait, h.ackTo, h.ackAt = true, ack, ts.UnixNano()
 	a.stats.AckWaits++
+	if !c.waiting {
+		c.waiting = true
+		a.waiting = append(a.waiting, c)
+	}
+}
+
+// checkWaits runs ackDue, at packet time ts, on the connections waiting for
+// an acknowledged hole, and forgets those no longer waiting.
+func (a *Assembler) checkWaits(ts time.Time) {
+	kept := a.waiting[:0]
+	for _, c := range a.waiting {
+		if !c.closed {
+			a.ackDue(c, ts)
+		}
+		if c.closed || !(c.dirs[0].ackWait || c.dirs[1].ackWait) {
+			c.waiting = false
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear(a.waiting[len(kept):])
+	a.waiting = kept
 }
 
 // ackDue gives up the acknowledged holes of connection c whose grace has

@@ -673,3 +673,24 @@ func BenchmarkAssembleOutOfOrder(b *testing.B) {
 		a.Assemble(&seg)
 	}
 }
+
+// TestGapAckedThenSilent: an acknowledged hole is given up when AckGrace has
+// passed in packet time, even if its own connection sends nothing more:
+// another connection's packet is enough.
+func TestGapAckedThenSilent(t *testing.T) {
+	h := newHarness(t, Options{AckGrace: 10 * time.Millisecond})
+	h.handshake(100, 900)
+	h.send(ClientToServer, ack, 101, 901, "AAAAA")
+	h.send(ClientToServer, ack, 111, 901, "CCCCC")
+	h.send(ServerToClient, ack, 901, 116, "") // acks past the hole, then silence
+	h.expect(0, "AAAAA", "")
+	other := &capture.Segment{
+		Src: netip.MustParseAddr("10.9.9.9"), Dst: netip.MustParseAddr("10.9.9.8"),
+		SrcPort: 1, DstPort: 2, Flags: ack, Seq: 1, TS: h.ts.Add(20 * time.Millisecond),
+	}
+	h.a.Assemble(other)
+	h.expect(0, "AAAAA[skip 5]CCCCC", "")
+	if st := h.a.Stats(); st.AckFlushes != 1 || len(h.a.waiting) != 0 {
+		t.Errorf("stats %+v, %d waiting", st, len(h.a.waiting))
+	}
+}
