@@ -109,6 +109,11 @@ type side struct {
 
 	skipped uint64 // bytes skipped since sync was lost
 	scanned uint64 // bytes scanned before the stream was known to be ZMTP
+
+	pred  [4]prediction // long headers found while resynchronising (resync.go)
+	npred uint8
+
+	dv derivation // a steady stream followed across gaps (derive.go)
 }
 
 // Conn dissects one TCP connection. It is not safe for concurrent use: the
@@ -206,6 +211,12 @@ func (c *Conn) Skip(d zmtp.Dir, n int, ts time.Time) {
 	}
 	s := &c.s[d]
 	un := uint64(n)
+	if s.off == 0 && c.det != zmtp.NotZMTP {
+		// The direction's first bytes were not captured (its SYN was, but
+		// they reached the capture before it, as on a skewed mirror, or
+		// the capture lost them): its handshake is not known.
+		c.midStream = true
+	}
 	if s.phase == phGreeting && s.glen >= 13 && opensMechanism(s.greet[12]) {
 		// The bytes fall inside a 3.x greeting, whose length (64) is known:
 		// follow them, as a frame body's are followed, instead of losing the
@@ -233,6 +244,9 @@ func (c *Conn) Skip(d zmtp.Dir, n int, ts time.Time) {
 	case phResync:
 		s.skipped += un
 	case phFrames:
+		if !(s.fs == fsBody && un <= s.remain) && c.deriveGap(d, un, ts) {
+			break
+		}
 		if s.fs == fsBody && un <= s.remain {
 			s.remain -= un
 			s.lost += un
@@ -265,6 +279,7 @@ func (c *Conn) Skip(d zmtp.Dir, n int, ts time.Time) {
 	e := c.reset(d, KindGap, ts, s.off)
 	e.Lost = un
 	if lostSync {
+		s.dv = derivation{} // frames pending under a steady hypothesis are lost with it
 		e.Err = ErrLostSync
 		s.phase = phResync
 		s.fs = fsHeader
@@ -343,7 +358,7 @@ func (c *Conn) greeting(d zmtp.Dir, b []byte, ts time.Time) int {
 	}
 	switch want {
 	case 10:
-		if s.greet[0] == 0xFF && s.greet[9]&1 == 1 {
+		if s.greet[0] == 0xFF && s.greet[9]&1 == 1 && (c.fromStart || signature(s.greet[:10])) {
 			c.markZMTP(ts)
 			if peer.version == zmtp.V10 && peer.rev < 0 {
 				// The peer speaks unversioned 1.0: libzmq stops after these 10
@@ -668,6 +683,9 @@ func (c *Conn) header(d zmtp.Dir, b []byte, pos uint64, ts time.Time) int {
 	if !valid {
 		c.malformed(d, ts, pos, ErrBadFlags)
 	}
+	if s.dv.expect && !c.deriveHeader(d, flags, size, pos, ts) {
+		return need
+	}
 	s.flags = flags
 	s.long = long
 	s.size = size
@@ -718,8 +736,15 @@ func (c *Conn) loseSync(d zmtp.Dir, ts time.Time, pos uint64, err error) {
 // endFrame reports the frame that just completed.
 func (c *Conn) endFrame(d zmtp.Dir, ts time.Time) {
 	s := &c.s[d]
+	if s.dv.synth {
+		c.derivedEnd(d)
+		return
+	}
 	s.fs = fsHeader
 	more := s.flags&1 != 0
+	if s.dv.on && !s.dv.expect && (s.size != s.dv.size || s.flags != s.dv.flags) {
+		s.dv.on, s.dv.confirmed = false, 0 // the stream changed: a new hypothesis at the next gap
+	}
 	if s.identity {
 		s.identity = false
 		e := c.reset(d, KindIdentity, ts, s.start)
@@ -784,6 +809,19 @@ func (c *Conn) curveMessage(e *Event) {
 		e.Plain = -1
 		e.Err = ErrBadCommand
 	}
+}
+
+// signature says whether b, the first ten bytes a direction's capture
+// holds when its start may be missing, are a versioned greeting's signature
+// as peers write it (FF, zero padding but the last byte, 7F), rather than
+// bytes of a frame body that happen to start with FF.
+func signature(b []byte) bool {
+	for _, x := range b[1:8] {
+		if x != 0 {
+			return false
+		}
+	}
+	return b[0] == 0xFF && b[9] == 0x7F
 }
 
 // v1IdentityStart says whether b can open a ZMTP 1.0 stream: a short identity

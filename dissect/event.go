@@ -84,9 +84,12 @@ type Event struct {
 	Body     []byte // the captured prefix of the body (all of it when Complete)
 	Complete bool   // Body holds the whole body
 	Lost     uint64 // body bytes that were not captured (gaps, snap length)
-	Curve    bool   // a CURVE MESSAGE box
-	Plain    int64  // CURVE: plaintext payload size (box minus MAC and flags byte)
-	Nonce    uint64 // CURVE: the short nonce of a MESSAGE, HELLO, INITIATE or READY
+	// Derived marks a frame whose header lay in a gap: counted by the
+	// steady-stream hypothesis (derive.go), not seen. Its Lost is its size.
+	Derived bool
+	Curve   bool   // a CURVE MESSAGE box
+	Plain   int64  // CURVE: plaintext payload size (box minus MAC and flags byte)
+	Nonce   uint64 // CURVE: the short nonce of a MESSAGE, HELLO, INITIATE or READY
 
 	// Commands.
 	Cmd      zmtp.Command

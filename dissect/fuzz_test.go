@@ -33,6 +33,11 @@ func FuzzConn(f *testing.F) {
 	f.Add(greeting("PLAIN", 1), append(greeting("PLAIN", 1), frame(4, []byte("\x5eRROR\x03400"))...), uint8(3), true)
 	f.Add([]byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 1, 5, 0, 0, 0, 2, 'h', 'i'}, []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 6, 0, 0}, uint8(1), true)
 	f.Add([]byte{2, 0, 'x', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0}, []byte{}, uint8(2), false)
+	steady := append(greeting("NULL", 1), cmd("READY", prop("Socket-Type", "PUB"))...)
+	for range 12 {
+		steady = append(steady, frame(0, []byte("steady"))...)
+	}
+	f.Add(steady, []byte{}, uint8(0x85), true)
 	f.Add([]byte{0, 0xFF, 2, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, []byte{4, 5, 4, 'P', 'I', 'N', 'G'}, uint8(0), false)
 	f.Fuzz(func(t *testing.T, a, b []byte, split uint8, fromStart bool) {
 		h := &counter{}
@@ -48,6 +53,7 @@ func FuzzConn(f *testing.F) {
 				c.Skip(c2s, int(split&0x0F)+1, ts)
 			}
 		}
+		c.Finish(ts)
 		for i := range c.s {
 			if len(c.s[i].buf) > 64 || cap(c.s[i].big) > 64 {
 				t.Fatalf("direction %d kept %d bytes (cap %d)", i, len(c.s[i].buf), cap(c.s[i].big))

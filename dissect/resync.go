@@ -17,6 +17,11 @@ func (c *Conn) resync(d zmtp.Dir, b []byte, ts time.Time) int {
 		return n
 	}
 	f := c.resyncFraming(d)
+	if s.npred > 0 {
+		if n, ok := c.predicted(d, f, b, ts); ok {
+			return n
+		}
+	}
 	// Without a greeting on either side the framing is unknown too: ZMTP 1.0
 	// (length first) is tried after 3.x at each offset.
 	guess := s.version == zmtp.VersionUnknown && !c.s[d^1].framed && c.s[d^1].version == zmtp.VersionUnknown
@@ -53,18 +58,22 @@ func (c *Conn) resync(d zmtp.Dir, b []byte, ts time.Time) int {
 				f = g
 				break
 			}
+			if frames == 0 && !exact && g != fV1 {
+				c.predict(d, g, b[i:], s.off+uint64(i))
+			}
 		}
 	}
 	if found < 0 {
 		s.skipped += uint64(len(b))
 		if c.det == zmtp.Undecided {
 			s.scanned += uint64(len(b))
-			if s.scanned > uint64(c.opt.MaxScan) {
+			if s.scanned > uint64(c.opt.MaxScan) && !c.awaiting(d) {
 				c.dead()
 			}
 		}
 		return len(b)
 	}
+	s.npred = 0
 	if c.det == zmtp.Undecided {
 		c.det = zmtp.IsZMTP
 		c.midStream = true
@@ -81,6 +90,111 @@ func (c *Conn) resync(d zmtp.Dir, b []byte, ts time.Time) int {
 	s.identity = false
 	c.h.Event(e)
 	return found
+}
+
+// maxPredictAhead bounds how far past the scan limit (MaxScan) a predicted
+// header may lie and still keep an undecided stream alive.
+const maxPredictAhead = 4 << 20
+
+// prediction is a long frame header found while resynchronising whose body
+// runs past the chunk it was found in: if it is a header, the next one is at
+// next. Frames of many KB (larger than a segment) give no other evidence
+// when their headers lie in the middle of segments, as they do in a stream
+// that TCP cut into segments regardless of writes.
+type prediction struct {
+	at, next uint64 // stream offsets of the header and of the one after it
+	size     uint64
+	flags    byte
+}
+
+// predict notes the long frame header at the start of b (stream offset at)
+// as a prediction of the next header, when it is one (a long size, ≥ 256) and
+// there is room.
+func (c *Conn) predict(d zmtp.Dir, f framing, b []byte, at uint64) {
+	s := &c.s[d]
+	if len(b) < 9 || b[0]&2 == 0 || b[0]&4 != 0 || int(s.npred) == len(s.pred) {
+		return
+	}
+	size := binary.BigEndian.Uint64(b[1:9])
+	if size < 256 || size > c.opt.ResyncMaxFrame {
+		return
+	}
+	s.pred[s.npred] = prediction{at: at, next: at + 9 + size, size: size, flags: b[0]}
+	s.npred++
+}
+
+// awaiting reports whether a prediction of direction d still lies ahead,
+// within reach of the scan limit.
+func (c *Conn) awaiting(d zmtp.Dir) bool {
+	s := &c.s[d]
+	for _, p := range s.pred[:s.npred] {
+		if p.next >= s.off && p.next-s.off <= maxPredictAhead {
+			return true
+		}
+	}
+	return false
+}
+
+// predicted checks the predictions of direction d against b, the chunk at
+// stream offset s.off. A prediction whose next header lies in b and holds
+// plausible frames there confirms both headers: the predicted frame is
+// reported (its body was passed over, so it is counted, not previewed) and
+// decoding goes on from the next header. Predictions passed are dropped.
+func (c *Conn) predicted(d zmtp.Dir, f framing, b []byte, ts time.Time) (int, bool) {
+	s := &c.s[d]
+	end := s.off + uint64(len(b))
+	kept := s.pred[:0]
+	var hit *prediction
+	var at int
+	for _, p := range s.pred[:s.npred] {
+		if p.next < s.off {
+			continue
+		}
+		if p.next >= end {
+			kept = append(kept, p)
+			continue
+		}
+		j := int(p.next - s.off)
+		frames, empty, ok, _, anchor, emptyPair := c.chain(f, b[j:])
+		if !ok || (!anchor && (emptyPair || frames >= 2 && empty == frames)) {
+			continue
+		}
+		if hit == nil || p.at < hit.at {
+			q := p
+			hit, at = &q, j
+		}
+	}
+	s.npred = uint8(len(kept))
+	if hit == nil {
+		return 0, false
+	}
+	s.npred = 0
+	if c.det == zmtp.Undecided {
+		c.det = zmtp.IsZMTP
+		c.midStream = true
+	}
+	s.framing = f
+	s.framed = true
+	e := c.reset(d, KindResync, ts, hit.at)
+	e.Skipped = s.skipped + uint64(at) - (hit.next - hit.at)
+	s.skipped = 0
+	s.phase = phFrames
+	s.hlen = 0
+	s.inMsg = false
+	s.identity = false
+	c.h.Event(e)
+	// The predicted frame, its body passed over.
+	s.start = hit.at
+	s.flags = hit.flags
+	s.long = true
+	s.size = hit.size
+	s.remain = 0
+	s.lost = 0
+	s.command = false
+	s.buf = s.inl[:0]
+	c.endFrame(d, ts)
+	s.fs = fsHeader
+	return at, true
 }
 
 // chain walks frames from the start of b. It reports how many whole frames it

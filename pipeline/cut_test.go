@@ -116,7 +116,13 @@ func (m msgLog) TrackerEvent(e *tracker.Event) {
 	if e.Type != tracker.EvMessage {
 		return // a 3.0-style subscription is also reported as a message
 	}
-	k := dirKey{e.Client, e.Server, int(e.Dir)}
+	// Keyed by sender and receiver: a connection captured without its SYN
+	// may be reoriented after its first messages.
+	s, r := e.Client, e.Server
+	if e.Dir == 1 {
+		s, r = r, s
+	}
+	k := dirKey{s, r, 0}
 	f, n := uint64(e.Frames), e.MsgBytes
 	m[k] = append(m[k], struct{ packet, frames, bytes uint64 }{e.Packet, f, n})
 }
@@ -126,7 +132,11 @@ func (m msgLog) TrackerEvent(e *tracker.Event) {
 // packet of its direction retransmitted the whole segment that completed it
 // (lastCopy): a capture starting after the original sees the copy.
 func (m msgLog) after(key dirKey, k uint64, cp copies) (frames, n uint64) {
-	for _, x := range m[key] {
+	s, r := key.client, key.server
+	if key.dir == 1 {
+		s, r = r, s
+	}
+	for _, x := range m[dirKey{s, r, 0}] {
 		if x.packet > k || cp.lastCopy(key, x.packet) > k {
 			frames += x.frames
 			n += x.bytes
@@ -164,9 +174,20 @@ func (cp copies) lastCopy(key dirKey, num uint64) uint64 {
 	return last
 }
 
+// clients gives, per connection of r (by its two endpoints, either order),
+// the endpoint r takes as the client.
+func clients(r *report.Report) map[[2]string]string {
+	out := map[[2]string]string{}
+	for _, c := range r.Connections {
+		out[[2]string{c.Client, c.Server}] = c.Client
+		out[[2]string{c.Server, c.Client}] = c.Client
+	}
+	return out
+}
+
 // payloadCopies gathers the payload packets of every direction, named as
-// the report names connections (the client is the higher port, as in the corpus).
-func payloadCopies(t testing.TB, pf *pcapFile) copies {
+// the report on the whole capture names connections (cl, from clients).
+func payloadCopies(t testing.TB, pf *pcapFile, cl map[[2]string]string) copies {
 	t.Helper()
 	src, err := capture.NewReader(bytes.NewReader(pf.write(pf.recs, 0)), "copies")
 	if err != nil {
@@ -181,7 +202,7 @@ func payloadCopies(t testing.TB, pf *pcapFile) copies {
 		a := netip.AddrPortFrom(seg.Src, seg.SrcPort).String()
 		b := netip.AddrPortFrom(seg.Dst, seg.DstPort).String()
 		d := 0
-		if seg.SrcPort < seg.DstPort {
+		if isServer(cl, a, b, seg.SrcPort, seg.DstPort) {
 			a, b, d = b, a, 1
 		}
 		k := dirKey{a, b, d}
@@ -220,8 +241,9 @@ func TestCorpusCutMidStream(t *testing.T) {
 			}
 			log := msgLog{}
 			full := replayBytes(t, tc.Case, pf.write(pf.recs, 0), log)
-			pl := payloadPackets(t, pf)
-			cp := payloadCopies(t, pf)
+			cl := clients(full)
+			pl := payloadPackets(t, pf, cl)
+			cp := payloadCopies(t, pf, cl)
 			step := 1
 			if len(pf.recs) > 300 {
 				step = len(pf.recs) / 150
@@ -284,9 +306,18 @@ func pct(a, b uint64) float64 {
 	return 100 * float64(a) / float64(b)
 }
 
+// isServer says whether a, sending to b, is the server: as the report on the
+// whole capture has it (cl), else the lower port.
+func isServer(cl map[[2]string]string, a, b string, ap, bp uint16) bool {
+	if c, ok := cl[[2]string{a, b}]; ok {
+		return c == b
+	}
+	return ap < bp
+}
+
 // payloadPackets gives, per connection ("client server" as the report names
 // them), the number of the first packet that carried TCP payload.
-func payloadPackets(t testing.TB, pf *pcapFile) map[string]uint64 {
+func payloadPackets(t testing.TB, pf *pcapFile, cl map[[2]string]string) map[string]uint64 {
 	t.Helper()
 	src, err := capture.NewReader(bytes.NewReader(pf.write(pf.recs, 0)), "payload")
 	if err != nil {
@@ -304,7 +335,7 @@ func payloadPackets(t testing.TB, pf *pcapFile) map[string]uint64 {
 		}
 		a := netip.AddrPortFrom(seg.Src, seg.SrcPort).String()
 		b := netip.AddrPortFrom(seg.Dst, seg.DstPort).String()
-		if seg.SrcPort < seg.DstPort {
+		if isServer(cl, a, b, seg.SrcPort, seg.DstPort) {
 			a, b = b, a
 		}
 		if _, ok := out[a+" "+b]; !ok {

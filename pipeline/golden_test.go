@@ -161,6 +161,11 @@ func compare(t *testing.T, want *truth.Conn, got *report.Connection) {
 		}
 		check("plain_username", got.PlainUsername, want.PlainUsername)
 	}
+	if want.RolesInferable {
+		check("client_socket", got.ClientSocket, want.Client.SocketType)
+		check("server_socket", got.ServerSocket, want.Server.SocketType)
+		check("roles_inferred", got.RolesInferred, true)
+	}
 	for _, d := range []struct {
 		name string
 		g    report.Counts

@@ -26,6 +26,12 @@ type Options struct {
 	// for their idle timeout included (default 1,000,000). Segments of
 	// connections past the cap are counted and dropped.
 	MaxConnections int
+	// AckGrace is how long, in packet time, a hole that the peer has
+	// acknowledged is still waited for before it is given up (default 200 ms;
+	// negative: at once). On a SPAN port or TAP the two directions reach the
+	// capture by different paths: the ACK for bytes is often captured before
+	// the bytes themselves, which then come, late and reordered.
+	AckGrace time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -40,6 +46,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = 1_000_000
+	}
+	if o.AckGrace == 0 {
+		o.AckGrace = DefaultAckGrace
 	}
 	return o
 }
@@ -65,7 +74,9 @@ type Stats struct {
 	Gaps         uint64 // holes skipped (capture loss)
 	GapBytes     uint64 // bytes skipped in holes
 	SnapCutBytes uint64 // bytes skipped because the snap length cut segments
-	AckFlushes   uint64 // holes given up because the peer acknowledged past them
+	AckFlushes   uint64 // holes given up because the peer acknowledged past them (after AckGrace)
+	AckWaits     uint64 // holes the peer acknowledged that were still waited for (AckGrace)
+	LateFills    uint64 // of those, holes that filled while waited for: late copies, not loss
 	CapFlushes   uint64 // holes given up because a buffer cap or the window was exceeded
 	Retransmits  uint64 // segments carrying only bytes already delivered
 	Overlaps     uint64 // segments partly overlapping delivered or buffered bytes
@@ -75,6 +86,16 @@ type Stats struct {
 	Buffered     int    // out-of-order bytes buffered now
 	PeakBuffered int    // most out-of-order bytes buffered at once
 }
+
+// DefaultAckGrace is Options.AckGrace's default: well above the few
+// milliseconds by which a mirror's two directions drift apart, well below
+// TCP's shortest retransmission timeout (200 ms on Linux), after which a
+// retransmission, not the late copy, would fill the hole.
+const DefaultAckGrace = 200 * time.Millisecond
+
+// lateSYNSpan is how far below the sequence number the peer first
+// acknowledged a late SYN's ISN may be and still be the connection's own.
+const lateSYNSpan = 1 << 16
 
 // maxAhead is how far ahead of the expected sequence number a segment may
 // start and still be buffered; further is garbage or another connection.
@@ -87,7 +108,7 @@ const maxPayload = 1 << 30
 // and feeds one Stream per connection. It is not safe for concurrent use:
 // one pipeline goroutine calls it, in packet order.
 //
-// Memory: each tracked connection costs one conn record (344 bytes, see
+// Memory: each tracked connection costs one conn record (376 bytes, see
 // TestConnSize) and a map entry (about 80 bytes), plus what its Stream keeps.
 // Out-of-order bytes are copied into pooled buffers, at most MaxBufferPerDir
 // per direction and MaxBufferTotal in all (each may be exceeded by one segment,
@@ -103,6 +124,9 @@ type Assembler struct {
 	lastCheck time.Time // packet time of the last idle check
 	flushList []*conn
 	pool      bufPool
+	// waiting lists the connections with an acknowledged hole in AckGrace,
+	// so that it is given up in time even when their own packets stop.
+	waiting []*conn
 }
 
 // connKey is a connection's 4-tuple, ordered so that both directions map to
@@ -126,6 +150,7 @@ type conn struct {
 	dirs     [2]half
 	closed   bool // a tombstone: the stream was closed
 	synOnly  bool // only the client's SYN seen so far: a RST now means refused
+	waiting  bool // in Assembler.waiting
 }
 
 // half is the state of one direction.
@@ -138,7 +163,11 @@ type half struct {
 	finSeen  bool
 	finSeq   uint32 // sequence number of the FIN
 	done     bool   // FIN reached in order
+	isnSet   bool   // isn is implied by the peer's first acknowledgement, the SYN not seen
+	ackWait  bool   // the peer acknowledged past a hole at ackAt: give it up after AckGrace
 	win      uint32 // largest window advertised by this direction's sender (scaled)
+	ackTo    uint32 // what that acknowledgement covered
+	ackAt    int64  // its packet time (Unix nanoseconds)
 	ooo      []chunk
 	buffered int
 }
@@ -180,6 +209,9 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 			a.lastCheck = seg.TS
 			a.FlushOlderThan(seg.TS.Add(-a.opts.IdleTimeout))
 		}
+	}
+	if len(a.waiting) > 0 {
+		a.checkWaits(seg.TS)
 	}
 	src := netip.AddrPortFrom(seg.Src, seg.SrcPort)
 	dst := netip.AddrPortFrom(seg.Dst, seg.DstPort)
@@ -234,7 +266,15 @@ func (c *conn) sameHandshake(src netip.AddrPort, seg *capture.Segment) bool {
 	}
 	h := &c.dirs[dir]
 	if seg.Flags&capture.FlagACK == 0 {
-		return dir == zmtp.ClientToServer && h.synSeen && h.isn == seg.Seq
+		if h.synSeen {
+			return dir == zmtp.ClientToServer && h.isn == seg.Seq // the client's SYN, again
+		}
+		// A SYN captured after segments that answered it, as a mirror whose
+		// client-side copies lag delivers it: the peer's first captured
+		// segment acknowledged this ISN (the SYN+ACK) or a few bytes after it
+		// (data, when the capture began in between); handle keeps it in isn.
+		// A new connection's ISN falls so close by chance once in 65,536.
+		return h.isnSet && h.isn-seg.Seq < lateSYNSpan && (dir == zmtp.ClientToServer || !c.info.SawSYN)
 	}
 	// A SYN+ACK: the server's answer, first or again.
 	return dir == zmtp.ServerToClient && (!h.synSeen || h.isn == seg.Seq)
@@ -277,9 +317,24 @@ func (a *Assembler) handle(c *conn, dir zmtp.Dir, seg *capture.Segment) {
 			}
 		}
 	}
+	if flags&capture.FlagACK != 0 && !r.synSeen && !r.isnSet {
+		// The peer's SYN is not seen (yet): remember the ISN this first
+		// acknowledgement implies, so that the SYN, if it comes late, is
+		// known as this connection's (sameHandshake).
+		r.isn, r.isnSet = seg.Ack-1, true
+		if c.info.SawSYN && dir == zmtp.ClientToServer && !r.started && flags&capture.FlagSYN == 0 {
+			// The client's handshake ACK, its SYN+ACK not captured: the
+			// server's stream starts at what it acknowledges, so that bytes
+			// the capture missed are a hole, not the stream's start.
+			r.started, r.next = true, seg.Ack
+		}
+	}
 	a.trackWindow(c, h, r, seg)
-	if flags&capture.FlagACK != 0 && len(r.ooo) > 0 && !r.done {
-		a.ackFlush(c, dir^1, seg.Ack, seg.TS)
+	if h.ackWait || r.ackWait {
+		a.ackDue(c, seg.TS)
+	}
+	if flags&capture.FlagACK != 0 && len(r.ooo) > 0 && !r.done && seqLT(r.next, seg.Ack) {
+		a.acked(c, dir^1, seg.Ack, seg.TS)
 	}
 	if flags&capture.FlagRST != 0 {
 		reason := CloseRST
@@ -460,8 +515,9 @@ func maxSeq(x, y uint32) uint32 { return max(x, y) }
 func minSeq(x, y uint32) uint32 { return min(x, y) }
 
 // checkCaps gives up holes while the direction buffers too much: more than its
-// cap, more than the global cap, or more than the receiver's window beyond the
-// hole (the receiver must have acknowledged bytes the capture missed).
+// cap or more than the global cap. More than the receiver's window beyond the
+// hole means the receiver acknowledged bytes the capture has not shown (yet):
+// that is handled as an ACK past the hole (acked).
 func (a *Assembler) checkCaps(c *conn, dir zmtp.Dir, ts time.Time) {
 	h := &c.dirs[dir]
 	win := c.dirs[dir^1].win
@@ -469,7 +525,15 @@ func (a *Assembler) checkCaps(c *conn, dir zmtp.Dir, ts time.Time) {
 		over := h.buffered > a.opts.MaxBufferPerDir || a.stats.Buffered > a.opts.MaxBufferTotal
 		if !over && win > 0 {
 			last := h.ooo[len(h.ooo)-1].end()
-			over = int64(int32(last-h.next)) > int64(win)
+			if int64(int32(last-h.next)) > int64(win) {
+				// The receiver must have acknowledged up to last-win: as for
+				// an ACK, the hole may yet be filled by a late copy.
+				if a.opts.AckGrace >= 0 {
+					a.acked(c, dir, last-win, ts)
+					return
+				}
+				over = true
+			}
 		}
 		if !over {
 			return
@@ -478,6 +542,66 @@ func (a *Assembler) checkCaps(c *conn, dir zmtp.Dir, ts time.Time) {
 		a.skipTo(c, dir, h.ooo[0].seq, ts)
 		a.drain(c, dir)
 		a.checkFIN(h)
+	}
+}
+
+// acked notes that the peer acknowledged bytes of direction dir past its
+// next hole. The receiver has them; but the capture may still show them late
+// (a mirror's lagging direction), so the hole is given up only when
+// AckGrace has passed without it filling (ackDue).
+func (a *Assembler) acked(c *conn, dir zmtp.Dir, ack uint32, ts time.Time) {
+	h := &c.dirs[dir]
+	if a.opts.AckGrace < 0 {
+		a.ackFlush(c, dir, ack, ts)
+		return
+	}
+	if h.ackWait {
+		return // the first acknowledgement past the hole sets the deadline
+	}
+	h.ackWait, h.ackTo, h.ackAt = true, ack, ts.UnixNano()
+	a.stats.AckWaits++
+	if !c.waiting {
+		c.waiting = true
+		a.waiting = append(a.waiting, c)
+	}
+}
+
+// checkWaits runs ackDue, at packet time ts, on the connections waiting for
+// an acknowledged hole, and forgets those no longer waiting.
+func (a *Assembler) checkWaits(ts time.Time) {
+	kept := a.waiting[:0]
+	for _, c := range a.waiting {
+		if !c.closed {
+			a.ackDue(c, ts)
+		}
+		if c.closed || !(c.dirs[0].ackWait || c.dirs[1].ackWait) {
+			c.waiting = false
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear(a.waiting[len(kept):])
+	a.waiting = kept
+}
+
+// ackDue gives up the acknowledged holes of connection c whose grace has
+// passed at packet time ts, and forgets those that filled.
+func (a *Assembler) ackDue(c *conn, ts time.Time) {
+	for d := range c.dirs {
+		h := &c.dirs[d]
+		if !h.ackWait {
+			continue
+		}
+		if len(h.ooo) == 0 || !seqLT(h.next, h.ackTo) || h.done {
+			h.ackWait = false
+			a.stats.LateFills++
+			continue
+		}
+		if ts.UnixNano()-h.ackAt < int64(a.opts.AckGrace) {
+			continue
+		}
+		h.ackWait = false
+		a.ackFlush(c, zmtp.Dir(d), h.ackTo, ts)
 	}
 }
 

@@ -246,22 +246,89 @@ func TestGapNeverFills(t *testing.T) {
 	}
 }
 
-// TestGapAckedByPeer: the server acknowledges bytes the capture never saw, so
-// the hole is given up at once.
+// TestGapAckedByPeer: the server acknowledges bytes the capture never saw;
+// once AckGrace has passed without them, the hole is given up, and the bytes,
+// if they come after all, are a retransmission.
 func TestGapAckedByPeer(t *testing.T) {
-	h := newHarness(t, Options{})
+	h := newHarness(t, Options{AckGrace: 10 * time.Millisecond})
 	h.handshake(100, 900)
 	h.send(zmtp.ClientToServer, ack, 101, 901, "AAAAA")
 	h.send(zmtp.ClientToServer, ack, 111, 901, "CCCCC")
 	h.send(zmtp.ServerToClient, ack, 901, 106, "") // acks only what we saw: keep waiting
 	h.expect(0, "AAAAA", "")
-	h.send(zmtp.ServerToClient, ack, 901, 116, "") // acks past the hole
+	h.send(zmtp.ServerToClient, ack, 901, 116, "") // acks past the hole: the grace starts
+	h.expect(0, "AAAAA", "")
+	h.ts = h.ts.Add(10 * time.Millisecond)
+	h.send(zmtp.ServerToClient, ack, 901, 116, "") // grace over: given up
 	h.expect(0, "AAAAA[skip 5]CCCCC", "")
 	h.send(zmtp.ClientToServer, ack, 106, 901, "BBBBB") // too late: a retransmission now
 	h.send(zmtp.ClientToServer, ack, 116, 901, "DD")
 	h.expect(0, "AAAAA[skip 5]CCCCCDD", "")
 	st := h.a.Stats()
-	if st.AckFlushes != 1 || st.Gaps != 1 || st.Retransmits != 1 {
+	if st.AckFlushes != 1 || st.Gaps != 1 || st.Retransmits != 1 || st.AckWaits != 1 || st.LateFills != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestGapAckedBeforeLateCopy: on a mirror whose client side lags, the ACK
+// past a hole is captured before the bytes that fill it; they come within
+// AckGrace and are delivered, not lost.
+func TestGapAckedBeforeLateCopy(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.handshake(100, 900)
+	h.send(zmtp.ClientToServer, ack, 101, 901, "AAAAA")
+	h.send(zmtp.ClientToServer, ack, 111, 901, "CCCCC")
+	h.send(zmtp.ServerToClient, ack, 901, 116, "")      // acks past the hole
+	h.send(zmtp.ServerToClient, ack, 901, 118, "")      // and more, not yet captured
+	h.send(zmtp.ClientToServer, ack, 106, 901, "BBBBB") // the late copy, 3 ms after the ACK
+	h.send(zmtp.ClientToServer, ack, 116, 901, "DD")
+	h.expect(0, "AAAAABBBBBCCCCCDD", "")
+	st := h.a.Stats()
+	if st.AckFlushes != 0 || st.Gaps != 0 || st.Retransmits != 0 || st.AckWaits != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	h.send(zmtp.ServerToClient, ack, 901, 118, "")
+	if st := h.a.Stats(); st.LateFills != 1 {
+		t.Errorf("late fills %d, want 1", st.LateFills)
+	}
+}
+
+// TestGapAckedAtOnce: a negative AckGrace gives an acknowledged hole up at
+// once (a capture known to be taken on the receiver's host).
+func TestGapAckedAtOnce(t *testing.T) {
+	h := newHarness(t, Options{AckGrace: -1})
+	h.handshake(100, 900)
+	h.send(zmtp.ClientToServer, ack, 101, 901, "AAAAA")
+	h.send(zmtp.ClientToServer, ack, 111, 901, "CCCCC")
+	h.send(zmtp.ServerToClient, ack, 901, 116, "")
+	h.expect(0, "AAAAA[skip 5]CCCCC", "")
+	if st := h.a.Stats(); st.AckFlushes != 1 || st.AckWaits != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestSynAckBeforeSyn: a mirror whose client side lags captures the SYN+ACK
+// before the SYN it answers. The late SYN belongs to the same connection (it
+// carries the ISN the SYN+ACK acknowledged); a SYN with another ISN is a new
+// connection on the same ports.
+func TestSynAckBeforeSyn(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.send(zmtp.ServerToClient, syn|ack, 900, 101, "")
+	h.send(zmtp.ClientToServer, syn, 100, 0, "")
+	h.send(zmtp.ClientToServer, ack, 101, 901, "hello")
+	h.send(zmtp.ServerToClient, ack, 901, 106, "world")
+	h.expect(0, "hello", "world")
+	if n := len(h.f.streams); n != 1 {
+		t.Fatalf("%d streams, want 1", n)
+	}
+	if info := h.stream(0).info; !info.SawSYN || info.Client.Port() != 40000 {
+		t.Errorf("info %+v: want the SYN seen and the client on port 40000", info)
+	}
+	h.send(zmtp.ClientToServer, syn, 5000, 0, "") // another ISN: port reuse
+	if n := len(h.f.streams); n != 2 {
+		t.Errorf("%d streams after a SYN with a new ISN, want 2", n)
+	}
+	if st := h.a.Stats(); st.Reused != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -505,12 +572,30 @@ func TestStrayRSTAndConnectionCap(t *testing.T) {
 }
 
 func TestWindowGivesUpHole(t *testing.T) {
-	h := newHarness(t, Options{})
+	h := newHarness(t, Options{AckGrace: 10 * time.Millisecond})
 	h.handshake(100, 900) // windows of 1000, no scaling
 	h.send(zmtp.ServerToClient, ack, 901, 101, "")
 	h.send(zmtp.ClientToServer, ack, 201, 901, string(make([]byte, 600)))
 	h.expect(0, "", "")
 	h.send(zmtp.ClientToServer, ack, 801, 901, string(make([]byte, 600))) // 1300 bytes past the hole > window
+	if st := h.a.Stats(); st.AckWaits != 1 || st.GapBytes != 0 {
+		t.Errorf("stats %+v: the hole must be waited for as an acknowledged one", st)
+	}
+	h.ts = h.ts.Add(10 * time.Millisecond)
+	h.send(zmtp.ServerToClient, ack, 901, 101, "")
+	if st := h.a.Stats(); st.AckFlushes != 1 || st.GapBytes != 100 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestWindowGivesUpHoleAtOnce: without AckGrace, outrunning the window
+// gives the hole up at once.
+func TestWindowGivesUpHoleAtOnce(t *testing.T) {
+	h := newHarness(t, Options{AckGrace: -1})
+	h.handshake(100, 900)
+	h.send(zmtp.ServerToClient, ack, 901, 101, "")
+	h.send(zmtp.ClientToServer, ack, 201, 901, string(make([]byte, 600)))
+	h.send(zmtp.ClientToServer, ack, 801, 901, string(make([]byte, 600)))
 	if st := h.a.Stats(); st.CapFlushes != 1 || st.GapBytes != 100 {
 		t.Errorf("stats %+v", st)
 	}
@@ -518,7 +603,7 @@ func TestWindowGivesUpHole(t *testing.T) {
 
 func TestConnSize(t *testing.T) {
 	if n := unsafe.Sizeof(conn{}); n > 400 {
-		t.Errorf("conn is %d bytes; the documented budget is 344", n)
+		t.Errorf("conn is %d bytes; the documented budget is 376", n)
 	}
 }
 
@@ -587,5 +672,26 @@ func BenchmarkAssembleOutOfOrder(b *testing.B) {
 			next += 2800
 		}
 		a.Assemble(&seg)
+	}
+}
+
+// TestGapAckedThenSilent: an acknowledged hole is given up when AckGrace has
+// passed in packet time, even if its own connection sends nothing more:
+// another connection's packet is enough.
+func TestGapAckedThenSilent(t *testing.T) {
+	h := newHarness(t, Options{AckGrace: 10 * time.Millisecond})
+	h.handshake(100, 900)
+	h.send(zmtp.ClientToServer, ack, 101, 901, "AAAAA")
+	h.send(zmtp.ClientToServer, ack, 111, 901, "CCCCC")
+	h.send(zmtp.ServerToClient, ack, 901, 116, "") // acks past the hole, then silence
+	h.expect(0, "AAAAA", "")
+	other := &capture.Segment{
+		Src: netip.MustParseAddr("10.9.9.9"), Dst: netip.MustParseAddr("10.9.9.8"),
+		SrcPort: 1, DstPort: 2, Flags: ack, Seq: 1, TS: h.ts.Add(20 * time.Millisecond),
+	}
+	h.a.Assemble(other)
+	h.expect(0, "AAAAA[skip 5]CCCCC", "")
+	if st := h.a.Stats(); st.AckFlushes != 1 || len(h.a.waiting) != 0 {
+		t.Errorf("stats %+v, %d waiting", st, len(h.a.waiting))
 	}
 }

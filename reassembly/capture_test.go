@@ -76,7 +76,8 @@ func reassembleFile(t *testing.T, path string) ([]*countStream, Stats) {
 // the union of the sequence ranges its payloads covered.
 type dirSpan struct {
 	start     uint32
-	ranges    [][2]int64 // offsets from start
+	ranges    [][2]int64 // offsets from start, of the captured payload
+	fullEnd   int64      // the furthest end of a payload as sent (a snap length cuts it)
 	haveStart bool
 }
 
@@ -98,7 +99,7 @@ func (d *dirSpan) covered() (union, span int64) {
 		}
 	}
 	if len(r) > 0 {
-		span = end - lo
+		span = max(end, d.fullEnd) - lo
 	}
 	return
 }
@@ -184,6 +185,12 @@ func recompute(t *testing.T, path string) map[string][][2]int64 {
 		}
 		off := int64(int32(tl.Seq - d.start))
 		d.ranges = append(d.ranges, [2]int64{off, off + int64(len(tl.Payload))})
+		// The payload as sent, from the IP length, when a snap length cut it.
+		full := len(tl.Payload)
+		if ip4, ok := p.NetworkLayer().(*layers.IPv4); ok {
+			full = max(full, int(ip4.Length)-int(ip4.IHL)*4-int(tl.DataOffset)*4)
+		}
+		d.fullEnd = max(d.fullEnd, off+int64(full))
 	}
 	out := map[string][][2]int64{}
 	for k, ds := range gens {

@@ -92,6 +92,10 @@ type Counts struct {
 	LostSync uint64 `json:"lost_sync"`
 	// PartialFrames are frames of a message left incomplete at the end.
 	PartialFrames uint64 `json:"partial_frames,omitempty"`
+	// DerivedFrames are frames (each a whole message) counted without their
+	// header: a steady stream's frame size carried across the gaps that hid
+	// them (short snap lengths), included in the counts above.
+	DerivedFrames uint64 `json:"derived_frames,omitempty"`
 	Retransmits   uint64 `json:"retransmits"`
 	ZeroWindows   uint64 `json:"zero_windows"`
 	// ZeroWindowMS is the total time the receiver advertised a zero window.
@@ -117,14 +121,17 @@ type SubChange struct {
 
 // Connection is one connection in the report.
 type Connection struct {
-	ID             uint64            `json:"id"`
-	Client         string            `json:"client"`
-	Server         string            `json:"server"`
-	ZMTP           string            `json:"zmtp"`
-	Mechanism      string            `json:"mechanism"`
-	ClientSocket   string            `json:"client_socket"`
-	ServerSocket   string            `json:"server_socket"`
-	RolesInferred  bool              `json:"roles_inferred,omitempty"`
+	ID            uint64 `json:"id"`
+	Client        string `json:"client"`
+	Server        string `json:"server"`
+	ZMTP          string `json:"zmtp"`
+	Mechanism     string `json:"mechanism"`
+	ClientSocket  string `json:"client_socket"`
+	ServerSocket  string `json:"server_socket"`
+	RolesInferred bool   `json:"roles_inferred,omitempty"`
+	// OrientedBy says how the client was told from the server when the SYN
+	// was not captured (tracker.BySharedPort, ...).
+	OrientedBy     string            `json:"oriented_by,omitempty"`
 	ClientIdentity string            `json:"client_identity"`
 	ServerIdentity string            `json:"server_identity"`
 	PlainUsername  string            `json:"plain_username"`
@@ -231,6 +238,7 @@ func connection(c *tracker.Record, opt Options) Connection {
 		ClientSocket:   c.ClientSocket.String(),
 		ServerSocket:   c.ServerSocket.String(),
 		RolesInferred:  c.RolesInferred,
+		OrientedBy:     c.OrientedBy,
 		ClientIdentity: tracker.Printable(c.Sides[0].Identity),
 		ServerIdentity: tracker.Printable(c.Sides[1].Identity),
 		PlainUsername:  c.PlainUsername,
@@ -258,7 +266,7 @@ func connection(c *tracker.Record, opt Options) Connection {
 		d := &c.Dirs[i]
 		t := &c.TCP[i]
 		*dst = Counts{Frames: d.Frames, Bytes: d.Bytes, Commands: d.Commands, LostBytes: d.Lost,
-			LostSync: d.LostSync, PartialFrames: d.Partial, Retransmits: t.Retransmits, ZeroWindows: t.ZeroWindows,
+			LostSync: d.LostSync, PartialFrames: d.Partial, DerivedFrames: d.Derived, Retransmits: t.Retransmits, ZeroWindows: t.ZeroWindows,
 			ZeroWindowMS: ms(t.ZeroWindowTime)}
 		if !c.Curve {
 			n := d.Messages

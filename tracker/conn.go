@@ -37,6 +37,10 @@ type DirStats struct {
 	// Delimited counts messages that opened with an empty frame with MORE (a
 	// REQ/REP envelope delimiter).
 	Delimited uint64
+	// Derived counts the frames (each a message) whose headers the capture
+	// lost but a steady stream's sizes placed (dissect's Event.Derived):
+	// included in Messages, Frames and Bytes.
+	Derived uint64
 	// Pings and Pongs count heartbeat commands sent in this direction, with the
 	// packet time of the last of each.
 	Pings, Pongs       uint64
@@ -165,6 +169,9 @@ type Record struct {
 	PendingLost    uint64
 
 	RefusedBefore int // refused attempts from the same client host to this server before it
+	// OrientedBy says how the client was chosen when the SYN was not
+	// captured: BySharedPort, ByEphemeral, ByRequester or ByLowerPort.
+	OrientedBy string
 
 	// Curve is true when frames are CURVE MESSAGE boxes (messages unknown).
 	Curve bool
@@ -232,6 +239,8 @@ type conn struct {
 	// lockstep stays true while messages alternate client, server, client...
 	// as REQ/REP conversations do.
 	notLockstep bool
+	// shape is the traffic's shape, evidence for roles (roles.go).
+	shape shape
 
 	dis     *dissect.Conn
 	flipped bool
@@ -298,17 +307,17 @@ func (c *conn) dir(d zmtp.Dir) int {
 }
 
 // socketTypes returns the client's and server's socket types. When neither
-// side said (ZMTP 1.0, a capture that joined mid-stream) but the traffic is a
-// strict request/reply lockstep with envelope delimiters both ways, it returns
-// REQ and REP with inferred set.
+// side said (ZMTP 1.0, a capture that joined mid-stream, CURVE) but the
+// traffic's shape decides (a strict request/reply lockstep with envelope
+// delimiters both ways; CURVE box shapes, see CurveRoles), it returns those
+// with inferred set.
 func (c *conn) socketTypes() (client, server zmtp.SocketType, inferred bool) {
 	client, server = c.Sides[0].SocketType, c.Sides[1].SocketType
 	if client != zmtp.SocketUnknown || server != zmtp.SocketUnknown {
 		return client, server, false
 	}
-	d0, d1 := &c.Dirs[0], &c.Dirs[1]
-	if !c.notLockstep && d0.Messages > 0 && d1.Messages > 0 && d0.Delimited == d0.Messages && d1.Delimited == d1.Messages {
-		return zmtp.REQ, zmtp.REP, true
+	if a, b, ok := c.inferredSocketTypes(); ok {
+		return a, b, true
 	}
 	return client, server, false
 }

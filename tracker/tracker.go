@@ -23,6 +23,10 @@ type Options struct {
 	// Intervals keeps per-interval statistics (message size extremes,
 	// latency histograms) for the metrics collector, which resets them.
 	Intervals bool
+	// Ephemeral is the port range connecting sockets take their ports from,
+	// evidence of which end connected when the SYN was not captured
+	// (default DefaultEphemeral, Linux's).
+	Ephemeral PortRange
 }
 
 // Listener receives the tracker's decoded events (for --events and the
@@ -49,6 +53,8 @@ type Tracker struct {
 	refused map[refusedKey]int
 
 	monitor *monitorState
+
+	endpoints endpoints // connections per endpoint, for mid-stream orientation (roles.go)
 
 	NonZMTP       uint64 // connections that carried data but no ZMTP
 	DroppedClosed uint64 // closed connections evicted by KeepClosed
@@ -103,13 +109,11 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 		Last:        info.Start,
 		State:       zmtp.StateOpen,
 	}, t: t}
-	if !info.SawSYN && info.Client.Port() < info.Server.Port() {
-		// Without the SYN, the side with the lower port is more likely the one
-		// that bound (ephemeral ports are high).
-		c.Client, c.Server = info.Server, info.Client
-		c.flipped = true
-	}
 	c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
+	c.shape = newShape()
+	t.endpoints.add(info.Client)
+	t.endpoints.add(info.Server)
+	c.orient() // without the SYN: by the evidence so far, again at the close
 	for i := range c.Sides {
 		c.Sides[i].SocketType = zmtp.SocketUnknown
 		c.curvePings[i].last = -1
@@ -216,6 +220,9 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 			c.TCP[i].ZeroSince = time.Time{}
 		}
 	}
+	c.dis.Finish(ts)
+	c.afterDissect()
+	c.orient()
 	c.finish()
 	if c.Detection == zmtp.IsZMTP && c.HandshakeError == "" && c.Closed && c.handshakeState() == zmtp.HandshakePending {
 		c.HandshakeError = "closed during the handshake"
@@ -474,6 +481,7 @@ func (c *conn) frame(i int, e *dissect.Event) {
 		if c.curveHeartbeat(i, e) {
 			return
 		}
+		c.shape.frame(i, e, false, false)
 		st.Frames++
 		if e.Plain > 0 {
 			st.Bytes += uint64(e.Plain)
@@ -485,8 +493,12 @@ func (c *conn) frame(i int, e *dissect.Event) {
 		// and changes the subscriptions.
 		c.subscription(i, e)
 	}
+	c.shape.frame(i, e, c.msg[i].frames == 0, !e.More)
 	st.Frames++
 	st.Bytes += e.Size
+	if e.Derived {
+		st.Derived++
+	}
 	m := &c.msg[i]
 	if m.frames == 0 {
 		m.start = e.TS

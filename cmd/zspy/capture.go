@@ -37,6 +37,7 @@ type captureFlags struct {
 	monSocket   string
 	idle        time.Duration
 	keepClosed  int
+	ephemeral   tracker.PortRange
 	store       storeFlags
 	rules       ruleFlags
 	noStore     bool
@@ -76,6 +77,7 @@ packet twice; zspy counts it once.`,
 	fl.StringArrayVar(&f.monitors, "monitor", nil, "merge socket-monitor events from this forwarding endpoint (repeatable; see zspy monitor)")
 	fl.StringVar(&f.monSocket, "monitor-socket", "sub", "socket for --monitor endpoints: sub, pair or pull")
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long")
+	fl.Var(portRangeFlag{&f.ephemeral}, "ephemeral-ports", ephemeralUsage)
 	fl.IntVar(&f.keepClosed, "keep-closed", 10000, "closed connections kept for the report and dashboard (oldest dropped first, counted; 0: all)")
 	fl.BoolVar(&f.noStore, "no-store", false, "keep no time series (default: InfluxDB when configured, else the local data dir)")
 	f.store.register(fl, true)
@@ -107,7 +109,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	ropt := report.Options{ShowSecrets: f.showSecrets}
 	cfg := session.Config{
 		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
-			Tracker: tracker.Options{KeepClosed: f.keepClosed}},
+			Tracker: tracker.Options{KeepClosed: f.keepClosed, Ephemeral: f.ephemeral}},
 		Live:        src,
 		LiveOptions: session.LiveOptions{Duration: f.duration, Count: f.count, DrainFor: time.Second},
 		Name:        src.Name(),

@@ -17,6 +17,7 @@ import (
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
+	"github.com/zspy/zspy/tracker"
 )
 
 func init() { subcommands = append(subcommands, newReplayCmd) }
@@ -27,6 +28,7 @@ type replayFlags struct {
 	showSecrets bool
 	idle        time.Duration
 	monitorLogs []string
+	ephemeral   tracker.PortRange
 	store       storeFlags
 	rules       ruleFlags
 }
@@ -57,6 +59,7 @@ Several files are read as one capture, in the order given.`,
 	f.store.register(fl, false)
 	f.rules.register(fl)
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
+	fl.Var(portRangeFlag{&f.ephemeral}, "ephemeral-ports", ephemeralUsage)
 	uf = addUIFlags(fl, true)
 	return cmd
 }
@@ -80,7 +83,8 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	defer out.Flush()
 	ropt := report.Options{ShowSecrets: f.showSecrets}
 	cfg := session.Config{
-		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag},
+		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
+			Tracker: tracker.Options{Ephemeral: f.ephemeral}},
 	}
 	names := make([]string, len(srcs))
 	for i, s := range srcs {

@@ -77,6 +77,10 @@ type Conn struct {
 	Curve *CurveKeys `json:"curve,omitempty"`
 	// ZeroWindow is true when the receiver advertised a zero TCP window.
 	ZeroWindow bool `json:"zero_window,omitempty"`
+	// RolesInferable is true when the socket types did not cross the wire in
+	// the clear (a mid-stream capture, CURVE) but the traffic's shape decides
+	// them: zspy must give them, marked roles_inferred.
+	RolesInferable bool `json:"roles_inferable,omitempty"`
 	// C2S and S2C are the traffic client→server and server→client.
 	C2S Direction `json:"c2s"`
 	S2C Direction `json:"s2c"`

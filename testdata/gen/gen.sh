@@ -4,7 +4,8 @@
 # Each case is testdata/gen/scenarios/<case>.py, run with Debian's python3-zmq
 # (/usr/bin/python3); it starts tcpdump, runs real peers, writes
 # testdata/pcaps/<case>/{capture.*,truth.json} and cross-checks truth.json
-# against the capture. Needs root (tcpdump on lo) and, for the zmq4 cases, Go.
+# against the capture. Needs root (tcpdump on lo; network namespaces for the
+# cases of scenarios/netlab.py) and, for the zmq4 cases, Go.
 set -euo pipefail
 cd "$(dirname "$0")"
 GEN=$(pwd)
@@ -14,6 +15,8 @@ need=()
 command -v tcpdump >/dev/null || need+=(tcpdump)
 /usr/bin/python3 -c 'import zmq' 2>/dev/null || need+=(python3-zmq)
 command -v ss >/dev/null || need+=(iproute2)
+command -v iptables >/dev/null || need+=(iptables)
+command -v ethtool >/dev/null || need+=(ethtool)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -q
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
