@@ -167,6 +167,11 @@ type Record struct {
 	// longest subscription the message's first frame starts with).
 	TopicDelivered map[string]uint64
 	PendingLost    uint64
+	// EarlyReplies counts replies captured before any request was pending:
+	// on a SPAN port whose requester side lags, a reply can be captured
+	// before its request. Each answers the next request seen (no latency is
+	// measured for it); earlyUsed counts those so answered.
+	EarlyReplies, earlyUsed uint64
 
 	RefusedBefore int // refused attempts from the same client host to this server before it
 	// OrientedBy says how the client was chosen when the SYN was not

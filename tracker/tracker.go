@@ -583,6 +583,12 @@ func (c *conn) requester(i int) bool {
 func (c *conn) requestReply(i int, m *msgAcc, ts time.Time) {
 	switch {
 	case c.requester(i):
+		if c.EarlyReplies > c.earlyUsed {
+			// Its reply was captured first (a mirror whose requester side
+			// lags): answered, its latency unknown.
+			c.earlyUsed++
+			return
+		}
 		if len(c.pending) >= MaxPendingRequests {
 			c.PendingLost++
 			c.pending = c.pending[1:]
@@ -592,8 +598,11 @@ func (c *conn) requestReply(i int, m *msgAcc, ts time.Time) {
 			copy(p.key[:], m.first[:m.firstN])
 		}
 		c.pending = append(c.pending, p)
-	case c.requester(1 - i):
+	case c.requester(1-i) || c.Sides[i].SocketType == dissect.REP:
+		// (A REP sends only replies, even before the requester's READY,
+		// which a lagging mirror can deliver later.)
 		if len(c.pending) == 0 {
+			c.EarlyReplies++
 			return
 		}
 		k := 0
