@@ -170,8 +170,8 @@ type Record struct {
 	// EarlyReplies counts replies captured before any request was pending:
 	// on a SPAN port whose requester side lags, a reply can be captured
 	// before its request. Each answers the next request seen (no latency is
-	// measured for it); earlyUsed counts those so answered.
-	EarlyReplies, earlyUsed uint64
+	// measured for it).
+	EarlyReplies uint64
 
 	RefusedBefore int // refused attempts from the same client host to this server before it
 	// OrientedBy says how the client was chosen when the SYN was not
@@ -229,6 +229,9 @@ type conn struct {
 	pub *Record
 
 	pending []pendingReq
+	// earlyUsed counts the requests answered by an early reply
+	// (EarlyReplies).
+	earlyUsed uint64
 	// curvePings holds the times of boxes of a PING's size not yet answered
 	// by a box of a PONG's size, per direction (see curveHeartbeat).
 	curvePings     [2]pingQueue

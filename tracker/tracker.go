@@ -598,7 +598,7 @@ func (c *conn) requestReply(i int, m *msgAcc, ts time.Time) {
 			copy(p.key[:], m.first[:m.firstN])
 		}
 		c.pending = append(c.pending, p)
-	case c.requester(1-i) || c.Sides[i].SocketType == dissect.REP:
+	case c.requester(1-i) || c.Sides[i].SocketType == zmtp.REP:
 		// (A REP sends only replies, even before the requester's READY,
 		// which a lagging mirror can deliver later.)
 		if len(c.pending) == 0 {
