@@ -303,7 +303,7 @@ func (l *Local) writeOut(now time.Time) error {
 	}
 	good := bytes.LastIndexByte(l.buf[:n], '\n') + 1
 	goodLines := bytes.Count(l.buf[:good], []byte{'\n'})
-	err = fmt.Errorf("local store: %s: %w", l.path, err)
+	err = fmt.Errorf("local store: %w", err) // it names the file
 	if good < n {
 		if terr := l.f.Truncate(l.size + int64(good)); terr != nil {
 			// The file keeps a torn line: end it there, so that no later
