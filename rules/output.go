@@ -138,6 +138,7 @@ type Webhook struct {
 
 	mu        sync.Mutex
 	st        WebhookStats
+	closed    bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -197,14 +198,19 @@ func (w *Webhook) Send(changes []Alert) error {
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
-	select {
-	case w.queue <- webhookBatch{body: body, alerts: len(changes)}:
-		return nil
-	default:
-		w.mu.Lock()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
 		w.st.Dropped++
 		w.st.AlertsUndelivered += uint64(len(changes))
-		w.mu.Unlock()
+		return errors.New("webhook: closed, alert batch dropped")
+	}
+	select {
+	case w.queue <- webhookBatch{body: body, alerts: len(changes)}: // never blocks
+		return nil
+	default:
+		w.st.Dropped++
+		w.st.AlertsUndelivered += uint64(len(changes))
 		return errors.New("webhook: queue full, alert batch dropped")
 	}
 }
@@ -301,7 +307,10 @@ func (w *Webhook) Stats() WebhookStats {
 // stops. Its error counts the alert changes that were not delivered.
 func (w *Webhook) Close() error {
 	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
 		close(w.queue)
+		w.mu.Unlock()
 		t := time.NewTimer(w.drain)
 		select {
 		case <-w.done:
