@@ -123,29 +123,46 @@ type WebhookPayload struct {
 // Webhook POSTs each batch of changes as JSON (WebhookPayload) to a URL. Send
 // never waits on the network: batches go through a bounded queue to one
 // sender goroutine; when the queue is full a batch is dropped and counted.
-// Failed posts are retried a few times, then counted as failed.
+// Failed posts are retried a few times, then counted as failed. Close waits
+// at most Drain for the queue to empty, then aborts the post in flight and
+// counts it and every batch still queued as abandoned: a hanging, slow or
+// failing server delays the exit by Drain at most. Stats and Close's error
+// say how many alert changes did not reach the server.
 type Webhook struct {
 	url     string
 	client  *http.Client
-	queue   chan []byte
+	queue   chan webhookBatch
 	done    chan struct{}
+	ctx     context.Context // canceled when the drain deadline passes
+	cancel  context.CancelFunc
 	retries int
 	backoff time.Duration
+	drain   time.Duration
 
-	mu                    sync.Mutex
-	sent, failed, dropped uint64
-	lastErr               error
-	closeOnce             sync.Once
+	mu        sync.Mutex
+	st        WebhookStats
+	closed    bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type webhookBatch struct {
+	body   []byte
+	alerts int
 }
 
 var _ Output = (*Webhook)(nil)
+
+// DefaultWebhookDrain is how long Close waits by default for queued batches.
+const DefaultWebhookDrain = 5 * time.Second
 
 // WebhookOptions configure a Webhook; the zero value works.
 type WebhookOptions struct {
 	Client  *http.Client  // default: a client with a 5 s timeout
 	Queue   int           // batches waiting to be sent (default 64)
-	Retries int           // extra attempts after a failure (default 2)
+	Retries int           // extra attempts after a failure (default 2; negative: none)
 	Backoff time.Duration // wait before a retry (default 500 ms)
+	Drain   time.Duration // the longest Close waits for queued batches (default 5 s; negative: not at all)
 }
 
 // NewWebhook starts a webhook output posting to url.
@@ -164,7 +181,12 @@ func NewWebhook(url string, opt WebhookOptions) *Webhook {
 	if opt.Backoff <= 0 {
 		opt.Backoff = 500 * time.Millisecond
 	}
-	w := &Webhook{url: url, client: opt.Client, queue: make(chan []byte, opt.Queue), done: make(chan struct{}), retries: opt.Retries, backoff: opt.Backoff}
+	if opt.Drain == 0 {
+		opt.Drain = DefaultWebhookDrain
+	}
+	w := &Webhook{url: url, client: opt.Client, queue: make(chan webhookBatch, opt.Queue), done: make(chan struct{}),
+		retries: opt.Retries, backoff: opt.Backoff, drain: max(opt.Drain, 0)}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
 	go w.run()
 	return w
 }
@@ -179,88 +201,143 @@ func (w *Webhook) Send(changes []Alert) error {
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		w.st.Dropped++
+		w.st.AlertsUndelivered += uint64(len(changes))
+		return errors.New("webhook: closed, alert batch dropped")
+	}
 	select {
-	case w.queue <- body:
+	case w.queue <- webhookBatch{body: body, alerts: len(changes)}: // never blocks
 		return nil
 	default:
-		w.mu.Lock()
-		w.dropped++
-		w.mu.Unlock()
+		w.st.Dropped++
+		w.st.AlertsUndelivered += uint64(len(changes))
 		return errors.New("webhook: queue full, alert batch dropped")
 	}
 }
 
 func (w *Webhook) run() {
 	defer close(w.done)
-	for body := range w.queue {
-		var err error
-		for attempt := 0; attempt <= w.retries; attempt++ {
-			if attempt > 0 {
-				time.Sleep(w.backoff) // retry pacing on the sender goroutine, not synchronisation
-			}
-			if err = w.post(body); err == nil {
-				break
-			}
-		}
+	for b := range w.queue {
+		err := w.deliver(b.body)
 		w.mu.Lock()
-		if err != nil {
-			w.failed++
-			w.lastErr = err
-		} else {
-			w.sent++
+		switch {
+		case err == nil:
+			w.st.Sent++
+			w.st.AlertsSent += uint64(b.alerts)
+		case w.ctx.Err() != nil: // the drain deadline passed: this one and the rest are abandoned
+			w.st.Abandoned++
+			w.st.AlertsUndelivered += uint64(b.alerts)
+			if !errors.Is(err, context.Canceled) { // it had failed before the deadline
+				w.st.LastError = err.Error()
+			}
+		default:
+			w.st.Failed++
+			w.st.AlertsUndelivered += uint64(b.alerts)
+			w.st.LastError = err.Error()
 		}
 		w.mu.Unlock()
 	}
 }
 
+// deliver posts body, retrying a failure after Backoff, until the drain
+// deadline cancels it.
+func (w *Webhook) deliver(body []byte) error {
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	var err error
+	for attempt := 0; attempt <= w.retries; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(w.backoff) // retry pacing, not synchronisation
+			select {
+			case <-t.C:
+			case <-w.ctx.Done():
+				t.Stop()
+				return err
+			}
+		}
+		if err = w.post(body); err == nil || w.ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
 func (w *Webhook) post(body []byte) error {
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, w.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(w.ctx, http.MethodPost, w.url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
+		return fmt.Errorf("webhook: %w", store.MaskURLError(err))
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "zspy-alerts")
 	resp, err := w.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
+		return fmt.Errorf("webhook: %w", store.MaskURLError(err))
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("webhook: %s answered %s", w.url, resp.Status)
+		return fmt.Errorf("webhook: %s answered %s", store.MaskURL(w.url), resp.Status)
 	}
 	return nil
 }
 
-// WebhookStats are a webhook's counters, in batches.
+// WebhookStats count a webhook's batches (one per evaluation that changed
+// alerts) and the alert state changes in them. Every batch Send was given
+// ends up in exactly one of Sent, Failed, Dropped or Abandoned.
 type WebhookStats struct {
-	Sent, Failed, Dropped uint64
-	LastError             error
+	Sent      uint64 `json:"sent"`      // accepted by the server (2xx)
+	Failed    uint64 `json:"failed"`    // refused or unanswered after the retries
+	Dropped   uint64 `json:"dropped"`   // not queued: the queue was full
+	Abandoned uint64 `json:"abandoned"` // in flight or queued when Close's drain deadline passed
+
+	AlertsSent        uint64 `json:"alerts_sent"`        // alert changes in sent batches
+	AlertsUndelivered uint64 `json:"alerts_undelivered"` // alert changes in failed, dropped and abandoned batches
+	LastError         string `json:"last_error,omitempty"`
 }
 
 // Stats returns the webhook's counters.
 func (w *Webhook) Stats() WebhookStats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return WebhookStats{Sent: w.sent, Failed: w.failed, Dropped: w.dropped, LastError: w.lastErr}
+	return w.st
 }
 
-// Close sends what is queued, then stops. It returns the last error, if any
-// batch failed.
+// Close sends what is queued, waiting at most the drain deadline, then
+// stops. Its error counts the alert changes that were not delivered.
 func (w *Webhook) Close() error {
-	w.closeOnce.Do(func() { close(w.queue) })
-	<-w.done
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.failed > 0 || w.dropped > 0 {
-		return fmt.Errorf("webhook: %d batch(es) failed, %d dropped: %w", w.failed, w.dropped, errOr(w.lastErr))
-	}
-	return nil
+	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.closed = true
+		close(w.queue)
+		w.mu.Unlock()
+		t := time.NewTimer(w.drain)
+		select {
+		case <-w.done:
+			t.Stop()
+		case <-t.C:
+			w.cancel() // aborts the post in flight; the rest are counted as abandoned
+			<-w.done
+		}
+		w.cancel()
+		w.closeErr = w.undelivered()
+	})
+	return w.closeErr
 }
 
-func errOr(err error) error {
-	if err == nil {
-		return errors.New("queue full")
+func (w *Webhook) undelivered() error {
+	st := w.Stats()
+	if st.Failed+st.Dropped+st.Abandoned == 0 {
+		return nil
+	}
+	batches := st.Sent + st.Failed + st.Dropped + st.Abandoned
+	err := fmt.Errorf("webhook %s: %d of %d alert changes not delivered (batches: %d of %d sent, %d failed after %d retries, %d dropped on a full queue, %d abandoned at the %v exit deadline)",
+		store.MaskURL(w.url), st.AlertsUndelivered, st.AlertsUndelivered+st.AlertsSent, st.Sent, batches, st.Failed, w.retries, st.Dropped, st.Abandoned, w.drain)
+	if st.LastError != "" {
+		err = fmt.Errorf("%w; last error: %s", err, st.LastError)
 	}
 	return err
 }

@@ -120,11 +120,164 @@ func TestWebhookDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := w.Close()
-	if err == nil || !strings.Contains(err.Error(), "1 batch(es) failed") {
+	if err == nil || !strings.Contains(err.Error(), "2 of 2 alert changes not delivered (batches: 0 of 1 sent, 1 failed") {
 		t.Errorf("close: %v", err)
 	}
-	if s := w.Stats(); s.Failed != 1 || s.Sent != 0 {
+	if s := w.Stats(); s.Failed != 1 || s.Sent != 0 || s.AlertsUndelivered != 2 {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// closeBounded calls w.Close and fails the test if it is still waiting
+// after a minute (far beyond any drain deadline the tests set).
+func closeBounded(t *testing.T, w *Webhook) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- w.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute):
+		t.Fatal("Webhook.Close still waiting after a minute: the drain is not bounded")
+		return nil
+	}
+}
+
+// sendBatches sends n batches of two changes each.
+func sendBatches(t *testing.T, w *Webhook, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if err := w.Send(sampleChanges()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestWebhookHangingServer: a server that accepts the connection and never
+// answers cannot hold the exit past the drain deadline; every alert change
+// is counted as not delivered.
+func TestWebhookHangingServer(t *testing.T) {
+	var mu sync.Mutex
+	requests := 0
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		io.Copy(io.Discard, r.Body) // so that the server notices the client going
+		select {                    // hang until the client gives up, or the test ends
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	// No client timeout: only the drain deadline can end a post.
+	w := NewWebhook(srv.URL, WebhookOptions{Client: &http.Client{}, Drain: 100 * time.Millisecond})
+	sendBatches(t, w, 50)
+	err := closeBounded(t, w)
+	st := w.Stats()
+	if st.Sent != 0 || st.Abandoned != 50 || st.Failed != 0 || st.AlertsUndelivered != 100 {
+		t.Errorf("stats %+v", st)
+	}
+	if err == nil || !strings.Contains(err.Error(), "100 of 100 alert changes not delivered") || !strings.Contains(err.Error(), "50 abandoned at the 100ms exit deadline") {
+		t.Errorf("close: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if requests != 1 {
+		t.Errorf("the server saw %d requests; the first one hung, so 1", requests)
+	}
+}
+
+// TestWebhookSlowServer: a server that answers each post after a second
+// delivers what it can before the deadline; the rest are abandoned, and the
+// counts add up to every batch.
+func TestWebhookSlowServer(t *testing.T) {
+	var mu sync.Mutex
+	answered := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(time.Second): // the server's slowness, not synchronisation
+			mu.Lock()
+			answered++
+			mu.Unlock()
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	w := NewWebhook(srv.URL, WebhookOptions{Drain: 1500 * time.Millisecond})
+	sendBatches(t, w, 50)
+	err := closeBounded(t, w)
+	st := w.Stats()
+	mu.Lock()
+	defer mu.Unlock()
+	if st.Sent+st.Abandoned != 50 || st.Failed != 0 || st.Abandoned == 0 || st.AlertsSent != 2*st.Sent || st.AlertsUndelivered != 2*st.Abandoned {
+		t.Errorf("stats %+v", st)
+	}
+	// The server may have answered the post the deadline cut off.
+	if a := uint64(answered); a < st.Sent || a > st.Sent+1 {
+		t.Errorf("the server answered %d posts, the webhook counts %d sent", answered, st.Sent)
+	}
+	if err == nil || !strings.Contains(err.Error(), "abandoned at the 1.5s exit deadline") {
+		t.Errorf("close: %v", err)
+	}
+}
+
+// TestWebhookFailingServer: a server that answers 500 costs each batch its
+// retries, then the batch counts as failed; with a long backoff the drain
+// deadline cuts the retries short.
+func TestWebhookFailingServer(t *testing.T) {
+	var mu sync.Mutex
+	requests := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		mu.Unlock()
+		http.Error(w, "down for maintenance", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+
+	w := NewWebhook(srv.URL, WebhookOptions{Backoff: time.Millisecond})
+	sendBatches(t, w, 5)
+	err := closeBounded(t, w)
+	if st := w.Stats(); st.Failed != 5 || st.Sent != 0 || st.AlertsUndelivered != 10 || !strings.Contains(st.LastError, "500 Internal Server Error") {
+		t.Errorf("stats %+v", st)
+	}
+	if err == nil || !strings.Contains(err.Error(), "10 of 10 alert changes not delivered (batches: 0 of 5 sent, 5 failed after 2 retries") {
+		t.Errorf("close: %v", err)
+	}
+	mu.Lock()
+	if requests != 15 {
+		t.Errorf("%d requests, want 5 batches × 3 attempts", requests)
+	}
+	requests = 0
+	mu.Unlock()
+
+	// A backoff of an hour: the deadline ends the wait for the first retry.
+	w = NewWebhook(srv.URL, WebhookOptions{Backoff: time.Hour, Drain: 100 * time.Millisecond})
+	sendBatches(t, w, 5)
+	err = closeBounded(t, w)
+	if st := w.Stats(); st.Abandoned != 5 || st.Failed != 0 || st.AlertsUndelivered != 10 {
+		t.Errorf("stats with a long backoff %+v", st)
+	}
+	if err == nil || !strings.Contains(err.Error(), "5 abandoned") {
+		t.Errorf("close: %v", err)
+	}
+}
+
+// TestWebhookMasksURL: a password in the webhook URL never reaches an error.
+func TestWebhookMasksURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	defer srv.Close()
+	w := NewWebhook(strings.Replace(srv.URL, "http://", "http://bot:s3cret@", 1), WebhookOptions{Retries: -1})
+	sendBatches(t, w, 1)
+	err := closeBounded(t, w)
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "bot:***@") {
+		t.Errorf("close: %v", err)
 	}
 }
 

@@ -14,8 +14,13 @@
 //     retries and backoff; when the server is down or slow, points spill to
 //     a spool directory and are sent back later; every point lost is counted.
 //   - Local is the embedded default: line-protocol files rotated by size and
-//     day, plus a bounded window of recent points for the dashboard.
-//   - Export sends stored files to an InfluxDB later (zspy export).
+//     day, deleted by retention (age, total size), plus a bounded window of
+//     recent points for the dashboard. A point counts as written once its
+//     complete line is in the file; a full disk drops points, counted and
+//     said once per episode (Warner).
+//   - Export sends stored files to an InfluxDB later (zspy export); a partial
+//     write counts the lines InfluxDB stored as sent.
+//   - MaskURL masks a password in a URL wherever zspy prints one.
 //   - Config and LocalConfig are validated once; LoadConfigFile and ApplyEnv
 //     help the command layer fill them from a YAML file and INFLUX_* variables.
 package store

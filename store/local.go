@@ -256,16 +256,23 @@ func (l *Local) openFile(day int) error {
 	if l.day > day { // an older point starts a file: keep the newest day for ordering
 		day = l.day
 	}
-	seq := l.lastSeq[day] + 1
-	path := filepath.Join(l.cfg.DataDir, fmt.Sprintf("zspy-%08d-%04d.lp", day, seq))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) { // left by a crash after the listing: skip its number
+	var f *os.File
+	var path string
+	for {
+		seq := l.lastSeq[day] + 1
+		path = filepath.Join(l.cfg.DataDir, fmt.Sprintf("zspy-%08d-%04d.lp", day, seq))
+		var err error
+		f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+		if errors.Is(err, fs.ErrExist) { // made by someone else since the listing: take the next number
 			l.lastSeq[day] = seq
+			continue
 		}
-		return fmt.Errorf("local store: %w", err)
+		if err != nil {
+			return fmt.Errorf("local store: %w", err)
+		}
+		l.lastSeq[day] = seq
+		break
 	}
-	l.lastSeq[day] = seq
 	l.f, l.path, l.size, l.day = f, path, 0, day
 	l.openErr = nil
 	l.rotated.Add(1)
@@ -303,7 +310,7 @@ func (l *Local) writeOut(now time.Time) error {
 	}
 	good := bytes.LastIndexByte(l.buf[:n], '\n') + 1
 	goodLines := bytes.Count(l.buf[:good], []byte{'\n'})
-	err = fmt.Errorf("local store: %s: %w", l.path, err)
+	err = fmt.Errorf("local store: %w", err) // it names the file
 	if good < n {
 		if terr := l.f.Truncate(l.size + int64(good)); terr != nil {
 			// The file keeps a torn line: end it there, so that no later

@@ -13,17 +13,18 @@ import (
 	"github.com/zspy/zspy/internal/influxtest"
 )
 
-// conflictLines are n lines of zmtp_conn, one a second from 1 March 2024,
-// with an integer messages field except line bad, whose float conflicts.
-func conflictLines(n, bad int) []byte {
+// conflictLines are n lines of zmtp_conn with the host tag, one a second
+// from 1 March 2024, with an integer messages field except line bad, whose
+// float conflicts.
+func conflictLines(host string, n, bad int) []byte {
 	var b []byte
 	t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano()
 	for i := 0; i < n; i++ {
 		if i == bad {
-			b = fmt.Appendf(b, "zmtp_conn,host=lab messages=1.5 %d\n", t0+int64(i)*1e9)
+			b = fmt.Appendf(b, "zmtp_conn,host=%s messages=1.5 %d\n", host, t0+int64(i)*1e9)
 			continue
 		}
-		b = fmt.Appendf(b, "zmtp_conn,host=lab messages=%di %d\n", i, t0+int64(i)*1e9)
+		b = fmt.Appendf(b, "zmtp_conn,host=%s messages=%di %d\n", host, i, t0+int64(i)*1e9)
 	}
 	return b
 }
@@ -40,69 +41,71 @@ func seedIntField(t *testing.T, cfg Config) {
 	}
 }
 
-// TestExportPartialWrite: InfluxDB stores 4,999 of a 5,000-line request and
-// refuses one line (a field type conflict); the report says 4,999 sent and 1
-// rejected, with the server's reason, and the server holds 4,999.
-func TestExportPartialWrite(t *testing.T) {
+// TestPartialWrite: InfluxDB stores all but one line of a request (a field
+// type conflict), and says so ("partial write: ... dropped=1"). Export
+// reports the lines stored as sent and the refused one as rejected, with the
+// server's reason; the sink counts them as written and rejected. The server
+// holds what they report. One influxd for both.
+func TestPartialWrite(t *testing.T) {
 	srv := influxtest.Start(t)
 	cfg := testConfig(srv)
-	cfg.BatchSize = 5000
 	seedIntField(t, cfg)
-	path := filepath.Join(t.TempDir(), "zspy-20240301-0001.lp")
-	if err := os.WriteFile(path, conflictLines(5000, 2500), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := Export(context.Background(), cfg, []string{path}, ExportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Sent != 4999 || rep.Rejected != 1 || rep.Partial != 1 || rep.Files != 1 ||
-		!strings.Contains(rep.LastRejection, "field type conflict") || !strings.Contains(rep.LastRejection, path) {
-		t.Errorf("report %+v", rep)
-	}
-	if got := count(t, srv, `SELECT count(messages) FROM zmtp_conn WHERE host = 'lab'`); got != 4999 {
-		t.Errorf("InfluxDB holds %d points, want 4999", got)
-	}
-}
 
-// TestInfluxPartialWrite: the sink counts the points of a partial write that
-// InfluxDB stored as written and only the refused ones as rejected.
-func TestInfluxPartialWrite(t *testing.T) {
-	srv := influxtest.Start(t)
-	cfg := testConfig(srv)
-	cfg.BatchSize = 1000
-	seedIntField(t, cfg)
-	s, err := NewInflux(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ps []Point
-	t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
-	for i := 0; i < 1000; i++ {
-		p := Point{Measurement: "zmtp_conn", Time: t0.Add(time.Duration(i) * time.Second)}
-		p.AddTag("host", "lab")
-		if i == 10 {
-			p.AddField(Float("messages", 1.5))
-		} else {
-			p.AddField(Int("messages", int64(i)))
+	t.Run("export", func(t *testing.T) {
+		cfg := cfg
+		cfg.BatchSize = 5000
+		path := filepath.Join(t.TempDir(), "zspy-20240301-0001.lp")
+		if err := os.WriteFile(path, conflictLines("export", 5000, 2500), 0o644); err != nil {
+			t.Fatal(err)
 		}
-		ps = append(ps, p)
-	}
-	if err := s.Write(ps); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the batch sent", func() bool {
-		st := s.Stats()
-		return st.Written+st.Rejected == 1000
+		rep, err := Export(context.Background(), cfg, []string{path}, ExportOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Sent != 4999 || rep.Rejected != 1 || rep.Partial != 1 || rep.Files != 1 ||
+			!strings.Contains(rep.LastRejection, "field type conflict") || !strings.Contains(rep.LastRejection, path) {
+			t.Errorf("report %+v", rep)
+		}
+		if got := count(t, srv, `SELECT count(messages) FROM zmtp_conn WHERE host = 'export'`); got != 4999 {
+			t.Errorf("InfluxDB holds %d points, want 4999", got)
+		}
 	})
-	st := s.Stats()
-	if st.Written != 999 || st.Rejected != 1 || !strings.Contains(st.LastError, "1 of 1000 points rejected") {
-		t.Errorf("stats %+v", st)
-	}
-	if got := count(t, srv, `SELECT count(messages) FROM zmtp_conn WHERE host = 'lab'`); got != 999 {
-		t.Errorf("InfluxDB holds %d points, want 999", got)
-	}
-	s.Close(context.Background())
+
+	t.Run("sink", func(t *testing.T) {
+		cfg := cfg
+		cfg.BatchSize = 1000
+		s, err := NewInflux(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		var ps []Point
+		t0 := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+		for i := 0; i < 1000; i++ {
+			p := Point{Measurement: "zmtp_conn", Time: t0.Add(time.Duration(i) * time.Second)}
+			p.AddTag("host", "sink")
+			if i == 10 {
+				p.AddField(Float("messages", 1.5))
+			} else {
+				p.AddField(Int("messages", int64(i)))
+			}
+			ps = append(ps, p)
+		}
+		if err := s.Write(ps); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the batch sent", func() bool {
+			st := s.Stats()
+			return st.Written+st.Rejected == 1000
+		})
+		st := s.Stats()
+		if st.Written != 999 || st.Rejected != 1 || !strings.Contains(st.LastError, "1 of 1000 points rejected") {
+			t.Errorf("stats %+v", st)
+		}
+		if got := count(t, srv, `SELECT count(messages) FROM zmtp_conn WHERE host = 'sink'`); got != 999 {
+			t.Errorf("InfluxDB holds %d points, want 999", got)
+		}
+	})
 }
 
 func TestRejectedOf(t *testing.T) {

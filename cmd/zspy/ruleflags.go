@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -15,6 +16,7 @@ type ruleFlags struct {
 	rules      string
 	alertsFile string
 	webhook    string
+	drain      time.Duration
 	noRules    bool
 }
 
@@ -22,6 +24,7 @@ func (f *ruleFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.rules, "rules", "", "rule file (default: the built-in rules; see zspy rules list)")
 	fl.StringVar(&f.alertsFile, "alerts-file", "", "append alert state changes as JSON lines to this file")
 	fl.StringVar(&f.webhook, "alert-webhook", "", "POST alert state changes as JSON to this URL")
+	fl.DurationVar(&f.drain, "alert-webhook-drain", rules.DefaultWebhookDrain, "at exit, wait at most this long for the webhook to take queued alerts (0: not at all; the rest are counted as not delivered)")
 	fl.BoolVar(&f.noRules, "no-rules", false, "evaluate no rules")
 }
 
@@ -47,7 +50,11 @@ func (f *ruleFlags) engine(console io.Writer, sink store.Sink, host string) (*ru
 		eng.AddOutput(j)
 	}
 	if f.webhook != "" {
-		eng.AddOutput(rules.NewWebhook(f.webhook, rules.WebhookOptions{}))
+		drain := f.drain
+		if drain <= 0 {
+			drain = -1 // 0 on the command line: do not wait (0 in WebhookOptions is the default)
+		}
+		eng.AddOutput(rules.NewWebhook(f.webhook, rules.WebhookOptions{Drain: drain}))
 	}
 	if sink != nil {
 		if host == "" {
