@@ -26,6 +26,11 @@ func conn(id uint64, clientPort uint16, ct, st zmtp.SocketType) *tracker.Record 
 	c.Sides[0].SocketType, c.Sides[1].SocketType = ct, st
 	c.ClientSocket, c.ServerSocket = ct, st
 	c.Compatible = ct == zmtp.SocketUnknown || st == zmtp.SocketUnknown || zmtp.Compatible(ct, st)
+	for i, s := range [2]zmtp.SocketType{ct, st} {
+		if (s == zmtp.SUB || s == zmtp.XSUB) && !c.PubSub {
+			c.PubSub, c.Subscriber = true, zmtp.Role(i)
+		}
+	}
 	c.HandshakeDone = [2]bool{true, true}
 	c.Handshake = zmtp.HandshakeComplete
 	return c

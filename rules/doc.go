@@ -7,7 +7,10 @@
 //   - built-in detectors (HWM saturation, PIPES_STATS depth, slow subscriber,
 //     stuck request, REP stopped replying, handshake failure, incompatible
 //     socket types, reconnect storm, PUB with no subscribers, heartbeat
-//     timeout), which run with defaults when there is no rule file;
+//     timeout), which run with defaults when there is no rule file. Each
+//     lives in a file of its own (detect_NAME.go) with a typed parameter
+//     struct (HWMParams, ...) and registers itself from init; detector.go
+//     holds the registry and what they share;
 //   - rules of a YAML rule file: an expression over the metrics
 //     (measurement{tag="v"}.field > number, and/or/not) or a detector with
 //     parameters, with for, keep_firing_for, labels, severity and annotation
