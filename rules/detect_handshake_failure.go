@@ -30,10 +30,10 @@ func init() {
 
 type handshakeDetector struct{ HandshakeParams }
 
-func (d *handshakeDetector) detect(ts time.Time, in *Input) []*finding {
+func (d *handshakeDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
 	wire := map[string]bool{}
-	for _, c := range in.Records {
+	for _, c := range query(ts, Query{}).Records {
 		if c.Detection != zmtp.IsZMTP || closedTooLong(c, ts, d.Hold) {
 			continue
 		}
@@ -62,18 +62,18 @@ func (d *handshakeDetector) detect(ts time.Time, in *Input) []*finding {
 		f.evidence = ev
 		out = append(out, f)
 	}
-	if in.Monitor != nil {
-		for _, h := range in.Monitor.Failures {
-			if ts.Sub(h.Time) >= d.Hold {
+	{
+		for _, h := range mon.failures {
+			if ts.Sub(h.time) >= d.Hold {
 				continue
 			}
-			client, server := orderEndpoints(stripEndpoint(h.Endpoint), stripEndpoint(h.Remote))
+			client, server := orderEndpoints(stripEndpoint(h.endpoint), stripEndpoint(h.remote))
 			if wire[client+" "+server] {
 				continue // the wire already tells
 			}
-			f := &finding{key: "monitor|" + h.Source + "|" + h.Endpoint + "|" + h.Remote, client: client, server: server, since: h.Time,
-				labels: map[string]string{"source": h.Source, "event": h.Event}}
-			f.evidence = fmt.Sprintf("handshake failed (socket monitor of %s): %s %s", orDash(h.Source), h.Event, h.Detail)
+			f := &finding{key: "monitor|" + h.source + "|" + h.endpoint + "|" + h.remote, client: client, server: server, since: h.time,
+				labels: map[string]string{"source": h.source, "event": h.event}}
+			f.evidence = fmt.Sprintf("handshake failed (socket monitor of %s): %s %s", orDash(h.source), h.event, h.detail)
 			out = append(out, f)
 		}
 	}

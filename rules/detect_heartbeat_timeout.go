@@ -38,9 +38,9 @@ func init() {
 
 type heartbeatDetector struct{ HeartbeatParams }
 
-func (d *heartbeatDetector) detect(ts time.Time, in *Input) []*finding {
+func (d *heartbeatDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
-	for _, c := range in.Records {
+	for _, c := range query(ts, Query{}).Records {
 		if c.Detection != zmtp.IsZMTP || closedTooLong(c, ts, d.Hold) {
 			continue
 		}

@@ -30,7 +30,7 @@ func init() {
 		Order:    1,
 		Defaults: HWMParams{ZeroWindow: 100 * time.Millisecond, InFlightFull: time.Second},
 		New: func(p HWMParams) detector {
-			return &hwmDetector{HWMParams: p, prev: map[uint64]*hwmPrev{}}
+			return &hwmDetector{HWMParams: p, fullSince: map[uint64]*[2]time.Time{}}
 		},
 	})
 }
@@ -53,28 +53,27 @@ func atHWM(s zmtp.SocketType) string {
 
 type hwmDetector struct {
 	HWMParams
-	prev map[uint64]*hwmPrev
+	// fullSince holds, per connection and direction, the first of the
+	// successive evaluations that saw the sender's in-flight bytes fill the
+	// window.
+	fullSince map[uint64]*[2]time.Time
 }
 
-type hwmPrev struct {
-	zeroTime  [2]time.Duration
-	fullSince [2]time.Time
-}
-
-func (d *hwmDetector) detect(ts time.Time, in *Input) []*finding {
+func (d *hwmDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
-	seen := make(map[uint64]bool, len(in.Records))
-	for _, c := range in.Records {
+	recs := query(ts, Query{}).Records
+	// The zero-window time accrued since the last evaluation is the
+	// difference to the connection's record then.
+	prev := byID{recs: query(ts, Query{Back: 1}).Records}
+	for _, c := range recs {
 		if c.Detection != zmtp.IsZMTP {
 			continue
 		}
-		seen[c.ID] = true
-		p := d.prev[c.ID]
-		if p == nil {
-			p = &hwmPrev{}
-			d.prev[c.ID] = p
+		var zeroBefore [2]time.Duration
+		if p := prev.find(c.ID); p != nil && p.Detection == zmtp.IsZMTP {
+			zeroBefore = [2]time.Duration{p.TCP[0].ZeroWindowTime, p.TCP[1].ZeroWindowTime}
 		}
-
+		fs := d.fullSince[c.ID]
 		for i := range c.TCP {
 			t := &c.TCP[i]
 			var stalled time.Duration
@@ -84,19 +83,24 @@ func (d *hwmDetector) detect(ts time.Time, in *Input) []*finding {
 			case !t.ZeroSince.IsZero() && ts.Sub(t.ZeroSince) >= d.ZeroWindow:
 				stalled, since = ts.Sub(t.ZeroSince), t.ZeroSince
 				how = "has kept its TCP window at zero for " + fmtDur(stalled)
-			case t.ZeroWindowTime-p.zeroTime[i] >= d.ZeroWindow:
-				stalled = t.ZeroWindowTime - p.zeroTime[i]
+			case t.ZeroWindowTime-zeroBefore[i] >= d.ZeroWindow:
+				stalled = t.ZeroWindowTime - zeroBefore[i]
 				since = ts.Add(-stalled)
 				how = "kept its TCP window at zero for " + fmtDur(stalled) + " (" + plural(t.ZeroWindows, "episode") + " so far)"
 			}
 			full := !c.Closed && t.Window > 0 && t.InFlight() >= t.Window
-			if !full {
-				p.fullSince[i] = time.Time{}
-			} else if p.fullSince[i].IsZero() {
-				p.fullSince[i] = ts
+			switch {
+			case !full && fs != nil:
+				fs[i] = time.Time{}
+			case full && fs == nil:
+				fs = &[2]time.Time{}
+				d.fullSince[c.ID] = fs
+				fallthrough
+			case full && fs[i].IsZero():
+				fs[i] = ts
 			}
-			if how == "" && full && ts.Sub(p.fullSince[i]) >= d.InFlightFull {
-				stalled, since = ts.Sub(p.fullSince[i]), p.fullSince[i]
+			if how == "" && full && ts.Sub(fs[i]) >= d.InFlightFull {
+				stalled, since = ts.Sub(fs[i]), fs[i]
 				how = fmt.Sprintf("has left %d bytes unacknowledged, its whole window, for %s", t.InFlight(), fmtDur(stalled))
 			}
 			if how == "" {
@@ -114,13 +118,17 @@ func (d *hwmDetector) detect(ts time.Time, in *Input) []*finding {
 				sockName(rcv), sideEP(c, 1-i), how, sockName(snd), sideEP(c, i), atHWM(snd))
 			out = append(out, f)
 		}
-		for i := range c.TCP {
-			p.zeroTime[i] = c.TCP[i].ZeroWindowTime
+		if fs != nil && fs[0].IsZero() && fs[1].IsZero() {
+			delete(d.fullSince, c.ID)
 		}
 	}
-	for id := range d.prev {
-		if !seen[id] {
-			delete(d.prev, id)
+	// Forget connections that left the snapshot while full.
+	if len(d.fullSince) > 0 {
+		cur := byID{recs: recs}
+		for id := range d.fullSince {
+			if c := cur.find(id); c == nil || c.Detection != zmtp.IsZMTP {
+				delete(d.fullSince, id)
+			}
 		}
 	}
 	return out

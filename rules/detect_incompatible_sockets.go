@@ -27,9 +27,9 @@ func init() {
 
 type incompatibleDetector struct{ IncompatibleParams }
 
-func (d *incompatibleDetector) detect(ts time.Time, in *Input) []*finding {
+func (d *incompatibleDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
-	for _, c := range in.Records {
+	for _, c := range query(ts, Query{}).Records {
 		if c.Detection != zmtp.IsZMTP || c.Compatible || closedTooLong(c, ts, d.Hold) {
 			continue
 		}

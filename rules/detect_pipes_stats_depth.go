@@ -31,25 +31,25 @@ func init() {
 
 type pipesDetector struct{ PipesParams }
 
-func (d *pipesDetector) detect(ts time.Time, in *Input) []*finding {
-	if in.Monitor == nil || d.HWM <= 0 {
+func (d *pipesDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
+	if d.HWM <= 0 {
 		return nil
 	}
 	limit := d.Fraction * float64(d.HWM)
 	var out []*finding
-	for _, p := range in.Monitor.Pipes {
-		depth, which := p.Outbound, "outbound (towards the peer)"
-		if p.Inbound > depth {
-			depth, which = p.Inbound, "inbound (received, not yet read)"
+	for _, p := range mon.pipes {
+		depth, which := p.outbound, "outbound (towards the peer)"
+		if p.inbound > depth {
+			depth, which = p.inbound, "inbound (received, not yet read)"
 		}
 		if float64(depth) < limit {
 			continue
 		}
-		client, server := orderEndpoints(stripEndpoint(p.Endpoint), stripEndpoint(p.Remote))
-		f := &finding{key: p.Source + "|" + p.Endpoint + "|" + p.Remote, client: client, server: server, since: p.Time, value: float64(depth),
-			labels: map[string]string{"source": p.Source}}
+		client, server := orderEndpoints(stripEndpoint(p.endpoint), stripEndpoint(p.remote))
+		f := &finding{key: p.source + "|" + p.endpoint + "|" + p.remote, client: client, server: server, since: p.time, value: float64(depth),
+			labels: map[string]string{"source": p.source}}
 		f.evidence = fmt.Sprintf("socket %s: pipe %s ↔ %s has %d messages queued %s, %.0f%% of the high-water mark %d (outbound %d, inbound %d)",
-			orDash(p.Source), stripEndpoint(p.Endpoint), stripEndpoint(p.Remote), depth, which, 100*float64(depth)/float64(d.HWM), d.HWM, p.Outbound, p.Inbound)
+			orDash(p.source), stripEndpoint(p.endpoint), stripEndpoint(p.remote), depth, which, 100*float64(depth)/float64(d.HWM), d.HWM, p.outbound, p.inbound)
 		out = append(out, f)
 	}
 	return out

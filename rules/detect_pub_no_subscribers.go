@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
 
@@ -23,24 +24,31 @@ func init() {
 		Severity: SevWarning,
 		Order:    9,
 		Defaults: NoSubParams{Grace: time.Second},
-		New:      func(p NoSubParams) detector { return &noSubDetector{NoSubParams: p, prev: map[string]uint64{}} },
+		New:      func(p NoSubParams) detector { return &noSubDetector{p} },
 	})
 }
 
-type noSubDetector struct {
-	NoSubParams
-	prev map[string]uint64 // messages published per publisher endpoint
-}
+type noSubDetector struct{ NoSubParams }
 
-func (d *noSubDetector) detect(ts time.Time, in *Input) []*finding {
-	published := map[string]uint64{}
-	for _, c := range in.Records {
+// published sums the messages each publisher endpoint sent to its ZMTP
+// subscribers.
+func published(recs []*tracker.Record) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, c := range recs {
 		if sub, pub := subSides(c); sub >= 0 && c.Detection == zmtp.IsZMTP {
-			published[sideEP(c, pub)] += c.Dirs[pub].Messages
+			m[sideEP(c, pub)] += c.Dirs[pub].Messages
 		}
 	}
+	return m
+}
+
+func (d *noSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
+	recs := query(ts, Query{})
 	var out []*finding
-	for _, c := range in.Records {
+	// What each publisher sent since the last evaluation, from the records
+	// now and then; summed only when a subscriber lacks subscriptions.
+	var now, before map[string]uint64
+	for _, c := range recs.Records {
 		sub, pub := subSides(c)
 		if sub < 0 || c.Closed || c.Detection != zmtp.IsZMTP || c.Handshake != zmtp.HandshakeComplete || len(c.Subscriptions) > 0 {
 			continue
@@ -48,22 +56,24 @@ func (d *noSubDetector) detect(ts time.Time, in *Input) []*finding {
 		if ts.Sub(c.Start) < d.Grace {
 			continue
 		}
+		if now == nil {
+			now, before = published(recs.Records), published(query(ts, Query{Back: 1}).Records)
+		}
 		ep := sideEP(c, pub)
-		if published[ep] == d.prev[ep] {
+		if now[ep] == before[ep] {
 			continue // the publisher is quiet: nothing is missed
 		}
 		f := connFinding(c, "")
 		f.since = c.Start.Add(d.Grace)
-		f.value = float64(published[ep] - d.prev[ep])
+		f.value = float64(now[ep] - before[ep])
 		f.labels["publisher"] = ep
 		state := "never subscribed"
 		if len(c.SubHistory) > 0 {
 			state = "cancelled every subscription"
 		}
 		f.evidence = fmt.Sprintf("%s %s connected to %s %s has %s: the publisher sent %d messages to its other subscribers since the last check and none to it",
-			sockName(c.Sides[sub].SocketType), sideEP(c, sub), sockName(c.Sides[pub].SocketType), ep, state, published[ep]-d.prev[ep])
+			sockName(c.Sides[sub].SocketType), sideEP(c, sub), sockName(c.Sides[pub].SocketType), ep, state, now[ep]-before[ep])
 		out = append(out, f)
 	}
-	d.prev = published
 	return out
 }

@@ -37,7 +37,7 @@ func init() {
 
 type reconnectDetector struct{ ReconnectParams }
 
-func (d *reconnectDetector) detect(ts time.Time, in *Input) []*finding {
+func (d *reconnectDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	type acc struct {
 		n       int
 		first   time.Time
@@ -45,7 +45,7 @@ func (d *reconnectDetector) detect(ts time.Time, in *Input) []*finding {
 	}
 	servers := map[string]*acc{}
 	var order []string
-	for _, c := range in.Records {
+	for _, c := range query(ts, Query{}).Records {
 		if c.State != zmtp.StateRefused || ts.Sub(c.Last) >= d.Window {
 			continue
 		}
@@ -78,7 +78,7 @@ func (d *reconnectDetector) detect(ts time.Time, in *Input) []*finding {
 			a.n, ep, d.Window, strings.Join(a.clients, ", "))
 		out = append(out, f)
 	}
-	if in.Monitor != nil && d.MinRetries > 0 {
+	if d.MinRetries > 0 {
 		type racc struct {
 			source, ep string
 			n          int
@@ -86,14 +86,14 @@ func (d *reconnectDetector) detect(ts time.Time, in *Input) []*finding {
 		}
 		retries := map[string]*racc{}
 		var rorder []string
-		for _, r := range in.Monitor.Retries {
-			if ts.Sub(r.Time) >= d.Window || r.Time.After(ts) {
+		for _, r := range mon.retries {
+			if ts.Sub(r.time) >= d.Window || r.time.After(ts) {
 				continue
 			}
-			k := r.Source + "|" + r.Endpoint
+			k := r.source + "|" + r.endpoint
 			a := retries[k]
 			if a == nil {
-				a = &racc{source: r.Source, ep: r.Endpoint, first: r.Time}
+				a = &racc{source: r.source, ep: r.endpoint, first: r.time}
 				retries[k] = a
 				rorder = append(rorder, k)
 			}

@@ -29,7 +29,7 @@ func init() {
 
 type repStoppedDetector struct{ RepStoppedParams }
 
-func (d *repStoppedDetector) detect(ts time.Time, in *Input) []*finding {
+func (d *repStoppedDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	type acc struct {
 		typ         zmtp.SocketType
 		replies     uint64
@@ -40,7 +40,7 @@ func (d *repStoppedDetector) detect(ts time.Time, in *Input) []*finding {
 	}
 	eps := map[string]*acc{}
 	var order []string
-	for _, c := range in.Records {
+	for _, c := range query(ts, Query{}).Records {
 		if requester(c) != 0 {
 			continue // the server side must be the one replying
 		}

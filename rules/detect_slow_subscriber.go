@@ -33,17 +33,23 @@ func init() {
 		Severity: SevWarning,
 		Order:    3,
 		Defaults: SlowSubParams{Ratio: 0.2, MinBestRate: 100},
-		New:      func(p SlowSubParams) detector { return &slowSubDetector{SlowSubParams: p, prev: map[uint64]uint64{}} },
+		New:      func(p SlowSubParams) detector { return &slowSubDetector{p} },
 	})
 }
 
-type slowSubDetector struct {
-	SlowSubParams
-	prev map[uint64]uint64
-	last time.Time
+type slowSubDetector struct{ SlowSubParams }
+
+// delivered returns the messages the publisher side of a subscriber's
+// connection has sent, or 0 when the record does not show a ZMTP
+// subscriber (yet).
+func delivered(c *tracker.Record) uint64 {
+	if c == nil || c.Detection != zmtp.IsZMTP || !c.PubSub {
+		return 0
+	}
+	return c.Dirs[c.Subscriber.Other()].Messages
 }
 
-func (d *slowSubDetector) detect(ts time.Time, in *Input) []*finding {
+func (d *slowSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	type member struct {
 		c     *tracker.Record
 		rate  float64
@@ -52,19 +58,21 @@ func (d *slowSubDetector) detect(ts time.Time, in *Input) []*finding {
 	}
 	groups := map[string][]member{}
 	var order []string
-	next := make(map[uint64]uint64, len(d.prev))
-	for _, c := range in.Records {
+	// The rate is over the time since the last evaluation (or since the
+	// connection started), from the connection's record then.
+	before := query(ts, Query{Back: 1})
+	last, prev := before.Time, byID{recs: before.Records}
+	for _, c := range query(ts, Query{}).Records {
 		sub, pub := subSides(c)
 		if c.Detection != zmtp.IsZMTP || sub < 0 {
 			continue
 		}
-		n := c.Dirs[pub].Messages
-		next[c.ID] = n
-		start := d.last
+		n, was := c.Dirs[pub].Messages, delivered(prev.find(c.ID))
+		start := last
 		if c.Start.After(start) {
 			start = c.Start
 		}
-		if c.Closed && !c.Last.After(d.last) {
+		if c.Closed && !c.Last.After(last) {
 			continue // it did not take part in this window
 		}
 		elapsed := ts.Sub(start)
@@ -80,9 +88,8 @@ func (d *slowSubDetector) detect(ts time.Time, in *Input) []*finding {
 		if _, ok := groups[key]; !ok {
 			order = append(order, key)
 		}
-		groups[key] = append(groups[key], member{c, float64(n-d.prev[c.ID]) / elapsed.Seconds(), n - d.prev[c.ID], n})
+		groups[key] = append(groups[key], member{c, float64(n-was) / elapsed.Seconds(), n - was, n})
 	}
-	d.prev, d.last = next, ts
 	var out []*finding
 	for _, key := range order {
 		g := groups[key]

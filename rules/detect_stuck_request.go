@@ -32,9 +32,9 @@ func init() {
 
 type stuckDetector struct{ StuckParams }
 
-func (d *stuckDetector) detect(ts time.Time, in *Input) []*finding {
+func (d *stuckDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
-	for _, c := range in.Records {
+	for _, c := range query(ts, Query{}).Records {
 		oldest, ok := c.OldestRequest, c.Outstanding > 0
 		if !ok || closedTooLong(c, ts, d.Hold) {
 			continue

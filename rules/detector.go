@@ -15,7 +15,7 @@ import (
 // keep state between evaluations; detect runs once per evaluation, in time
 // order.
 type detector interface {
-	detect(ts time.Time, in *Input) []*finding
+	detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding
 }
 
 // Params are a detector's parameters: a struct of the detector's own (for

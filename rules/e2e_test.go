@@ -127,13 +127,14 @@ func BenchmarkBuiltinsManyConns(b *testing.B) {
 	p.Run(src, nil)
 	p.Finish()
 	src.Close()
-	conns := p.Tracker.Snapshot(time.Time{}).Records
+	snap := p.Tracker.Snapshot(time.Time{})
+	conns := snap.Records
 	e := rules.New(rules.Builtins())
 	ts := conns[0].Last.Add(time.Second)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e.Eval(ts.Add(time.Duration(i)*time.Second), rules.Input{Records: conns})
+		e.EvalSnapshot(ts.Add(time.Duration(i)*time.Second), snap, nil)
 	}
 	b.ReportMetric(float64(len(conns)), "conns/op")
 }

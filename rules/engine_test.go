@@ -52,7 +52,7 @@ groups:
 	var console bytes.Buffer
 	e := New(rs, &Console{W: &console})
 	slow := func(ts time.Time, p99a, p99b float64) []Alert {
-		return e.Eval(ts, Input{Points: []store.Point{latencyPoint(ts, "127.0.0.1:4001", p99a), latencyPoint(ts, "127.0.0.1:4002", p99b)}})
+		return e.EvalSnapshot(ts, nil, []store.Point{latencyPoint(ts, "127.0.0.1:4001", p99a), latencyPoint(ts, "127.0.0.1:4002", p99b)})
 	}
 	steps := []struct {
 		at     time.Duration
@@ -120,12 +120,12 @@ groups:
 func TestForZeroFiresAtOnce(t *testing.T) {
 	rs := mustRule(t, "builtins: false\ngroups:\n  - name: g\n    rules:\n      - alert: any\n        expr: zspy_latency.p99_ms >= 0\n")
 	e := New(rs)
-	ch := e.Eval(t0, Input{Points: []store.Point{latencyPoint(t0, "127.0.0.1:1", 1)}})
+	ch := e.EvalSnapshot(t0, nil, []store.Point{latencyPoint(t0, "127.0.0.1:1", 1)})
 	if len(ch) != 1 || ch[0].State != StateFiring || !ch[0].PendingAt.Equal(t0) || !ch[0].FiredAt.Equal(t0) {
 		t.Fatalf("changes %+v", ch)
 	}
 	// Same evaluation again: no change.
-	if ch := e.Eval(t0.Add(time.Second), Input{Points: []store.Point{latencyPoint(t0, "127.0.0.1:1", 1)}}); len(ch) != 0 {
+	if ch := e.EvalSnapshot(t0.Add(time.Second), nil, []store.Point{latencyPoint(t0, "127.0.0.1:1", 1)}); len(ch) != 0 {
 		t.Errorf("changes %+v", ch)
 	}
 }
@@ -205,7 +205,7 @@ func BenchmarkEvalExpr(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e.Eval(t0.Add(time.Duration(i)*time.Second), Input{Points: pts})
+		e.EvalSnapshot(t0.Add(time.Duration(i)*time.Second), nil, pts)
 	}
 	b.ReportMetric(float64(len(pts)), "points/op")
 }

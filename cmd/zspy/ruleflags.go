@@ -29,7 +29,7 @@ func (f *ruleFlags) register(fl *pflag.FlagSet) {
 // attach builds the rules engine and runs it at every interval of p. Alert
 // state changes go to console (when not nil), the JSON-lines file, the
 // webhook and the time-series sink (when not nil). Monitor events reach the
-// rules through the pipeline's monitor hook.
+// rules as the interval's zspy_monitor points.
 func (f *ruleFlags) attach(p *pipeline.Pipeline, console io.Writer, sink store.Sink, host string) (*rules.Engine, error) {
 	if f.noRules {
 		return nil, nil
@@ -57,9 +57,6 @@ func (f *ruleFlags) attach(p *pipeline.Pipeline, console io.Writer, sink store.S
 		}
 		eng.AddOutput(&rules.SinkOutput{Sink: sink, Host: host})
 	}
-	ms := &rules.MonitorState{}
-	eng.SetMonitor(ms)
-	p.AddMonitorHook(ms.Observe)
 	p.AddIntervalHook(eng.Hook())
 	return eng, nil
 }
