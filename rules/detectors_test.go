@@ -83,7 +83,7 @@ func run(t *testing.T, e *Engine, in func() input, steps []step) []Alert {
 		ch := eval(e, t0.Add(s.at), in())
 		var got []string
 		for _, a := range ch {
-			got = append(got, string(a.State)+" "+a.Client)
+			got = append(got, a.State.String()+" "+a.Client)
 		}
 		if g := strings.Join(got, ", "); g != s.want {
 			t.Errorf("at %v: changes %q, want %q", s.at, g, s.want)

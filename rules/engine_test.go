@@ -71,7 +71,7 @@ groups:
 		ch := slow(t0.Add(s.at), s.a, s.b)
 		var got []string
 		for _, a := range ch {
-			got = append(got, a.Client[len(a.Client)-4:]+":"+string(a.State))
+			got = append(got, a.Client[len(a.Client)-4:]+":"+a.State.String())
 		}
 		if strings.Join(got, " ") != s.states {
 			t.Errorf("at %v: changes %q, want %q", s.at, strings.Join(got, " "), s.states)
