@@ -44,12 +44,12 @@ func (d *handshakeDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 		if reason == "" {
 			continue
 		}
-		wire[c.Client.String()+" "+c.Server.String()] = true
+		wire[clientName(c)+" "+serverName(c)] = true
 		f := connFinding(c, "")
 		f.since = c.Last
 		f.labels["mechanism"] = c.Mechanism.String()
 		ev := fmt.Sprintf("handshake failed between %s and %s (%s): %s",
-			peerName(f.labels["client_type"], "client", c.Client.String()), peerName(f.labels["server_type"], "server", c.Server.String()), orDash(c.Mechanism.String()), reason)
+			peerName(f.labels["client_type"], "client", clientName(c)), peerName(f.labels["server_type"], "server", serverName(c)), orDash(c.Mechanism.String()), reason)
 		if code, err := strconv.ParseUint(strings.TrimPrefix(reason, "ERROR "), 10, 16); err == nil && strings.HasPrefix(reason, "ERROR ") {
 			if t := monitor.ZAPStatusText(code); t != "" {
 				ev += " (ZAP: " + t + ")"

@@ -36,7 +36,7 @@ func (d *incompatibleDetector) detect(ts time.Time, query QueryFunc, mon *monito
 		f := connFinding(c, "")
 		f.since = c.Start
 		f.evidence = fmt.Sprintf("incompatible socket types: %s %s connected to %s %s; libzmq drops the connection after the handshake and nothing is delivered",
-			f.labels["client_type"], c.Client, f.labels["server_type"], c.Server)
+			f.labels["client_type"], clientName(c), f.labels["server_type"], serverName(c))
 		out = append(out, f)
 	}
 	return out

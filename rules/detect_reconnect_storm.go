@@ -49,7 +49,7 @@ func (d *reconnectDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 		if c.State != zmtp.StateRefused || ts.Sub(c.Last) >= d.Window {
 			continue
 		}
-		ep := c.Server.String()
+		ep := serverName(c)
 		a := servers[ep]
 		if a == nil {
 			a = &acc{}
@@ -60,7 +60,7 @@ func (d *reconnectDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 		if a.first.IsZero() || c.Start.Before(a.first) {
 			a.first = c.Start
 		}
-		if cl := c.Client.String(); !contains(a.clients, cl) {
+		if cl := clientName(c); !contains(a.clients, cl) {
 			a.clients = append(a.clients, cl)
 		}
 	}

@@ -44,7 +44,7 @@ func (d *repStoppedDetector) detect(ts time.Time, query QueryFunc, mon *monitorS
 		if requester(c) != 0 {
 			continue // the server side must be the one replying
 		}
-		ep := c.Server.String()
+		ep := serverName(c)
 		a := eps[ep]
 		if a == nil {
 			a = &acc{typ: c.ServerSocket}

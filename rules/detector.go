@@ -165,22 +165,27 @@ func sockName(s zmtp.SocketType) string {
 	return "unknown"
 }
 
+// clientName and serverName are the connection's endpoints as "ip:port",
+// which the tracker makes once per connection.
+func clientName(c *tracker.Record) string { n, _ := c.Names(); return n }
+func serverName(c *tracker.Record) string { _, n := c.Names(); return n }
+
 // sideEP returns the endpoint of side i (0 the client, 1 the server).
 func sideEP(c *tracker.Record, i int) string {
 	if i == 0 {
-		return c.Client.String()
+		return clientName(c)
 	}
-	return c.Server.String()
+	return serverName(c)
 }
 
 func connKey(c *tracker.Record) string {
-	return c.Client.String() + "-" + c.Server.String() + "#" + strconv.FormatUint(c.ID, 10)
+	return clientName(c) + "-" + serverName(c) + "#" + strconv.FormatUint(c.ID, 10)
 }
 
 func connFinding(c *tracker.Record, suffix string) *finding {
 	client, server := c.ClientSocket, c.ServerSocket
 	return &finding{
-		key: connKey(c) + suffix, client: c.Client.String(), server: c.Server.String(),
+		key: connKey(c) + suffix, client: clientName(c), server: serverName(c),
 		labels: map[string]string{"client_type": sockName(client), "server_type": sockName(server)},
 	}
 }
