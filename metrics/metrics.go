@@ -78,10 +78,9 @@ func (c *Collector) MonitorEvent(ev *monitor.Event) {
 const maxMonitorPoints = 10000
 
 type prev struct {
-	dirs     [2]tracker.DirStats
-	tcp      [2]tracker.TCPDir
-	latCount uint64
-	topics   map[string]uint64
+	dirs   [2]tracker.DirStats
+	tcp    [2]tracker.TCPDir
+	topics map[string]uint64
 }
 
 // New returns a collector that stamps points with host and samples every

@@ -191,12 +191,11 @@ func FuzzParseExpr(f *testing.F) {
 }
 
 func BenchmarkEvalExpr(b *testing.B) {
-	rs := []*Rule{}
 	f, err := Parse("b.yaml", []byte("builtins: false\ngroups:\n  - name: g\n    rules:\n      - alert: a\n        expr: zspy_latency.p99_ms > 100 and zspy_latency.replies > 0\n"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	rs = f.Rules()
+	rs := f.Rules()
 	pts := make([]store.Point, 1000)
 	for i := range pts {
 		pts[i] = latencyPoint(t0, "127.0.0.1:"+itoa(int64(10000+i)), float64(i%200))
