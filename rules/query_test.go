@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +64,55 @@ func TestByID(t *testing.T) {
 		if (r != nil) != c.found || r != nil && r.ID != c.id {
 			t.Errorf("find(%d) = %v", c.id, r)
 		}
+	}
+}
+
+// TestEvalThroughQuery: an engine reads nothing but what its QueryFunc
+// answers. A query function of the test's own (no Window) feeds the
+// built-ins and an expression rule: they ask for the records at the
+// evaluation and the one before, the zspy_monitor events and the
+// expression's measurement, all at the evaluation's time, and raise alerts
+// from the answers.
+func TestEvalThroughQuery(t *testing.T) {
+	f, err := Parse("t.yaml", []byte("groups:\n  - name: g\n    rules:\n      - alert: slow\n        expr: zspy_latency.p99_ms > 100\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(f.Rules())
+	bad := conn(1, 40001, zmtp.PUB, zmtp.PUSH)
+	asked := map[Query]int{}
+	ts := t0.Add(time.Second)
+	query := func(at time.Time, q Query) Result {
+		if !at.Equal(ts) {
+			t.Errorf("asked at %v, evaluating at %v", at, ts)
+		}
+		asked[q]++
+		switch {
+		case q.Measurement == "" && q.Back == 0:
+			return Result{Time: at, Records: []*tracker.Record{bad}}
+		case q.Measurement == metrics.MeasLatency:
+			p := latencyPoint(at, "127.0.0.1:40002", 150)
+			return Result{Time: at, Points: []*store.Point{&p}}
+		}
+		return Result{}
+	}
+	ch := e.Eval(ts, query)
+	var got []string
+	for _, a := range ch {
+		got = append(got, a.Rule+" "+a.State.String()+" "+a.Client)
+	}
+	if want := "incompatible_sockets firing 127.0.0.1:40001, slow firing 127.0.0.1:40002"; strings.Join(got, ", ") != want {
+		t.Errorf("changes %q, want %q", strings.Join(got, ", "), want)
+	}
+	for q := range asked {
+		switch {
+		case q.Measurement == "" && (q.Back == 0 || q.Back == 1):
+		case q.Back == 0 && (q.Measurement == metrics.MeasMonitor || q.Measurement == metrics.MeasLatency):
+		default:
+			t.Errorf("unexpected query %+v", q)
+		}
+	}
+	if asked[Query{Measurement: metrics.MeasMonitor}] != 1 || asked[Query{Measurement: metrics.MeasLatency}] != 1 || asked[Query{Back: 1}] == 0 {
+		t.Errorf("queries %v", asked)
 	}
 }
