@@ -2,7 +2,7 @@
 // of packet time it samples every connection and emits store.Points (rates,
 // message sizes, request/reply latency, subscriptions, TCP backlog, endpoint
 // totals). It runs on the pipeline goroutine, between the tracker and the
-// store; the schema is documented in schema.go and README.md.
+// store; it writes the schema of schema.go (Schema), which README.md shows.
 package metrics
 
 import (
@@ -43,30 +43,30 @@ func (c *Collector) MonitorEvent(ev *monitor.Event) {
 		return
 	}
 	pt := store.Point{Measurement: MeasMonitor, Time: ev.Time}
-	pt.AddTag("host", c.host)
-	pt.AddTag("event", ev.Name)
+	pt.AddTag(tagHost.Name, c.host)
+	pt.AddTag(tagEvent.Name, ev.Name)
 	if ev.Source != "" {
-		pt.AddTag("source", ev.Source)
+		pt.AddTag(tagSource.Name, ev.Source)
 	}
 	if ev.Endpoint != "" {
-		pt.AddTag("endpoint", ev.Endpoint)
+		pt.AddTag(tagMonEndpoint.Name, ev.Endpoint)
 	}
 	if ev.RemoteEndpoint != "" {
-		pt.AddTag("remote_endpoint", ev.RemoteEndpoint)
+		pt.AddTag(tagRemoteEndpoint.Name, ev.RemoteEndpoint)
 	}
-	pt.AddField(store.Int("value", int64(ev.Value)))
+	pt.AddField(fieldValue.Int(int64(ev.Value)))
 	switch {
 	case ev.Code == monitor.EventPipesStats:
-		pt.AddField(store.Int("outbound", int64(ev.Outbound)))
-		pt.AddField(store.Int("inbound", int64(ev.Inbound)))
+		pt.AddField(fieldOutbound.Int(int64(ev.Outbound)))
+		pt.AddField(fieldInbound.Int(int64(ev.Inbound)))
 	case ev.ProtocolError != "":
-		pt.AddField(store.String("protocol_error", ev.ProtocolError))
+		pt.AddField(fieldProtocolError.Str(ev.ProtocolError))
 	case ev.ZAPStatusText != "":
-		pt.AddField(store.Int("zap_status", ev.ZAPStatus))
+		pt.AddField(fieldZAPStatus.Int(ev.ZAPStatus))
 	case ev.ErrnoName != "":
-		pt.AddField(store.String("errno", ev.ErrnoName))
+		pt.AddField(fieldErrno.Str(ev.ErrnoName))
 	case ev.ReconnectInterval > 0:
-		pt.AddField(store.Float("reconnect_interval_ms", ms(ev.ReconnectInterval)))
+		pt.AddField(fieldReconnectInterval.Float(ms(ev.ReconnectInterval)))
 	}
 	if pt.Time.IsZero() {
 		return
@@ -78,10 +78,9 @@ func (c *Collector) MonitorEvent(ev *monitor.Event) {
 const maxMonitorPoints = 10000
 
 type prev struct {
-	dirs     [2]tracker.DirStats
-	tcp      [2]tracker.TCPDir
-	latCount uint64
-	topics   map[string]uint64
+	dirs   [2]tracker.DirStats
+	tcp    [2]tracker.TCPDir
+	topics map[string]uint64
 }
 
 // New returns a collector that stamps points with host and samples every
@@ -230,13 +229,13 @@ func (c *Collector) Sample(end time.Time, snap *tracker.Snapshot) []store.Point 
 	for _, f := range c.fans {
 		for _, k := range f.subs {
 			pt := &c.pts[k]
-			r, _ := pt.Field("delivered_rate")
+			r, _ := pt.Field(fieldDeliveredRate.Name)
 			ratio := 1.0
 			if f.best > 0 {
 				ratio = r.FloatValue() / f.best
 			}
-			pt.AddField(store.Float("best_rate", f.best))
-			pt.AddField(store.Float("rate_ratio", ratio))
+			pt.AddField(fieldBestRate.Float(f.best))
+			pt.AddField(fieldRateRatio.Float(ratio))
 		}
 	}
 	// Map order is random: emit in a fixed order so that a replay gives the
@@ -244,12 +243,12 @@ func (c *Collector) Sample(end time.Time, snap *tracker.Snapshot) []store.Point 
 	for _, ep := range slices.Sorted(maps.Keys(c.endpoints)) {
 		acc := c.endpoints[ep]
 		pt := c.point(MeasEndpoint, end)
-		pt.Tags = append(pt.Tags, store.Tag{Key: "endpoint", Value: ep}, store.Tag{Key: "host", Value: c.host}, store.Tag{Key: "role", Value: acc.role})
-		pt.AddField(store.Int("connections", int64(acc.conns)))
-		pt.AddField(store.Int("messages_in", int64(acc.in)))
-		pt.AddField(store.Int("messages_out", int64(acc.out)))
-		pt.AddField(store.Float("msg_rate_in", float64(acc.in)/secs))
-		pt.AddField(store.Float("msg_rate_out", float64(acc.out)/secs))
+		pt.Tags = append(pt.Tags, tagEndpoint.Of(ep), tagHost.Of(c.host), tagRole.Of(acc.role))
+		pt.AddField(fieldConnections.Int(int64(acc.conns)))
+		pt.AddField(fieldMsgsIn.Int(int64(acc.in)))
+		pt.AddField(fieldMsgsOut.Int(int64(acc.out)))
+		pt.AddField(fieldMsgRateIn.Float(float64(acc.in) / secs))
+		pt.AddField(fieldMsgRateOut.Float(float64(acc.out) / secs))
 	}
 	return c.pts
 }
@@ -264,52 +263,52 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 	conn, p := sr.rec, &sr.prev
 	base := func(pt *store.Point) {
 		// Tags sorted by key.
-		pt.Tags = append(pt.Tags, store.Tag{Key: "client", Value: sr.client}, store.Tag{Key: "host", Value: c.host}, store.Tag{Key: "server", Value: sr.server})
+		pt.Tags = append(pt.Tags, tagClient.Of(sr.client), tagHost.Of(c.host), tagServer.Of(sr.server))
 	}
 	for i := range conn.Dirs {
 		d, pd := &conn.Dirs[i], &p.dirs[i]
 		t, pt := &conn.TCP[i], &p.tcp[i]
 		pt0 := c.point(MeasConnection, end)
 		pt0.Tags = append(pt0.Tags,
-			store.Tag{Key: "client", Value: sr.client},
-			store.Tag{Key: "dir", Value: zmtp.Dir(i).String()},
-			store.Tag{Key: "host", Value: c.host},
-			store.Tag{Key: "mechanism", Value: conn.Mechanism.String()},
-			store.Tag{Key: "receiver", Value: sockName(conn.Sides[1-i].SocketType)},
-			store.Tag{Key: "sender", Value: sockName(conn.Sides[i].SocketType)},
-			store.Tag{Key: "server", Value: sr.server})
+			tagClient.Of(sr.client),
+			tagDir.Of(zmtp.Dir(i).String()),
+			tagHost.Of(c.host),
+			tagMechanism.Of(conn.Mechanism.String()),
+			tagReceiver.Of(sockName(conn.Sides[1-i].SocketType)),
+			tagSender.Of(sockName(conn.Sides[i].SocketType)),
+			tagServer.Of(sr.server))
 		msgs := d.Messages - pd.Messages
 		bytes := d.Bytes - pd.Bytes
-		pt0.AddField(store.Int("messages", int64(msgs)))
-		pt0.AddField(store.Int("frames", int64(d.Frames-pd.Frames)))
-		pt0.AddField(store.Int("bytes", int64(bytes)))
-		pt0.AddField(store.Int("commands", int64(d.Commands-pd.Commands)))
-		pt0.AddField(store.Float("msg_rate", float64(msgs)/secs))
-		pt0.AddField(store.Float("byte_rate", float64(bytes)/secs))
+		pt0.AddField(fieldMessages.Int(int64(msgs)))
+		pt0.AddField(fieldFrames.Int(int64(d.Frames - pd.Frames)))
+		pt0.AddField(fieldBytes.Int(int64(bytes)))
+		pt0.AddField(fieldCommands.Int(int64(d.Commands - pd.Commands)))
+		pt0.AddField(fieldMsgRate.Float(float64(msgs) / secs))
+		pt0.AddField(fieldByteRate.Float(float64(bytes) / secs))
 		if d.Interval.Messages > 0 {
-			pt0.AddField(store.Int("msg_size_min", int64(d.Interval.MinSize)))
-			pt0.AddField(store.Int("msg_size_max", int64(d.Interval.MaxSize)))
-			pt0.AddField(store.Float("msg_size_mean", float64(bytes)/float64(max(msgs, 1))))
+			pt0.AddField(fieldMsgSizeMin.Int(int64(d.Interval.MinSize)))
+			pt0.AddField(fieldMsgSizeMax.Int(int64(d.Interval.MaxSize)))
+			pt0.AddField(fieldMsgSizeMean.Float(float64(bytes) / float64(max(msgs, 1))))
 		}
-		pt0.AddField(store.Int("messages_total", int64(d.Messages)))
-		pt0.AddField(store.Int("frames_total", int64(d.Frames)))
-		pt0.AddField(store.Int("bytes_total", int64(d.Bytes)))
-		pt0.AddField(store.Int("lost_bytes_total", int64(d.Lost)))
-		pt0.AddField(store.Int("in_flight_bytes", int64(t.InFlight())))
-		pt0.AddField(store.Int("window_bytes", int64(t.Window)))
+		pt0.AddField(fieldMsgsTotal.Int(int64(d.Messages)))
+		pt0.AddField(fieldFramesTotal.Int(int64(d.Frames)))
+		pt0.AddField(fieldBytesTotal.Int(int64(d.Bytes)))
+		pt0.AddField(fieldLostTotal.Int(int64(d.Lost)))
+		pt0.AddField(fieldInFlight.Int(int64(t.InFlight())))
+		pt0.AddField(fieldWindow.Int(int64(t.Window)))
 		zwTime := t.ZeroWindowTime
 		if !t.ZeroSince.IsZero() {
 			zwTime += end.Sub(t.ZeroSince)
 		}
-		pt0.AddField(store.Bool("zero_window", !t.ZeroSince.IsZero()))
-		pt0.AddField(store.Int("zero_window_episodes_total", int64(t.ZeroWindows)))
-		pt0.AddField(store.Float("zero_window_ms_total", float64(zwTime.Microseconds())/1000))
-		pt0.AddField(store.Int("retransmits", int64(t.Retransmits-pt.Retransmits)))
-		pt0.AddField(store.Int("window_full", int64(t.WindowFull-pt.WindowFull)))
+		pt0.AddField(fieldZeroWindow.Bool(!t.ZeroSince.IsZero()))
+		pt0.AddField(fieldZWEpisodes.Int(int64(t.ZeroWindows)))
+		pt0.AddField(fieldZWMs.Float(float64(zwTime.Microseconds()) / 1000))
+		pt0.AddField(fieldRetransmits.Int(int64(t.Retransmits - pt.Retransmits)))
+		pt0.AddField(fieldWindowFull.Int(int64(t.WindowFull - pt.WindowFull)))
 		if conn.HasPipes[i] {
 			// libzmq's own queue depths for the sending socket (PIPES_STATS).
-			pt0.AddField(store.Int("queue_outbound", int64(conn.Pipes[i].Outbound)))
-			pt0.AddField(store.Int("queue_inbound", int64(conn.Pipes[i].Inbound)))
+			pt0.AddField(fieldQueueOut.Int(int64(conn.Pipes[i].Outbound)))
+			pt0.AddField(fieldQueueIn.Int(int64(conn.Pipes[i].Inbound)))
 		}
 		acc := c.endpoints[sr.server]
 		if acc == nil {
@@ -330,17 +329,17 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 		lp := c.point(MeasLatency, end)
 		base(lp)
 		il := &conn.IntervalLatency
-		lp.AddField(store.Int("replies", int64(il.Count)))
+		lp.AddField(fieldReplies.Int(int64(il.Count)))
 		if il.Count > 0 {
-			lp.AddField(store.Float("p50_ms", ms(il.Quantile(0.5))))
-			lp.AddField(store.Float("p99_ms", ms(il.Quantile(0.99))))
-			lp.AddField(store.Float("max_ms", ms(il.Max)))
+			lp.AddField(fieldP50.Float(ms(il.Quantile(0.5))))
+			lp.AddField(fieldP99.Float(ms(il.Quantile(0.99))))
+			lp.AddField(fieldMax.Float(ms(il.Max)))
 		}
-		lp.AddField(store.Int("outstanding", int64(conn.Outstanding)))
+		lp.AddField(fieldOutstanding.Int(int64(conn.Outstanding)))
 		if conn.Outstanding > 0 {
-			lp.AddField(store.Float("oldest_pending_ms", ms(end.Sub(conn.OldestRequest))))
+			lp.AddField(fieldOldestMs.Float(ms(end.Sub(conn.OldestRequest))))
 		}
-		lp.AddField(store.Int("replies_total", int64(conn.Latency.Count)))
+		lp.AddField(fieldRepliesTotal.Int(int64(conn.Latency.Count)))
 	}
 	// Subscriptions and fan-out: the SUB side is whichever side subscribed.
 	if conn.PubSub {
@@ -351,12 +350,12 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 			pubEP = sr.client
 		}
 		sp := c.point(MeasSubscriber, end)
-		sp.Tags = append(sp.Tags, store.Tag{Key: "client", Value: sr.client}, store.Tag{Key: "host", Value: c.host},
-			store.Tag{Key: "publisher", Value: pubEP}, store.Tag{Key: "server", Value: sr.server})
-		sp.AddField(store.Int("subscriptions", int64(len(conn.Subscriptions))))
-		sp.AddField(store.Int("delivered", int64(delivered)))
+		sp.Tags = append(sp.Tags, tagClient.Of(sr.client), tagHost.Of(c.host),
+			tagPublisher.Of(pubEP), tagServer.Of(sr.server))
+		sp.AddField(fieldSubscriptions.Int(int64(len(conn.Subscriptions))))
+		sp.AddField(fieldDelivered.Int(int64(delivered)))
 		rate := float64(delivered) / secs
-		sp.AddField(store.Float("delivered_rate", rate))
+		sp.AddField(fieldDeliveredRate.Float(rate))
 		// Compare a subscriber with the publisher's others that subscribed
 		// to the same topics: those should receive the same messages.
 		subs := slices.Clone(conn.Subscriptions)
@@ -381,9 +380,9 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 			}
 			tp := c.point(MeasTopic, end)
 			base(tp)
-			tp.AddTag("topic", tracker.Printable([]byte(topic)))
-			tp.AddField(store.Int("delivered", int64(n-p.topics[topic])))
-			tp.AddField(store.Int("delivered_total", int64(n)))
+			tp.AddTag(tagTopic.Name, tracker.Printable([]byte(topic)))
+			tp.AddField(fieldTopicDelivered.Int(int64(n - p.topics[topic])))
+			tp.AddField(fieldTopicDeliveredTotal.Int(int64(n)))
 			p.topics[topic] = n
 		}
 	}

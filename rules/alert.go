@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"sort"
 	"time"
 )
@@ -19,16 +20,40 @@ func validSeverity(s Severity) bool { return s == SevInfo || s == SevWarning || 
 
 // State is where an alert is in its life: inactive → pending → firing →
 // resolved. A pending alert whose condition clears before its `for` hold
-// becomes inactive without ever firing.
-type State string
+// becomes inactive without ever firing. Its number is the alerts series'
+// state_code; its text (String, MarshalText) is the name reports print.
+type State uint8
 
 // Alert states.
 const (
-	StateInactive State = "inactive"
-	StatePending  State = "pending"
-	StateFiring   State = "firing"
-	StateResolved State = "resolved"
+	StateInactive State = iota
+	StatePending
+	StateFiring
+	StateResolved
 )
+
+var stateNames = [...]string{StateInactive: "inactive", StatePending: "pending", StateFiring: "firing", StateResolved: "resolved"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "state(" + itoa(int64(s)) + ")"
+}
+
+// MarshalText writes the state's name.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a state's name.
+func (s *State) UnmarshalText(b []byte) error {
+	for i, n := range stateNames {
+		if string(b) == n {
+			*s = State(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown alert state %q", b)
+}
 
 // Alert is one alert instance: one rule on one series (a connection, an
 // endpoint, a monitored socket). Times are packet times on replay and the

@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
@@ -26,6 +28,11 @@ func conn(id uint64, clientPort uint16, ct, st zmtp.SocketType) *tracker.Record 
 	c.Sides[0].SocketType, c.Sides[1].SocketType = ct, st
 	c.ClientSocket, c.ServerSocket = ct, st
 	c.Compatible = ct == zmtp.SocketUnknown || st == zmtp.SocketUnknown || zmtp.Compatible(ct, st)
+	for i, s := range [2]zmtp.SocketType{ct, st} {
+		if (s == zmtp.SUB || s == zmtp.XSUB) && !c.PubSub {
+			c.PubSub, c.Subscriber = true, zmtp.Role(i)
+		}
+	}
 	c.HandshakeDone = [2]bool{true, true}
 	c.Handshake = zmtp.HandshakeComplete
 	return c
@@ -47,17 +54,36 @@ type step struct {
 	want  string // "state client" of each change, space-separated
 }
 
-func run(t *testing.T, e *Engine, in func() Input, steps []step) []Alert {
+// input is what one evaluation of a test sees: records (which the test's
+// steps change in place) and points.
+type input struct {
+	records []*tracker.Record
+	points  []store.Point
+}
+
+// eval evaluates e at ts over in as the run does: a snapshot of the records
+// (each a copy, as the tracker makes a new Record when a connection changes)
+// and the interval's points.
+func eval(e *Engine, ts time.Time, in input) []Alert {
+	snap := &tracker.Snapshot{Time: ts}
+	for _, r := range in.records {
+		c := *r
+		snap.Records = append(snap.Records, &c)
+	}
+	return e.EvalSnapshot(ts, snap, in.points)
+}
+
+func run(t *testing.T, e *Engine, in func() input, steps []step) []Alert {
 	t.Helper()
 	var last []Alert
 	for _, s := range steps {
 		if s.setup != nil {
 			s.setup()
 		}
-		ch := e.Eval(t0.Add(s.at), in())
+		ch := eval(e, t0.Add(s.at), in())
 		var got []string
 		for _, a := range ch {
-			got = append(got, string(a.State)+" "+a.Client)
+			got = append(got, a.State.String()+" "+a.Client)
 		}
 		if g := strings.Join(got, ", "); g != s.want {
 			t.Errorf("at %v: changes %q, want %q", s.at, g, s.want)
@@ -73,7 +99,7 @@ func TestHWMZeroWindow(t *testing.T) {
 	// A PUSH client whose PULL server stopped reading: c2s (index 0).
 	push := conn(2, 40002, zmtp.PUSH, zmtp.PULL)
 	e := New(only("hwm_saturation"))
-	in := func() Input { return Input{Records: []*tracker.Record{sub, push}} }
+	in := func() input { return input{records: []*tracker.Record{sub, push}} }
 	ch := run(t, e, in, []step{
 		{0, func() { sub.TCP[1].ZeroSince = t0; sub.TCP[1].ZeroWindows = 1 }, ""},
 		{50 * time.Millisecond, nil, ""},
@@ -108,7 +134,7 @@ func TestHWMInFlightFull(t *testing.T) {
 	d := conn(1, 40001, zmtp.DEALER, zmtp.ROUTER)
 	d.TCP[1] = tracker.TCPDir{HaveSeq: true, HaveAck: true, NextSeq: 1000 + 65536, Acked: 1000, Window: 65536}
 	e := New(only("hwm_saturation"))
-	in := func() Input { return Input{Records: []*tracker.Record{d}} }
+	in := func() input { return input{records: []*tracker.Record{d}} }
 	ch := run(t, e, in, []step{
 		{0, nil, ""},
 		{500 * time.Millisecond, nil, ""},
@@ -123,7 +149,7 @@ func TestHWMInFlightFull(t *testing.T) {
 func TestHeartbeatTimeout(t *testing.T) {
 	c := conn(1, 40001, zmtp.DEALER, zmtp.ROUTER)
 	e := New(only("heartbeat_timeout"))
-	in := func() Input { return Input{Records: []*tracker.Record{c}} }
+	in := func() input { return input{records: []*tracker.Record{c}} }
 	ch := run(t, e, in, []step{
 		// Answered PINGs, then the server stops answering after t0.
 		{0, func() { c.Dirs[0].Pings, c.Dirs[1].Pongs, c.Dirs[1].LastPong = 5, 5, t0 }, ""},
@@ -138,7 +164,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 	c2 := conn(2, 40002, zmtp.DEALER, zmtp.ROUTER)
 	c2.Dirs[0].Pings, c2.Dirs[1].Pongs, c2.Dirs[1].LastPong = 6, 5, t0
 	c2.Closed, c2.State, c2.Last = true, zmtp.StateClosed, t0.Add(3*time.Second)
-	if ch := New(only("heartbeat_timeout")).Eval(t0.Add(4*time.Second), Input{Records: []*tracker.Record{c2}}); len(ch) != 0 {
+	if ch := eval(New(only("heartbeat_timeout")), t0.Add(4*time.Second), input{records: []*tracker.Record{c2}}); len(ch) != 0 {
 		t.Errorf("changes %+v", ch)
 	}
 }
@@ -148,7 +174,7 @@ func TestPubNoSubscribers(t *testing.T) {
 	good.Subscriptions = []string{"prices"}
 	lazy := conn(2, 40002, zmtp.SUB, zmtp.PUB)
 	e := New(only("pub_no_subscribers"))
-	in := func() Input { return Input{Records: []*tracker.Record{good, lazy}} }
+	in := func() input { return input{records: []*tracker.Record{good, lazy}} }
 	run(t, e, in, []step{
 		{500 * time.Millisecond, func() { good.Dirs[1].Messages = 50 }, ""}, // within grace
 		{2 * time.Second, func() { good.Dirs[1].Messages = 100 }, "firing 127.0.0.1:40002"},
@@ -168,7 +194,7 @@ func TestIncompatibleAndHandshake(t *testing.T) {
 	auth.PlainUsername = "admin"
 	auth.Closed, auth.State, auth.Last = true, zmtp.StateClosed, t0.Add(time.Millisecond)
 	e := New(append(only("incompatible_sockets"), only("handshake_failure")...))
-	in := func() Input { return Input{Records: []*tracker.Record{bad, auth}} }
+	in := func() input { return input{records: []*tracker.Record{bad, auth}} }
 	ch := run(t, e, in, []step{
 		{time.Second, nil, "firing 127.0.0.1:40001, firing 127.0.0.1:40002"},
 		// A closed connection's failure is held for 5 minutes, then resolves.
@@ -183,15 +209,17 @@ func TestIncompatibleAndHandshake(t *testing.T) {
 	}
 }
 
+// TestMonitorRules: socket-monitor events reach the rules as the
+// collector's zspy_monitor points of the interval they came in.
 func TestMonitorRules(t *testing.T) {
-	m := &MonitorState{}
+	col := metrics.New("h", time.Second)
 	ev := func(at time.Duration, code monitor.EventCode, f func(e *monitor.Event)) {
 		e := &monitor.Event{Time: t0.Add(at), Source: "billing/req", Code: code, Name: code.String()}
 		f(e)
-		m.Observe(e)
+		col.MonitorEvent(e)
 	}
 	e := New(append(append(only("pipes_stats_depth"), only("reconnect_storm")...), only("handshake_failure")...))
-	in := func() Input { return Input{Monitor: m} }
+	in := func() input { return input{points: col.Sample(t0, &tracker.Snapshot{})} }
 	ch := run(t, e, in, []step{
 		{0, func() {
 			ev(0, monitor.EventPipesStats, func(e *monitor.Event) {
@@ -206,7 +234,7 @@ func TestMonitorRules(t *testing.T) {
 			ev(time.Second, monitor.EventConnectRetried, func(e *monitor.Event) { e.Endpoint = "tcp://127.0.0.1:6000" })
 			ev(time.Second, monitor.EventConnectRetried, func(e *monitor.Event) { e.Endpoint = "tcp://127.0.0.1:6000" })
 			ev(time.Second, monitor.EventHandshakeFailedAuth, func(e *monitor.Event) {
-				e.Endpoint, e.RemoteEndpoint, e.ZAPStatus, e.ZAPStatusText = "tcp://127.0.0.1:7000", "tcp://127.0.0.1:40100", 400, "authentication failure"
+				e.Endpoint, e.RemoteEndpoint, e.Value, e.ZAPStatus, e.ZAPStatusText = "tcp://127.0.0.1:7000", "tcp://127.0.0.1:40100", 400, 400, "authentication failure"
 			})
 		}, "firing 127.0.0.1:40001, firing , firing 127.0.0.1:40100"},
 		{2 * time.Second, func() {
@@ -238,7 +266,7 @@ func TestReconnectRefused(t *testing.T) {
 	}
 	e := New(only("reconnect_storm"))
 	n := 1
-	in := func() Input { return Input{Records: conns[:n]} }
+	in := func() input { return input{records: conns[:n]} }
 	ch := run(t, e, in, []step{
 		{time.Second, nil, ""},
 		{2 * time.Second, func() { n = 3 }, "firing 127.0.0.1:40001"},

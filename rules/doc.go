@@ -1,20 +1,28 @@
-// Package rules raises zspy's alerts. It evaluates alerting rules over the
-// tracker's connections, the metrics points of an interval and the socket
-// monitors' state, at a time given as an argument: packet time on replay (the
-// pipeline's interval hook, so the same file gives the same alerts every run)
-// and the clock live. Rules come in two kinds:
+// Package rules raises zspy's alerts. It evaluates alerting rules at the end
+// of every metrics interval, at a time given as an argument: packet time on
+// replay (so the same file gives the same alerts every run) and the clock
+// live. Rules read only through a QueryFunc (Prometheus's rules.QueryFunc is
+// the model): the connections' immutable tracker records, at the evaluation
+// and the one before (for what changed in between), and the interval series
+// of metrics.Schema that the collector wrote, socket-monitor events included
+// (zspy_monitor). Engine.EvalSnapshot answers those queries from a snapshot
+// and the interval's points (a Window); Engine.Eval takes any QueryFunc.
+// Rules come in two kinds:
 //
 //   - built-in detectors (HWM saturation, PIPES_STATS depth, slow subscriber,
 //     stuck request, REP stopped replying, handshake failure, incompatible
 //     socket types, reconnect storm, PUB with no subscribers, heartbeat
-//     timeout), which run with defaults when there is no rule file;
+//     timeout), which run with defaults when there is no rule file. Each
+//     lives in a file of its own (detect_NAME.go) with a typed parameter
+//     struct (HWMParams, ...) and registers itself from init; detector.go
+//     holds the registry and what they share;
 //   - rules of a YAML rule file: an expression over the metrics
 //     (measurement{tag="v"}.field > number, and/or/not) or a detector with
 //     parameters, with for, keep_firing_for, labels, severity and annotation
 //     templates.
 //
 // Alerts move inactive → pending → firing → resolved (Prometheus-style);
-// Engine.Eval is one step of that state machine and returns the changes,
+// one evaluation is one step of that state machine and returns the changes,
 // which also go to the outputs: the console, JSON lines, an HTTP webhook and
 // alerts points for a store.Sink. The replay report takes
 // Engine.ReportAlerts as its alerts array.

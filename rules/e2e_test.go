@@ -12,7 +12,6 @@ import (
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/internal/truth"
-	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
@@ -20,98 +19,6 @@ import (
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
-
-// TestSchemaMatchesMetrics replays the corpus and checks that every point the
-// metrics collector emits names a measurement, tags and fields that rule
-// expressions accept: the expression checker and metrics/schema.go agree.
-func TestSchemaMatchesMetrics(t *testing.T) {
-	cases, err := truth.LoadAll(corpus)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, tc := range cases {
-		src, err := capture.OpenFile(tc.CapturePath())
-		if err != nil {
-			continue
-		}
-		cfg := session.Config{Pipeline: pipeline.Config{Host: "h"}, Files: []capture.Source{src}}
-		cfg.OnInterval = func(end time.Time, snap *tracker.Snapshot, pts []store.Point) {
-			for i := range pts {
-				pt := &pts[i]
-				for _, f := range pt.Fields {
-					k := pt.Measurement + "." + f.Key
-					if seen[k] {
-						continue
-					}
-					seen[k] = true
-					if _, err := rules.ParseExpr(k + " >= 0"); err != nil {
-						t.Errorf("%s: metrics emits %s, rules reject it: %v", tc.Case, k, err)
-					}
-				}
-				for _, tag := range pt.Tags {
-					k := pt.Measurement + "{" + tag.Key + "}"
-					if seen[k] {
-						continue
-					}
-					seen[k] = true
-					if _, err := rules.ParseExpr(pt.Measurement + "{" + tag.Key + `="x"}.` + pt.Fields[0].Key); err != nil {
-						t.Errorf("%s: metrics emits tag %s, rules reject it: %v", tc.Case, k, err)
-					}
-				}
-			}
-		}
-		session.New(cfg).Run(context.Background())
-		src.Close()
-	}
-	// No capture carries PIPES_STATS (Debian's libzmq has no v2 monitor):
-	// give every connection of one capture such an event, so that the queue
-	// fields metrics writes are checked too.
-	path := filepath.Join(corpus, "pushpull", "capture.pcap")
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var recs []*tracker.Record
-	first := session.New(session.Config{Pipeline: pipeline.Config{Host: "h"}, Files: []capture.Source{src},
-		OnInterval: func(_ time.Time, snap *tracker.Snapshot, _ []store.Point) { recs = snap.Records }})
-	first.Run(context.Background())
-	src.Close()
-	var evs []monitor.Event
-	for _, c := range recs {
-		evs = append(evs, monitor.Event{Time: c.Start.Add(time.Millisecond), Version: 2, Code: monitor.EventPipesStats,
-			Name: monitor.EventPipesStats.String(), Values: []uint64{3, 4}, Outbound: 3, Inbound: 4,
-			Endpoint: "tcp://" + c.ClientName, RemoteEndpoint: "tcp://" + c.ServerName})
-	}
-	queue := 0
-	cfg := session.Config{Pipeline: pipeline.Config{Host: "h"}}
-	cfg.OnInterval = func(end time.Time, snap *tracker.Snapshot, pts []store.Point) {
-		for i := range pts {
-			for _, f := range pts[i].Fields {
-				if strings.HasPrefix(f.Key, "queue_") {
-					queue++
-					if _, err := rules.ParseExpr(pts[i].Measurement + "." + f.Key + " >= 0"); err != nil {
-						t.Errorf("metrics emits %s.%s, rules reject it: %v", pts[i].Measurement, f.Key, err)
-					}
-				}
-			}
-		}
-	}
-	if src, err = capture.OpenFile(path); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Files = []capture.Source{src}
-	p := session.New(cfg)
-	p.AddMonitorLog(session.MonitorEvents(evs))
-	p.Run(context.Background())
-	src.Close()
-	if queue == 0 {
-		t.Errorf("no queue fields written for %d PIPES_STATS events", len(evs))
-	}
-	if len(seen) < 40 {
-		t.Errorf("only %d measurement fields and tags seen", len(seen))
-	}
-}
 
 // TestRepStoppedReplying replays rep_noanswer up to the moment the REQ waits
 // for its fourth reply (before it gives up and closes), then lets 6 s of
@@ -206,16 +113,17 @@ func BenchmarkBuiltinsManyConns(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var conns []*tracker.Record
+	var snap *tracker.Snapshot
 	session.New(session.Config{Pipeline: pipeline.Config{Host: "h"}, Files: []capture.Source{src},
-		OnInterval: func(_ time.Time, snap *tracker.Snapshot, _ []store.Point) { conns = snap.Records }}).Run(context.Background())
+		OnInterval: func(_ time.Time, s *tracker.Snapshot, _ []store.Point) { snap = s }}).Run(context.Background())
 	src.Close()
+	conns := snap.Records
 	e := rules.New(rules.Builtins())
 	ts := conns[0].Last.Add(time.Second)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e.Eval(ts.Add(time.Duration(i)*time.Second), rules.Input{Records: conns})
+		e.EvalSnapshot(ts.Add(time.Duration(i)*time.Second), snap, nil)
 	}
 	b.ReportMetric(float64(len(conns)), "conns/op")
 }

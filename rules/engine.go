@@ -8,19 +8,10 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
 )
-
-// Input is what one evaluation sees: the tracker's connections (live state,
-// read on the pipeline goroutine only), the metrics points of the interval
-// that just ended, and the socket-monitor state (nil when no monitor is
-// attached).
-type Input struct {
-	Records []*tracker.Record
-	Points  []store.Point
-	Monitor *MonitorState
-}
 
 // MaxHistory bounds the alert instances an engine keeps for the report; older
 // ones that are no longer active are dropped first and counted.
@@ -42,7 +33,10 @@ type Engine struct {
 	OutputErrors    uint64
 	LastOutputError error
 	evals           uint64
-	monitor         *MonitorState
+	// monitor is folded from the zspy_monitor series at every evaluation.
+	monitor monitorState
+	// window answers the queries of EvalSnapshot's evaluations.
+	window Window
 }
 
 type entry struct {
@@ -66,15 +60,31 @@ func (e *Engine) Rules() []*Rule { return e.rules }
 // AddOutput adds an output that receives every state change.
 func (e *Engine) AddOutput(o Output) { e.outputs = append(e.outputs, o) }
 
-// Eval evaluates every rule at time ts over in, moves alerts through their
-// states, sends the changes to the outputs and returns them (copies, in rule
-// order). The same inputs at the same times give the same changes.
-func (e *Engine) Eval(ts time.Time, in Input) []Alert {
+// EvalSnapshot evaluates the rules at the end ts of a metrics interval over
+// the tracker's snapshot and the interval's points (see Eval): the run calls
+// it once per interval, in time order, after the collector's Sample. The
+// engine keeps the snapshot for the next evaluation (its previous records)
+// and does not keep points.
+func (e *Engine) EvalSnapshot(ts time.Time, snap *tracker.Snapshot, points []store.Point) []Alert {
+	e.window.Add(ts, snap, points)
+	return e.Eval(ts, e.window.Query)
+}
+
+// Eval evaluates every rule at time ts, reading through query, moves alerts
+// through their states, sends the changes to the outputs and returns them
+// (copies, in rule order). Call it once per evaluation time, in time order:
+// it folds the zspy_monitor events of the interval into the monitor state
+// the detectors read. The same answers at the same times give the same
+// changes.
+func (e *Engine) Eval(ts time.Time, query QueryFunc) []Alert {
 	e.evals++
+	for _, p := range query(ts, Query{Measurement: metrics.MeasMonitor}).Points {
+		e.monitor.observe(p)
+	}
 	var changes []Alert
 	seen := make(map[*entry]bool)
 	for _, r := range e.rules {
-		for _, f := range r.findings(ts, &in) {
+		for _, f := range r.findings(ts, query, &e.monitor) {
 			key := r.Name + "\x00" + f.key
 			en := e.byKey[key]
 			if en == nil {
@@ -179,6 +189,10 @@ func (e *Engine) Alerts() []Alert {
 	return out
 }
 
+// MonitorDropped counts socket-monitor events the engine did not keep
+// (MaxPipes, MaxRetries, MaxFailures).
+func (e *Engine) MonitorDropped() uint64 { return e.monitor.dropped }
+
 // ReportAlerts returns the alerts in the replay report's form, ready for
 // report.Report.Alerts.
 func (e *Engine) ReportAlerts() []any {
@@ -201,14 +215,13 @@ type finding struct {
 	labels   map[string]string
 }
 
-func (r *Rule) findings(ts time.Time, in *Input) []*finding {
+func (r *Rule) findings(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	if r.det != nil {
-		return r.det.detect(ts, in)
+		return r.det.detect(ts, query, mon)
 	}
 	var out []*finding
 	seen := map[string]bool{}
-	for i := range in.Points {
-		p := &in.Points[i]
+	for _, p := range query(ts, Query{Measurement: r.Expr.meas}).Points {
 		ok, v := r.Expr.match(p)
 		if !ok {
 			continue

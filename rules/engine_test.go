@@ -52,7 +52,7 @@ groups:
 	var console bytes.Buffer
 	e := New(rs, &Console{W: &console})
 	slow := func(ts time.Time, p99a, p99b float64) []Alert {
-		return e.Eval(ts, Input{Points: []store.Point{latencyPoint(ts, "127.0.0.1:4001", p99a), latencyPoint(ts, "127.0.0.1:4002", p99b)}})
+		return e.EvalSnapshot(ts, nil, []store.Point{latencyPoint(ts, "127.0.0.1:4001", p99a), latencyPoint(ts, "127.0.0.1:4002", p99b)})
 	}
 	steps := []struct {
 		at     time.Duration
@@ -71,7 +71,7 @@ groups:
 		ch := slow(t0.Add(s.at), s.a, s.b)
 		var got []string
 		for _, a := range ch {
-			got = append(got, a.Client[len(a.Client)-4:]+":"+string(a.State))
+			got = append(got, a.Client[len(a.Client)-4:]+":"+a.State.String())
 		}
 		if strings.Join(got, " ") != s.states {
 			t.Errorf("at %v: changes %q, want %q", s.at, strings.Join(got, " "), s.states)
@@ -120,12 +120,12 @@ groups:
 func TestForZeroFiresAtOnce(t *testing.T) {
 	rs := mustRule(t, "builtins: false\ngroups:\n  - name: g\n    rules:\n      - alert: any\n        expr: zspy_latency.p99_ms >= 0\n")
 	e := New(rs)
-	ch := e.Eval(t0, Input{Points: []store.Point{latencyPoint(t0, "127.0.0.1:1", 1)}})
+	ch := e.EvalSnapshot(t0, nil, []store.Point{latencyPoint(t0, "127.0.0.1:1", 1)})
 	if len(ch) != 1 || ch[0].State != StateFiring || !ch[0].PendingAt.Equal(t0) || !ch[0].FiredAt.Equal(t0) {
 		t.Fatalf("changes %+v", ch)
 	}
 	// Same evaluation again: no change.
-	if ch := e.Eval(t0.Add(time.Second), Input{Points: []store.Point{latencyPoint(t0, "127.0.0.1:1", 1)}}); len(ch) != 0 {
+	if ch := e.EvalSnapshot(t0.Add(time.Second), nil, []store.Point{latencyPoint(t0, "127.0.0.1:1", 1)}); len(ch) != 0 {
 		t.Errorf("changes %+v", ch)
 	}
 }
@@ -191,12 +191,11 @@ func FuzzParseExpr(f *testing.F) {
 }
 
 func BenchmarkEvalExpr(b *testing.B) {
-	rs := []*Rule{}
 	f, err := Parse("b.yaml", []byte("builtins: false\ngroups:\n  - name: g\n    rules:\n      - alert: a\n        expr: zspy_latency.p99_ms > 100 and zspy_latency.replies > 0\n"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	rs = f.Rules()
+	rs := f.Rules()
 	pts := make([]store.Point, 1000)
 	for i := range pts {
 		pts[i] = latencyPoint(t0, "127.0.0.1:"+itoa(int64(10000+i)), float64(i%200))
@@ -205,7 +204,7 @@ func BenchmarkEvalExpr(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e.Eval(t0.Add(time.Duration(i)*time.Second), Input{Points: pts})
+		e.EvalSnapshot(t0.Add(time.Duration(i)*time.Second), nil, pts)
 	}
 	b.ReportMetric(float64(len(pts)), "points/op")
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/store"
 )
 
@@ -217,7 +218,8 @@ type parser struct {
 	e     *Expr
 }
 
-// ParseExpr parses and checks an expression against zspy's metrics schema:
+// ParseExpr parses and checks an expression against zspy's metrics schema
+// (metrics.Schema):
 // an unknown measurement, field or tag is an error.
 func ParseExpr(s string) (*Expr, error) {
 	toks, err := lex(s)
@@ -315,8 +317,8 @@ func (p *parser) comparison() (node, error) {
 	if t.kind != tIdent {
 		return nil, &ExprError{t.pos, fmt.Sprintf("expected a measurement name, got %s", describe(t))}
 	}
-	m, ok := schema[t.text]
-	if !ok {
+	m := metrics.Schema.Lookup(t.text)
+	if m == nil || !m.Interval {
 		return nil, &ExprError{t.pos, fmt.Sprintf("unknown measurement %q (known: %s)", t.text, knownMeasurements())}
 	}
 	if p.e.meas != "" && p.e.meas != t.text {
@@ -331,8 +333,8 @@ func (p *parser) comparison() (node, error) {
 			if tag.kind != tIdent {
 				return nil, &ExprError{tag.pos, fmt.Sprintf("expected a tag name, got %s", describe(tag))}
 			}
-			if !m.hasTag(tag.text) {
-				return nil, &ExprError{tag.pos, fmt.Sprintf("unknown tag %q of %s (known: %s)", tag.text, t.text, strings.Join(m.tags, ", "))}
+			if m.Tag(tag.text) == nil {
+				return nil, &ExprError{tag.pos, fmt.Sprintf("unknown tag %q of %s (known: %s)", tag.text, t.text, strings.Join(m.TagNames(), ", "))}
 			}
 			op := p.next()
 			if op.kind != tOp || (op.text != "=" && op.text != "!=") {
@@ -359,8 +361,8 @@ func (p *parser) comparison() (node, error) {
 	if f.kind != tIdent {
 		return nil, &ExprError{f.pos, fmt.Sprintf("expected a field name, got %s", describe(f))}
 	}
-	if !m.hasField(f.text) {
-		return nil, &ExprError{f.pos, fmt.Sprintf("unknown field %q of %s (known: %s)", f.text, t.text, strings.Join(m.fields, ", "))}
+	if m.Field(f.text) == nil {
+		return nil, &ExprError{f.pos, fmt.Sprintf("unknown field %q of %s (known: %s)", f.text, t.text, strings.Join(m.FieldNames(), ", "))}
 	}
 	c.field = f.text
 	if op := p.peek(); op.kind == tOp {
@@ -394,10 +396,14 @@ func describe(t token) string {
 	return fmt.Sprintf("%q", t.text)
 }
 
+// knownMeasurements lists the measurements an expression may name: the
+// per-interval series of metrics.Schema.
 func knownMeasurements() string {
-	names := make([]string, 0, len(schema))
-	for n := range schema {
-		names = append(names, n)
+	var names []string
+	for _, m := range metrics.Schema {
+		if m.Interval {
+			names = append(names, m.Name)
+		}
 	}
 	sortStrings(names)
 	return strings.Join(names, ", ")
@@ -411,4 +417,13 @@ func (e *Expr) match(p *store.Point) (ok bool, value float64) {
 	}
 	v, _ := fieldValue(p, e.first.field)
 	return true, v
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

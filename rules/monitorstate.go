@@ -4,7 +4,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/store"
 )
 
 // Bounds of the monitor state the rules keep.
@@ -14,103 +16,150 @@ const (
 	MaxFailures = 256  // HANDSHAKE_FAILED_* events kept (the newest)
 )
 
-// MonitorState is what the rules read from libzmq's socket monitors. Fold
-// events into it with Observe (on the goroutine that calls Eval), or fill it
-// directly; the rules only read it.
-type MonitorState struct {
-	// Pipes holds the latest PIPES_STATS per socket and peer.
-	Pipes []PipeStat
-	// Retries holds CONNECT_RETRIED events, oldest first.
-	Retries []Retry
-	// Failures holds HANDSHAKE_FAILED_* events, oldest first.
-	Failures []HandshakeFailure
-	// Dropped counts events not kept because of the bounds above.
-	Dropped uint64
+// monitorState is what the rules remember of libzmq's socket monitors. The
+// engine folds the zspy_monitor series into it at every evaluation (the
+// collector writes one point per event), so the rules read monitor events
+// the way they read everything else: through the query function.
+type monitorState struct {
+	// pipes holds the latest PIPES_STATS per socket and peer.
+	pipes []pipeStat
+	// retries holds CONNECT_RETRIED events, oldest first.
+	retries []retry
+	// failures holds HANDSHAKE_FAILED_* events, oldest first.
+	failures []handshakeFailure
+	// dropped counts events not kept because of the bounds above.
+	dropped uint64
 }
 
-// PipeStat is one PIPES_STATS report: messages queued towards the peer
+// pipeStat is one PIPES_STATS report: messages queued towards the peer
 // (Outbound) and received from it but not yet read (Inbound).
-type PipeStat struct {
-	Source           string // the application and socket (the forwarder's source frame)
-	Endpoint, Remote string // local and remote endpoint (tcp://ip:port)
-	Outbound         uint64
-	Inbound          uint64
-	Time             time.Time
+type pipeStat struct {
+	source           string // the application and socket (the forwarder's source frame)
+	endpoint, remote string // local and remote endpoint (tcp://ip:port)
+	outbound         uint64
+	inbound          uint64
+	time             time.Time
 }
 
-// Retry is one CONNECT_RETRIED: a connecting socket will try Endpoint again.
-type Retry struct {
-	Source   string
-	Endpoint string // the endpoint being connected to
-	Time     time.Time
+// retry is one CONNECT_RETRIED: a connecting socket will try endpoint again.
+type retry struct {
+	source   string
+	endpoint string // the endpoint being connected to
+	time     time.Time
 }
 
-// HandshakeFailure is one HANDSHAKE_FAILED_* event.
-type HandshakeFailure struct {
-	Source           string
-	Endpoint, Remote string
-	Event            string // e.g. HANDSHAKE_FAILED_AUTH
-	Detail           string // ZAP status, protocol error or errno
-	Time             time.Time
+// handshakeFailure is one HANDSHAKE_FAILED_* event.
+type handshakeFailure struct {
+	source           string
+	endpoint, remote string
+	event            string // e.g. HANDSHAKE_FAILED_AUTH
+	detail           string // ZAP status, protocol error or errno
+	time             time.Time
 }
 
-// Observe folds one monitor event into the state.
-func (m *MonitorState) Observe(e *monitor.Event) {
-	switch e.Code {
-	case monitor.EventPipesStats:
-		for i := range m.Pipes {
-			p := &m.Pipes[i]
-			if p.Source == e.Source && p.Endpoint == e.Endpoint && p.Remote == e.RemoteEndpoint {
-				p.Outbound, p.Inbound, p.Time = e.Outbound, e.Inbound, e.Time
+var (
+	evPipesStats      = monitor.EventPipesStats.String()
+	evConnectRetried  = monitor.EventConnectRetried.String()
+	evFailedAuth      = monitor.EventHandshakeFailedAuth.String()
+	evFailedProtocol  = monitor.EventHandshakeFailedProtocol.String()
+	evFailedNoDetail  = monitor.EventHandshakeFailedNoDetail.String()
+	tagEvent          = monitorTag("event")
+	tagSource         = monitorTag("source")
+	tagEndpoint       = monitorTag("endpoint")
+	tagRemoteEndpoint = monitorTag("remote_endpoint")
+	fieldOutbound     = monitorField("outbound")
+	fieldInbound      = monitorField("inbound")
+	fieldProtocolErr  = monitorField("protocol_error")
+	fieldZAPStatus    = monitorField("zap_status")
+	fieldEventValue   = monitorField("value")
+	fieldErrno        = monitorField("errno")
+)
+
+// monitorTag and monitorField name what the rules read of zspy_monitor
+// points, from metrics.Schema: a name the schema lacks stops every test at
+// init.
+func monitorTag(name string) string {
+	if metrics.Monitor.Tag(name) == nil {
+		panic("rules: metrics.Schema's zspy_monitor has no tag " + name)
+	}
+	return name
+}
+
+func monitorField(name string) string {
+	if metrics.Monitor.Field(name) == nil {
+		panic("rules: metrics.Schema's zspy_monitor has no field " + name)
+	}
+	return name
+}
+
+func intField(p *store.Point, key string) (int64, bool) {
+	f, ok := p.Field(key)
+	if !ok || f.Kind != store.KindInt {
+		return 0, false
+	}
+	return f.IntValue(), true
+}
+
+func strField(p *store.Point, key string) string {
+	f, _ := p.Field(key)
+	return f.StringValue()
+}
+
+// observe folds one zspy_monitor point (one event) into the state.
+func (m *monitorState) observe(p *store.Point) {
+	event, _ := p.Tag(tagEvent)
+	source, _ := p.Tag(tagSource)
+	endpoint, _ := p.Tag(tagEndpoint)
+	remote, _ := p.Tag(tagRemoteEndpoint)
+	switch event {
+	case evPipesStats:
+		out, _ := intField(p, fieldOutbound)
+		in, _ := intField(p, fieldInbound)
+		for i := range m.pipes {
+			ps := &m.pipes[i]
+			if ps.source == source && ps.endpoint == endpoint && ps.remote == remote {
+				ps.outbound, ps.inbound, ps.time = uint64(out), uint64(in), p.Time
 				return
 			}
 		}
-		if len(m.Pipes) >= MaxPipes {
-			m.Dropped++
+		if len(m.pipes) >= MaxPipes {
+			m.dropped++
 			return
 		}
-		m.Pipes = append(m.Pipes, PipeStat{Source: e.Source, Endpoint: e.Endpoint, Remote: e.RemoteEndpoint, Outbound: e.Outbound, Inbound: e.Inbound, Time: e.Time})
-	case monitor.EventConnectRetried:
-		if len(m.Retries) >= MaxRetries {
-			m.Retries = append(m.Retries[:0], m.Retries[1:]...)
-			m.Dropped++
+		m.pipes = append(m.pipes, pipeStat{source: source, endpoint: endpoint, remote: remote, outbound: uint64(out), inbound: uint64(in), time: p.Time})
+	case evConnectRetried:
+		if len(m.retries) >= MaxRetries {
+			m.retries = append(m.retries[:0], m.retries[1:]...)
+			m.dropped++
 		}
-		ep := e.Endpoint
-		if e.RemoteEndpoint != "" {
-			ep = e.RemoteEndpoint
+		ep := endpoint
+		if remote != "" {
+			ep = remote
 		}
-		m.Retries = append(m.Retries, Retry{Source: e.Source, Endpoint: ep, Time: e.Time})
-	case monitor.EventHandshakeFailedAuth, monitor.EventHandshakeFailedProtocol, monitor.EventHandshakeFailedNoDetail:
-		if len(m.Failures) >= MaxFailures {
-			m.Failures = append(m.Failures[:0], m.Failures[1:]...)
-			m.Dropped++
+		m.retries = append(m.retries, retry{source: source, endpoint: ep, time: p.Time})
+	case evFailedAuth, evFailedProtocol, evFailedNoDetail:
+		if len(m.failures) >= MaxFailures {
+			m.failures = append(m.failures[:0], m.failures[1:]...)
+			m.dropped++
 		}
-		detail := e.ProtocolError
-		switch e.Code {
-		case monitor.EventHandshakeFailedAuth:
-			detail = "ZAP status " + itoa(e.ZAPStatus)
-			if e.ZAPStatusText != "" {
-				detail += " (" + e.ZAPStatusText + ")"
+		detail := strField(p, fieldProtocolErr)
+		switch event {
+		case evFailedAuth:
+			// The ZAP status is the event's value; the point has zap_status
+			// too when the status is one RFC 27 names.
+			code, ok := intField(p, fieldZAPStatus)
+			if !ok {
+				code, _ = intField(p, fieldEventValue)
 			}
-		case monitor.EventHandshakeFailedNoDetail:
-			detail = e.ErrnoName
+			detail = "ZAP status " + itoa(code)
+			if t := monitor.ZAPStatusText(uint64(code)); t != "" {
+				detail += " (" + t + ")"
+			}
+		case evFailedNoDetail:
+			detail = strField(p, fieldErrno)
 		}
-		m.Failures = append(m.Failures, HandshakeFailure{Source: e.Source, Endpoint: e.Endpoint, Remote: e.RemoteEndpoint, Event: e.Name, Detail: detail, Time: e.Time})
+		m.failures = append(m.failures, handshakeFailure{source: source, endpoint: endpoint, remote: remote, event: event, detail: detail, time: p.Time})
 	}
-}
-
-// Prune forgets retries and failures older than before.
-func (m *MonitorState) Prune(before time.Time) {
-	k := 0
-	for k < len(m.Retries) && m.Retries[k].Time.Before(before) {
-		k++
-	}
-	m.Retries = append(m.Retries[:0], m.Retries[k:]...)
-	k = 0
-	for k < len(m.Failures) && m.Failures[k].Time.Before(before) {
-		k++
-	}
-	m.Failures = append(m.Failures[:0], m.Failures[k:]...)
 }
 
 // stripEndpoint turns "tcp://127.0.0.1:5555" into "127.0.0.1:5555".

@@ -370,7 +370,7 @@ func Points(host string, changes []Alert) []store.Point {
 		p.AddTag("host", host)
 		p.AddTag("rule", a.Rule)
 		p.AddTag("severity", string(a.Severity))
-		p.AddTag("state", string(a.State))
+		p.AddTag("state", a.State.String())
 		p.AddTag("client", a.Client)
 		p.AddTag("server", a.Server)
 		p.AddField(store.Int("state_code", StateCode(a.State)))

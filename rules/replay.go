@@ -20,16 +20,14 @@ func NewEngine(path string, outputs ...Output) (*Engine, error) {
 	return New(f.Rules(), outputs...), nil
 }
 
-// SetMonitor makes the engine read socket-monitor state from m at every
-// evaluation the Hook runs (nil: none).
-func (e *Engine) SetMonitor(m *MonitorState) { e.monitor = m }
-
 // Hook returns a function to register with pipeline.AddIntervalHook: it
 // evaluates the rules at every interval boundary of packet time (replay) or
-// of the live ticker, over the connections and the interval's points.
+// of the live ticker, over the snapshot and the interval's points
+// (EvalSnapshot). Socket-monitor events reach the rules as the interval's
+// zspy_monitor points.
 func (e *Engine) Hook() func(end time.Time, snap *tracker.Snapshot, points []store.Point) {
 	return func(end time.Time, snap *tracker.Snapshot, points []store.Point) {
-		e.Eval(end, Input{Records: snap.Records, Points: points, Monitor: e.monitor})
+		e.EvalSnapshot(end, snap, points)
 	}
 }
 

@@ -22,8 +22,10 @@ type Rule struct {
 	Group    string
 	Expr     *Expr
 	Detector string
-	Params   map[string]any
-	For      time.Duration
+	// Params are the detector's parameters (its own struct, e.g.
+	// *HWMParams); nil for an expression rule.
+	Params Params
+	For    time.Duration
 	// KeepFiringFor keeps an alert firing this long after its condition cleared.
 	KeepFiringFor time.Duration
 	Severity      Severity
@@ -43,10 +45,9 @@ func (r *Rule) Condition() string {
 	if r.Expr != nil {
 		return r.Expr.src
 	}
-	spec := detectors[r.Detector]
 	var parts []string
-	for _, p := range spec.params {
-		parts = append(parts, p.name+"="+formatParam(r.Params[p.name]))
+	for _, p := range r.Params.params() {
+		parts = append(parts, p.name+"="+formatParam(p.val))
 	}
 	return r.Detector + "(" + strings.Join(parts, ", ") + ")"
 }
@@ -500,13 +501,14 @@ func (p *fileParser) stringMap(n *yaml.Node, field string, check func(key string
 	return m
 }
 
-func (p *fileParser) params(spec *detectorSpec, n *yaml.Node, field string) map[string]any {
+func (p *fileParser) params(spec *detectorSpec, n *yaml.Node, field string) Params {
 	out := spec.defaults()
 	if n == nil {
 		return out
 	}
-	names := make([]string, len(spec.params))
-	for i, ps := range spec.params {
+	list := out.params()
+	names := make([]string, len(list))
+	for i, ps := range list {
 		names[i] = ps.name
 	}
 	if len(names) == 0 {
@@ -514,34 +516,29 @@ func (p *fileParser) params(spec *detectorSpec, n *yaml.Node, field string) map[
 		return out
 	}
 	p.mapping(n, field, names, func(key string, k, v *yaml.Node) {
-		ps := spec.param(key)
 		f := join(field, key)
-		switch ps.def.(type) {
-		case time.Duration:
+		switch val := spec.param(out, key).val.(type) {
+		case *time.Duration:
 			if d, ok := p.duration(v, f); ok {
-				out[key] = d
+				*val = d
 			}
-		case float64:
+		case *float64:
 			x, err := strconv.ParseFloat(v.Value, 64)
 			if v.Kind != yaml.ScalarNode || (v.Tag != "!!int" && v.Tag != "!!float") || err != nil {
 				p.errorf(v, f, "want a number, got %s", kindName(v))
 			} else if x < 0 {
 				p.errorf(v, f, "want a number ≥ 0, got %s", v.Value)
 			} else {
-				out[key] = x
+				*val = x
 			}
-		case int:
+		case *int:
 			x, err := strconv.Atoi(v.Value)
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!int" || err != nil {
 				p.errorf(v, f, "want a whole number, got %s", kindName(v))
 			} else if x < 0 {
 				p.errorf(v, f, "want a whole number ≥ 0, got %s", v.Value)
 			} else {
-				out[key] = x
-			}
-		case bool:
-			if b, ok := p.boolean(v, f); ok {
-				out[key] = b
+				*val = x
 			}
 		}
 	})
@@ -572,23 +569,12 @@ func (r *Rule) compile() error {
 // Clone returns a fresh copy of the rule with its own evaluation state.
 func (r *Rule) Clone() *Rule {
 	c := *r
-	c.Params = make(map[string]any, len(r.Params))
-	for k, v := range r.Params {
-		c.Params[k] = v
+	if r.Params != nil {
+		c.Params = detectors[r.Detector].clone(r.Params)
 	}
 	c.det = nil
 	if err := c.compile(); err != nil {
 		panic(err) // the rule compiled once already
 	}
 	return &c
-}
-
-func formatParam(v any) string {
-	switch x := v.(type) {
-	case time.Duration:
-		return x.String()
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	}
-	return fmt.Sprint(v)
 }

@@ -211,8 +211,14 @@ func TestParseGood(t *testing.T) {
 		t.Errorf("measurement %s", r.Expr.Measurement())
 	}
 	h := f.Groups[0].Rules[1]
-	if h.Params["zero_window"] != 250*time.Millisecond || h.Params["in_flight_full"] != time.Second {
-		t.Errorf("params %v", h.Params)
+	if hp, ok := h.Params.(*HWMParams); !ok || *hp != (HWMParams{ZeroWindow: 250 * time.Millisecond, InFlightFull: time.Second}) {
+		t.Errorf("params %#v", h.Params)
+	}
+	// A clone has parameters of its own.
+	c := h.Clone()
+	c.Params.(*HWMParams).ZeroWindow = time.Hour
+	if h.Params.(*HWMParams).ZeroWindow != 250*time.Millisecond {
+		t.Error("a clone shares its parameters with the rule")
 	}
 	all := f.Rules()
 	if again := f.Rules(); again[len(again)-1] == all[len(all)-1] || again[len(again)-1].det == all[len(all)-1].det && all[len(all)-1].det != nil {

@@ -100,7 +100,6 @@ type Session struct {
 	// store or rules).
 	intervals  bool
 	monLogs    []*monStream
-	monState   *rules.MonitorState
 	monEvents  uint64
 	sinkFailed bool
 
@@ -145,10 +144,6 @@ func New(cfg Config) *Session {
 		// When the store starts dropping points, and when it stops, the
 		// run hears of it at once (from Write, on this goroutine).
 		w.SetWarn(func(msg string) { s.warn("time series: %s", msg) })
-	}
-	if cfg.Rules != nil {
-		s.monState = &rules.MonitorState{}
-		cfg.Rules.SetMonitor(s.monState)
 	}
 	return s
 }
@@ -315,7 +310,7 @@ func (s *Session) tick(ts time.Time) {
 			}
 		}
 		if s.cfg.Rules != nil {
-			s.cfg.Rules.Hook()(end, snap, pts)
+			s.cfg.Rules.EvalSnapshot(end, snap, pts)
 		}
 		if s.cfg.OnInterval != nil {
 			s.cfg.OnInterval(end, snap, pts)
@@ -385,16 +380,13 @@ func (s *Session) mergeMonitorLogs(t time.Time, all bool) {
 	}
 }
 
-// monitorEvent folds one socket-monitor event into the model, the monitor
-// series and the rules' monitor state.
+// monitorEvent folds one socket-monitor event into the model and the
+// monitor series (which the rules read).
 func (s *Session) monitorEvent(ev *monitor.Event) {
 	s.monEvents++
 	s.p.Tracker.MonitorEvent(ev)
 	if s.intervals {
 		s.metrics.MonitorEvent(ev)
-	}
-	if s.monState != nil {
-		s.monState.Observe(ev)
 	}
 }
 

@@ -140,7 +140,7 @@ func FromRules(as []rules.Alert) []Alert {
 		case rules.StateResolved, rules.StateInactive:
 			since = a.ResolvedAt
 		}
-		st := AlertState(a.State)
+		st := AlertState(a.State.String())
 		if a.State == rules.StateInactive {
 			st = StateResolved // cleared before it fired
 		}

@@ -1,0 +1,78 @@
+package rules
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/zspy/zspy/zmtp"
+)
+
+// HeartbeatParams are heartbeat_timeout's parameters. heartbeat's peers
+// answer every PING within a millisecond; at the end of a capture one PING
+// may still be in flight.
+type HeartbeatParams struct {
+	Timeout       time.Duration
+	MinUnanswered int
+	Hold          time.Duration
+}
+
+func (p *HeartbeatParams) params() []param {
+	return []param{
+		{"timeout", "how long PINGs may go unanswered", &p.Timeout},
+		{"min_unanswered", "unanswered PINGs needed", &p.MinUnanswered},
+		{"hold", holdDoc, &p.Hold},
+	}
+}
+
+func init() {
+	register(detectorDef[HeartbeatParams]{
+		Name:     "heartbeat_timeout",
+		Doc:      "PINGs go unanswered by PONGs past a timeout (ZMTP 3.1 heartbeats)",
+		Severity: SevCritical,
+		Order:    10,
+		Defaults: HeartbeatParams{Timeout: time.Second, MinUnanswered: 2, Hold: defaultHold},
+		New:      func(p HeartbeatParams) detector { return &heartbeatDetector{p} },
+	})
+}
+
+type heartbeatDetector struct{ HeartbeatParams }
+
+func (d *heartbeatDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
+	var out []*finding
+	for _, c := range query(ts, Query{}).Records {
+		if c.Detection != zmtp.IsZMTP || closedTooLong(c, ts, d.Hold) {
+			continue
+		}
+		for i := range c.Dirs {
+			pings, pongs := c.Dirs[i].Pings, c.Dirs[1-i].Pongs
+			if pings <= pongs || pings-pongs < uint64(d.MinUnanswered) {
+				continue
+			}
+			// The first unanswered PING came after the last PONG (or after
+			// the connection started, when none came back).
+			since := c.Dirs[1-i].LastPong
+			if since.IsZero() {
+				since = c.Start
+			}
+			end := ts
+			if c.Closed {
+				end = c.Last
+			}
+			if end.Sub(since) < d.Timeout {
+				continue
+			}
+			f := connFinding(c, "/"+strconv.Itoa(i))
+			f.since, f.value = since.Add(d.Timeout), float64(pings-pongs)
+			types := [2]string{f.labels["client_type"], f.labels["server_type"]}
+			what := "still open"
+			if c.Closed {
+				what = "then the connection closed (" + c.State.String() + ")"
+			}
+			f.evidence = fmt.Sprintf("heartbeat timeout: %d PINGs from %s %s unanswered by %s %s for %s; %s",
+				pings-pongs, types[i], sideEP(c, i), types[1-i], sideEP(c, 1-i), fmtDur(end.Sub(since)), what)
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
+)
+
+// NoSubParams are pub_no_subscribers' parameters.
+type NoSubParams struct {
+	Grace time.Duration
+}
+
+func (p *NoSubParams) params() []param {
+	return []param{{"grace", "how long after connecting a SUB may go without a subscription", &p.Grace}}
+}
+
+func init() {
+	register(detectorDef[NoSubParams]{
+		Name:     "pub_no_subscribers",
+		Doc:      "a SUB connected to a publisher that is publishing has subscribed to nothing: it receives no message",
+		Severity: SevWarning,
+		Order:    9,
+		Defaults: NoSubParams{Grace: time.Second},
+		New:      func(p NoSubParams) detector { return &noSubDetector{p} },
+	})
+}
+
+type noSubDetector struct{ NoSubParams }
+
+// published sums the messages each publisher endpoint sent to its ZMTP
+// subscribers.
+func published(recs []*tracker.Record) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, c := range recs {
+		if sub, pub := subSides(c); sub >= 0 && c.Detection == zmtp.IsZMTP {
+			m[sideEP(c, pub)] += c.Dirs[pub].Messages
+		}
+	}
+	return m
+}
+
+func (d *noSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
+	recs := query(ts, Query{})
+	var out []*finding
+	// What each publisher sent since the last evaluation, from the records
+	// now and then; summed only when a subscriber lacks subscriptions.
+	var now, before map[string]uint64
+	for _, c := range recs.Records {
+		sub, pub := subSides(c)
+		if sub < 0 || c.Closed || c.Detection != zmtp.IsZMTP || c.Handshake != zmtp.HandshakeComplete || len(c.Subscriptions) > 0 {
+			continue
+		}
+		if ts.Sub(c.Start) < d.Grace {
+			continue
+		}
+		if now == nil {
+			now, before = published(recs.Records), published(query(ts, Query{Back: 1}).Records)
+		}
+		ep := sideEP(c, pub)
+		if now[ep] == before[ep] {
+			continue // the publisher is quiet: nothing is missed
+		}
+		f := connFinding(c, "")
+		f.since = c.Start.Add(d.Grace)
+		f.value = float64(now[ep] - before[ep])
+		f.labels["publisher"] = ep
+		state := "never subscribed"
+		if len(c.SubHistory) > 0 {
+			state = "cancelled every subscription"
+		}
+		f.evidence = fmt.Sprintf("%s %s connected to %s %s has %s: the publisher sent %d messages to its other subscribers since the last check and none to it",
+			sockName(c.Sides[sub].SocketType), sideEP(c, sub), sockName(c.Sides[pub].SocketType), ep, state, now[ep]-before[ep])
+		out = append(out, f)
+	}
+	return out
+}

@@ -1,0 +1,86 @@
+package rules
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/zspy/zspy/zmtp"
+)
+
+// RepStoppedParams are rep_stopped_replying's parameters.
+type RepStoppedParams struct {
+	Silence time.Duration
+}
+
+func (p *RepStoppedParams) params() []param {
+	return []param{{"silence", "how long without any reply while requests wait", &p.Silence}}
+}
+
+func init() {
+	register(detectorDef[RepStoppedParams]{
+		Name:     "rep_stopped_replying",
+		Doc:      "a REP or ROUTER endpoint that used to reply has sent no reply for a while although requests wait on its open connections",
+		Severity: SevCritical,
+		Order:    5,
+		Defaults: RepStoppedParams{Silence: 5 * time.Second},
+		New:      func(p RepStoppedParams) detector { return &repStoppedDetector{p} },
+	})
+}
+
+type repStoppedDetector struct{ RepStoppedParams }
+
+func (d *repStoppedDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
+	type acc struct {
+		typ         zmtp.SocketType
+		replies     uint64
+		lastReply   time.Time
+		oldest      time.Time
+		waiting     int
+		waitingConn int
+	}
+	eps := map[string]*acc{}
+	var order []string
+	for _, c := range query(ts, Query{}).Records {
+		if requester(c) != 0 {
+			continue // the server side must be the one replying
+		}
+		ep := serverName(c)
+		a := eps[ep]
+		if a == nil {
+			a = &acc{typ: c.ServerSocket}
+			eps[ep] = a
+			order = append(order, ep)
+		}
+		a.replies += c.Latency.Count
+		if l := c.Dirs[1].LastMessage; l.After(a.lastReply) {
+			a.lastReply = l
+		}
+		if c.Closed {
+			continue
+		}
+		if c.Outstanding > 0 {
+			if t := c.OldestRequest; a.oldest.IsZero() || t.Before(a.oldest) {
+				a.oldest = t
+			}
+			a.waiting += c.Outstanding
+			a.waitingConn++
+		}
+	}
+	var out []*finding
+	for _, ep := range order {
+		a := eps[ep]
+		if a.replies == 0 || a.waiting == 0 || ts.Sub(a.lastReply) < d.Silence || ts.Sub(a.oldest) < d.Silence {
+			continue
+		}
+		since := a.lastReply
+		if a.oldest.After(since) {
+			since = a.oldest
+		}
+		f := &finding{key: ep, server: ep, since: since.Add(d.Silence), value: ms(ts.Sub(a.lastReply)),
+			labels: map[string]string{"server_type": sockName(a.typ)}}
+		f.evidence = fmt.Sprintf("%s %s stopped replying: no reply for %s after %d replies, while %d request(s) wait on %d open connection(s), the oldest for %s",
+			sockName(a.typ), ep, fmtDur(ts.Sub(a.lastReply)), a.replies, a.waiting, a.waitingConn, fmtDur(ts.Sub(a.oldest)))
+		out = append(out, f)
+	}
+	return out
+}
