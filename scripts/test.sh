@@ -31,6 +31,18 @@ fi
 go vet ./...
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
+if ! tidy=$(go mod tidy -diff 2>&1); then
+  echo "go mod tidy would change go.mod/go.sum (run go mod tidy):" >&2
+  echo "$tidy" >&2
+  exit 1
+fi
+# staticcheck, from the Go module proxy (pinned; installed once per machine).
+staticcheck_version=v0.8.2
+gobin=$(go env GOPATH)/bin
+if ! "$gobin/staticcheck" -version 2>/dev/null | grep -q "${staticcheck_version#v}"; then
+  GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+"$gobin/staticcheck" ./...
 
 # Verbose output goes to a log; the terminal gets the package lines, every
 # failure in full, and a count of the tests that ran.

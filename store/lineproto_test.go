@@ -134,7 +134,7 @@ func sanitizeName(s string, eq bool) string {
 // every name and value reads back as documented.
 func FuzzAppendLine(f *testing.F) {
 	f.Add("zmtp_conn", "host", "lab-1", "messages", "ROUTER", int64(7), 1.5, true, int64(1700000000123456789))
-	f.Add("a b,c=d", "k y", "v,w=x", "f=g h", `say "hi" \o/`, int64(-1), -0.0, false, int64(-5))
+	f.Add("a b,c=d", "k y", "v,w=x", "f=g h", `say "hi" \o/`, int64(-1), math.Copysign(0, -1), false, int64(-5))
 	f.Add(`m\`, `k\`, `x\,y\ z\`, `f\=`, "l1\nl2\r", int64(math.MinInt64), 1e300, true, int64(0))
 	f.Add("#c", "", "", "", "", int64(0), math.NaN(), false, int64(1))
 	f.Fuzz(func(t *testing.T, meas, tk, tv, fk, sv string, iv int64, fv float64, bv bool, ts int64) {
