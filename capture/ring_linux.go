@@ -16,6 +16,14 @@ import (
 // memory: the kernel fills blocks of packets and hands a block over when it
 // is full or its timeout expires, so a busy capture makes one poll per block,
 // not one system call per packet. It is not safe for concurrent use.
+//
+// gopacket/gopacket's afpacket (v1.7.0) does the same at the same cost here
+// (0.29-0.38 µs against 0.32-0.43 µs a packet read and decoded, tcpreplay
+// into a veth), but it binds the socket to every protocol before a filter
+// can be attached (unfiltered packets queue meanwhile), and its CaptureInfo
+// hides what this source needs from each frame's header: the sockaddr_ll's
+// protocol, packet type and device type (duplicates, IPv4 or IPv6) and
+// tp_status's checksum bits. This walker is the 150 lines it would replace.
 type ring struct {
 	fd        int
 	mem       []byte
