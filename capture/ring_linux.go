@@ -220,9 +220,35 @@ func (r *ring) wait(timeout time.Duration) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("poll: %w", err)
 		}
+		if err := r.pollError(fds[0].Revents); err != nil {
+			return false, err
+		}
 		return r.ready(), nil
 	}
 }
+
+// pollError returns the socket's pending error when poll flagged one (the
+// interface went down or away), so that the capture ends with it instead of
+// polling on.
+func (r *ring) pollError(revents int16) error {
+	if revents&(unix.POLLERR|unix.POLLNVAL) == 0 {
+		return nil
+	}
+	if revents&unix.POLLNVAL != 0 {
+		return fmt.Errorf("poll: %w", unix.EBADF)
+	}
+	e, err := unix.GetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return fmt.Errorf("socket error: %w", err)
+	}
+	if e != 0 {
+		return fmt.Errorf("read: %w", unix.Errno(e))
+	}
+	return nil
+}
+
+// done reports whether the held block has been read out.
+func (r *ring) done() bool { return r.held && r.left == 0 }
 
 // stats returns and resets the kernel's counters: packets it passed the
 // filter, packets it dropped, and how often the ring was full (frozen).
