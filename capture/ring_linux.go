@@ -175,6 +175,11 @@ func (r *ring) next(p *rawPacket) bool {
 	}
 	r.left--
 	off := r.off
+	if off < 0 || off > len(r.base)-tp3HdrLen-sockaddrLLLen {
+		// An offset the kernel did not write: give the block back.
+		r.left = 0
+		return r.next(p)
+	}
 	h := r.base[off:]
 	if len(h) < tp3HdrLen+sockaddrLLLen {
 		// A header the kernel did not write: give the block back.
