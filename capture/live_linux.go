@@ -84,6 +84,7 @@ type LiveSource struct {
 	name        string
 	rings       []*ring
 	cur         int // ring being read
+	readOut     int // ring whose held block was read out on the last call, or -1
 	pkt         rawPacket
 	pfds        []unix.PollFd
 	num         uint64
@@ -182,7 +183,7 @@ func OpenLive(iface string, opts LiveOptions) (*LiveSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture on %s: %w", name, err)
 	}
-	s := &LiveSource{name: name, readTimeout: opts.ReadTimeout}
+	s := &LiveSource{name: name, readTimeout: opts.ReadTimeout, readOut: -1}
 	if !opts.Filter.Empty() {
 		s.filter = opts.Filter
 	}
@@ -217,17 +218,25 @@ func (s *LiveSource) RingSize() int { return s.ringSize }
 
 // nextPacket reads the next packet of a ready block into s.pkt, from the
 // current ring or the next that has one; it reports false when none has.
+// The rings take turns a block at a time, so that a busy one does not keep
+// the others waiting until they fill up.
 func (s *LiveSource) nextPacket() bool {
+	if s.readOut >= 0 {
+		// The block read out on the last call: its last packet is no longer
+		// in use.
+		s.rings[s.readOut].release()
+		s.readOut = -1
+	}
 	for range len(s.rings) {
-		if s.rings[s.cur].next(&s.pkt) {
+		r := s.rings[s.cur]
+		if r.next(&s.pkt) {
+			if r.done() && len(s.rings) > 1 {
+				s.readOut = s.cur
+				s.cur = (s.cur + 1) % len(s.rings)
+			}
 			return true
 		}
-		// Take turns a block at a time: a ring is left once its held block
-		// is read out and the next is not ready.
-		s.cur++
-		if s.cur == len(s.rings) {
-			s.cur = 0
-		}
+		s.cur = (s.cur + 1) % len(s.rings)
 	}
 	return false
 }
@@ -247,6 +256,11 @@ func (s *LiveSource) wait() (bool, error) {
 		}
 		if err != nil {
 			return false, fmt.Errorf("poll: %w", err)
+		}
+		for i, r := range s.rings {
+			if err := r.pollError(s.pfds[i].Revents); err != nil {
+				return false, err
+			}
 		}
 		for _, r := range s.rings {
 			if r.ready() {

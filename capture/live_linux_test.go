@@ -248,3 +248,45 @@ func TestLiveReadPacket(t *testing.T) {
 		break
 	}
 }
+
+// TestLiveCloseWhileReading closes a source, and reads its counters, while
+// another goroutine waits in Next: Next returns io.EOF (run with -race).
+func TestLiveCloseWhileReading(t *testing.T) {
+	src, err := OpenLive("lo", LiveOptions{ReadTimeout: 20 * time.Millisecond, Fanout: 2})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("no permission for a packet socket: %v", err)
+		}
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	waiting := make(chan struct{})
+	go func() {
+		var seg Segment
+		for i := 0; ; i++ {
+			err := src.Next(&seg)
+			if i == 0 {
+				close(waiting)
+			}
+			if err == nil || errors.Is(err, ErrTimeout) {
+				continue
+			}
+			done <- err
+			return
+		}
+	}()
+	<-waiting
+	for range 10 {
+		_ = src.Stats()
+	}
+	src.Close()
+	select {
+	case err := <-done:
+		if err != io.EOF {
+			t.Errorf("Next after Close: %v, want io.EOF", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Next still blocked 10 s after Close")
+	}
+	_ = src.Stats()
+}

@@ -16,6 +16,14 @@ import (
 // memory: the kernel fills blocks of packets and hands a block over when it
 // is full or its timeout expires, so a busy capture makes one poll per block,
 // not one system call per packet. It is not safe for concurrent use.
+//
+// gopacket/gopacket's afpacket (v1.7.0) does the same at the same cost here
+// (0.29-0.38 µs against 0.32-0.43 µs a packet read and decoded, tcpreplay
+// into a veth), but it binds the socket to every protocol before a filter
+// can be attached (unfiltered packets queue meanwhile), and its CaptureInfo
+// hides what this source needs from each frame's header: the sockaddr_ll's
+// protocol, packet type and device type (duplicates, IPv4 or IPv6) and
+// tp_status's checksum bits. This walker is the 150 lines it would replace.
 type ring struct {
 	fd        int
 	mem       []byte
@@ -167,6 +175,11 @@ func (r *ring) next(p *rawPacket) bool {
 	}
 	r.left--
 	off := r.off
+	if off < 0 || off > len(r.base)-tp3HdrLen-sockaddrLLLen {
+		// An offset the kernel did not write: give the block back.
+		r.left = 0
+		return r.next(p)
+	}
 	h := r.base[off:]
 	if len(h) < tp3HdrLen+sockaddrLLLen {
 		// A header the kernel did not write: give the block back.
@@ -212,9 +225,35 @@ func (r *ring) wait(timeout time.Duration) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("poll: %w", err)
 		}
+		if err := r.pollError(fds[0].Revents); err != nil {
+			return false, err
+		}
 		return r.ready(), nil
 	}
 }
+
+// pollError returns the socket's pending error when poll flagged one (the
+// interface went down or away), so that the capture ends with it instead of
+// polling on.
+func (r *ring) pollError(revents int16) error {
+	if revents&(unix.POLLERR|unix.POLLNVAL) == 0 {
+		return nil
+	}
+	if revents&unix.POLLNVAL != 0 {
+		return fmt.Errorf("poll: %w", unix.EBADF)
+	}
+	e, err := unix.GetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		return fmt.Errorf("socket error: %w", err)
+	}
+	if e != 0 {
+		return fmt.Errorf("read: %w", unix.Errno(e))
+	}
+	return nil
+}
+
+// done reports whether the held block has been read out.
+func (r *ring) done() bool { return r.held && r.left == 0 }
 
 // stats returns and resets the kernel's counters: packets it passed the
 // filter, packets it dropped, and how often the ring was full (frozen).

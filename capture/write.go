@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -9,10 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
 
 // WriterOptions configures a Writer.
@@ -50,8 +47,8 @@ type Writer struct {
 	n      int
 	f      *os.File
 	buf    *bufio.Writer
-	pcap   *pcapgo.Writer
-	ng     *pcapgo.NgWriter
+	ng     bool // pcapng, else pcap
+	hdr    [32]byte
 	size   int64
 	opened time.Time
 	err    error
@@ -126,17 +123,11 @@ func (w *Writer) next(ts time.Time) error {
 	cf := &countingFile{f: f}
 	w.f, w.buf, w.opened = f, bufio.NewWriterSize(cf, 1<<20), ts
 	w.files = append(w.files, name)
-	if w.ext == ".pcapng" {
-		ng, err := pcapgo.NewNgWriter(w.buf, layers.LinkTypeRaw)
-		if err != nil {
-			return fmt.Errorf("-w %s: %w", name, err)
-		}
-		w.ng, w.pcap = ng, nil
+	w.ng = w.ext == ".pcapng"
+	if w.ng {
+		w.buf.Write(pcapngHeader())
 	} else {
-		w.pcap, w.ng = pcapgo.NewWriterNanos(w.buf), nil
-		if err := w.pcap.WriteFileHeader(MaxRecordLen, layers.LinkTypeRaw); err != nil {
-			return fmt.Errorf("-w %s: %w", name, err)
-		}
+		w.buf.Write(pcapHeader())
 	}
 	// The header goes to the file at once: a file cut by a crash still
 	// opens.
@@ -159,10 +150,83 @@ func (c *countingFile) Write(p []byte) (int, error) {
 
 // recordLen is the bytes a packet of n captured bytes takes in the file.
 func (w *Writer) recordLen(n int) int64 {
-	if w.ng != nil {
+	if w.ng {
 		return 32 + int64((n+3)&^3) // enhanced packet block, no options
 	}
 	return pcapRecordHeaderLen + int64(n)
+}
+
+// The files are written here rather than with gopacket's pcapgo: its
+// layers package, which pcapgo needs, takes 23 ms to initialise at every
+// start of zspy, and the two formats' framing is this much.
+
+// pcapHeader is a pcap file header: nanosecond timestamps, raw IP.
+func pcapHeader() []byte {
+	h := make([]byte, 24)
+	le := binary.LittleEndian
+	le.PutUint32(h[0:], pcapMagicNano)
+	le.PutUint16(h[4:], 2)
+	le.PutUint16(h[6:], 4)
+	le.PutUint32(h[16:], MaxRecordLen)
+	le.PutUint32(h[20:], uint32(LinkRaw))
+	return h
+}
+
+// pcapngHeader is a section header block and one interface (raw IP,
+// nanosecond timestamps).
+func pcapngHeader() []byte {
+	le := binary.LittleEndian
+	shb := make([]byte, 28)
+	le.PutUint32(shb[0:], pcapngSHB)
+	le.PutUint32(shb[4:], 28)
+	le.PutUint32(shb[8:], pcapngByteOrder)
+	le.PutUint16(shb[12:], 1)                  // major
+	le.PutUint64(shb[16:], 0xffffffffffffffff) // section length: not given
+	le.PutUint32(shb[24:], 28)
+	idb := make([]byte, 32)
+	le.PutUint32(idb[0:], ngBlockIDB)
+	le.PutUint32(idb[4:], 32)
+	le.PutUint16(idb[8:], uint16(LinkRaw))
+	le.PutUint32(idb[12:], MaxRecordLen)
+	le.PutUint16(idb[16:], 9) // if_tsresol
+	le.PutUint16(idb[18:], 1)
+	idb[20] = 9 // 10^-9 s
+	// idb[24:28]: opt_endofopt
+	le.PutUint32(idb[28:], 32)
+	return append(shb, idb...)
+}
+
+// writeRecord writes one packet's record; w.mu is held.
+func (w *Writer) writeRecord(ts time.Time, data []byte, wire int) error {
+	le := binary.LittleEndian
+	n := len(data)
+	ns := ts.UnixNano()
+	if !w.ng {
+		h := w.hdr[:pcapRecordHeaderLen]
+		le.PutUint32(h[0:], uint32(ns/1e9))
+		le.PutUint32(h[4:], uint32(ns%1e9))
+		le.PutUint32(h[8:], uint32(n))
+		le.PutUint32(h[12:], uint32(wire))
+		w.buf.Write(h)
+		_, err := w.buf.Write(data)
+		return err
+	}
+	total := uint32(w.recordLen(n))
+	h := w.hdr[:28]
+	le.PutUint32(h[0:], ngBlockEPB)
+	le.PutUint32(h[4:], total)
+	le.PutUint32(h[8:], 0) // interface
+	le.PutUint32(h[12:], uint32(uint64(ns)>>32))
+	le.PutUint32(h[16:], uint32(ns))
+	le.PutUint32(h[20:], uint32(n))
+	le.PutUint32(h[24:], uint32(wire))
+	w.buf.Write(h)
+	w.buf.Write(data)
+	var tail [8]byte
+	pad := (4 - n%4) % 4
+	le.PutUint32(tail[pad:], total)
+	_, err := w.buf.Write(tail[:pad+4])
+	return err
 }
 
 // WritePacket writes one packet: data as captured (from the IP header on),
@@ -182,12 +246,10 @@ func (w *Writer) WritePacket(ts time.Time, data []byte, wire int) {
 	if w.opened.IsZero() {
 		w.opened = ts
 	}
-	ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: max(wire, len(data))}
-	if w.ng != nil {
-		w.err = w.ng.WritePacket(ci, data)
-	} else {
-		w.err = w.pcap.WritePacket(ci, data)
+	if len(data) > MaxRecordLen {
+		data = data[:MaxRecordLen]
 	}
+	w.err = w.writeRecord(ts, data, max(wire, len(data)))
 	w.size += w.recordLen(len(data))
 	w.pkts++
 	w.pktsInFile++
@@ -197,11 +259,6 @@ func (w *Writer) WritePacket(ts time.Time, data []byte, wire int) {
 func (w *Writer) flush() error {
 	if w.f == nil {
 		return nil
-	}
-	if w.ng != nil {
-		if err := w.ng.Flush(); err != nil {
-			return err
-		}
 	}
 	return w.buf.Flush()
 }

@@ -36,7 +36,8 @@ import (
 //	go test -run '^$' -bench CaptureTcpreplay -benchtime 1x ./e2e/
 //
 // ZSPY_BENCH_ROUNDS sets the round trips per REQ socket (64 sockets; default
-// 1600: about 205,000 packets).
+// 1600: about 205,000 packets). ZSPY_BENCH_BINARY runs another zspy build
+// (e.g. an older commit's, for before-and-after figures in one run).
 func BenchmarkCaptureTcpreplay(b *testing.B) {
 	requirePyzmq(b)
 	for _, tool := range []string{"tcpreplay", "tcprewrite", "tcpdump"} {
@@ -44,7 +45,7 @@ func BenchmarkCaptureTcpreplay(b *testing.B) {
 			b.Fatalf("%s not found (Debian packages tcpreplay, tcpdump; scripts/test.sh installs them): %v", tool, err)
 		}
 	}
-	zspy, _ := tools(b)
+	zspy := benchZspy(b)
 	rounds := 1600
 	if v := os.Getenv("ZSPY_BENCH_ROUNDS"); v != "" {
 		rounds, _ = strconv.Atoi(v)
@@ -108,6 +109,16 @@ func recordReqRep(b *testing.B, dir string, rounds int) []string {
 	return []string{file, moved}
 }
 
+// benchZspy is the zspy binary the benchmark runs: ZSPY_BENCH_BINARY, or
+// this tree's.
+func benchZspy(b *testing.B) string {
+	if p := os.Getenv("ZSPY_BENCH_BINARY"); p != "" {
+		return p
+	}
+	zspy, _ := tools(b)
+	return zspy
+}
+
 var (
 	reActual = regexp.MustCompile(`Actual: (\d+) packets .* sent in ([0-9.]+) seconds`)
 	reRated  = regexp.MustCompile(`Rated: .* ([0-9.]+) pps`)
@@ -129,7 +140,8 @@ func replayTrial(b *testing.B, capturer string, files []string, pps int, ref str
 		c = start(b, "tcpdump", tp.NSA, "tcpdump", "-i", tp.VethA, "-w", "/dev/null", "-c", strconv.Itoa(total))
 		c.waitLine(b, "listening line", contains("listening on"), true)
 	case "zspy":
-		c = startCapture(b, "zspy capture", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--count", strconv.Itoa(total))
+		c = start(b, "zspy capture", tp.NSA, benchZspy(b), "capture", "-i", tp.VethA, "--json", "--no-store", "--count", strconv.Itoa(total))
+		c.waitLine(b, `"zspy: capturing on" line`, contains("zspy: capturing on"), true)
 	}
 	// CPU spent starting up (in clock ticks; the figure is for the traffic).
 	cpu0 := cpuTicks(b, c.cmd.Process.Pid)
