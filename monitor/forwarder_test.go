@@ -1,0 +1,191 @@
+package monitor
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// plainPush is a hand-written ZMTP 3.0 PLAIN PUSH client on a raw TCP
+// connection: it completes the handshake with user and password and
+// returns the connection, or the error (an ERROR command's reason
+// included).
+func plainPush(t *testing.T, addr, user, pass string) (net.Conn, error) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(deadline))
+	greeting := make([]byte, 64)
+	greeting[0], greeting[9], greeting[10] = 0xFF, 0x7F, 3
+	copy(greeting[12:], "PLAIN")
+	cmd := func(name string, body []byte) []byte {
+		b := append([]byte{byte(len(name))}, name...)
+		b = append(b, body...)
+		return append([]byte{0x04, byte(len(b))}, b...)
+	}
+	recvCmd := func() (string, []byte, error) {
+		hdr := make([]byte, 2)
+		if _, err := io.ReadFull(conn, hdr); err != nil {
+			return "", nil, err
+		}
+		body := make([]byte, hdr[1])
+		if _, err := io.ReadFull(conn, body); err != nil {
+			return "", nil, err
+		}
+		n := int(body[0])
+		return string(body[1 : 1+n]), body[1+n:], nil
+	}
+	hello := append(append([]byte{byte(len(user))}, user...), byte(len(pass)))
+	hello = append(hello, pass...)
+	if _, err := conn.Write(append(greeting, cmd("HELLO", hello)...)); err != nil {
+		return nil, err
+	}
+	if _, err := io.ReadFull(conn, make([]byte, 64)); err != nil {
+		return nil, err
+	}
+	name, body, err := recvCmd()
+	if err != nil {
+		return nil, err
+	}
+	if name != "WELCOME" {
+		return nil, errors.New(name + " " + string(body))
+	}
+	meta := binary.BigEndian.AppendUint32([]byte("\x0bSocket-Type"), 4)
+	if _, err := conn.Write(cmd("INITIATE", append(meta, "PUSH"...))); err != nil {
+		return nil, err
+	}
+	if name, _, err := recvCmd(); err != nil || name != "READY" {
+		return nil, errors.New("no READY: " + name)
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+// The monitor test of issue 13: a bound endpoint guarded by PLAIN, under
+// ten idle TCP connects (held open, silent, for the whole test), a forwarder
+// without credentials, a real libzmq forwarder with the wrong password, and
+// an authenticated forwarder that sends a 70-frame message. The handshake
+// timeout is an hour: a serial accept loop (zmq4's) would wait on the first
+// idle connect for all of it. Every event of the real libzmq forwarder with
+// the right password arrives, as does the hostile one's event after its bad
+// message; nothing of the unauthenticated ones does.
+func TestBoundEndpointUnderAttack(t *testing.T) {
+	python(t)
+	const user, pass = "zspy", "s3cret"
+	sub, c := start(t, Config{Endpoints: []string{"@pull+tcp://127.0.0.1:0"},
+		Plain: &PlainAuth{Username: user, Password: pass}, HandshakeTimeout: time.Hour})
+	addr := c.listening(t)
+	host := strings.TrimPrefix(addr, "tcp://")
+
+	for range 10 {
+		idle, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { idle.Close() })
+	}
+	// No credentials: a NULL PUSH.
+	null, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { null.Close() })
+	_ = null.SetDeadline(time.Now().Add(deadline))
+	if err := zmtpPeer(null); err == nil {
+		t.Error("a NULL forwarder was accepted")
+	}
+	// Wrong user, wrong password.
+	for _, cred := range [][2]string{{"admin", pass}, {user, "guess"}} {
+		if _, err := plainPush(t, host, cred[0], cred[1]); err == nil || !strings.Contains(err.Error(), "ERROR \x03400") {
+			t.Errorf("%s:%s: %v, want ERROR 400", cred[0], cred[1], err)
+		}
+	}
+	// Wrong password, real libzmq: it retries on its own while the others
+	// run. (A PUB: its relay drops what it cannot deliver, where a PUSH
+	// would block with no peer, and the scenario waits on its own relay.)
+	wrong := startApp(t, "--forward", addr, "--mode", "connect", "--socket", "pub", "--plain", user+":guess", "retry")
+	// Authenticated but hostile: a message of MaxFrames+1 frames, then a good event.
+	hostile, err := plainPush(t, host, user, pass)
+	if err != nil {
+		t.Fatalf("authenticated raw forwarder: %v", err)
+	}
+	bad := append(bytesRepeat([]byte{0x01, 0x00}, MaxFrames), 0x00, 0x00)
+	if _, err := hostile.Write(append(bad, zmtpMsg(withSource("hostile/after", v1(le, 0x1, 5, "tcp://h:1")))...)); err != nil {
+		t.Fatal(err)
+	}
+	// The right password, real libzmq: every event it relays must arrive.
+	good := startApp(t, "--forward", addr, "--mode", "connect", "--socket", "push", "--plain", user+":"+pass,
+		"bind_connect", "bad_password")
+	recs := good.finish(t)
+	wrongRecs := wrong.finish(t)
+	c.waitFor(t, "every event of the authenticated forwarders", func() bool { return len(c.events) >= len(recs)+1 })
+
+	c.mu.Lock()
+	var fromGood []Event
+	var hostileEvents, wrongEvents int
+	for _, e := range c.events {
+		switch {
+		case e.Source == "hostile/after":
+			hostileEvents++
+		case strings.HasPrefix(e.Source, "retry/"):
+			wrongEvents++
+		default:
+			fromGood = append(fromGood, e)
+		}
+	}
+	mal := append([]Malformed(nil), c.mal...)
+	c.mu.Unlock()
+	compare(t, recs, fromGood)
+	if hostileEvents != 1 || wrongEvents != 0 || len(wrongRecs) == 0 {
+		t.Errorf("events: %d from the hostile forwarder (want 1), %d from the wrong password (want 0 of %d relayed)",
+			hostileEvents, wrongEvents, len(wrongRecs))
+	}
+	if len(mal) != 1 || !errors.Is(mal[0].Err, ErrTooLarge) {
+		t.Errorf("malformed %v, want the one 70-frame message", mal)
+	}
+	st := sub.Stats()
+	// The wrong user, the wrong password, libzmq's wrong password (at
+	// least once; it retries), and NULL.
+	if st.AuthFailures < 3 || st.HandshakeFailures < st.AuthFailures+1 || st.Refused != 0 {
+		t.Errorf("stats %+v: want at least 3 wrong credentials, 1 more failed handshake, none refused", st)
+	}
+}
+
+// Sources outside the allowlist are reset before anything is read; the
+// allowlist compares an IPv4 peer of a dual-stack socket as IPv4.
+func TestAllowlist(t *testing.T) {
+	sub, c := start(t, Config{Endpoints: []string{"@pull+tcp://127.0.0.1:0"},
+		Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	addr := c.listening(t)
+	// The reset can come before the dial returns.
+	if conn, err := net.Dial("tcp", strings.TrimPrefix(addr, "tcp://")); err == nil {
+		defer conn.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(deadline))
+		if n, err := conn.Read(make([]byte, 64)); err == nil {
+			t.Fatalf("read %d bytes (a greeting?) from an endpoint that should refuse 127.0.0.1", n)
+		}
+	}
+	c.waitFor(t, "the refusal", func() bool {
+		for _, l := range c.links {
+			if l.State == LinkRefused && errors.Is(l.Err, ErrNotAllowed) && strings.HasPrefix(l.Addr, "127.0.0.1:") {
+				return true
+			}
+		}
+		return false
+	})
+	if st := sub.Stats(); st.Refused != 1 || st.HandshakeFailures != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	s := &Subscriber{cfg: Config{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
+	if !s.allowed(netip.MustParseAddrPort("[::ffff:127.0.0.1]:5"), true) || s.allowed(netip.MustParseAddrPort("[::1]:5"), true) {
+		t.Error("IPv4-mapped peer not compared as IPv4, or ::1 taken for 127.0.0.0/8")
+	}
+}
