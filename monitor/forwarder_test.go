@@ -1,13 +1,17 @@
 package monitor
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -188,4 +192,42 @@ func TestAllowlist(t *testing.T) {
 	if !s.allowed(netip.MustParseAddrPort("[::ffff:127.0.0.1]:5"), true) || s.allowed(netip.MustParseAddrPort("[::1]:5"), true) {
 		t.Error("IPv4-mapped peer not compared as IPv4, or ::1 taken for 127.0.0.0/8")
 	}
+}
+
+// FuzzMsgReader: whatever a forwarder sends after its handshake, the reader
+// never panics, keeps at most MaxMessageSize bytes of a message, returns at
+// most MaxFrames frames, and reads a stream the same however it arrives.
+func FuzzMsgReader(f *testing.F) {
+	f.Add(zmtpMsg(withSource("app/sock", v1(le, 0x1, 7, "tcp://h:1"))), uint8(1))
+	f.Add(append(bytesRepeat([]byte{0x01, 0x00}, MaxFrames), 0x00, 0x01, 'x'), uint8(3))
+	f.Add([]byte{0x04, 0x07, 0x04, 'P', 'I', 'N', 'G', 0x00, 0x0a}, uint8(0))
+	f.Add([]byte{0x03, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0x00}, uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
+		read := func(src io.Reader) []string {
+			r := &msgReader{br: bufio.NewReaderSize(src, 16)}
+			var out []string
+			for {
+				frames, cmd, skipped, err := r.next()
+				if err != nil {
+					return append(out, "end")
+				}
+				total := 0
+				for _, f := range frames {
+					total += len(f)
+				}
+				if total > MaxMessageSize || len(frames) > MaxFrames || cap(r.buf) > 2*MaxMessageSize {
+					t.Fatalf("kept %d bytes in %d frames (buffer %d)", total, len(frames), cap(r.buf))
+				}
+				out = append(out, fmt.Sprintf("%q %q %v", frames, cmd, skipped))
+			}
+		}
+		whole := read(bytes.NewReader(data))
+		pieces := read(iotest.OneByteReader(bytes.NewReader(data)))
+		if chunk&1 == 1 {
+			pieces = read(iotest.HalfReader(bytes.NewReader(data)))
+		}
+		if strings.Join(whole, "\n") != strings.Join(pieces, "\n") {
+			t.Fatalf("split reads differ:\n%s\n---\n%s", strings.Join(whole, "\n"), strings.Join(pieces, "\n"))
+		}
+	})
 }
