@@ -131,6 +131,21 @@ func TestBoundEndpointUnderAttack(t *testing.T) {
 	recs := good.finish(t)
 	wrongRecs := wrong.finish(t)
 	c.waitFor(t, "every event of the authenticated forwarders", func() bool { return len(c.events) >= len(recs)+1 })
+	// The wrong user, the wrong password, libzmq's wrong password (at least
+	// once; it retries), and NULL, each refused.
+	c.waitFor(t, "the refusals", func() bool {
+		creds, other := 0, 0
+		for _, l := range c.links {
+			switch {
+			case l.State != LinkRefused:
+			case errors.Is(l.Err, errBadCredentials):
+				creds++
+			default:
+				other++
+			}
+		}
+		return creds >= 3 && other >= 1
+	})
 
 	c.mu.Lock()
 	var fromGood []Event
@@ -156,8 +171,6 @@ func TestBoundEndpointUnderAttack(t *testing.T) {
 		t.Errorf("malformed %v, want the one 70-frame message", mal)
 	}
 	st := sub.Stats()
-	// The wrong user, the wrong password, libzmq's wrong password (at
-	// least once; it retries), and NULL.
 	if st.AuthFailures < 3 || st.HandshakeFailures < st.AuthFailures+1 || st.Refused != 0 {
 		t.Errorf("stats %+v: want at least 3 wrong credentials, 1 more failed handshake, none refused", st)
 	}
