@@ -244,3 +244,35 @@ func FuzzMsgReader(f *testing.F) {
 		}
 	})
 }
+
+// A bound 0.0.0.0 listens on IPv4 only (Go's "tcp" would take every
+// address of both families), "*" on both.
+func TestListenFamilies(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		ln.Close()
+	}
+	for _, tc := range []struct {
+		addr string
+		v6   bool
+	}{{"0.0.0.0:0", false}, {"*:0", true}, {"[::]:0", true}} {
+		ep, err := ParseEndpoint("@tcp://"+tc.addr, SocketPull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := listen(t.Context(), ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		c, err := net.Dial("tcp6", net.JoinHostPort("::1", fmt.Sprint(port)))
+		if err == nil {
+			c.Close()
+		}
+		if (err == nil) != tc.v6 {
+			t.Errorf("%s: IPv6 dial error %v, want reachable %v", tc.addr, err, tc.v6)
+		}
+		ln.Close()
+	}
+}
