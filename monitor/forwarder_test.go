@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/go-zeromq/zmq4"
 )
 
 // plainPush is a hand-written ZMTP 3.0 PLAIN PUSH client on a raw TCP
@@ -274,5 +276,44 @@ func TestListenFamilies(t *testing.T) {
 			t.Errorf("%s: IPv6 dial error %v, want reachable %v", tc.addr, err, tc.v6)
 		}
 		ln.Close()
+	}
+}
+
+// Connecting to a forwarder that binds, zspy presents Config.Plain with
+// zmq4's PLAIN client (a fresh one on every dial: zmq4's forgets its
+// credentials after a handshake); the forwarder here is a zmq4 PUSH whose
+// PLAIN server reports what it was given.
+func TestDialWithPlain(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 2)
+	go func() {
+		for range 2 {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p := &plainServer{user: []byte("zspy"), pass: []byte("s3cret")}
+			zc, err := zmq4.Open(conn, p, zmq4.Push, nil, true, nil)
+			got <- p.gotUser
+			if err != nil {
+				conn.Close()
+				continue
+			}
+			_ = zc.SendMsg(zmq4.NewMsgFrom(v1(le, 0x1, 3, "tcp://h:1")...))
+			conn.Close() // zspy redials: a second handshake with the same credentials
+		}
+	}()
+	sub, c := start(t, Config{Endpoints: []string{"pull+tcp://" + ln.Addr().String()},
+		Plain: &PlainAuth{Username: "zspy", Password: "s3cret"}})
+	c.waitFor(t, "an event from each of two connections", func() bool { return len(c.events) >= 2 })
+	if u1, u2 := <-got, <-got; u1 != "zspy" || u2 != "zspy" {
+		t.Errorf("users presented %q, %q", u1, u2)
+	}
+	if st := sub.Stats(); st.HandshakeFailures != 0 || st.Connects < 2 {
+		t.Errorf("stats %+v", st)
 	}
 }
