@@ -108,6 +108,10 @@ func TestReplayHostileUsername(t *testing.T) {
 	if !strings.Contains(text, "user="+long.PlainUsername+" ") {
 		t.Errorf("text report lacks the 255-byte username:\n%s", text)
 	}
+	events, _ := replay(t, "--events", tr.CapturePath())
+	if i := strings.IndexAny(events, unsafeRunes); i >= 0 || !strings.Contains(events, `"command":"HELLO"`) {
+		t.Errorf("--events passes a control through at byte %d, or has no HELLO", i)
+	}
 	js, _ := replay(t, "--json", tr.CapturePath())
 	if i := strings.IndexAny(js, unsafeRunes); i >= 0 {
 		t.Errorf("JSON passes a control through at byte %d", i)
@@ -122,5 +126,47 @@ func TestReplayHostileUsername(t *testing.T) {
 	}
 	if !users[esc.PlainUsername] || !users[long.PlainUsername] || len(r.Warnings) > 0 {
 		t.Errorf("JSON usernames %v, warnings %q: want both users as sent and no warning", users, r.Warnings)
+	}
+}
+
+// Two connections captured for real from raw peers (testdata/hostile_wire):
+// a REQ/REP pair greeting with the unknown mechanism "x-custom", which zspy
+// once read as a 2.0 greeting (PUB to PUB: false critical
+// incompatible_sockets and handshake_failure alerts), and a PUSH whose frame
+// declares 2^63-1 bytes to a libzmq PULL, which drew no warning.
+func TestReplayHostileWire(t *testing.T) {
+	tr, err := truth.Load(filepath.Join("testdata", "hostile_wire"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := replay(t, tr.CapturePath())
+	if strings.Contains(text, "alert:") || strings.Contains(text, "INCOMPATIBLE") {
+		t.Errorf("alerts or an incompatible pair:\n%s", text)
+	}
+	out, _ := replay(t, "--json", "--no-rules", tr.CapturePath())
+	var r struct {
+		Connections []struct {
+			Client, Server, Mechanism, Handshake string
+			ClientSocket                         string `json:"client_socket"`
+			ServerSocket                         string `json:"server_socket"`
+			ZMTP                                 string `json:"zmtp"`
+			Errors                               []string
+			C2S                                  repDir `json:"c2s"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Connections) != 2 {
+		t.Fatalf("%d connections, want 2", len(r.Connections))
+	}
+	custom, huge := r.Connections[0], r.Connections[1]
+	want := tr.Conn("x-custom")
+	if custom.ZMTP != "3.1" || custom.Mechanism != "OTHER" || custom.ClientSocket != "REQ" || custom.ServerSocket != "REP" ||
+		custom.Handshake != "complete" || len(custom.Errors) != 0 || custom.C2S.Messages == nil || *custom.C2S.Messages != *want.C2S.Messages {
+		t.Errorf("x-custom connection: %+v, want ZMTP 3.1, OTHER, REQ→REP, complete, no errors, %d messages", custom, *want.C2S.Messages)
+	}
+	if len(huge.Errors) != 1 || !strings.Contains(huge.Errors[0], "implausibly large frame: 9223372036854775807 bytes") {
+		t.Errorf("huge-frame connection errors %q, want the implausible size named", huge.Errors)
 	}
 }

@@ -13,12 +13,22 @@
 //   - Decode and Decoder turn one message's frames into an Event. They are
 //     pure (no I/O, no clock) and never allocate by a count read off the
 //     wire, so the capture side can dissect forwarded monitor traffic too.
-//   - Subscriber receives on one or more endpoints with go-zeromq/zmq4 SUB,
-//     PAIR or PULL sockets, connecting or binding, reconnects on its own,
-//     and counts what it received, could not decode and lost.
-//   - The subscriber's transport checks the ZMTP framing before zmq4 reads it:
-//     a peer declaring a frame above MaxFrameSize or a message above MaxFrames
-//     is cut off and redialled instead of making zmq4 allocate by its size.
+//   - Subscriber receives on one or more endpoints as a SUB, PAIR or PULL,
+//     connecting or binding, reconnects on its own, and counts what it
+//     received, could not decode, lost and refused. go-zeromq/zmq4 runs each
+//     connection's ZMTP handshake (zmq4.Open); zspy accepts, dials and reads
+//     messages itself. Every connection to a bound endpoint hand-shakes on its
+//     own goroutine within Config.HandshakeTimeout, so a silent or hostile
+//     peer holds up no one (forwarder.go).
+//   - Access (auth.go): Config.Allow resets sources outside the listed
+//     networks before a byte is read; Config.Plain requires ZMTP PLAIN
+//     credentials, checked by zspy's own PLAIN server (zmq4's accepts any;
+//     zmq4 has no CURVE).
+//   - Limits (guard.go): during the handshake the guard checks the framing
+//     before zmq4 reads it; afterwards msgReader reads within the same
+//     limits. A frame above MaxFrameSize ends the connection (a connecting
+//     endpoint redials); a message above MaxFrames frames or MaxMessageSize
+//     bytes is skipped and reported, and the connection goes on.
 //
 // Message shapes (zmtp-wire.md §7); integers in the monitored host's byte
 // order (DecodeOptions.ByteOrder, little-endian by default):

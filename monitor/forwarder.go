@@ -47,16 +47,9 @@ func (s *Subscriber) serveDialled(ctx context.Context, ep Endpoint, out chan<- i
 			f, err = s.handshake(ctx, ep, c, false)
 		}
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || !s.retry(ctx, out, ep, fmt.Errorf("could not connect to %s: %w", ep.URL(), err), &backoff) {
 				return
 			}
-			s.dialFailed.Add(1)
-			s.link(ctx, out, LinkEvent{Via: ep.Spec, State: LinkDialFailed,
-				Err: fmt.Errorf("could not connect to %s: %w", ep.URL(), err)})
-			if !wait(ctx, backoff) {
-				return
-			}
-			backoff = min(2*backoff, s.cfg.ReconnectMax)
 			continue
 		}
 		backoff = s.cfg.ReconnectMin
@@ -77,6 +70,18 @@ func (s *Subscriber) serveDialled(ctx context.Context, ep Endpoint, out chan<- i
 			return
 		}
 	}
+}
+
+// retry reports a failed dial or bind, waits backoff and doubles it (up to
+// ReconnectMax); it reports whether ctx is still live.
+func (s *Subscriber) retry(ctx context.Context, out chan<- item, ep Endpoint, err error, backoff *time.Duration) bool {
+	s.dialFailed.Add(1)
+	s.link(ctx, out, LinkEvent{Via: ep.Spec, State: LinkDialFailed, Err: err})
+	if !wait(ctx, *backoff) {
+		return false
+	}
+	*backoff = min(2**backoff, s.cfg.ReconnectMax)
+	return true
 }
 
 // listen binds ep. An IPv4 address (0.0.0.0 included) listens on IPv4 only
@@ -110,16 +115,9 @@ func (s *Subscriber) serveBound(ctx context.Context, ep Endpoint, out chan<- ite
 	for ctx.Err() == nil {
 		ln, err := listen(ctx, ep)
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || !s.retry(ctx, out, ep, fmt.Errorf("could not bind %s: %w", ep.URL(), err), &backoff) {
 				return
 			}
-			s.dialFailed.Add(1)
-			s.link(ctx, out, LinkEvent{Via: ep.Spec, State: LinkDialFailed,
-				Err: fmt.Errorf("could not bind %s: %w", ep.URL(), err)})
-			if !wait(ctx, backoff) {
-				return
-			}
-			backoff = min(2*backoff, s.cfg.ReconnectMax)
 			continue
 		}
 		backoff = s.cfg.ReconnectMin

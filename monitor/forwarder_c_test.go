@@ -13,7 +13,8 @@ import (
 
 // TestCForwarder builds contrib/c/zspy_monitor.c's demo against the real
 // libzmq (needs gcc and libzmq3-dev; scripts/setup.d/monitor.sh installs
-// them) and checks zspy receives every event each relay says it forwarded.
+// them) and checks zspy receives every event each relay says it forwarded,
+// with NULL and with PLAIN credentials (zspy_monitor_forward_plain).
 func TestCForwarder(t *testing.T) {
 	if _, err := exec.LookPath("cc"); err != nil {
 		t.Skip("no C compiler")
@@ -27,9 +28,23 @@ func TestCForwarder(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	_, c := start(t, Config{Endpoints: []string{"@pull+tcp://127.0.0.1:0"}})
+	for _, auth := range []*PlainAuth{nil, {Username: "zspy", Password: "c-s3cret"}} {
+		name := "NULL"
+		if auth != nil {
+			name = "PLAIN"
+		}
+		t.Run(name, func(t *testing.T) { cForwarder(t, bin, auth) })
+	}
+}
+
+func cForwarder(t *testing.T, bin string, auth *PlainAuth) {
+	sub, c := start(t, Config{Endpoints: []string{"@pull+tcp://127.0.0.1:0"}, Plain: auth})
 	addr := c.listening(t)
-	out, err := exec.Command(bin, addr).Output()
+	args := []string{addr}
+	if auth != nil {
+		args = append(args, auth.Username, auth.Password)
+	}
+	out, err := exec.Command(bin, args...).Output()
 	if err != nil {
 		t.Fatalf("demo: %v", err)
 	}
@@ -66,5 +81,8 @@ func TestCForwarder(t *testing.T) {
 	}
 	if !strings.HasPrefix(req, "CONNECT_DELAYED CONNECTED HANDSHAKE_SUCCEEDED") || !strings.HasSuffix(req, "MONITOR_STOPPED") {
 		t.Errorf("req events: %s", req)
+	}
+	if st := sub.Stats(); st.HandshakeFailures != 0 || st.Connects != 2 {
+		t.Errorf("stats %+v: want both relays accepted, no failed handshake", st)
 	}
 }

@@ -1,10 +1,12 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"time"
 
+	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
@@ -41,6 +43,8 @@ type EventLine struct {
 // EventWriter prints tracker events as JSON lines. It implements
 // tracker.Listener.
 type EventWriter struct {
+	w    io.Writer
+	buf  bytes.Buffer
 	enc  *json.Encoder
 	opt  Options
 	Err  error // the first write error
@@ -51,9 +55,10 @@ var _ tracker.Listener = (*EventWriter)(nil)
 
 // NewEventWriter returns a writer of JSON event lines to w.
 func NewEventWriter(w io.Writer, opt Options) *EventWriter {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return &EventWriter{enc: enc, opt: opt}
+	ew := &EventWriter{w: w, opt: opt}
+	ew.enc = json.NewEncoder(&ew.buf)
+	ew.enc.SetEscapeHTML(false)
+	return ew
 }
 
 // TrackerEvent writes one event.
@@ -119,7 +124,12 @@ func (w *EventWriter) TrackerEvent(e *tracker.Event) {
 	if e.Err != nil {
 		l.Error = e.Err.Error()
 	}
-	w.Err = w.enc.Encode(l)
+	// Metadata names and errors are peers' text: C1 controls and
+	// bidirectional overrides go out \u-escaped (textsafe.JSON).
+	w.buf.Reset()
+	if w.Err = w.enc.Encode(l); w.Err == nil {
+		_, w.Err = w.w.Write(textsafe.JSON(w.buf.Bytes()))
+	}
 }
 
 // preview renders bytes for people: printable ASCII as is, other bytes as '.'.

@@ -35,6 +35,7 @@ type captureFlags struct {
 	promisc     bool
 	monitors    []string
 	monSocket   string
+	monAccess   monitorAccess
 	idle        time.Duration
 	keepClosed  int
 	ephemeral   tracker.PortRange
@@ -76,6 +77,7 @@ packet twice; zspy counts it once.`,
 	fl.BoolVar(&f.promisc, "promisc", false, "put the interface in promiscuous mode")
 	fl.StringArrayVar(&f.monitors, "monitor", nil, "merge socket-monitor events from this forwarding endpoint (repeatable; see zspy monitor)")
 	fl.StringVar(&f.monSocket, "monitor-socket", "sub", "socket for --monitor endpoints: sub, pair or pull")
+	f.monAccess.register(cmd, "monitor-")
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long")
 	fl.Var(portRangeFlag{&f.ephemeral}, "ephemeral-ports", ephemeralUsage)
 	fl.IntVar(&f.keepClosed, "keep-closed", 10000, "closed connections kept for the report and dashboard (oldest dropped first, counted; 0: all)")
@@ -167,7 +169,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		}()
 	}
 	if len(f.monitors) > 0 {
-		evs, err := startMonitors(ctx, f.monitors, f.monSocket)
+		evs, err := startMonitors(ctx, f.monitors, f.monSocket, f.monAccess)
 		if err != nil {
 			src.Close()
 			return err
@@ -233,14 +235,21 @@ func liveError(err error) error {
 
 // startMonitors subscribes to socket-monitor forwarders and returns their
 // events on one channel.
-func startMonitors(ctx context.Context, endpoints []string, socket string) (<-chan monitor.Event, error) {
+func startMonitors(ctx context.Context, endpoints []string, socket string, access monitorAccess) (<-chan monitor.Event, error) {
 	kind, err := monitor.ParseSocketKind(socket)
 	if err != nil {
 		return nil, err
 	}
-	sub, err := monitor.NewSubscriber(monitor.Config{Endpoints: endpoints, Socket: kind})
+	mcfg := monitor.Config{Endpoints: endpoints, Socket: kind}
+	if err := access.apply(&mcfg); err != nil {
+		return nil, err
+	}
+	sub, err := monitor.NewSubscriber(mcfg)
 	if err != nil {
 		return nil, err
+	}
+	for _, spec := range openToAnyone(sub, mcfg) {
+		fmt.Fprintf(os.Stderr, "zspy: warning: --monitor %s accepts events from any host: bind 127.0.0.1, or add --monitor-allow or --monitor-plain-user\n", spec)
 	}
 	ch := make(chan monitor.Event, 4096)
 	go func() {
@@ -253,6 +262,7 @@ func startMonitors(ctx context.Context, endpoints []string, socket string) (<-ch
 				}
 			},
 			Malformed: func(m monitor.Malformed) { fmt.Fprintln(os.Stderr, "zspy: warning:", m) },
+			Link:      refusalWarner("zspy: warning: --monitor"),
 		})
 		if err != nil && ctx.Err() == nil {
 			fmt.Fprintln(os.Stderr, "zspy: monitor:", err)

@@ -6,7 +6,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-zeromq/zmq4"
+	"github.com/zspy/zspy/monitor"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
@@ -249,5 +253,73 @@ func TestMonitorCmdSIGTERM(t *testing.T) {
 	}
 	if se := run.stderr.String(); !strings.Contains(se, "1 messages received, 1 events") {
 		t.Errorf("stderr: %s", se)
+	}
+}
+
+// The access flags: a bad --allow, a PLAIN user without a password (neither
+// file nor environment) and a password file without a user are errors; a
+// password comes from the file's first line.
+func TestMonitorCmdAccessFlags(t *testing.T) {
+	t.Setenv(passwordEnv, "")
+	os.Unsetenv(passwordEnv)
+	for _, args := range [][]string{
+		{"--allow", "10.0.0.300", "tcp://h:1"},
+		{"--allow", "10.0.0.0/33", "tcp://h:1"},
+		{"--plain-user", "zspy", "tcp://h:1"},
+		{"--plain-password-file", "/nonexistent", "tcp://h:1"},
+		{"--plain-user", "zspy", "--plain-password-file", "/nonexistent", "tcp://h:1"},
+	} {
+		root := newRootCmd()
+		root.SetArgs(append([]string{"monitor", "--duration", "1ms"}, args...))
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		if err := root.Execute(); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "pass")
+	if err := os.WriteFile(file, []byte("s3cret\r\nignored\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := monitorAccess{plainUser: "zspy", passwordFile: file, allow: []string{"10.1.2.3", "192.168.0.0/16"}}
+	var cfg monitor.Config
+	if err := a.apply(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Plain == nil || *cfg.Plain != (monitor.PlainAuth{Username: "zspy", Password: "s3cret"}) ||
+		fmt.Sprint(cfg.Allow) != "[10.1.2.3/32 192.168.0.0/16]" {
+		t.Errorf("config %+v %v", cfg.Plain, cfg.Allow)
+	}
+	t.Setenv(passwordEnv, "from-env")
+	a.passwordFile = ""
+	if err := a.apply(&cfg); err != nil || cfg.Plain.Password != "from-env" {
+		t.Errorf("password from the environment: %v %+v", err, cfg.Plain)
+	}
+}
+
+// A bound tcp endpoint off loopback with neither an allowlist nor PLAIN
+// draws a warning; on loopback, or guarded, none.
+func TestMonitorCmdOpenEndpointWarning(t *testing.T) {
+	t.Setenv(passwordEnv, "s3cret")
+	for _, tc := range []struct {
+		args []string
+		warn bool
+	}{
+		{[]string{"@pull+tcp://0.0.0.0:0"}, true},
+		{[]string{"@pull+tcp://127.0.0.1:0"}, false},
+		{[]string{"--allow", "10.0.0.0/8", "@pull+tcp://0.0.0.0:0"}, false},
+		{[]string{"--plain-user", "zspy", "@pull+tcp://0.0.0.0:0"}, false},
+	} {
+		root := newRootCmd()
+		var stderr lockedBuffer
+		root.SetArgs(append([]string{"monitor", "--duration", "1ms"}, tc.args...))
+		root.SetOut(io.Discard)
+		root.SetErr(&stderr)
+		if err := root.Execute(); err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := strings.Contains(stderr.String(), "accepts events from any host"); got != tc.warn {
+			t.Errorf("%v: warning %v, want %v: %s", tc.args, got, tc.warn, stderr.String())
+		}
 	}
 }

@@ -21,7 +21,15 @@
  *     zspy_monitor_join(fwd);    // ... which ends the relay thread
  *
  * zspy side:  zspy monitor tcp://127.0.0.1:7777          (bind = 1, ZMQ_PUB)
- *             zspy monitor --socket pull @tcp://0.0.0.0:7777 (bind = 0, ZMQ_PUSH)
+ *             zspy monitor --socket pull @tcp://127.0.0.1:7777 (bind = 0, ZMQ_PUSH)
+ *
+ * When zspy binds with --plain-user, connect with credentials:
+ *
+ *     zspy_monitor_forward_plain(ctx, sock, "tcp://10.0.0.2:7777",
+ *             "billing/dealer", ZMQ_PUSH, "zspy", password);
+ *
+ * (ZMTP PLAIN: the password crosses the network in clear text; keep it to
+ * loopback, ipc:// or a private network.)
  *
  * With ZMQ_PUB, events sent before zspy's subscription arrives are lost;
  * ZMQ_PUSH and ZMQ_PAIR keep them queued (up to the high-water mark).
@@ -32,6 +40,7 @@
  * Compile with -DZSPY_MONITOR_DEMO for a small demo program (zspy's tests
  * build and run it).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -92,8 +101,33 @@ done:
  * non-zero, else connect) on a socket of the given type (ZMQ_PUB, ZMQ_PUSH
  * or ZMQ_PAIR).  Call it before sock's bind/connect to see every event.
  * Returns NULL with errno set on failure. */
+static zspy_monitor_t *zspy_monitor_start(void *ctx, void *sock, const char *endpoint,
+                                          const char *source, int bind, int type,
+                                          const char *username, const char *password);
+
 zspy_monitor_t *zspy_monitor_forward(void *ctx, void *sock, const char *endpoint,
                                      const char *source, int bind, int type)
+{
+    return zspy_monitor_start(ctx, sock, endpoint, source, bind, type, NULL, NULL);
+}
+
+/* As zspy_monitor_forward, connecting to a zspy that binds with
+ * --plain-user: the relay presents ZMTP PLAIN credentials (each at most 255
+ * bytes), and zspy refuses it (ERROR 400) if they are wrong. */
+zspy_monitor_t *zspy_monitor_forward_plain(void *ctx, void *sock, const char *endpoint,
+                                           const char *source, int type,
+                                           const char *username, const char *password)
+{
+    if (!username || !password || strlen(username) > 255 || strlen(password) > 255) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return zspy_monitor_start(ctx, sock, endpoint, source, 0, type, username, password);
+}
+
+static zspy_monitor_t *zspy_monitor_start(void *ctx, void *sock, const char *endpoint,
+                                          const char *source, int bind, int type,
+                                          const char *username, const char *password)
 {
     char addr[64];
     int linger = 1000;
@@ -107,6 +141,9 @@ zspy_monitor_t *zspy_monitor_forward(void *ctx, void *sock, const char *endpoint
     if (!m->out)
         goto fail;
     zmq_setsockopt(m->out, ZMQ_LINGER, &linger, sizeof linger);
+    if (username && (zmq_setsockopt(m->out, ZMQ_PLAIN_USERNAME, username, strlen(username)) != 0 ||
+                     zmq_setsockopt(m->out, ZMQ_PLAIN_PASSWORD, password, strlen(password)) != 0))
+        goto fail;
     if ((bind ? zmq_bind(m->out, endpoint) : zmq_connect(m->out, endpoint)) != 0)
         goto fail;
     if (zmq_socket_monitor(sock, addr, ZMQ_EVENT_ALL) != 0)
@@ -141,9 +178,10 @@ unsigned long zspy_monitor_join(zspy_monitor_t *m)
 }
 
 #ifdef ZSPY_MONITOR_DEMO
-/* zspy_monitor_demo ENDPOINT: a REP and a REQ exchange one message, both
- * monitored, their events pushed to ENDPOINT (where zspy binds a PULL);
- * prints how many events each relay forwarded. */
+/* zspy_monitor_demo ENDPOINT [USER PASSWORD]: a REP and a REQ exchange one
+ * message, both monitored, their events pushed to ENDPOINT (where zspy binds
+ * a PULL), with PLAIN credentials when given; prints how many events each
+ * relay forwarded. */
 int main(int argc, char **argv)
 {
     char ep[256], buf[16];
@@ -151,15 +189,20 @@ int main(int argc, char **argv)
     unsigned long nrep, nreq;
     void *ctx, *rep, *req;
     zspy_monitor_t *frep, *freq;
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s ENDPOINT\n", argv[0]);
+    if (argc != 2 && argc != 4) {
+        fprintf(stderr, "usage: %s ENDPOINT [USER PASSWORD]\n", argv[0]);
         return 2;
     }
     ctx = zmq_ctx_new();
     rep = zmq_socket(ctx, ZMQ_REP);
     req = zmq_socket(ctx, ZMQ_REQ);
-    frep = zspy_monitor_forward(ctx, rep, argv[1], "c-demo/rep", 0, ZMQ_PUSH);
-    freq = zspy_monitor_forward(ctx, req, argv[1], "c-demo/req", 0, ZMQ_PUSH);
+    if (argc == 4) {
+        frep = zspy_monitor_forward_plain(ctx, rep, argv[1], "c-demo/rep", ZMQ_PUSH, argv[2], argv[3]);
+        freq = zspy_monitor_forward_plain(ctx, req, argv[1], "c-demo/req", ZMQ_PUSH, argv[2], argv[3]);
+    } else {
+        frep = zspy_monitor_forward(ctx, rep, argv[1], "c-demo/rep", 0, ZMQ_PUSH);
+        freq = zspy_monitor_forward(ctx, req, argv[1], "c-demo/req", 0, ZMQ_PUSH);
+    }
     if (!frep || !freq) {
         perror("zspy_monitor_forward");
         return 1;

@@ -51,7 +51,7 @@ class Forwarder:
     """Relays one socket's monitor events; created by forward()."""
 
     def __init__(self, sock, endpoint, source, bind, socket_type, events,
-                 on_forward, linger_ms, wait_subscriber, on_bound):
+                 on_forward, linger_ms, wait_subscriber, on_bound, plain=None):
         self.endpoint = endpoint
         self.source = None if source is None else _as_bytes(source)
         self.forwarded = 0
@@ -67,6 +67,13 @@ class Forwarder:
         self._xpub = socket_type == zmq.XPUB
         self._out = ctx.socket(socket_type)
         self._out.linger = linger_ms
+        if plain is not None:
+            if bind:
+                self._out.close(0)
+                raise ValueError("plain credentials are for connecting to a zspy that binds (bind=False)")
+            user, password = plain
+            self._out.plain_username = _as_bytes(user)
+            self._out.plain_password = _as_bytes(password)
         if bind:
             self._out.bind(endpoint)
             self.endpoint = self._out.get(zmq.LAST_ENDPOINT).decode()
@@ -159,7 +166,7 @@ def _as_bytes(s):
 
 def forward(sock, endpoint, source=None, bind=True, socket_type=zmq.PUB,
             events=zmq.EVENT_ALL, on_forward=None, linger_ms=1000,
-            wait_subscriber=None, on_bound=None):
+            wait_subscriber=None, on_bound=None, plain=None):
     """Starts relaying sock's monitor events to endpoint; returns a Forwarder.
 
     sock        the pyzmq socket to monitor (call before its bind/connect to
@@ -170,7 +177,7 @@ def forward(sock, endpoint, source=None, bind=True, socket_type=zmq.PUB,
                 as a leading frame, so one zspy can tell many sources apart.
                 None sends no source frame.
     bind        True: bind endpoint, zspy connects (zspy monitor tcp://host:port).
-                False: connect to it, zspy binds (zspy monitor @tcp://*:port).
+                False: connect to it, zspy binds (zspy monitor @tcp://127.0.0.1:port).
     socket_type zmq.PUB (zspy --socket sub, the default), zmq.PUSH (--socket
                 pull) or zmq.PAIR (--socket pair).  PUB drops events while no
                 subscriber is connected or its subscription has not arrived;
@@ -185,6 +192,10 @@ def forward(sock, endpoint, source=None, bind=True, socket_type=zmq.PUB,
                 is lost to the subscriber joining late; TimeoutError if none.
     on_bound    optional callable given the bound endpoint (e.g. to announce
                 the port chosen for "tcp://127.0.0.1:*") before waiting.
+    plain       (username, password): ZMTP PLAIN credentials presented to a
+                zspy that binds with --plain-user (bind=False only); zspy
+                refuses the relay (ERROR 400) if they are wrong.  PLAIN sends
+                them in clear text: loopback, ipc:// or a private network.
     """
     return Forwarder(sock, endpoint, source, bind, socket_type, events,
-                     on_forward, linger_ms, wait_subscriber, on_bound)
+                     on_forward, linger_ms, wait_subscriber, on_bound, plain)

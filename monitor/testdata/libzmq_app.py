@@ -7,9 +7,10 @@ file, and exits 0 once every relay has ended.  Each scenario waits for the
 events it is about (read off its own relay) before moving on: no sleeps.
 
   libzmq_app.py --forward ENDPOINT --mode connect|bind --socket push|pub|pair
-                --record FILE SCENARIO...
+                [--plain USER:PASSWORD] --record FILE SCENARIO...
 
-connect mode: every relay connects to ENDPOINT (zspy binds, e.g. a PULL).
+connect mode: every relay connects to ENDPOINT (zspy binds, e.g. a PULL),
+              with PLAIN credentials when --plain is given.
 bind mode:    one relay binds ENDPOINT and prints "ready <endpoint>" on stdout;
               only single-socket scenarios (retry) are allowed.
 """
@@ -83,9 +84,10 @@ class App:
         sock = self.ctx.socket(kind)
         sock.linger = 0
         if self.args.mode == "connect":
+            plain = tuple(self.args.plain.split(":", 1)) if self.args.plain else None
             fwd = zspy_monitor.forward(sock, self.args.forward, source=source, bind=False,
                                        socket_type=self.socket_type,
-                                       on_forward=self.rec.hook(source))
+                                       on_forward=self.rec.hook(source), plain=plain)
         else:
             wait = 2 * TIMEOUT if self.socket_type == zmq.PUB else None
             fwd = zspy_monitor.forward(sock, self.args.forward, source=source, bind=True,
@@ -215,6 +217,7 @@ def main():
     p.add_argument("--mode", choices=["connect", "bind"], default="connect")
     p.add_argument("--socket", choices=["push", "pub", "pair"], default="push")
     p.add_argument("--record", required=True)
+    p.add_argument("--plain", help="USER:PASSWORD presented to zspy (connect mode)")
     p.add_argument("scenarios", nargs="+",
                    choices=["bind_connect", "mechanism_mismatch", "bad_password", "retry"])
     args = p.parse_args()
