@@ -164,10 +164,10 @@ type Conn struct {
 	TopicDelivered map[string]uint64
 	pending        []pendingReq
 	PendingLost    uint64
-	// EarlyReplies counts replies captured before any request was pending:
-	// on a SPAN port whose requester side lags, a reply can be captured
-	// before its request. Each answers the next request seen (no latency is
-	// measured for it); earlyUsed counts those so answered.
+	// EarlyReplies counts replies captured before the request they answer
+	// (mirror.go: a SPAN port whose requester side lags). Each answers the
+	// next request seen (no latency is measured for it); earlyUsed counts
+	// those so answered.
 	EarlyReplies, earlyUsed uint64
 
 	RefusedBefore int // refused attempts from the same client host to this server before it
