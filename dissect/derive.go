@@ -54,6 +54,12 @@ func (c *Conn) deriveGap(d zmtp.Dir, n uint64, ts time.Time) bool {
 	if s.framing == fV1 || s.identity || (s.fs == fsBody && s.command) {
 		return false
 	}
+	if c.mech == zmtp.MechCURVE || s.sock == zmtp.SUB || s.sock == zmtp.XSUB ||
+		(s.fs == fsBody && len(s.buf) >= 8 && string(s.buf[:8]) == "\x07MESSAGE") {
+		// CURVE boxes count plaintext sizes, and a SUB's messages may be
+		// subscriptions: a frame passed over can be neither.
+		return false
+	}
 	var base uint64 // offset of the header of the frame the gap begins in
 	if s.fs == fsBody {
 		if s.flags&1 != 0 || s.flags&4 != 0 {

@@ -103,3 +103,22 @@ func TestDeriveUnconfirmedAtEnd(t *testing.T) {
 		t.Fatalf("frames %d derived %d lost sync %d; want 1 frame and lost sync", r.frames, r.derived, r.lostSync)
 	}
 }
+
+// TestDeriveNotForCurve: CURVE boxes are counted by their plaintext sizes,
+// which a box passed in a gap cannot give: no hypothesis, lost sync.
+func TestDeriveNotForCurve(t *testing.T) {
+	r := &derivedRecorder{}
+	c := NewConn(r, Options{}, true)
+	ts := time.Unix(0, 0)
+	c.Feed(s2c, greeting("CURVE", 1), ts)
+	var stream []byte
+	for range 100 {
+		box := append([]byte("\x07MESSAGE"), make([]byte, 8+16+1+150)...)
+		stream = append(stream, frame(0, box)...)
+	}
+	snapFeed(c, stream, 1448, 62, ts)
+	c.Finish(ts)
+	if r.derived != 0 || r.lostSync == 0 {
+		t.Fatalf("derived %d, lost sync %d: want none derived, lost sync", r.derived, r.lostSync)
+	}
+}

@@ -167,10 +167,9 @@ type Record struct {
 	// longest subscription the message's first frame starts with).
 	TopicDelivered map[string]uint64
 	PendingLost    uint64
-	// EarlyReplies counts replies captured before any request was pending:
-	// on a SPAN port whose requester side lags, a reply can be captured
-	// before its request. Each answers the next request seen (no latency is
-	// measured for it).
+	// EarlyReplies counts replies captured before the request they answer
+	// (mirror.go: a SPAN port whose requester side lags). Each answers the
+	// next request seen (no latency is measured for it).
 	EarlyReplies uint64
 
 	RefusedBefore int // refused attempts from the same client host to this server before it

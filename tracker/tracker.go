@@ -602,7 +602,9 @@ func (c *conn) requestReply(i int, m *msgAcc, ts time.Time) {
 		// (A REP sends only replies, even before the requester's READY,
 		// which a lagging mirror can deliver later.)
 		if len(c.pending) == 0 {
-			c.EarlyReplies++
+			if c.requestLate(1 - i) {
+				c.EarlyReplies++
+			}
 			return
 		}
 		k := 0
