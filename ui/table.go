@@ -6,6 +6,8 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/mattn/go-runewidth"
 	"github.com/rivo/tview"
+
+	"github.com/zspy/zspy/zmtp"
 )
 
 // connTable is the connections table: a header line and one line per row,
@@ -157,9 +159,9 @@ func rowStyle(r *Row) tcell.Style {
 		return st.Foreground(tcell.ColorRed)
 	case r.Alert == 1:
 		return st.Foreground(tcell.ColorYellow)
-	case !r.C.Compatible || len(r.C.Errors) > 0:
+	case hasErrors(r.Rec):
 		return st.Foreground(tcell.ColorFuchsia)
-	case r.C.State == "open":
+	case r.Rec.State == zmtp.StateOpen:
 		return st
 	}
 	return st.Foreground(tcell.ColorGray)
@@ -170,14 +172,14 @@ func cellStyle(col *Column, r *Row, base tcell.Style) tcell.Style {
 	switch col.Name {
 	case "STATE":
 		if r.Alert == 0 {
-			return base.Foreground(tcell.GetColor(stateColor(r.C.State)))
+			return base.Foreground(tcell.GetColor(stateColor(r.Rec.State)))
 		}
 	case "BACKLOG":
 		d, b, z := r.Backlog()
 		switch {
 		case z:
 			return base.Foreground(tcell.ColorRed).Bold(true)
-		case r.Window[d] > 0 && uint64(b)*2 >= uint64(r.Window[d]):
+		case r.Rec.TCP[d].Window > 0 && uint64(b)*2 >= uint64(r.Rec.TCP[d].Window):
 			return base.Foreground(tcell.ColorYellow)
 		}
 	case "ALERT":

@@ -534,7 +534,7 @@ func TestDetailMonitorEventsAndSparklines(t *testing.T) {
 	}
 	// One point per second of packet time (whatever the frames), the peak
 	// a full block.
-	secs := int(f.Time.Unix()-r.Start.Unix()) + 1
+	secs := int(f.Time.Unix()-r.Rec.Start.Unix()) + 1
 	spark := strings.Fields(lines[k])[2]
 	if n := len([]rune(spark)); n != secs || !strings.Contains(spark, "█") {
 		t.Errorf("sparkline %q: %d points for %d seconds of packet time", spark, n, secs)
@@ -572,7 +572,7 @@ func TestDetailMergedMonitorEvents(t *testing.T) {
 	f := NewModel(report.Options{}).Apply(&Update{Snapshot: p.Tracker.Snapshot(t0)})
 	var r *Row
 	for _, x := range f.Rows {
-		if x.C.Monitor != nil && x.C.Monitor.ClientSource == "bad_password/plain_client" {
+		if x.Rec.MonitorSource[0] == "bad_password/plain_client" {
 			r = x
 		}
 	}
@@ -590,7 +590,7 @@ func TestDetailMergedMonitorEvents(t *testing.T) {
 			t.Errorf("detail lacks %q:\n%s", want, text)
 		}
 	}
-	if n := len(r.C.Monitor.Events); n == 0 || findLine(lines, r.C.Monitor.Events[n-1].Event) < 0 {
+	if n := len(r.Rec.MonitorNotes); n == 0 || findLine(lines, r.Rec.MonitorNotes[n-1].Event) < 0 {
 		t.Errorf("monitor events not listed")
 	}
 }
