@@ -121,7 +121,7 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 	d.topo = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
 	d.detail = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
 	d.help = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true)
-	d.help.SetText(helpText)
+	d.help.SetText(helpPage())
 
 	d.alerts = tview.NewTable().SetSelectable(true, false).SetFixed(1, 0)
 	d.alerts.SetSelectedFunc(func(row, _ int) {
@@ -455,81 +455,32 @@ func (d *Dashboard) endFilter() {
 	d.show(v)
 }
 
-func (d *Dashboard) captureKey(ev *tcell.EventKey) *tcell.EventKey {
-	if d.keyDone != nil {
-		defer func() { d.keyDone <- struct{}{} }()
+// openSelected opens the selected connection's detail.
+func (d *Dashboard) openSelected() {
+	if r := d.table.selected(); r != nil {
+		d.openDetail(r.ID)
 	}
-	if ev.Key() == tcell.KeyCtrlC {
-		d.quit()
-		return nil
-	}
-	if d.editing {
-		return ev // the filter prompt takes every key
-	}
-	switch ev.Key() {
-	case tcell.KeyEscape, tcell.KeyBackspace, tcell.KeyBackspace2:
+}
+
+// toggleHelp shows the help, or leaves it.
+func (d *Dashboard) toggleHelp() {
+	if d.view == ViewHelp {
 		d.goBack()
-		return nil
-	case tcell.KeyTab:
-		d.cycle(1)
-		return nil
-	case tcell.KeyBacktab:
-		d.cycle(-1)
-		return nil
-	case tcell.KeyEnter:
-		if d.view == ViewTopology {
-			d.show(ViewConnections)
-			return nil
-		}
-		return ev
-	case tcell.KeyRune:
-	default:
-		return ev
+	} else {
+		d.show(ViewHelp)
 	}
-	switch ev.Rune() {
-	case 'q':
-		d.quit()
-	case '?':
-		if d.view == ViewHelp {
-			d.goBack()
-		} else {
-			d.show(ViewHelp)
-		}
-	case '1', 'c':
-		d.show(ViewConnections)
-	case '2', 't':
-		d.show(ViewTopology)
-	case '3', 'a':
-		d.show(ViewAlerts)
-	case '/':
-		d.beginFilter()
-	case '<', ',':
-		d.table.sortCol = (d.table.sortCol + len(Columns) - 1) % len(Columns)
-		d.refreshTable()
-	case '>', '.':
-		d.table.sortCol = (d.table.sortCol + 1) % len(Columns)
-		d.refreshTable()
-	case 'r':
-		d.table.desc = !d.table.desc
-		d.refreshTable()
-	case ' ', 'p':
-		d.togglePause()
-	case 'n':
-		d.step(0)
-	case 'N':
-		d.step(time.Second)
-	case '+':
-		d.setSpeed(d.faster())
-	case '-':
-		d.setSpeed(d.slower())
-	case 'm':
-		d.setSpeed(0)
-	case '=':
-		d.setSpeed(1)
-	default:
-		return ev
-	}
-	return nil
+}
+
+// sortNext sorts the table by the next column (dir 1) or the previous (-1).
+func (d *Dashboard) sortNext(dir int) {
+	d.table.sortCol = (d.table.sortCol + dir + len(Columns)) % len(Columns)
+	d.refreshTable()
+}
+
+// reverseSort reverses the table's order.
+func (d *Dashboard) reverseSort() {
+	d.table.desc = !d.table.desc
+	d.refreshTable()
 }
 
 func (d *Dashboard) cycle(dir int) {
@@ -625,45 +576,6 @@ func WarningLine(f *Frame) string {
 		return "[yellow::b] warning:[-::-] " + tview.Escape(s.LastWarning)
 	}
 	return fmt.Sprintf("[yellow::b] %d warnings[-::-] (all in the report on quit), latest: %s", s.Warnings, tview.Escape(s.LastWarning))
-}
-
-// hintLine lists the keys of the current view, within the screen's width:
-// the filter in force and help and quit always show; the replay keys go first
-// when they do not fit, and are left out once the replay has ended.
-func (d *Dashboard) hintLine() string {
-	var hs []linePart
-	add := func(keep int, texts ...string) {
-		for _, t := range texts {
-			hs = append(hs, linePart{t, keep})
-		}
-	}
-	w := d.width()
-	if d.filter.Active() {
-		add(9, "[yellow]"+tview.Escape(truncate(d.filter.String(), max(w/3, 12)))+"[-] ")
-	}
-	switch d.view {
-	case ViewConnections:
-		add(5, "[aqua]⏎[-]:detail", "[aqua]/[-]:filter")
-		add(4, "[aqua]<>[-]:sort", "[aqua]r[-]:rev")
-	case ViewDetail:
-		add(5, "[aqua]↑↓[-]:scroll", "[aqua]esc[-]:back")
-	case ViewAlerts:
-		add(5, "[aqua]⏎[-]:connection", "[aqua]esc[-]:back")
-	case ViewTopology:
-		add(5, "[aqua]/[-]:filter", "[aqua]esc[-]:back")
-	default:
-		add(5, "[aqua]esc[-]:back")
-	}
-	ended := d.frame != nil && d.frame.Status.Player.Done
-	switch {
-	case d.ctl != nil && !ended:
-		add(3, "[aqua]space[-]:pause", "[aqua]n[-]:step")
-		add(2, "[aqua]+-[-]:speed")
-	case d.ctl == nil && !ended:
-		add(3, "[aqua]space[-]:freeze")
-	}
-	add(9, "[aqua]?[-]:help", "[aqua]q[-]:quit")
-	return fitLine(hs, "", " ", w)
 }
 
 // linePart is one piece of the status or hint line. When the line does not
@@ -874,69 +786,3 @@ func (h *headerBar) MouseHandler() func(action tview.MouseAction, event *tcell.E
 		return false, nil
 	})
 }
-
-var helpText = `[::b]zspy dashboard[::-]
-
-[yellow]Views[-]
-  1 c      Connections: one row per ZeroMQ connection
-  2 t      Topology: bound endpoints with their peers, by pattern
-  3 a      Alerts: firing and recent alerts with their evidence
-  ⏎        open the selected connection (or the alert's connection)
-  esc ⌫    back; on Connections, clear the filter
-  tab      next view            ?  this help        q  quit
-
-[yellow]Connections table[-]
-  ↑↓ j k   move     PgUp PgDn g G   page, top, bottom
-  < > , .  sort by the previous / next column (or click a header)
-  r        reverse the order; ties keep connection-ID order
-  /        filter: a case-insensitive regular expression over the
-           row's text (endpoints, sockets, state, mechanism, identities,
-           PLAIN user, subscriptions, alert rule, "alert", "error",
-           "zerowindow"); text that is not a valid expression is matched
-           literally; a leading ! keeps the rows that do NOT match.
-           ⏎ keeps the filter, esc clears it.
-  Columns: ↑ is client→server, ↓ server→client. MSG/S and B/S are per
-  second of packet time over the last screen update. MSGS with * are
-  CURVE boxes (messages are encrypted). BACKLOG is the larger direction's
-  bytes in flight (sent, not yet acknowledged); "ZW 1.2s" means that
-  direction's receiver has advertised a zero window for 1.2 s (it is not
-  reading). LAT is the request→reply median. ALERT shows when an alert
-  concerns a connection.
-  Colours: red/yellow rows carry firing/pending alerts; magenta rows have
-  errors or incompatible socket types; grey rows are closed.
-
-[yellow]Replay[-]
-  space p  pause / resume (live capture: freeze the display)
-  n        step one packet     N   step one second of packet time
-  + -      double / halve the speed   =  real time   m  as fast as possible
-
-[yellow]Mouse[-]
-  click a row to select it, double-click to open it, click a column
-  header to sort (again to reverse), click a tab to switch views, wheel
-  to scroll.
-
-[yellow]Retention (memory stays bounded)[-]
-  Sparklines: the last 120 points per connection: message rates one
-  per second of packet time, latency and backlog one per screen update
-  that advanced packet time. With the rate window, about 2.5 KB per
-  connection.
-  Rates: messages and bytes over the last second of packet time (the
-  same at any replay speed; 0 once a connection has been quiet for a
-  second).
-  Events for the detail log: the last 4096 events of all connections,
-  plus the last 200 of the connection being viewed.
-  Screen updates: at most one pending; a newer one replaces it and the
-  skip is counted (status bar "ui N"). The screen redraws at most 5 times
-  a second whatever the traffic.
-  Connections: those the tracker keeps (closed ones may be evicted, and
-  counted); its per-connection caps (subscriptions, identities, errors)
-  apply here too.
-
-[yellow]Status bar[-]
-  packet time │ packets and rate │ connections ("N of M" when a
-  filter is on) │ drops: k kernel,
-  i internal (zspy's queues), ui skipped screen updates │ warnings │
-  InfluxDB state │ replay state and speed. When the pipeline warned (a
-  capture cut short, a packet it could not read), the latest warning
-  shows in yellow above the status bar; the report on quit lists all.
-`

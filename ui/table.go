@@ -267,42 +267,6 @@ func (t *connTable) sortBy(i int) {
 	}
 }
 
-// InputHandler moves the selection and opens the selected connection.
-func (t *connTable) InputHandler() func(event *tcell.EventKey, setFocus func(p tview.Primitive)) {
-	return t.WrapInputHandler(func(ev *tcell.EventKey, _ func(p tview.Primitive)) {
-		n := t.visible()
-		switch ev.Key() {
-		case tcell.KeyUp:
-			t.move(-1)
-		case tcell.KeyDown:
-			t.move(1)
-		case tcell.KeyPgUp:
-			t.move(-n)
-		case tcell.KeyPgDn:
-			t.move(n)
-		case tcell.KeyHome:
-			t.move(-len(t.rows))
-		case tcell.KeyEnd:
-			t.move(len(t.rows))
-		case tcell.KeyEnter:
-			if r := t.selected(); r != nil && t.onEnter != nil {
-				t.onEnter(r)
-			}
-		case tcell.KeyRune:
-			switch ev.Rune() {
-			case 'k':
-				t.move(-1)
-			case 'j':
-				t.move(1)
-			case 'g':
-				t.move(-len(t.rows))
-			case 'G':
-				t.move(len(t.rows))
-			}
-		}
-	})
-}
-
 // MouseHandler sorts on a header click, selects on a row click, opens on a
 // double click and scrolls with the wheel.
 func (t *connTable) MouseHandler() func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {

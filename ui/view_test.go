@@ -414,7 +414,7 @@ func TestManyConnectionsScroll(t *testing.T) {
 		t.Errorf("status %q", lines[22])
 	}
 	key := func(k tcell.Key) {
-		d.table.InputHandler()(tcell.NewEventKey(k, 0, tcell.ModNone), func(tview.Primitive) {})
+		d.captureKey(tcell.NewEventKey(k, 0, tcell.ModNone))
 	}
 	key(tcell.KeyEnd)
 	lines = draw(d, s)
