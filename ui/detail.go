@@ -26,6 +26,40 @@ type DetailInput struct {
 	Width  int
 }
 
+// openDetail shows the detail of connection id, keeping its events in the
+// message log from now on.
+func (d *Dashboard) openDetail(id uint64) {
+	d.detailID = id
+	if d.log != nil {
+		d.log.Select(id)
+	}
+	d.detail.ScrollToBeginning()
+	d.show(ViewDetail)
+}
+
+// refreshDetail renders the detail view of the frame on screen.
+func (d *Dashboard) refreshDetail() {
+	r := d.frame.Row(d.detailID)
+	if r == nil {
+		d.detail.SetText(fmt.Sprintf("[gray]connection %d is no longer tracked[-]", d.detailID))
+		return
+	}
+	in := DetailInput{Row: r, Alerts: DetailAlerts(d.frame, r), Monitor: d.frame.Monitor[r.ID], Width: d.width()}
+	if d.hist != nil {
+		for s := range numSeries {
+			in.Series[s] = d.hist.Series(r.ID, s)
+		}
+	}
+	if d.rates != nil {
+		in.Series[SeriesRateC2S] = d.rates.Series(r.ID, 0, d.frame.Time)
+		in.Series[SeriesRateS2C] = d.rates.Series(r.ID, 1, d.frame.Time)
+	}
+	if d.log != nil {
+		in.Log = d.log.Recent(r.ID)
+	}
+	d.detail.SetText(strings.Join(RenderDetail(in), "\n"))
+}
+
 // DetailAlerts returns the alerts of f that concern r.
 func DetailAlerts(f *Frame, r *Row) []Alert {
 	var out []Alert

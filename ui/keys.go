@@ -65,6 +65,9 @@ type binding struct {
 	act func(d *Dashboard)
 	// prompt is set on the bindings that act while the filter is typed.
 	prompt bool
+	// opens names the view the keys open: the header's tab for it shows
+	// the first key.
+	opens string
 
 	// The help page: section, the keys' column and what they do. A binding
 	// whose help is empty is described by another's line (the label of
@@ -108,11 +111,11 @@ func init() { keyTable = bindings() }
 
 func bindings() []binding {
 	return []binding{
-		{keys: []key{ch('1'), ch('c')}, act: func(d *Dashboard) { d.show(ViewConnections) },
+		{keys: []key{ch('1'), ch('c')}, opens: ViewConnections, act: func(d *Dashboard) { d.show(ViewConnections) },
 			section: secViews, label: "1 c", help: "Connections: one row per ZeroMQ connection"},
-		{keys: []key{ch('2'), ch('t')}, act: func(d *Dashboard) { d.show(ViewTopology) },
+		{keys: []key{ch('2'), ch('t')}, opens: ViewTopology, act: func(d *Dashboard) { d.show(ViewTopology) },
 			section: secViews, label: "2 t", help: "Topology: bound endpoints with their peers, by pattern"},
-		{keys: []key{ch('3'), ch('a')}, act: func(d *Dashboard) { d.show(ViewAlerts) },
+		{keys: []key{ch('3'), ch('a')}, opens: ViewAlerts, act: func(d *Dashboard) { d.show(ViewAlerts) },
 			section: secViews, label: "3 a", help: "Alerts: firing and recent alerts with their evidence"},
 		{keys: []key{{k: tcell.KeyEnter}}, views: onTable, act: (*Dashboard).openSelected,
 			section: secViews, label: "⏎", help: "open the selected connection (or the alert's connection)",
@@ -181,7 +184,7 @@ literally; a leading ! keeps the rows that do NOT match.
 		{keys: []key{ch('m')}, when: inReplay, act: func(d *Dashboard) { d.setSpeed(0) },
 			section: secReplay, label: "m", help: "as fast as possible", inline: true},
 
-		{keys: []key{ch('?')}, act: (*Dashboard).toggleHelp,
+		{keys: []key{ch('?')}, opens: ViewHelp, act: (*Dashboard).toggleHelp,
 			section: secViews, label: "?", help: "this help", inline: true,
 			hint: "?:help", keep: keepAlways},
 		{keys: []key{ch('q')}, act: func(d *Dashboard) { d.quit() },
@@ -195,6 +198,16 @@ literally; a leading ! keeps the rows that do NOT match.
 // actsIn reports whether the binding's keys act in view.
 func (b *binding) actsIn(d *Dashboard, view string) bool {
 	return (b.views == nil || slices.Contains(b.views, view)) && (b.when == nil || b.when(d))
+}
+
+// opener returns the first key of the binding that opens view.
+func opener(view string) (key, bool) {
+	for _, b := range keyTable {
+		if b.opens == view && len(b.keys) > 0 {
+			return b.keys[0], true
+		}
+	}
+	return key{}, false
 }
 
 // lookup returns the binding of k in the dashboard's current state, or nil.

@@ -576,3 +576,26 @@ func bindingIndex(b *binding) int {
 	}
 	return -1
 }
+
+// Every tab of the header names a key that opens its view.
+func TestTabsNameTheirKeys(t *testing.T) {
+	for _, tb := range tabs {
+		d := drawnDash(t, DashboardOptions{})
+		d.show(ViewDetail)
+		var label string
+		for _, x := range d.header.tabs() {
+			if x.view == tb.view {
+				label = x.label
+			}
+		}
+		k, name, ok := strings.Cut(label, " ")
+		if !ok || name != tb.name || utf8.RuneCountInString(k) != 1 {
+			t.Errorf("tab %q: label %q does not name a key", tb.name, label)
+			continue
+		}
+		d.captureKey(tcell.NewEventKey(tcell.KeyRune, []rune(k)[0], tcell.ModNone))
+		if d.View() != tb.view {
+			t.Errorf("tab %q names key %q, which opens %s", label, k, d.View())
+		}
+	}
+}

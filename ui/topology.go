@@ -189,3 +189,14 @@ func socketOrQuestion(s zmtp.SocketType) string {
 	}
 	return s.String()
 }
+
+// refreshTopology lays the filtered rows out as the Topology view.
+func (d *Dashboard) refreshTopology() {
+	rows := d.rows()
+	if len(rows) == 0 {
+		d.topo.SetText("[gray]" + tview.Escape(emptyText(d.frame, d.filter)) + "[-]")
+		return
+	}
+	lines := RenderTopology(BuildTopology(rows), d.width())
+	d.topo.SetText(strings.Join(lines, "\n"))
+}
