@@ -24,7 +24,6 @@ type connTable struct {
 
 	layout      Layout
 	layoutWidth int
-	layoutRows  []*Row
 	layoutSort  int
 	layoutStale bool
 	// empty says why there are no rows (set with the rows).
