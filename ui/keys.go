@@ -94,11 +94,11 @@ const (
 	helpIndent = "           " // where a help text's continuation lines start
 )
 
+// Conditions and sets of views the table uses.
 var (
 	inReplay = func(d *Dashboard) bool { return d.ctl != nil }
 	inLive   = func(d *Dashboard) bool { return d.ctl == nil }
 	notEnded = func(d *Dashboard) bool { return d.frame == nil || !d.frame.Status.Player.Done }
-	textView = []string{ViewTopology, ViewAlerts, ViewDetail, ViewHelp}
 	notTable = []string{ViewDetail, ViewAlerts, ViewTopology, ViewHelp}
 	onTable  = []string{ViewConnections}
 )
@@ -124,7 +124,7 @@ func bindings() []binding {
 			section: secViews, hint: "⏎:connection", keep: 5},
 		{keys: []key{{k: tcell.KeyEnter}}, views: []string{ViewTopology}, act: func(d *Dashboard) { d.show(ViewConnections) },
 			section: secViews},
-		{keys: []key{{k: tcell.KeyUp}, {k: tcell.KeyDown}, ch('k'), ch('j')}, views: textView, // tview's own
+		{keys: []key{{k: tcell.KeyUp}, {k: tcell.KeyDown}, ch('k'), ch('j')}, views: notTable, // tview's own
 			section: secViews, hint: "↑↓:scroll", hintViews: []string{ViewDetail}, keep: 5},
 
 		{keys: []key{{k: tcell.KeyUp}, ch('k')}, views: onTable, act: func(d *Dashboard) { d.table.move(-1) },
