@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
@@ -62,14 +61,14 @@ func BenchmarkRender10k(b *testing.B) {
 		}
 	})
 	b.Run("apply", func(b *testing.B) {
-		m := NewModel(report.Options{})
+		m := NewModel(ModelOptions{})
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			m.Apply(&session.Update{Snapshot: snaps[i%2], Rates: rates[i%2]})
 		}
 	})
 	b.Run("set+draw", func(b *testing.B) {
-		m := NewModel(report.Options{})
+		m := NewModel(ModelOptions{})
 		frames := []*Frame{m.Apply(&session.Update{Snapshot: snaps[0], Rates: rates[0]}), m.Apply(&session.Update{Snapshot: snaps[1], Rates: rates[1]})}
 		d, s := newDash(b, 200, 50, DashboardOptions{History: m.History})
 		d.SetSort("↓MSG/S", true)
@@ -83,7 +82,7 @@ func BenchmarkRender10k(b *testing.B) {
 		}
 	})
 	b.Run("apply+set+draw", func(b *testing.B) {
-		m := NewModel(report.Options{})
+		m := NewModel(ModelOptions{})
 		d, _ := newDash(b, 200, 50, DashboardOptions{History: m.History})
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
@@ -92,7 +91,7 @@ func BenchmarkRender10k(b *testing.B) {
 		}
 	})
 	b.Run("redraw", func(b *testing.B) {
-		m := NewModel(report.Options{})
+		m := NewModel(ModelOptions{})
 		d, _ := newDash(b, 200, 50, DashboardOptions{History: m.History})
 		d.SetFrame(m.Apply(&session.Update{Snapshot: snaps[0]}))
 		b.ReportAllocs()
@@ -101,7 +100,7 @@ func BenchmarkRender10k(b *testing.B) {
 		}
 	})
 	b.Run("filter", func(b *testing.B) {
-		m := NewModel(report.Options{})
+		m := NewModel(ModelOptions{})
 		d, _ := newDash(b, 200, 50, DashboardOptions{History: m.History})
 		d.SetFrame(m.Apply(&session.Update{Snapshot: snaps[0]}))
 		b.ReportAllocs()

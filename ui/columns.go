@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/zspy/zspy/zmtp"
 )
 
 // Column is one column of the connections table. Arrows name directions: ↑ is
@@ -26,18 +28,31 @@ type Column struct {
 	textLen func(r *Row) int
 }
 
-func sockets(r *Row) string {
-	if r.sock == "" {
-		return socketsText(r.C.ClientSocket, r.C.ServerSocket)
+// socketNames holds the sockets column's texts, indexed by client and
+// server socket type + 1 (SocketUnknown is -1), so that rows share them.
+var socketNames = func() (t [zmtp.CHANNEL + 2][zmtp.CHANNEL + 2]string) {
+	for c := range t {
+		for s := range t[c] {
+			t[c][s] = joinSockets(zmtp.SocketType(c-1), zmtp.SocketType(s-1))
+		}
 	}
-	return r.sock
+	return t
+}()
+
+// socketsText is the sockets column's text: "DEALER→ROUTER", "SUB→-", or
+// "-" when neither side's type is known.
+func socketsText(c, s zmtp.SocketType) string {
+	if c >= -1 && c <= zmtp.CHANNEL && s >= -1 && s <= zmtp.CHANNEL {
+		return socketNames[c+1][s+1]
+	}
+	return joinSockets(c, s)
 }
 
-func socketsText(c, s string) string {
-	if c == "" && s == "" {
+func joinSockets(c, s zmtp.SocketType) string {
+	if c.String() == "" && s.String() == "" {
 		return "-"
 	}
-	return dash(c) + "→" + dash(s)
+	return dash(c.String()) + "→" + dash(s.String())
 }
 
 func dash(s string) string {
@@ -49,7 +64,7 @@ func dash(s string) string {
 
 func appendMsgs(dst []byte, r *Row, i int) []byte {
 	dst = appendSI(dst, float64(r.Msgs[i]))
-	if r.Curve {
+	if r.Rec.Curve {
 		dst = append(dst, '*') // CURVE boxes, not messages
 	}
 	return dst
@@ -81,19 +96,19 @@ var Columns = []*Column{
 		textLen: func(r *Row) int { return digits(r.ID) }},
 	{Name: "CLIENT", Width: 9, Max: 27, Prio: 1,
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.Client...) },
-		Cmp:     func(a, b *Row) int { return a.Client.Compare(b.Client) },
+		Cmp:     func(a, b *Row) int { return a.Rec.Client.Compare(b.Rec.Client) },
 		textLen: func(r *Row) int { return len(r.C.Client) }},
 	{Name: "SERVER", Width: 9, Max: 27, Prio: 1,
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.Server...) },
-		Cmp:     func(a, b *Row) int { return a.Server.Compare(b.Server) },
+		Cmp:     func(a, b *Row) int { return a.Rec.Server.Compare(b.Rec.Server) },
 		textLen: func(r *Row) int { return len(r.C.Server) }},
 	{Name: "SOCKETS", Width: 7, Max: 15, Prio: 2,
-		Append:  func(d []byte, r *Row) []byte { return append(d, sockets(r)...) },
-		Cmp:     func(a, b *Row) int { return cmp.Compare(sockets(a), sockets(b)) },
-		textLen: func(r *Row) int { return utf8.RuneCountInString(sockets(r)) }},
+		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.Sockets...) },
+		Cmp:     func(a, b *Row) int { return cmp.Compare(a.C.Sockets, b.C.Sockets) },
+		textLen: func(r *Row) int { return utf8.RuneCountInString(r.C.Sockets) }},
 	{Name: "MECH", Width: 5, Prio: 9,
-		Append: func(d []byte, r *Row) []byte { return append(d, dash(r.C.Mechanism)...) },
-		Cmp:    func(a, b *Row) int { return cmp.Compare(a.C.Mechanism, b.C.Mechanism) }},
+		Append: func(d []byte, r *Row) []byte { return append(d, dash(r.Rec.Mechanism.String())...) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Rec.Mechanism.String(), b.Rec.Mechanism.String()) }},
 	{Name: "STATE", Width: 6, Max: 7, Prio: 3,
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.State...) },
 		Cmp:     func(a, b *Row) int { return cmp.Compare(a.C.State, b.C.State) },
@@ -117,11 +132,11 @@ var Columns = []*Column{
 		Append: func(d []byte, r *Row) []byte { return appendMsgs(d, r, 1) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Msgs[1], b.Msgs[1]) }},
 	{Name: "↑BYTES", Width: 6, Prio: 11, Right: true,
-		Append: func(d []byte, r *Row) []byte { return appendSI(d, float64(r.C.C2S.Bytes)) },
-		Cmp:    func(a, b *Row) int { return cmp.Compare(a.C.C2S.Bytes, b.C.C2S.Bytes) }},
+		Append: func(d []byte, r *Row) []byte { return appendSI(d, float64(r.Rec.Dirs[0].Bytes)) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Rec.Dirs[0].Bytes, b.Rec.Dirs[0].Bytes) }},
 	{Name: "↓BYTES", Width: 6, Prio: 11, Right: true,
-		Append: func(d []byte, r *Row) []byte { return appendSI(d, float64(r.C.S2C.Bytes)) },
-		Cmp:    func(a, b *Row) int { return cmp.Compare(a.C.S2C.Bytes, b.C.S2C.Bytes) }},
+		Append: func(d []byte, r *Row) []byte { return appendSI(d, float64(r.Rec.Dirs[1].Bytes)) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Rec.Dirs[1].Bytes, b.Rec.Dirs[1].Bytes) }},
 	{Name: "LAT", Width: 6, Prio: 6, Right: true,
 		Append: func(d []byte, r *Row) []byte {
 			if !r.LatencyOK {
@@ -143,8 +158,8 @@ var Columns = []*Column{
 			return utf8.RuneCount(appendBacklog(b[:0], r))
 		}},
 	{Name: "ZMTP", Width: 4, Prio: 12,
-		Append: func(d []byte, r *Row) []byte { return append(d, dash(r.C.ZMTP)...) },
-		Cmp:    func(a, b *Row) int { return cmp.Compare(a.C.ZMTP, b.C.ZMTP) }},
+		Append: func(d []byte, r *Row) []byte { return append(d, dash(r.Rec.Version.String())...) },
+		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Rec.Version.String(), b.Rec.Version.String()) }},
 	{Name: "ALERT", Width: 5, Max: 24, Prio: 6,
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.AlertRule...) },
 		Cmp:     func(a, b *Row) int { return cmp.Compare(a.Alert, b.Alert) },

@@ -2,8 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/gdamore/tcell/v2"
@@ -30,13 +28,6 @@ const (
 	ViewDetail      = "detail"
 	ViewHelp        = "help"
 )
-
-var tabs = []struct{ key, name, view string }{
-	{"1", "Connections", ViewConnections},
-	{"2", "Topology", ViewTopology},
-	{"3", "Alerts", ViewAlerts},
-	{"?", "Help", ViewHelp},
-}
 
 // Dashboard is the tview application: a tab line, the current view, a status
 // bar and a hint or filter line. All its methods except NewDashboard run on
@@ -120,21 +111,8 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 	d.topo = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
 	d.detail = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
 	d.help = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true)
-	d.help.SetText(helpText)
-
-	d.alerts = tview.NewTable().SetSelectable(true, false).SetFixed(1, 0)
-	d.alerts.SetSelectedFunc(func(row, _ int) {
-		if row-1 >= 0 && row-1 < len(d.alertIDs) && d.alertIDs[row-1] != 0 {
-			d.openDetail(d.alertIDs[row-1])
-		}
-	})
-
-	d.alerts.SetSelectionChangedFunc(func(row, _ int) { d.showEvidence(row) })
-	d.evidence = tview.NewTextView().SetDynamicColors(true).SetWrap(true)
-	d.evidence.SetBorder(true).SetTitle(" evidence ").SetTitleAlign(tview.AlignLeft)
-	d.alertsView = tview.NewFlex().SetDirection(tview.FlexRow).
-		AddItem(d.alerts, 0, 1, true).
-		AddItem(d.evidence, 6, 0, false)
+	d.help.SetText(helpPage())
+	d.newAlertsView()
 
 	d.pages = tview.NewPages().
 		AddPage(ViewConnections, d.table, true, true).
@@ -285,115 +263,6 @@ func (d *Dashboard) width() int {
 	return w
 }
 
-func (d *Dashboard) refreshTopology() {
-	rows := d.rows()
-	if len(rows) == 0 {
-		d.topo.SetText("[gray]" + tview.Escape(emptyText(d.frame, d.filter)) + "[-]")
-		return
-	}
-	lines := RenderTopology(BuildTopology(rows), d.width())
-	d.topo.SetText(strings.Join(lines, "\n"))
-}
-
-func (d *Dashboard) refreshAlerts() {
-	t := d.alerts
-	t.Clear()
-	hdr := []string{"STATE", "SEVERITY", "RULE", "CLIENT", "SERVER", "SINCE", "EVIDENCE"}
-	for i, h := range hdr {
-		t.SetCell(0, i, tview.NewTableCell(h).SetSelectable(false).SetTextColor(tcell.ColorAqua).SetAttributes(tcell.AttrBold))
-	}
-	d.alertIDs = d.alertIDs[:0]
-	if d.frame == nil || len(d.frame.Alerts) == 0 {
-		t.SetCell(1, 0, tview.NewTableCell("no alerts").SetTextColor(tcell.ColorGray).SetSelectable(false))
-		d.evidence.SetText("")
-		return
-	}
-	for k, a := range d.frame.Alerts {
-		color := tcell.ColorGray
-		switch a.level() {
-		case 3, 2:
-			color = tcell.ColorRed
-		case 1:
-			color = tcell.ColorYellow
-		}
-		cells := []string{string(a.State), string(a.Severity), a.Rule, dashStr(a.Client), dashStr(a.Server), fmtTime(a.Since), a.Message}
-		for i, s := range cells {
-			c := tview.NewTableCell(tview.Escape(s)).SetTextColor(color)
-			if i == len(cells)-1 {
-				c.SetExpansion(1)
-			}
-			t.SetCell(k+1, i, c)
-		}
-		var id uint64
-		for _, r := range d.frame.Rows {
-			if a.matches(r.C.Client, r.C.Server) {
-				id = r.ID
-				break
-			}
-		}
-		d.alertIDs = append(d.alertIDs, id)
-	}
-	row, _ := t.GetSelection()
-	if row < 1 || row > len(d.frame.Alerts) {
-		t.Select(1, 0)
-		row = 1
-	}
-	d.showEvidence(row)
-}
-
-// showEvidence shows the whole of the alert in table row row.
-func (d *Dashboard) showEvidence(row int) {
-	if d.frame == nil || row < 1 || row > len(d.frame.Alerts) {
-		d.evidence.SetText("")
-		return
-	}
-	a := &d.frame.Alerts[row-1]
-	text := fmt.Sprintf("%s %s [::b]%s[::-] %s → %s since %s\n%s", alertTag(a), a.Severity, tview.Escape(a.Rule),
-		tview.Escape(dashStr(a.Client)), tview.Escape(dashStr(a.Server)), fmtTime(a.Since), tview.Escape(a.Message))
-	d.evidence.SetText(text)
-	// Room for the whole message (word wrap may need a line more per
-	// paragraph), but the table keeps at least half the view.
-	inner := max(d.width()-2, 10)
-	n := 0
-	for _, p := range strings.Split(text, "\n") {
-		n += (tview.TaggedStringWidth(p)+inner-1)/inner + 1
-	}
-	_, _, _, vh := d.pages.GetRect()
-	if vh <= 0 {
-		vh = 20
-	}
-	d.alertsView.ResizeItem(d.evidence, max(4, min(n+2, vh/2)), 0)
-}
-
-func (d *Dashboard) refreshDetail() {
-	r := d.frame.Row(d.detailID)
-	if r == nil {
-		d.detail.SetText(fmt.Sprintf("[gray]connection %d is no longer tracked[-]", d.detailID))
-		return
-	}
-	in := DetailInput{Row: r, Alerts: DetailAlerts(d.frame, r), Monitor: d.frame.Monitor[r.ID], Width: d.width()}
-	if d.hist != nil {
-		for s := range numSeries {
-			in.Series[s] = d.hist.Series(r.ID, s)
-		}
-	}
-	if dt := d.frame.Detail; dt != nil && dt.ID == r.ID {
-		in.Series[SeriesRateC2S] = dt.Rates[0]
-		in.Series[SeriesRateS2C] = dt.Rates[1]
-		in.Log = dt.Log
-	}
-	d.detail.SetText(strings.Join(RenderDetail(in), "\n"))
-}
-
-func (d *Dashboard) openDetail(id uint64) {
-	d.detailID = id
-	if d.selectConn != nil {
-		d.selectConn(id)
-	}
-	d.detail.ScrollToBeginning()
-	d.show(ViewDetail)
-}
-
 // show switches to a view, remembering where back leads.
 func (d *Dashboard) show(view string) {
 	if view == d.view {
@@ -452,81 +321,32 @@ func (d *Dashboard) endFilter() {
 	d.show(v)
 }
 
-func (d *Dashboard) captureKey(ev *tcell.EventKey) *tcell.EventKey {
-	if d.keyDone != nil {
-		defer func() { d.keyDone <- struct{}{} }()
+// openSelected opens the selected connection's detail.
+func (d *Dashboard) openSelected() {
+	if r := d.table.selected(); r != nil {
+		d.openDetail(r.ID)
 	}
-	if ev.Key() == tcell.KeyCtrlC {
-		d.quit()
-		return nil
-	}
-	if d.editing {
-		return ev // the filter prompt takes every key
-	}
-	switch ev.Key() {
-	case tcell.KeyEscape, tcell.KeyBackspace, tcell.KeyBackspace2:
+}
+
+// toggleHelp shows the help, or leaves it.
+func (d *Dashboard) toggleHelp() {
+	if d.view == ViewHelp {
 		d.goBack()
-		return nil
-	case tcell.KeyTab:
-		d.cycle(1)
-		return nil
-	case tcell.KeyBacktab:
-		d.cycle(-1)
-		return nil
-	case tcell.KeyEnter:
-		if d.view == ViewTopology {
-			d.show(ViewConnections)
-			return nil
-		}
-		return ev
-	case tcell.KeyRune:
-	default:
-		return ev
+	} else {
+		d.show(ViewHelp)
 	}
-	switch ev.Rune() {
-	case 'q':
-		d.quit()
-	case '?':
-		if d.view == ViewHelp {
-			d.goBack()
-		} else {
-			d.show(ViewHelp)
-		}
-	case '1', 'c':
-		d.show(ViewConnections)
-	case '2', 't':
-		d.show(ViewTopology)
-	case '3', 'a':
-		d.show(ViewAlerts)
-	case '/':
-		d.beginFilter()
-	case '<', ',':
-		d.table.sortCol = (d.table.sortCol + len(Columns) - 1) % len(Columns)
-		d.refreshTable()
-	case '>', '.':
-		d.table.sortCol = (d.table.sortCol + 1) % len(Columns)
-		d.refreshTable()
-	case 'r':
-		d.table.desc = !d.table.desc
-		d.refreshTable()
-	case ' ', 'p':
-		d.togglePause()
-	case 'n':
-		d.step(0)
-	case 'N':
-		d.step(time.Second)
-	case '+':
-		d.setSpeed(d.faster())
-	case '-':
-		d.setSpeed(d.slower())
-	case 'm':
-		d.setSpeed(0)
-	case '=':
-		d.setSpeed(1)
-	default:
-		return ev
-	}
-	return nil
+}
+
+// sortNext sorts the table by the next column (dir 1) or the previous (-1).
+func (d *Dashboard) sortNext(dir int) {
+	d.table.sortCol = (d.table.sortCol + dir + len(Columns)) % len(Columns)
+	d.refreshTable()
+}
+
+// reverseSort reverses the table's order.
+func (d *Dashboard) reverseSort() {
+	d.table.desc = !d.table.desc
+	d.refreshTable()
 }
 
 func (d *Dashboard) cycle(dir int) {
@@ -588,352 +408,3 @@ func (d *Dashboard) setSpeed(s float64) {
 	d.ctl.SetSpeed(s)
 	d.updateChrome()
 }
-
-// updateChrome redraws the header, status bar and hint line text.
-func (d *Dashboard) updateChrome() {
-	if d.status == nil {
-		return
-	}
-	shown := -1
-	if d.filter.Active() {
-		shown = len(d.table.rows)
-	}
-	d.status.SetText(StatusLine(d.frame, d.speed, d.ctl != nil, d.frozen, d.width(), shown))
-	d.hints.SetText(d.hintLine())
-	w := WarningLine(d.frame)
-	d.warning.SetText(w)
-	h := 0
-	if w != "" {
-		// Wrapped, up to 3 lines (a long file name comes first).
-		h = min(3, (tview.TaggedStringWidth(w)+d.width()-1)/d.width())
-	}
-	d.root.ResizeItem(d.warning, h, 0)
-}
-
-// WarningLine tells the latest pipeline warning (a capture cut short, a
-// packet that could not be read...) and how many there were; "" when none.
-// The report printed on quit lists them all.
-func WarningLine(f *Frame) string {
-	if f == nil || f.Status.Warnings == 0 || f.Status.LastWarning == "" {
-		return ""
-	}
-	s := &f.Status
-	if s.Warnings == 1 {
-		return "[yellow::b] warning:[-::-] " + tview.Escape(s.LastWarning)
-	}
-	return fmt.Sprintf("[yellow::b] %d warnings[-::-] (all in the report on quit), latest: %s", s.Warnings, tview.Escape(s.LastWarning))
-}
-
-// hintLine lists the keys of the current view, within the screen's width:
-// the filter in force and help and quit always show; the replay keys go first
-// when they do not fit, and are left out once the replay has ended.
-func (d *Dashboard) hintLine() string {
-	var hs []linePart
-	add := func(keep int, texts ...string) {
-		for _, t := range texts {
-			hs = append(hs, linePart{t, keep})
-		}
-	}
-	w := d.width()
-	if d.filter.Active() {
-		add(9, "[yellow]"+tview.Escape(truncate(d.filter.String(), max(w/3, 12)))+"[-] ")
-	}
-	switch d.view {
-	case ViewConnections:
-		add(5, "[aqua]⏎[-]:detail", "[aqua]/[-]:filter")
-		add(4, "[aqua]<>[-]:sort", "[aqua]r[-]:rev")
-	case ViewDetail:
-		add(5, "[aqua]↑↓[-]:scroll", "[aqua]esc[-]:back")
-	case ViewAlerts:
-		add(5, "[aqua]⏎[-]:connection", "[aqua]esc[-]:back")
-	case ViewTopology:
-		add(5, "[aqua]/[-]:filter", "[aqua]esc[-]:back")
-	default:
-		add(5, "[aqua]esc[-]:back")
-	}
-	ended := d.frame != nil && d.frame.Status.Player.Done
-	switch {
-	case d.ctl != nil && !ended:
-		add(3, "[aqua]space[-]:pause", "[aqua]n[-]:step")
-		add(2, "[aqua]+-[-]:speed")
-	case d.ctl == nil && !ended:
-		add(3, "[aqua]space[-]:freeze")
-	}
-	add(9, "[aqua]?[-]:help", "[aqua]q[-]:quit")
-	return fitLine(hs, "", " ", w)
-}
-
-// linePart is one piece of the status or hint line. When the line does not
-// fit, the parts with the lowest keep go first; a keep of keepAlways or more
-// always stays.
-type linePart struct {
-	text string
-	keep int
-}
-
-const keepAlways = 9
-
-// fitLine joins parts (first before the first, sep before each other),
-// leaving parts out, lowest keep first and right to left within one keep,
-// until the line fits width; width <= 0 keeps them all.
-func fitLine(parts []linePart, first, sep string, width int) string {
-	for {
-		var b strings.Builder
-		for i, p := range parts {
-			if i == 0 {
-				b.WriteString(first)
-			} else {
-				b.WriteString(sep)
-			}
-			b.WriteString(p.text)
-		}
-		out := b.String()
-		if width <= 0 || tview.TaggedStringWidth(out) <= width {
-			return out
-		}
-		drop := -1
-		for i, p := range parts {
-			if p.keep < keepAlways && (drop < 0 || p.keep <= parts[drop].keep) {
-				drop = i
-			}
-		}
-		if drop < 0 {
-			return out
-		}
-		parts = slices.Delete(parts, drop, drop+1)
-	}
-}
-
-// StatusLine renders the status bar: packet time, packets and their rate,
-// connections, drops (kernel, internal, skipped screen updates), warnings,
-// InfluxDB state and the replay state. shown is how many connections the
-// filter keeps ("3 of 10 conns"), or negative when no filter is on. It fits
-// width: when everything does not, the least useful parts go first (packet
-// counts, then connections, InfluxDB, warnings, time); the replay state and
-// the drops always stay.
-func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) string {
-	if f == nil {
-		return " waiting for packets…"
-	}
-	s := &f.Status
-	// Parts in display order; keep is the order they are dropped in (lower
-	// goes first).
-	var parts []linePart
-	add := func(keep int, format string, args ...any) {
-		parts = append(parts, linePart{fmt.Sprintf(format, args...), keep})
-	}
-	add(4, "%s", fmtTime(f.Time))
-	add(0, "%s pkts %s/s", fmtSI(float64(s.Stats.Packets)), fmtSI(s.PacketRate))
-	if shown >= 0 {
-		add(1, "%d of %d conns", shown, len(f.Rows))
-	} else {
-		add(1, "%d conns", len(f.Rows))
-	}
-	drops := s.Stats.KernelDrops + s.Stats.InternalDrops
-	tag := "[white]"
-	if drops > 0 {
-		tag = "[red::b]"
-	}
-	d := fmt.Sprintf("%sdrops k%d i%d[-::-]", tag, s.Stats.KernelDrops, s.Stats.InternalDrops)
-	if s.Skipped > 0 {
-		d += fmt.Sprintf(" ui%d", s.Skipped)
-	}
-	add(9, "%s", d)
-	if s.Warnings > 0 {
-		add(3, "[yellow]%d warn[-]", s.Warnings)
-	}
-	if s.Influx != "" {
-		tag := "[green]"
-		if s.Influx != "ok" {
-			tag = "[yellow]"
-		}
-		add(2, "influx %s%s[-]", tag, tview.Escape(s.Influx))
-	}
-	var st string
-	p := &s.Player
-	switch {
-	case frozen:
-		st = "[yellow::b]FROZEN[-::-]"
-	case p.Err != "":
-		st = "[red]" + tview.Escape(p.Err) + "[-]"
-	case p.Done && !p.Live:
-		st = "[green]end of capture[-]"
-	case p.Done:
-		st = "[yellow]capture stopped[-]"
-	case p.Paused:
-		st = "[yellow::b]PAUSED[-::-]"
-	case p.Live:
-		st = "[green]live[-]"
-	default:
-		st = "▶"
-	}
-	if replay {
-		st += " " + speedText(speed)
-	}
-	add(10, "%s", st)
-	return fitLine(parts, " ", " │ ", width)
-}
-
-func speedText(s float64) string {
-	switch {
-	case s == 0:
-		return "max"
-	case s == 1:
-		return "1×"
-	case s >= 1:
-		return fmt.Sprintf("%g×", s)
-	}
-	return fmt.Sprintf("%.3g×", s)
-}
-
-// headerBar is the tab line: view names (clickable) and the sort order.
-type headerBar struct {
-	*tview.Box
-	d *Dashboard
-}
-
-// Draw draws the tabs and the sort order.
-func (h *headerBar) Draw(screen tcell.Screen) {
-	h.DrawForSubclass(screen, h)
-	x, y, w, _ := h.GetInnerRect()
-	base := tcell.StyleDefault.Background(tcell.ColorNavy).Foreground(tcell.ColorWhite)
-	fill(screen, x, y, w, base)
-	cx := x
-	put := func(s string, st tcell.Style) {
-		drawText(screen, cx, y, x+w-cx, []byte(s), st, false)
-		cx += len([]rune(s))
-	}
-	put(" zspy ", base.Bold(true))
-	for _, t := range h.tabs() {
-		st := base
-		if t.view == h.d.view || (t.view == ViewConnections && h.d.view == ViewDetail) {
-			st = st.Reverse(true)
-		}
-		put(" ", base)
-		put(t.label, st)
-	}
-	var right string
-	if h.d.view == ViewConnections || h.d.view == ViewDetail {
-		name, desc := h.d.SortColumn()
-		arrow := "▲"
-		if desc {
-			arrow = "▼"
-		}
-		right = "sort " + name + arrow + " "
-	}
-	if n := len([]rune(right)); cx+n < x+w {
-		drawText(screen, x+w-n, y, n, []byte(right), base, false)
-	}
-}
-
-type tab struct {
-	label, view string
-}
-
-func (h *headerBar) tabs() []tab {
-	out := make([]tab, 0, len(tabs))
-	for _, t := range tabs {
-		label := t.key + " " + t.name
-		if t.view == ViewAlerts && h.d.frame != nil {
-			firing := 0
-			for _, a := range h.d.frame.Alerts {
-				if a.State == StateFiring {
-					firing++
-				}
-			}
-			if firing > 0 {
-				label += fmt.Sprintf("(%d!)", firing)
-			}
-		}
-		out = append(out, tab{label, t.view})
-	}
-	return out
-}
-
-// MouseHandler switches views on a click on a tab.
-func (h *headerBar) MouseHandler() func(action tview.MouseAction, event *tcell.EventMouse, setFocus func(p tview.Primitive)) (bool, tview.Primitive) {
-	return h.WrapMouseHandler(func(action tview.MouseAction, ev *tcell.EventMouse, _ func(p tview.Primitive)) (bool, tview.Primitive) {
-		mx, my := ev.Position()
-		if action != tview.MouseLeftClick || !h.InRect(mx, my) {
-			return false, nil
-		}
-		x, _, _, _ := h.GetInnerRect()
-		cx := x + len(" zspy ")
-		for _, t := range h.tabs() {
-			cx++
-			n := len([]rune(t.label))
-			if mx >= cx && mx < cx+n {
-				h.d.show(t.view)
-				return true, nil
-			}
-			cx += n
-		}
-		return false, nil
-	})
-}
-
-var helpText = `[::b]zspy dashboard[::-]
-
-[yellow]Views[-]
-  1 c      Connections: one row per ZeroMQ connection
-  2 t      Topology: bound endpoints with their peers, by pattern
-  3 a      Alerts: firing and recent alerts with their evidence
-  ⏎        open the selected connection (or the alert's connection)
-  esc ⌫    back; on Connections, clear the filter
-  tab      next view            ?  this help        q  quit
-
-[yellow]Connections table[-]
-  ↑↓ j k   move     PgUp PgDn g G   page, top, bottom
-  < > , .  sort by the previous / next column (or click a header)
-  r        reverse the order; ties keep connection-ID order
-  /        filter: a case-insensitive regular expression over the
-           row's text (endpoints, sockets, state, mechanism, identities,
-           PLAIN user, subscriptions, alert rule, "alert", "error",
-           "zerowindow"); text that is not a valid expression is matched
-           literally; a leading ! keeps the rows that do NOT match.
-           ⏎ keeps the filter, esc clears it.
-  Columns: ↑ is client→server, ↓ server→client. MSG/S and B/S are per
-  second of packet time over the last screen update. MSGS with * are
-  CURVE boxes (messages are encrypted). BACKLOG is the larger direction's
-  bytes in flight (sent, not yet acknowledged); "ZW 1.2s" means that
-  direction's receiver has advertised a zero window for 1.2 s (it is not
-  reading). LAT is the request→reply median. ALERT shows when an alert
-  concerns a connection.
-  Colours: red/yellow rows carry firing/pending alerts; magenta rows have
-  errors or incompatible socket types; grey rows are closed.
-
-[yellow]Replay[-]
-  space p  pause / resume (live capture: freeze the display)
-  n        step one packet     N   step one second of packet time
-  + -      double / halve the speed   =  real time   m  as fast as possible
-
-[yellow]Mouse[-]
-  click a row to select it, double-click to open it, click a column
-  header to sort (again to reverse), click a tab to switch views, wheel
-  to scroll.
-
-[yellow]Retention (memory stays bounded)[-]
-  Sparklines: the last 120 points per connection: message rates one
-  per second of packet time, latency and backlog one per screen update
-  that advanced packet time. With the rate window, about 2.5 KB per
-  connection.
-  Rates: messages and bytes over the last second of packet time (the
-  same at any replay speed; 0 once a connection has been quiet for a
-  second).
-  Events for the detail log: the last 4096 events of all connections,
-  plus the last 200 of the connection being viewed.
-  Screen updates: at most one pending; a newer one replaces it and the
-  skip is counted (status bar "ui N"). The screen redraws at most 5 times
-  a second whatever the traffic.
-  Connections: those the tracker keeps (closed ones may be evicted, and
-  counted); its per-connection caps (subscriptions, identities, errors)
-  apply here too.
-
-[yellow]Status bar[-]
-  packet time │ packets and rate │ connections ("N of M" when a
-  filter is on) │ drops: k kernel,
-  i internal (zspy's queues), ui skipped screen updates │ warnings │
-  InfluxDB state │ replay state and speed. When the pipeline warned (a
-  capture cut short, a packet it could not read), the latest warning
-  shows in yellow above the status bar; the report on quit lists all.
-`

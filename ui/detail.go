@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,8 +11,9 @@ import (
 
 	"github.com/rivo/tview"
 
-	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/session"
+	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // DetailInput is what the detail view of one connection shows.
@@ -23,6 +25,38 @@ type DetailInput struct {
 	Series [numSeries][]float32
 	Log    []session.LogEntry // recent events, oldest first
 	Width  int
+}
+
+// openDetail shows the detail of connection id, and asks the run for its
+// events and rates from now on (Update.Detail).
+func (d *Dashboard) openDetail(id uint64) {
+	d.detailID = id
+	if d.selectConn != nil {
+		d.selectConn(id)
+	}
+	d.detail.ScrollToBeginning()
+	d.show(ViewDetail)
+}
+
+// refreshDetail renders the detail view of the frame on screen.
+func (d *Dashboard) refreshDetail() {
+	r := d.frame.Row(d.detailID)
+	if r == nil {
+		d.detail.SetText(fmt.Sprintf("[gray]connection %d is no longer tracked[-]", d.detailID))
+		return
+	}
+	in := DetailInput{Row: r, Alerts: DetailAlerts(d.frame, r), Monitor: d.frame.Monitor[r.ID], Width: d.width()}
+	if d.hist != nil {
+		for s := range numSeries {
+			in.Series[s] = d.hist.Series(r.ID, s)
+		}
+	}
+	if dt := d.frame.Detail; dt != nil && dt.ID == r.ID {
+		in.Series[SeriesRateC2S] = dt.Rates[0]
+		in.Series[SeriesRateS2C] = dt.Rates[1]
+		in.Log = dt.Log
+	}
+	d.detail.SetText(strings.Join(RenderDetail(in), "\n"))
 }
 
 // DetailAlerts returns the alerts of f that concern r.
@@ -56,24 +90,24 @@ func dashStr(s string) string {
 }
 
 // RenderDetail renders the connection detail as tview-tagged lines: greeting,
-// mechanism, metadata, PLAIN user (password as the report renders it, i.e.
+// mechanism, metadata, PLAIN user (password as the row shows it, i.e.
 // redacted unless secrets were asked for), subscriptions, traffic and backlog
 // per direction, latency, errors, alerts, monitor events, sparklines and the
 // recent message log.
 func RenderDetail(in DetailInput) []string {
 	r := in.Row
-	c := &r.C
+	v, c := r.Rec, &r.C
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	section := func(name string) { add("[yellow::b]%s[-::-]", name) }
 
-	add("[::b]Connection %d[::-]  %s → %s  %s", r.ID, esc(c.Client), esc(c.Server), stateTag(c.State))
-	d := r.Last.Sub(r.Start)
+	add("[::b]Connection %d[::-]  %s → %s  %s", r.ID, esc(c.Client), esc(c.Server), stateTag(v.State))
+	d := v.Last.Sub(v.Start)
 	how := "SYN seen"
-	if !c.SawSYN {
+	if !v.SawSYN {
 		how = "joined mid-capture"
 	}
-	if c.MidStream {
+	if v.MidStream {
 		how += ", ZMTP mid-stream"
 	}
 	// wrapped adds plain text (escaped here) after indent, wrapped at the
@@ -91,73 +125,65 @@ func RenderDetail(in DetailInput) []string {
 		}
 	}
 	wrapped := func(indent, text string) { wrappedIn("", indent, text) }
-	wrapped("  ", fmt.Sprintf("first packet %d, %s – %s (%s), %s", c.FirstPacket, fmtTime(r.Start), fmtTime(r.Last), fmtDur(d), how))
-	if c.RefusedBefore > 0 {
-		add("  [yellow]connected after %d refused attempt(s)[-]", c.RefusedBefore)
+	wrapped("  ", fmt.Sprintf("first packet %d, %s – %s (%s), %s", v.FirstPacket, fmtTime(v.Start), fmtTime(v.Last), fmtDur(d), how))
+	if v.RefusedBefore > 0 {
+		add("  [yellow]connected after %d refused attempt(s)[-]", v.RefusedBefore)
 	}
 
 	section("Greeting")
 	for i, who := range []string{"client", "server"} {
-		sock := []string{c.ClientSocket, c.ServerSocket}[i]
+		side := &v.Sides[i]
+		sock := []zmtp.SocketType{v.ClientSocket, v.ServerSocket}[i]
 		id := []string{c.ClientIdentity, c.ServerIdentity}[i]
-		v := "not captured"
-		if r.Version[i] != "" {
-			v = "ZMTP " + r.Version[i]
+		ver := "not captured"
+		if side.Version != zmtp.VersionUnknown {
+			ver = "ZMTP " + side.Version.String()
 		}
 		extra := ""
-		if r.AsServer[i] {
+		if side.AsServer {
 			extra += " as-server"
 		}
-		if r.Handshake[i] {
+		if v.HandshakeDone[i] {
 			extra += " READY"
 		}
-		if _, sent := []map[string]string{c.ClientMeta, c.ServerMeta}[i]["Identity"]; id != "" || sent {
+		sent := slices.ContainsFunc(side.Metadata, func(p tracker.Property) bool { return p.Name == "Identity" })
+		if id != "" || sent {
 			extra += " identity " + esc(visible(id))
 		}
-		add("  %-6s %-16s %-7s%s", who, v, dashStr(sock), extra)
+		add("  %-6s %-16s %-7s%s", who, ver, dashStr(sock.String()), extra)
 	}
-	if c.RolesInferred {
+	if v.RolesInferred {
 		add("  [gray]socket types inferred from the traffic (no handshake captured)[-]")
 	}
-	if c.Handshake != "" {
-		hs := c.Handshake
-		switch hs {
-		case "failed":
+	if v.Handshake != zmtp.HandshakeNone {
+		hs := v.Handshake.String()
+		switch v.Handshake {
+		case zmtp.HandshakeFailed:
 			hs = "[red]failed[-]"
-			if c.HandshakeError != "" {
-				hs += ": " + esc(c.HandshakeError)
+			if v.HandshakeError != "" {
+				hs += ": " + esc(v.HandshakeError)
 			}
-		case "pending":
+		case zmtp.HandshakePending:
 			hs = "[yellow]pending[-]"
 		}
 		add("  handshake %s", hs)
 	}
-	if !c.Compatible {
-		add("  [red]incompatible socket types %s and %s[-]", c.ClientSocket, c.ServerSocket)
+	if !v.Compatible {
+		add("  [red]incompatible socket types %s and %s[-]", v.ClientSocket, v.ServerSocket)
 	}
-	mech := dashStr(c.Mechanism)
-	if c.PlainUsername != "" || c.PlainPassword != "" {
-		mech += fmt.Sprintf("  user %s  password %s", esc(c.PlainUsername), esc(c.PlainPassword))
+	mech := dashStr(v.Mechanism.String())
+	if v.PlainUsername != "" || c.PlainPassword != "" {
+		mech += fmt.Sprintf("  user %s  password %s", esc(v.PlainUsername), esc(c.PlainPassword))
 	}
 	add("  mechanism %s", mech)
-	for i, m := range []map[string]string{c.ClientMeta, c.ServerMeta} {
-		if len(m) == 0 {
-			continue
+	for i, who := range []string{"client", "server"} {
+		if line := metadataText(v.Sides[i].Metadata); line != "" {
+			add("  %s metadata: %s", who, line)
 		}
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		parts := make([]string, len(keys))
-		for k, name := range keys {
-			parts[k] = esc(name) + "=" + esc(m[name])
-		}
-		add("  %s metadata: %s", []string{"client", "server"}[i], strings.Join(parts, " "))
 	}
 
-	if len(c.Subscriptions) > 0 || len(c.SubHistory) > 0 {
-		section(fmt.Sprintf("Subscriptions (%d, %d changes)", len(c.Subscriptions), len(c.SubHistory)))
+	if len(v.Subscriptions) > 0 || len(v.SubHistory) > 0 {
+		section(fmt.Sprintf("Subscriptions (%d, %d changes)", len(v.Subscriptions), len(v.SubHistory)))
 		q := make([]string, len(c.Subscriptions))
 		for k, s := range c.Subscriptions {
 			q[k] = esc(fmt.Sprintf("%q", s))
@@ -165,56 +191,64 @@ func RenderDetail(in DetailInput) []string {
 		if len(q) > 0 {
 			add("  %s", strings.Join(q, " "))
 		}
-		start := max(0, len(c.SubHistory)-5)
-		for _, h := range c.SubHistory[start:] {
-			add("  %s %-9s %s (packet %d)", fmtTime(h.Time), h.Op, esc(fmt.Sprintf("%q", h.Topic)), h.Packet)
+		start := max(0, len(v.SubHistory)-5)
+		for _, h := range v.SubHistory[start:] {
+			op := "subscribe"
+			if h.Cancel {
+				op = "cancel"
+			}
+			add("  %s %-9s %s (packet %d)", fmtTime(h.TS), op, esc(fmt.Sprintf("%q", tracker.Printable(h.Topic))), h.Packet)
 		}
 	}
 
 	section("Traffic              ↑ client→server     ↓ server→client")
 	unit := "messages"
-	if r.Curve {
+	if v.Curve {
 		unit = "boxes (CURVE)"
 	}
+	c2s, s2c := &v.Dirs[0], &v.Dirs[1]
 	line := func(name string, a, b string) { add("  %-18s %-19s %s", name, a, b) }
 	line(unit, fmt.Sprint(r.Msgs[0]), fmt.Sprint(r.Msgs[1]))
-	line("frames", fmt.Sprint(c.C2S.Frames), fmt.Sprint(c.S2C.Frames))
-	line("bytes", fmt.Sprint(c.C2S.Bytes), fmt.Sprint(c.S2C.Bytes))
-	line("commands", fmt.Sprint(c.C2S.Commands), fmt.Sprint(c.S2C.Commands))
+	line("frames", fmt.Sprint(c2s.Frames), fmt.Sprint(s2c.Frames))
+	line("bytes", fmt.Sprint(c2s.Bytes), fmt.Sprint(s2c.Bytes))
+	line("commands", fmt.Sprint(c2s.Commands), fmt.Sprint(s2c.Commands))
 	line("msg/s", fmtSI(r.MsgRate[0]), fmtSI(r.MsgRate[1]))
 	line("bytes/s", fmtSI(r.ByteRate[0]), fmtSI(r.ByteRate[1]))
-	if c.C2S.LostBytes+c.S2C.LostBytes > 0 {
-		line("[red]lost bytes[-]", fmt.Sprint(c.C2S.LostBytes), fmt.Sprint(c.S2C.LostBytes))
+	if c2s.Lost+s2c.Lost > 0 {
+		line("[red]lost bytes[-]", fmt.Sprint(c2s.Lost), fmt.Sprint(s2c.Lost))
 	}
-	if c.C2S.PartialFrames+c.S2C.PartialFrames > 0 {
-		line("open message frames", fmt.Sprint(c.C2S.PartialFrames), fmt.Sprint(c.S2C.PartialFrames))
+	if c2s.Partial+s2c.Partial > 0 {
+		line("open message frames", fmt.Sprint(c2s.Partial), fmt.Sprint(s2c.Partial))
 	}
 	section("TCP backlog")
 	line("in flight (bytes)", fmt.Sprint(r.InFlight[0]), fmt.Sprint(r.InFlight[1]))
-	line("receiver window", fmt.Sprint(r.Window[0]), fmt.Sprint(r.Window[1]))
-	zw := func(i int, cn zeroWin) string {
-		s := fmt.Sprintf("%d (%.0fms)", cn.n, cn.ms)
+	line("receiver window", fmt.Sprint(v.TCP[0].Window), fmt.Sprint(v.TCP[1].Window))
+	zw := func(i int) string {
+		t := &v.TCP[i]
+		s := fmt.Sprintf("%d (%.0fms)", t.ZeroWindows, ms(t.ZeroWindowTime))
 		if r.ZeroWindow[i] {
 			s = "[red]NOW[-] " + s
 		}
 		return s
 	}
-	line("zero windows", zw(0, zeroWin{c.C2S.ZeroWindows, c.C2S.ZeroWindowMS}), zw(1, zeroWin{c.S2C.ZeroWindows, c.S2C.ZeroWindowMS}))
-	line("window full", fmt.Sprint(r.WindowFull[0]), fmt.Sprint(r.WindowFull[1]))
-	line("retransmits", fmt.Sprint(c.C2S.Retransmits), fmt.Sprint(c.S2C.Retransmits))
+	line("zero windows", zw(0), zw(1))
+	line("window full", fmt.Sprint(v.TCP[0].WindowFull), fmt.Sprint(v.TCP[1].WindowFull))
+	line("retransmits", fmt.Sprint(v.TCP[0].Retransmits), fmt.Sprint(v.TCP[1].Retransmits))
 
-	if c.Latency != nil || c.Outstanding > 0 {
+	if l := &v.Latency; l.Count > 0 || v.Outstanding > 0 {
 		section("Request → reply")
-		if l := c.Latency; l != nil {
-			add("  %d replies  p50 %.3fms  p99 %.3fms  max %.3fms  mean %.3fms", l.Count, l.P50, l.P99, l.Max, l.Mean)
+		if l.Count > 0 {
+			add("  %d replies  p50 %.3fms  p99 %.3fms  max %.3fms  mean %.3fms", l.Count, ms(l.Quantile(0.5)),
+				ms(l.Quantile(0.99)), ms(l.Max), ms(l.Mean()))
 		}
-		if c.Outstanding > 0 {
-			add("  [yellow]%d unanswered, oldest since %s[-]", c.Outstanding, fmtTime(r.OldestRequest))
+		if v.Outstanding > 0 {
+			add("  [yellow]%d unanswered, oldest since %s[-]", v.Outstanding, fmtTime(v.OldestRequest))
 		}
 	}
-	if len(c.Errors) > 0 {
-		section(fmt.Sprintf("Errors (%d)", len(c.Errors)))
-		for _, e := range c.Errors {
+	if hasErrors(v) {
+		errs := errorsOf(v)
+		section(fmt.Sprintf("Errors (%d)", len(errs)))
+		for _, e := range errs {
 			wrappedIn("red", "  ", e)
 		}
 	}
@@ -226,23 +260,23 @@ func RenderDetail(in DetailInput) []string {
 		}
 	}
 	section("Monitor events")
-	mon := c.Monitor
-	if mon == nil && len(in.Monitor) == 0 {
+	mon := len(v.MonitorNotes) > 0 || v.HasPipes[0] || v.HasPipes[1]
+	if !mon && len(in.Monitor) == 0 {
 		add("  [gray]none (merge socket-monitor events: --monitor, --monitor-log)[-]")
 	}
-	if mon != nil {
-		if mon.ClientSource != "" || mon.ServerSource != "" {
-			add("  sources: client %s, server %s", esc(dashStr(mon.ClientSource)), esc(dashStr(mon.ServerSource)))
+	if mon {
+		if v.MonitorSource[0] != "" || v.MonitorSource[1] != "" {
+			add("  sources: client %s, server %s", esc(dashStr(v.MonitorSource[0])), esc(dashStr(v.MonitorSource[1])))
 		}
-		if mon.Handshake != "" || mon.Disconnects > 0 {
-			add("  handshake %s, %d disconnect(s)", esc(dashStr(mon.Handshake)), mon.Disconnects)
+		if v.MonitorHandshake != "" || v.MonitorDisconnects > 0 {
+			add("  handshake %s, %d disconnect(s)", esc(dashStr(v.MonitorHandshake)), v.MonitorDisconnects)
 		}
-		for i, p := range []*report.Pipes{mon.ClientPipes, mon.ServerPipes} {
-			if p != nil {
-				add("  %s libzmq queues at %s: %d outbound, %d inbound (messages)", []string{"client", "server"}[i], fmtTime(p.Time), p.Outbound, p.Inbound)
+		for i, who := range []string{"client", "server"} {
+			if p := &v.Pipes[i]; v.HasPipes[i] {
+				add("  %s libzmq queues at %s: %d outbound, %d inbound (messages)", who, fmtTime(p.Time), p.Outbound, p.Inbound)
 			}
 		}
-		for _, n := range mon.Events {
+		for _, n := range v.MonitorNotes {
 			line := fmtTime(n.Time) + " " + n.Event
 			if n.Source != "" {
 				line += " (" + n.Source + ")"
@@ -288,11 +322,26 @@ func RenderDetail(in DetailInput) []string {
 	return out
 }
 
-// zeroWin is a zero-window count and its total duration.
-type zeroWin struct {
-	n  uint64
-	ms float64
+// metadataText returns a side's metadata as name=value pairs sorted by name
+// (a name sent twice shows its last value), "" when there is none.
+func metadataText(props []tracker.Property) string {
+	if len(props) == 0 {
+		return ""
+	}
+	m := make(map[string]string, len(props))
+	for _, p := range props {
+		m[p.Name] = tracker.Printable(p.Value)
+	}
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for k, name := range keys {
+		parts[k] = esc(name) + "=" + esc(m[name])
+	}
+	return strings.Join(parts, " ")
 }
+
+// ms returns d in milliseconds to the microsecond, as the report gives them.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
@@ -301,17 +350,17 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format("15:04:05.000")
 }
 
-func stateTag(s string) string {
-	return "[" + stateColor(s) + "]" + s + "[-]"
+func stateTag(s zmtp.ConnState) string {
+	return "[" + stateColor(s) + "]" + s.String() + "[-]"
 }
 
-func stateColor(s string) string {
+func stateColor(s zmtp.ConnState) string {
 	switch s {
-	case "open":
+	case zmtp.StateOpen:
 		return "green"
-	case "reset", "refused":
+	case zmtp.StateReset, zmtp.StateRefused:
 		return "red"
-	case "idle":
+	case zmtp.StateIdle:
 		return "yellow"
 	}
 	return "gray"

@@ -14,7 +14,10 @@
 // into table cells (RenderRow), topology lines (RenderTopology) and detail
 // text (RenderDetail) are pure functions of a Frame, tested without a
 // terminal; the views are tested on tcell's simulation screen from replayed
-// captures.
+// captures. A row holds the tracker's immutable Record of its connection and
+// what the view derives from it; the JSON report plays no part. Keys are
+// bound in one table (keys.go), which dispatch, the hint line, the help page
+// and the header's tabs all read.
 //
 // Entry points: Replay and Live run the dashboard over a pipeline the command
 // built (sinks, monitor logs and rules attached); RunReplay is Replay with a

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
@@ -25,7 +24,7 @@ func FuzzRender(f *testing.F) {
 		v.Sides[0].Identity, v.Sides[0].HasIdent = ident, true
 		v.Sides[0].Metadata = []tracker.Property{{Name: "Identity", Value: ident}}
 		v.Subscriptions = []string{string(topic)}
-		fr := NewModel(report.Options{}).Apply(snapAt(t0.Add(2e9), v))
+		fr := NewModel(ModelOptions{}).Apply(snapAt(t0.Add(2e9), v))
 		r := fr.Rows[0]
 		RenderRow(r, []int{0, 1, 2, 3})
 		RenderTopology(BuildTopology(fr.Rows), 100)

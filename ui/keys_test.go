@@ -2,9 +2,14 @@ package ui
 
 import (
 	"context"
+	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
 
@@ -383,4 +388,217 @@ func TestRulesAlertOnSlowSubscriber(t *testing.T) {
 		t.Errorf("Enter on the alert: view %s\n%s", view, strings.Join(hs.lines(), "\n"))
 	}
 	hs.quit()
+}
+
+// ctlRecorder is a replay Control that only counts what it is asked.
+type ctlRecorder struct{ pauses, steps, speeds int }
+
+func (c *ctlRecorder) TogglePause()       { c.pauses++ }
+func (c *ctlRecorder) Step(time.Duration) { c.steps++ }
+func (c *ctlRecorder) SetSpeed(float64)   { c.speeds++ }
+
+// drawnDash returns a dashboard drawn once on a 200×30 screen (so that its
+// lines are laid out for that width).
+func drawnDash(t *testing.T, opt DashboardOptions) *Dashboard {
+	d, s := newDash(t, 200, 30, opt)
+	draw(d, s)
+	return d
+}
+
+var allViews = []string{ViewConnections, ViewTopology, ViewAlerts, ViewDetail, ViewHelp}
+
+// keyModes are a replay (with a Control) and a live capture (without).
+func keyModes(t *testing.T) map[string]func() *Dashboard {
+	return map[string]func() *Dashboard{
+		"replay": func() *Dashboard { return drawnDash(t, DashboardOptions{Control: &ctlRecorder{}, Speed: 1}) },
+		"live":   func() *Dashboard { return drawnDash(t, DashboardOptions{}) },
+	}
+}
+
+// Every key of every binding reaches that binding's action, in every view
+// the binding names (no other binding shadows it); a binding without an
+// action passes its keys on to the view's widget, as does a key the table
+// does not bind.
+func TestKeyTableDrivesDispatch(t *testing.T) {
+	saved := keyTable
+	t.Cleanup(func() { keyTable = saved })
+	keyTable = slices.Clone(saved)
+	var got int
+	for i := range keyTable {
+		if keyTable[i].act != nil {
+			keyTable[i].act = func(*Dashboard) { got = i }
+		}
+	}
+	checked := 0
+	for mode, newD := range keyModes(t) {
+		d := newD()
+		for _, view := range allViews {
+			d.show(view)
+			for i := range keyTable {
+				b := &keyTable[i]
+				if !b.actsIn(d, view) {
+					continue
+				}
+				for _, k := range b.keys {
+					ev := tcell.NewEventKey(k.k, k.r, tcell.ModNone)
+					if l := d.lookup(k); l != b {
+						t.Errorf("%s, %s: key %s finds binding %d, not %d (%q)", mode, view, k, bindingIndex(l), i, b.help)
+						continue
+					}
+					got = -1
+					out := d.captureKey(ev)
+					switch {
+					case b.act == nil && out != ev:
+						t.Errorf("%s, %s: key %s of a widget's binding was not passed on", mode, view, k)
+					case b.act != nil && (out != nil || got != i):
+						t.Errorf("%s, %s: key %s ran binding %d, want %d", mode, view, k, got, i)
+					}
+					checked++
+				}
+			}
+			// A key bound nowhere goes on to the widget.
+			ev := tcell.NewEventKey(tcell.KeyRune, 'Z', tcell.ModNone)
+			if d.lookup(keyOf(ev)) != nil || d.captureKey(ev) != ev {
+				t.Errorf("%s, %s: an unbound key was taken", mode, view)
+			}
+		}
+		// While the filter is typed only Ctrl-C acts.
+		d.show(ViewConnections)
+		d.editing = true
+		for i := range keyTable {
+			for _, k := range keyTable[i].keys {
+				if l := d.lookup(k); l != nil && !l.prompt {
+					t.Errorf("%s: key %s acts while the filter is typed", mode, k)
+				}
+			}
+		}
+		if l := d.lookup(key{k: tcell.KeyCtrlC}); l == nil {
+			t.Errorf("%s: Ctrl-C does not quit from the filter prompt", mode)
+		}
+	}
+	if checked < 100 {
+		t.Errorf("only %d keys checked", checked)
+	}
+}
+
+// Every bound key is named in the help page's key column, on a line the
+// table wrote (a binding without help text is described by another's label).
+func TestKeyTableInHelp(t *testing.T) {
+	page := helpPage()
+	named := map[string]bool{}
+	for _, b := range keyTable {
+		if b.help == "" {
+			continue
+		}
+		line := fmt.Sprintf("  %-8s %s", b.label, strings.Split(b.help, "\n")[0])
+		if b.inline {
+			line = "   " + b.label + "  " + b.help
+		}
+		if !strings.Contains(page, line) {
+			t.Errorf("help page lacks %q", line)
+		}
+		for _, f := range strings.Fields(b.label) {
+			named[f] = true
+			if utf8.RuneCountInString(f) > 1 && !unicode.IsLetter([]rune(f)[0]) && !strings.HasPrefix(f, "^") && f != "⇧tab" {
+				for _, r := range f { // "↑↓" names both arrows
+					named[string(r)] = true
+				}
+			}
+		}
+	}
+	for _, b := range keyTable {
+		for _, k := range b.keys {
+			if !named[k.String()] {
+				t.Errorf("key %s (binding %q, hint %q) is not named in the help", k, b.help, b.hint)
+			}
+		}
+	}
+}
+
+var hintPart = regexp.MustCompile(`\[aqua\](.+?)\[-\]:(\S+)`)
+
+// The hint line names only keys that act in the view on screen, and only
+// hints of the table; every hint the table gives a view shows on a wide
+// screen.
+func TestHintsComeFromKeyTable(t *testing.T) {
+	byName := map[string]key{}
+	for _, b := range keyTable {
+		for _, k := range b.keys {
+			byName[k.String()] = k
+		}
+	}
+	for mode, newD := range keyModes(t) {
+		for _, ended := range []bool{false, true} {
+			d := newD()
+			d.SetFrame(&Frame{Status: Status{Player: session.PlayerState{Done: ended}}})
+			for _, view := range allViews {
+				d.show(view)
+				line := d.hintLine()
+				parts := hintPart.FindAllStringSubmatch(line, -1)
+				if len(parts) == 0 {
+					t.Fatalf("%s, %s: no hints in %q", mode, view, line)
+				}
+				for _, p := range parts {
+					hint := p[1] + ":" + p[2]
+					if !slices.ContainsFunc(keyTable, func(b binding) bool { return b.hint == hint }) {
+						t.Errorf("%s, %s: hint %q is not the table's", mode, view, hint)
+					}
+					names := []string{p[1]}
+					if _, ok := byName[p[1]]; !ok {
+						names = strings.Split(p[1], "") // "<>" names two keys
+					}
+					for _, n := range names {
+						k, ok := byName[n]
+						if !ok || d.lookup(k) == nil {
+							t.Errorf("%s, %s (ended %v): hint %q names key %q, which does nothing here", mode, view, ended, hint, n)
+						}
+					}
+				}
+				for _, b := range keyTable {
+					hv := b.hintViews
+					if hv == nil {
+						hv = b.views
+					}
+					shown := b.hint != "" && b.actsIn(d, view) && (hv == nil || slices.Contains(hv, view)) && (b.hintIf == nil || b.hintIf(d))
+					k, w, _ := strings.Cut(b.hint, ":")
+					if has := strings.Contains(line, "[aqua]"+k+"[-]:"+w); shown && !has {
+						t.Errorf("%s, %s (ended %v): hint %q missing from %q", mode, view, ended, b.hint, line)
+					}
+				}
+			}
+		}
+	}
+}
+
+// bindingIndex returns b's index in keyTable, or -1.
+func bindingIndex(b *binding) int {
+	for i := range keyTable {
+		if &keyTable[i] == b {
+			return i
+		}
+	}
+	return -1
+}
+
+// Every tab of the header names a key that opens its view.
+func TestTabsNameTheirKeys(t *testing.T) {
+	for _, tb := range tabs {
+		d := drawnDash(t, DashboardOptions{})
+		d.show(ViewDetail)
+		var label string
+		for _, x := range d.header.tabs() {
+			if x.view == tb.view {
+				label = x.label
+			}
+		}
+		k, name, ok := strings.Cut(label, " ")
+		if !ok || name != tb.name || utf8.RuneCountInString(k) != 1 {
+			t.Errorf("tab %q: label %q does not name a key", tb.name, label)
+			continue
+		}
+		d.captureKey(tcell.NewEventKey(tcell.KeyRune, []rune(k)[0], tcell.ModNone))
+		if d.View() != tb.view {
+			t.Errorf("tab %q names key %q, which opens %s", label, k, d.View())
+		}
+	}
 }

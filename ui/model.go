@@ -1,16 +1,18 @@
 package ui
 
 import (
-	"net/netip"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
-	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // HistoryLen is how many points a connection's sparklines keep: message
@@ -30,32 +32,41 @@ const (
 // History keeps the series from SeriesLatency on.
 const numHistSeries = numSeries - SeriesLatency
 
-// Row is one connection as the dashboard shows it: the report's view of the
-// connection plus what only successive snapshots tell (rates) and the TCP
-// backlog. Rows are immutable once a Frame holds them.
+// ModelOptions say what the model shows.
+type ModelOptions struct {
+	// ShowSecrets shows PLAIN passwords; without it they read Redacted.
+	ShowSecrets bool
+}
+
+// Redacted stands for a PLAIN password unless secrets were asked for (the
+// report's text for it).
+const Redacted = "<redacted>"
+
+// Row is one connection as the dashboard shows it: the tracker's record of
+// it, the rates the update measured, and what the view derives from the
+// record (texts, backlog, latency median). Rows are immutable once a Frame
+// holds them.
 type Row struct {
-	ID             uint64
-	Client, Server netip.AddrPort
-	// C is the connection as report.Build renders it (PLAIN password redacted
-	// unless secrets were asked for).
-	C report.Connection
-	// Curve is true when counts are CURVE boxes, not messages.
-	Curve bool
+	ID uint64
+	// Rec is the connection as the tracker recorded it at the frame's time:
+	// immutable, and shared with other frames while the connection does not
+	// change. Never nil.
+	Rec *tracker.Record
+	// C holds the row's texts.
+	C Cells
 	// MsgRate and ByteRate are per second of packet time, per direction (0
 	// client→server, 1 server→client), over the last RateWindow of packet
 	// time (see RateMeter): the same whatever the replay speed.
 	MsgRate, ByteRate [2]float64
 	// Msgs counts messages per direction (frames under CURVE).
 	Msgs [2]uint64
-	// InFlight is bytes sent but not acknowledged, per direction; Window the
-	// receiver's advertised window; ZeroWindow whether the receiver of that
-	// direction advertises a zero window now.
+	// InFlight is bytes sent but not acknowledged, per direction (0 once the
+	// connection is closed); ZeroWindow whether the receiver of that
+	// direction advertises a zero window now, and ZeroFor for how long
+	// (packet time).
 	InFlight   [2]uint32
-	Window     [2]uint32
 	ZeroWindow [2]bool
-	// ZeroFor is how long the current zero window has lasted (packet time).
 	ZeroFor    [2]time.Duration
-	WindowFull [2]uint64
 	// Latency is the request→reply p50 (LatencyOK false when none was seen).
 	Latency   time.Duration
 	LatencyOK bool
@@ -64,18 +75,82 @@ type Row struct {
 	// by commas.
 	Alert     int
 	AlertRule string
-	Start     time.Time
-	Last      time.Time
-	// Version is each side's greeting version ("" when the greeting was not
-	// captured); AsServer its as-server flag; Handshake whether its READY was seen.
-	Version   [2]string
-	AsServer  [2]bool
-	Handshake [2]bool
-	// OldestRequest is the packet time of the oldest unanswered request.
-	OldestRequest time.Time
 
-	sock   string // sockets column text
 	search string // lower-case text the filter matches against
+}
+
+// Cells are the texts of a row that the record does not hold as text: made
+// once per record, they feed the cells, the filter and the alerts' matching.
+type Cells struct {
+	// Client and Server are the endpoints as "ip:port", as alerts name them.
+	Client, Server string
+	// State is the connection state ("open", "closed", ...).
+	State string
+	// Sockets is the sockets column: "DEALER→ROUTER", "-" when neither is
+	// known.
+	Sockets string
+	// ClientIdentity and ServerIdentity are the sides' identities as
+	// printable text.
+	ClientIdentity, ServerIdentity string
+	// PlainPassword is the PLAIN password as shown: Redacted unless secrets
+	// were asked for, "" when the connection carried no PLAIN credentials.
+	PlainPassword string
+	// Subscriptions are the subscribed topics as printable text.
+	Subscriptions []string
+}
+
+// cellsOf makes the texts of a record.
+func cellsOf(v *tracker.Record, opt ModelOptions) Cells {
+	cn, sn := v.Names()
+	c := Cells{Client: cn, Server: sn, State: v.State.String(), Sockets: socketsText(v.ClientSocket, v.ServerSocket),
+		ClientIdentity: printable(v.Sides[0].Identity), ServerIdentity: printable(v.Sides[1].Identity)}
+	if v.PlainPassword != "" || v.PlainUsername != "" {
+		c.PlainPassword = Redacted
+		if opt.ShowSecrets {
+			c.PlainPassword = v.PlainPassword
+		}
+	}
+	if len(v.Subscriptions) > 0 {
+		c.Subscriptions = make([]string, len(v.Subscriptions))
+		for i, s := range v.Subscriptions {
+			c.Subscriptions[i] = tracker.Printable([]byte(s))
+		}
+	}
+	return c
+}
+
+// printable is tracker.Printable, without a call for the empty identities
+// most connections have.
+func printable(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return tracker.Printable(b)
+}
+
+// listed reports whether the dashboard lists a connection: ZMTP ones, and
+// refused attempts (as the report does; other flows are counted only).
+func listed(v *tracker.Record) bool {
+	return v.Detection == zmtp.IsZMTP || v.State == zmtp.StateRefused
+}
+
+// errorsOf returns the connection's errors as the detail lists them: those
+// the tracker kept, how many it did not, and an incompatible pair of socket
+// types (the report's list).
+func errorsOf(v *tracker.Record) []string {
+	out := slices.Clone(v.Errors)
+	if v.ErrorsDropped > 0 {
+		out = append(out, fmt.Sprintf("%d more errors not kept", v.ErrorsDropped))
+	}
+	if !v.Compatible {
+		out = append(out, fmt.Sprintf("incompatible socket types %s and %s", v.ClientSocket, v.ServerSocket))
+	}
+	return out
+}
+
+// hasErrors reports whether errorsOf(v) is not empty, without making it.
+func hasErrors(v *tracker.Record) bool {
+	return len(v.Errors) > 0 || v.ErrorsDropped > 0 || !v.Compatible
 }
 
 // Backlog returns the direction with the larger backlog and its bytes in
@@ -107,36 +182,73 @@ func (r *Row) backlogKey() uint64 {
 // the detail view shows beyond them (identities, user, subscriptions, alert).
 func (r *Row) Search() string { return r.search }
 
-func (r *Row) buildSearch() {
-	var b strings.Builder
-	c := &r.C
-	r.sock = socketsText(c.ClientSocket, c.ServerSocket)
-	for _, s := range []string{c.Client, c.Server, r.sock, c.Mechanism, c.State, "zmtp" + c.ZMTP,
-		c.ClientIdentity, c.ServerIdentity, c.PlainUsername, r.AlertRule} {
-		if s != "" {
-			b.WriteString(s)
-			b.WriteByte(' ')
-		}
+// buildSearch makes the filter's text, in buf (returned for reuse).
+func (r *Row) buildSearch(buf []byte) []byte {
+	b := buf[:0]
+	c, v := &r.C, r.Rec
+	for _, s := range [...]string{c.Client, c.Server, c.Sockets, v.Mechanism.String(), c.State} {
+		b = appendWord(b, s)
+	}
+	b = appendLower(append(b, "zmtp"...), v.Version.String())
+	b = append(b, ' ')
+	for _, s := range [...]string{c.ClientIdentity, c.ServerIdentity, v.PlainUsername, r.AlertRule} {
+		b = appendWord(b, s)
 	}
 	for _, s := range c.Subscriptions {
-		b.WriteString(s)
-		b.WriteByte(' ')
+		b = append(appendLower(b, s), ' ')
 	}
 	if r.Alert >= 2 {
-		b.WriteString("alert ")
+		b = append(b, "alert "...)
 	}
-	if len(c.Errors) > 0 {
-		b.WriteString("error ")
+	if hasErrors(v) {
+		b = append(b, "error "...)
 	}
 	if r.ZeroWindow[0] || r.ZeroWindow[1] {
-		b.WriteString("zerowindow ")
+		b = append(b, "zerowindow "...)
 	}
-	r.search = strings.ToLower(b.String())
+	r.search = string(b)
+	return b
+}
+
+// appendWord appends s in lower case and a space, or nothing when s is
+// empty.
+func appendWord(b []byte, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return append(appendLower(b, s), ' ')
+}
+
+// appendLower appends s in lower case, as strings.ToLower would (invalid
+// UTF-8 becomes U+FFFD), without making a string.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b = append(b, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		b = utf8.AppendRune(b, unicode.ToLower(r))
+		i += n
+	}
+	return b
+}
+
+// Counters are the capture counters the status bar shows.
+type Counters struct {
+	Packets       uint64 // packets read
+	KernelDrops   uint64 // packets the kernel dropped (live)
+	InternalDrops uint64 // packets zspy's own queues dropped (live)
 }
 
 // Status is the status bar's content.
 type Status struct {
-	Stats       session.Stats
+	Stats       Counters
 	PacketRate  float64 // packets per second of packet time
 	Warnings    uint64
 	LastWarning string
@@ -177,6 +289,10 @@ type prevConn struct {
 	latSum   time.Duration
 	t        time.Time
 	seen     uint64 // generation
+	// rec and cells are the last record and its texts: an unchanged
+	// connection hands the same record again.
+	rec   *tracker.Record
+	cells Cells
 }
 
 // Model turns Updates into Frames: it takes the rates the RateMeter measured
@@ -184,17 +300,18 @@ type prevConn struct {
 // connection's latency and backlog history. It runs on one goroutine (the
 // model goroutine); History is safe to read from the UI.
 type Model struct {
-	opt      report.Options
+	opt      ModelOptions
 	prev     map[uint64]*prevConn
 	gen      uint64
 	prevTime time.Time
 	prevPkts uint64
 	pktRate  float64
+	buf      []byte // scratch for the rows' search texts
 	History  *History
 }
 
 // NewModel returns an empty model; opt says whether PLAIN passwords show.
-func NewModel(opt report.Options) *Model {
+func NewModel(opt ModelOptions) *Model {
 	return &Model{opt: opt, prev: make(map[uint64]*prevConn), History: NewHistory()}
 }
 
@@ -206,8 +323,8 @@ func (m *Model) Apply(u *session.Update) *Frame {
 	if u.Alerts != nil {
 		f.Alerts = FromRules(u.Alerts)
 	}
-	f.Status = Status{Stats: u.Stats, Warnings: u.Warnings, LastWarning: u.LastWarning, Influx: StoreState(u.Store),
-		Skipped: u.Skipped, Player: u.Player}
+	f.Status = Status{Stats: Counters{Packets: u.Stats.Packets, KernelDrops: u.Stats.KernelDrops, InternalDrops: u.Stats.InternalDrops},
+		Warnings: u.Warnings, LastWarning: u.LastWarning, Influx: StoreState(u.Store), Skipped: u.Skipped, Player: u.Player}
 	snap := u.Snapshot
 	if snap == nil {
 		snap = &tracker.Snapshot{}
@@ -223,25 +340,29 @@ func (m *Model) Apply(u *session.Update) *Frame {
 	}
 	f.Status.PacketRate = m.pktRate
 
-	conns := report.Build(snap.Records, m.opt)
-	rows := make([]Row, len(conns))
-	f.Rows = make([]*Row, len(conns))
+	n := 0
+	for _, v := range snap.Records {
+		if listed(v) {
+			n++
+		}
+	}
+	rows := make([]Row, n)
+	f.Rows = make([]*Row, n)
 	m.gen++
 	m.History.begin()
-	j := 0
-	for i := range conns {
-		// report.Build keeps the tracker's order and skips non-ZMTP flows.
-		for snap.Records[j].ID != conns[i].ID {
-			j++
+	i := 0
+	for j, v := range snap.Records {
+		if !listed(v) {
+			continue
 		}
-		v := snap.Records[j]
 		r := &rows[i]
 		f.Rows[i] = r
+		i++
 		var wr *session.WindowRate
 		if j < len(u.Rates) {
 			wr = &u.Rates[j]
 		}
-		m.fill(r, v, &conns[i], wr, snap.Time, base)
+		m.fill(r, v, wr, snap.Time, base)
 	}
 	m.History.end(m.gen)
 	for id, p := range m.prev {
@@ -270,28 +391,23 @@ func (m *Model) Apply(u *session.Update) *Frame {
 		}
 	}
 	for _, r := range f.Rows {
-		r.buildSearch()
+		m.buf = r.buildSearch(m.buf)
 	}
 	return f
 }
 
-func (m *Model) fill(r *Row, v *tracker.Record, c *report.Connection, wr *session.WindowRate, now, base time.Time) {
-	*r = Row{ID: v.ID, Client: v.Client, Server: v.Server, C: *c, Curve: v.Curve, Start: v.Start, Last: v.Last,
-		OldestRequest: v.OldestRequest, Handshake: v.HandshakeDone}
+func (m *Model) fill(r *Row, v *tracker.Record, wr *session.WindowRate, now, base time.Time) {
+	*r = Row{ID: v.ID, Rec: v}
 	if wr != nil {
 		r.MsgRate, r.ByteRate = wr.Msgs, wr.Bytes
 	}
 	for i := range 2 {
-		r.Version[i] = v.Sides[i].Version.String()
-		r.AsServer[i] = v.Sides[i].AsServer
 		d := &v.Dirs[i]
 		r.Msgs[i] = d.Messages
 		if v.Curve {
 			r.Msgs[i] = d.Frames
 		}
 		t := &v.TCP[i]
-		r.Window[i] = t.Window
-		r.WindowFull[i] = t.WindowFull
 		if !v.Closed {
 			// A closed connection has no queue, whatever its last ACKs said.
 			r.InFlight[i] = t.InFlight()
@@ -314,6 +430,10 @@ func (m *Model) fill(r *Row, v *tracker.Record, c *report.Connection, wr *sessio
 		m.prev[v.ID] = p
 	}
 	p.seen = m.gen
+	if p.rec != v {
+		p.rec, p.cells = v, cellsOf(v, m.opt)
+	}
+	r.C = p.cells
 	dt := now.Sub(p.t).Seconds()
 	var latMS float32
 	if dt > 0 {

@@ -20,7 +20,7 @@ func snapAt(at time.Time, conns ...*tracker.Record) *session.Update {
 // The model shows the rates the meter measured (Update.Rates, indexed like
 // the snapshot's connections), and none without them.
 func TestModelTakesMeterRates(t *testing.T) {
-	m := NewModel(report.Options{})
+	m := NewModel(ModelOptions{})
 	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", zmtp.REQ, zmtp.REP, 10, 10)
 	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:5555", zmtp.REQ, zmtp.REP, 3, 0)
 	u := snapAt(t0.Add(2*time.Second), a, b)
@@ -46,7 +46,7 @@ func TestModelTakesMeterRates(t *testing.T) {
 }
 
 func TestHistoryIsBounded(t *testing.T) {
-	m := NewModel(report.Options{})
+	m := NewModel(ModelOptions{})
 	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", zmtp.PUSH, zmtp.PULL, 0, 0)
 	a.TCP[0].HaveSeq, a.TCP[0].HaveAck = true, true
 	for i := range 3 * HistoryLen {
@@ -70,14 +70,14 @@ func TestModelSkipsNonZMTPAndRedactsPassword(t *testing.T) {
 	a.PlainUsername, a.PlainPassword = "admin", "hunter2"
 	other := handConn(2, "10.0.0.1:40001", "10.0.0.2:80", zmtp.SocketUnknown, zmtp.SocketUnknown, 0, 0)
 	other.Detection = zmtp.NotZMTP
-	f := NewModel(report.Options{}).Apply(snapAt(t0, a, other))
+	f := NewModel(ModelOptions{}).Apply(snapAt(t0, a, other))
 	if len(f.Rows) != 1 || f.Rows[0].ID != 1 {
 		t.Fatalf("rows %v, want only the ZMTP connection", len(f.Rows))
 	}
 	if f.Rows[0].C.PlainPassword != report.Redacted || strings.Contains(f.Rows[0].Search(), "hunter2") {
 		t.Errorf("password not redacted: %q", f.Rows[0].C.PlainPassword)
 	}
-	f = NewModel(report.Options{ShowSecrets: true}).Apply(snapAt(t0, a))
+	f = NewModel(ModelOptions{ShowSecrets: true}).Apply(snapAt(t0, a))
 	if f.Rows[0].C.PlainPassword != "hunter2" {
 		t.Errorf("--show-secrets: password %q", f.Rows[0].C.PlainPassword)
 	}
@@ -92,7 +92,7 @@ func TestAlertsMarkRows(t *testing.T) {
 		{Rule: "slow-subscriber", Severity: rules.SevCritical, State: rules.StateFiring, Client: "10.0.0.3:40000", Server: "10.0.0.2:5555"},
 		{Rule: "hwm", Severity: rules.SevWarning, State: rules.StatePending, Server: "10.0.0.2:5555"},
 	}
-	f := NewModel(report.Options{}).Apply(u)
+	f := NewModel(ModelOptions{}).Apply(u)
 	got := []int{f.Row(1).Alert, f.Row(2).Alert, f.Row(3).Alert}
 	if !slices.Equal(got, []int{1, 3, 0}) || f.Row(2).AlertRule != "slow-subscriber" || f.Row(1).AlertRule != "hwm" {
 		t.Errorf("alert levels %v rules %q %q", got, f.Row(1).AlertRule, f.Row(2).AlertRule)
@@ -102,7 +102,7 @@ func TestAlertsMarkRows(t *testing.T) {
 func rowsOf(ids ...uint64) []*Row {
 	out := make([]*Row, len(ids))
 	for i, id := range ids {
-		out[i] = &Row{ID: id}
+		out[i] = &Row{ID: id, Rec: &tracker.Record{ID: id}}
 	}
 	return out
 }
@@ -148,7 +148,7 @@ func TestRenderRowIsPure(t *testing.T) {
 	a.TCP[1].HaveSeq, a.TCP[1].HaveAck, a.TCP[1].NextSeq, a.TCP[1].Acked = true, true, 5000, 1000
 	u := snapAt(t0.Add(4*time.Second), a)
 	u.Rates = []session.WindowRate{{Msgs: [2]float64{300, 8.5}}}
-	f := NewModel(report.Options{}).Apply(u)
+	f := NewModel(ModelOptions{}).Apply(u)
 	r := f.Rows[0]
 	cols := []int{ColumnIndex("ID"), ColumnIndex("CLIENT"), ColumnIndex("SOCKETS"), ColumnIndex("↑MSG/S"),
 		ColumnIndex("↑MSGS"), ColumnIndex("LAT"), ColumnIndex("BACKLOG"), ColumnIndex("MECH"), ColumnIndex("ALERT")}
@@ -162,7 +162,7 @@ func TestRenderRowIsPure(t *testing.T) {
 	}
 	// A zero window shows as ZW and how long it has lasted.
 	a.TCP[1].Window, a.TCP[1].ZeroSince = 0, t0.Add(2500*time.Millisecond)
-	r = NewModel(report.Options{}).Apply(snapAt(t0.Add(4*time.Second), a)).Rows[0]
+	r = NewModel(ModelOptions{}).Apply(snapAt(t0.Add(4*time.Second), a)).Rows[0]
 	if got := RenderRow(r, []int{ColumnIndex("BACKLOG")})[0]; got != "↓ZW 1.5s" {
 		t.Errorf("zero window backlog %q", got)
 	}
@@ -170,7 +170,7 @@ func TestRenderRowIsPure(t *testing.T) {
 
 func TestLayoutFits(t *testing.T) {
 	a := handConn(1, "127.0.0.1:26040", "127.0.0.1:16040", zmtp.DEALER, zmtp.ROUTER, 1, 1)
-	f := NewModel(report.Options{}).Apply(snapAt(t0.Add(time.Second), a))
+	f := NewModel(ModelOptions{}).Apply(snapAt(t0.Add(time.Second), a))
 	for _, w := range []int{40, 60, 80, 100, 200} {
 		l := LayoutColumns(f.Rows, w, 0)
 		used := len(l.Cols) - 1
@@ -210,16 +210,16 @@ func TestLayoutFits(t *testing.T) {
 }
 
 func TestFilter(t *testing.T) {
-	mk := func(id uint64, client, state, sub string) *Row {
-		r := &Row{ID: id}
-		r.C.Client, r.C.Server, r.C.State, r.C.ClientSocket, r.C.ServerSocket = client, "10.0.0.2:5555", state, "SUB", "PUB"
+	mk := func(id uint64, client string, state zmtp.ConnState, sub string) *tracker.Record {
+		v := handConn(id, client, "10.0.0.2:5555", zmtp.SUB, zmtp.PUB, 0, 0)
+		v.State = state
 		if sub != "" {
-			r.C.Subscriptions = []string{sub}
+			v.Subscriptions = []string{sub}
 		}
-		r.buildSearch()
-		return r
+		return v
 	}
-	rows := []*Row{mk(1, "10.0.0.1:1000", "open", "weather"), mk(2, "10.0.0.1:1001", "closed", "news"), mk(3, "10.0.0.3:1002", "reset", "")}
+	rows := NewModel(ModelOptions{}).Apply(snapAt(t0, mk(1, "10.0.0.1:1000", zmtp.StateOpen, "weather"),
+		mk(2, "10.0.0.1:1001", zmtp.StateClosed, "news"), mk(3, "10.0.0.3:1002", zmtp.StateReset, ""))).Rows
 	for _, c := range []struct {
 		expr    string
 		want    []uint64
@@ -281,6 +281,16 @@ func TestStoreState(t *testing.T) {
 	} {
 		if got := StoreState(&c.st); got != c.want {
 			t.Errorf("StoreState(%+v) = %q, want %q", c.st, got, c.want)
+		}
+	}
+}
+
+// The filter's text is lower-cased as strings.ToLower would, without making a
+// string per part.
+func TestAppendLowerIsToLower(t *testing.T) {
+	for _, s := range []string{"", "SUB→PUB", "zmtp3.1", "ÀÉÎ İ ΣΑΣ", "bad \xff\xfe utf-8", "Worker-1 [RED]"} {
+		if got, want := string(appendLower([]byte("x "), s)), "x "+strings.ToLower(s); got != want {
+			t.Errorf("appendLower(%q) = %q, want %q", s, got, want)
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/pipeline"
-	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/session"
 )
 
@@ -36,10 +35,10 @@ func openCase(t testing.TB, name string) *capture.FileSource {
 // replayFrames replays a capture through the real pipeline and the model,
 // taking a snapshot every `every` of packet time and once at the end, and
 // returns the frames, the message log and the rate meter.
-func replayFrames(t testing.TB, name string, every time.Duration, opt report.Options) ([]*Frame, *Model, *session.MessageLog, *session.RateMeter) {
+func replayFrames(t testing.TB, name string, every time.Duration, opt ModelOptions) ([]*Frame, *Model, *session.MessageLog, *session.RateMeter) {
 	t.Helper()
 	src := openCase(t, name)
-	p := pipeline.New(pipeline.Config{Report: opt})
+	p := pipeline.New(pipeline.Config{})
 	log := session.NewMessageLog()
 	rm := session.NewRateMeter(log)
 	p.Tracker.SetListener(rm)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/gdamore/tcell/v2"
 
-	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
 )
@@ -64,7 +63,7 @@ func Run(ctx context.Context, updates <-chan *session.Update, steer Steer, opt O
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	model := NewModel(report.Options{ShowSecrets: opt.ShowSecrets})
+	model := NewModel(ModelOptions{ShowSecrets: opt.ShowSecrets})
 	dopt := DashboardOptions{Speed: opt.Speed, History: model.History, Screen: opt.Screen, Select: steer.Select}
 	if !opt.Live {
 		dopt.Control = steer

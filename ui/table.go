@@ -6,6 +6,8 @@ import (
 	"github.com/gdamore/tcell/v2"
 	"github.com/mattn/go-runewidth"
 	"github.com/rivo/tview"
+
+	"github.com/zspy/zspy/zmtp"
 )
 
 // connTable is the connections table: a header line and one line per row,
@@ -22,7 +24,6 @@ type connTable struct {
 
 	layout      Layout
 	layoutWidth int
-	layoutRows  []*Row
 	layoutSort  int
 	layoutStale bool
 	// empty says why there are no rows (set with the rows).
@@ -157,9 +158,9 @@ func rowStyle(r *Row) tcell.Style {
 		return st.Foreground(tcell.ColorRed)
 	case r.Alert == 1:
 		return st.Foreground(tcell.ColorYellow)
-	case !r.C.Compatible || len(r.C.Errors) > 0:
+	case hasErrors(r.Rec):
 		return st.Foreground(tcell.ColorFuchsia)
-	case r.C.State == "open":
+	case r.Rec.State == zmtp.StateOpen:
 		return st
 	}
 	return st.Foreground(tcell.ColorGray)
@@ -170,14 +171,14 @@ func cellStyle(col *Column, r *Row, base tcell.Style) tcell.Style {
 	switch col.Name {
 	case "STATE":
 		if r.Alert == 0 {
-			return base.Foreground(tcell.GetColor(stateColor(r.C.State)))
+			return base.Foreground(tcell.GetColor(stateColor(r.Rec.State)))
 		}
 	case "BACKLOG":
 		d, b, z := r.Backlog()
 		switch {
 		case z:
 			return base.Foreground(tcell.ColorRed).Bold(true)
-		case r.Window[d] > 0 && uint64(b)*2 >= uint64(r.Window[d]):
+		case r.Rec.TCP[d].Window > 0 && uint64(b)*2 >= uint64(r.Rec.TCP[d].Window):
 			return base.Foreground(tcell.ColorYellow)
 		}
 	case "ALERT":
@@ -263,42 +264,6 @@ func (t *connTable) sortBy(i int) {
 	if t.onSortChange != nil {
 		t.onSortChange()
 	}
-}
-
-// InputHandler moves the selection and opens the selected connection.
-func (t *connTable) InputHandler() func(event *tcell.EventKey, setFocus func(p tview.Primitive)) {
-	return t.WrapInputHandler(func(ev *tcell.EventKey, _ func(p tview.Primitive)) {
-		n := t.visible()
-		switch ev.Key() {
-		case tcell.KeyUp:
-			t.move(-1)
-		case tcell.KeyDown:
-			t.move(1)
-		case tcell.KeyPgUp:
-			t.move(-n)
-		case tcell.KeyPgDn:
-			t.move(n)
-		case tcell.KeyHome:
-			t.move(-len(t.rows))
-		case tcell.KeyEnd:
-			t.move(len(t.rows))
-		case tcell.KeyEnter:
-			if r := t.selected(); r != nil && t.onEnter != nil {
-				t.onEnter(r)
-			}
-		case tcell.KeyRune:
-			switch ev.Rune() {
-			case 'k':
-				t.move(-1)
-			case 'j':
-				t.move(1)
-			case 'g':
-				t.move(-len(t.rows))
-			case 'G':
-				t.move(len(t.rows))
-			}
-		}
-	})
 }
 
 // MouseHandler sorts on a header click, selects on a row click, opens on a

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/rivo/tview"
+
+	"github.com/zspy/zspy/zmtp"
 )
 
 // Group is one bound endpoint and the peers connected to it: the shape of a
@@ -14,8 +16,9 @@ import (
 // PULLs...).
 type Group struct {
 	Server string
-	// Socket is the bound side's socket type ("?" when unknown).
-	Socket string
+	// Socket is the bound side's socket type (SocketUnknown when no peer
+	// said).
+	Socket zmtp.SocketType
 	// Pattern names the shape: "pub/sub", "req/rep", "router", "pipeline",
 	// "pair", or "?".
 	Pattern string
@@ -26,21 +29,21 @@ type Group struct {
 }
 
 // patternOf names the pattern a bound socket type serves.
-func patternOf(server, client string) string {
+func patternOf(server, client zmtp.SocketType) string {
 	switch server {
-	case "PUB", "XPUB", "SUB", "XSUB":
+	case zmtp.PUB, zmtp.XPUB, zmtp.SUB, zmtp.XSUB:
 		return "pub/sub"
-	case "REP":
+	case zmtp.REP:
 		return "req/rep"
-	case "ROUTER":
+	case zmtp.ROUTER:
 		return "router"
-	case "DEALER":
-		if client == "REQ" || client == "REP" || client == "ROUTER" || client == "DEALER" {
+	case zmtp.DEALER:
+		if client == zmtp.REQ || client == zmtp.REP || client == zmtp.ROUTER || client == zmtp.DEALER {
 			return "router"
 		}
-	case "PUSH", "PULL":
+	case zmtp.PUSH, zmtp.PULL:
 		return "pipeline"
-	case "PAIR":
+	case zmtp.PAIR:
 		return "pair"
 	}
 	return "?"
@@ -63,39 +66,40 @@ func BuildTopology(rows []*Row) []Group {
 		g.Peers = append(g.Peers, r)
 		g.Out += r.MsgRate[1]
 		g.In += r.MsgRate[0]
-		if r.C.State == "open" {
+		if r.Rec.State == zmtp.StateOpen {
 			g.Open++
 		}
 	}
 	for i := range gs {
 		g := &gs[i]
-		// The bound side's type: the most frequent known one.
-		count := map[string]int{}
-		client := ""
+		// The bound side's type: the most frequent known one (the first by
+		// name among equals).
+		count := map[zmtp.SocketType]int{}
+		client := zmtp.SocketUnknown
 		for _, r := range g.Peers {
-			if r.C.ServerSocket != "" {
-				count[r.C.ServerSocket]++
+			if r.Rec.ServerSocket != zmtp.SocketUnknown {
+				count[r.Rec.ServerSocket]++
 			}
-			if r.C.ClientSocket != "" && client == "" {
-				client = r.C.ClientSocket
+			if r.Rec.ClientSocket != zmtp.SocketUnknown && client == zmtp.SocketUnknown {
+				client = r.Rec.ClientSocket
 			}
 		}
-		g.Socket = "?"
+		g.Socket = zmtp.SocketUnknown
 		best := 0
 		for s, n := range count {
-			if n > best || (n == best && s < g.Socket) {
+			if n > best || (n == best && s.String() < g.Socket.String()) {
 				g.Socket, best = s, n
 			}
 		}
 		g.Pattern = patternOf(g.Socket, client)
-		if g.Socket == "?" && client != "" {
-			g.Pattern = patternOf(client, "")
+		if g.Socket == zmtp.SocketUnknown && client != zmtp.SocketUnknown {
+			g.Pattern = patternOf(client, zmtp.SocketUnknown)
 		}
-		if g.Pattern == "?" && !slices.ContainsFunc(g.Peers, func(r *Row) bool { return !r.Curve }) {
+		if g.Pattern == "?" && !slices.ContainsFunc(g.Peers, func(r *Row) bool { return !r.Rec.Curve }) {
 			g.Pattern = "encrypted (CURVE)"
 		}
 		slices.SortFunc(g.Peers, func(a, b *Row) int {
-			if c := a.Client.Compare(b.Client); c != 0 {
+			if c := a.Rec.Client.Compare(b.Rec.Client); c != 0 {
 				return c
 			}
 			return cmp.Compare(a.ID, b.ID)
@@ -111,11 +115,11 @@ func BuildTopology(rows []*Row) []Group {
 }
 
 // flowArrow shows which way messages flow between a bound socket and a peer.
-func flowArrow(server, client string) string {
+func flowArrow(server, client zmtp.SocketType) string {
 	switch {
-	case server == "PUB" || server == "XPUB" || server == "PUSH" || client == "PULL" || client == "SUB" || client == "XSUB":
+	case server == zmtp.PUB || server == zmtp.XPUB || server == zmtp.PUSH || client == zmtp.PULL || client == zmtp.SUB || client == zmtp.XSUB:
 		return "──▶"
-	case server == "SUB" || server == "XSUB" || server == "PULL" || client == "PUSH" || client == "PUB" || client == "XPUB":
+	case server == zmtp.SUB || server == zmtp.XSUB || server == zmtp.PULL || client == zmtp.PUSH || client == zmtp.PUB || client == zmtp.XPUB:
 		return "◀──"
 	}
 	return "◀─▶"
@@ -130,7 +134,7 @@ func RenderTopology(gs []Group, width int) []string {
 	}
 	for _, g := range gs {
 		head := fmt.Sprintf("[::b]%s %s[::-]  [aqua]%s[-]  %d peer(s), %d open  ↑%s ↓%s msg/s",
-			tview.Escape(g.Socket), tview.Escape(g.Server), g.Pattern, len(g.Peers), g.Open, fmtSI(g.In), fmtSI(g.Out))
+			tview.Escape(socketOrQuestion(g.Socket)), tview.Escape(g.Server), g.Pattern, len(g.Peers), g.Open, fmtSI(g.In), fmtSI(g.Out))
 		out = append(out, head)
 		for i, r := range g.Peers {
 			branch := "├"
@@ -138,9 +142,9 @@ func RenderTopology(gs []Group, width int) []string {
 				branch = "└"
 			}
 			var b strings.Builder
-			fmt.Fprintf(&b, " %s─%s %s %s", branch, flowArrow(r.C.ServerSocket, r.C.ClientSocket),
-				tview.Escape(dash(r.C.ClientSocket)), tview.Escape(r.C.Client))
-			if r.C.State != "open" {
+			fmt.Fprintf(&b, " %s─%s %s %s", branch, flowArrow(r.Rec.ServerSocket, r.Rec.ClientSocket),
+				tview.Escape(dash(r.Rec.ClientSocket.String())), tview.Escape(r.C.Client))
+			if r.Rec.State != zmtp.StateOpen {
 				fmt.Fprintf(&b, " [gray](%s)[-]", r.C.State)
 			}
 			fmt.Fprintf(&b, "  ↑%s ↓%s msg/s", fmtSI(r.MsgRate[0]), fmtSI(r.MsgRate[1]))
@@ -155,8 +159,8 @@ func RenderTopology(gs []Group, width int) []string {
 			if r.C.ClientIdentity != "" {
 				fmt.Fprintf(&b, "  id=%s", tview.Escape(r.C.ClientIdentity))
 			}
-			if r.C.PlainUsername != "" {
-				fmt.Fprintf(&b, "  user=%s", tview.Escape(r.C.PlainUsername))
+			if r.Rec.PlainUsername != "" {
+				fmt.Fprintf(&b, "  user=%s", tview.Escape(r.Rec.PlainUsername))
 			}
 			if r.AlertRule != "" {
 				fmt.Fprintf(&b, "  [red]! %s[-]", tview.Escape(r.AlertRule))
@@ -176,4 +180,23 @@ func RenderTopology(gs []Group, width int) []string {
 		}
 	}
 	return out
+}
+
+// socketOrQuestion names a bound side's socket type, "?" when unknown.
+func socketOrQuestion(s zmtp.SocketType) string {
+	if s == zmtp.SocketUnknown {
+		return "?"
+	}
+	return s.String()
+}
+
+// refreshTopology lays the filtered rows out as the Topology view.
+func (d *Dashboard) refreshTopology() {
+	rows := d.rows()
+	if len(rows) == 0 {
+		d.topo.SetText("[gray]" + tview.Escape(emptyText(d.frame, d.filter)) + "[-]")
+		return
+	}
+	lines := RenderTopology(BuildTopology(rows), d.width())
+	d.topo.SetText(strings.Join(lines, "\n"))
 }

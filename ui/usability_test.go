@@ -12,7 +12,6 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/zspy/zspy/capture"
-	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
 )
@@ -142,7 +141,7 @@ func TestEmptyViewsSayWhy(t *testing.T) {
 // A per-direction column shows with its partner or not at all: at 80
 // columns the table showed ↑MSGS (0 for a subscriber) without ↓MSGS.
 func TestDirectionColumnsComeInPairs(t *testing.T) {
-	d, s, _ := caseDash(t, "pubsub", 80, 24, report.Options{})
+	d, s, _ := caseDash(t, "pubsub", 80, 24, ModelOptions{})
 	for w := 60; w <= 200; w += 2 {
 		s.SetSize(w, 24)
 		hdr := draw(d, s)[1]
@@ -220,7 +219,7 @@ func TestAlertEvidenceReadableAt80(t *testing.T) {
 // The latency sparkline's peak is in a unit that fits it: replies of tens of
 // microseconds read "0.0ms" (or "0.1ms") before.
 func TestLatencySparklinePeakUnit(t *testing.T) {
-	frames, m, log, _ := replayFrames(t, "reqrep", time.Millisecond/10, report.Options{})
+	frames, m, log, _ := replayFrames(t, "reqrep", time.Millisecond/10, ModelOptions{})
 	f := frames[len(frames)-1]
 	var d *Dashboard
 	d, s := newDash(t, 100, 60, DashboardOptions{History: m.History, Select: func(id uint64) { detailInto(d.frame, log, nil, id) }})

@@ -36,7 +36,7 @@ func endpoint(p truth.Peer) string { return fmt.Sprintf("%s:%d", p.Addr, p.Port)
 
 // caseDash replays a capture to its end and shows the last frame on a w×h
 // screen.
-func caseDash(t testing.TB, name string, w, h int, opt report.Options) (*Dashboard, tcell.SimulationScreen, []*Frame) {
+func caseDash(t testing.TB, name string, w, h int, opt ModelOptions) (*Dashboard, tcell.SimulationScreen, []*Frame) {
 	t.Helper()
 	frames, m, log, rm := replayFrames(t, name, 100*time.Millisecond, opt)
 	var d *Dashboard
@@ -59,7 +59,7 @@ func tableRows(lines []string) []string {
 
 func TestConnectionsViewPubsub(t *testing.T) {
 	tr := loadTruth(t, "pubsub")
-	d, s, _ := caseDash(t, "pubsub", 80, 24, report.Options{})
+	d, s, _ := caseDash(t, "pubsub", 80, 24, ModelOptions{})
 	lines := draw(d, s)
 	if len(lines) != 24 {
 		t.Fatalf("%d lines", len(lines))
@@ -121,7 +121,7 @@ func rowOrder(lines []string) []string {
 
 func TestConnectionsSortedOrder(t *testing.T) {
 	tr := loadTruth(t, "pubsub")
-	d, s, _ := caseDash(t, "pubsub", 120, 24, report.Options{})
+	d, s, _ := caseDash(t, "pubsub", 120, 24, ModelOptions{})
 	// The truth's order by messages received, most first.
 	conns := slices.Clone(tr.Connections)
 	slices.SortFunc(conns, func(a, b truth.Conn) int { return *b.S2C.Messages - *a.S2C.Messages })
@@ -159,7 +159,7 @@ func TestConnectionsSortedOrder(t *testing.T) {
 
 func TestConnectionsFilter(t *testing.T) {
 	tr := loadTruth(t, "pubsub")
-	d, s, _ := caseDash(t, "pubsub", 80, 24, report.Options{})
+	d, s, _ := caseDash(t, "pubsub", 80, 24, ModelOptions{})
 	byID := map[string]string{}
 	subs := map[string][]string{}
 	for _, c := range tr.Connections {
@@ -208,7 +208,7 @@ func TestDetailPlainRedactsPassword(t *testing.T) {
 	tr := loadTruth(t, "plain_ok")
 	c := tr.Connections[0]
 	for _, show := range []bool{false, true} {
-		d, s, frames := caseDash(t, "plain_ok", 100, 60, report.Options{ShowSecrets: show})
+		d, s, frames := caseDash(t, "plain_ok", 100, 60, ModelOptions{ShowSecrets: show})
 		d.openDetail(frames[len(frames)-1].Rows[0].ID)
 		lines := draw(d, s)
 		k := findLine(lines, "mechanism PLAIN", "user "+c.PlainUsername)
@@ -234,7 +234,7 @@ func TestDetailPlainRedactsPassword(t *testing.T) {
 func TestDetailPubsubSubscriptionsAndLog(t *testing.T) {
 	tr := loadTruth(t, "pubsub")
 	c := tr.Connections[0]
-	d, s, frames := caseDash(t, "pubsub", 120, 200, report.Options{})
+	d, s, frames := caseDash(t, "pubsub", 120, 200, ModelOptions{})
 	var id uint64
 	for _, r := range frames[len(frames)-1].Rows {
 		if r.C.Client == endpoint(c.Client) {
@@ -284,7 +284,7 @@ func TestDetailPubsubSubscriptionsAndLog(t *testing.T) {
 func TestTopologyView(t *testing.T) {
 	for _, name := range []string{"pubsub", "dealer_router", "pushpull", "reqrep"} {
 		tr := loadTruth(t, name)
-		d, s, _ := caseDash(t, name, 120, 40, report.Options{})
+		d, s, _ := caseDash(t, name, 120, 40, ModelOptions{})
 		d.show(ViewTopology)
 		lines := draw(d, s)
 		srv := tr.Connections[0].Server
@@ -337,7 +337,7 @@ func TestSlowSubscriberBacklogAndAlert(t *testing.T) {
 	if a.Rule == "" {
 		t.Fatal("slow_subscriber truth marks no zero-window connection")
 	}
-	frames, m, log, _ := replayFrames(t, "slow_subscriber", 100*time.Millisecond, report.Options{})
+	frames, m, log, _ := replayFrames(t, "slow_subscriber", 100*time.Millisecond, ModelOptions{})
 	// Some frame catches the slow subscriber's receive window at zero.
 	var zf *Frame
 	for _, f := range frames {
@@ -407,7 +407,7 @@ func TestSlowSubscriberBacklogAndAlert(t *testing.T) {
 
 func TestManyConnectionsScroll(t *testing.T) {
 	tr := loadTruth(t, "many_conns")
-	d, s, _ := caseDash(t, "many_conns", 80, 24, report.Options{})
+	d, s, _ := caseDash(t, "many_conns", 80, 24, ModelOptions{})
 	lines := draw(d, s)
 	rows := tableRows(lines)
 	if len(rows) != 20 { // 24 lines: tabs, header, 20 rows, status, hints
@@ -417,7 +417,7 @@ func TestManyConnectionsScroll(t *testing.T) {
 		t.Errorf("status %q", lines[22])
 	}
 	key := func(k tcell.Key) {
-		d.table.InputHandler()(tcell.NewEventKey(k, 0, tcell.ModNone), func(tview.Primitive) {})
+		d.captureKey(tcell.NewEventKey(k, 0, tcell.ModNone))
 	}
 	key(tcell.KeyEnd)
 	lines = draw(d, s)
@@ -437,7 +437,7 @@ func TestManyConnectionsScroll(t *testing.T) {
 }
 
 func TestMouse(t *testing.T) {
-	d, s, _ := caseDash(t, "pubsub", 120, 24, report.Options{})
+	d, s, _ := caseDash(t, "pubsub", 120, 24, ModelOptions{})
 	lines := draw(d, s)
 	mouse := func(a tview.MouseAction, x, y int) {
 		d.table.MouseHandler()(a, tcell.NewEventMouse(x, y, tcell.Button1, tcell.ModNone), func(tview.Primitive) {})
@@ -466,7 +466,7 @@ func TestMouse(t *testing.T) {
 
 func TestFreezeLiveDisplay(t *testing.T) {
 	a := handConn(1, "10.0.0.1:40000", "10.0.0.2:5555", zmtp.SUB, zmtp.PUB, 0, 5)
-	m := NewModel(report.Options{})
+	m := NewModel(ModelOptions{})
 	d, s := newDash(t, 80, 24, DashboardOptions{History: m.History})
 	d.SetFrame(m.Apply(snapAt(t0.Add(time.Second), a)))
 	d.togglePause() // no Control: freezes the display
@@ -517,7 +517,7 @@ func TestStatusLine(t *testing.T) {
 }
 
 func TestDetailMonitorEventsAndSparklines(t *testing.T) {
-	frames, m, log, rm := replayFrames(t, "slow_subscriber", 100*time.Millisecond, report.Options{})
+	frames, m, log, rm := replayFrames(t, "slow_subscriber", 100*time.Millisecond, ModelOptions{})
 	f := frames[len(frames)-1]
 	if len(frames) < 5 {
 		t.Fatalf("only %d frames", len(frames))
@@ -538,7 +538,7 @@ func TestDetailMonitorEventsAndSparklines(t *testing.T) {
 	}
 	// One point per second of packet time (whatever the frames), the peak
 	// a full block.
-	secs := int(f.Time.Unix()-r.Start.Unix()) + 1
+	secs := int(f.Time.Unix()-r.Rec.Start.Unix()) + 1
 	spark := strings.Fields(lines[k])[2]
 	if n := len([]rune(spark)); n != secs || !strings.Contains(spark, "█") {
 		t.Errorf("sparkline %q: %d points for %d seconds of packet time", spark, n, secs)
@@ -580,10 +580,10 @@ func TestDetailMergedMonitorEvents(t *testing.T) {
 			break
 		}
 	}
-	f := NewModel(report.Options{}).Apply(last)
+	f := NewModel(ModelOptions{}).Apply(last)
 	var r *Row
 	for _, x := range f.Rows {
-		if x.C.Monitor != nil && x.C.Monitor.ClientSource == "bad_password/plain_client" {
+		if x.Rec.MonitorSource[0] == "bad_password/plain_client" {
 			r = x
 		}
 	}
@@ -601,7 +601,7 @@ func TestDetailMergedMonitorEvents(t *testing.T) {
 			t.Errorf("detail lacks %q:\n%s", want, text)
 		}
 	}
-	if n := len(r.C.Monitor.Events); n == 0 || findLine(lines, r.C.Monitor.Events[n-1].Event) < 0 {
+	if n := len(r.Rec.MonitorNotes); n == 0 || findLine(lines, r.Rec.MonitorNotes[n-1].Event) < 0 {
 		t.Errorf("monitor events not listed")
 	}
 }

@@ -1,0 +1,167 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rivo/tview"
+)
+
+// updateChrome redraws the header, status bar and hint line text.
+func (d *Dashboard) updateChrome() {
+	if d.status == nil {
+		return
+	}
+	shown := -1
+	if d.filter.Active() {
+		shown = len(d.table.rows)
+	}
+	d.status.SetText(StatusLine(d.frame, d.speed, d.ctl != nil, d.frozen, d.width(), shown))
+	d.hints.SetText(d.hintLine())
+	w := WarningLine(d.frame)
+	d.warning.SetText(w)
+	h := 0
+	if w != "" {
+		// Wrapped, up to 3 lines (a long file name comes first).
+		h = min(3, (tview.TaggedStringWidth(w)+d.width()-1)/d.width())
+	}
+	d.root.ResizeItem(d.warning, h, 0)
+}
+
+// WarningLine tells the latest pipeline warning (a capture cut short, a
+// packet that could not be read...) and how many there were; "" when none.
+// The report printed on quit lists them all.
+func WarningLine(f *Frame) string {
+	if f == nil || f.Status.Warnings == 0 || f.Status.LastWarning == "" {
+		return ""
+	}
+	s := &f.Status
+	if s.Warnings == 1 {
+		return "[yellow::b] warning:[-::-] " + tview.Escape(s.LastWarning)
+	}
+	return fmt.Sprintf("[yellow::b] %d warnings[-::-] (all in the report on quit), latest: %s", s.Warnings, tview.Escape(s.LastWarning))
+}
+
+// linePart is one piece of the status or hint line. When the line does not
+// fit, the parts with the lowest keep go first; a keep of keepAlways or more
+// always stays.
+type linePart struct {
+	text string
+	keep int
+}
+
+const keepAlways = 9
+
+// fitLine joins parts (first before the first, sep before each other),
+// leaving parts out, lowest keep first and right to left within one keep,
+// until the line fits width; width <= 0 keeps them all.
+func fitLine(parts []linePart, first, sep string, width int) string {
+	for {
+		var b strings.Builder
+		for i, p := range parts {
+			if i == 0 {
+				b.WriteString(first)
+			} else {
+				b.WriteString(sep)
+			}
+			b.WriteString(p.text)
+		}
+		out := b.String()
+		if width <= 0 || tview.TaggedStringWidth(out) <= width {
+			return out
+		}
+		drop := -1
+		for i, p := range parts {
+			if p.keep < keepAlways && (drop < 0 || p.keep <= parts[drop].keep) {
+				drop = i
+			}
+		}
+		if drop < 0 {
+			return out
+		}
+		parts = slices.Delete(parts, drop, drop+1)
+	}
+}
+
+// StatusLine renders the status bar: packet time, packets and their rate,
+// connections, drops (kernel, internal, skipped screen updates), warnings,
+// InfluxDB state and the replay state. shown is how many connections the
+// filter keeps ("3 of 10 conns"), or negative when no filter is on. It fits
+// width: when everything does not, the least useful parts go first (packet
+// counts, then connections, InfluxDB, warnings, time); the replay state and
+// the drops always stay.
+func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) string {
+	if f == nil {
+		return " waiting for packets…"
+	}
+	s := &f.Status
+	// Parts in display order; keep is the order they are dropped in (lower
+	// goes first).
+	var parts []linePart
+	add := func(keep int, format string, args ...any) {
+		parts = append(parts, linePart{fmt.Sprintf(format, args...), keep})
+	}
+	add(4, "%s", fmtTime(f.Time))
+	add(0, "%s pkts %s/s", fmtSI(float64(s.Stats.Packets)), fmtSI(s.PacketRate))
+	if shown >= 0 {
+		add(1, "%d of %d conns", shown, len(f.Rows))
+	} else {
+		add(1, "%d conns", len(f.Rows))
+	}
+	drops := s.Stats.KernelDrops + s.Stats.InternalDrops
+	tag := "[white]"
+	if drops > 0 {
+		tag = "[red::b]"
+	}
+	d := fmt.Sprintf("%sdrops k%d i%d[-::-]", tag, s.Stats.KernelDrops, s.Stats.InternalDrops)
+	if s.Skipped > 0 {
+		d += fmt.Sprintf(" ui%d", s.Skipped)
+	}
+	add(9, "%s", d)
+	if s.Warnings > 0 {
+		add(3, "[yellow]%d warn[-]", s.Warnings)
+	}
+	if s.Influx != "" {
+		tag := "[green]"
+		if s.Influx != "ok" {
+			tag = "[yellow]"
+		}
+		add(2, "influx %s%s[-]", tag, tview.Escape(s.Influx))
+	}
+	var st string
+	p := &s.Player
+	switch {
+	case frozen:
+		st = "[yellow::b]FROZEN[-::-]"
+	case p.Err != "":
+		st = "[red]" + tview.Escape(p.Err) + "[-]"
+	case p.Done && !p.Live:
+		st = "[green]end of capture[-]"
+	case p.Done:
+		st = "[yellow]capture stopped[-]"
+	case p.Paused:
+		st = "[yellow::b]PAUSED[-::-]"
+	case p.Live:
+		st = "[green]live[-]"
+	default:
+		st = "▶"
+	}
+	if replay {
+		st += " " + speedText(speed)
+	}
+	add(10, "%s", st)
+	return fitLine(parts, " ", " │ ", width)
+}
+
+func speedText(s float64) string {
+	switch {
+	case s == 0:
+		return "max"
+	case s == 1:
+		return "1×"
+	case s >= 1:
+		return fmt.Sprintf("%g×", s)
+	}
+	return fmt.Sprintf("%.3g×", s)
+}
