@@ -65,22 +65,6 @@ func (c *collector) waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// waitForWithin waits for cond at most d and reports whether it held.
-func (c *collector) waitForWithin(d time.Duration, cond func() bool) bool {
-	timer := time.AfterFunc(d, func() { c.mu.Lock(); c.cond.Broadcast(); c.mu.Unlock() })
-	defer timer.Stop()
-	start := time.Now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for !cond() {
-		if time.Since(start) >= d {
-			return false
-		}
-		c.cond.Wait()
-	}
-	return true
-}
-
 // start runs a subscriber until the test ends.
 func start(t *testing.T, cfg Config) (*Subscriber, *collector) {
 	t.Helper()

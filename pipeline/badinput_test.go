@@ -15,33 +15,9 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/zspy/zspy/internal/pcaptest"
 	"github.com/zspy/zspy/report"
 )
-
-// readPackets returns the records of a pcap file.
-func readPackets(t *testing.T, path string) ([][]byte, []gopacket.CaptureInfo, layers.LinkType) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var data [][]byte
-	var cis []gopacket.CaptureInfo
-	for {
-		d, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		data = append(data, d)
-		cis = append(cis, ci)
-	}
-	return data, cis, r.LinkType()
-}
 
 // writePcap writes packets to a new pcap file with the given snap length,
 // cutting longer packets as a capture with that snap length would.
@@ -91,7 +67,7 @@ func TestTruncatedFile(t *testing.T) {
 // Random damage to the packets of a real capture never crashes the replay.
 func TestCorruptedPackets(t *testing.T) {
 	for _, name := range []string{"dealer_router", "curve", "pubsub", "longframe"} {
-		data, cis, link := readPackets(t, filepath.Join(corpus, name, "capture.pcap"))
+		data, cis, link := pcaptest.ReadPackets(t, filepath.Join(corpus, name, "capture.pcap"))
 		rng := rand.New(rand.NewSource(int64(len(data))))
 		for round := 0; round < 20; round++ {
 			damaged := make([][]byte, len(data))
@@ -200,7 +176,7 @@ func TestHostileFrameSizes(t *testing.T) {
 // in the first 286 payload bytes of a segment) and cut the long bodies.
 func TestShortSnapLength(t *testing.T) {
 	full := replayFile(t, filepath.Join(corpus, "longframe", "capture.pcap"))
-	data, cis, link := readPackets(t, filepath.Join(corpus, "longframe", "capture.pcap"))
+	data, cis, link := pcaptest.ReadPackets(t, filepath.Join(corpus, "longframe", "capture.pcap"))
 	path := filepath.Join(t.TempDir(), "snap.pcap")
 	writePcap(t, path, link, 400, data, cis)
 	cut := replayFile(t, path)
@@ -252,7 +228,7 @@ func TestNonZMTPTraffic(t *testing.T) {
 // With a snap length that cuts frame headers too, the loss is reported, never
 // hidden: lost bytes and a resynchronisation, and the counts of what was seen.
 func TestSnapLengthCutsHeaders(t *testing.T) {
-	data, cis, link := readPackets(t, filepath.Join(corpus, "longframe", "capture.pcap"))
+	data, cis, link := pcaptest.ReadPackets(t, filepath.Join(corpus, "longframe", "capture.pcap"))
 	path := filepath.Join(t.TempDir(), "snap.pcap")
 	writePcap(t, path, link, 200, data, cis)
 	r := replayFile(t, path)

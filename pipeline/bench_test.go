@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/zspy/zspy/capture"
-	"github.com/zspy/zspy/internal/benchcap"
+	"github.com/zspy/zspy/internal/pcaptest"
 )
 
 func replayFileB(b *testing.B, path string) []int {
@@ -23,7 +23,7 @@ func replayFileB(b *testing.B, path string) []int {
 }
 
 func benchReplay(b *testing.B, cases []string, copies int) {
-	pcap, packets, conns := benchcap.Big(b, corpus, cases, copies, func(path string) int { return len(replayFileB(b, path)) })
+	pcap, packets, conns := pcaptest.Big(b, corpus, cases, copies, func(path string) int { return len(replayFileB(b, path)) })
 	b.SetBytes(int64(len(pcap)))
 	b.ReportAllocs()
 	b.ResetTimer()

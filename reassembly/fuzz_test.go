@@ -13,11 +13,10 @@ import (
 // is byte(s), that Data and Skip keep stream positions consistent: each byte
 // follows the previous one, and a Skip(n) jumps exactly n bytes.
 type checkStream struct {
-	t       *testing.T
-	next    [2]int // expected next byte value, -1 when unknown
-	closed  int
-	data    uint64
-	segsAft int
+	t      *testing.T
+	next   [2]int // expected next byte value, -1 when unknown
+	closed int
+	data   uint64
 }
 
 func (s *checkStream) Segment(zmtp.Dir, *capture.Segment) {

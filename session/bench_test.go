@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
-	"github.com/zspy/zspy/internal/benchcap"
 	"github.com/zspy/zspy/internal/influxtest"
+	"github.com/zspy/zspy/internal/pcaptest"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
@@ -25,7 +25,7 @@ import (
 // copy's connections are new series: a worst case for InfluxDB's series index
 // and for the points per packet.
 func BenchmarkReplaySinks(b *testing.B) {
-	pcap, packets, _ := benchcap.Big(b, corpus, []string{"reqrep", "pubsub", "pushpull", "dealer_router", "pair", "xpub_xsub", "many_conns", "heartbeat"}, 300, func(string) int { return 0 })
+	pcap, packets, _ := pcaptest.Big(b, corpus, []string{"reqrep", "pubsub", "pushpull", "dealer_router", "pair", "xpub_xsub", "many_conns", "heartbeat"}, 300, func(string) int { return 0 })
 	benchSinks(b, pcap, packets)
 }
 
@@ -112,6 +112,6 @@ func benchSinks(b *testing.B, pcap []byte, packets int) {
 // BenchmarkReplaySinksSteady: the sinks' cost on long-lived traffic (100
 // DEALER/ROUTER connections exchanging small messages for 60 s of packet time).
 func BenchmarkReplaySinksSteady(b *testing.B) {
-	pcap, packets := benchcap.Steady(b, 100, 10000, time.Minute)
+	pcap, packets := pcaptest.Steady(b, 100, 10000, time.Minute)
 	benchSinks(b, pcap, packets)
 }

@@ -3,11 +3,12 @@ package session
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/clocktest"
+	"github.com/zspy/zspy/internal/pcaptest"
 	"github.com/zspy/zspy/report"
 )
 
@@ -23,18 +24,18 @@ func newTestRun(t testing.TB, clock Clock, speed float64, paused bool, name stri
 }
 
 func TestReplayPacesByPacketTime(t *testing.T) {
-	first, last, _ := captureSpan(t, "pubsub")
+	first, last, _ := pcaptest.Span(t, pcap("pubsub"))
 	span := last.Sub(first)
 	if span < 100*time.Millisecond {
 		t.Fatalf("capture spans only %v", span)
 	}
 	for _, speed := range []float64{1, 10, 0} {
-		clk := &fakeClock{now: t0}
+		clk := clocktest.New(t0)
 		pl, out := newTestRun(t, clk, speed, false, "pubsub")
 		if err := pl.Run(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		got := clk.total()
+		got := clk.Total()
 		if speed == 0 {
 			if got != 0 {
 				t.Errorf("speed max: waited %v, want 0", got)
@@ -54,8 +55,8 @@ func TestReplayPacesByPacketTime(t *testing.T) {
 }
 
 func TestReplayPauseAndStep(t *testing.T) {
-	first, _, n := captureSpan(t, "reqrep")
-	clk := &fakeClock{now: t0}
+	first, _, n := pcaptest.Span(t, pcap("reqrep"))
+	clk := clocktest.New(t0)
 	pl, out := newTestRun(t, clk, 1, true, "reqrep")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -96,7 +97,7 @@ func TestReplayPauseAndStep(t *testing.T) {
 	// the capture's end without waiting.
 	pl.Step(time.Second)
 	u = until(func(u *Update) bool { return u.Player.Done })
-	if got := clk.total(); got != 0 {
+	if got := clk.Total(); got != 0 {
 		t.Errorf("steps waited %v of wall time, want none", got)
 	}
 	<-done
@@ -120,53 +121,4 @@ func openCase(t testing.TB, name string) *capture.FileSource {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// fakeClock advances only when waited on: After fires at once and moves the
-// clock by d. It records every wait.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	waits []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.waits = append(c.waits, d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
-
-func (c *fakeClock) total() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var s time.Duration
-	for _, w := range c.waits {
-		s += w
-	}
-	return s
-}
-
-// captureSpan returns the packet time between a capture's first and last
-// packets, and their number.
-func captureSpan(t testing.TB, name string) (first, last time.Time, n int) {
-	src := openCase(t, name)
-	var seg capture.Segment
-	for src.Next(&seg) == nil {
-		if first.IsZero() {
-			first = seg.TS
-		}
-		last = seg.TS
-		n++
-	}
-	return first, last, n
 }

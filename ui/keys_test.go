@@ -14,6 +14,8 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/clocktest"
+	"github.com/zspy/zspy/internal/pcaptest"
 	"github.com/zspy/zspy/internal/truth"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
@@ -42,7 +44,7 @@ func newHarness(t *testing.T, w, h, buffer int, opt *runOpts) *harness {
 		keys: make(chan struct{}), errc: make(chan error, 1), ready: make(chan struct{})}
 	opt.Screen, opt.keyDone = hs.s, hs.keys
 	if opt.Clock == nil {
-		opt.Clock = &fakeClock{now: t0}
+		opt.Clock = clocktest.New(t0)
 	}
 	opt.onFrame = func(f *Frame) { hs.frames <- f }
 	opt.onDashboard = func(d *Dashboard) {
@@ -231,8 +233,8 @@ func TestKeysSortFilterDrillDownBackQuit(t *testing.T) {
 }
 
 func TestKeysPauseStepSpeed(t *testing.T) {
-	first, last, _ := captureSpan(t, "reqrep")
-	clk := &fakeClock{now: t0}
+	first, last, _ := pcaptest.Span(t, pcap(t, "reqrep"))
+	clk := clocktest.New(t0)
 	h := startReplay(t, "reqrep", 80, 24, runOpts{Speed: 1, StartPaused: true, Clock: clk})
 	// 'n' steps one packet: a paused frame at the first packet's time.
 	h.key(tcell.KeyRune, 'n')

@@ -9,6 +9,7 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/clocktest"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
@@ -72,7 +73,7 @@ func countIn(evs []msgEvent, key string, dir int, from, to time.Time) int {
 // startFiles is startReplay over several files.
 func startFiles(t *testing.T, files []string, w, h int, opt runOpts) *harness {
 	t.Helper()
-	opt.Clock = &fakeClock{now: t0}
+	opt.Clock = clocktest.New(t0)
 	hs := newHarness(t, w, h, 100000, &opt)
 	return hs.start(func(ctx context.Context) error { return runReplay(ctx, files, opt) })
 }

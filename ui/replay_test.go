@@ -2,7 +2,6 @@ package ui
 
 import (
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -69,55 +68,6 @@ func replayFrames(t testing.TB, name string, every time.Duration, opt ModelOptio
 	u.Player = session.PlayerState{Done: true}
 	frames = append(frames, m.Apply(u))
 	return frames, m, log, rm
-}
-
-// fakeClock advances only when waited on: After fires at once and moves the
-// clock by d. It records every wait.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	waits []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.waits = append(c.waits, d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
-
-func (c *fakeClock) total() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var s time.Duration
-	for _, w := range c.waits {
-		s += w
-	}
-	return s
-}
-
-// captureSpan returns the packet time between a capture's first and last
-// packets.
-func captureSpan(t testing.TB, name string) (first, last time.Time, n int) {
-	src := openCase(t, name)
-	var seg capture.Segment
-	for src.Next(&seg) == nil {
-		if first.IsZero() {
-			first = seg.TS
-		}
-		last = seg.TS
-		n++
-	}
-	return first, last, n
 }
 
 // detailInto does in a test what the session does for a selected

@@ -12,6 +12,8 @@ import (
 	"github.com/gdamore/tcell/v2"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/clocktest"
+	"github.com/zspy/zspy/internal/pcaptest"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
 )
@@ -244,8 +246,8 @@ func TestLatencySparklinePeakUnit(t *testing.T) {
 // the start shows the first packet's time plus two seconds. It stepped from
 // the held packet instead, so a step after a quiet spell jumped further.
 func TestStepSecondFromShownTime(t *testing.T) {
-	first, _, _ := captureSpan(t, "slow_subscriber")
-	h := startReplay(t, "slow_subscriber", 80, 24, runOpts{Speed: 1, StartPaused: true, Clock: &fakeClock{now: t0}})
+	first, _, _ := pcaptest.Span(t, pcap(t, "slow_subscriber"))
+	h := startReplay(t, "slow_subscriber", 80, 24, runOpts{Speed: 1, StartPaused: true, Clock: clocktest.New(t0)})
 	for k := 1; k <= 3; k++ {
 		h.key(tcell.KeyRune, 'N')
 		want := first.Add(time.Duration(k) * time.Second)

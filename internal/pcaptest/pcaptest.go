@@ -1,7 +1,8 @@
-// Package benchcap builds the in-memory captures zspy's benchmarks replay:
+// Package pcaptest reads and builds captures for zspy's tests and benchmarks:
+// a file's records as they are (ReadPackets), its packet-time span (Span),
 // real corpus traffic multiplied with new addresses (Big), and synthetic
 // long-lived DEALER/ROUTER traffic (Steady).
-package benchcap
+package pcaptest
 
 import (
 	"bytes"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
+	"github.com/zspy/zspy/capture"
 )
 
 // Big builds an in-memory pcap from real captures in the corpus,
@@ -29,7 +31,7 @@ func Big(b *testing.B, corpus string, cases []string, copies int, countConns fun
 	var recs []rec
 	var base time.Time
 	for _, name := range cases {
-		data, cis, link := readPackets(b, filepath.Join(corpus, name, "capture.pcap"))
+		data, cis, link := ReadPackets(b, filepath.Join(corpus, name, "capture.pcap"))
 		if link != layers.LinkTypeEthernet || len(data) == 0 {
 			b.Fatalf("%s: link %v, %d packets", name, link, len(data))
 		}
@@ -71,17 +73,17 @@ func Big(b *testing.B, corpus string, cases []string, copies int, countConns fun
 	return buf.Bytes(), len(recs) * copies, conns * copies
 }
 
-// readPackets reads a pcap file's records.
-func readPackets(b *testing.B, path string) ([][]byte, []gopacket.CaptureInfo, layers.LinkType) {
-	b.Helper()
+// ReadPackets reads a pcap file's records.
+func ReadPackets(tb testing.TB, path string) ([][]byte, []gopacket.CaptureInfo, layers.LinkType) {
+	tb.Helper()
 	f, err := os.Open(path)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer f.Close()
 	r, err := pcapgo.NewReader(f)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	var data [][]byte
 	var cis []gopacket.CaptureInfo
@@ -191,4 +193,24 @@ func Steady(b *testing.B, conns, rounds int, span time.Duration) (pcap []byte, p
 		write(&cs[i], 1, 0x11, nil, ts)
 	}
 	return buf.Bytes(), packets
+}
+
+// Span returns the packet time between a capture's first and last TCP
+// segments, and their number, as zspy's own reader delivers them.
+func Span(tb testing.TB, path string) (first, last time.Time, n int) {
+	tb.Helper()
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer src.Close()
+	var seg capture.Segment
+	for src.Next(&seg) == nil {
+		if first.IsZero() {
+			first = seg.TS
+		}
+		last = seg.TS
+		n++
+	}
+	return first, last, n
 }
