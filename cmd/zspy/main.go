@@ -17,7 +17,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "monitor and capture ZeroMQ traffic",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -37,14 +38,16 @@ func newReplayCmd() *cobra.Command {
 	var f replayFlags
 	var uf *uiFlags
 	cmd := &cobra.Command{
-		Use:   "replay FILE...",
+		Use:   "replay FILE... (- for standard input)",
 		Short: "decode the ZeroMQ traffic in capture files (pcap, pcapng, gzip)",
 		Long: `Replay reads capture files (pcap or pcapng, optionally gzip-compressed) in
 order, finds ZMTP on any TCP port, and reports every ZeroMQ connection: endpoints,
 socket types, identities, mechanism, subscriptions and per-direction counts.
-Several files are read as one capture, in the order given.`,
+Several files are read as one capture, in the order given; - reads a capture
+from standard input (tcpdump -w - | zspy replay -).`,
 		Example: `  zspy replay testdata/pcaps/reqrep/capture.pcap
   zspy replay --json incident.pcapng.gz
+  ssh probe tcpdump -U -w - 'tcp port 5555' | zspy replay -
   zspy replay --events capture.pcap | jq 'select(.event == "subscription")'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,8 +75,21 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 			s.Close()
 		}
 	}()
+	stdin := false
 	for _, name := range files {
-		s, err := capture.OpenFile(name)
+		var s *capture.FileSource
+		var err error
+		if name == "-" {
+			// As tcpdump -r - and tshark -r -: the capture comes on standard
+			// input (read as it streams; gzip too).
+			if stdin {
+				return errors.New("replay: standard input (-) given twice")
+			}
+			stdin = true
+			s, err = capture.NewReader(cmd.InOrStdin(), "stdin")
+		} else {
+			s, err = capture.OpenFile(name)
+		}
 		if err != nil {
 			return err
 		}
