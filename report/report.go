@@ -360,9 +360,10 @@ func WriteText(w io.Writer, r *Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\n%d packets, %d ZeroMQ connections, %d other TCP flows", r.Packets, len(r.Connections), r.NonZMTPFlows)
+	fmt.Fprintf(w, "\n%s, %s, %s", plural(r.Packets, "packet", "packets"), plural(uint64(len(r.Connections)), "ZeroMQ connection", "ZeroMQ connections"),
+		plural(r.NonZMTPFlows, "other TCP flow", "other TCP flows"))
 	if r.Stats.NonTCPPackets > 0 {
-		fmt.Fprintf(w, ", %d non-TCP packets", r.Stats.NonTCPPackets)
+		fmt.Fprintf(w, ", %s", plural(r.Stats.NonTCPPackets, "non-TCP packet", "non-TCP packets"))
 	}
 	fmt.Fprintln(w)
 	if st := r.Store; st != nil {
@@ -383,6 +384,14 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, "warning: %d more warnings not listed\n", n)
 	}
 	return nil
+}
+
+// plural says n of a thing in the grammatical number n takes.
+func plural(n uint64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func dash(s string) string {
@@ -444,7 +453,7 @@ func notes(c Connection) string {
 		n = append(n, "INCOMPATIBLE")
 	}
 	if len(c.Errors) > 0 {
-		n = append(n, fmt.Sprintf("%d errors", len(c.Errors)))
+		n = append(n, plural(uint64(len(c.Errors)), "error", "errors"))
 	}
 	return strings.Join(n, " ")
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -103,7 +105,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	}
 	src, err := capture.OpenLive(f.iface, opts)
 	if err != nil {
-		return liveError(err)
+		return liveError(f.iface, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -225,10 +227,22 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	return werr
 }
 
-// liveError turns a missing privilege into one clear line.
-func liveError(err error) error {
+// liveError turns a missing privilege, or an interface that does not exist,
+// into one clear line.
+func liveError(iface string, err error) error {
 	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 		return fmt.Errorf("live capture needs the CAP_NET_RAW capability: run as root, or grant it once with `sudo setcap cap_net_raw,cap_net_admin=eip $(command -v zspy)` (%w)", err)
+	}
+	if iface != "any" {
+		if _, ierr := net.InterfaceByName(iface); ierr != nil {
+			var names []string
+			if ifs, lerr := net.Interfaces(); lerr == nil {
+				for _, i := range ifs {
+					names = append(names, i.Name)
+				}
+			}
+			return fmt.Errorf("no interface %q on this host; there are: %s, and any (all of them)", iface, strings.Join(names, ", "))
+		}
 	}
 	return err
 }

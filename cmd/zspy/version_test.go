@@ -47,35 +47,3 @@ func TestVersionNamesRevision(t *testing.T) {
 		t.Errorf("version %q does not name revision %s", out, rev)
 	}
 }
-
-// replay - reads the capture from standard input, compressed or not, as
-// tcpdump -r - does; the report is the file's.
-func TestReplayStdin(t *testing.T) {
-	for _, name := range []string{"reqrep/capture.pcap", "gzip/capture.pcap.gz"} {
-		want, err := runZspyStdout(t, "replay", "--json", pcaps+name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(pcaps + name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		root := newRootCmd()
-		var out strings.Builder
-		root.SetIn(f)
-		root.SetOut(&out)
-		root.SetErr(&strings.Builder{})
-		root.SetArgs([]string{"replay", "--json", "-"})
-		err = root.Execute()
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out.String() != string(want) {
-			t.Errorf("%s: replay - differs from replaying the file", name)
-		}
-	}
-	if _, err := runZspyStdout(t, "replay", "-", "-"); err == nil || !strings.Contains(err.Error(), "twice") {
-		t.Errorf("replay - -: %v", err)
-	}
-}
