@@ -162,7 +162,17 @@ func lookup[K comparable, G any](m map[K]*G, k, other K, order *[]*G, overflowed
 	return g
 }
 
-func (gs *groups) conn(k connKey, overflowed *uint64) *connAgg {
+// conn returns the zspy_connection series of key k; cached is the series
+// the connection added to last time (nil at first), taken again while its
+// key is k, which saves hashing the key.
+func (gs *groups) conn(k connKey, cached *connAgg, overflowed *uint64) *connAgg {
+	if cached != nil && cached.key == k {
+		if !cached.touched {
+			cached.touched = true
+			gs.connOrder = append(gs.connOrder, cached)
+		}
+		return cached
+	}
 	other := connKey{server: OtherClients, client: OtherClients, sender: OtherClients, receiver: OtherClients, mech: OtherClients, dir: k.dir}
 	return lookup(gs.conns, k, other, &gs.connOrder, overflowed,
 		func(k connKey) *connAgg { return &connAgg{key: k} }, func(g *connAgg) *bool { return &g.touched })

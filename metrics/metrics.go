@@ -133,8 +133,9 @@ func (c *Collector) Next() time.Time {
 type series struct {
 	rec            *tracker.Record
 	prev           prev
-	client, server string // ip:port
-	clientHost     string // ip
+	client, server string      // ip:port
+	clientHost     string      // ip
+	groups         [2]*connAgg // the zspy_connection series it added to last, per direction
 }
 
 // point appends a point to c.pts, reusing the tag and field slices of the
@@ -277,7 +278,8 @@ func (c *Collector) sampleConn(sr *series, end time.Time) {
 		d, pd := &conn.Dirs[i], &p.dirs[i]
 		t, pt := &conn.TCP[i], &p.tcp[i]
 		g := c.groups.conn(connKey{server: sr.server, client: sr.clientHost, dir: uint8(i),
-			sender: sockName(conn.Sides[i].SocketType), receiver: sockName(conn.Sides[1-i].SocketType), mech: mech}, &c.GroupsOverflowed)
+			sender: sockName(conn.Sides[i].SocketType), receiver: sockName(conn.Sides[1-i].SocketType), mech: mech}, sr.groups[i], &c.GroupsOverflowed)
+		sr.groups[i] = g
 		msgs := d.Messages - pd.Messages
 		g.conns++
 		g.msgs += msgs
