@@ -33,6 +33,8 @@ type Collector struct {
 	groups    *groups
 	subConns  []subConn
 	topics    map[string]string // subscription → its topic tag, at most MaxTopics
+	// knownEndpoints are the endpoint tags written so far, at most MaxGroups.
+	knownEndpoints map[string]struct{}
 	// MonitorDropped counts monitor points that did not fit the queue.
 	MonitorDropped uint64
 	// GroupsOverflowed counts connection samples added to an "(other)"
@@ -318,10 +320,14 @@ func (c *Collector) sampleConn(sr *series, end time.Time) {
 			g.queueOut += uint64(conn.Pipes[i].Outbound)
 			g.queueIn += uint64(conn.Pipes[i].Inbound)
 		}
-		acc := c.endpoints[sr.server]
+		ep := c.endpointTag(sr.server)
+		acc := c.endpoints[ep]
 		if acc == nil {
 			acc = &endpointAcc{role: sockName(conn.Sides[1].SocketType)}
-			c.endpoints[sr.server] = acc
+			if ep == OtherClients {
+				acc.role = OtherClients
+			}
+			c.endpoints[ep] = acc
 		}
 		if i == 0 {
 			acc.in += msgs
@@ -394,6 +400,23 @@ func (c *Collector) sampleConn(sr *series, end time.Time) {
 	}
 	p.dirs = conn.Dirs
 	p.tcp = conn.TCP
+}
+
+// endpointTag returns the endpoint tag of a server: itself, or OtherClients
+// past MaxGroups distinct ones (counted in GroupsOverflowed).
+func (c *Collector) endpointTag(server string) string {
+	if _, ok := c.knownEndpoints[server]; ok {
+		return server
+	}
+	if len(c.knownEndpoints) >= MaxGroups {
+		c.GroupsOverflowed++
+		return OtherClients
+	}
+	if c.knownEndpoints == nil {
+		c.knownEndpoints = make(map[string]struct{})
+	}
+	c.knownEndpoints[server] = struct{}{}
+	return server
 }
 
 // topicTag returns the topic tag of a subscription: printable, AllTopics for
