@@ -44,6 +44,21 @@ func TestReadyMadeQueries(t *testing.T) {
 		}
 		ranges[host] = timeRange(t, srv, host)
 	}
+	// The 1,000 reconnecting clients of metrics' cardinality test, in a real
+	// InfluxDB: the series it holds for them do not follow the connections.
+	if _, err := runZspyStdout(t, "replay", "--influx-url", srv.URL, "--influx-bucket", srv.DB+"/autogen", "--host-tag", "q-storm",
+		"../../metrics/testdata/reconnect_storm.pcap.gz"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := srv.Query(`SHOW SERIES WHERE "host" = 'q-storm'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := valueRows(res); n == 0 || n > 12 {
+		t.Errorf("1,000 reconnecting clients made %d series in InfluxDB: %v", n, res.Series)
+	} else {
+		t.Logf("1,000 reconnecting clients: %d series in InfluxDB", n)
+	}
 	type query struct{ from, q string }
 	var all []query
 	for _, q := range readme {
