@@ -30,8 +30,18 @@ type Collector struct {
 
 	fans      map[string]*fan
 	endpoints map[string]*endpointAcc
+	groups    *groups
+	subConns  []subConn
+	topics    map[string]string // subscription → its topic tag, at most MaxTopics
+	// knownEndpoints are the endpoint tags written so far, at most MaxGroups.
+	knownEndpoints map[string]struct{}
 	// MonitorDropped counts monitor points that did not fit the queue.
 	MonitorDropped uint64
+	// GroupsOverflowed counts connection samples added to an "(other)"
+	// series because a measurement had MaxGroups series already, and
+	// TopicsOverflowed topic deliveries tagged OtherTopics because MaxTopics
+	// topics had a tag already.
+	GroupsOverflowed, TopicsOverflowed uint64
 }
 
 // MonitorEvent queues a point of the zspy_monitor series for a socket-monitor
@@ -44,17 +54,13 @@ func (c *Collector) MonitorEvent(ev *monitor.Event) {
 	}
 	pt := store.Point{Measurement: MeasMonitor, Time: ev.Time}
 	pt.AddTag(tagHost.Name, c.host)
-	pt.AddTag(tagEvent.Name, ev.Name)
-	if ev.Source != "" {
-		pt.AddTag(tagSource.Name, ev.Source)
-	}
-	if ev.Endpoint != "" {
-		pt.AddTag(tagMonEndpoint.Name, ev.Endpoint)
-	}
-	if ev.RemoteEndpoint != "" {
-		pt.AddTag(tagRemoteEndpoint.Name, ev.RemoteEndpoint)
-	}
+	pt.AddTag(tagEvent.Name, orNone(ev.Name))
+	pt.AddTag(tagSource.Name, orNone(ev.Source))
+	pt.AddTag(tagMonEndpoint.Name, orNone(ev.Endpoint))
 	pt.AddField(fieldValue.Int(int64(ev.Value)))
+	if ev.RemoteEndpoint != "" {
+		pt.AddField(fieldRemoteEndpoint.Str(ev.RemoteEndpoint))
+	}
 	switch {
 	case ev.Code == monitor.EventPipesStats:
 		pt.AddField(fieldOutbound.Int(int64(ev.Outbound)))
@@ -78,9 +84,11 @@ func (c *Collector) MonitorEvent(ev *monitor.Event) {
 const maxMonitorPoints = 10000
 
 type prev struct {
-	dirs   [2]tracker.DirStats
-	tcp    [2]tracker.TCPDir
-	topics map[string]uint64
+	dirs    [2]tracker.DirStats
+	tcp     [2]tracker.TCPDir
+	zwTime  [2]time.Duration // zero-window time, the current episode included
+	replies uint64
+	topics  map[string]uint64
 }
 
 // New returns a collector that stamps points with host and samples every
@@ -121,11 +129,15 @@ func (c *Collector) Next() time.Time {
 	return end
 }
 
-// series is what the collector keeps of one connection it follows.
+// series is what the collector keeps of one connection it follows: its
+// latest record, what it had at the last sample, and the names of the
+// series it adds to.
 type series struct {
 	rec            *tracker.Record
 	prev           prev
-	client, server string
+	client, server string      // ip:port
+	clientHost     string      // ip
+	groups         [2]*connAgg // the zspy_connection series it added to last, per direction
 }
 
 // point appends a point to c.pts, reusing the tag and field slices of the
@@ -168,6 +180,7 @@ func (c *Collector) follow(recs []*tracker.Record) {
 		c.slab = c.slab[1:]
 		*sr = series{rec: r}
 		sr.client, sr.server = r.Names()
+		sr.clientHost = r.Client.Addr().String()
 		c.live = append(c.live, sr)
 	}
 	if len(recs) > 0 {
@@ -176,10 +189,13 @@ func (c *Collector) follow(recs []*tracker.Record) {
 }
 
 // Sample emits one interval's points for the snapshot taken at the interval's
-// end. Past following the snapshot's records, its cost is proportional to the
-// connections still open or active in the interval, not to all the
-// connections the tracker keeps. The caller then starts the tracker's next
-// interval (Tracker.EndInterval).
+// end. Each point is one series of metrics.Schema: the connections that share
+// its tags (server, client host, direction, socket types...) are summed into
+// it, so the number of series follows the servers and client hosts, never the
+// number of connections or reconnects. Past following the snapshot's records,
+// its cost is proportional to the connections still open or active in the
+// interval, not to all the connections the tracker keeps. The caller then
+// starts the tracker's next interval (Tracker.EndInterval).
 func (c *Collector) Sample(end time.Time, snap *tracker.Snapshot) []store.Point {
 	c.pts = c.pts[:0]
 	for i := range c.monPts {
@@ -192,9 +208,12 @@ func (c *Collector) Sample(end time.Time, snap *tracker.Snapshot) []store.Point 
 	if c.fans == nil {
 		c.fans = map[string]*fan{}
 		c.endpoints = map[string]*endpointAcc{}
+		c.groups = newGroups()
 	}
 	clear(c.fans)
 	clear(c.endpoints)
+	c.groups.start()
+	c.subConns = c.subConns[:0]
 	c.follow(snap.Records)
 	kept := c.live[:0]
 	for _, sr := range c.live {
@@ -220,31 +239,20 @@ func (c *Collector) Sample(end time.Time, snap *tracker.Snapshot) []store.Point 
 			continue // its final interval was emitted: forget it
 		}
 		kept = append(kept, sr)
-		c.sampleConn(sr, end, secs)
+		c.sampleConn(sr, end)
 	}
 	for i := len(kept); i < len(c.live); i++ {
 		c.live[i] = nil
 	}
 	c.live = kept
-	for _, f := range c.fans {
-		for _, k := range f.subs {
-			pt := &c.pts[k]
-			r, _ := pt.Field(fieldDeliveredRate.Name)
-			ratio := 1.0
-			if f.best > 0 {
-				ratio = r.FloatValue() / f.best
-			}
-			pt.AddField(fieldBestRate.Float(f.best))
-			pt.AddField(fieldRateRatio.Float(ratio))
-		}
-	}
+	c.emit(end, secs)
 	// Map order is random: emit in a fixed order so that a replay gives the
 	// same points every time.
 	for _, ep := range slices.Sorted(maps.Keys(c.endpoints)) {
 		acc := c.endpoints[ep]
 		pt := c.point(MeasEndpoint, end)
 		pt.Tags = append(pt.Tags, tagEndpoint.Of(ep), tagHost.Of(c.host), tagRole.Of(acc.role))
-		pt.AddField(fieldConnections.Int(int64(acc.conns)))
+		pt.AddField(fieldOpenConns.Int(int64(acc.conns)))
 		pt.AddField(fieldMsgsIn.Int(int64(acc.in)))
 		pt.AddField(fieldMsgsOut.Int(int64(acc.out)))
 		pt.AddField(fieldMsgRateIn.Float(float64(acc.in) / secs))
@@ -254,66 +262,72 @@ func (c *Collector) Sample(end time.Time, snap *tracker.Snapshot) []store.Point 
 }
 
 type fan struct {
-	subs []int // indexes into c.pts of zspy_subscriber points
 	best float64
 }
 
-// sampleConn emits one connection's points for the interval ending at end.
-func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
+// subConn is one SUB connection's part in this interval, for rate_ratio.
+type subConn struct {
+	g    *subAgg
+	rate float64
+	fan  *fan
+}
+
+// sampleConn adds one connection's interval, ending at end, to its series.
+func (c *Collector) sampleConn(sr *series, end time.Time) {
 	conn, p := sr.rec, &sr.prev
-	base := func(pt *store.Point) {
-		// Tags sorted by key.
-		pt.Tags = append(pt.Tags, tagClient.Of(sr.client), tagHost.Of(c.host), tagServer.Of(sr.server))
-	}
+	mech := orNone(conn.Mechanism.String())
 	for i := range conn.Dirs {
 		d, pd := &conn.Dirs[i], &p.dirs[i]
 		t, pt := &conn.TCP[i], &p.tcp[i]
-		pt0 := c.point(MeasConnection, end)
-		pt0.Tags = append(pt0.Tags,
-			tagClient.Of(sr.client),
-			tagDir.Of(zmtp.Dir(i).String()),
-			tagHost.Of(c.host),
-			tagMechanism.Of(conn.Mechanism.String()),
-			tagReceiver.Of(sockName(conn.Sides[1-i].SocketType)),
-			tagSender.Of(sockName(conn.Sides[i].SocketType)),
-			tagServer.Of(sr.server))
+		g := c.groups.conn(connKey{server: sr.server, client: sr.clientHost, dir: uint8(i),
+			sender: sockName(conn.Sides[i].SocketType), receiver: sockName(conn.Sides[1-i].SocketType), mech: mech}, sr.groups[i], &c.GroupsOverflowed)
+		sr.groups[i] = g
 		msgs := d.Messages - pd.Messages
-		bytes := d.Bytes - pd.Bytes
-		pt0.AddField(fieldMessages.Int(int64(msgs)))
-		pt0.AddField(fieldFrames.Int(int64(d.Frames - pd.Frames)))
-		pt0.AddField(fieldBytes.Int(int64(bytes)))
-		pt0.AddField(fieldCommands.Int(int64(d.Commands - pd.Commands)))
-		pt0.AddField(fieldMsgRate.Float(float64(msgs) / secs))
-		pt0.AddField(fieldByteRate.Float(float64(bytes) / secs))
+		g.conns++
+		g.msgs += msgs
+		g.frames += d.Frames - pd.Frames
+		g.bytes += d.Bytes - pd.Bytes
+		g.cmds += d.Commands - pd.Commands
 		if d.Interval.Messages > 0 {
-			pt0.AddField(fieldMsgSizeMin.Int(int64(d.Interval.MinSize)))
-			pt0.AddField(fieldMsgSizeMax.Int(int64(d.Interval.MaxSize)))
-			pt0.AddField(fieldMsgSizeMean.Float(float64(bytes) / float64(max(msgs, 1))))
+			if g.sizeMsgs == 0 || d.Interval.MinSize < g.minSize {
+				g.minSize = d.Interval.MinSize
+			}
+			g.maxSize = max(g.maxSize, d.Interval.MaxSize)
+			g.sizeMsgs += msgs
+			g.sizeBytes += d.Bytes - pd.Bytes
 		}
-		pt0.AddField(fieldMsgsTotal.Int(int64(d.Messages)))
-		pt0.AddField(fieldFramesTotal.Int(int64(d.Frames)))
-		pt0.AddField(fieldBytesTotal.Int(int64(d.Bytes)))
-		pt0.AddField(fieldLostTotal.Int(int64(d.Lost)))
-		pt0.AddField(fieldInFlight.Int(int64(t.InFlight())))
-		pt0.AddField(fieldWindow.Int(int64(t.Window)))
+		g.msgsTotal += msgs
+		g.framesTotal += d.Frames - pd.Frames
+		g.bytesTotal += d.Bytes - pd.Bytes
+		g.lostTotal += d.Lost - pd.Lost
+		g.inFlight += uint64(t.InFlight())
+		if g.conns == 1 || uint64(t.Window) < g.window {
+			g.window = uint64(t.Window)
+		}
 		zwTime := t.ZeroWindowTime
 		if !t.ZeroSince.IsZero() {
 			zwTime += end.Sub(t.ZeroSince)
+			g.zeroWindows++
 		}
-		pt0.AddField(fieldZeroWindow.Bool(!t.ZeroSince.IsZero()))
-		pt0.AddField(fieldZWEpisodes.Int(int64(t.ZeroWindows)))
-		pt0.AddField(fieldZWMs.Float(float64(zwTime.Microseconds()) / 1000))
-		pt0.AddField(fieldRetransmits.Int(int64(t.Retransmits - pt.Retransmits)))
-		pt0.AddField(fieldWindowFull.Int(int64(t.WindowFull - pt.WindowFull)))
+		g.zwEpisodesTotal += t.ZeroWindows - pt.ZeroWindows
+		g.zwTotal += zwTime - p.zwTime[i]
+		p.zwTime[i] = zwTime
+		g.retransmits += t.Retransmits - pt.Retransmits
+		g.windowFull += t.WindowFull - pt.WindowFull
 		if conn.HasPipes[i] {
 			// libzmq's own queue depths for the sending socket (PIPES_STATS).
-			pt0.AddField(fieldQueueOut.Int(int64(conn.Pipes[i].Outbound)))
-			pt0.AddField(fieldQueueIn.Int(int64(conn.Pipes[i].Inbound)))
+			g.hasPipes = true
+			g.queueOut += uint64(conn.Pipes[i].Outbound)
+			g.queueIn += uint64(conn.Pipes[i].Inbound)
 		}
-		acc := c.endpoints[sr.server]
+		ep := c.endpointTag(sr.server)
+		acc := c.endpoints[ep]
 		if acc == nil {
 			acc = &endpointAcc{role: sockName(conn.Sides[1].SocketType)}
-			c.endpoints[sr.server] = acc
+			if ep == OtherClients {
+				acc.role = OtherClients
+			}
+			c.endpoints[ep] = acc
 		}
 		if i == 0 {
 			acc.in += msgs
@@ -326,36 +340,36 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 	}
 	// Request/reply latency.
 	if conn.Latency.Count > 0 || conn.Outstanding > 0 {
-		lp := c.point(MeasLatency, end)
-		base(lp)
+		g := c.groups.latency(pairKey{server: sr.server, client: sr.clientHost}, &c.GroupsOverflowed)
 		il := &conn.IntervalLatency
-		lp.AddField(fieldReplies.Int(int64(il.Count)))
+		g.conns++
+		g.replies += il.Count
 		if il.Count > 0 {
-			lp.AddField(fieldP50.Float(ms(il.Quantile(0.5))))
-			lp.AddField(fieldP99.Float(ms(il.Quantile(0.99))))
-			lp.AddField(fieldMax.Float(ms(il.Max)))
+			g.p50 = max(g.p50, il.Quantile(0.5))
+			g.p99 = max(g.p99, il.Quantile(0.99))
+			g.max = max(g.max, il.Max)
 		}
-		lp.AddField(fieldOutstanding.Int(int64(conn.Outstanding)))
+		g.outstanding += uint64(conn.Outstanding)
 		if conn.Outstanding > 0 {
-			lp.AddField(fieldOldestMs.Float(ms(end.Sub(conn.OldestRequest))))
+			g.hasOldest = true
+			g.oldest = max(g.oldest, end.Sub(conn.OldestRequest))
 		}
-		lp.AddField(fieldRepliesTotal.Int(int64(conn.Latency.Count)))
+		g.repliesTotal += conn.Latency.Count - p.replies
+		p.replies = conn.Latency.Count
 	}
 	// Subscriptions and fan-out: the SUB side is whichever side subscribed.
 	if conn.PubSub {
 		pub := int(conn.Subscriber.Other())
 		delivered := conn.Dirs[pub].Messages - p.dirs[pub].Messages
-		pubEP := sr.server
+		pubEP, side := sr.server, "server"
 		if pub == 0 {
-			pubEP = sr.client
+			pubEP, side = sr.client, "client"
 		}
-		sp := c.point(MeasSubscriber, end)
-		sp.Tags = append(sp.Tags, tagClient.Of(sr.client), tagHost.Of(c.host),
-			tagPublisher.Of(pubEP), tagServer.Of(sr.server))
-		sp.AddField(fieldSubscriptions.Int(int64(len(conn.Subscriptions))))
-		sp.AddField(fieldDelivered.Int(int64(delivered)))
-		rate := float64(delivered) / secs
-		sp.AddField(fieldDeliveredRate.Float(rate))
+		g := c.groups.sub(subKey{server: sr.server, client: sr.clientHost, side: side}, &c.GroupsOverflowed)
+		g.conns++
+		g.subscriptions += uint64(len(conn.Subscriptions))
+		g.delivered += delivered
+		rate := float64(delivered) / c.interval.Seconds()
 		// Compare a subscriber with the publisher's others that subscribed
 		// to the same topics: those should receive the same messages.
 		subs := slices.Clone(conn.Subscriptions)
@@ -366,10 +380,10 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 			f = &fan{}
 			c.fans[fk] = f
 		}
-		f.subs = append(f.subs, len(c.pts)-1)
 		if rate > f.best {
 			f.best = rate
 		}
+		c.subConns = append(c.subConns, subConn{g: g, rate: rate, fan: f})
 		for _, topic := range slices.Sorted(maps.Keys(conn.TopicDelivered)) {
 			n := conn.TopicDelivered[topic]
 			if p.topics == nil {
@@ -378,16 +392,140 @@ func (c *Collector) sampleConn(sr *series, end time.Time, secs float64) {
 			if n == p.topics[topic] && !conn.Closed {
 				continue // nothing delivered on this topic in the interval
 			}
-			tp := c.point(MeasTopic, end)
-			base(tp)
-			tp.AddTag(tagTopic.Name, tracker.Printable([]byte(topic)))
-			tp.AddField(fieldTopicDelivered.Int(int64(n - p.topics[topic])))
-			tp.AddField(fieldTopicDeliveredTotal.Int(int64(n)))
+			tg := c.groups.topic(pairKey{server: sr.server, client: sr.clientHost}, c.topicTag(topic), &c.GroupsOverflowed)
+			tg.delivered += n - p.topics[topic]
+			tg.total += n - p.topics[topic]
 			p.topics[topic] = n
 		}
 	}
 	p.dirs = conn.Dirs
 	p.tcp = conn.TCP
+}
+
+// endpointTag returns the endpoint tag of a server: itself, or OtherClients
+// past MaxGroups distinct ones (counted in GroupsOverflowed).
+func (c *Collector) endpointTag(server string) string {
+	if _, ok := c.knownEndpoints[server]; ok {
+		return server
+	}
+	if len(c.knownEndpoints) >= MaxGroups {
+		c.GroupsOverflowed++
+		return OtherClients
+	}
+	if c.knownEndpoints == nil {
+		c.knownEndpoints = make(map[string]struct{})
+	}
+	c.knownEndpoints[server] = struct{}{}
+	return server
+}
+
+// topicTag returns the topic tag of a subscription: printable, AllTopics for
+// the empty one, and OtherTopics past MaxTopics distinct ones.
+func (c *Collector) topicTag(topic string) string {
+	if topic == "" {
+		return AllTopics
+	}
+	if tag, ok := c.topics[topic]; ok {
+		return tag
+	}
+	if len(c.topics) >= MaxTopics {
+		c.TopicsOverflowed++
+		return OtherTopics
+	}
+	if c.topics == nil {
+		c.topics = make(map[string]string)
+	}
+	tag := tracker.Printable([]byte(topic))
+	c.topics[topic] = tag
+	return tag
+}
+
+// emit appends the points of the series the interval's connections added to,
+// in the order they were first added to.
+func (c *Collector) emit(end time.Time, secs float64) {
+	gs := c.groups
+	for _, g := range gs.connOrder {
+		pt := c.point(MeasConnection, end)
+		k := &g.key
+		// Tags sorted by key.
+		pt.Tags = append(pt.Tags,
+			tagClientHost.Of(k.client),
+			tagDir.Of(zmtp.Dir(k.dir).String()),
+			tagHost.Of(c.host),
+			tagMechanism.Of(k.mech),
+			tagReceiver.Of(k.receiver),
+			tagSender.Of(k.sender),
+			tagServer.Of(k.server))
+		pt.AddField(fieldConns.Int(int64(g.conns)))
+		pt.AddField(fieldMessages.Int(int64(g.msgs)))
+		pt.AddField(fieldFrames.Int(int64(g.frames)))
+		pt.AddField(fieldBytes.Int(int64(g.bytes)))
+		pt.AddField(fieldCommands.Int(int64(g.cmds)))
+		pt.AddField(fieldMsgRate.Float(float64(g.msgs) / secs))
+		pt.AddField(fieldByteRate.Float(float64(g.bytes) / secs))
+		if g.sizeMsgs > 0 {
+			pt.AddField(fieldMsgSizeMin.Int(int64(g.minSize)))
+			pt.AddField(fieldMsgSizeMax.Int(int64(g.maxSize)))
+			pt.AddField(fieldMsgSizeMean.Float(float64(g.sizeBytes) / float64(g.sizeMsgs)))
+		}
+		pt.AddField(fieldMsgsTotal.Int(int64(g.msgsTotal)))
+		pt.AddField(fieldFramesTotal.Int(int64(g.framesTotal)))
+		pt.AddField(fieldBytesTotal.Int(int64(g.bytesTotal)))
+		pt.AddField(fieldLostTotal.Int(int64(g.lostTotal)))
+		pt.AddField(fieldInFlight.Int(int64(g.inFlight)))
+		pt.AddField(fieldWindow.Int(int64(g.window)))
+		pt.AddField(fieldZeroWindows.Int(int64(g.zeroWindows)))
+		pt.AddField(fieldZWEpisodes.Int(int64(g.zwEpisodesTotal)))
+		pt.AddField(fieldZWMs.Float(float64(g.zwTotal.Microseconds()) / 1000))
+		pt.AddField(fieldRetransmits.Int(int64(g.retransmits)))
+		pt.AddField(fieldWindowFull.Int(int64(g.windowFull)))
+		if g.hasPipes {
+			pt.AddField(fieldQueueOut.Int(int64(g.queueOut)))
+			pt.AddField(fieldQueueIn.Int(int64(g.queueIn)))
+		}
+	}
+	for _, g := range gs.latOrder {
+		lp := c.point(MeasLatency, end)
+		lp.Tags = append(lp.Tags, tagClientHost.Of(g.key.client), tagHost.Of(c.host), tagServer.Of(g.key.server))
+		lp.AddField(fieldConns.Int(int64(g.conns)))
+		lp.AddField(fieldReplies.Int(int64(g.replies)))
+		if g.replies > 0 {
+			lp.AddField(fieldP50.Float(ms(g.p50)))
+			lp.AddField(fieldP99.Float(ms(g.p99)))
+			lp.AddField(fieldMax.Float(ms(g.max)))
+		}
+		lp.AddField(fieldOutstanding.Int(int64(g.outstanding)))
+		if g.hasOldest {
+			lp.AddField(fieldOldestMs.Float(ms(g.oldest)))
+		}
+		lp.AddField(fieldRepliesTotal.Int(int64(g.repliesTotal)))
+	}
+	for _, sc := range c.subConns {
+		ratio := 1.0
+		if sc.fan.best > 0 {
+			ratio = sc.rate / sc.fan.best
+		}
+		if g := sc.g; !g.hasRatio || ratio < g.ratio {
+			g.hasRatio, g.ratio, g.best = true, ratio, sc.fan.best
+		}
+	}
+	for _, g := range gs.subOrder {
+		sp := c.point(MeasSubscriber, end)
+		sp.Tags = append(sp.Tags, tagClientHost.Of(g.key.client), tagHost.Of(c.host),
+			tagPubSide.Of(g.key.side), tagServer.Of(g.key.server))
+		sp.AddField(fieldConns.Int(int64(g.conns)))
+		sp.AddField(fieldSubscriptions.Int(int64(g.subscriptions)))
+		sp.AddField(fieldDelivered.Int(int64(g.delivered)))
+		sp.AddField(fieldDeliveredRate.Float(float64(g.delivered) / secs))
+		sp.AddField(fieldBestRate.Float(g.best))
+		sp.AddField(fieldRateRatio.Float(g.ratio))
+	}
+	for _, g := range gs.topicOrder {
+		tp := c.point(MeasTopic, end)
+		tp.Tags = append(tp.Tags, tagClientHost.Of(g.key.client), tagHost.Of(c.host), tagServer.Of(g.key.server), tagTopic.Of(g.topic))
+		tp.AddField(fieldTopicDelivered.Int(int64(g.delivered)))
+		tp.AddField(fieldTopicDeliveredTotal.Int(int64(g.total)))
+	}
 }
 
 type endpointAcc struct {

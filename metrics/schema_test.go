@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,10 +66,19 @@ func readEvents(t *testing.T, path string) []monitor.Event {
 // written somewhere, so the schema holds nothing the collector dropped.
 func TestCollectorWritesSchema(t *testing.T) {
 	seen := map[string]bool{}
+	tagSets := map[string]map[string]bool{} // measurement → the tag sets its points carried
 	check := func(name string) func(pts []store.Point) {
 		return func(pts []store.Point) {
 			for i := range pts {
 				pt := &pts[i]
+				var keys []string
+				for _, tag := range pt.Tags {
+					keys = append(keys, tag.Key)
+				}
+				if tagSets[pt.Measurement] == nil {
+					tagSets[pt.Measurement] = map[string]bool{}
+				}
+				tagSets[pt.Measurement][strings.Join(keys, ",")] = true
 				if err := metrics.Schema.Check(pt); err != nil {
 					if !seen["err "+err.Error()] {
 						t.Errorf("%s: %v", name, err)
@@ -116,6 +126,15 @@ func TestCollectorWritesSchema(t *testing.T) {
 	}
 	replay(t, path, evs, check("pushpull with PIPES_STATS"))
 
+	// One tag set per measurement: the declared one (InfluxDB 3 fixes a
+	// table's tags when it creates the table).
+	for meas, sets := range tagSets {
+		want := metrics.Schema.Lookup(meas).TagNames()
+		slices.Sort(want)
+		if len(sets) != 1 || !sets[strings.Join(want, ",")] {
+			t.Errorf("%s: points carry the tag sets %v, want only %v", meas, slices.Sorted(maps.Keys(sets)), want)
+		}
+	}
 	for _, m := range metrics.Schema {
 		if m.Name == metrics.MeasAlert {
 			continue // the rules package writes it (rules tests check it)

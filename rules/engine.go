@@ -240,7 +240,7 @@ func (r *Rule) findings(ts time.Time, query QueryFunc, mon *monitorState) []*fin
 			continue
 		}
 		seen[f.key] = true
-		f.client = f.labels["client"]
+		f.client = f.labels["client_host"]
 		f.server = f.labels["server"]
 		if ep, ok := f.labels["endpoint"]; ok && f.server == "" {
 			f.server = ep

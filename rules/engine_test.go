@@ -15,7 +15,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func latencyPoint(ts time.Time, client string, p99 float64) store.Point {
 	p := store.Point{Measurement: metrics.MeasLatency, Time: ts}
-	p.AddTag("client", client)
+	p.AddTag("client_host", client)
 	p.AddTag("host", "h")
 	p.AddTag("server", "127.0.0.1:5555")
 	p.AddField(store.Int("replies", 10))
@@ -52,7 +52,7 @@ groups:
 	var console bytes.Buffer
 	e := New(rs, &Console{W: &console})
 	slow := func(ts time.Time, p99a, p99b float64) []Alert {
-		return e.EvalSnapshot(ts, nil, []store.Point{latencyPoint(ts, "127.0.0.1:4001", p99a), latencyPoint(ts, "127.0.0.1:4002", p99b)})
+		return e.EvalSnapshot(ts, nil, []store.Point{latencyPoint(ts, "10.0.0.41", p99a), latencyPoint(ts, "10.0.0.42", p99b)})
 	}
 	steps := []struct {
 		at     time.Duration
@@ -60,12 +60,12 @@ groups:
 		states string // changes at this step: client port:state
 	}{
 		{0, 50, 50, ""},
-		{1 * time.Second, 150, 150, "4001:pending 4002:pending"},
-		{2 * time.Second, 150, 20, "4002:inactive"},
-		{3 * time.Second, 150, 20, "4001:firing"},
+		{1 * time.Second, 150, 150, "0.41:pending 0.42:pending"},
+		{2 * time.Second, 150, 20, "0.42:inactive"},
+		{3 * time.Second, 150, 20, "0.41:firing"},
 		{4 * time.Second, 20, 20, ""}, // kept firing for 1s
-		{5 * time.Second, 20, 20, "4001:resolved"},
-		{6 * time.Second, 300, 20, "4001:pending"}, // a new instance
+		{5 * time.Second, 20, 20, "0.41:resolved"},
+		{6 * time.Second, 300, 20, "0.41:pending"}, // a new instance
 	}
 	for _, s := range steps {
 		ch := slow(t0.Add(s.at), s.a, s.b)
@@ -85,7 +85,7 @@ groups:
 	if a.State != StateResolved || !a.PendingAt.Equal(t0.Add(time.Second)) || !a.FiredAt.Equal(t0.Add(3*time.Second)) || !a.ResolvedAt.Equal(t0.Add(5*time.Second)) {
 		t.Errorf("first alert %+v", a)
 	}
-	if a.Message != "127.0.0.1:4001 → 127.0.0.1:5555 p99 150 ms" || a.Labels["team"] != "rpc" || a.Labels["client"] != "127.0.0.1:4001" || a.Severity != SevCritical {
+	if a.Message != "10.0.0.41 → 127.0.0.1:5555 p99 150 ms" || a.Labels["team"] != "rpc" || a.Labels["client_host"] != "10.0.0.41" || a.Severity != SevCritical {
 		t.Errorf("first alert message %q labels %v", a.Message, a.Labels)
 	}
 	if all[1].State != StateInactive || !all[1].FiredAt.IsZero() {
@@ -98,7 +98,7 @@ groups:
 		t.Errorf("%d active", n)
 	}
 	lines := strings.Split(strings.TrimSpace(console.String()), "\n")
-	if len(lines) != 6 || !strings.Contains(lines[3], "firing") || !strings.HasPrefix(lines[3], "2026-11-25T12:00:03.000Z firing   critical slow_replies 127.0.0.1:4001 → 127.0.0.1:5555: 127.0.0.1:4001") {
+	if len(lines) != 6 || !strings.Contains(lines[3], "firing") || !strings.HasPrefix(lines[3], "2026-11-25T12:00:03.000Z firing   critical slow_replies 10.0.0.41 → 127.0.0.1:5555: 10.0.0.41") {
 		t.Errorf("console:\n%s", console.String())
 	}
 	// The report form.
@@ -110,7 +110,7 @@ groups:
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep[0]["rule"] != "slow_replies" || rep[0]["state"] != "resolved" || rep[0]["fired_at"] != "2026-11-25T12:00:03Z" || rep[0]["client"] != "127.0.0.1:4001" || rep[1]["fired_at"] != nil {
+	if rep[0]["rule"] != "slow_replies" || rep[0]["state"] != "resolved" || rep[0]["fired_at"] != "2026-11-25T12:00:03Z" || rep[0]["client"] != "10.0.0.41" || rep[1]["fired_at"] != nil {
 		t.Errorf("report %s", b)
 	}
 }
@@ -137,7 +137,11 @@ func TestExprEval(t *testing.T) {
 		p.AddTag("dir", "s2c")
 		p.AddField(store.Int("window_bytes", window))
 		p.AddField(store.Int("in_flight_bytes", inflight))
-		p.AddField(store.Bool("zero_window", zero))
+		var zw int64
+		if zero {
+			zw = 1
+		}
+		p.AddField(store.Int("zero_windows", zw))
 		return p
 	}
 	cases := []struct {
@@ -148,9 +152,9 @@ func TestExprEval(t *testing.T) {
 		{`zspy_connection.window_bytes == 0`, conn("SUB", 0, 0, true), true},
 		{`zspy_connection{receiver="SUB"}.window_bytes == 0`, conn("PULL", 0, 0, true), false},
 		{`zspy_connection{receiver!="SUB"}.window_bytes == 0`, conn("PULL", 0, 0, true), true},
-		{`zspy_connection{receiver="SUB", dir="s2c"}.zero_window`, conn("SUB", 0, 0, true), true},
-		{`zspy_connection.zero_window`, conn("SUB", 10, 0, false), false},
-		{`not zspy_connection.zero_window`, conn("SUB", 10, 0, false), true},
+		{`zspy_connection{receiver="SUB", dir="s2c"}.zero_windows`, conn("SUB", 0, 0, true), true},
+		{`zspy_connection.zero_windows`, conn("SUB", 10, 0, false), false},
+		{`not zspy_connection.zero_windows`, conn("SUB", 10, 0, false), true},
 		{`zspy_connection.window_bytes < 1e3 and zspy_connection.in_flight_bytes >= 500`, conn("SUB", 999, 500, false), true},
 		{`zspy_connection.window_bytes < 1e3 and zspy_connection.in_flight_bytes >= 500`, conn("SUB", 999, 499, false), false},
 		{`zspy_connection.window_bytes > 5 or (zspy_connection.in_flight_bytes != 0)`, conn("SUB", 0, 1, false), true},

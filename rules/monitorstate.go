@@ -58,21 +58,21 @@ type handshakeFailure struct {
 }
 
 var (
-	evPipesStats      = monitor.EventPipesStats.String()
-	evConnectRetried  = monitor.EventConnectRetried.String()
-	evFailedAuth      = monitor.EventHandshakeFailedAuth.String()
-	evFailedProtocol  = monitor.EventHandshakeFailedProtocol.String()
-	evFailedNoDetail  = monitor.EventHandshakeFailedNoDetail.String()
-	tagEvent          = monitorTag("event")
-	tagSource         = monitorTag("source")
-	tagEndpoint       = monitorTag("endpoint")
-	tagRemoteEndpoint = monitorTag("remote_endpoint")
-	fieldOutbound     = monitorField("outbound")
-	fieldInbound      = monitorField("inbound")
-	fieldProtocolErr  = monitorField("protocol_error")
-	fieldZAPStatus    = monitorField("zap_status")
-	fieldEventValue   = monitorField("value")
-	fieldErrno        = monitorField("errno")
+	evPipesStats     = monitor.EventPipesStats.String()
+	evConnectRetried = monitor.EventConnectRetried.String()
+	evFailedAuth     = monitor.EventHandshakeFailedAuth.String()
+	evFailedProtocol = monitor.EventHandshakeFailedProtocol.String()
+	evFailedNoDetail = monitor.EventHandshakeFailedNoDetail.String()
+	tagEvent         = monitorTag("event")
+	tagSource        = monitorTag("source")
+	tagEndpoint      = monitorTag("endpoint")
+	fieldRemote      = monitorField("remote_endpoint")
+	fieldOutbound    = monitorField("outbound")
+	fieldInbound     = monitorField("inbound")
+	fieldProtocolErr = monitorField("protocol_error")
+	fieldZAPStatus   = monitorField("zap_status")
+	fieldEventValue  = monitorField("value")
+	fieldErrno       = monitorField("errno")
 )
 
 // monitorTag and monitorField name what the rules read of zspy_monitor
@@ -108,9 +108,9 @@ func strField(p *store.Point, key string) string {
 // observe folds one zspy_monitor point (one event) into the state.
 func (m *monitorState) observe(p *store.Point) {
 	event, _ := p.Tag(tagEvent)
-	source, _ := p.Tag(tagSource)
-	endpoint, _ := p.Tag(tagEndpoint)
-	remote, _ := p.Tag(tagRemoteEndpoint)
+	source := metrics.TagValue(p, tagSource)
+	endpoint := metrics.TagValue(p, tagEndpoint)
+	remote := strField(p, fieldRemote)
 	switch event {
 	case evPipesStats:
 		out, _ := intField(p, fieldOutbound)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -359,9 +360,13 @@ func StateCode(s State) int64 {
 // Points returns one alerts point per state change, stamped with the
 // change's time:
 //
-//	tags:   host, rule, severity, state, client, server
+//	tags:   host, rule, severity, state, server, client_host ("(none)" when empty)
 //	fields: state_code (0 inactive, 1 pending, 2 firing, 3 resolved),
-//	        firing (bool), value (float), message (string)
+//	        firing (bool), value (float), message (string),
+//	        client (string, ip:port, when the alert is of one connection)
+//
+// The client's port is a field, not a tag: a tag would make a new series
+// per reconnect.
 func Points(host string, changes []Alert) []store.Point {
 	pts := make([]store.Point, 0, len(changes))
 	for i := range changes {
@@ -371,15 +376,29 @@ func Points(host string, changes []Alert) []store.Point {
 		p.AddTag("rule", a.Rule)
 		p.AddTag("severity", string(a.Severity))
 		p.AddTag("state", a.State.String())
-		p.AddTag("client", a.Client)
-		p.AddTag("server", a.Server)
+		clientHost := a.Client
+		if ap, err := netip.ParseAddrPort(a.Client); err == nil {
+			clientHost = ap.Addr().String()
+		}
+		p.AddTag("client_host", orNone(clientHost))
+		p.AddTag("server", orNone(a.Server))
 		p.AddField(store.Int("state_code", StateCode(a.State)))
 		p.AddField(store.Bool("firing", a.State == StateFiring))
 		p.AddField(store.Float("value", finite(a.Value)))
 		p.AddField(store.String("message", a.Message))
+		if clientHost != a.Client {
+			p.AddField(store.String("client", a.Client))
+		}
 		pts = append(pts, p)
 	}
 	return pts
+}
+
+func orNone(v string) string {
+	if v == "" {
+		return metrics.None
+	}
+	return v
 }
 
 func finite(v float64) float64 {

@@ -20,7 +20,7 @@ groups:
     rules:
       - alert: a
         expr: zspy_connection.zero_window_sec > 5
-`, []string{`t.yaml:6:31: groups[0].rules[0].expr: unknown field "zero_window_sec" of zspy_connection (known: messages, frames, bytes, commands, msg_rate, byte_rate, msg_size_min, msg_size_max, msg_size_mean, messages_total, frames_total, bytes_total, lost_bytes_total, in_flight_bytes, window_bytes, zero_window, zero_window_episodes_total, zero_window_ms_total, retransmits, window_full, queue_outbound, queue_inbound)`}},
+`, []string{`t.yaml:6:31: groups[0].rules[0].expr: unknown field "zero_window_sec" of zspy_connection (known: connections, messages, frames, bytes, commands, msg_rate, byte_rate, msg_size_min, msg_size_max, msg_size_mean, messages_total, frames_total, bytes_total, lost_bytes_total, in_flight_bytes, window_bytes, zero_windows, zero_window_episodes_total, zero_window_ms_total, retransmits, window_full, queue_outbound, queue_inbound)`}},
 		{"unknown measurement", `
 groups:
   - name: g
@@ -34,7 +34,7 @@ groups:
     rules:
       - alert: a
         expr: zspy_connection{socket="SUB"}.window_bytes == 0
-`, []string{`t.yaml:6:31: groups[0].rules[0].expr: unknown tag "socket" of zspy_connection (known: host, client, server, dir, sender, receiver, mechanism)`}},
+`, []string{`t.yaml:6:31: groups[0].rules[0].expr: unknown tag "socket" of zspy_connection (known: host, server, client_host, dir, sender, receiver, mechanism)`}},
 		{"syntax", `
 groups:
   - name: g

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func TestMetricsAddUpToReport(t *testing.T) {
 					if !pt.Time.Equal(end) {
 						t.Fatalf("point at %v in interval ending %v", pt.Time, end)
 					}
-					cl, _ := pt.Tag("client")
+					cl, _ := pt.Tag("client_host")
 					sv, _ := pt.Tag("server")
 					dir, _ := pt.Tag("dir")
 					f, _ := pt.Field("messages")
@@ -62,6 +63,9 @@ func TestMetricsAddUpToReport(t *testing.T) {
 			if intervals == 0 {
 				t.Fatal("no interval ended")
 			}
+			// A series sums the connections of one client host: so do the
+			// report's connections.
+			want := map[string]int64{}
 			for _, c := range r.Connections {
 				if c.State == "refused" || c.C2S.Messages == nil {
 					continue
@@ -71,14 +75,21 @@ func TestMetricsAddUpToReport(t *testing.T) {
 					msgs  uint64
 					bytes uint64
 				}{{"c2s", *c.C2S.Messages, c.C2S.Bytes}, {"s2c", *c.S2C.Messages, c.S2C.Bytes}} {
-					k := c.Client + " " + c.Server + " " + d.dir
-					if sums[k+" messages"] != int64(d.msgs) || sums[k+" bytes"] != int64(d.bytes) {
-						t.Errorf("%s: points sum to %d messages %d bytes, report says %d and %d", k, sums[k+" messages"], sums[k+" bytes"], d.msgs, d.bytes)
-					}
+					k := netip.MustParseAddrPort(c.Client).Addr().String() + " " + c.Server + " " + d.dir
+					want[k+" messages"] += int64(d.msgs)
+					want[k+" bytes"] += int64(d.bytes)
 				}
 				if c.Start.Before(first.Add(-time.Second)) || c.End.After(last) {
 					t.Errorf("connection %v..%v outside the intervals %v..%v", c.Start, c.End, first, last)
 				}
+			}
+			for k, n := range want {
+				if sums[k] != n {
+					t.Errorf("%s: points sum to %d, report says %d", k, sums[k], n)
+				}
+			}
+			if len(want) == 0 || len(sums) != len(want) {
+				t.Errorf("points have %d sums, the report %d", len(sums), len(want))
 			}
 		})
 	}

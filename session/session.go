@@ -96,6 +96,8 @@ type Session struct {
 	cfg     Config
 	p       *pipeline.Pipeline
 	metrics *metrics.Collector
+	// seriesCapped is set once the collector put points in an (other) series.
+	seriesCapped bool
 	// intervals is set when something consumes the metrics intervals (a
 	// store or rules).
 	intervals  bool
@@ -303,6 +305,11 @@ func (s *Session) tick(ts time.Time) {
 		end := s.metrics.Next()
 		snap := s.p.Tracker.Snapshot(end)
 		pts := s.metrics.Sample(end, snap)
+		if m := s.metrics; (m.GroupsOverflowed > 0 || m.TopicsOverflowed > 0) && !s.seriesCapped {
+			s.seriesCapped = true // said once; the tag value (other) marks the rest
+			s.warn("time series: more than %d series in a measurement or %d topics: the rest are written as %s (as of %s: %d connection samples, %d topic deliveries)",
+				metrics.MaxGroups, metrics.MaxTopics, metrics.OtherClients, end.UTC().Format(time.RFC3339), m.GroupsOverflowed, m.TopicsOverflowed)
+		}
 		if s.cfg.Sink != nil {
 			if err := s.cfg.Sink.Write(pts); err != nil && !s.sinkFailed {
 				s.sinkFailed = true // said once; the sink's counters tell the rest

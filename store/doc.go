@@ -20,6 +20,10 @@
 //     said once per episode (Warner).
 //   - Export sends stored files to an InfluxDB later (zspy export); a partial
 //     write counts the lines InfluxDB stored as sent.
+//   - LineWriter writes points as line protocol to an io.Writer (zspy's
+//     --output lp, for Telegraf's exec and execd inputs).
+//   - Decorate wraps a sink to add global tags and truncate times to a
+//     precision (--global-tag, --precision).
 //   - MaskURL masks a password in a URL wherever zspy prints one.
 //   - Config and LocalConfig are validated once; LoadConfigFile and ApplyEnv
 //     help the command layer fill them from a YAML file and INFLUX_* variables.

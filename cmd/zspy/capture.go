@@ -124,7 +124,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	var sinkName string
 	var sink store.Sink
 	if !f.noStore {
-		s, name, err := f.store.openSink(true)
+		s, name, err := f.store.openSink(true, cmd.OutOrStdout())
 		if err != nil {
 			src.Close()
 			return err
@@ -213,7 +213,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	if eng != nil {
 		r.Alerts = eng.ReportAlerts()
 	}
-	out := bufio.NewWriter(cmd.OutOrStdout())
+	out := bufio.NewWriter(f.store.reportOut(cmd.OutOrStdout(), cmd.ErrOrStderr()))
 	defer out.Flush()
 	var werr error
 	if f.json {

@@ -95,7 +95,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		}
 		srcs = append(srcs, s)
 	}
-	out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
+	out := bufio.NewWriterSize(f.store.reportOut(cmd.OutOrStdout(), cmd.ErrOrStderr()), 64<<10)
 	defer out.Flush()
 	ropt := report.Options{ShowSecrets: f.showSecrets}
 	cfg := session.Config{
@@ -108,7 +108,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		names[i] = s.Name()
 	}
 	cfg.Name = strings.Join(names, " ")
-	sink, sinkName, err := f.store.openSink(false)
+	sink, sinkName, err := f.store.openSink(false, cmd.OutOrStdout())
 	if err != nil {
 		return err
 	}

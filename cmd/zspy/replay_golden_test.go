@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/store"
 )
 
@@ -149,4 +151,61 @@ func lineDiff(a, b string) string {
 		}
 	}
 	return fmt.Sprintf("lengths differ: %d vs %d lines", len(al), len(bl))
+}
+
+// TestGoldenPointsTagSets: every line zspy wrote for the corpus (the golden
+// points.lp of every case: interval series, monitor events and alerts)
+// carries exactly the tags metrics.Schema declares for its measurement, each
+// with a value, and no field is named as one of its tags.
+func TestGoldenPointsTagSets(t *testing.T) {
+	seen := map[string]int{}
+	for _, gc := range goldenCases(t) {
+		f, err := os.Open(filepath.Join("testdata", "golden", gc.name, "points.lp.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(zr)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			// The corpus's tag values hold no escaped spaces or commas.
+			key, rest, _ := strings.Cut(line, " ")
+			parts := strings.Split(key, ",")
+			m := metrics.Schema.Lookup(parts[0])
+			if m == nil {
+				t.Fatalf("%s: unknown measurement: %s", gc.name, line)
+			}
+			var tags []string
+			for _, kv := range parts[1:] {
+				k, v, _ := strings.Cut(kv, "=")
+				if v == "" {
+					t.Errorf("%s: empty tag %s: %s", gc.name, k, line)
+				}
+				tags = append(tags, k)
+			}
+			want := m.TagNames()
+			slices.Sort(want)
+			if !slices.Equal(tags, want) {
+				t.Errorf("%s: tags %v, the schema declares %v: %s", gc.name, tags, want, line)
+			}
+			for _, tag := range want {
+				if strings.Contains(","+rest, ","+tag+"=") {
+					t.Errorf("%s: %s is a tag and a field: %s", gc.name, tag, line)
+				}
+			}
+			seen[m.Name]++
+		}
+	}
+	for _, m := range metrics.Schema {
+		if seen[m.Name] == 0 {
+			t.Errorf("no golden line of %s", m.Name)
+		}
+	}
+	t.Logf("lines per measurement: %v", seen)
 }

@@ -17,7 +17,7 @@ func TestRulesCheck(t *testing.T) {
 	if err == nil || err.Error() != "2 mistake(s) in rule files" {
 		t.Errorf("error %v", err)
 	}
-	want := bad + `:5:28: groups[0].rules[0].expr: unknown field "p99" of zspy_latency (known: replies, p50_ms, p99_ms, max_ms, outstanding, oldest_pending_ms, replies_total)` + "\n" +
+	want := bad + `:5:28: groups[0].rules[0].expr: unknown field "p99" of zspy_latency (known: connections, replies, p50_ms, p99_ms, max_ms, outstanding, oldest_pending_ms, replies_total)` + "\n" +
 		bad + `:6:14: groups[0].rules[0].for: want a duration such as 500ms or 2s, got "soon"` + "\n"
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/store"
 )
@@ -22,6 +25,9 @@ type storeFlags struct {
 	hostTag       string
 	retentionAge  ageFlag
 	retentionSize sizeFlag
+	globalTags    []string
+	precision     string
+	output        string
 }
 
 // ageFlag is a retention age ("36h", "7d"; 0: keep forever) and whether it was given.
@@ -126,6 +132,47 @@ func (f *storeFlags) register(fl *pflag.FlagSet, localDefault bool) {
 	f.retentionAge.v, f.retentionSize.v = store.DefaultLocalMaxAge, store.DefaultLocalMaxSize
 	fl.Var(&f.retentionAge, "retention-age", "local store: delete its files last written longer ago than this (e.g. 36h, 30d; 0: keep them)")
 	fl.Var(&f.retentionSize, "retention-size", "local store: delete its oldest files while all hold more than this (e.g. 500MB, 4GiB; 0: no limit)")
+	fl.StringArrayVar(&f.globalTags, "global-tag", nil, "add tag `KEY=VALUE` to every point, e.g. dc=fra1 (repeatable; Telegraf's global_tags)")
+	fl.StringVar(&f.precision, "precision", "ns", "truncate point times to this precision: ns, us, ms or s")
+	fl.StringVar(&f.output, "output", "", "lp: write the time series as line protocol to standard output (for Telegraf's execd/exec input; the report goes to standard error) instead of InfluxDB or the local store")
+}
+
+// decoration reads --global-tag and --precision.
+func (f *storeFlags) decoration() (store.Decoration, error) {
+	var d store.Decoration
+	prec, err := store.ParsePrecision(f.precision)
+	if err != nil {
+		return d, fmt.Errorf("--precision: %w", err)
+	}
+	d.Precision = prec
+	for _, kv := range f.globalTags {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || v == "" {
+			return d, fmt.Errorf("--global-tag %q: want KEY=VALUE with a value", kv)
+		}
+		if err := metrics.Schema.CheckGlobalTag(k); err != nil {
+			return d, fmt.Errorf("--global-tag: %w", err)
+		}
+		for _, t := range d.Tags {
+			if t.Key == k {
+				return d, fmt.Errorf("--global-tag: %s given twice", k)
+			}
+		}
+		d.Tags = append(d.Tags, store.Tag{Key: k, Value: v})
+	}
+	return d, nil
+}
+
+// lp reports whether the time series go to standard output (--output lp).
+func (f *storeFlags) lp() bool { return f.output == "lp" }
+
+// reportOut is where the report goes: standard output, or standard error
+// when standard output carries line protocol.
+func (f *storeFlags) reportOut(stdout, stderr io.Writer) io.Writer {
+	if f.lp() {
+		return stderr
+	}
+	return stdout
 }
 
 func defaultDataDir() string {
@@ -141,10 +188,34 @@ func defaultDataDir() string {
 // openSink opens the configured sink: InfluxDB when a URL is given (by file,
 // environment or flag, in rising precedence), else the local store when a data
 // directory is given or localDefault is set; nil when neither.
-func (f *storeFlags) openSink(localDefault bool) (store.Sink, string, error) {
+// With --output lp it is a store.LineWriter on stdout. Every sink adds the
+// global tags and truncates times to the precision (store.Decorate).
+func (f *storeFlags) openSink(localDefault bool, stdout io.Writer) (store.Sink, string, error) {
+	d, err := f.decoration()
+	if err != nil {
+		return nil, "", err
+	}
+	s, name, err := f.openPlainSink(localDefault, stdout)
+	if s == nil || err != nil {
+		return s, name, err
+	}
+	return store.Decorate(s, d), name, nil
+}
+
+func (f *storeFlags) openPlainSink(localDefault bool, stdout io.Writer) (store.Sink, string, error) {
 	fc, cfg, err := f.resolve()
 	if err != nil {
 		return nil, "", err
+	}
+	switch f.output {
+	case "":
+	case "lp":
+		if cfg.Enabled() || f.dataDir != "" {
+			return nil, "", fmt.Errorf("--output lp writes the time series to standard output: leave out the InfluxDB URL (flag, INFLUX_URL or config) and --data-dir")
+		}
+		return store.NewLineWriter(stdout), "line protocol on standard output", nil
+	default:
+		return nil, "", fmt.Errorf("--output %q: the one output is lp (line protocol on standard output)", f.output)
 	}
 	dataDir := f.dataDir
 	if dataDir == "" {

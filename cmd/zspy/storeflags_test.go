@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,5 +140,54 @@ func TestReplayInfluxURLMasked(t *testing.T) {
 	}
 	if strings.Contains(out, "s3cret") {
 		t.Errorf("the password is printed:\n%s", out)
+	}
+}
+
+// --output lp writes the line protocol to standard output (the report goes
+// to standard error): byte for byte what the local store writes (the golden
+// points.lp); with --global-tag and --precision every line carries the tags
+// and a time truncated to the second.
+func TestReplayOutputLP(t *testing.T) {
+	out, err := runZspyStdout(t, "replay", "--output", "lp", "--host-tag", "golden", pcaps+"pubsub/capture.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile("testdata/golden/pubsub/points.lp.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(golden))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := io.ReadAll(zr)
+	if len(want) == 0 || !bytes.Equal(out, want) {
+		t.Errorf("--output lp printed %d bytes, not the %d of the golden points.lp:\n%s", len(out), len(want), out)
+	}
+
+	out, err = runZspyStdout(t, "replay", "--output", "lp", "--global-tag", "dc=fra1", "--global-tag", "rack=r7",
+		"--precision", "s", pcaps+"pubsub/capture.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != bytes.Count(want, []byte("\n")) {
+		t.Errorf("%d lines with global tags, %d without", len(lines), bytes.Count(want, []byte("\n")))
+	}
+	for _, l := range lines {
+		sp := strings.Split(l, " ")
+		if !strings.HasPrefix(l, "zspy_") || !strings.Contains(sp[0], ",dc=fra1,") || !strings.Contains(sp[0], ",rack=r7") ||
+			!strings.HasSuffix(sp[len(sp)-1], "000000000") {
+			t.Errorf("line %q: want tags dc=fra1 and rack=r7 and a whole second", l)
+		}
+	}
+
+	for _, bad := range [][]string{
+		{"--global-tag", "client_host=x"}, {"--global-tag", "messages=x"}, {"--global-tag", "dc"},
+		{"--precision", "m"}, {"--output", "csv"}, {"--output", "lp", "--data-dir", t.TempDir()},
+	} {
+		if _, err := runZspyStdout(t, append(append([]string{"replay"}, bad...), pcaps+"pubsub/capture.pcap")...); err == nil {
+			t.Errorf("replay %v accepted", bad)
+		}
 	}
 }

@@ -36,6 +36,9 @@ func (f *uiFlags) check(cmd *cobra.Command, cfg *session.Config) error {
 	if fl := cmd.Flags().Lookup("events"); fl != nil && fl.Changed {
 		return errors.New("--ui shows the events in the dashboard: it does not go with --events")
 	}
+	if fl := cmd.Flags().Lookup("output"); fl != nil && fl.Value.String() == "lp" {
+		return errors.New("--ui draws on the terminal: it does not go with --output lp (line protocol on standard output)")
+	}
 	speed, err := session.ParseSpeed(f.speed)
 	if err != nil {
 		return err
