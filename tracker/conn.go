@@ -198,8 +198,9 @@ type Conn struct {
 	// lockstep stays true while messages alternate client, server, client...
 	// as REQ/REP conversations do.
 	notLockstep bool
-	// shape is the traffic's shape, evidence for roles (roles.go).
-	shape shape
+	// shape is the traffic's shape, evidence for roles (roles.go): kept for
+	// connections captured without their SYN and for CURVE ones (nil else).
+	shape *shape
 	// OrientedBy says how the client was chosen when the SYN was not
 	// captured: BySharedPort, ByEphemeral, ByRequester or ByLowerPort.
 	OrientedBy string
