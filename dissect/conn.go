@@ -110,10 +110,25 @@ type side struct {
 	skipped uint64 // bytes skipped since sync was lost
 	scanned uint64 // bytes scanned before the stream was known to be ZMTP
 
-	pred  [4]prediction // long headers found while resynchronising (resync.go)
-	npred uint8
+	// x holds what only a direction with gaps or a mid-stream start needs,
+	// made on first use (extra).
+	x *sideExtra
+}
 
-	dv derivation // a steady stream followed across gaps (derive.go)
+// sideExtra is a direction's state for resynchronising by predicted headers
+// (resync.go) and for following a steady stream across gaps (derive.go).
+type sideExtra struct {
+	pred  [4]prediction // long headers found while resynchronising
+	npred uint8
+	dv    derivation
+}
+
+// extra returns the direction's sideExtra, made on first use.
+func (s *side) extra() *sideExtra {
+	if s.x == nil {
+		s.x = new(sideExtra)
+	}
+	return s.x
 }
 
 // Conn dissects one TCP connection. It is not safe for concurrent use: the
@@ -279,7 +294,9 @@ func (c *Conn) Skip(d zmtp.Dir, n int, ts time.Time) {
 	e := c.reset(d, KindGap, ts, s.off)
 	e.Lost = un
 	if lostSync {
-		s.dv = derivation{} // frames pending under a steady hypothesis are lost with it
+		if s.x != nil {
+			s.x.dv = derivation{} // frames pending under a steady hypothesis are lost with it
+		}
 		e.Err = ErrLostSync
 		s.phase = phResync
 		s.fs = fsHeader
@@ -683,7 +700,7 @@ func (c *Conn) header(d zmtp.Dir, b []byte, pos uint64, ts time.Time) int {
 	if !valid {
 		c.malformed(d, ts, pos, ErrBadFlags)
 	}
-	if s.dv.expect && !c.deriveHeader(d, flags, size, pos, ts) {
+	if s.x != nil && s.x.dv.expect && !c.deriveHeader(d, flags, size, pos, ts) {
 		return need
 	}
 	s.flags = flags
@@ -736,15 +753,17 @@ func (c *Conn) loseSync(d zmtp.Dir, ts time.Time, pos uint64, err error) {
 // endFrame reports the frame that just completed.
 func (c *Conn) endFrame(d zmtp.Dir, ts time.Time) {
 	s := &c.s[d]
-	if s.dv.synth {
-		c.derivedEnd(d)
-		return
+	if x := s.x; x != nil {
+		if x.dv.synth {
+			c.derivedEnd(d)
+			return
+		}
+		if v := &x.dv; v.on && !v.expect && (s.size != v.size || s.flags != v.flags) {
+			v.on, v.confirmed = false, 0 // the stream changed: a new hypothesis at the next gap
+		}
 	}
 	s.fs = fsHeader
 	more := s.flags&1 != 0
-	if s.dv.on && !s.dv.expect && (s.size != s.dv.size || s.flags != s.dv.flags) {
-		s.dv.on, s.dv.confirmed = false, 0 // the stream changed: a new hypothesis at the next gap
-	}
 	if s.identity {
 		s.identity = false
 		e := c.reset(d, KindIdentity, ts, s.start)

@@ -50,7 +50,6 @@ func (v *derivation) header() (h [9]byte) {
 // gap then loses sync.
 func (c *Conn) deriveGap(d zmtp.Dir, n uint64, ts time.Time) bool {
 	s := &c.s[d]
-	v := &s.dv
 	if s.framing == fV1 || s.identity || (s.fs == fsBody && s.command) {
 		return false
 	}
@@ -60,6 +59,10 @@ func (c *Conn) deriveGap(d zmtp.Dir, n uint64, ts time.Time) bool {
 		// subscriptions: a frame passed over can be neither.
 		return false
 	}
+	if s.x == nil && s.fs != fsBody {
+		return false // no hypothesis held, and no frame to take as one
+	}
+	v := &s.extra().dv
 	var base uint64 // offset of the header of the frame the gap begins in
 	if s.fs == fsBody {
 		if s.flags&1 != 0 || s.flags&4 != 0 {
@@ -126,7 +129,7 @@ func (c *Conn) deriveGap(d zmtp.Dir, n uint64, ts time.Time) bool {
 // (the header contradicted the hypothesis).
 func (c *Conn) deriveHeader(d zmtp.Dir, flags byte, size uint64, pos uint64, ts time.Time) bool {
 	s := &c.s[d]
-	v := &s.dv
+	v := &s.x.dv
 	if !v.expect {
 		return true
 	}
@@ -154,8 +157,8 @@ func (c *Conn) deriveHeader(d zmtp.Dir, flags byte, size uint64, pos uint64, ts 
 // derivedEnd ends a frame whose header lay in a gap: it is pending.
 func (c *Conn) derivedEnd(d zmtp.Dir) {
 	s := &c.s[d]
-	s.dv.synth = false
-	s.dv.pending++
+	s.x.dv.synth = false
+	s.x.dv.pending++
 	s.fs = fsHeader
 	s.inMsg = false
 }
@@ -163,7 +166,7 @@ func (c *Conn) derivedEnd(d zmtp.Dir) {
 // derivedFrames reports the pending frames of direction d.
 func (c *Conn) derivedFrames(d zmtp.Dir, ts time.Time, pos uint64) {
 	s := &c.s[d]
-	v := &s.dv
+	v := &s.x.dv
 	for ; v.pending > 0; v.pending-- {
 		e := c.reset(d, KindFrame, ts, pos)
 		e.Size = v.size
@@ -188,7 +191,10 @@ func (c *Conn) Finish(ts time.Time) {
 	}
 	for i := range c.s {
 		s := &c.s[i]
-		v := &s.dv
+		if s.x == nil {
+			continue
+		}
+		v := &s.x.dv
 		if v.pending == 0 && !v.synth {
 			continue
 		}

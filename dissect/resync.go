@@ -17,7 +17,7 @@ func (c *Conn) resync(d zmtp.Dir, b []byte, ts time.Time) int {
 		return n
 	}
 	f := c.resyncFraming(d)
-	if s.npred > 0 {
+	if s.x != nil && s.x.npred > 0 {
 		if n, ok := c.predicted(d, f, b, ts); ok {
 			return n
 		}
@@ -73,7 +73,9 @@ func (c *Conn) resync(d zmtp.Dir, b []byte, ts time.Time) int {
 		}
 		return len(b)
 	}
-	s.npred = 0
+	if s.x != nil {
+		s.x.npred = 0
+	}
 	if c.det == zmtp.Undecided {
 		c.det = zmtp.IsZMTP
 		c.midStream = true
@@ -112,22 +114,26 @@ type prediction struct {
 // there is room.
 func (c *Conn) predict(d zmtp.Dir, f framing, b []byte, at uint64) {
 	s := &c.s[d]
-	if len(b) < 9 || b[0]&2 == 0 || b[0]&4 != 0 || int(s.npred) == len(s.pred) {
+	if len(b) < 9 || b[0]&2 == 0 || b[0]&4 != 0 || s.x != nil && int(s.x.npred) == len(s.x.pred) {
 		return
 	}
 	size := binary.BigEndian.Uint64(b[1:9])
 	if size < 256 || size > c.opt.ResyncMaxFrame {
 		return
 	}
-	s.pred[s.npred] = prediction{at: at, next: at + 9 + size, size: size, flags: b[0]}
-	s.npred++
+	x := s.extra()
+	x.pred[x.npred] = prediction{at: at, next: at + 9 + size, size: size, flags: b[0]}
+	x.npred++
 }
 
 // awaiting reports whether a prediction of direction d still lies ahead,
 // within reach of the scan limit.
 func (c *Conn) awaiting(d zmtp.Dir) bool {
 	s := &c.s[d]
-	for _, p := range s.pred[:s.npred] {
+	if s.x == nil {
+		return false
+	}
+	for _, p := range s.x.pred[:s.x.npred] {
 		if p.next >= s.off && p.next-s.off <= maxPredictAhead {
 			return true
 		}
@@ -142,11 +148,12 @@ func (c *Conn) awaiting(d zmtp.Dir) bool {
 // decoding goes on from the next header. Predictions passed are dropped.
 func (c *Conn) predicted(d zmtp.Dir, f framing, b []byte, ts time.Time) (int, bool) {
 	s := &c.s[d]
+	x := s.x
 	end := s.off + uint64(len(b))
-	kept := s.pred[:0]
+	kept := x.pred[:0]
 	var hit *prediction
 	var at int
-	for _, p := range s.pred[:s.npred] {
+	for _, p := range x.pred[:x.npred] {
 		if p.next < s.off {
 			continue
 		}
@@ -164,11 +171,11 @@ func (c *Conn) predicted(d zmtp.Dir, f framing, b []byte, ts time.Time) (int, bo
 			hit, at = &q, j
 		}
 	}
-	s.npred = uint8(len(kept))
+	x.npred = uint8(len(kept))
 	if hit == nil {
 		return 0, false
 	}
-	s.npred = 0
+	x.npred = 0
 	if c.det == zmtp.Undecided {
 		c.det = zmtp.IsZMTP
 		c.midStream = true

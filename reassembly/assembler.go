@@ -108,14 +108,15 @@ const maxPayload = 1 << 30
 // and feeds one Stream per connection. It is not safe for concurrent use:
 // one pipeline goroutine calls it, in packet order.
 //
-// Memory: each tracked connection costs one conn record (376 bytes, see
+// Memory: each tracked connection costs one conn record (344 bytes, see
 // TestConnSize) and a map entry (about 80 bytes), plus what its Stream keeps.
 // Out-of-order bytes are copied into pooled buffers, at most MaxBufferPerDir
 // per direction and MaxBufferTotal in all (each may be exceeded by one segment,
 // at most capture.MaxRecordLen bytes, before the hole is given up); freed
 // buffers are pooled for reuse, about 1 MiB per size class at most. Closed
 // connections stay as small tombstones until their idle timeout, so that late
-// packets are not taken for new connections.
+// packets are not taken for new connections. A hole waiting AckGrace costs a
+// 24-byte entry in a list while it waits (at most one per direction).
 type Assembler struct {
 	factory   Factory
 	opts      Options
@@ -124,9 +125,10 @@ type Assembler struct {
 	lastCheck time.Time // packet time of the last idle check
 	flushList []*conn
 	pool      bufPool
-	// waiting lists the connections with an acknowledged hole in AckGrace,
-	// so that it is given up in time even when their own packets stop.
-	waiting []*conn
+	// waiting lists the acknowledged holes in their AckGrace; the first
+	// deadline is waitDue (Unix nanoseconds of packet time).
+	waiting []ackWait
+	waitDue int64
 }
 
 // connKey is a connection's 4-tuple, ordered so that both directions map to
@@ -150,7 +152,6 @@ type conn struct {
 	dirs     [2]half
 	closed   bool // a tombstone: the stream was closed
 	synOnly  bool // only the client's SYN seen so far: a RST now means refused
-	waiting  bool // in Assembler.waiting
 }
 
 // half is the state of one direction.
@@ -164,10 +165,8 @@ type half struct {
 	finSeq   uint32 // sequence number of the FIN
 	done     bool   // FIN reached in order
 	isnSet   bool   // isn is implied by the peer's first acknowledgement, the SYN not seen
-	ackWait  bool   // the peer acknowledged past a hole at ackAt: give it up after AckGrace
+	ackWait  bool   // the peer acknowledged past a hole: in Assembler.waiting
 	win      uint32 // largest window advertised by this direction's sender (scaled)
-	ackTo    uint32 // what that acknowledgement covered
-	ackAt    int64  // its packet time (Unix nanoseconds)
 	ooo      []chunk
 	buffered int
 }
@@ -210,7 +209,7 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 			a.FlushOlderThan(seg.TS.Add(-a.opts.IdleTimeout))
 		}
 	}
-	if len(a.waiting) > 0 {
+	if len(a.waiting) > 0 && seg.TS.UnixNano() >= a.waitDue {
 		a.checkWaits(seg.TS)
 	}
 	src := netip.AddrPortFrom(seg.Src, seg.SrcPort)
@@ -330,9 +329,6 @@ func (a *Assembler) handle(c *conn, dir zmtp.Dir, seg *capture.Segment) {
 		}
 	}
 	a.trackWindow(c, h, r, seg)
-	if h.ackWait || r.ackWait {
-		a.ackDue(c, seg.TS)
-	}
 	if flags&capture.FlagACK != 0 && len(r.ooo) > 0 && !r.done && seqLT(r.next, seg.Ack) {
 		a.acked(c, dir^1, seg.Ack, seg.TS)
 	}
@@ -545,64 +541,75 @@ func (a *Assembler) checkCaps(c *conn, dir zmtp.Dir, ts time.Time) {
 	}
 }
 
+// ackWait is a hole of direction d of c that the peer acknowledged at
+// packet time at (Unix nanoseconds), up to to: it waits AckGrace for a late
+// copy.
+type ackWait struct {
+	c  *conn
+	d  zmtp.Dir
+	to uint32
+	at int64
+}
+
 // acked notes that the peer acknowledged bytes of direction dir past its
 // next hole. The receiver has them; but the capture may still show them late
 // (a mirror's lagging direction), so the hole is given up only when
-// AckGrace has passed without it filling (ackDue).
+// AckGrace has passed without it filling (checkWaits).
 func (a *Assembler) acked(c *conn, dir zmtp.Dir, ack uint32, ts time.Time) {
 	h := &c.dirs[dir]
 	if a.opts.AckGrace < 0 {
 		a.ackFlush(c, dir, ack, ts)
 		return
 	}
+	now := ts.UnixNano()
 	if h.ackWait {
-		return // the first acknowledgement past the hole sets the deadline
+		// The first acknowledgement past a hole sets its deadline; one past a
+		// later hole, after the first filled, starts a new grace.
+		for i := range a.waiting {
+			if w := &a.waiting[i]; w.c == c && w.d == dir && !seqLT(h.next, w.to) {
+				a.stats.LateFills++
+				a.stats.AckWaits++
+				w.to, w.at = ack, now
+				a.waitDue = min(a.waitDue, now+int64(a.opts.AckGrace))
+			}
+		}
+		return
 	}
-	h.ackWait, h.ackTo, h.ackAt = true, ack, ts.UnixNano()
+	h.ackWait = true
 	a.stats.AckWaits++
-	if !c.waiting {
-		c.waiting = true
-		a.waiting = append(a.waiting, c)
+	a.waiting = append(a.waiting, ackWait{c: c, d: dir, to: ack, at: now})
+	if len(a.waiting) == 1 || now+int64(a.opts.AckGrace) < a.waitDue {
+		a.waitDue = now + int64(a.opts.AckGrace)
 	}
 }
 
-// checkWaits runs ackDue, at packet time ts, on the connections waiting for
-// an acknowledged hole, and forgets those no longer waiting.
+// checkWaits, at packet time ts, gives up the acknowledged holes whose grace
+// has passed, and forgets those that filled (late copies) or whose
+// connection closed.
 func (a *Assembler) checkWaits(ts time.Time) {
+	now, grace := ts.UnixNano(), int64(a.opts.AckGrace)
 	kept := a.waiting[:0]
-	for _, c := range a.waiting {
-		if !c.closed {
-			a.ackDue(c, ts)
+	due := int64(0)
+	for _, w := range a.waiting {
+		h := &w.c.dirs[w.d]
+		switch {
+		case w.c.closed || !h.ackWait:
+		case len(h.ooo) == 0 || !seqLT(h.next, w.to) || h.done:
+			h.ackWait = false
+			a.stats.LateFills++
+		case now-w.at < grace:
+			if len(kept) == 0 || w.at+grace < due {
+				due = w.at + grace
+			}
+			kept = append(kept, w)
+		default:
+			h.ackWait = false
+			a.ackFlush(w.c, w.d, w.to, ts)
 		}
-		if c.closed || !(c.dirs[0].ackWait || c.dirs[1].ackWait) {
-			c.waiting = false
-			continue
-		}
-		kept = append(kept, c)
 	}
 	clear(a.waiting[len(kept):])
 	a.waiting = kept
-}
-
-// ackDue gives up the acknowledged holes of connection c whose grace has
-// passed at packet time ts, and forgets those that filled.
-func (a *Assembler) ackDue(c *conn, ts time.Time) {
-	for d := range c.dirs {
-		h := &c.dirs[d]
-		if !h.ackWait {
-			continue
-		}
-		if len(h.ooo) == 0 || !seqLT(h.next, h.ackTo) || h.done {
-			h.ackWait = false
-			a.stats.LateFills++
-			continue
-		}
-		if ts.UnixNano()-h.ackAt < int64(a.opts.AckGrace) {
-			continue
-		}
-		h.ackWait = false
-		a.ackFlush(c, zmtp.Dir(d), h.ackTo, ts)
-	}
+	a.waitDue = due
 }
 
 // ackFlush gives up the holes of direction dir that the peer acknowledged: the

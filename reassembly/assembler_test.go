@@ -287,8 +287,9 @@ func TestGapAckedBeforeLateCopy(t *testing.T) {
 	if st.AckFlushes != 0 || st.Gaps != 0 || st.Retransmits != 0 || st.AckWaits != 1 {
 		t.Errorf("stats %+v", st)
 	}
+	h.ts = h.ts.Add(DefaultAckGrace) // the grace is over: the wait is settled
 	h.send(zmtp.ServerToClient, ack, 901, 118, "")
-	if st := h.a.Stats(); st.LateFills != 1 {
+	if st := h.a.Stats(); st.LateFills != 1 || len(h.a.waiting) != 0 {
 		t.Errorf("late fills %d, want 1", st.LateFills)
 	}
 }
@@ -603,7 +604,7 @@ func TestWindowGivesUpHoleAtOnce(t *testing.T) {
 
 func TestConnSize(t *testing.T) {
 	if n := unsafe.Sizeof(conn{}); n > 400 {
-		t.Errorf("conn is %d bytes; the documented budget is 376", n)
+		t.Errorf("conn is %d bytes; the documented budget is 344", n)
 	}
 }
 

@@ -10,9 +10,11 @@
 // In-order bytes go straight from the packet buffer to Stream.Data.
 // Retransmitted bytes are trimmed; out-of-order segments are copied into
 // pooled buffers until the hole before them fills. A hole is given up (Skip)
-// when the peer acknowledges past it (the capture lost bytes the receiver got),
-// when more than the receiver's window or a buffer cap waits behind it, or when
-// the connection closes or is flushed. Everything given up is counted in Stats.
+// when the peer acknowledged past it (the capture lost bytes the receiver got)
+// or more than the receiver's window waits behind it, and Options.AckGrace
+// passed without a late copy filling it (a SPAN port delivers one direction
+// late); when a buffer cap is exceeded; or when the connection closes or is
+// flushed. Everything given up is counted in Stats.
 package reassembly
 
 import (

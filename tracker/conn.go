@@ -246,8 +246,9 @@ type conn struct {
 	// lockstep stays true while messages alternate client, server, client...
 	// as REQ/REP conversations do.
 	notLockstep bool
-	// shape is the traffic's shape, evidence for roles (roles.go).
-	shape shape
+	// shape is the traffic's shape, evidence for roles (roles.go): kept for
+	// connections captured without their SYN and for CURVE ones (nil else).
+	shape *shape
 
 	dis     *dissect.Conn
 	flipped bool

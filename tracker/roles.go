@@ -61,8 +61,9 @@ const (
 type OrientInput struct {
 	// A and B are the two ends; A is taken as the client so far.
 	A, B netip.AddrPort
-	// PeersA and PeersB count the connections seen with each endpoint (this
-	// one included): a server's endpoint is shared by its clients.
+	// PeersA and PeersB count the connections seen with each endpoint as
+	// their server's, or captured without the SYN (this one included): a
+	// server's endpoint is shared by its clients.
 	PeersA, PeersB int
 	// Ephemeral is the range connecting sockets take their ports from.
 	Ephemeral PortRange
@@ -99,8 +100,9 @@ func Orient(in OrientInput) (swap bool, by string) {
 const quietSpell = 20 * time.Millisecond
 
 // maxEndpoints bounds the endpoints whose connections are counted for the
-// shared-port evidence (about 48 bytes each); past it new endpoints are not
-// counted (Tracker.EndpointsUncounted) and count as unshared.
+// shared-port evidence (about 48 bytes each): a connection seen from its SYN
+// counts its server's endpoint, one without counts both. Past the bound new
+// endpoints are not counted (endpoints.uncounted) and count as unshared.
 const maxEndpoints = 1 << 16
 
 // endpoints counts the connections seen per endpoint.
@@ -142,11 +144,14 @@ type boxShape struct {
 	afterPeer  int // boxes sent after the other direction's first box
 }
 
-func newShape() shape { return shape{lastFrom: -1, first: -1, lastBox: -1} }
+func newShape() *shape { return &shape{lastFrom: -1, first: -1, lastBox: -1} }
 
 // frame notes a data frame of direction i; start says it opens a message,
-// end that it completes one.
+// end that it completes one. A nil shape keeps nothing.
 func (s *shape) frame(i int, e *dissect.Event, start, end bool) {
+	if s == nil {
+		return
+	}
 	if start && !s.lastData.IsZero() && e.TS.Sub(s.lastData) >= quietSpell {
 		s.opened[i]++
 	}
@@ -239,6 +244,9 @@ func (c *conn) orient() {
 	if c.SawSYN {
 		return
 	}
+	if c.shape == nil {
+		c.shape = newShape()
+	}
 	in := OrientInput{
 		A: c.Client, B: c.Server,
 		PeersA: 1, PeersB: 1,
@@ -275,9 +283,11 @@ func (c *conn) reorient() {
 	c.HasPipes[0], c.HasPipes[1] = c.HasPipes[1], c.HasPipes[0]
 	c.monitorClaimed[0], c.monitorClaimed[1] = c.monitorClaimed[1], c.monitorClaimed[0]
 	c.monHS[0], c.monHS[1] = c.monHS[1], c.monHS[0]
-	c.shape.swap()
-	// Lockstep as the tracker keeps it: the client opens each exchange.
-	c.notLockstep = c.shape.broken || c.shape.first != 0
+	if c.shape != nil {
+		c.shape.swap()
+		// Lockstep as the tracker keeps it: the client opens each exchange.
+		c.notLockstep = c.shape.broken || c.shape.first != 0
+	}
 }
 
 // inferredSocketTypes returns the socket types the traffic's shape decides
@@ -288,7 +298,7 @@ func (c *conn) inferredSocketTypes() (client, server zmtp.SocketType, ok bool) {
 	if !c.notLockstep && d0.Messages > 0 && d1.Messages > 0 && d0.Delimited == d0.Messages && d1.Delimited == d1.Messages {
 		return zmtp.REQ, zmtp.REP, true
 	}
-	if c.Curve {
+	if c.Curve && c.shape != nil {
 		if t, ok := CurveRoles(c.shape.box, c.shape.curveFirst()); ok {
 			return t[0], t[1], true
 		}

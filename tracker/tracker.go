@@ -110,9 +110,12 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 		State:       zmtp.StateOpen,
 	}, t: t}
 	c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
-	c.shape = newShape()
-	t.endpoints.add(info.Client)
-	t.endpoints.add(info.Server)
+	if info.SawSYN {
+		t.endpoints.add(info.Server) // a known server endpoint
+	} else {
+		t.endpoints.add(info.Client)
+		t.endpoints.add(info.Server)
+	}
 	c.orient() // without the SYN: by the evidence so far, again at the close
 	for i := range c.Sides {
 		c.Sides[i].SocketType = zmtp.SocketUnknown
@@ -480,6 +483,9 @@ func (c *conn) frame(i int, e *dissect.Event) {
 		c.Curve = true // also when a mid-stream capture showed no greeting
 		if c.curveHeartbeat(i, e) {
 			return
+		}
+		if c.shape == nil {
+			c.shape = newShape() // box shapes tell CURVE socket types
 		}
 		c.shape.frame(i, e, false, false)
 		st.Frames++
