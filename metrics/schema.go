@@ -16,7 +16,7 @@ import (
 // InfluxDB. Times are packet times: a replayed capture writes at the
 // capture's own timestamps.
 var Schema = Measurements{
-	&Connection, &Latency, &Subscriber, &Topic, &Endpoint, &Monitor, &Alerts,
+	&Connection, &Latency, &Subscriber, &Topic, &Endpoint, &SocketQueue, &Monitor, &Alerts,
 }
 
 // Measurement names.
@@ -26,6 +26,9 @@ const (
 	MeasSubscriber = "zspy_subscriber"
 	MeasTopic      = "zspy_topic"
 	MeasEndpoint   = "zspy_endpoint"
+	// MeasSocketQueue holds the kernel's socket queues of connection ends
+	// on this host (live capture with the host view only).
+	MeasSocketQueue = "zspy_socket_queue"
 	// MeasMonitor holds socket-monitor events and MeasAlert alert state
 	// changes (named "alerts", as issue 6 asks for an "alerts" series); their
 	// writers are Collector.MonitorEvent and the rules package.
@@ -299,6 +302,29 @@ var Endpoint = Measurement{
 	Name: MeasEndpoint, Per: "bound endpoint, per interval", Interval: true,
 	Tags:   []*Tag{tagHost, tagEndpoint, tagRole},
 	Fields: []*Field{fieldConnections, fieldMsgsIn, fieldMsgsOut, fieldMsgRateIn, fieldMsgRateOut},
+}
+
+// zspy_socket_queue
+var (
+	tagSide    = &Tag{"side", "`client` or `server`: which end of the connection the socket is"}
+	tagSocket  = &Tag{"socket", "that end's socket type, `unknown` when not known"}
+	tagCommand = &Tag{"command", "the command of the process holding the socket (`/proc/PID/comm`), `unknown` when none was found; the PID is a field, not a tag, to keep the series few"}
+
+	fieldRecvQ   = &Field{"recv_q_bytes", store.KindInt, "bytes received by the kernel and not yet read by the application"}
+	fieldSendQ   = &Field{"send_q_bytes", store.KindInt, "bytes sent and not yet acknowledged by the peer"}
+	fieldNotSent = &Field{"notsent_bytes", store.KindInt, "bytes written by the application and not yet sent (tcp_info)"}
+	fieldRTT     = &Field{"rtt_ms", store.KindFloat, "smoothed round-trip time (tcp_info), ms"}
+	fieldCwnd    = &Field{"cwnd", store.KindInt, "congestion window, segments (tcp_info)"}
+	fieldUnacked = &Field{"unacked", store.KindInt, "segments sent and not acknowledged (tcp_info)"}
+	fieldPID     = &Field{"pid", store.KindInt, "the process holding the socket, 0 when unknown"}
+)
+
+// SocketQueue is one point per open connection end on this host per
+// interval, from the kernel's socket diagnostics (live capture only).
+var SocketQueue = Measurement{
+	Name: MeasSocketQueue, Per: "open connection end on this host, per interval (live capture with the host view)", Interval: true,
+	Tags:   []*Tag{tagHost, tagClient, tagServer, tagSide, tagSocket, tagCommand},
+	Fields: []*Field{fieldRecvQ, fieldSendQ, fieldNotSent, fieldRTT, fieldCwnd, fieldUnacked, fieldPID},
 }
 
 // zspy_monitor

@@ -36,6 +36,8 @@ type Report struct {
 	MonitorPeers []MonitorPeer `json:"monitor_peers,omitempty"`
 	// Store says where the time series went and what became of them.
 	Store *StoreStats `json:"store,omitempty"`
+	// Host is the live host view's part (nil on a replay).
+	Host *HostReport `json:"host,omitempty"`
 	// Alerts are filled in by the rules engine when it runs.
 	Alerts []any `json:"alerts,omitempty"`
 }
@@ -153,9 +155,13 @@ type Connection struct {
 	ClientMeta     map[string]string `json:"client_metadata,omitempty"`
 	ServerMeta     map[string]string `json:"server_metadata,omitempty"`
 	Monitor        *Monitor          `json:"monitor,omitempty"`
-	FirstPacket    uint64            `json:"first_packet"`
-	Start          time.Time         `json:"start"`
-	End            time.Time         `json:"end"`
+	// ClientHost and ServerHost are the connection's ends on this host
+	// (live capture with the host view only): process and kernel queues.
+	ClientHost  *HostSide `json:"client_host,omitempty"`
+	ServerHost  *HostSide `json:"server_host,omitempty"`
+	FirstPacket uint64    `json:"first_packet"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
 }
 
 // Monitor is what the sockets' monitors said of a connection.

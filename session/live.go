@@ -157,6 +157,7 @@ func (s *Session) runLive(ctx context.Context) error {
 			if last := s.p.LastTS(); last.IsZero() || now.Sub(last) > 2*time.Second {
 				s.tick(now)
 			}
+			s.hostDue(now)
 		case <-pushTick:
 			// Updates take the wall-clock time, so that rates fall to zero
 			// when traffic stops.

@@ -1,6 +1,8 @@
 """A libzmq peer for the host package's tests (python3-zmq).
 
-  peer.py pub  ENDPOINT          bind a PUB, publish 64 KiB messages (20/s) until killed
+  peer.py pub  ENDPOINT [RATE [SIZE]]
+                                 bind a PUB, publish messages of SIZE bytes (default
+                                 64 KiB), RATE a second (default 20), until killed
   peer.py sub  ENDPOINT N        connect a SUB (RCVHWM 4), read N messages, then
                                  print "stopped" and read no more
   peer.py pull ENDPOINT          bind a PULL and read until killed
@@ -20,10 +22,11 @@ if role == "pub":
     s.setsockopt(zmq.SNDHWM, 4)
     s.bind(ep)
     print("ready", s.getsockopt(zmq.LAST_ENDPOINT).decode(), flush=True)
-    body = b"x" * 65536
+    body = b"x" * (int(sys.argv[4]) if len(sys.argv) > 4 else 65536)
+    pause = 1 / float(sys.argv[3]) if len(sys.argv) > 3 else 0.05
     while True:
         s.send(body)
-        time.sleep(0.05)  # 1.3 MB/s: a queue that fills over a second, not at once
+        time.sleep(pause)  # 1.3 MB/s by default: a queue that fills over a second, not at once
 elif role == "sub":
     s = ctx.socket(zmq.SUB)
     s.setsockopt(zmq.RCVHWM, 4)
