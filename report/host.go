@@ -1,9 +1,12 @@
 package report
 
 import (
+	"fmt"
+	"io"
 	"time"
 
 	"github.com/zspy/zspy/host"
+	"github.com/zspy/zspy/internal/textsafe"
 )
 
 // HostSide is one end of a connection as the live host view saw it: the
@@ -128,4 +131,49 @@ func AttachHost(r *Report, v *host.View) {
 		hr.Unix = append(hr.Unix, ue)
 	}
 	r.Host = hr
+}
+
+// process names the side's process as "command[pid]", "unknown" when none
+// was found.
+func (h *HostSide) process() string {
+	if !h.Known {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s[%d]", h.Command, h.PID)
+}
+
+func (u *UnixSide) process() string {
+	if u == nil {
+		return "-"
+	}
+	if !u.Known {
+		return "unknown"
+	}
+	return fmt.Sprintf("%s[%d]", u.Command, u.PID)
+}
+
+// writeHostText prints the host view's ipc:// endpoints and what it could
+// not see, under the text report's table.
+func writeHostText(w io.Writer, h *HostReport) {
+	if h == nil {
+		return
+	}
+	for _, e := range h.Unix {
+		fmt.Fprintf(w, "ipc://%s: listener %s", textsafe.String(e.Path), textsafe.String(e.Listener.process()))
+		for _, c := range e.Conns {
+			fmt.Fprintf(w, "; %s ← %s (recv-q %d)", textsafe.String(c.Server.process()), textsafe.String(c.Client.process()), c.Server.RecvQ)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "host view: %d samples, %d /proc walks", h.Samples, h.Walks)
+	if h.Denied > 0 {
+		fmt.Fprintf(w, ", %d processes not readable (their sockets are unknown: run as root)", h.Denied)
+	}
+	if h.DumpErrors > 0 {
+		fmt.Fprintf(w, ", %d socket dumps failed or partial", h.DumpErrors)
+	}
+	if h.LastError != "" {
+		fmt.Fprintf(w, "; last error: %s", textsafe.String(h.LastError))
+	}
+	fmt.Fprintln(w)
 }

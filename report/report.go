@@ -371,6 +371,7 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, ", %d non-TCP packets", r.Stats.NonTCPPackets)
 	}
 	fmt.Fprintln(w)
+	writeHostText(w, r.Host)
 	if st := r.Store; st != nil {
 		fmt.Fprintf(w, "time series: %s: %d points written", textsafe.String(st.Sink), st.Written)
 		if st.Spilled+st.Dropped+st.Rejected+st.Invalid > 0 || st.SpoolBytes > 0 {
@@ -430,6 +431,12 @@ func notes(c Connection) string {
 			q[i] = fmt.Sprintf("%q", s)
 		}
 		n = append(n, "subs="+strings.Join(q, ","))
+	}
+	if c.ClientHost != nil {
+		n = append(n, "client="+c.ClientHost.process())
+	}
+	if c.ServerHost != nil {
+		n = append(n, "server="+c.ServerHost.process())
 	}
 	if c.MidStream {
 		n = append(n, "mid-stream")

@@ -15,7 +15,7 @@ type RecvQueueParams struct {
 
 func (p *RecvQueueParams) params() []param {
 	return []param{
-		{"intervals", "successive metrics intervals over which the receive queue must have grown", &p.Intervals},
+		{"intervals", "metrics intervals at which the receive queue must have grown since it last shrank", &p.Intervals},
 		{"min_bytes", "the least receive-queue size that counts", &p.MinBytes},
 	}
 }
@@ -23,8 +23,8 @@ func (p *RecvQueueParams) params() []param {
 func init() {
 	register(detectorDef[RecvQueueParams]{
 		Name: "recv_queue_growth",
-		Doc: "a receiver's kernel receive queue (zspy_socket_queue.recv_q_bytes, live capture with the host view) grew at each of successive intervals: " +
-			"the application is not reading, and its TCP window will close",
+		Doc: "a receiver's kernel receive queue (zspy_socket_queue.recv_q_bytes, live capture with the host view) grew at successive intervals without shrinking in between: " +
+			"the application is not reading, and its TCP window will close (or has closed: a full queue keeps the alert until it shrinks)",
 		Severity: SevWarning,
 		Order:    11,
 		Defaults: RecvQueueParams{Intervals: 2, MinBytes: 64 << 10},
@@ -81,12 +81,16 @@ func (d *recvQueueDetector) detect(ts time.Time, query QueryFunc, _ *monitorStat
 			tr = &queueTrend{last: q, since: ts}
 			d.seen[key] = tr
 		} else {
-			if q > tr.last {
+			// A queue that stops growing because it is full is still not
+			// being read: only a queue that shrinks (the application read)
+			// starts the count again.
+			switch {
+			case q > tr.last:
 				if tr.grown == 0 {
 					tr.since = tr.lastTS
 				}
 				tr.grown++
-			} else {
+			case q < tr.last:
 				tr.grown = 0
 			}
 			tr.last = q
@@ -105,7 +109,7 @@ func (d *recvQueueDetector) detect(ts time.Time, query QueryFunc, _ *monitorStat
 		}
 		fd := &finding{key: key, client: client, server: server, since: tr.since, value: float64(q),
 			labels: map[string]string{"side": side, "socket": sock, "command": cmd}}
-		fd.evidence = fmt.Sprintf("receiver %s %s of %s: its kernel receive queue grew for %d intervals in a row to %d bytes; the application is not reading, and its TCP window will close",
+		fd.evidence = fmt.Sprintf("receiver %s %s of %s: its kernel receive queue grew at %d intervals without shrinking, to %d bytes; the application is not reading, and its TCP window will close",
 			sock, ep, proc, tr.grown, q)
 		out = append(out, fd)
 	}

@@ -17,9 +17,10 @@ func queuePoint(at time.Time, side string, recvQ int64) store.Point {
 	return p
 }
 
-// recv_queue_growth fires once a socket's receive queue grew at each of
-// two evaluations and holds at least min_bytes; a queue that stops growing
-// resolves it, and one that stays large without growing never fires it.
+// recv_queue_growth fires once a socket's receive queue grew at two
+// evaluations and holds at least min_bytes; a full queue that stops growing
+// keeps it firing, one that shrinks resolves it, and one that stays large
+// without growing never fires it.
 func TestRecvQueueGrowth(t *testing.T) {
 	var rules []*Rule
 	for _, r := range Builtins() {
@@ -29,9 +30,10 @@ func TestRecvQueueGrowth(t *testing.T) {
 	}
 	e := New(rules)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	// The client side grows: 0, 40k, 80k (fires), 120k, 120k (resolves);
-	// the server side stays at 200k throughout.
-	client := []int64{0, 40 << 10, 80 << 10, 120 << 10, 120 << 10}
+	// The client side grows: 0, 40k, 80k (fires), 120k, 120k (full: still
+	// firing), 20k (read: resolves); the server side stays at 200k
+	// throughout.
+	client := []int64{0, 40 << 10, 80 << 10, 120 << 10, 120 << 10, 20 << 10}
 	var states []string
 	for i, q := range client {
 		ts := t0.Add(time.Duration(i) * time.Second)
@@ -43,7 +45,7 @@ func TestRecvQueueGrowth(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"firing@02 client", "resolved@04 client"}
+	want := []string{"firing@02 client", "resolved@05 client"}
 	if len(states) != len(want) || states[0] != want[0] || states[1] != want[1] {
 		t.Fatalf("changes %v, want %v", states, want)
 	}
