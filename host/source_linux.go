@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -31,15 +32,15 @@ const (
 	DefaultMinWalkGap = time.Second
 )
 
-// Source takes Samples of this host's sockets. It is safe for use by one
-// goroutine at a time (the session's); Stats may be read from any.
+// Source takes Samples of this host's sockets. Sample is for one goroutine
+// at a time; Invalidate and Stats may be called from any.
 type Source struct {
 	cfg    Config
 	nl     *netlink.Handle
 	w      *walker
 	procs  *procMap
-	walked time.Time // time of the last walk (the caller's clock)
-	stale  bool      // Invalidate was called since the last walk
+	walked time.Time   // time of the last walk (the caller's clock)
+	stale  atomic.Bool // Invalidate was called since the last walk
 
 	mu    sync.Mutex
 	stats Stats
@@ -76,7 +77,7 @@ func (s *Source) Close() {
 // Invalidate says the process map may miss a socket (a new connection
 // appeared): the next Sample walks /proc unless one walked less than
 // MinWalkGap ago.
-func (s *Source) Invalidate() { s.stale = true }
+func (s *Source) Invalidate() { s.stale.Store(true) }
 
 // Stats returns the source's counters.
 func (s *Source) Stats() Stats {
@@ -97,7 +98,7 @@ func (s *Source) Sample(now time.Time) (smp *Sample, err error) {
 		}
 	}()
 	age := now.Sub(s.walked)
-	if s.procs == nil || age >= s.cfg.Refresh || age < 0 || (s.stale && age >= s.cfg.MinWalkGap) {
+	if s.procs == nil || age >= s.cfg.Refresh || age < 0 || (s.stale.Load() && age >= s.cfg.MinWalkGap) {
 		s.walk(now)
 	}
 	smp = &Sample{Time: now}
@@ -143,7 +144,8 @@ func (s *Source) Sample(now time.Time) (smp *Sample, err error) {
 
 // walk rebuilds the process map; a failed walk keeps the previous map.
 func (s *Source) walk(now time.Time) {
-	s.walked, s.stale = now, false
+	s.walked = now
+	s.stale.Store(false)
 	m, err := s.w.walk()
 	s.mu.Lock()
 	defer s.mu.Unlock()

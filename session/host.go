@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"path/filepath"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 )
 
 // HostSource is the live host view the session samples (a *host.Source).
+// Sample is called by one goroutine at a time; Invalidate from any.
 type HostSource interface {
 	Sample(now time.Time) (*host.Sample, error)
 	Invalidate()
@@ -23,31 +25,70 @@ var _ HostSource = (*host.Source)(nil)
 type hostState struct {
 	src    HostSource
 	view   *host.View
-	lastID uint64 // the highest connection ID the last sample looked for
+	lastID uint64        // the highest connection ID seen by the last check for new ones
+	kick   chan struct{} // asks the sampler for a sample now (a new connection)
 	warned bool
 }
 
-// sampleHost takes a sample of the host's sockets at wall time now and
-// attributes the snapshot's connections from it, into a new View. A
-// connection the tracker created since the last sample asks for a fresh
-// walk of /proc first (Invalidate); the source limits how often that walks.
-func (s *Session) sampleHost(now time.Time, snap *tracker.Snapshot) {
+// hostSample is one sample as the sampler hands it to the session.
+type hostSample struct {
+	at  time.Time
+	smp *host.Sample
+	err error
+}
+
+// runHostSampler takes a sample of the host's sockets every period of wall
+// time, and when kicked, off the session's goroutine (a sample at 1,000
+// connections takes some 25 ms of netlink dumps and, every few seconds, a
+// walk of /proc: not on the packets' path). It hands each to out and stops
+// when ctx ends.
+func runHostSampler(ctx context.Context, src HostSource, clock Clock, period time.Duration, kick <-chan struct{}, out chan<- hostSample) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		at := clock.Now()
+		smp, err := src.Sample(at)
+		select {
+		case out <- hostSample{at: at, smp: smp, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-t.C:
+		case <-kick:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// checkNewConns asks for a fresh walk of /proc and a sample when the
+// tracker created connections since the last check: their processes are
+// not in the cached map yet.
+func (s *Session) checkNewConns(snap *tracker.Snapshot) {
 	h := s.host
-	if h == nil {
-		return
-	}
 	if n := len(snap.Records); n > 0 && snap.Records[n-1].ID > h.lastID {
-		h.src.Invalidate()
 		h.lastID = snap.Records[n-1].ID
+		h.src.Invalidate()
+		select {
+		case h.kick <- struct{}{}:
+		default: // one is asked for already
+		}
 	}
-	smp, err := h.src.Sample(now)
+}
+
+// applyHost attributes the snapshot's connections from a sample, into a new
+// View (the session's goroutine).
+func (s *Session) applyHost(hs hostSample, snap *tracker.Snapshot) {
+	h := s.host
+	now, smp := hs.at, hs.smp
 	v := &host.View{Time: now, Stats: h.src.Stats(), Conns: make(map[uint64]host.Conn, len(snap.Records))}
-	if err != nil {
+	if hs.err != nil {
 		if !h.warned {
 			h.warned = true // said once; the view carries the latest error
-			s.warn("host view: %v", err)
+			s.warn("host view: %v", hs.err)
 		}
-		v.Err = err.Error()
+		v.Err = hs.err.Error()
 	}
 	var old map[uint64]host.Conn
 	if h.view != nil {
@@ -82,6 +123,8 @@ func (s *Session) sampleHost(now time.Time, snap *tracker.Snapshot) {
 	if smp != nil {
 		keep := unixPathsOf(smp, pids)
 		v.Unix = smp.UnixEndpoints(func(path string) bool { return keep[path] || s.unixAsked(path) })
+	} else if h.view != nil {
+		v.Unix = h.view.Unix
 	}
 	h.view = v
 }
@@ -126,15 +169,18 @@ func holds(o host.Owners, pids map[int]bool) bool {
 	return false
 }
 
-// hostDue samples the host when no sample was taken for a metrics interval
-// of wall time (a run whose intervals nobody consumes, or no packets).
-func (s *Session) hostDue(now time.Time) {
+// finalHostSample takes one last sample when a live run ends (the sampler
+// has stopped), so that the report names the processes of connections
+// younger than the last sample.
+func (s *Session) finalHostSample() {
 	if s.host == nil {
 		return
 	}
-	if v := s.host.view; v == nil || now.Sub(v.Time) >= s.metrics.Interval() {
-		s.sampleHost(now, s.p.Tracker.Snapshot(s.lastTS))
-	}
+	snap := s.p.Tracker.Snapshot(s.p.LastTS())
+	s.host.src.Invalidate()
+	at := s.clock.Now()
+	smp, err := s.host.src.Sample(at)
+	s.applyHost(hostSample{at: at, smp: smp, err: err}, snap)
 }
 
 // HostView returns the latest host view (nil without a host source, or

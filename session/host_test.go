@@ -114,6 +114,8 @@ func TestLiveHostView(t *testing.T) {
 		},
 	}
 	s := New(cfg)
+	var ups hostUpdates
+	s.Subscribe(&ups)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 
@@ -149,6 +151,9 @@ func TestLiveHostView(t *testing.T) {
 	if r.Host == nil || r.Host.Walks == 0 || r.Host.Samples == 0 {
 		t.Fatalf("report's host part: %+v", r.Host)
 	}
+	if ups.withHost == 0 || ups.last == nil || len(ups.last.Conns) == 0 {
+		t.Fatalf("%d updates carried a host view; the last: %+v", ups.withHost, ups.last)
+	}
 
 	grew := 0
 	for i := 1; i < len(queue); i++ {
@@ -175,4 +180,18 @@ func tag(p *store.Point, key string) string {
 		}
 	}
 	return ""
+}
+
+// hostUpdates counts the updates that carried a host view (on the session's
+// goroutine; read after Run returned).
+type hostUpdates struct {
+	withHost int
+	last     *host.View
+}
+
+func (h *hostUpdates) SessionUpdate(u *Update) {
+	if u.Host != nil {
+		h.withHost++
+		h.last = u.Host
+	}
 }

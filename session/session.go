@@ -155,7 +155,7 @@ func New(cfg Config) *Session {
 		intervals: cfg.Sink != nil || cfg.Rules != nil || cfg.OnInterval != nil, clock: cfg.Clock, pacer: NewPacer(cfg.Speed),
 		ctl: make(chan control, 16), live: cfg.Live != nil}
 	if cfg.Host != nil && s.live {
-		s.host = &hostState{src: cfg.Host}
+		s.host = &hostState{src: cfg.Host, kick: make(chan struct{}, 1)}
 	}
 	if w, ok := cfg.Sink.(store.Warner); ok {
 		// When the store starts dropping points, and when it stops, the
@@ -276,6 +276,7 @@ func (s *Session) runFiles() {
 // open connections, the last interval, and a last update.
 func (s *Session) finish() {
 	s.mergeMonitorLogs(time.Time{}, true)
+	s.finalHostSample()
 	s.p.Finish()
 	last := s.p.LastTS()
 	if s.intervals && !last.IsZero() {
@@ -315,9 +316,6 @@ func (s *Session) Tick(ts time.Time) { s.tick(ts) }
 // the tracker's next interval.
 func (s *Session) tick(ts time.Time) {
 	if !s.intervals {
-		if s.live {
-			s.hostDue(s.clock.Now())
-		}
 		return
 	}
 	for n := 0; s.metrics.Due(ts); n++ {
@@ -332,7 +330,7 @@ func (s *Session) tick(ts time.Time) {
 		snap := s.p.Tracker.Snapshot(end)
 		pts := s.metrics.Sample(end, snap)
 		if s.host != nil {
-			s.sampleHost(s.clock.Now(), snap)
+			s.checkNewConns(snap)
 			pts = s.metrics.SampleHost(end, snap, s.host.view)
 		}
 		if s.cfg.Sink != nil {
