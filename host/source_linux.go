@@ -41,6 +41,7 @@ type Source struct {
 	procs  *procMap
 	walked time.Time   // time of the last walk (the caller's clock)
 	stale  atomic.Bool // Invalidate was called since the last walk
+	force  atomic.Bool // Refresh was called since the last walk
 
 	mu    sync.Mutex
 	stats Stats
@@ -79,6 +80,11 @@ func (s *Source) Close() {
 // MinWalkGap ago.
 func (s *Source) Invalidate() { s.stale.Store(true) }
 
+// Refresh makes the next Sample walk /proc whenever the last walk was (a
+// last sample at the end of a run, which must not leave a young connection
+// unknown).
+func (s *Source) Refresh() { s.force.Store(true) }
+
 // Stats returns the source's counters.
 func (s *Source) Stats() Stats {
 	s.mu.Lock()
@@ -98,7 +104,7 @@ func (s *Source) Sample(now time.Time) (smp *Sample, err error) {
 		}
 	}()
 	age := now.Sub(s.walked)
-	if s.procs == nil || age >= s.cfg.Refresh || age < 0 || (s.stale.Load() && age >= s.cfg.MinWalkGap) {
+	if s.procs == nil || age >= s.cfg.Refresh || age < 0 || (s.stale.Load() && age >= s.cfg.MinWalkGap) || s.force.Load() {
 		s.walk(now)
 	}
 	smp = &Sample{Time: now}
@@ -146,6 +152,7 @@ func (s *Source) Sample(now time.Time) (smp *Sample, err error) {
 func (s *Source) walk(now time.Time) {
 	s.walked = now
 	s.stale.Store(false)
+	s.force.Store(false)
 	m, err := s.w.walk()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -29,6 +29,9 @@ func (*Source) Close() {}
 // Invalidate does nothing.
 func (*Source) Invalidate() {}
 
+// Refresh does nothing.
+func (*Source) Refresh() {}
+
 // Stats returns zero counters.
 func (*Source) Stats() Stats { return Stats{} }
 

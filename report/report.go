@@ -38,6 +38,9 @@ type Report struct {
 	Store *StoreStats `json:"store,omitempty"`
 	// Host is the live host view's part (nil on a replay).
 	Host *HostReport `json:"host,omitempty"`
+	// Stages are the brokers, forwarders and pipeline workers among the
+	// processes of the host view (live only).
+	Stages []Stage `json:"stages,omitempty"`
 	// Alerts are filled in by the rules engine when it runs.
 	Alerts []any `json:"alerts,omitempty"`
 }
@@ -372,6 +375,7 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintln(w)
 	writeHostText(w, r.Host)
+	writeStagesText(w, r.Stages)
 	if st := r.Store; st != nil {
 		fmt.Fprintf(w, "time series: %s: %d points written", textsafe.String(st.Sink), st.Written)
 		if st.Spilled+st.Dropped+st.Rejected+st.Invalid > 0 || st.SpoolBytes > 0 {

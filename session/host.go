@@ -15,6 +15,7 @@ import (
 type HostSource interface {
 	Sample(now time.Time) (*host.Sample, error)
 	Invalidate()
+	Refresh()
 	Stats() host.Stats
 }
 
@@ -177,7 +178,7 @@ func (s *Session) finalHostSample() {
 		return
 	}
 	snap := s.p.Tracker.Snapshot(s.p.LastTS())
-	s.host.src.Invalidate()
+	s.host.src.Refresh()
 	at := s.clock.Now()
 	smp, err := s.host.src.Sample(at)
 	s.applyHost(hostSample{at: at, smp: smp, err: err}, snap)

@@ -23,6 +23,7 @@ import (
 	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/patterns"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
@@ -197,6 +198,7 @@ func (s *Session) Report() *report.Report {
 	r := s.p.Report()
 	if s.host != nil {
 		report.AttachHost(r, s.host.view)
+		report.AttachStages(r, patterns.Find(s.p.Tracker.Snapshot(s.p.LastTS()).Records, s.host.view))
 	}
 	return r
 }
