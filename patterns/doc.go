@@ -4,7 +4,8 @@
 // the tracker's immutable records and the live host view (which process
 // holds which connection end) and returns immutable stages, each with its
 // input (front) and output (back) ends and their message counts and kernel
-// receive queues.
+// receive queues; MarkStalls marks, between two samples, the stages whose
+// input queue grew while their output idled.
 //
 // This is the process-based half of the patterns: it needs the
 // host view, so it works on live capture only. Recognising a broker

@@ -42,6 +42,27 @@ type Stage struct {
 	// FrontRecvQ is the bytes waiting in its front ends' kernel receive
 	// queues at the host view's latest sample: input it has not read.
 	FrontRecvQ uint64
+	// Stalled is set by MarkStalls: since the previous sample its input
+	// queue grew while its output stayed idle.
+	Stalled bool
+}
+
+// MarkStalls marks the stages of cur that stall: the same process and kind
+// in prev (the previous sample's stages) had a smaller input queue and the
+// same output count. A stage new in cur is not marked.
+func MarkStalls(cur, prev []Stage) {
+	type key struct {
+		pid  int
+		kind Kind
+	}
+	before := make(map[key]*Stage, len(prev))
+	for i := range prev {
+		before[key{prev[i].Process.PID, prev[i].Kind}] = &prev[i]
+	}
+	for i := range cur {
+		p := before[key{cur[i].Process.PID, cur[i].Kind}]
+		cur[i].Stalled = p != nil && cur[i].FrontRecvQ > p.FrontRecvQ && cur[i].Out == p.Out
+	}
 }
 
 // End is one connection end of a stage's process.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -171,5 +172,79 @@ func TestStagesOfRealProcesses(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "stage: broker python3[") {
 		t.Errorf("text report without the broker's stage:\n%s", b.String())
+	}
+}
+
+// stallWatch is a session listener that reports, once, the first update
+// in which a stage of pid is marked stalled, with the update's stages.
+type stallWatch struct {
+	pid int
+	hit chan []patterns.Stage
+}
+
+func (w *stallWatch) SessionUpdate(u *session.Update) {
+	for _, st := range u.Stages {
+		if st.Process.PID == w.pid && st.Stalled {
+			select {
+			case w.hit <- u.Stages:
+			default:
+			}
+			return
+		}
+	}
+}
+
+// A pipeline worker that stops (SIGSTOP) is marked stalled: its input
+// queue grows in the kernel while its output idles; the running workers
+// are not.
+func TestStalledWorker(t *testing.T) {
+	src, err := capture.OpenLive("lo", capture.LiveOptions{ReadTimeout: 50 * time.Millisecond})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("live capture needs root or CAP_NET_RAW: %v", err)
+		}
+		t.Fatal(err)
+	}
+	hs, err := host.New(host.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hs.Close()
+	vent := start(t, "vent", "tcp://127.0.0.1:*")
+	vep := vent.line(t, "ready")
+	sink := start(t, "sink", "tcp://127.0.0.1:*", "1000000")
+	sep := sink.line(t, "ready")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := session.New(session.Config{Pipeline: pipeline.Config{Interval: 200 * time.Millisecond}, Live: src, Host: hs})
+	var workers []*proc
+	for range 3 {
+		w := start(t, "worker", vep[0], sep[0])
+		w.line(t, "ready")
+		workers = append(workers, w)
+	}
+	watch := &stallWatch{pid: workers[1].pid(), hit: make(chan []patterns.Stage, 1)}
+	s.Subscribe(watch)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+
+	if err := workers[1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	var stages []patterns.Stage
+	select {
+	case stages = <-watch.hit:
+	case <-ctx.Done():
+		t.Fatal("the stopped worker was never marked stalled")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range stages {
+		if st.Process.PID != workers[1].pid() && st.Stalled {
+			t.Errorf("running worker %d marked stalled: %+v", st.Process.PID, st)
+		}
 	}
 }

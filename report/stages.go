@@ -22,6 +22,9 @@ type Stage struct {
 	Out     uint64     `json:"messages_out"`
 	// FrontRecvQ is the bytes in its front ends' kernel receive queues.
 	FrontRecvQ uint64 `json:"front_recv_q_bytes"`
+	// Stalled: between the last two samples its input queue grew while
+	// its output stayed idle.
+	Stalled bool `json:"stalled,omitempty"`
 }
 
 // StageEnd is one connection end of a stage.
@@ -41,7 +44,7 @@ type StageEnd struct {
 func AttachStages(r *Report, stages []patterns.Stage) {
 	for _, st := range stages {
 		s := Stage{Kind: string(st.Kind), PID: st.Process.PID, Command: st.Process.Comm, Cmdline: st.Process.Cmdline,
-			In: st.In, Out: st.Out, FrontRecvQ: st.FrontRecvQ, Front: stageEnds(st.Front), Back: stageEnds(st.Back)}
+			In: st.In, Out: st.Out, FrontRecvQ: st.FrontRecvQ, Stalled: st.Stalled, Front: stageEnds(st.Front), Back: stageEnds(st.Back)}
 		r.Stages = append(r.Stages, s)
 	}
 }
@@ -74,6 +77,9 @@ func writeStagesText(w io.Writer, stages []Stage) {
 			endsText(s.Front), endsText(s.Back), s.In, s.Out)
 		if s.FrontRecvQ > 0 {
 			fmt.Fprintf(w, ", %d bytes unread in its input queues", s.FrontRecvQ)
+		}
+		if s.Stalled {
+			fmt.Fprint(w, ", STALLED (its input queue grows while its output idles)")
 		}
 		fmt.Fprintln(w)
 	}

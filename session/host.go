@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/host"
+	"github.com/zspy/zspy/patterns"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
@@ -29,6 +30,9 @@ type hostState struct {
 	lastID uint64        // the highest connection ID seen by the last check for new ones
 	kick   chan struct{} // asks the sampler for a sample now (a new connection)
 	warned bool
+	// stages are the brokers, forwarders and workers at the latest sample,
+	// their stalls marked against the sample before.
+	stages []patterns.Stage
 }
 
 // hostSample is one sample as the sampler hands it to the session.
@@ -128,6 +132,11 @@ func (s *Session) applyHost(hs hostSample, snap *tracker.Snapshot) {
 		v.Unix = h.view.Unix
 	}
 	h.view = v
+	if smp != nil {
+		stages := patterns.Find(snap.Records, v)
+		patterns.MarkStalls(stages, h.stages)
+		h.stages = stages
+	}
 }
 
 // unixPathsOf returns the bound Unix-socket paths that a process holding a

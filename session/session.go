@@ -23,7 +23,6 @@ import (
 	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/monitor"
-	"github.com/zspy/zspy/patterns"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
@@ -198,7 +197,7 @@ func (s *Session) Report() *report.Report {
 	r := s.p.Report()
 	if s.host != nil {
 		report.AttachHost(r, s.host.view)
-		report.AttachStages(r, patterns.Find(s.p.Tracker.Snapshot(s.p.LastTS()).Records, s.host.view))
+		report.AttachStages(r, s.host.stages)
 	}
 	return r
 }
@@ -453,7 +452,7 @@ func (s *Session) push() {
 		u.Alerts = s.cfg.Rules.Alerts()
 	}
 	if s.host != nil {
-		u.Host = s.host.view
+		u.Host, u.Stages = s.host.view, s.host.stages
 	}
 	if st, ok := s.cfg.Sink.(store.Stater); ok {
 		x := st.Stats()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/host"
+	"github.com/zspy/zspy/patterns"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/tracker"
 )
@@ -33,6 +34,10 @@ type Update struct {
 	// without a host source). Host facts sit beside the tracker's records,
 	// not in them.
 	Host *host.View
+	// Stages are the brokers, forwarders and pipeline workers among the
+	// host view's processes at its latest sample, stalls marked (nil
+	// without a host view).
+	Stages []patterns.Stage
 	// Store is the time-series store's state (nil when there is none).
 	Store *StoreStatus
 	// Monitor holds libzmq socket-monitor events per connection ID, newest
