@@ -23,6 +23,15 @@ type Sample struct {
 
 type tcpKey struct{ local, remote netip.AddrPort }
 
+// NewSample returns a sample of the given sockets, indexed for lookups.
+// Source.Sample makes the real ones; this is for callers that hold socket
+// facts from elsewhere (tests of what consumes samples).
+func NewSample(at time.Time, tcp []TCPSocket, unix []UnixSocket) *Sample {
+	s := &Sample{Time: at, TCP: tcp, Unix: unix}
+	s.index()
+	return s
+}
+
 // index builds the sample's lookups; call once, before it is shared.
 func (s *Sample) index() {
 	s.tcpBy = make(map[tcpKey]int32, len(s.TCP))

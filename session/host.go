@@ -105,7 +105,9 @@ func (s *Session) applyHost(hs hostSample, snap *tracker.Snapshot) {
 			continue
 		}
 		c, had := old[r.ID]
-		if smp != nil {
+		// A closed connection keeps the sockets it was seen with: a new
+		// connection that reuses its ports must not be taken for it.
+		if smp != nil && !(r.Closed && had) {
 			fresh := host.Conn{Seen: now}
 			fresh.Sides[0] = smp.TCPConn(r.Client, r.Server)
 			fresh.Sides[1] = smp.TCPConn(r.Server, r.Client)
