@@ -24,7 +24,7 @@ import (
 // socket types, topics up to a cap), never a client's ephemeral port, so the
 // number of series does not grow with connections or reconnects.
 var Schema = Measurements{
-	&Connection, &Latency, &Subscriber, &Topic, &Endpoint, &Monitor, &Alerts,
+	&Connection, &Latency, &Subscriber, &Topic, &Endpoint, &SocketQueue, &Monitor, &Alerts,
 }
 
 // Measurement names.
@@ -34,6 +34,9 @@ const (
 	MeasSubscriber = "zspy_subscriber"
 	MeasTopic      = "zspy_topic"
 	MeasEndpoint   = "zspy_endpoint"
+	// MeasSocketQueue holds the kernel's socket queues of connection ends
+	// on this host (live capture with the host view only).
+	MeasSocketQueue = "zspy_socket_queue"
 	// MeasMonitor holds socket-monitor events and MeasAlert alert state
 	// changes (named "alerts", as issue 6 asks for an "alerts" series); their
 	// writers are Collector.MonitorEvent and the rules package.
@@ -50,8 +53,11 @@ type Measurement struct {
 	// interval (the ones rule expressions may name); false for points written
 	// as things happen (monitor events, alert changes).
 	Interval bool
-	Tags     []*Tag
-	Fields   []*Field
+	// Live is true for the series only a live capture writes (the host
+	// view's); a replay never does.
+	Live   bool
+	Tags   []*Tag
+	Fields []*Field
 }
 
 // Tag is a tag of a measurement.
@@ -393,6 +399,30 @@ var Endpoint = Measurement{
 	Name: MeasEndpoint, Per: "bound endpoint, per interval", Interval: true,
 	Tags:   []*Tag{tagHost, tagEndpoint, tagRole},
 	Fields: []*Field{fieldOpenConns, fieldMsgsIn, fieldMsgsOut, fieldMsgRateIn, fieldMsgRateOut},
+}
+
+// zspy_socket_queue
+var (
+	tagSide    = &Tag{"side", "`client` or `server`: which end of the connection the socket is"}
+	tagSocket  = &Tag{"socket", "that end's socket type, `unknown` when not known"}
+	tagCommand = &Tag{"command", "the command of the process holding the socket (`/proc/PID/comm`), `unknown` when none was found; the PID is a field, not a tag, to keep the series few"}
+
+	fieldRecvQ   = &Field{"recv_q_bytes", store.KindInt, "bytes received by the kernel and not yet read by the application"}
+	fieldSendQ   = &Field{"send_q_bytes", store.KindInt, "bytes sent and not yet acknowledged by the peer"}
+	fieldNotSent = &Field{"notsent_bytes", store.KindInt, "bytes written by the application and not yet sent (tcp_info)"}
+	fieldRTT     = &Field{"rtt_ms", store.KindFloat, "smoothed round-trip time (tcp_info), ms"}
+	fieldCwnd    = &Field{"cwnd", store.KindInt, "congestion window, segments (tcp_info)"}
+	fieldUnacked = &Field{"unacked", store.KindInt, "segments sent and not acknowledged (tcp_info)"}
+	fieldPID     = &Field{"pid", store.KindInt, "the process holding the socket, 0 when unknown"}
+)
+
+// SocketQueue is one point per series of open connection ends on this host
+// per interval (see Collector.SampleHost), from the kernel's socket
+// diagnostics (live capture only).
+var SocketQueue = Measurement{
+	Name: MeasSocketQueue, Per: "open connection end on this host, per interval (live capture with the host view)", Interval: true, Live: true,
+	Tags:   []*Tag{tagHost, tagClientHost, tagServer, tagSide, tagSocket, tagCommand},
+	Fields: []*Field{fieldRecvQ, fieldSendQ, fieldNotSent, fieldRTT, fieldCwnd, fieldUnacked, fieldPID, fieldConns},
 }
 
 // zspy_monitor

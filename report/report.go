@@ -36,6 +36,11 @@ type Report struct {
 	MonitorPeers []MonitorPeer `json:"monitor_peers,omitempty"`
 	// Store says where the time series went and what became of them.
 	Store *StoreStats `json:"store,omitempty"`
+	// Host is the live host view's part (nil on a replay).
+	Host *HostReport `json:"host,omitempty"`
+	// Stages are the brokers, forwarders and pipeline workers among the
+	// processes of the host view (live only).
+	Stages []Stage `json:"stages,omitempty"`
 	// Alerts are filled in by the rules engine when it runs.
 	Alerts []any `json:"alerts,omitempty"`
 }
@@ -153,9 +158,13 @@ type Connection struct {
 	ClientMeta     map[string]string `json:"client_metadata,omitempty"`
 	ServerMeta     map[string]string `json:"server_metadata,omitempty"`
 	Monitor        *Monitor          `json:"monitor,omitempty"`
-	FirstPacket    uint64            `json:"first_packet"`
-	Start          time.Time         `json:"start"`
-	End            time.Time         `json:"end"`
+	// ClientHost and ServerHost are the connection's ends on this host
+	// (live capture with the host view only): process and kernel queues.
+	ClientHost  *HostSide `json:"client_host,omitempty"`
+	ServerHost  *HostSide `json:"server_host,omitempty"`
+	FirstPacket uint64    `json:"first_packet"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
 }
 
 // Monitor is what the sockets' monitors said of a connection.
@@ -366,6 +375,8 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, ", %s", plural(r.Stats.NonTCPPackets, "non-TCP packet", "non-TCP packets"))
 	}
 	fmt.Fprintln(w)
+	writeHostText(w, r.Host)
+	writeStagesText(w, r.Stages)
 	if st := r.Store; st != nil {
 		fmt.Fprintf(w, "time series: %s: %d points written", textsafe.String(st.Sink), st.Written)
 		if st.Spilled+st.Dropped+st.Rejected+st.Invalid > 0 || st.SpoolBytes > 0 {
@@ -433,6 +444,12 @@ func notes(c Connection) string {
 			q[i] = fmt.Sprintf("%q", s)
 		}
 		n = append(n, "subs="+strings.Join(q, ","))
+	}
+	if c.ClientHost != nil {
+		n = append(n, "client="+c.ClientHost.process())
+	}
+	if c.ServerHost != nil {
+		n = append(n, "server="+c.ServerHost.process())
 	}
 	if c.MidStream {
 		n = append(n, "mid-stream")

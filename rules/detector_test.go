@@ -35,7 +35,7 @@ func TestBuiltinOrder(t *testing.T) {
 	}
 	want := []string{"hwm_saturation", "pipes_stats_depth", "slow_subscriber", "stuck_request",
 		"rep_stopped_replying", "handshake_failure", "incompatible_sockets", "reconnect_storm",
-		"pub_no_subscribers", "heartbeat_timeout"}
+		"pub_no_subscribers", "heartbeat_timeout", "recv_queue_growth"}
 	if !slices.Equal(names, want) {
 		t.Errorf("built-in rules %v, want %v", names, want)
 	}

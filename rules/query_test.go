@@ -107,7 +107,8 @@ func TestEvalThroughQuery(t *testing.T) {
 	for q := range asked {
 		switch {
 		case q.Measurement == "" && (q.Back == 0 || q.Back == 1):
-		case q.Back == 0 && (q.Measurement == metrics.MeasMonitor || q.Measurement == metrics.MeasLatency):
+		case q.Back == 0 && (q.Measurement == metrics.MeasMonitor || q.Measurement == metrics.MeasLatency ||
+			q.Measurement == metrics.MeasSocketQueue):
 		default:
 			t.Errorf("unexpected query %+v", q)
 		}

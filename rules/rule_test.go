@@ -27,7 +27,7 @@ groups:
     rules:
       - alert: a
         expr: "zspy_conection.window_bytes == 0"
-`, []string{`t.yaml:6:16: groups[0].rules[0].expr: unknown measurement "zspy_conection" (known: zspy_connection, zspy_endpoint, zspy_latency, zspy_subscriber, zspy_topic)`}},
+`, []string{`t.yaml:6:16: groups[0].rules[0].expr: unknown measurement "zspy_conection" (known: zspy_connection, zspy_endpoint, zspy_latency, zspy_socket_queue, zspy_subscriber, zspy_topic)`}},
 		{"unknown tag", `
 groups:
   - name: g
@@ -93,7 +93,7 @@ groups:
     rules:
       - alert: a
         detector: slow_consumer
-`, []string{`t.yaml:6:19: groups[0].rules[0].detector: unknown detector "slow_consumer" (known: handshake_failure, heartbeat_timeout, hwm_saturation, incompatible_sockets, pipes_stats_depth, pub_no_subscribers, reconnect_storm, rep_stopped_replying, slow_subscriber, stuck_request)`}},
+`, []string{`t.yaml:6:19: groups[0].rules[0].detector: unknown detector "slow_consumer" (known: handshake_failure, heartbeat_timeout, hwm_saturation, incompatible_sockets, pipes_stats_depth, pub_no_subscribers, reconnect_storm, recv_queue_growth, rep_stopped_replying, slow_subscriber, stuck_request)`}},
 		{"bad params", `
 groups:
   - name: g

@@ -110,6 +110,20 @@ func (s *Session) runLive(ctx context.Context) error {
 	}
 	idle := time.NewTicker(time.Second)
 	defer idle.Stop()
+	var hostCh chan hostSample
+	if s.host != nil {
+		// The host view is sampled on a goroutine of its own, at the
+		// metrics interval; it stops (and is waited for) before the run's
+		// last sample, taken by finish on this goroutine.
+		hostCh = make(chan hostSample)
+		hctx, hstop := context.WithCancel(ctx)
+		hdone := make(chan struct{})
+		go func() {
+			defer close(hdone)
+			runHostSampler(hctx, s.host.src, s.clock, s.metrics.Interval(), s.host.kick, hostCh)
+		}()
+		defer func() { hstop(); <-hdone }()
+	}
 	mon := s.cfg.Monitor
 	for {
 		select {
@@ -157,6 +171,11 @@ func (s *Session) runLive(ctx context.Context) error {
 			if last := s.p.LastTS(); last.IsZero() || now.Sub(last) > 2*time.Second {
 				s.tick(now)
 			}
+			if s.host != nil {
+				s.checkNewConns(s.p.Tracker.Snapshot(s.p.LastTS()))
+			}
+		case hs := <-hostCh:
+			s.applyHost(hs, s.p.Tracker.Snapshot(s.p.LastTS()))
 		case <-pushTick:
 			// Updates take the wall-clock time, so that rates fall to zero
 			// when traffic stops.

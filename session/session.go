@@ -52,6 +52,19 @@ type Config struct {
 	// Monitor delivers live socket-monitor events (nil: none).
 	Monitor <-chan monitor.Event
 
+	// Host, on a live run, is this host's view (a *host.Source): sampled
+	// at each metrics interval (wall time), it names the processes that
+	// hold each connection's ends and their kernel socket queues, for the
+	// updates (Update.Host), the report, the zspy_socket_queue series and
+	// the rules. A connection the tracker created since the last sample asks
+	// for a fresh walk of /proc. Ignored on a replay: host facts are live
+	// only.
+	Host HostSource
+	// HostUnixPaths are path patterns (filepath.Match) of Unix-socket
+	// endpoints the host view lists besides those held by processes that
+	// hold a tracked connection.
+	HostUnixPaths []string
+
 	// Sink receives every interval's points; SinkName names it in the
 	// updates' store state ("influx", "local /var/lib/zspy").
 	Sink     store.Sink
@@ -104,6 +117,7 @@ type Session struct {
 	monLogs    []*monStream
 	monEvents  uint64
 	sinkFailed bool
+	host       *hostState // nil: no host view
 
 	listeners []Listener
 	meter     *RateMeter
@@ -142,6 +156,9 @@ func New(cfg Config) *Session {
 	s := &Session{cfg: cfg, p: pipeline.New(cfg.Pipeline), metrics: metrics.New(host, cfg.Pipeline.Interval),
 		intervals: cfg.Sink != nil || cfg.Rules != nil || cfg.OnInterval != nil, clock: cfg.Clock, pacer: NewPacer(cfg.Speed),
 		ctl: make(chan control, 16), live: cfg.Live != nil}
+	if cfg.Host != nil && s.live {
+		s.host = &hostState{src: cfg.Host, kick: make(chan struct{}, 1)}
+	}
 	if w, ok := cfg.Sink.(store.Warner); ok {
 		// When the store starts dropping points, and when it stops, the
 		// run hears of it at once (from Write, on this goroutine).
@@ -175,8 +192,17 @@ func (s *Session) Warnings() ([]string, uint64) { return s.p.Warnings() }
 func (s *Session) Stats() capture.Stats { return s.p.Stats() }
 
 // Report builds the report of everything seen so far (without the store's
-// and the rules' parts, which belong to whoever closes them).
-func (s *Session) Report() *report.Report { return s.p.Report() }
+// and the rules' parts, which belong to whoever closes them); a live run
+// with a host view adds the processes and socket queues of the connections'
+// ends on this host, and its ipc:// endpoints.
+func (s *Session) Report() *report.Report {
+	r := s.p.Report()
+	if s.host != nil {
+		report.AttachHost(r, s.host.view)
+		report.AttachStages(r, s.host.stages)
+	}
+	return r
+}
 
 // Run reads the sources to their end, or until ctx ends, then finishes the
 // run: connections still open are flushed (they stay "open" in the report)
@@ -253,6 +279,7 @@ func (s *Session) runFiles() {
 // open connections, the last interval, and a last update.
 func (s *Session) finish() {
 	s.mergeMonitorLogs(time.Time{}, true)
+	s.finalHostSample()
 	s.p.Finish()
 	last := s.p.LastTS()
 	if s.intervals && !last.IsZero() {
@@ -305,6 +332,10 @@ func (s *Session) tick(ts time.Time) {
 		end := s.metrics.Next()
 		snap := s.p.Tracker.Snapshot(end)
 		pts := s.metrics.Sample(end, snap)
+		if s.host != nil {
+			s.checkNewConns(snap)
+			pts = s.metrics.SampleHost(end, snap, s.host.view)
+		}
 		if m := s.metrics; (m.GroupsOverflowed > 0 || m.TopicsOverflowed > 0) && !s.seriesCapped {
 			s.seriesCapped = true // said once; the tag value (other) marks the rest
 			s.warn("time series: more than %d series in a measurement or %d topics: the rest are written as %s (as of %s: %d connection samples, %d topic deliveries)",
@@ -426,6 +457,9 @@ func (s *Session) push() {
 	}
 	if s.cfg.Rules != nil {
 		u.Alerts = s.cfg.Rules.Alerts()
+	}
+	if s.host != nil {
+		u.Host, u.Stages = s.host.view, s.host.stages
 	}
 	if st, ok := s.cfg.Sink.(store.Stater); ok {
 		x := st.Stats()

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/host"
+	"github.com/zspy/zspy/patterns"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/tracker"
 )
@@ -26,6 +28,16 @@ type Update struct {
 	// Alerts are the rules engine's firing, pending and recent alerts (nil
 	// when no rules run).
 	Alerts []rules.Alert
+	// Host is the latest host view: the processes and kernel socket queues
+	// of the connections' ends on this host, by connection ID, and its
+	// ipc:// endpoints (nil when the run has none: a replay, or capture
+	// without a host source). Host facts sit beside the tracker's records,
+	// not in them.
+	Host *host.View
+	// Stages are the brokers, forwarders and pipeline workers among the
+	// host view's processes at its latest sample, stalls marked (nil
+	// without a host view).
+	Stages []patterns.Stage
 	// Store is the time-series store's state (nil when there is none).
 	Store *StoreStatus
 	// Monitor holds libzmq socket-monitor events per connection ID, newest

@@ -48,6 +48,7 @@ type captureFlags struct {
 	filter      filterFlags
 	ring        ringFlags
 	priv        privFlags
+	host        hostFlags
 }
 
 func newCaptureCmd() *cobra.Command {
@@ -90,6 +91,7 @@ packet twice; zspy counts it once.`,
 	f.filter.register(fl)
 	f.ring.register(fl)
 	f.priv.register(fl)
+	f.host.register(fl)
 	uf = addUIFlags(fl, false)
 	_ = cmd.MarkFlagRequired("interface")
 	return cmd
@@ -177,6 +179,9 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 			return err
 		}
 		cfg.Monitor = evs
+	}
+	if hs := f.host.apply(&cfg); hs != nil {
+		defer hs.Close()
 	}
 	if err := f.priv.drop(); err != nil {
 		src.Close()

@@ -203,7 +203,7 @@ func TestGoldenPointsTagSets(t *testing.T) {
 		}
 	}
 	for _, m := range metrics.Schema {
-		if seen[m.Name] == 0 {
+		if seen[m.Name] == 0 && !m.Live {
 			t.Errorf("no golden line of %s", m.Name)
 		}
 	}

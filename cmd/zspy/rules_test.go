@@ -23,7 +23,7 @@ func TestRulesCheck(t *testing.T) {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
 	out, err = runZspy(t, "rules", "check", "../../rules/testdata/example.yaml")
-	if err != nil || out != "../../rules/testdata/example.yaml: ok: 2 group(s), 4 rule(s), built-in rules on, 13 rule(s) active\n" {
+	if err != nil || out != "../../rules/testdata/example.yaml: ok: 2 group(s), 4 rule(s), built-in rules on, 14 rule(s) active\n" {
 		t.Errorf("output %q error %v", out, err)
 	}
 	if _, err := runZspy(t, "rules", "check", filepath.Join(dir, "missing.yaml")); err == nil {

@@ -1,0 +1,105 @@
+package host
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+// openConns opens n loopback TCP connections in this process (2n sockets
+// on the host) for the benchmarks.
+func openConns(b *testing.B, n int) {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	accepted := make(chan net.Conn, n)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := <-accepted
+		b.Cleanup(func() { c.Close(); s.Close() })
+	}
+}
+
+// One walk of /proc with 1,000 connections (2,000 sockets) open.
+func BenchmarkWalk1000Conns(b *testing.B) {
+	openConns(b, 1000)
+	w := newWalker("/proc")
+	b.ResetTimer()
+	for b.Loop() {
+		m, err := w.walk()
+		if err != nil || len(m.byInode) < 2000 {
+			b.Fatalf("walk: %v, %d inodes", err, len(m.byInode))
+		}
+	}
+}
+
+// One sample (the netlink dumps, attribution from a fresh map, the
+// indexes) with 1,000 connections open and no walk.
+func BenchmarkSample1000Conns(b *testing.B) {
+	openConns(b, 1000)
+	s, err := New(Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	b.ResetTimer()
+	for b.Loop() {
+		smp, err := s.Sample(now)
+		if err != nil || len(smp.TCP) < 2000 {
+			b.Fatalf("sample: %v", err)
+		}
+	}
+	if w := s.Stats().Walks; w != 1 {
+		b.Fatalf("%d walks, want the first only", w)
+	}
+}
+
+// A minute of a live session at 1,000 connections: one sample per 1 s
+// metrics interval, with (churn) or without (steady) a new connection
+// before each. Each op is one minute; walks/min is the figure to quote.
+func BenchmarkMinute1000Conns(b *testing.B) {
+	openConns(b, 1000)
+	for _, c := range []struct {
+		name  string
+		churn bool
+	}{{"steady", false}, {"churn", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := New(Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			t0 := time.Now()
+			start := s.Stats().Walks
+			ops := 0
+			for b.Loop() {
+				for sec := 1; sec <= 60; sec++ {
+					if c.churn {
+						s.Invalidate()
+					}
+					if _, err := s.Sample(t0.Add(time.Duration(ops*60+sec) * time.Second)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ops++
+			}
+			b.ReportMetric(float64(s.Stats().Walks-start)/float64(ops), "walks/min")
+		})
+	}
+}

@@ -1,0 +1,231 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Config configures a Source. The zero value is ready to use.
+type Config struct {
+	// Refresh is how often the process map is rebuilt by a walk of /proc
+	// (default DefaultRefresh).
+	Refresh time.Duration
+	// MinWalkGap is the least time between two walks that Invalidate asks
+	// for (default DefaultMinWalkGap).
+	MinWalkGap time.Duration
+	// Proc is the procfs root (default "/proc").
+	Proc string
+}
+
+// Defaults of Config.
+const (
+	DefaultRefresh    = 5 * time.Second
+	DefaultMinWalkGap = time.Second
+)
+
+// Source takes Samples of this host's sockets. Sample is for one goroutine
+// at a time; Invalidate and Stats may be called from any.
+type Source struct {
+	cfg    Config
+	nl     *netlink.Handle
+	w      *walker
+	procs  *procMap
+	walked time.Time   // time of the last walk (the caller's clock)
+	stale  atomic.Bool // Invalidate was called since the last walk
+	force  atomic.Bool // Refresh was called since the last walk
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// New opens a netlink socket-diagnostics handle in the current network
+// namespace. Dumping sockets needs no privilege; reading other users'
+// /proc/PID/fd needs root (or CAP_SYS_PTRACE), else their sockets show as
+// unknown and are counted in Stats.Denied.
+func New(cfg Config) (*Source, error) {
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = DefaultRefresh
+	}
+	if cfg.MinWalkGap <= 0 {
+		cfg.MinWalkGap = DefaultMinWalkGap
+	}
+	if cfg.Proc == "" {
+		cfg.Proc = "/proc"
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_INET_DIAG)
+	if err != nil {
+		return nil, fmt.Errorf("host: socket diagnostics: %w", err)
+	}
+	return &Source{cfg: cfg, nl: h, w: newWalker(cfg.Proc)}, nil
+}
+
+// Close releases the netlink handle.
+func (s *Source) Close() {
+	if s.nl != nil {
+		s.nl.Close()
+	}
+}
+
+// Invalidate says the process map may miss a socket (a new connection
+// appeared): the next Sample walks /proc unless one walked less than
+// MinWalkGap ago.
+func (s *Source) Invalidate() { s.stale.Store(true) }
+
+// Refresh makes the next Sample walk /proc whenever the last walk was (a
+// last sample at the end of a run, which must not leave a young connection
+// unknown).
+func (s *Source) Refresh() { s.force.Store(true) }
+
+// Stats returns the source's counters.
+func (s *Source) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Sample dumps the host's TCP and Unix sockets and attributes them to
+// processes, walking /proc first when the map is older than Refresh, or
+// stale and older than MinWalkGap. now is the caller's clock. A failed dump
+// is an error (the sample is nil); an interrupted one gives a Partial
+// sample.
+func (s *Source) Sample(now time.Time) (smp *Sample, err error) {
+	defer func() {
+		if r := recover(); r != nil { // a netlink message the library could not take
+			smp, err = nil, fmt.Errorf("host: socket dump: %v", r)
+		}
+	}()
+	age := now.Sub(s.walked)
+	if s.procs == nil || age >= s.cfg.Refresh || age < 0 || (s.stale.Load() && age >= s.cfg.MinWalkGap) || s.force.Load() {
+		s.walk(now)
+	}
+	smp = &Sample{Time: now}
+	var errs []error
+	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		res, err := s.nl.SocketDiagTCPInfo(fam)
+		if err != nil {
+			if !errors.Is(err, netlink.ErrDumpInterrupted) {
+				errs = append(errs, fmt.Errorf("host: tcp socket dump: %w", err))
+				continue
+			}
+			smp.Partial = true
+		}
+		for _, r := range res {
+			smp.TCP = append(smp.TCP, s.tcpSocket(r))
+		}
+	}
+	ures, err := s.nl.UnixSocketDiagInfo()
+	if err != nil {
+		if errors.Is(err, netlink.ErrDumpInterrupted) {
+			smp.Partial = true
+		} else {
+			errs = append(errs, fmt.Errorf("host: unix socket dump: %w", err))
+		}
+	}
+	for _, r := range ures {
+		if u, ok := s.unixSocket(r); ok {
+			smp.Unix = append(smp.Unix, u)
+		}
+	}
+	smp.index()
+	s.mu.Lock()
+	s.stats.Samples++
+	if len(errs) > 0 || smp.Partial {
+		s.stats.DumpErrors++
+	}
+	s.mu.Unlock()
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return smp, nil
+}
+
+// walk rebuilds the process map; a failed walk keeps the previous map.
+func (s *Source) walk(now time.Time) {
+	s.walked = now
+	s.stale.Store(false)
+	s.force.Store(false)
+	m, err := s.w.walk()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.Walks++
+	s.stats.LastWalk = now
+	if err != nil {
+		if s.procs == nil {
+			s.procs = &procMap{}
+		}
+		return
+	}
+	s.procs = m
+	s.stats.Denied, s.stats.Processes, s.stats.Inodes = m.denied, m.procs, len(m.byInode)
+}
+
+func (s *Source) tcpSocket(r *netlink.InetDiagTCPInfoResp) TCPSocket {
+	m := r.InetDiagMsg
+	t := TCPSocket{
+		Local:  unmap(addrPort(m.ID.Source, m.ID.SourcePort)),
+		Remote: unmap(addrPort(m.ID.Destination, m.ID.DestinationPort)),
+		State:  TCPState(m.State), Inode: m.INode, UID: m.UID, RecvQ: m.RQueue, SendQ: m.WQueue,
+	}
+	if i := r.TCPInfo; i != nil {
+		t.RTT = time.Duration(i.Rtt) * time.Microsecond
+		t.Cwnd, t.Unacked, t.NotSent = i.Snd_cwnd, i.Unacked, i.Notsent_bytes
+	}
+	if t.Inode != 0 {
+		t.Owners = s.procs.byInode[t.Inode]
+	}
+	return t
+}
+
+func (s *Source) unixSocket(r *netlink.UnixDiagInfoResp) (UnixSocket, bool) {
+	m := r.DiagMsg
+	if m.Type != unix.SOCK_STREAM && m.Type != unix.SOCK_SEQPACKET {
+		return UnixSocket{}, false // ZeroMQ's ipc:// is a stream
+	}
+	u := UnixSocket{Inode: m.INode, Listen: m.State == 10, Owners: s.procs.byInode[m.INode]}
+	if r.Name != nil {
+		u.Path = unixPath(*r.Name)
+	}
+	if r.Peer != nil {
+		u.Peer = *r.Peer
+	}
+	if r.Queue != nil {
+		u.RecvQ, u.SendQ = r.Queue.RQueue, r.Queue.WQueue
+	}
+	return u, true
+}
+
+// unixPath turns a bound name as the library hands it over into a path:
+// an abstract name (leading NUL) as "@name", as ss and libzmq's
+// "ipc://@name" write it. netlink v1.3.1 slices UNIX_DIAG_NAME by the
+// attribute's length, header included, so the name comes with the 4 bytes
+// that follow it; they are cut here, and so is a path's NUL terminator.
+func unixPath(n string) string {
+	if len(n) < 4 {
+		return ""
+	}
+	n = n[:len(n)-4]
+	if len(n) > 0 && n[0] == 0 {
+		return "@" + strings.TrimRight(n[1:], "\x00")
+	}
+	if i := strings.IndexByte(n, 0); i >= 0 {
+		n = n[:i]
+	}
+	return n
+}
+
+func addrPort(ip net.IP, port uint16) netip.AddrPort {
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(a, port)
+}
