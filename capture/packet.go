@@ -66,3 +66,21 @@ type Stats struct {
 	InternalDrops uint64 // live only: packets dropped by zspy's own queues
 	Filtered      uint64 // live only: TCP segments left out by the port/host filter in user space
 }
+
+// Add adds o's counters to s (the totals of several sources).
+func (s *Stats) Add(o Stats) {
+	s.Packets += o.Packets
+	s.Bytes += o.Bytes
+	s.TCP += o.TCP
+	s.NonTCP += o.NonTCP
+	s.Truncated += o.Truncated
+	s.Malformed += o.Malformed
+	s.BadChecksums += o.BadChecksums
+	s.Fragments += o.Fragments
+	s.Corrupt += o.Corrupt
+	s.KernelDrops += o.KernelDrops
+	s.RingFreezes += o.RingFreezes
+	s.Duplicates += o.Duplicates
+	s.InternalDrops += o.InternalDrops
+	s.Filtered += o.Filtered
+}

@@ -168,42 +168,13 @@ func (p *Pipeline) Finish() {
 	p.Asm.FlushAll(p.lastTS)
 }
 
-func (p *Pipeline) addStats(s capture.Stats) {
-	p.stats.Packets += s.Packets
-	p.stats.Bytes += s.Bytes
-	p.stats.TCP += s.TCP
-	p.stats.NonTCP += s.NonTCP
-	p.stats.Truncated += s.Truncated
-	p.stats.Malformed += s.Malformed
-	p.stats.KernelDrops += s.KernelDrops
-	p.stats.Duplicates += s.Duplicates
-	p.stats.InternalDrops += s.InternalDrops
-	p.stats.Fragments += s.Fragments
-	p.stats.Corrupt += s.Corrupt
-	p.stats.Filtered += s.Filtered
-	p.stats.RingFreezes += s.RingFreezes
-	p.stats.BadChecksums += s.BadChecksums
-}
+func (p *Pipeline) addStats(s capture.Stats) { p.stats.Add(s) }
 
 // Stats returns the capture counters of all sources so far.
 func (p *Pipeline) Stats() capture.Stats {
 	s := p.stats
 	if p.cur != nil {
-		c := p.cur.Stats()
-		s.Packets += c.Packets
-		s.Bytes += c.Bytes
-		s.TCP += c.TCP
-		s.NonTCP += c.NonTCP
-		s.Truncated += c.Truncated
-		s.Malformed += c.Malformed
-		s.KernelDrops += c.KernelDrops
-		s.Duplicates += c.Duplicates
-		s.InternalDrops += c.InternalDrops
-		s.Fragments += c.Fragments
-		s.Corrupt += c.Corrupt
-		s.Filtered += c.Filtered
-		s.RingFreezes += c.RingFreezes
-		s.BadChecksums += c.BadChecksums
+		s.Add(p.cur.Stats())
 	}
 	if p.liveDrops != nil {
 		s.InternalDrops += p.liveDrops.Load()
