@@ -132,6 +132,8 @@ func TestNetnsCapture(t *testing.T) {
 	capPort, portSkip := startOptionalCapture(t, "zspy -i veth --port", "--port", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--port", "16002", "--port", "16007")
 	capHost, hostSkip := startOptionalCapture(t, "zspy -i any --host", "--host", tp.NSA, "-i", "any", "--json", "--no-store", "--host", lo)
 	capCount := startCapture(t, "zspy -i veth --count 20", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--count", "20")
+	// A live event stream (tcpdump -l habit): one JSON line per event.
+	capEvents := startCapture(t, "zspy -i veth --events", tp.NSA, "-i", tp.VethA, "--events", "--no-store")
 	// With the local store on: the report of a cut capture keeps the store's
 	// counters (it once lost them, and its alerts, to the snap-length warning).
 	capSnap := startCapture(t, "zspy -i veth --snaplen 200", tp.NSA, "-i", tp.VethA, "--json", "--data-dir", t.TempDir(), "--snaplen", "200")
@@ -231,6 +233,8 @@ func TestNetnsCapture(t *testing.T) {
 		c.wait(t)
 		reps[c] = parseReport(t, c.name, []byte(c.stdout.String()))
 	}
+	capEvents.interrupt(t)
+	capEvents.wait(t)
 
 	wants := func(cs []conn) []want {
 		var ws []want
@@ -251,6 +255,42 @@ func TestNetnsCapture(t *testing.T) {
 		checkReport(t, r, vethWant)
 		if r.Stats.Duplicates != 0 {
 			t.Errorf("a veth shows each packet once, but zspy counted %d duplicates", r.Stats.Duplicates)
+		}
+	})
+	t.Run("events", func(t *testing.T) {
+		// Every line is an event; the message events of each connection
+		// and direction add up to the messages the veth capture's report
+		// (checked against the peers above) counts.
+		got := map[string]int{}
+		lines := strings.Split(strings.TrimSpace(capEvents.stdout.String()), "\n")
+		for _, l := range lines {
+			var ev struct {
+				Event, Client, Server, Dir string
+			}
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatalf("not an event line: %q: %v", l, err)
+			}
+			if ev.Event == "message" {
+				got[ev.Client+" "+ev.Server+" "+ev.Dir]++
+			}
+		}
+		checked := 0
+		for _, c := range reps[capVeth].Connections {
+			for _, d := range []struct {
+				name string
+				dir  repDir
+			}{{"c2s", c.C2S}, {"s2c", c.S2C}} {
+				if d.dir.Messages == nil {
+					continue
+				}
+				checked++
+				if k := c.Client + " " + c.Server + " " + d.name; got[k] != *d.dir.Messages {
+					t.Errorf("%s: %d message events, the report counts %d", k, got[k], *d.dir.Messages)
+				}
+			}
+		}
+		if checked < 2*len(vethConns) || len(lines) < 100 {
+			t.Errorf("only %d directions checked in %d event lines", checked, len(lines))
 		}
 	})
 	t.Run("lo", func(t *testing.T) {

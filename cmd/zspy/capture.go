@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
@@ -29,6 +30,7 @@ func init() { subcommands = append(subcommands, newCaptureCmd) }
 type captureFlags struct {
 	iface       string
 	json        bool
+	events      bool
 	showSecrets bool
 	duration    time.Duration
 	count       uint64
@@ -72,6 +74,7 @@ packet twice; zspy counts it once.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.iface, "interface", "i", "", "interface to capture on (\"any\" for all)")
 	fl.BoolVar(&f.json, "json", false, "print the final report as one JSON document")
+	fl.BoolVar(&f.events, "events", false, "print every decoded event as a JSON line as it is decoded (as tcpdump -l does; no report at the end)")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print PLAIN passwords instead of redacting them")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long")
 	fl.Uint64Var(&f.count, "count", 0, "stop after this many TCP segments")
@@ -98,6 +101,12 @@ packet twice; zspy counts it once.`,
 }
 
 func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
+	switch {
+	case f.events && uf.enabled:
+		return errors.New("--ui shows the events in the dashboard: it does not go with --events")
+	case f.events && f.json:
+		return errors.New("--events streams the events and prints no report: it does not go with --json")
+	}
 	opts := capture.LiveOptions{SnapLen: f.snaplen, Promiscuous: f.promisc}
 	if err := f.filter.apply(&opts); err != nil {
 		return err
@@ -120,7 +129,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		LiveOptions: session.LiveOptions{Duration: f.duration, Count: f.count, DrainFor: time.Second},
 		Name:        src.Name(),
 	}
-	if !uf.enabled { // the dashboard shows the warnings count instead
+	if !uf.enabled && !f.events { // the dashboard shows the warnings count; --events prints them at the end
 		cfg.WarnTo = os.Stderr
 	}
 	var sinkName string
@@ -187,6 +196,12 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		src.Close()
 		return err
 	}
+	var ew *report.EventWriter
+	if f.events {
+		// Standard output unbuffered: each event is one write, as it comes.
+		ew = report.NewEventWriter(cmd.OutOrStdout(), ropt)
+		cfg.Events = ew
+	}
 	sess := session.New(cfg)
 	if uf.enabled {
 		err = runUI(ctx, sess, cfg, f.showSecrets)
@@ -212,6 +227,18 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	}
 	if st := p.Stats(); st.Truncated > 0 {
 		p.Warn("%d packets were cut by the snap length (%d bytes): frame sizes were followed across the missing bytes", st.Truncated, f.snaplen)
+	}
+	if ew != nil {
+		// As replay --events: the events were the output; the warnings go
+		// to stderr.
+		if ew.Err != nil {
+			return fmt.Errorf("write events: %w", ew.Err)
+		}
+		ws, _ := p.Warnings()
+		for _, w := range ws {
+			fmt.Fprintln(os.Stderr, "zspy: warning:", textsafe.String(w))
+		}
+		return err
 	}
 	r := p.Report()
 	r.Store = storeStats
