@@ -20,7 +20,7 @@ func (p *NoSubParams) params() []param {
 func init() {
 	register(detectorDef[NoSubParams]{
 		Name:     "pub_no_subscribers",
-		Doc:      "a SUB connected to a publisher that is publishing has subscribed to nothing: it receives no message",
+		Doc:      "a SUB connected to a publisher has held no subscription for longer than grace: it can receive nothing (and its publisher sends it nothing, so the wire shows only silence), whether or not the publisher is busy with other subscribers",
 		Severity: SevWarning,
 		Order:    9,
 		Defaults: NoSubParams{Grace: time.Second},
@@ -60,9 +60,6 @@ func (d *noSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorState)
 			now, before = published(recs.Records), published(query(ts, Query{Back: 1}).Records)
 		}
 		ep := sideEP(c, pub)
-		if now[ep] == before[ep] {
-			continue // the publisher is quiet: nothing is missed
-		}
 		f := connFinding(c, "")
 		f.since = c.Start.Add(d.Grace)
 		f.value = float64(now[ep] - before[ep])
@@ -71,8 +68,14 @@ func (d *noSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorState)
 		if len(c.SubHistory) > 0 {
 			state = "cancelled every subscription"
 		}
-		f.evidence = fmt.Sprintf("%s %s connected to %s %s has %s: the publisher sent %d messages to its other subscribers since the last check and none to it",
-			sockName(c.Sides[sub].SocketType), sideEP(c, sub), sockName(c.Sides[pub].SocketType), ep, state, now[ep]-before[ep])
+		busy := fmt.Sprintf("the publisher sent %d messages to its other subscribers since the last check and none to it", now[ep]-before[ep])
+		if now[ep] == before[ep] {
+			// A lone SUB (or a quiet publisher): the wire shows silence,
+			// which is what a SUB without a subscription always gets.
+			busy = "it can receive nothing, and the publisher sends it nothing"
+		}
+		f.evidence = fmt.Sprintf("%s %s connected to %s %s has %s: %s",
+			sockName(c.Sides[sub].SocketType), sideEP(c, sub), sockName(c.Sides[pub].SocketType), ep, state, busy)
 		out = append(out, f)
 	}
 	return out

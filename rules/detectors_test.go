@@ -175,13 +175,28 @@ func TestPubNoSubscribers(t *testing.T) {
 	lazy := conn(2, 40002, zmtp.SUB, zmtp.PUB)
 	e := New(only("pub_no_subscribers"))
 	in := func() input { return input{records: []*tracker.Record{good, lazy}} }
-	run(t, e, in, []step{
+	ch := run(t, e, in, []step{
 		{500 * time.Millisecond, func() { good.Dirs[1].Messages = 50 }, ""}, // within grace
 		{2 * time.Second, func() { good.Dirs[1].Messages = 100 }, "firing 127.0.0.1:40002"},
-		{3 * time.Second, nil, "resolved 127.0.0.1:40002"}, // the publisher went quiet
-		{4 * time.Second, func() { good.Dirs[1].Messages = 150 }, "firing 127.0.0.1:40002"},
+		{3 * time.Second, nil, ""}, // the publisher went quiet: the SUB still receives nothing
+		{4 * time.Second, func() { good.Dirs[1].Messages = 150 }, ""},
 		{5 * time.Second, func() { lazy.Subscriptions = []string{""}; good.Dirs[1].Messages = 200 }, "resolved 127.0.0.1:40002"},
 	})
+	if !strings.Contains(ch[0].Message, "the publisher sent 50 messages to its other subscribers") {
+		t.Errorf("busy publisher: %q", ch[0].Message)
+	}
+	// A lone SUB that never subscribed (the best-known PUB/SUB mistake): its
+	// publisher sends it nothing, and no other subscriber shows the
+	// publisher busy; it fires all the same, after the grace.
+	lone := conn(3, 40003, zmtp.SUB, zmtp.PUB)
+	e = New(only("pub_no_subscribers"))
+	ch = run(t, e, func() input { return input{records: []*tracker.Record{lone}} }, []step{
+		{500 * time.Millisecond, nil, ""},
+		{2 * time.Second, nil, "firing 127.0.0.1:40003"},
+	})
+	if !strings.Contains(ch[0].Message, "SUB 127.0.0.1:40003 connected to PUB 127.0.0.1:5555 has never subscribed: it can receive nothing") {
+		t.Errorf("lone SUB: %q", ch[0].Message)
+	}
 }
 
 func TestIncompatibleAndHandshake(t *testing.T) {
