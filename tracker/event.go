@@ -34,6 +34,9 @@ type Event struct {
 	Client, Server string
 	Msgs, Bytes    [2]uint64
 	Dir            zmtp.Dir
+	// The sides' socket types as they said them so far (READY or the
+	// greeting; SocketUnknown until then), for display filters.
+	ClientSocket, ServerSocket zmtp.SocketType
 
 	Version    zmtp.Version
 	Mechanism  zmtp.Mechanism
@@ -52,6 +55,8 @@ type Event struct {
 	Preview  []byte   // the first bytes of the first frames, joined by '|'
 	Curve    bool
 
+	// Topic: a subscription's or identity's; a message's first frame (its
+	// first 64 bytes), the topic of PUB/SUB traffic.
 	Topic  []byte
 	Cancel bool
 	Legacy bool
@@ -121,7 +126,7 @@ func (t *Tracker) emitMessage(c *conn, i int, m *msgAcc, e *dissect.Event) {
 	}
 	ev := &t.ev
 	*ev = Event{Type: EvMessage, TS: e.TS, Packet: t.Packet, Dir: zmtp.Dir(i),
-		Frames: m.frames, Sizes: m.sizes, MsgBytes: m.bytes, Preview: m.preview}
+		Frames: m.frames, Sizes: m.sizes, MsgBytes: m.bytes, Preview: m.preview, Topic: m.topic[:m.topicN]}
 	c.eventHead(ev)
 	t.listener.TrackerEvent(ev)
 }
@@ -129,6 +134,7 @@ func (t *Tracker) emitMessage(c *conn, i int, m *msgAcc, e *dissect.Event) {
 // eventHead fills in the connection's part of an event.
 func (c *conn) eventHead(ev *Event) {
 	ev.ConnID, ev.Client, ev.Server = c.ID, c.ClientName, c.ServerName
+	ev.ClientSocket, ev.ServerSocket = c.Sides[0].SocketType, c.Sides[1].SocketType
 	for i := range c.Dirs {
 		ev.Msgs[i] = c.Dirs[i].Messages
 		if c.Curve {
