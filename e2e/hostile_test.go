@@ -108,9 +108,13 @@ func TestReplayHostileUsername(t *testing.T) {
 	if !strings.Contains(text, "user="+long.PlainUsername+" ") {
 		t.Errorf("text report lacks the 255-byte username:\n%s", text)
 	}
-	events, _ := replay(t, "--events", tr.CapturePath())
+	events, _ := replay(t, "--events", "--json", tr.CapturePath())
 	if i := strings.IndexAny(events, unsafeRunes); i >= 0 || !strings.Contains(events, `"command":"HELLO"`) {
-		t.Errorf("--events passes a control through at byte %d, or has no HELLO", i)
+		t.Errorf("--events --json passes a control through at byte %d, or has no HELLO", i)
+	}
+	textEvents, _ := replay(t, "--events", tr.CapturePath())
+	if i := strings.IndexAny(textEvents, unsafeRunes); i >= 0 || !strings.Contains(textEvents, " HELLO ") {
+		t.Errorf("--events (text) passes a control through at byte %d, or has no HELLO", i)
 	}
 	js, _ := replay(t, "--json", tr.CapturePath())
 	if i := strings.IndexAny(js, unsafeRunes); i >= 0 {

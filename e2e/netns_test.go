@@ -133,7 +133,9 @@ func TestNetnsCapture(t *testing.T) {
 	capHost, hostSkip := startOptionalCapture(t, "zspy -i any --host", "--host", tp.NSA, "-i", "any", "--json", "--no-store", "--host", lo)
 	capCount := startCapture(t, "zspy -i veth --count 20", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--count", "20")
 	// A live event stream (tcpdump -l habit): one JSON line per event.
-	capEvents := startCapture(t, "zspy -i veth --events", tp.NSA, "-i", tp.VethA, "--events", "--no-store")
+	capEvents := startCapture(t, "zspy -i veth --events --json", tp.NSA, "-i", tp.VethA, "--events", "--json", "--no-store")
+	// The text form, through a display filter: the client-to-server messages.
+	capText := startCapture(t, "zspy -i veth --events -Y", tp.NSA, "-i", tp.VethA, "--events", "--no-store", "-Y", `event == "message" and dir == "c2s"`)
 	// With the local store on: the report of a cut capture keeps the store's
 	// counters (it once lost them, and its alerts, to the snap-length warning).
 	capSnap := startCapture(t, "zspy -i veth --snaplen 200", tp.NSA, "-i", tp.VethA, "--json", "--data-dir", t.TempDir(), "--snaplen", "200")
@@ -235,6 +237,8 @@ func TestNetnsCapture(t *testing.T) {
 	}
 	capEvents.interrupt(t)
 	capEvents.wait(t)
+	capText.interrupt(t)
+	capText.wait(t)
 
 	wants := func(cs []conn) []want {
 		var ws []want
@@ -291,6 +295,28 @@ func TestNetnsCapture(t *testing.T) {
 		}
 		if checked < 2*len(vethConns) || len(lines) < 100 {
 			t.Errorf("only %d directions checked in %d event lines", checked, len(lines))
+		}
+	})
+	t.Run("events text filtered", func(t *testing.T) {
+		// One text line per client-to-server message, each naming the
+		// client first (the sender), as many as the report counts.
+		want := 0
+		clients := map[string]bool{}
+		for _, c := range reps[capVeth].Connections {
+			if c.C2S.Messages != nil {
+				want += int(*c.C2S.Messages)
+			}
+			clients[c.Client] = true
+		}
+		lines := strings.Split(strings.TrimSpace(capText.stdout.String()), "\n")
+		for _, l := range lines {
+			f := strings.Fields(l)
+			if len(f) < 5 || !clients[f[1]] || !strings.Contains(l, " message ") {
+				t.Fatalf("not a c2s message line: %q", l)
+			}
+		}
+		if len(lines) != want || want == 0 {
+			t.Errorf("%d text lines, the report counts %d client-to-server messages", len(lines), want)
 		}
 	})
 	t.Run("lo", func(t *testing.T) {

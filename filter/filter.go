@@ -77,7 +77,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	col := max(e.Column, 1)
-	return fmt.Sprintf("display filter: %s at column %d\n  %s\n  %s^", e.Message, col, e.Expr, strings.Repeat(" ", col-1))
+	return fmt.Sprintf("display filter, column %d: %s\n  %s\n  %s^", col, e.Message, e.Expr, strings.Repeat(" ", col-1))
 }
 
 // Names of the enumerated fields' values, to refuse a typo at start instead

@@ -30,7 +30,7 @@ func init() { subcommands = append(subcommands, newCaptureCmd) }
 type captureFlags struct {
 	iface       string
 	json        bool
-	events      bool
+	events      eventFlags
 	showSecrets bool
 	duration    time.Duration
 	count       uint64
@@ -66,6 +66,7 @@ report, in the same text and --json forms as replay. Loopback and "any" show eac
 packet twice; zspy counts it once.`,
 		Example: `  sudo zspy capture -i eth0
   sudo zspy capture -i any --port 5555 --duration 1m --json
+  sudo zspy capture -i eth0 --events -Y 'event == "error" or command == "ERROR"'
   sudo zspy capture -i lo -w incident.pcap --rotate-size 100MB --stats-every 10s
   sudo zspy capture -i eth0 --monitor tcp://127.0.0.1:7777`,
 		Args: cobra.NoArgs,
@@ -73,8 +74,8 @@ packet twice; zspy counts it once.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.iface, "interface", "i", "", "interface to capture on (\"any\" for all)")
-	fl.BoolVar(&f.json, "json", false, "print the final report as one JSON document")
-	fl.BoolVar(&f.events, "events", false, "print every decoded event as a JSON line as it is decoded (as tcpdump -l does; no report at the end)")
+	fl.BoolVar(&f.json, "json", false, "print the final report as one JSON document (with --events: the events as JSON lines)")
+	f.events.register(fl, "print every decoded event as a line as it is decoded, as tcpdump -l does (text; JSON lines with --json); no report at the end")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print PLAIN passwords instead of redacting them")
 	fl.DurationVar(&f.duration, "duration", 0, "stop after this long")
 	fl.Uint64Var(&f.count, "count", 0, "stop after this many TCP segments")
@@ -102,10 +103,14 @@ packet twice; zspy counts it once.`,
 
 func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	switch {
-	case f.events && uf.enabled:
+	case f.events.on && uf.enabled:
 		return errors.New("--ui shows the events in the dashboard: it does not go with --events")
-	case f.events && f.json:
-		return errors.New("--events streams the events and prints no report: it does not go with --json")
+	}
+	ropt := report.Options{ShowSecrets: f.showSecrets}
+	// Standard output unbuffered: each event is one write, as it comes.
+	ew, err := f.events.open(cmd.OutOrStdout(), f.json, ropt)
+	if err != nil {
+		return err
 	}
 	opts := capture.LiveOptions{SnapLen: f.snaplen, Promiscuous: f.promisc}
 	if err := f.filter.apply(&opts); err != nil {
@@ -121,7 +126,6 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	ropt := report.Options{ShowSecrets: f.showSecrets}
 	cfg := session.Config{
 		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
 			Tracker: tracker.Options{KeepClosed: f.keepClosed, Ephemeral: f.ephemeral}},
@@ -129,7 +133,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		LiveOptions: session.LiveOptions{Duration: f.duration, Count: f.count, DrainFor: time.Second},
 		Name:        src.Name(),
 	}
-	if !uf.enabled && !f.events { // the dashboard shows the warnings count; --events prints them at the end
+	if !uf.enabled && ew == nil { // the dashboard shows the warnings count; --events prints them at the end
 		cfg.WarnTo = os.Stderr
 	}
 	var sinkName string
@@ -196,10 +200,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		src.Close()
 		return err
 	}
-	var ew *report.EventWriter
-	if f.events {
-		// Standard output unbuffered: each event is one write, as it comes.
-		ew = report.NewEventWriter(cmd.OutOrStdout(), ropt)
+	if ew != nil {
 		cfg.Events = ew
 	}
 	sess := session.New(cfg)
@@ -231,8 +232,8 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	if ew != nil {
 		// As replay --events: the events were the output; the warnings go
 		// to stderr.
-		if ew.Err != nil {
-			return fmt.Errorf("write events: %w", ew.Err)
+		if werr := ew.err(); werr != nil {
+			return fmt.Errorf("write events: %w", werr)
 		}
 		ws, _ := p.Warnings()
 		for _, w := range ws {

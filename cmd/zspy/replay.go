@@ -25,7 +25,7 @@ func init() { subcommands = append(subcommands, newReplayCmd) }
 
 type replayFlags struct {
 	json        bool
-	events      bool
+	events      eventFlags
 	showSecrets bool
 	idle        time.Duration
 	monitorLogs []string
@@ -48,15 +48,16 @@ from standard input (tcpdump -w - | zspy replay -).`,
 		Example: `  zspy replay testdata/pcaps/reqrep/capture.pcap
   zspy replay --json incident.pcapng.gz
   ssh probe tcpdump -U -w - 'tcp port 5555' | zspy replay -
-  zspy replay --events capture.pcap | jq 'select(.event == "subscription")'`,
+  zspy replay --events -Y 'command == "SUBSCRIBE"' capture.pcap
+  zspy replay --events --json capture.pcap | jq 'select(.event == "subscription")'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReplay(cmd, args, f, uf)
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&f.json, "json", false, "print the report as one JSON document")
-	fl.BoolVar(&f.events, "events", false, "print every decoded event as JSON lines, in packet order")
+	fl.BoolVar(&f.json, "json", false, "print the report as one JSON document (with --events: the events as JSON lines)")
+	f.events.register(fl, "print every decoded event, one line each in packet order (text; JSON lines with --json), instead of the report")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print PLAIN passwords instead of redacting them")
 	fl.StringArrayVar(&f.monitorLogs, "monitor-log", nil, "merge the socket-monitor events in `FILE`, recorded with zspy monitor --json (repeatable)")
 	f.store.register(fl, false)
@@ -98,6 +99,10 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	out := bufio.NewWriterSize(f.store.reportOut(cmd.OutOrStdout(), cmd.ErrOrStderr()), 64<<10)
 	defer out.Flush()
 	ropt := report.Options{ShowSecrets: f.showSecrets}
+	ew, err := f.events.open(out, f.json, ropt)
+	if err != nil {
+		return err
+	}
 	cfg := session.Config{
 		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
 			Tracker: tracker.Options{Ephemeral: f.ephemeral}},
@@ -118,9 +123,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		return err
 	}
 	cfg.Rules = eng
-	var ew *report.EventWriter
-	if f.events {
-		ew = report.NewEventWriter(out, ropt)
+	if ew != nil {
 		cfg.Events = ew
 	}
 	if uf.enabled {
@@ -156,8 +159,8 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		storeStats = storeReport(sink, sinkName, 30*time.Second, p.Warn)
 	}
 	if ew != nil {
-		if ew.Err != nil {
-			return fmt.Errorf("write events: %w", ew.Err)
+		if err := ew.err(); err != nil {
+			return fmt.Errorf("write events: %w", err)
 		}
 		if ws, _ := p.Warnings(); len(ws) > 0 {
 			for _, w := range ws {

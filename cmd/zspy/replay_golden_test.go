@@ -61,7 +61,7 @@ func TestReplayOutputsGolden(t *testing.T) {
 			outputs := map[string][]string{
 				"report.txt":   append([]string{"replay", "--host-tag", "golden"}, gc.args...),
 				"report.json":  append([]string{"replay", "--json", "--host-tag", "golden", "--data-dir", dataDir}, gc.args...),
-				"events.jsonl": append([]string{"replay", "--events"}, gc.args...),
+				"events.jsonl": append([]string{"replay", "--events", "--json"}, gc.args...),
 			}
 			got := map[string][]byte{}
 			for name, args := range outputs {

@@ -54,6 +54,7 @@ func TestReplaySecrets(t *testing.T) {
 	for _, args := range [][]string{
 		{"replay", "--json", pcaps + "plain_ok/capture.pcap"},
 		{"replay", "--events", pcaps + "plain_ok/capture.pcap"},
+		{"replay", "--events", "--json", pcaps + "plain_ok/capture.pcap"},
 		{"replay", pcaps + "plain_ok/capture.pcap"},
 	} {
 		out, err := runZspy(t, args...)
@@ -88,9 +89,9 @@ func TestReplayMissingFile(t *testing.T) {
 	}
 }
 
-// --events prints one JSON object per line, in packet order.
+// --events --json prints one JSON object per line, in packet order.
 func TestReplayEvents(t *testing.T) {
-	out, err := runZspy(t, "replay", "--events", pcaps+"pubsub/capture.pcap")
+	out, err := runZspy(t, "replay", "--events", "--json", pcaps+"pubsub/capture.pcap")
 	if err != nil {
 		t.Fatal(err)
 	}
