@@ -34,11 +34,11 @@ const MaxLen = 4096
 // Env is what an expression sees of one event. The expr tags are the names
 // in the language; README's "Display filter" section lists them.
 type Env struct {
-	Event      string `expr:"event"`      // greeting, command, message, subscription, identity, gap, resync, error
-	Command    string `expr:"command"`    // READY, HELLO, ERROR, PING, ... ; SUBSCRIBE or CANCEL on subscriptions
-	Dir        string `expr:"dir"`        // c2s or s2c
-	Client     string `expr:"client"`     // "ip:port" of the end that connected
-	Server     string `expr:"server"`     // "ip:port" of the end that accepted
+	Event      string `expr:"event"`   // greeting, command, message, subscription, identity, gap, resync, error
+	Command    string `expr:"command"` // READY, HELLO, ERROR, PING, ... ; SUBSCRIBE or CANCEL on subscriptions
+	Dir        string `expr:"dir"`     // c2s or s2c
+	Client     string `expr:"client"`  // "ip:port" of the end that connected
+	Server     string `expr:"server"`  // "ip:port" of the end that accepted
 	ClientHost string `expr:"client_host"`
 	ClientPort int    `expr:"client_port"`
 	ServerHost string `expr:"server_host"`
