@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-zeromq/zmq4"
@@ -27,9 +28,10 @@ var (
 )
 
 // serve runs one endpoint until ctx ends.
-func (s *Subscriber) serve(ctx context.Context, ep Endpoint, out chan<- item) {
+func (s *Subscriber) serve(ctx context.Context, i int, out chan<- item) {
+	ep := s.eps[i]
 	if ep.Bind {
-		s.serveBound(ctx, ep, out)
+		s.serveBound(ctx, ep, s.takeBound(i), out)
 		return
 	}
 	s.serveDialled(ctx, ep, out)
@@ -108,12 +110,75 @@ func listen(ctx context.Context, ep Endpoint) (net.Listener, error) {
 	return lc.Listen(ctx, network, net.JoinHostPort(host, port))
 }
 
+// Bind binds every endpoint with a leading "@" now, so that an address in
+// use (or any other reason a bind fails) is an error at start instead of a
+// retry that goes on for ever. Run then serves on these listeners; if their
+// socket is later lost, Run binds again and retries as before. Without Bind,
+// Run binds each endpoint itself and retries.
+func (s *Subscriber) Bind(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bound == nil {
+		s.bound = map[int]net.Listener{}
+	}
+	for i, ep := range s.eps {
+		if !ep.Bind || s.bound[i] != nil {
+			continue
+		}
+		ln, err := listen(ctx, ep)
+		if err != nil {
+			for j, l := range s.bound {
+				l.Close()
+				delete(s.bound, j)
+			}
+			return bindError(ep, err)
+		}
+		s.bound[i] = ln
+	}
+	return nil
+}
+
+// bindError says why ep could not be bound, in words for an address in use.
+func bindError(ep Endpoint, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		if ep.Transport == "ipc" {
+			return fmt.Errorf("could not bind %s: the socket file exists (another zspy, or one that did not clean up: remove %s if nothing listens on it): %w", ep.URL(), ep.Address, err)
+		}
+		_, port, _ := net.SplitHostPort(ep.Address)
+		return fmt.Errorf("could not bind %s: the address is in use by another process (`ss -ltnp 'sport = :%s'` names it): %w", ep.URL(), port, err)
+	}
+	return fmt.Errorf("could not bind %s: %w", ep.URL(), err)
+}
+
+// takeBound returns the listener Bind opened for endpoint i, once.
+func (s *Subscriber) takeBound(i int) net.Listener {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ln := s.bound[i]
+	delete(s.bound, i)
+	return ln
+}
+
+// closeBound closes the listeners Bind opened that Run did not take.
+func (s *Subscriber) closeBound() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, ln := range s.bound {
+		ln.Close()
+		delete(s.bound, i)
+	}
+}
+
 // serveBound listens on ep and serves every forwarder that connects, each on
 // its own goroutine, so that a slow, silent or hostile peer holds up no one.
-func (s *Subscriber) serveBound(ctx context.Context, ep Endpoint, out chan<- item) {
+// ln is the listener Bind opened, or nil.
+func (s *Subscriber) serveBound(ctx context.Context, ep Endpoint, ln net.Listener, out chan<- item) {
 	backoff := s.cfg.ReconnectMin
 	for ctx.Err() == nil {
-		ln, err := listen(ctx, ep)
+		var err error
+		if ln == nil {
+			ln, err = listen(ctx, ep)
+		}
 		if err != nil {
 			if ctx.Err() != nil || !s.retry(ctx, out, ep, fmt.Errorf("could not bind %s: %w", ep.URL(), err), &backoff) {
 				return
@@ -123,6 +188,10 @@ func (s *Subscriber) serveBound(ctx context.Context, ep Endpoint, out chan<- ite
 		backoff = s.cfg.ReconnectMin
 		s.link(ctx, out, LinkEvent{Via: ep.Spec, State: LinkListening, Addr: ep.Transport + "://" + ln.Addr().String()})
 		s.accept(ctx, ep, ln, out)
+		ln.Close()
+		ln = nil
+	}
+	if ln != nil { // ctx ended before it served
 		ln.Close()
 	}
 }

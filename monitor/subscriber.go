@@ -253,6 +253,10 @@ type Handler struct {
 type Subscriber struct {
 	cfg Config
 	eps []Endpoint
+	// bound holds the listeners Bind opened, by endpoint index, for Run
+	// to take.
+	mu    sync.Mutex
+	bound map[int]net.Listener
 
 	received, events, malformed      atomic.Uint64
 	connects, reconnects, dialFailed atomic.Uint64
@@ -341,13 +345,14 @@ type item struct {
 func (s *Subscriber) Run(ctx context.Context, h Handler) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer s.closeBound()
 	items := make(chan item)
 	var wg sync.WaitGroup
-	for _, ep := range s.eps {
+	for i := range s.eps {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.serve(ctx, ep, items)
+			s.serve(ctx, i, items)
 		}()
 	}
 	go func() {

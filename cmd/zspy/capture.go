@@ -295,6 +295,9 @@ func startMonitors(ctx context.Context, endpoints []string, socket string, acces
 	if err != nil {
 		return nil, err
 	}
+	if err := sub.Bind(ctx); err != nil {
+		return nil, fmt.Errorf("--monitor: %w", err)
+	}
 	for _, spec := range openToAnyone(sub, mcfg) {
 		fmt.Fprintf(os.Stderr, "zspy: warning: --monitor %s accepts events from any host: bind 127.0.0.1, or add --monitor-allow or --monitor-plain-user\n", spec)
 	}

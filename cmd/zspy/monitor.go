@@ -183,6 +183,11 @@ func runMonitor(ctx context.Context, stdout, stderr io.Writer, endpoints []strin
 	if err != nil {
 		return err
 	}
+	// Bound endpoints are bound now: an address in use fails here, once,
+	// instead of a retry that never ends.
+	if err := sub.Bind(ctx); err != nil {
+		return err
+	}
 	if f.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.duration)

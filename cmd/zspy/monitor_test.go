@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -320,6 +321,38 @@ func TestMonitorCmdOpenEndpointWarning(t *testing.T) {
 		}
 		if got := strings.Contains(stderr.String(), "accepts events from any host"); got != tc.warn {
 			t.Errorf("%v: warning %v, want %v: %s", tc.args, got, tc.warn, stderr.String())
+		}
+	}
+}
+
+// An address in use fails at once with a non-zero exit, naming the address
+// and who to ask, instead of retrying for ever and exiting 0.
+func TestMonitorCmdAddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ep := "@tcp://" + ln.Addr().String()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	// --duration far beyond the test's: only a failure at start returns.
+	out, err := runZspy(t, "monitor", "--socket", "pull", ep, "--duration", "1h")
+	if err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), "sport = :"+port) {
+		t.Fatalf("monitor %s on an address in use: %v\n%s", ep, err, out)
+	}
+	sock := filepath.Join(t.TempDir(), "mon.sock")
+	uln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uln.Close()
+	if _, err := runZspy(t, "monitor", "@ipc://"+sock, "--duration", "1h"); err == nil || !strings.Contains(err.Error(), "socket file exists") {
+		t.Fatalf("monitor on a socket file in use: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		_, err := runZspy(t, "capture", "-i", "lo", "--no-store", "--duration", "1h", "--monitor", ep)
+		if err == nil || !strings.Contains(err.Error(), "--monitor") || !strings.Contains(err.Error(), "in use") {
+			t.Fatalf("capture --monitor on an address in use: %v", err)
 		}
 	}
 }
