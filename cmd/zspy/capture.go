@@ -116,6 +116,9 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	if err := f.filter.apply(&opts); err != nil {
 		return err
 	}
+	for _, r := range f.filter.resolved {
+		fmt.Fprintln(os.Stderr, "zspy:", r)
+	}
 	if err := f.ring.apply(&opts); err != nil {
 		return err
 	}

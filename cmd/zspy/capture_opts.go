@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -74,11 +79,14 @@ func (w *segmentWriter) close() error { return w.w.Close() }
 type filterFlags struct {
 	ports []uint
 	hosts []string
+	// resolved says, for each --host name, the addresses it stands for
+	// (printed at start, as the filter holds them).
+	resolved []string
 }
 
 func (f *filterFlags) register(fl *pflag.FlagSet) {
 	fl.UintSliceVar(&f.ports, "port", nil, "capture only TCP traffic to or from these ports, filtered in the kernel (repeatable or comma-separated)")
-	fl.StringSliceVar(&f.hosts, "host", nil, "capture only traffic to or from these IP addresses, filtered in the kernel (repeatable or comma-separated)")
+	fl.StringSliceVar(&f.hosts, "host", nil, "capture only traffic to or from these IP addresses or host names (every address a name resolves to), filtered in the kernel (repeatable or comma-separated)")
 }
 
 func (f *filterFlags) apply(opts *capture.LiveOptions) error {
@@ -93,11 +101,21 @@ func (f *filterFlags) apply(opts *capture.LiveOptions) error {
 		flt.Ports = append(flt.Ports, uint16(p))
 	}
 	for _, h := range f.hosts {
-		a, err := netip.ParseAddr(h)
+		addrs, err := resolveHost(h)
 		if err != nil {
-			return fmt.Errorf("--host %q: want an IP address: %w", h, err)
+			return err
 		}
-		flt.Hosts = append(flt.Hosts, a)
+		if _, perr := netip.ParseAddr(h); perr != nil {
+			f.resolved = append(f.resolved, fmt.Sprintf("--host %s: %s", h, joinAddrs(addrs)))
+		}
+		for _, a := range addrs {
+			if !slices.Contains(flt.Hosts, a) {
+				flt.Hosts = append(flt.Hosts, a)
+			}
+		}
+	}
+	if len(flt.Hosts) > capture.MaxFilterHosts {
+		return fmt.Errorf("--host: %d addresses (%s), the kernel filter takes at most %d: name fewer hosts, or addresses", len(flt.Hosts), joinAddrs(flt.Hosts), capture.MaxFilterHosts)
 	}
 	if err := flt.Validate(); err != nil {
 		return err
@@ -155,4 +173,44 @@ func (f *privFlags) drop() error {
 		return nil
 	}
 	return capture.DropPrivileges(f.user)
+}
+
+// resolveHost returns h's addresses: h itself when it is an IP address,
+// else every address the resolver gives for the name (as tcpdump's host
+// primitive), 4-in-6 forms unmapped.
+func resolveHost(h string) ([]netip.Addr, error) {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return []netip.Addr{a.Unmap()}, nil
+	}
+	if h == "" {
+		return nil, errors.New("--host: empty")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", h)
+	if err == nil && len(addrs) == 0 {
+		err = errors.New("no addresses")
+	}
+	if err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			return nil, fmt.Errorf("--host %q: not an IP address, and no such host name (the resolver knows none)", h)
+		}
+		return nil, fmt.Errorf("--host %q: not an IP address, and the name does not resolve: %w", h, err)
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if a = a.Unmap(); !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func joinAddrs(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
 }
