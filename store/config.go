@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -276,8 +278,23 @@ func NoLimitIfZero[T int64 | time.Duration](v T) T {
 	return v
 }
 
-// decodeStrict decodes a node, rejecting unknown keys.
+// decodeStrict decodes a node, rejecting unknown keys: a key the section
+// does not have is named with its line and the keys it does have (as
+// `zspy rules check` does), not with the Go type behind it.
 func decodeStrict(n *yaml.Node, v any) error {
+	if n.Kind == yaml.MappingNode {
+		known := yamlKeys(reflect.TypeOf(v).Elem())
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if !slices.Contains(known, k.Value) {
+				hint := ""
+				if near := nearest(k.Value, known); near != "" {
+					hint = fmt.Sprintf(" (did you mean %q?)", near)
+				}
+				return fmt.Errorf("line %d: unknown key %q%s; the keys are %s", k.Line, k.Value, hint, strings.Join(known, ", "))
+			}
+		}
+	}
 	b, err := yaml.Marshal(n)
 	if err != nil {
 		return err
@@ -355,4 +372,51 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q (want bytes, or a number with KB, MB, GB, KiB, MiB, GiB)", s)
 	}
 	return n * mult, nil
+}
+
+// yamlKeys lists the yaml keys of a struct type, in field order.
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// nearest returns the known key within two edits of s, if one is.
+func nearest(s string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		if d := editDistance(s, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -78,6 +78,22 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
+// A misspelt key is named with its line, the key meant and the keys the
+// section has, not with zspy's Go types.
+func TestParseConfigUnknownKeyNamesKnownKeys(t *testing.T) {
+	cases := []struct{ doc, want string }{
+		{"influx:\n  url: http://x\n  buckt: zspy\n", `line 3: unknown key "buckt" (did you mean "bucket"?); the keys are url, token, org, bucket,`},
+		{"local:\n  data_dir: /x\n  maxage: 7d\n", `line 3: unknown key "maxage" (did you mean "max_age"?); the keys are data_dir, max_file_size, window, max_age, max_size`},
+		{"influx:\n  colour: blue\n", `unknown key "colour"; the keys are url,`},
+	}
+	for _, c := range cases {
+		_, err := ParseConfig([]byte(c.doc))
+		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "raw") || strings.Contains(err.Error(), "type") {
+			t.Errorf("%q: %v\nwant %s", c.doc, err, c.want)
+		}
+	}
+}
+
 func TestConfigApplyEnv(t *testing.T) {
 	c := Config{URL: "http://from-file:8086", Org: "file-org", Bucket: "file"}
 	env := map[string]string{EnvURL: "http://127.0.0.1:9999", EnvToken: "tok", EnvBucket: "", "OTHER": "x"}
