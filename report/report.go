@@ -80,7 +80,11 @@ type StoreStats struct {
 	// RemovedFiles and RemovedBytes: the local store's files deleted by retention.
 	RemovedFiles uint64 `json:"removed_files"`
 	RemovedBytes int64  `json:"removed_bytes"`
-	LastError    string `json:"last_error,omitempty"`
+	// LastError is the error the sink is still in (its last request
+	// failed, or points still wait); PastError the last one of an outage
+	// it recovered from, every point it kept sent since.
+	LastError string `json:"last_error,omitempty"`
+	PastError string `json:"past_error,omitempty"`
 }
 
 // Counts is one direction's traffic. Messages is nil where it cannot be known
@@ -385,6 +389,11 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		if st.RemovedFiles > 0 {
 			fmt.Fprintf(w, "; retention deleted %d old files (%d bytes)", st.RemovedFiles, st.RemovedBytes)
+		}
+		if st.LastError != "" {
+			fmt.Fprintf(w, "; last error: %s", textsafe.String(st.LastError))
+		} else if st.PastError != "" {
+			fmt.Fprintf(w, "; recovered from: %s", textsafe.String(st.PastError))
 		}
 		fmt.Fprintln(w)
 	}

@@ -278,7 +278,7 @@ func TestInfluxKillAndRecover(t *testing.T) {
 		return st.Spilled == during && st.Buffered == 0
 	})
 	st := s.Stats()
-	if st.Up || st.LastError == "" || st.SpoolBytes == 0 || st.SpoolFiles == 0 || st.Retried == 0 {
+	if st.Up || st.LastError == "" || !st.ErrorCurrent() || st.SpoolBytes == 0 || st.SpoolFiles == 0 || st.Retried == 0 {
 		t.Errorf("during the outage: stats = %+v", st)
 	}
 	if files, _ := filepath.Glob(filepath.Join(cfg.SpoolDir, "spool-*.lp")); len(files) == 0 {
@@ -308,6 +308,10 @@ func TestInfluxKillAndRecover(t *testing.T) {
 	if st.Written != total || st.Dropped != 0 || st.Rejected != 0 || st.Spilled < during || st.Resent != st.Spilled ||
 		st.SpoolBytes != 0 || st.SpoolFiles != 0 || st.Buffered != 0 || !st.Up {
 		t.Errorf("after recovery: stats = %+v", st)
+	}
+	// The outage's error is kept, as history: every point was resent.
+	if st.LastError == "" || st.ErrorCurrent() {
+		t.Errorf("after recovery: last error %q, current %v", st.LastError, st.ErrorCurrent())
 	}
 	if files, _ := filepath.Glob(filepath.Join(cfg.SpoolDir, "*.lp")); len(files) != 0 {
 		t.Errorf("spool not drained: %v", files)

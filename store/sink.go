@@ -60,6 +60,14 @@ type Stats struct {
 	ErrorAt   time.Time // when LastError happened (wall clock)
 }
 
+// ErrorCurrent reports whether LastError still holds: the last request
+// failed, or points still wait in memory or the spool. Once the sink is up
+// again and every point it kept was sent, LastError is history (an outage
+// it recovered from), and reports say so instead of showing it as the state.
+func (s Stats) ErrorCurrent() bool {
+	return s.LastError != "" && (!s.Up || s.Buffered > 0 || s.SpoolBytes > 0)
+}
+
 // Sentinel errors of the store; match them with errors.Is.
 var (
 	// ErrInvalidPoint marks a point that cannot be written (no fields, no time...).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -234,6 +235,9 @@ func (f *storeFlags) openPlainSink(localDefault bool, stdout io.Writer) (store.S
 		if err := cfg.Validate(); err != nil {
 			return nil, "", err
 		}
+		if err := checkInflux(cfg); err != nil {
+			return nil, "", err
+		}
 		s, err := store.NewInflux(cfg)
 		if err != nil {
 			return nil, "", err
@@ -264,6 +268,32 @@ func (f *storeFlags) openPlainSink(localDefault bool, stdout io.Writer) (store.S
 	return s, "local " + dataDir, nil
 }
 
+// influxCheckTimeout bounds the target check at start.
+const influxCheckTimeout = 5 * time.Second
+
+// checkInflux asks InfluxDB at start whether it would take points in the
+// configured bucket. A bucket or database that does not exist, or a token
+// that may not write, stops zspy now, with InfluxDB's words, instead of
+// after the flush wait at the end; a server that does not answer is a
+// warning (it may come up later: the points wait in the spool).
+func checkInflux(cfg store.Config) error {
+	d := influxCheckTimeout
+	if cfg.Timeout > 0 {
+		d = min(d, cfg.Timeout)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	err := store.CheckTarget(ctx, cfg)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrUnreachable):
+		fmt.Fprintf(os.Stderr, "zspy: warning: %v; the points wait in the spool (%s) until it answers\n", err, cfg.SpoolDir)
+		return nil
+	}
+	return err
+}
+
 // closeSink flushes and closes sink, waiting at most d, and returns its
 // counters for the report.
 func closeSink(sink store.Sink, d time.Duration) (store.Stats, error) {
@@ -292,7 +322,13 @@ func storeReport(sink store.Sink, name string, d time.Duration, warn func(format
 	if err != nil {
 		warn("%v", err)
 	}
-	return &report.StoreStats{Sink: name, Written: st.Written, Spilled: st.Spilled, Resent: st.Resent,
+	rs := &report.StoreStats{Sink: name, Written: st.Written, Spilled: st.Spilled, Resent: st.Resent,
 		Dropped: st.Dropped, DropEpisodes: st.DropEpisodes, Rejected: st.Rejected, Invalid: st.Invalid, Buffered: st.Buffered,
-		SpoolBytes: st.SpoolBytes, RemovedFiles: st.RemovedFiles, RemovedBytes: st.RemovedBytes, LastError: st.LastError}
+		SpoolBytes: st.SpoolBytes, RemovedFiles: st.RemovedFiles, RemovedBytes: st.RemovedBytes}
+	if st.ErrorCurrent() {
+		rs.LastError = st.LastError
+	} else {
+		rs.PastError = st.LastError // every point resent: history, not the state
+	}
+	return rs
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,5 +192,40 @@ func TestReplayOutputLP(t *testing.T) {
 		if _, err := runZspyStdout(t, append(append([]string{"replay"}, bad...), pcaps+"pubsub/capture.pcap")...); err == nil {
 			t.Errorf("replay %v accepted", bad)
 		}
+	}
+}
+
+// InfluxDB is asked at start whether it takes points where zspy will write
+// them: a database that does not exist, or a password it refuses, stops
+// replay before it reads a packet, with InfluxDB's words (it waited for the
+// flush at the end, in silence, before); a right one replays; a server that
+// does not answer is a warning and the points wait in the spool.
+func TestReplayInfluxTargetCheckedAtStart(t *testing.T) {
+	srv := influxtest.Start(t, influxtest.WithAuth("admin", "s3cret"))
+	base := []string{"replay", "--no-rules", "--influx-url", srv.URL, "--spool-dir", t.TempDir()}
+	file := pcaps + "reqrep/capture.pcap"
+	out, err := runZspy(t, append(base, "--influx-token", "admin:s3cret", "--influx-bucket", "nosuchdb", file)...)
+	if err == nil || !strings.Contains(err.Error(), `bucket "nosuchdb"`) || !strings.Contains(err.Error(), "does not exist") ||
+		!strings.Contains(err.Error(), "database not found") || strings.Contains(out, "connection") {
+		t.Errorf("wrong bucket: %v\n%s", err, out)
+	}
+	_, err = runZspy(t, append(base, "--influx-token", "admin:wrong", "--influx-bucket", srv.DB, file)...)
+	if err == nil || !strings.Contains(err.Error(), "may not write") {
+		t.Errorf("wrong password: %v", err)
+	}
+	if r := replayStore(t, "--influx-url", srv.URL, "--influx-token", "admin:s3cret", "--influx-bucket", srv.DB,
+		"--spool-dir", t.TempDir(), file); r.Store.Written == 0 || r.Store.LastError != "" || r.Store.PastError != "" {
+		t.Errorf("right bucket: store %+v", r.Store)
+	}
+	// Nothing listens on a port just closed: a warning, not a failure.
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close()
+	err = store.CheckTarget(context.Background(), store.Config{URL: down, Bucket: "zspy", Timeout: time.Second})
+	if !errors.Is(err, store.ErrUnreachable) {
+		t.Errorf("closed port: %v, want ErrUnreachable", err)
 	}
 }
