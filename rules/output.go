@@ -139,6 +139,7 @@ type Webhook struct {
 	retries int
 	backoff time.Duration
 	drain   time.Duration
+	encode  func([]Alert) ([]byte, error)
 
 	mu        sync.Mutex
 	st        WebhookStats
@@ -164,6 +165,9 @@ type WebhookOptions struct {
 	Retries int           // extra attempts after a failure (default 2; negative: none)
 	Backoff time.Duration // wait before a retry (default 500 ms)
 	Drain   time.Duration // the longest Close waits for queued batches (default 5 s; negative: not at all)
+	// Encode makes a batch's body (default: WebhookPayload; see
+	// AlertmanagerEncoder); a nil body sends nothing.
+	Encode func(changes []Alert) ([]byte, error)
 }
 
 // NewWebhook starts a webhook output posting to url.
@@ -185,22 +189,33 @@ func NewWebhook(url string, opt WebhookOptions) *Webhook {
 	if opt.Drain == 0 {
 		opt.Drain = DefaultWebhookDrain
 	}
+	if opt.Encode == nil {
+		opt.Encode = encodeWebhook
+	}
 	w := &Webhook{url: url, client: opt.Client, queue: make(chan webhookBatch, opt.Queue), done: make(chan struct{}),
-		retries: opt.Retries, backoff: opt.Backoff, drain: max(opt.Drain, 0)}
+		retries: opt.Retries, backoff: opt.Backoff, drain: max(opt.Drain, 0), encode: opt.Encode}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	go w.run()
 	return w
 }
 
-// Send queues the changes for posting.
-func (w *Webhook) Send(changes []Alert) error {
+// encodeWebhook makes zspy's own payload (WebhookPayload).
+func encodeWebhook(changes []Alert) ([]byte, error) {
 	p := WebhookPayload{Alerts: make([]JSONAlert, len(changes))}
 	for i := range changes {
 		p.Alerts[i] = jsonAlert(&changes[i])
 	}
-	body, err := json.Marshal(p)
+	return json.Marshal(p)
+}
+
+// Send queues the changes for posting.
+func (w *Webhook) Send(changes []Alert) error {
+	body, err := w.encode(changes)
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
+	}
+	if body == nil {
+		return nil
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
