@@ -439,6 +439,7 @@ type repDir struct {
 	Bytes     int  `json:"bytes"`
 	Commands  int  `json:"commands"`
 	LostBytes int  `json:"lost_bytes"`
+	LostSync  int  `json:"lost_sync"`
 }
 
 func parseReport(tb testing.TB, name string, out []byte) report {

@@ -43,6 +43,9 @@ type Report struct {
 	Stages []Stage `json:"stages,omitempty"`
 	// Alerts are filled in by the rules engine when it runs.
 	Alerts []any `json:"alerts,omitempty"`
+	// LowerBounds says why the counts are lower bounds ("" when they are
+	// not; see NoteLowerBounds).
+	LowerBounds string `json:"lower_bounds,omitempty"`
 }
 
 // Stats are the pipeline's counters.
@@ -378,6 +381,9 @@ func WriteText(w io.Writer, r *Report) error {
 	if r.Stats.NonTCPPackets > 0 {
 		fmt.Fprintf(w, ", %s", plural(r.Stats.NonTCPPackets, "non-TCP packet", "non-TCP packets"))
 	}
+	if r.LowerBounds != "" {
+		fmt.Fprintf(w, "; counts are lower bounds (%s)", r.LowerBounds)
+	}
 	fmt.Fprintln(w)
 	writeHostText(w, r.Host)
 	writeStagesText(w, r.Stages)
@@ -431,6 +437,9 @@ func sockets(c Connection) string {
 func msgs(c Counts) string {
 	if c.Messages == nil {
 		return fmt.Sprintf("(%d boxes)", c.Frames)
+	}
+	if c.LostSync > 0 { // frames in the gaps went uncounted
+		return fmt.Sprintf("%d+", *c.Messages)
 	}
 	return fmt.Sprint(*c.Messages)
 }

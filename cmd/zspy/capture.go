@@ -229,10 +229,10 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		storeStats = storeReport(sink, sinkName, 10*time.Second, p.Warn)
 		sink = nil
 	}
-	if st := p.Stats(); st.Truncated > 0 {
-		p.Warn("%d packets were cut by the snap length (%d bytes): frame sizes were followed across the missing bytes", st.Truncated, f.snaplen)
-	}
 	if ew != nil {
+		if st := p.Stats(); st.Truncated > 0 {
+			p.Warn("%d packets were cut by the snap length (%d bytes): frame sizes were followed across the missing bytes", st.Truncated, f.snaplen)
+		}
 		// As replay --events: the events were the output; the warnings go
 		// to stderr.
 		if werr := ew.err(); werr != nil {
@@ -245,6 +245,9 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		return err
 	}
 	r := p.Report()
+	// Cut packets and lost frame sync: said once, in the warnings and the
+	// summary line.
+	r.NoteLowerBounds(f.snaplen)
 	r.Store = storeStats
 	if eng != nil {
 		r.Alerts = eng.ReportAlerts()

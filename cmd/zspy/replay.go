@@ -170,6 +170,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		return nil
 	}
 	r := p.Report()
+	r.NoteLowerBounds(0)
 	r.Store = storeStats
 	if eng != nil {
 		r.Alerts = eng.ReportAlerts()
