@@ -127,3 +127,16 @@ func FuzzCompileMatch(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkMatch is the per-event cost of a filter of the README's shape.
+func BenchmarkMatch(b *testing.B) {
+	f, err := Compile(`event == "message" and port(5556) and topic startsWith "prices." and size > 100`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := events()["bigmsg"]
+	b.ReportAllocs()
+	for b.Loop() {
+		f.Match(e)
+	}
+}

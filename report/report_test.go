@@ -3,8 +3,13 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // What peers sent reaches the text report escaped: no ESC, BEL, C1 control,
@@ -43,5 +48,23 @@ func TestWriteTextEscapesPeerStrings(t *testing.T) {
 	var back Report
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back.Connections[0].ClientIdentity != r.Connections[0].ClientIdentity || back.Warnings[0] != r.Warnings[0] {
 		t.Fatalf("JSON does not decode to the same strings: %v %+v", err, back)
+	}
+}
+
+// BenchmarkEventLines compares the text and JSON event lines per event.
+func BenchmarkEventLines(b *testing.B) {
+	e := &tracker.Event{Type: tracker.EvMessage, TS: time.Unix(1700000000, 0), Client: "10.0.0.1:40000", Server: "10.0.0.2:5556",
+		Dir: zmtp.ServerToClient, ClientSocket: zmtp.SUB, ServerSocket: zmtp.PUB, Frames: 2, Sizes: []uint64{10, 90}, MsgBytes: 100,
+		Preview: []byte("prices.eur|1.0842")}
+	for _, w := range []struct {
+		name string
+		l    tracker.Listener
+	}{{"text", NewTextEventWriter(io.Discard, Options{})}, {"json", NewEventWriter(io.Discard, Options{})}} {
+		b.Run(w.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w.l.TrackerEvent(e)
+			}
+		})
 	}
 }
