@@ -280,6 +280,10 @@ groups:
     detector: hwm_saturation
     annotations:
       summary: '{{.ReceiverSocket}} {{.Receiver}} is not reading what {{.SenderSocket}} {{.Sender}} sends'
+  - alert: window_shut
+    expr: zspy_connection{receiver="PULL"}.zero_window_ms_total > 500
+    annotations:
+      message: '{{.ReceiverSocket}} {{.Receiver}} kept its window shut (sender {{.SenderSocket}} {{.Sender}})'
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +291,11 @@ groups:
 	for name, want := range map[string]string{
 		"rules_hwm_stall":      "PULL 127.0.0.1:26400 is not reading what PUSH 127.0.0.1:16400 sends",
 		"rules_pipeline_stall": "PULL 127.0.0.1:16431 is not reading what PUSH 127.0.0.1:26433 sends",
+		// The expression rule's series sums a client host's connections.
+		"rules_pipeline_stall ": "PULL 127.0.0.1:16431 kept its window shut (sender PUSH 127.0.0.1)",
+		"rules_hwm_stall ":      "PULL 127.0.0.1 kept its window shut (sender PUSH 127.0.0.1:16400)",
 	} {
+		name := strings.TrimSpace(name)
 		alerts, _, _ := replayAll(t, caseCapture(t, name).CapturePath(), "", rules.New(f.Rules()))
 		found := false
 		for _, a := range alerts {

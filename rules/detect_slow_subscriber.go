@@ -188,9 +188,12 @@ func (d *slowSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorStat
 				sockName(m.c.Sides[sub].SocketType), sideEP(m.c, sub), m.rate, m.n, 100*f.value, sideEP(g[best].c, bestSub), g[best].rate,
 				sockName(m.c.Sides[pub].SocketType), sideEP(m.c, pub))
 			if l := d.lost[m.c.ID]; l > 0 {
+				// An estimate: what the member with the most messages got
+				// beyond it, messages still queued for it included.
 				refSub, _ := subSides(g[ref].c)
 				f.labels["lost_estimate"] = strconv.FormatInt(l, 10)
-				f.evidence += fmt.Sprintf("; an estimated %d messages lost at the publisher's HWM so far (estimate: what %s got beyond it, including messages still queued for it)", l, sideEP(g[ref].c, refSub))
+				f.labels["lost_estimate_from"] = sideEP(g[ref].c, refSub)
+				f.evidence += fmt.Sprintf("; an estimated %d lost at the PUB's HWM", l)
 			}
 			out = append(out, f)
 		}
@@ -205,7 +208,7 @@ func (d *slowSubDetector) resolve(en *entry, ts time.Time, query QueryFunc) stri
 	}
 	why := d.now[en.conn-1]
 	if l := d.lost[en.conn-1]; why != "" && l > 0 {
-		why += fmt.Sprintf("; an estimated %d messages lost at the publisher's HWM in all (estimate)", l)
+		why += fmt.Sprintf("; an estimated %d lost at the PUB's HWM in all", l)
 	}
 	return why
 }
