@@ -34,7 +34,7 @@ func init() {
 		Order:    3,
 		Defaults: SlowSubParams{Ratio: 0.2, MinBestRate: 100},
 		New: func(p SlowSubParams) detector {
-			return &slowSubDetector{SlowSubParams: p, lost: map[uint64]int64{}, now: map[uint64]string{}}
+			return &slowSubDetector{SlowSubParams: p, lost: map[uint64]int64{}, now: map[uint64]standing{}}
 		},
 	})
 }
@@ -46,8 +46,15 @@ type slowSubDetector struct {
 	// healthiest member (the most delivered so far) got minus what it got.
 	lost map[uint64]int64
 	// now says, per subscriber connection, where it stands at the latest
-	// evaluation: the resolution of an alert that resolves then.
-	now map[uint64]string
+	// evaluation: the resolution of an alert that resolves then (formatted
+	// only then).
+	now map[uint64]standing
+}
+
+// standing is where a subscriber stood at an evaluation.
+type standing struct {
+	idle       string // the subscriber the publisher sent nothing to, if any
+	rate, best float64
 }
 
 // delivered returns the messages the publisher side of a subscriber's
@@ -166,14 +173,14 @@ func (d *slowSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorStat
 			sub, pub := subSides(m.c)
 			switch {
 			case idle != "":
-				d.now[m.c.ID] = fmt.Sprintf("not compared now: the publisher sent nothing to %s in the last interval (the others drain what they hold)", idle)
+				d.now[m.c.ID] = standing{idle: idle}
 				continue
-			case g[best].rate < d.MinBestRate:
-				d.now[m.c.ID] = fmt.Sprintf("now %.0f msg/s, the best subscriber %.0f msg/s: below min_best_rate %.0f, not compared", m.rate, g[best].rate, d.MinBestRate)
+			}
+			d.now[m.c.ID] = standing{rate: m.rate, best: g[best].rate}
+			if g[best].rate < d.MinBestRate {
 				continue
 			}
 			ratio := m.rate / g[best].rate
-			d.now[m.c.ID] = fmt.Sprintf("now %.0f%% of the best subscriber (threshold %.0f%%)", 100*ratio, 100*d.Ratio)
 			// A subscriber that already has everything the best one got is
 			// idle, not slow (the best may be a slow one catching up).
 			if k == best || ratio >= d.Ratio || m.total >= g[best].total {
@@ -206,8 +213,19 @@ func (d *slowSubDetector) resolve(en *entry, ts time.Time, query QueryFunc) stri
 	if en.conn == 0 {
 		return ""
 	}
-	why := d.now[en.conn-1]
-	if l := d.lost[en.conn-1]; why != "" && l > 0 {
+	st, ok := d.now[en.conn-1]
+	var why string
+	switch {
+	case !ok:
+		return ""
+	case st.idle != "":
+		why = fmt.Sprintf("not compared now: the publisher sent nothing to %s in the last interval (the others drain what they hold)", st.idle)
+	case st.best < d.MinBestRate:
+		why = fmt.Sprintf("now %.0f msg/s, the best subscriber %.0f msg/s: below min_best_rate %.0f, not compared", st.rate, st.best, d.MinBestRate)
+	default:
+		why = fmt.Sprintf("now %.0f%% of the best subscriber (threshold %.0f%%)", 100*st.rate/st.best, 100*d.Ratio)
+	}
+	if l := d.lost[en.conn-1]; l > 0 {
 		why += fmt.Sprintf("; an estimated %d lost at the PUB's HWM in all", l)
 	}
 	return why

@@ -388,15 +388,21 @@ func (r *Rule) describe(a *Alert, f *finding) {
 	a.Client, a.Server, a.Value = f.client, f.server, f.value
 	a.Sender, a.Receiver, a.SenderSocket, a.ReceiverSocket = f.sender, f.receiver, f.senderSocket, f.receiverSocket
 	a.Group, a.Root = f.group, f.root
-	labels := make(map[string]string, len(f.labels)+len(r.Labels)+6)
+	n := len(f.labels) + len(r.Labels)
+	if f.sender != "" {
+		n += 4
+	}
+	if f.group != "" {
+		n += 2
+	}
+	labels := make(map[string]string, n)
 	for k, v := range f.labels {
 		labels[k] = v
 	}
-	for k, v := range map[string]string{"sender_endpoint": f.sender, "receiver_endpoint": f.receiver, "sender_type": f.senderSocket, "receiver_type": f.receiverSocket} {
-		if v != "" {
-			labels[k] = v
-		}
-	}
+	setLabel(labels, "sender_endpoint", f.sender)
+	setLabel(labels, "receiver_endpoint", f.receiver)
+	setLabel(labels, "sender_type", f.senderSocket)
+	setLabel(labels, "receiver_type", f.receiverSocket)
 	if f.group != "" {
 		labels["group"] = f.group
 		labels["root"] = strconv.FormatBool(f.root)
@@ -426,6 +432,12 @@ func (r *Rule) describe(a *Alert, f *finding) {
 		a.Message = m
 	} else if m, ok := a.Annotations["summary"]; ok {
 		a.Message = m
+	}
+}
+
+func setLabel(labels map[string]string, k, v string) {
+	if v != "" {
+		labels[k] = v
 	}
 }
 
