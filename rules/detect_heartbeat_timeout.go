@@ -67,7 +67,7 @@ func (d *heartbeatDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 			types := [2]string{f.labels["client_type"], f.labels["server_type"]}
 			what := "still open"
 			if c.Closed {
-				what = "then the connection closed (" + c.State.String() + ")"
+				what = "then the " + closedHow(c)
 			}
 			f.evidence = fmt.Sprintf("heartbeat timeout: %d PINGs from %s %s unanswered by %s %s for %s; %s",
 				pings-pongs, types[i], sideEP(c, i), types[1-i], sideEP(c, 1-i), fmtDur(end.Sub(since)), what)

@@ -237,6 +237,9 @@ func (e *Engine) resolution(en *entry, ts time.Time, query QueryFunc) string {
 				continue
 			}
 			if c.Closed {
+				if ago := ts.Sub(c.Last); ago >= time.Second {
+					return closedHow(c) + " " + fmtDur(ago) + " before"
+				}
 				return closedHow(c)
 			}
 			if en.keepSince.IsZero() {
