@@ -18,6 +18,10 @@ type ReconnectParams struct {
 	Window                 time.Duration
 	MinDuration            time.Duration
 	MinRefused, MinRetries int
+	// MaxRate is the attempts per second past which failing connects are
+	// a storm sooner than MinDuration (after a second): a client that
+	// ignores backoff. libzmq retries every 100 ms by default (10/s).
+	MaxRate float64
 }
 
 func (p *ReconnectParams) params() []param {
@@ -26,6 +30,7 @@ func (p *ReconnectParams) params() []param {
 		{"min_duration", "how long connects must keep failing, without one getting through, to be a storm (a late bind is shorter)", &p.MinDuration},
 		{"min_refused", "refused connects (SYN answered by RST) a storm needs at least", &p.MinRefused},
 		{"min_retries", "monitor CONNECT_RETRIED events a storm the wire does not show needs at least", &p.MinRetries},
+		{"max_rate", "failed connects per second that make a storm after 1s already: a client that ignores backoff (libzmq's default retries 10 times a second)", &p.MaxRate},
 	}
 }
 
@@ -35,7 +40,7 @@ func init() {
 		Doc:      "connects to a server endpoint keep failing (refused on the wire, or CONNECT_RETRIED from a socket monitor) for longer than min_duration without one getting through; resolves when a client gets through or stops trying. One alert per server endpoint, wire and monitor evidence merged",
 		Severity: SevWarning,
 		Order:    8,
-		Defaults: ReconnectParams{Window: 10 * time.Second, MinDuration: 5 * time.Second, MinRefused: 2, MinRetries: 3},
+		Defaults: ReconnectParams{Window: 10 * time.Second, MinDuration: 5 * time.Second, MinRefused: 2, MinRetries: 3, MaxRate: 30},
 		New:      func(p ReconnectParams) detector { return &reconnectDetector{p} },
 	})
 }
@@ -136,7 +141,13 @@ func (d *reconnectDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 		failing := !first.IsZero() && last.After(after) && ts.Sub(last) < d.Window
 		span := last.Sub(first)
 		enough := (d.MinRefused > 0 && nRef >= d.MinRefused) || (d.MinRetries > 0 && nRet >= d.MinRetries)
-		if !failing || span < d.MinDuration || !enough {
+		// Wire and monitor see the same attempts: the larger count is theirs.
+		rate := 0.0
+		if span > 0 {
+			rate = float64(max(nRef, nRet)) / span.Seconds()
+		}
+		hammering := d.MaxRate > 0 && span >= time.Second && rate >= d.MaxRate
+		if !failing || (span < d.MinDuration && !hammering) || !enough {
 			// Why there is no storm (now): the resolution of one that was.
 			f.clear = true
 			switch {
@@ -151,9 +162,12 @@ func (d *reconnectDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 			out = append(out, f)
 			continue
 		}
-		f.since, f.value = first.Add(d.MinDuration), float64(max(nRef, nRet))
+		f.since, f.value = first.Add(min(d.MinDuration, span)), float64(max(nRef, nRet))
 		var ev strings.Builder
 		fmt.Fprintf(&ev, "reconnect storm: connects to %s have kept failing for %s", ep, fmtDur(span))
+		if hammering {
+			fmt.Fprintf(&ev, " at %.0f attempts a second (no backoff)", rate)
+		}
 		if nRef > 0 {
 			fmt.Fprintf(&ev, ", %d refused (SYN answered by RST) from %s", nRef, strings.Join(s.clients, ", "))
 		}

@@ -7,26 +7,30 @@ then the queued request is delivered and answered on the next attempt.
                          ZeroMQ start-up order, not a storm;
   rules_reconnect_storm  the REP binds 12 s after: attempts kept failing
                          long past the start-up (reconnect_storm fires, and
-                         resolves once the client gets through).
+                         resolves once the client gets through);
+  rules_reconnect_fast   RECONNECT_IVL 10 ms, the REP binds 2 s after: a
+                         client that retries 100 times a second is a storm
+                         however soon it gets through.
 
 The delay is measured on the capture (the REP binds once the capture shows
 refused attempts spanning it), not by sleeping."""
 from common import *
 
-CASES = {"rules_late_bind": (16440, 26440, 3.0), "rules_reconnect_storm": (16441, 26441, 12.0)}
+CASES = {"rules_late_bind": (16440, 26440, 3.0, 100), "rules_reconnect_storm": (16441, 26441, 12.0, 100),
+         "rules_reconnect_fast": (16442, 26442, 2.0, 10)}
 
 
 def run(case):
-    SP, CP, DELAY = CASES[case]
+    SP, CP, DELAY, IVL = CASES[case]
     out = case_dir(case)
     wait_ports_free([SP, CP])
-    t = Truth(case, "REQ (RECONNECT_IVL 100 ms) connects and sends before anything listens; "
+    t = Truth(case, ("REQ (RECONNECT_IVL %d ms) connects and sends before anything listens; " % IVL) +
               "the REP binds once the capture shows refused attempts spanning %.0f s; the "
               "next attempt delivers the queued request." % DELAY)
     with Capture(os.path.join(out, "capture.pcap"), [SP]) as cap:
         ctx = zctx()
         req = ctx.socket(zmq.REQ)
-        req.setsockopt(zmq.RECONNECT_IVL, 100)
+        req.setsockopt(zmq.RECONNECT_IVL, IVL)
         req.setsockopt(zmq.RCVTIMEO, 10000)
         mon = monitor(ctx, req, "req")
         req.connect(src(CP, SP))
