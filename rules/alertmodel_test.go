@@ -175,6 +175,20 @@ func TestGroupedStall(t *testing.T) {
 	if !strings.Contains(string(b), `"group":"`+root.Group+`","root":true`) {
 		t.Errorf("json %s", b)
 	}
+	// The alerts file and the webhook write the same JSON objects.
+	var lines strings.Builder
+	if err := rules.NewJSONLines(&lines).Send(alerts); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(lines.String()), "\n") {
+		if strings.Contains(l, `,"group":"`+root.Group+`",`) {
+			n++
+		}
+	}
+	if n != 7 {
+		t.Errorf("%d of 7 JSON lines carry the group:\n%s", n, lines.String())
+	}
 	for _, p := range rules.Points("h", alerts) {
 		g, _ := p.Field("group")
 		if g.StringValue() != root.Group {
