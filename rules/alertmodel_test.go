@@ -323,3 +323,29 @@ groups:
 		}
 	}
 }
+
+// TestOneSidedMechanism: a greeting naming a mechanism zspy does not know on
+// one side. libzmq closing on it (no greeting back) is a handshake failure;
+// raw peers that exchange READY and requests anyway agreed, whatever their
+// greetings said: no alert (there was one, "mechanism mismatch").
+func TestOneSidedMechanism(t *testing.T) {
+	tc, err := truth.Load("../e2e/testdata/mech_onesided")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, snap, _ := replayAll(t, tc.CapturePath(), "", rules.New(rules.Builtins()))
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts, want 1: %+v", len(alerts), alerts)
+	}
+	c := tc.Conn("to-libzmq")
+	if a := alerts[0]; a.Rule != "handshake_failure" || a.Client != endpoint(c.Client) || a.Server != endpoint(c.Server) {
+		t.Errorf("alert %s, want handshake_failure of to-libzmq", rules.Line(&a))
+	}
+	// The agreed connection keeps its protocol error: counted, not paged.
+	agreed := endpoint(tc.Conn("agreed").Client)
+	for _, r := range snap.Records {
+		if r.ClientName == agreed && (r.HandshakeError != "mechanism mismatch" || len(r.Errors) == 0) {
+			t.Errorf("agreed: handshake error %q, errors %v", r.HandshakeError, r.Errors)
+		}
+	}
+}

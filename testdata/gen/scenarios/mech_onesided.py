@@ -1,4 +1,4 @@
-"""rules_mech_onesided: a greeting names a mechanism zspy does not know
+"""mech_onesided (written to e2e/testdata, as hostile_wire: raw peers): a greeting names a mechanism zspy does not know
 ("x-custom") on one side only.
 
   * to-libzmq: a raw ZMTP 3.1 client greets "x-custom" to a libzmq REP
@@ -23,16 +23,17 @@ def greeting(mech, as_server):
 
 
 def main():
-    out = case_dir("rules_mech_onesided")
+    out = os.path.join(REPO, "e2e", "testdata", "mech_onesided")
+    if os.environ.get("ZSPY_PCAPS"):
+        out = os.path.join(PCAPS, "mech_onesided")
+    os.makedirs(out, exist_ok=True)
     wait_ports_free([SP, CP, SP2, CP2])
-    t = Truth("rules_mech_onesided", "A raw client greeting the unknown mechanism \"x-custom\" to a "
+    t = Truth("mech_onesided", "A raw client greeting the unknown mechanism \"x-custom\" to a "
               "libzmq NULL REP, which closes after the greetings; and raw \"x-custom\" and \"NULL\" "
               "peers that exchange READY and 3 requests anyway.")
-    # zspy names a mechanism it does not know OTHER; the greetings say
-    # "x-custom" (and "NULL" from the agreed server).
-    a = t.conn("to-libzmq", "REQ", "REP", CP, SP, mechanism="OTHER", client_lib="raw Python ZMTP 3.1 peer")
+    a = t.conn("to-libzmq", "REQ", "REP", CP, SP, mechanism="x-custom", client_lib="raw Python ZMTP 3.1 peer")
     a.set(handshake_error="mechanism mismatch", server_zmtp="3.1", client_zmtp="3.1")
-    b = t.conn("agreed", "REQ", "REP", CP2, SP2, mechanism="OTHER",
+    b = t.conn("agreed", "REQ", "REP", CP2, SP2, mechanism="x-custom",
                client_lib="raw Python ZMTP 3.1 peer", server_lib="raw Python ZMTP 3.1 peer")
     b.c2s.cmds("READY")
     b.s2c.cmds("READY")
