@@ -27,7 +27,7 @@ func (p *HWMParams) params() []param {
 func init() {
 	register(detectorDef[HWMParams]{
 		Name:     "hwm_saturation",
-		Doc:      "a receiver keeps its TCP window at zero (or the sender's in-flight bytes stay at the window) longer than a threshold: the consumer is stalled and the sender is at its high-water mark",
+		Doc:      "a receiver keeps its TCP window at zero (or the sender's in-flight bytes stay at the window) longer than a threshold: the consumer is stalled and the sender is at its high-water mark. Stalls with one cause (one consumer's connections, and the blocked senders' own stalled inputs upstream) are children of one root alert",
 		Severity: SevCritical,
 		Order:    1,
 		Defaults: HWMParams{ZeroWindow: 100 * time.Millisecond, InFlightFull: time.Second},

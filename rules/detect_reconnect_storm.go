@@ -37,7 +37,7 @@ func (p *ReconnectParams) params() []param {
 func init() {
 	register(detectorDef[ReconnectParams]{
 		Name:     "reconnect_storm",
-		Doc:      "connects to a server endpoint keep failing (refused on the wire, or CONNECT_RETRIED from a socket monitor) for longer than min_duration without one getting through; resolves when a client gets through or stops trying. One alert per server endpoint, wire and monitor evidence merged",
+		Doc:      "connects to a server endpoint keep failing (refused on the wire, or CONNECT_RETRIED from a socket monitor) for longer than min_duration without one getting through (or faster than max_rate a second, ignoring backoff, for a second); resolves when a client gets through or stops trying. One alert per server endpoint, wire and monitor evidence merged",
 		Severity: SevWarning,
 		Order:    8,
 		Defaults: ReconnectParams{Window: 10 * time.Second, MinDuration: 5 * time.Second, MinRefused: 2, MinRetries: 3, MaxRate: 30},
