@@ -69,7 +69,7 @@ var expected = map[string][]want{
 	// Retrying 100 times a second (RECONNECT_IVL 10 ms) is a storm after a
 	// second, however soon the client gets through.
 	"rules_reconnect_fast": {{rule: "reconnect_storm", conn: "refused-1"}},
-	"rules_slow_drain":    {{rule: "slow_subscriber", conn: "sub-slow"}, {rule: "hwm_saturation", conn: "sub-slow", optional: true}},
+	"rules_slow_drain":     {{rule: "slow_subscriber", conn: "sub-slow"}, {rule: "hwm_saturation", conn: "sub-slow", optional: true}},
 	// Six stalled connections under one root (TestGroupedStall).
 	"rules_pipeline_stall": {{rule: "hwm_saturation", conn: "*"}},
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zspy/zspy/zmtp"
@@ -75,4 +76,17 @@ func (d *heartbeatDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 		}
 	}
 	return out
+}
+
+// resolve says how the heartbeats stand now.
+func (d *heartbeatDetector) resolve(en *entry, ts time.Time, query QueryFunc) string {
+	c := en.record(ts, query)
+	if c == nil || c.Closed {
+		return ""
+	}
+	i := 0
+	if strings.HasSuffix(en.key, "/1") {
+		i = 1
+	}
+	return fmt.Sprintf("PONGs answer again: %d PING(s) unanswered now, the last PONG %s before", c.Dirs[i].Pings-min(c.Dirs[i].Pings, c.Dirs[1-i].Pongs), fmtDur(ts.Sub(c.Dirs[1-i].LastPong)))
 }

@@ -163,6 +163,9 @@ func TestHeartbeatTimeout(t *testing.T) {
 	if ch[0].Value != 7 || !strings.Contains(ch[0].Message, "7 PINGs from DEALER 127.0.0.1:40001 unanswered by ROUTER 127.0.0.1:5555 for 1.5s") {
 		t.Errorf("alert %+v", ch[0])
 	}
+	if r := ch[1].Resolution; r != "PONGs answer again: 0 PING(s) unanswered now, the last PONG 0s before" {
+		t.Errorf("resolution %q", r)
+	}
 	// One PING in flight when a connection closes is no timeout.
 	c2 := conn(2, 40002, zmtp.DEALER, zmtp.ROUTER)
 	c2.Dirs[0].Pings, c2.Dirs[1].Pongs, c2.Dirs[1].LastPong = 6, 5, t0
@@ -265,6 +268,9 @@ func TestMonitorRules(t *testing.T) {
 	})
 	if ch[0].Server != "127.0.0.1:5555" || !strings.Contains(ch[0].Message, "850 messages queued outbound (towards the peer), 85% of the high-water mark 1000") {
 		t.Errorf("pipes alert %+v", ch[0])
+	}
+	if r := ch[2].Resolution; r != "queue now 10 messages (threshold 800: 80% of the high-water mark 1000)" {
+		t.Errorf("pipes resolution %q", r)
 	}
 	if ch[1].Server != "127.0.0.1:7000" || ch[1].Client != "127.0.0.1:40100" || !strings.Contains(ch[1].Message, "HANDSHAKE_FAILED_AUTH ZAP status 400 (authentication failure)") {
 		t.Errorf("handshake alert %+v", ch[1])
