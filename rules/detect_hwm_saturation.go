@@ -162,8 +162,9 @@ type stallGroup struct {
 // one of them that stalled later (the workers' PULLs, which stop reading
 // while their PUSHes wait, and the ventilator behind them). Hosts stand for
 // processes here (the wire knows no more); the root's message says so. A
-// group of one connection stays a plain alert. The root's finding is added
-// to out; its children keep their own alerts, labelled with the group.
+// group of one connection stays a plain alert. The root's finding is
+// put before out; its children keep their own alerts, labelled with the
+// group.
 func group(out []*finding) []*finding {
 	if len(out) < 2 {
 		return out
@@ -183,6 +184,7 @@ func group(out []*finding) []*finding {
 		g.members = append(g.members, f)
 	}
 	sort.SliceStable(groups, func(i, j int) bool { return groups[i].since.Before(groups[j].since) })
+	var roots []*finding
 	for k, g := range groups {
 		g.root = g
 		for _, a := range groups[:k] {
@@ -257,9 +259,11 @@ func group(out []*finding) []*finding {
 		for _, m := range upstream {
 			m.group = id
 		}
-		out = append(out, root)
+		roots = append(roots, root)
 	}
-	return out
+	// Roots first: a change batch (the console, the webhook) and the report
+	// list the cause before the connections that suffer from it.
+	return append(roots, out...)
 }
 
 // resolve says how a stall ended: the window open again (with what is in
