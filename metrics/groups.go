@@ -81,11 +81,14 @@ type subAgg struct {
 	subscriptions, delivered uint64
 	hasRatio                 bool
 	ratio, best              float64
+	hasLost                  bool
+	lostEst                  uint64
 }
 
 func (g *subAgg) reset() {
 	g.conns, g.subscriptions, g.delivered = 0, 0, 0
 	g.hasRatio, g.ratio, g.best = false, 0, 0
+	g.hasLost, g.lostEst = false, 0
 }
 
 // topicAgg is one zspy_topic series.

@@ -8,6 +8,7 @@ package metrics
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -138,6 +139,12 @@ type series struct {
 	client, server string      // ip:port
 	clientHost     string      // ip
 	groups         [2]*connAgg // the zspy_connection series it added to last, per direction
+	// sampled is true once the connection was sampled at an interval's end.
+	sampled bool
+	// lostEst estimates the messages a subscriber lost at its publisher's
+	// HWM (see fan.ref); hasLost once it has one.
+	lostEst int64
+	hasLost bool
 }
 
 // point appends a point to c.pts, reusing the tag and field slices of the
@@ -261,15 +268,36 @@ func (c *Collector) Sample(end time.Time, snap *tracker.Snapshot) []store.Point 
 	return c.pts
 }
 
+// fan is a publisher's subscribers with the same subscriptions in one
+// interval: they should all receive the same messages.
 type fan struct {
 	best float64
+	// idle is set when the publisher sent nothing to one of them in the
+	// interval (no message, no byte waiting for its window): it was not
+	// publishing, whatever the others drained, and they are not compared.
+	idle bool
+	// ref is the member with the most messages delivered so far, the
+	// reference of the others' loss estimates, and refDelta what it got in
+	// the interval.
+	ref      *series
+	refDelta uint64
+	refKnown bool
 }
 
-// subConn is one SUB connection's part in this interval, for rate_ratio.
+// subConn is one SUB connection's part in this interval, for rate_ratio
+// and lost_estimate.
 type subConn struct {
-	g    *subAgg
-	rate float64
-	fan  *fan
+	g     *subAgg
+	rate  float64
+	fan   *fan
+	sr    *series
+	delta uint64
+	// known is true when the connection was sampled at the last interval
+	// too (its delta covers the whole interval). The loss estimate compares
+	// two connections' deltas only when both were, or both are new: a
+	// subscriber that joined late is not short of what was published
+	// before it came.
+	known bool
 }
 
 // sampleConn adds one connection's interval, ending at end, to its series.
@@ -374,16 +402,28 @@ func (c *Collector) sampleConn(sr *series, end time.Time) {
 		// to the same topics: those should receive the same messages.
 		subs := slices.Clone(conn.Subscriptions)
 		slices.Sort(subs)
-		fk := pubEP + "|" + strings.Join(subs, "\x00")
+		fk := pubEP + "|" + strconv.Itoa(len(subs)) + "|" + strings.Join(subs, "\x00")
 		f := c.fans[fk]
 		if f == nil {
 			f = &fan{}
 			c.fans[fk] = f
 		}
+		if len(subs) == 0 {
+			// It asked for nothing: it is compared with no one (the
+			// record's NoSubscription and pub_no_subscribers say it).
+			f.idle = true
+		}
 		if rate > f.best {
 			f.best = rate
 		}
-		c.subConns = append(c.subConns, subConn{g: g, rate: rate, fan: f})
+		t := &conn.TCP[pub]
+		if delivered == 0 && t.ZeroSince.IsZero() && t.InFlight() == 0 && t.ZeroWindowTime == p.tcp[pub].ZeroWindowTime {
+			f.idle = true
+		}
+		if total := conn.Dirs[pub].Messages; f.ref == nil || total > f.ref.rec.Dirs[int(f.ref.rec.Subscriber.Other())].Messages {
+			f.ref, f.refDelta, f.refKnown = sr, delivered, sr.sampled
+		}
+		c.subConns = append(c.subConns, subConn{g: g, rate: rate, fan: f, sr: sr, delta: delivered, known: sr.sampled})
 		for _, topic := range slices.Sorted(maps.Keys(conn.TopicDelivered)) {
 			n := conn.TopicDelivered[topic]
 			if p.topics == nil {
@@ -400,6 +440,7 @@ func (c *Collector) sampleConn(sr *series, end time.Time) {
 	}
 	p.dirs = conn.Dirs
 	p.tcp = conn.TCP
+	sr.sampled = true
 }
 
 // endpointTag returns the endpoint tag of a server: itself, or OtherClients
@@ -501,6 +542,17 @@ func (c *Collector) emit(end time.Time, secs float64) {
 		lp.AddField(fieldRepliesTotal.Int(int64(g.repliesTotal)))
 	}
 	for _, sc := range c.subConns {
+		if sc.fan.ref != sc.sr && sc.known == sc.fan.refKnown {
+			sc.sr.lostEst += int64(sc.fan.refDelta) - int64(sc.delta)
+			sc.sr.hasLost = true
+		}
+		if sc.sr.hasLost {
+			sc.g.hasLost = true
+			sc.g.lostEst += uint64(max(sc.sr.lostEst, 0))
+		}
+		if sc.fan.idle {
+			continue // the publisher was not sending to all of them
+		}
 		ratio := 1.0
 		if sc.fan.best > 0 {
 			ratio = sc.rate / sc.fan.best
@@ -517,8 +569,13 @@ func (c *Collector) emit(end time.Time, secs float64) {
 		sp.AddField(fieldSubscriptions.Int(int64(g.subscriptions)))
 		sp.AddField(fieldDelivered.Int(int64(g.delivered)))
 		sp.AddField(fieldDeliveredRate.Float(float64(g.delivered) / secs))
-		sp.AddField(fieldBestRate.Float(g.best))
-		sp.AddField(fieldRateRatio.Float(g.ratio))
+		if g.hasRatio {
+			sp.AddField(fieldBestRate.Float(g.best))
+			sp.AddField(fieldRateRatio.Float(g.ratio))
+		}
+		if g.hasLost {
+			sp.AddField(fieldLostEstimate.Int(int64(g.lostEst)))
+		}
 	}
 	for _, g := range gs.topicOrder {
 		tp := c.point(MeasTopic, end)

@@ -356,15 +356,16 @@ var (
 	fieldSubscriptions = &Field{"subscriptions", store.KindInt, "topics subscribed now, summed over the connections"}
 	fieldDelivered     = &Field{"delivered", store.KindInt, "messages delivered this interval"}
 	fieldDeliveredRate = &Field{"delivered_rate", store.KindFloat, "messages delivered per second"}
-	fieldBestRate      = &Field{"best_rate", store.KindFloat, "the best per-connection delivered rate among the publisher's subscribers with the same subscriptions as the slowest connection of the series"}
-	fieldRateRatio     = &Field{"rate_ratio", store.KindFloat, "the slowest connection's delivered rate / best_rate: a slow subscriber falls below 1"}
+	fieldBestRate      = &Field{"best_rate", store.KindFloat, "the best per-connection delivered rate among the publisher's subscribers with the same subscriptions as the slowest connection of the series (only over an interval in which the publisher sent to all of them)"}
+	fieldRateRatio     = &Field{"rate_ratio", store.KindFloat, "the slowest connection's delivered rate / best_rate: a slow subscriber falls below 1. Only over an interval in which the publisher sent to every subscriber compared (a message or bytes waiting for its window): once it stops, a slow subscriber draining its backlog is not the best, nor is a caught-up one slow"}
+	fieldLostEstimate  = &Field{"lost_estimate", store.KindInt, "an estimate, summed over the connections, of the messages lost at the publisher's HWM: what the subscriber with the most messages of the same publisher and subscriptions got beyond each one since both were seen, messages still queued for it included (only with such a subscriber)"}
 )
 
 // Subscriber is one point per SUB/XSUB series per interval.
 var Subscriber = Measurement{
 	Name: MeasSubscriber, Per: "server and client host with SUB/XSUB connections, per interval", Interval: true,
 	Tags:   []*Tag{tagHost, tagServer, tagClientHost, tagPubSide},
-	Fields: []*Field{fieldConns, fieldSubscriptions, fieldDelivered, fieldDeliveredRate, fieldBestRate, fieldRateRatio},
+	Fields: []*Field{fieldConns, fieldSubscriptions, fieldDelivered, fieldDeliveredRate, fieldBestRate, fieldRateRatio, fieldLostEstimate},
 }
 
 // zspy_topic
@@ -462,5 +463,10 @@ var Alerts = Measurement{
 		{"value", store.KindFloat, "the evidence as a number"},
 		{"message", store.KindString, "what the rule saw"},
 		{"client", store.KindString, "the connecting side, `ip:port`, when the alert is of one connection"},
+		{"resolution", store.KindString, "why it resolved, with the value then (resolved and inactive changes)"},
+		{"group", store.KindString, "the root cause the alert belongs to, when it has one (the root's alert and its children share it)"},
+		{"root", store.KindBool, "the alert is its group's root (the cause), not a child (a connection that suffers from it)"},
+		{"sender", store.KindString, "the sending end of the message flow the alert is about, `ip:port`"},
+		{"receiver", store.KindString, "the receiving end of the message flow the alert is about, `ip:port`"},
 	},
 }

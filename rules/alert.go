@@ -62,14 +62,33 @@ type Alert struct {
 	Rule     string
 	Severity Severity
 	State    State
-	// Client and Server are endpoints ("ip:port") as the report prints them;
+	// Client and Server are endpoints ("ip:port") as the report prints them,
+	// in the connection's roles (the client connected, the server bound);
 	// an empty Client ties the alert to every connection of Server.
 	Client string
 	Server string
+	// Sender and Receiver are the endpoints of the message flow the alert
+	// is about (the PUSH and the PULL, the PUB and the SUB, the REQ and the
+	// REP), with their socket types; empty when the alert is about no one
+	// flow (a failed handshake, a refused connect). Either may be the client
+	// or the server: a sink PULL binds, a worker's PULL connects.
+	Sender, Receiver             string
+	SenderSocket, ReceiverSocket string
+	// Group names the root cause an alert belongs to (see Root), empty when
+	// it stands alone. Alerts of one group share it: the root alert (Root
+	// true) says what failed, its children (Root false) are the connections
+	// that suffer from it. Labels carry both ("group", "root") so that an
+	// Alertmanager can group by the one and inhibit children by the other.
+	Group string
+	Root  bool
 	// Labels are the series' tags and the rule's labels.
 	Labels map[string]string
 	// Message is the rendered annotation: what the rule saw.
 	Message string
+	// Resolution says why a resolved alert resolved, with the value at the
+	// time ("now 85% of the best subscriber (threshold 20%)", "connection
+	// closed (RST)"); empty until it resolves.
+	Resolution string
 	// Annotations are all rendered annotations (message included).
 	Annotations map[string]string
 	// Value is the evidence as a number (the expression's field, or the
@@ -115,17 +134,24 @@ func cloneMap(m map[string]string) map[string]string {
 // ReportAlert is an alert as the replay JSON report prints it (the `alerts`
 // array): times are RFC 3339 packet times, null when not reached.
 type ReportAlert struct {
-	Rule       string            `json:"rule"`
-	Severity   Severity          `json:"severity"`
-	State      State             `json:"state"`
-	Client     string            `json:"client"`
-	Server     string            `json:"server"`
-	PendingAt  *time.Time        `json:"pending_at"`
-	FiredAt    *time.Time        `json:"fired_at"`
-	ResolvedAt *time.Time        `json:"resolved_at"`
-	Value      float64           `json:"value"`
-	Message    string            `json:"message"`
-	Labels     map[string]string `json:"labels,omitempty"`
+	Rule           string            `json:"rule"`
+	Severity       Severity          `json:"severity"`
+	State          State             `json:"state"`
+	Client         string            `json:"client"`
+	Server         string            `json:"server"`
+	Sender         string            `json:"sender,omitempty"`
+	SenderSocket   string            `json:"sender_socket,omitempty"`
+	Receiver       string            `json:"receiver,omitempty"`
+	ReceiverSocket string            `json:"receiver_socket,omitempty"`
+	Group          string            `json:"group,omitempty"`
+	Root           bool              `json:"root,omitempty"`
+	PendingAt      *time.Time        `json:"pending_at"`
+	FiredAt        *time.Time        `json:"fired_at"`
+	ResolvedAt     *time.Time        `json:"resolved_at"`
+	Value          float64           `json:"value"`
+	Message        string            `json:"message"`
+	Resolution     string            `json:"resolution,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -140,8 +166,10 @@ func timePtr(t time.Time) *time.Time {
 func (a *Alert) Report() ReportAlert {
 	return ReportAlert{
 		Rule: a.Rule, Severity: a.Severity, State: a.State, Client: a.Client, Server: a.Server,
+		Sender: a.Sender, SenderSocket: a.SenderSocket, Receiver: a.Receiver, ReceiverSocket: a.ReceiverSocket,
+		Group: a.Group, Root: a.Root,
 		PendingAt: timePtr(a.PendingAt), FiredAt: timePtr(a.FiredAt), ResolvedAt: timePtr(a.ResolvedAt),
-		Value: a.Value, Message: a.Message, Labels: cloneMap(a.Labels),
+		Value: a.Value, Message: a.Message, Resolution: a.Resolution, Labels: cloneMap(a.Labels),
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
 
@@ -20,7 +21,7 @@ func (p *HandshakeParams) params() []param { return []param{{"hold", holdDoc, &p
 func init() {
 	register(detectorDef[HandshakeParams]{
 		Name:     "handshake_failure",
-		Doc:      "a ZMTP handshake failed: mechanism mismatch, an ERROR command (authentication failure), a close during the handshake, or a monitor's HANDSHAKE_FAILED_* event",
+		Doc:      "a ZMTP handshake failed: mechanism mismatch, an ERROR command (authentication failure), a close during the handshake, or a monitor's HANDSHAKE_FAILED_* event; one alert per connection, the wire's and the monitors' evidence merged",
 		Severity: SevCritical,
 		Order:    6,
 		Defaults: HandshakeParams{Hold: defaultHold},
@@ -30,52 +31,132 @@ func init() {
 
 type handshakeDetector struct{ HandshakeParams }
 
+// monitorFailed reports whether a note is a HANDSHAKE_FAILED_* event.
+func monitorFailed(n *tracker.MonitorNote) bool {
+	return n.Event == evFailedAuth || n.Event == evFailedProtocol || n.Event == evFailedNoDetail
+}
+
+// agreedAnyway reports whether a mechanism mismatch is one zspy sees but the
+// peers did not: both sent READY (or their handshake's last command), so
+// they agreed whatever their greetings named (a mechanism zspy does not know
+// on one side). libzmq itself never completes such a handshake.
+func agreedAnyway(c *tracker.Record) bool {
+	return c.HandshakeError == "mechanism mismatch" && c.HandshakeDone[0] && c.HandshakeDone[1]
+}
+
 func (d *handshakeDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
-	wire := map[string]bool{}
+	// merged holds the monitor events the tracker attached to a
+	// connection: they are that connection's alert's evidence, not alerts
+	// of their own.
+	merged := map[string]bool{}
 	for _, c := range query(ts, Query{}).Records {
-		if c.Detection != zmtp.IsZMTP || closedTooLong(c, ts, d.Hold) {
+		if c.Detection != zmtp.IsZMTP && len(c.MonitorNotes) == 0 {
+			continue
+		}
+		var notes []string
+		for i := range c.MonitorNotes {
+			n := &c.MonitorNotes[i]
+			if !monitorFailed(n) {
+				continue
+			}
+			merged[n.Source+"|"+n.Event+"|"+n.Time.String()] = true
+			s := fmt.Sprintf("socket monitor of %s: %s %s", orDash(n.Source), n.Event, n.Detail)
+			if n.Uncertain {
+				s += " (uncertain: it may be another connection's)"
+			}
+			if !contains(notes, s) {
+				notes = append(notes, s)
+			}
+		}
+		if closedTooLong(c, ts, d.Hold) {
 			continue
 		}
 		reason := c.HandshakeError
 		if reason == "" && len(c.ErrorReasons) > 0 {
 			reason = "ERROR " + c.ErrorReasons[0]
 		}
-		if reason == "" {
+		if strings.HasPrefix(reason, "monitor: ") {
+			reason = "" // the notes say it, with their source
+		}
+		if agreedAnyway(c) {
+			// Counted as a protocol error of the connection, not a failure.
 			continue
 		}
-		wire[clientName(c)+" "+serverName(c)] = true
+		if reason == "" && len(notes) == 0 {
+			continue
+		}
 		f := connFinding(c, "")
 		f.since = c.Last
 		f.labels["mechanism"] = c.Mechanism.String()
-		ev := fmt.Sprintf("handshake failed between %s and %s (%s): %s",
-			peerName(f.labels["client_type"], "client", clientName(c)), peerName(f.labels["server_type"], "server", serverName(c)), orDash(c.Mechanism.String()), reason)
-		if code, err := strconv.ParseUint(strings.TrimPrefix(reason, "ERROR "), 10, 16); err == nil && strings.HasPrefix(reason, "ERROR ") {
-			if t := monitor.ZAPStatusText(code); t != "" {
-				ev += " (ZAP: " + t + ")"
+		var ev strings.Builder
+		fmt.Fprintf(&ev, "handshake failed between %s and %s (%s)",
+			peerName(f.labels["client_type"], "client", clientName(c)), peerName(f.labels["server_type"], "server", serverName(c)), orDash(c.Mechanism.String()))
+		if reason != "" {
+			ev.WriteString(": " + reason)
+			if code, err := strconv.ParseUint(strings.TrimPrefix(reason, "ERROR "), 10, 16); err == nil && strings.HasPrefix(reason, "ERROR ") {
+				if t := monitor.ZAPStatusText(code); t != "" {
+					ev.WriteString(" (ZAP: " + t + ")")
+				}
+				f.value = float64(code)
 			}
-			f.value = float64(code)
 		}
 		if c.PlainUsername != "" {
-			ev += fmt.Sprintf("; PLAIN user %q", c.PlainUsername)
+			fmt.Fprintf(&ev, "; PLAIN user %q", c.PlainUsername)
 		}
-		f.evidence = ev
+		if len(notes) > 0 {
+			ev.WriteString("; " + strings.Join(notes, "; "))
+			f.labels["source"] = "wire+monitor"
+			if reason == "" {
+				f.labels["source"] = "monitor"
+			}
+		}
+		f.evidence = ev.String()
 		out = append(out, f)
 	}
-	{
-		for _, h := range mon.failures {
-			if ts.Sub(h.time) >= d.Hold {
-				continue
-			}
-			client, server := orderEndpoints(stripEndpoint(h.endpoint), stripEndpoint(h.remote))
-			if wire[client+" "+server] {
-				continue // the wire already tells
-			}
-			f := &finding{key: "monitor|" + h.source + "|" + h.endpoint + "|" + h.remote, client: client, server: server, since: h.time,
-				labels: map[string]string{"source": h.source, "event": h.event}}
-			f.evidence = fmt.Sprintf("handshake failed (socket monitor of %s): %s %s", orDash(h.source), h.event, h.detail)
-			out = append(out, f)
+	// Monitor failures no captured connection holds (the capture missed
+	// it, or a v1 event the tracker could not place): one alert per server
+	// endpoint and event, whichever sockets (client and server) said it.
+	type acc struct {
+		f       *finding
+		sources []string
+		detail  string
+	}
+	var order []string
+	byKey := map[string]*acc{}
+	for _, h := range mon.failures {
+		if ts.Sub(h.time) >= d.Hold || merged[h.source+"|"+h.event+"|"+h.time.String()] {
+			continue
 		}
+		// A v1 event names one endpoint: for a connecting socket the one it
+		// connected to, for a listening one the one it bound; the server's
+		// either way. A v2 event names both; the one that listens is the
+		// endpoint the other side's ephemeral port connected to.
+		server, client := stripEndpoint(h.endpoint), ""
+		if h.remote != "" {
+			client, server = orderEndpoints(stripEndpoint(h.endpoint), stripEndpoint(h.remote))
+		}
+		k := server + "|" + client + "|" + h.event
+		a := byKey[k]
+		if a == nil {
+			a = &acc{f: &finding{key: "monitor|" + k, client: client, server: server, since: h.time,
+				labels: map[string]string{"event": h.event, "source": "monitor"}}, detail: h.detail}
+			byKey[k] = a
+			order = append(order, k)
+		}
+		if !contains(a.sources, h.source) {
+			a.sources = append(a.sources, h.source)
+		}
+	}
+	for _, k := range order {
+		a := byKey[k]
+		srcs := make([]string, len(a.sources))
+		for i, s := range a.sources {
+			srcs[i] = orDash(s)
+		}
+		a.f.evidence = fmt.Sprintf("handshake failed with server %s (socket monitor of %s; no captured connection holds it): %s %s",
+			a.f.server, strings.Join(srcs, " and "), a.f.labels["event"], a.detail)
+		out = append(out, a.f)
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zspy/zspy/zmtp"
@@ -67,7 +68,7 @@ func (d *heartbeatDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 			types := [2]string{f.labels["client_type"], f.labels["server_type"]}
 			what := "still open"
 			if c.Closed {
-				what = "then the connection closed (" + c.State.String() + ")"
+				what = "then the " + closedHow(c)
 			}
 			f.evidence = fmt.Sprintf("heartbeat timeout: %d PINGs from %s %s unanswered by %s %s for %s; %s",
 				pings-pongs, types[i], sideEP(c, i), types[1-i], sideEP(c, 1-i), fmtDur(end.Sub(since)), what)
@@ -75,4 +76,17 @@ func (d *heartbeatDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 		}
 	}
 	return out
+}
+
+// resolve says how the heartbeats stand now.
+func (d *heartbeatDetector) resolve(en *entry, ts time.Time, query QueryFunc) string {
+	c := en.record(ts, query)
+	if c == nil || c.Closed {
+		return ""
+	}
+	i := 0
+	if strings.HasSuffix(en.key, "/1") {
+		i = 1
+	}
+	return fmt.Sprintf("PONGs answer again: %d PING(s) unanswered now, the last PONG %s before", c.Dirs[i].Pings-min(c.Dirs[i].Pings, c.Dirs[1-i].Pongs), fmtDur(ts.Sub(c.Dirs[1-i].LastPong)))
 }

@@ -2,7 +2,9 @@ package rules
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zspy/zspy/zmtp"
@@ -25,7 +27,7 @@ func (p *HWMParams) params() []param {
 func init() {
 	register(detectorDef[HWMParams]{
 		Name:     "hwm_saturation",
-		Doc:      "a receiver keeps its TCP window at zero (or the sender's in-flight bytes stay at the window) longer than a threshold: the consumer is stalled and the sender is at its high-water mark",
+		Doc:      "a receiver keeps its TCP window at zero (or the sender's in-flight bytes stay at the window) longer than a threshold: the consumer is stalled and the sender is at its high-water mark. Stalls with one cause (one consumer's connections, and the blocked senders' own stalled inputs upstream) are children of one root alert",
 		Severity: SevCritical,
 		Order:    1,
 		Defaults: HWMParams{ZeroWindow: 100 * time.Millisecond, InFlightFull: time.Second},
@@ -116,12 +118,14 @@ func (d *hwmDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) [
 			f.labels["sender_type"] = sockName(snd)
 			f.evidence = fmt.Sprintf("stalled consumer: %s %s %s; its sender %s %s %s at its high-water mark",
 				sockName(rcv), sideEP(c, 1-i), how, sockName(snd), sideEP(c, i), atHWM(snd))
+			f.flow(c, i)
 			out = append(out, f)
 		}
 		if fs != nil && fs[0].IsZero() && fs[1].IsZero() {
 			delete(d.fullSince, c.ID)
 		}
 	}
+	out = group(out)
 	// Forget connections that left the snapshot while full.
 	if len(d.fullSince) > 0 {
 		cur := byID{recs: recs}
@@ -132,4 +136,176 @@ func (d *hwmDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) [
 		}
 	}
 	return out
+}
+
+// host returns the address of an "ip:port" endpoint.
+func host(ep string) string {
+	if i := strings.LastIndexByte(ep, ':'); i >= 0 {
+		return ep[:i]
+	}
+	return ep
+}
+
+// stallGroup is the stalls of one consumer endpoint.
+type stallGroup struct {
+	consumer, consumerType string
+	since                  time.Time
+	members                []*finding
+	// root is the group this one is blocked behind (itself for a root).
+	root *stallGroup
+}
+
+// group puts stalls that one consumer caused under one root alert, the
+// Alertmanager idea of grouping and inhibition: every stalled connection of
+// one consumer endpoint (a sink PULL and its workers) belongs to it, and so
+// do the stalls upstream of its blocked senders: a consumer on the host of
+// one of them that stalled later (the workers' PULLs, which stop reading
+// while their PUSHes wait, and the ventilator behind them). Hosts stand for
+// processes here (the wire knows no more); the root's message says so. A
+// group of one connection stays a plain alert. The root's finding is
+// put before out; its children keep their own alerts, labelled with the
+// group.
+func group(out []*finding) []*finding {
+	if len(out) < 2 {
+		return out
+	}
+	byConsumer := map[string]*stallGroup{}
+	var groups []*stallGroup
+	for _, f := range out {
+		g := byConsumer[f.receiver]
+		if g == nil {
+			g = &stallGroup{consumer: f.receiver, consumerType: f.receiverSocket, since: f.since}
+			byConsumer[f.receiver] = g
+			groups = append(groups, g)
+		}
+		if f.since.Before(g.since) {
+			g.since = f.since
+		}
+		g.members = append(g.members, f)
+	}
+	sort.SliceStable(groups, func(i, j int) bool { return groups[i].since.Before(groups[j].since) })
+	var roots []*finding
+	for k, g := range groups {
+		g.root = g
+		for _, a := range groups[:k] {
+			if a.since.After(g.since) {
+				continue
+			}
+			blocked := false
+			for _, m := range a.members {
+				// Only a sender that blocks at its HWM stops its own
+				// process from reading upstream; a PUB or ROUTER drops.
+				if blocksAtHWM(m.senderSocket) && host(m.sender) == host(g.consumer) {
+					blocked = true
+					break
+				}
+			}
+			if blocked {
+				g.root = a.root
+				break
+			}
+		}
+	}
+	for _, r := range groups {
+		if r.root != r {
+			continue
+		}
+		var direct, upstream []*finding
+		var upSenders []string
+		direct = r.members
+		for _, g := range groups {
+			if g != r && g.root == r {
+				upstream = append(upstream, g.members...)
+				for _, m := range g.members {
+					if !contains(upSenders, m.senderSocket+" "+m.sender) {
+						upSenders = append(upSenders, m.senderSocket+" "+m.sender)
+					}
+				}
+			}
+		}
+		if len(direct)+len(upstream) < 2 {
+			continue
+		}
+		id := "stalled " + r.consumerType + " " + r.consumer
+		var senders []string
+		for _, m := range direct {
+			if !contains(senders, m.senderSocket+" "+m.sender) {
+				senders = append(senders, m.senderSocket+" "+m.sender)
+			}
+		}
+		var ev strings.Builder
+		fmt.Fprintf(&ev, "%s %s stopped reading; %s blocked behind it (%s)", r.consumerType, r.consumer,
+			are(len(senders), "sender"), strings.Join(senders, ", "))
+		if len(upstream) > 0 {
+			fmt.Fprintf(&ev, ", and %s upstream of them (%s: its consumers stalled later, on those senders' hosts)",
+				are(len(upSenders), "more"), strings.Join(upSenders, ", "))
+		}
+		fmt.Fprintf(&ev, ": %d stalled connections, one cause", len(direct)+len(upstream))
+		root := &finding{key: "root|" + r.consumer, since: r.since, value: float64(len(direct) + len(upstream)),
+			receiver: r.consumer, receiverSocket: r.consumerType, group: id, root: true,
+			labels: map[string]string{"consumer": r.consumer, "consumer_type": r.consumerType}}
+		// The root names the consumer in its connections' roles: the
+		// server when it bound, else its one connection.
+		m := direct[0]
+		if m.server == r.consumer {
+			root.server = r.consumer
+		} else {
+			root.client, root.server = m.client, m.server
+		}
+		root.evidence = ev.String()
+		for _, m := range direct {
+			m.group = id
+		}
+		for _, m := range upstream {
+			m.group = id
+		}
+		roots = append(roots, root)
+	}
+	// Roots first: a change batch (the console, the webhook) and the report
+	// list the cause before the connections that suffer from it.
+	return append(roots, out...)
+}
+
+// resolve says how a stall ended: the window open again (with what is in
+// flight now), or, for a root, no stalled connection left.
+func (d *hwmDetector) resolve(en *entry, ts time.Time, query QueryFunc) string {
+	a := en.alert
+	if a.Root {
+		return fmt.Sprintf("%s %s reads again: none of its group's connections is stalled", a.ReceiverSocket, a.Receiver)
+	}
+	c := en.record(ts, query)
+	if c == nil || c.Closed {
+		return ""
+	}
+	i := 0
+	if a.Labels["dir"] == "s2c" {
+		i = 1
+	}
+	t := &c.TCP[i]
+	return fmt.Sprintf("%s %s reads again: TCP window %d bytes, %d in flight (zero-window threshold %s)",
+		a.ReceiverSocket, a.Receiver, t.Window, t.InFlight(), d.ZeroWindow)
+}
+
+// are says "1 sender is" or "3 senders are".
+func are(n int, what string) string {
+	if what == "more" {
+		if n == 1 {
+			return "1 more is"
+		}
+		return itoa(int64(n)) + " more are"
+	}
+	if n == 1 {
+		return "1 " + what + " is"
+	}
+	return itoa(int64(n)) + " " + what + "s are"
+}
+
+// blocksAtHWM reports whether a sender of the named socket type blocks at
+// its high-water mark (rather than dropping).
+func blocksAtHWM(typ string) bool {
+	switch typ {
+	case "PUSH", "DEALER", "REQ", "PAIR", "CLIENT", "SCATTER", "CHANNEL", "PEER":
+		return true
+	}
+	return false
 }

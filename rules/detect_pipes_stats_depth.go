@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -25,11 +26,16 @@ func init() {
 		Severity: SevWarning,
 		Order:    2,
 		Defaults: PipesParams{HWM: 1000, Fraction: 0.8},
-		New:      func(p PipesParams) detector { return &pipesDetector{p} },
+		New:      func(p PipesParams) detector { return &pipesDetector{PipesParams: p, depth: map[string]uint64{}} },
 	})
 }
 
-type pipesDetector struct{ PipesParams }
+type pipesDetector struct {
+	PipesParams
+	// depth holds each pipe's deepest queue at the latest evaluation: the
+	// resolution of an alert that resolves then.
+	depth map[string]uint64
+}
 
 func (d *pipesDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	if d.HWM <= 0 {
@@ -43,6 +49,7 @@ func (d *pipesDetector) detect(ts time.Time, query QueryFunc, mon *monitorState)
 			depth, which = p.inbound, "inbound (received, not yet read)"
 		}
 		if float64(depth) < limit {
+			d.depth[p.source+"|"+p.endpoint+"|"+p.remote] = depth
 			continue
 		}
 		client, server := orderEndpoints(stripEndpoint(p.endpoint), stripEndpoint(p.remote))
@@ -53,4 +60,13 @@ func (d *pipesDetector) detect(ts time.Time, query QueryFunc, mon *monitorState)
 		out = append(out, f)
 	}
 	return out
+}
+
+// resolve says how deep the pipe's queue is now.
+func (d *pipesDetector) resolve(en *entry, ts time.Time, query QueryFunc) string {
+	n, ok := d.depth[strings.TrimPrefix(en.key, en.rule.Name+"\x00")]
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("queue now %d messages (threshold %.0f: %.0f%% of the high-water mark %d)", n, d.Fraction*float64(d.HWM), 100*d.Fraction, d.HWM)
 }

@@ -50,7 +50,7 @@ func (d *noSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorState)
 	var now, before map[string]uint64
 	for _, c := range recs.Records {
 		sub, pub := subSides(c)
-		if sub < 0 || c.Closed || c.Detection != zmtp.IsZMTP || c.Handshake != zmtp.HandshakeComplete || len(c.Subscriptions) > 0 {
+		if sub < 0 || c.Closed || c.Detection != zmtp.IsZMTP || !c.NoSubscription {
 			continue
 		}
 		if ts.Sub(c.Start) < d.Grace {
@@ -64,8 +64,9 @@ func (d *noSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorState)
 		f.since = c.Start.Add(d.Grace)
 		f.value = float64(now[ep] - before[ep])
 		f.labels["publisher"] = ep
+		f.flow(c, pub)
 		state := "never subscribed"
-		if len(c.SubHistory) > 0 {
+		if !c.NeverSubscribed {
 			state = "cancelled every subscription"
 		}
 		busy := fmt.Sprintf("the publisher sent %d messages to its other subscribers since the last check and none to it", now[ep]-before[ep])
@@ -79,4 +80,13 @@ func (d *noSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorState)
 		out = append(out, f)
 	}
 	return out
+}
+
+// resolve says what the SUB holds now.
+func (d *noSubDetector) resolve(en *entry, ts time.Time, query QueryFunc) string {
+	c := en.record(ts, query)
+	if c == nil || c.Closed || c.NoSubscription {
+		return ""
+	}
+	return fmt.Sprintf("the SUB subscribed: it holds %s now", plural(uint64(len(c.Subscriptions)), "subscription"))
 }

@@ -77,10 +77,38 @@ func (d *repStoppedDetector) detect(ts time.Time, query QueryFunc, mon *monitorS
 			since = a.oldest
 		}
 		f := &finding{key: ep, server: ep, since: since.Add(d.Silence), value: ms(ts.Sub(a.lastReply)),
+			receiver: ep, receiverSocket: sockName(a.typ),
 			labels: map[string]string{"server_type": sockName(a.typ)}}
 		f.evidence = fmt.Sprintf("%s %s stopped replying: no reply for %s after %d replies, while %d request(s) wait on %d open connection(s), the oldest for %s",
 			sockName(a.typ), ep, fmtDur(ts.Sub(a.lastReply)), a.replies, a.waiting, a.waitingConn, fmtDur(ts.Sub(a.oldest)))
 		out = append(out, f)
 	}
 	return out
+}
+
+// resolve says what the endpoint does now: it replied again, or no request
+// waits on it.
+func (d *repStoppedDetector) resolve(en *entry, ts time.Time, query QueryFunc) string {
+	ep := en.alert.Server
+	var last time.Time
+	waiting, open := 0, 0
+	for _, c := range query(ts, Query{}).Records {
+		if requester(c) != 0 || serverName(c) != ep {
+			continue
+		}
+		if l := c.Dirs[1].LastMessage; l.After(last) {
+			last = l
+		}
+		if !c.Closed {
+			open++
+			waiting += c.Outstanding
+		}
+	}
+	switch {
+	case ts.Sub(last) < d.Silence:
+		return fmt.Sprintf("%s replies again: its last reply %s before (%s waiting now)", ep, fmtDur(ts.Sub(last)), plural(uint64(waiting), "request"))
+	case open == 0:
+		return "no connection to " + ep + " is open any more"
+	}
+	return fmt.Sprintf("no request waits on %s now", ep)
 }

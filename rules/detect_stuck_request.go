@@ -61,6 +61,7 @@ func (d *stuckDetector) detect(ts time.Time, query QueryFunc, mon *monitorState)
 			f.evidence = fmt.Sprintf("abandoned request: %s %s gave up after %s without an answer from %s %s and the connection closed (%s) with %d request(s) unanswered",
 				sockName(types[r]), sideEP(c, r), fmtDur(wait), sockName(types[1-r]), sideEP(c, 1-r), c.State, c.Outstanding)
 		}
+		f.flow(c, r)
 		if n := c.Latency.Count; n > 0 {
 			f.evidence += fmt.Sprintf("; %d earlier request(s) were answered", n)
 		} else {
@@ -69,4 +70,16 @@ func (d *stuckDetector) detect(ts time.Time, query QueryFunc, mon *monitorState)
 		out = append(out, f)
 	}
 	return out
+}
+
+// resolve says where the connection's requests stand now.
+func (d *stuckDetector) resolve(en *entry, ts time.Time, query QueryFunc) string {
+	c := en.record(ts, query)
+	if c == nil || c.Closed {
+		return ""
+	}
+	if c.Outstanding == 0 {
+		return fmt.Sprintf("answered: no request waits now (%s answered in all)", plural(c.Latency.Count, "request"))
+	}
+	return fmt.Sprintf("the oldest request now waits %s (timeout %s)", fmtDur(ts.Sub(c.OldestRequest)), d.Timeout)
 }

@@ -185,9 +185,17 @@ func connKey(c *tracker.Record) string {
 func connFinding(c *tracker.Record, suffix string) *finding {
 	client, server := c.ClientSocket, c.ServerSocket
 	return &finding{
-		key: connKey(c) + suffix, client: clientName(c), server: serverName(c),
+		key: connKey(c) + suffix, client: clientName(c), server: serverName(c), conn: c.ID + 1,
 		labels: map[string]string{"client_type": sockName(client), "server_type": sockName(server)},
 	}
+}
+
+// flow sets the finding's sender to side snd of c and its receiver to the
+// other side, with their socket types.
+func (f *finding) flow(c *tracker.Record, snd int) *finding {
+	f.sender, f.receiver = sideEP(c, snd), sideEP(c, 1-snd)
+	f.senderSocket, f.receiverSocket = sockName(c.Sides[snd].SocketType), sockName(c.Sides[1-snd].SocketType)
+	return f
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

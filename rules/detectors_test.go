@@ -68,6 +68,9 @@ func eval(e *Engine, ts time.Time, in input) []Alert {
 	snap := &tracker.Snapshot{Time: ts}
 	for _, r := range in.records {
 		c := *r
+		// The derived fact the tracker makes with the record.
+		c.NoSubscription = c.PubSub && c.Handshake == zmtp.HandshakeComplete && len(c.Subscriptions) == 0
+		c.NeverSubscribed = c.NoSubscription && len(c.SubHistory) == 0
 		snap.Records = append(snap.Records, &c)
 	}
 	return e.EvalSnapshot(ts, snap, in.points)
@@ -160,6 +163,9 @@ func TestHeartbeatTimeout(t *testing.T) {
 	if ch[0].Value != 7 || !strings.Contains(ch[0].Message, "7 PINGs from DEALER 127.0.0.1:40001 unanswered by ROUTER 127.0.0.1:5555 for 1.5s") {
 		t.Errorf("alert %+v", ch[0])
 	}
+	if r := ch[1].Resolution; r != "PONGs answer again: 0 PING(s) unanswered now, the last PONG 0s before" {
+		t.Errorf("resolution %q", r)
+	}
 	// One PING in flight when a connection closes is no timeout.
 	c2 := conn(2, 40002, zmtp.DEALER, zmtp.ROUTER)
 	c2.Dirs[0].Pings, c2.Dirs[1].Pongs, c2.Dirs[1].LastPong = 6, 5, t0
@@ -251,43 +257,82 @@ func TestMonitorRules(t *testing.T) {
 			ev(time.Second, monitor.EventHandshakeFailedAuth, func(e *monitor.Event) {
 				e.Endpoint, e.RemoteEndpoint, e.Value, e.ZAPStatus, e.ZAPStatusText = "tcp://127.0.0.1:7000", "tcp://127.0.0.1:40100", 400, 400, "authentication failure"
 			})
-		}, "firing 127.0.0.1:40001, firing , firing 127.0.0.1:40100"},
+		}, "firing 127.0.0.1:40001, firing 127.0.0.1:40100"},
 		{2 * time.Second, func() {
 			ev(2*time.Second, monitor.EventPipesStats, func(e *monitor.Event) {
 				e.Endpoint, e.RemoteEndpoint, e.Outbound, e.Inbound = "tcp://127.0.0.1:5555", "tcp://127.0.0.1:40001", 10, 0
 			})
 		}, "resolved 127.0.0.1:40001"},
-		{10*time.Second + time.Millisecond, nil, "resolved "}, // the retries left the window
+		// Three retries within a second are a start-up, not a storm.
+		{10*time.Second + time.Millisecond, nil, ""},
 	})
 	if ch[0].Server != "127.0.0.1:5555" || !strings.Contains(ch[0].Message, "850 messages queued outbound (towards the peer), 85% of the high-water mark 1000") {
 		t.Errorf("pipes alert %+v", ch[0])
 	}
-	if ch[1].Server != "127.0.0.1:6000" || !strings.Contains(ch[1].Message, "retried connecting to tcp://127.0.0.1:6000 3 times") {
-		t.Errorf("retry alert %+v", ch[1])
+	if r := ch[2].Resolution; r != "queue now 10 messages (threshold 800: 80% of the high-water mark 1000)" {
+		t.Errorf("pipes resolution %q", r)
 	}
-	if ch[2].Server != "127.0.0.1:7000" || !strings.Contains(ch[2].Message, "HANDSHAKE_FAILED_AUTH ZAP status 400 (authentication failure)") {
-		t.Errorf("handshake alert %+v", ch[2])
+	if ch[1].Server != "127.0.0.1:7000" || ch[1].Client != "127.0.0.1:40100" || !strings.Contains(ch[1].Message, "HANDSHAKE_FAILED_AUTH ZAP status 400 (authentication failure)") {
+		t.Errorf("handshake alert %+v", ch[1])
 	}
 }
 
-func TestReconnectRefused(t *testing.T) {
-	var conns []*tracker.Record
-	for i := 0; i < 3; i++ {
-		c := conn(uint64(i+1), 40001, zmtp.SocketUnknown, zmtp.SocketUnknown)
+// TestReconnectStorm: refused connects and CONNECT_RETRIED events to one
+// server endpoint are one storm (one alert), raised only once they have kept
+// failing for min_duration, and resolved with why when the client gets
+// through; a late bind that gets through sooner raises nothing.
+func TestReconnectStorm(t *testing.T) {
+	col := metrics.New("h", time.Second)
+	var recs []*tracker.Record
+	refuse := func(at time.Duration) {
+		c := conn(uint64(len(recs)+1), 40001, zmtp.SocketUnknown, zmtp.SocketUnknown)
 		c.Detection, c.State, c.Closed = zmtp.Undecided, zmtp.StateRefused, true
-		c.Start = t0.Add(time.Duration(i) * 100 * time.Millisecond)
-		c.Last = c.Start
-		conns = append(conns, c)
+		c.Start, c.Last = t0.Add(at), t0.Add(at)
+		recs = append(recs, c)
+		col.MonitorEvent(&monitor.Event{Time: t0.Add(at), Source: "app/req", Code: monitor.EventConnectRetried,
+			Name: monitor.EventConnectRetried.String(), Endpoint: "tcp://127.0.0.1:5555"})
+	}
+	through := func(at time.Duration) {
+		c := conn(uint64(len(recs)+1), 40001, zmtp.REQ, zmtp.REP)
+		c.Start, c.Last = t0.Add(at), t0.Add(at)
+		recs = append(recs, c)
 	}
 	e := New(only("reconnect_storm"))
-	n := 1
-	in := func() input { return input{records: conns[:n]} }
-	ch := run(t, e, in, []step{
-		{time.Second, nil, ""},
-		{2 * time.Second, func() { n = 3 }, "firing 127.0.0.1:40001"},
-		{11 * time.Second, nil, "resolved 127.0.0.1:40001"},
-	})
-	if ch[0].Value != 3 || !ch[0].PendingAt.Equal(t0) {
-		t.Errorf("alert %+v", ch[0])
+	in := func() input { return input{records: recs, points: col.Sample(t0, &tracker.Snapshot{})} }
+	var steps []step
+	for s := 0; s <= 7; s++ {
+		at := time.Duration(s) * time.Second
+		want := ""
+		if s == 5 {
+			want = "firing 127.0.0.1:40001"
+		}
+		steps = append(steps, step{at, func() {
+			for k := 0; k < 10; k++ {
+				refuse(at - time.Second + time.Duration(k)*100*time.Millisecond)
+			}
+		}, want})
 	}
+	steps = append(steps, step{8 * time.Second, func() { through(7500 * time.Millisecond) }, "resolved 127.0.0.1:40001"})
+	ch := run(t, e, in, steps)
+	if len(ch) != 2 {
+		t.Fatalf("changes %+v", ch)
+	}
+	if a := ch[0]; a.Server != "127.0.0.1:5555" || a.Labels["source"] != "wire+monitor" ||
+		!strings.Contains(a.Message, "have kept failing for 5.9s") || !strings.Contains(a.Message, "CONNECT_RETRIED") {
+		t.Errorf("storm %+v", a)
+	}
+	if r := ch[1].Resolution; !strings.Contains(r, "client 127.0.0.1:40001 got through at") {
+		t.Errorf("resolution %q", r)
+	}
+
+	// A late bind: refused for 3 s, then through.
+	recs, col = nil, metrics.New("h", time.Second)
+	e = New(only("reconnect_storm"))
+	run(t, e, in, []step{
+		{time.Second, func() { refuse(0); refuse(500 * time.Millisecond) }, ""},
+		{2 * time.Second, func() { refuse(1500 * time.Millisecond) }, ""},
+		{3 * time.Second, func() { refuse(2500 * time.Millisecond) }, ""},
+		{4 * time.Second, func() { through(3 * time.Second) }, ""},
+		{12 * time.Second, nil, ""},
+	})
 }

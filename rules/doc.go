@@ -27,6 +27,15 @@
 // alerts points for a store.Sink. The replay report takes
 // Engine.ReportAlerts as its alerts array.
 //
+// The alert model: an alert has one identity per fault (a connection in its
+// roles, a server endpoint, or a root cause), whatever mixture of wire and
+// socket-monitor evidence shows it; it names the sender and receiver of the
+// message flow it is about; alerts with one cause are children of a root
+// alert (Alert.Group, Alert.Root, and the labels group and root, for an
+// Alertmanager's grouping and inhibition); and a resolved alert says why,
+// with the value then (Alert.Resolution: a detector's account through its
+// resolve method, or what became of the connection).
+//
 // The package sits after the tracker and metrics in the pipeline and depends
 // on neither the pipeline nor the UI; its Engine is used from one goroutine.
 package rules

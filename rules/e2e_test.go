@@ -60,6 +60,10 @@ func TestRepStoppedReplying(t *testing.T) {
 	if stuck.Client != "127.0.0.1:26140" || !strings.Contains(stuck.Message, "stuck request: REQ 127.0.0.1:26140 has waited") {
 		t.Errorf("stuck alert %+v", stuck)
 	}
+	if stuck.Sender != "127.0.0.1:26140" || stuck.SenderSocket != "REQ" || stuck.Receiver != "127.0.0.1:16140" || stuck.ReceiverSocket != "REP" ||
+		rep.Receiver != "127.0.0.1:16140" || rep.ReceiverSocket != "REP" {
+		t.Errorf("flows: stuck %s %s → %s %s, rep → %s %s", stuck.SenderSocket, stuck.Sender, stuck.ReceiverSocket, stuck.Receiver, rep.ReceiverSocket, rep.Receiver)
+	}
 }
 
 // TestReplayReport is what `zspy replay --json` does with the engine: the

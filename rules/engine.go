@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // MaxHistory bounds the alert instances an engine keeps for the report; older
@@ -44,6 +46,11 @@ type entry struct {
 	rule     *Rule
 	alert    *Alert
 	lastTrue time.Time
+	// reason is the detector's account of the cleared condition at the
+	// latest evaluation that did not see it (a finding with clear set).
+	reason string
+	// conn is the ID+1 of the connection the alert is about (0: none).
+	conn uint64
 	// keepSince is the first evaluation that no longer saw the condition of
 	// a firing alert (keep_firing_for).
 	keepSince time.Time
@@ -87,11 +94,19 @@ func (e *Engine) Eval(ts time.Time, query QueryFunc) []Alert {
 		for _, f := range r.findings(ts, query, &e.monitor) {
 			key := r.Name + "\x00" + f.key
 			en := e.byKey[key]
+			if f.clear {
+				// Not a condition: the detector's account of a series whose
+				// condition no longer holds, the resolution if it resolves now.
+				if en != nil {
+					en.reason = f.evidence
+				}
+				continue
+			}
 			if en == nil {
 				en = e.start(key, r, f, ts)
 			}
 			seen[en] = true
-			en.lastTrue, en.keepSince = ts, time.Time{}
+			en.lastTrue, en.keepSince, en.reason, en.conn = ts, time.Time{}, "", f.conn
 			a := en.alert
 			r.describe(a, f)
 			if a.State == StatePending && !ts.Before(a.PendingAt.Add(r.For)) {
@@ -112,6 +127,7 @@ func (e *Engine) Eval(ts time.Time, query QueryFunc) []Alert {
 		switch {
 		case a.State == StatePending:
 			a.State, a.ResolvedAt, a.At = StateInactive, ts, ts
+			a.Resolution = e.resolution(en, ts, query)
 		case a.State == StateFiring && en.rule.KeepFiringFor > 0 && (en.keepSince.IsZero() || ts.Sub(en.keepSince) < en.rule.KeepFiringFor):
 			// Like Prometheus: keep_firing_for counts from the first
 			// evaluation that no longer saw the condition.
@@ -122,6 +138,7 @@ func (e *Engine) Eval(ts time.Time, query QueryFunc) []Alert {
 			continue
 		default:
 			a.State, a.ResolvedAt, a.At = StateResolved, ts, ts
+			a.Resolution = e.resolution(en, ts, query)
 		}
 		changes = append(changes, a.clone())
 		delete(e.byKey, en.key)
@@ -203,10 +220,88 @@ func (e *Engine) ReportAlerts() []any {
 	return out
 }
 
-// finding is one series for which a rule's condition holds now.
+// resolution says why an alert's condition no longer holds: the detector's
+// own account when it gave one, else what became of its connection.
+func (e *Engine) resolution(en *entry, ts time.Time, query QueryFunc) string {
+	if en.reason != "" {
+		return en.reason
+	}
+	if rs, ok := en.rule.det.(resolver); ok {
+		if why := rs.resolve(en, ts, query); why != "" {
+			return why
+		}
+	}
+	if en.conn != 0 {
+		for _, c := range query(ts, Query{}).Records {
+			if c.ID != en.conn-1 {
+				continue
+			}
+			if c.Closed {
+				if ago := ts.Sub(c.Last); ago >= time.Second {
+					return closedHow(c) + " " + fmtDur(ago) + " before"
+				}
+				return closedHow(c)
+			}
+			if en.keepSince.IsZero() {
+				return "condition no longer seen on the open connection"
+			}
+			return "condition no longer seen on the open connection (kept firing for " + fmtDur(ts.Sub(en.keepSince)) + ")"
+		}
+		return "connection no longer tracked"
+	}
+	return "condition no longer seen"
+}
+
+// resolver is a detector that says why an alert of its own resolved, with
+// the value now: the engine asks it only then.
+type resolver interface {
+	// resolve returns why en's condition no longer holds at ts, or "" to
+	// let the engine say what became of its connection.
+	resolve(en *entry, ts time.Time, query QueryFunc) string
+}
+
+// closedHow says how a connection ended.
+func closedHow(c *tracker.Record) string {
+	switch c.State {
+	case zmtp.StateReset:
+		return "connection reset (RST)"
+	case zmtp.StateRefused:
+		return "connection refused (RST)"
+	}
+	return "connection closed (FIN)"
+}
+
+// record returns the record of en's connection at ts, or nil.
+func (en *entry) record(ts time.Time, query QueryFunc) *tracker.Record {
+	if en.conn == 0 {
+		return nil
+	}
+	for _, c := range query(ts, Query{}).Records {
+		if c.ID == en.conn-1 {
+			return c
+		}
+	}
+	return nil
+}
+
+// finding is one series for which a rule's condition holds now, or (clear
+// set) one whose condition a detector found no longer holds, with why.
 type finding struct {
 	key            string
 	client, server string
+	// sender and receiver are the endpoints of the message flow the
+	// finding is about, with their socket types (see Alert).
+	sender, receiver             string
+	senderSocket, receiverSocket string
+	// group and root place the finding under a root cause (see Alert).
+	group string
+	root  bool
+	// conn is the ID+1 of the connection the finding is about (0: none).
+	conn uint64
+	// clear marks a series whose condition does not hold (any more):
+	// evidence then says why, with the current value; it resolves the
+	// series' alert if there is one, and is ignored otherwise.
+	clear bool
 	// since is when the condition started, when the evidence tells (zero:
 	// this evaluation).
 	since    time.Time
@@ -245,6 +340,17 @@ func (r *Rule) findings(ts time.Time, query QueryFunc, mon *monitorState) []*fin
 		if ep, ok := f.labels["endpoint"]; ok && f.server == "" {
 			f.server = ep
 		}
+		// A zspy_connection series is one direction: its sender and
+		// receiver are the client host and the server, one way or the other.
+		switch f.labels["dir"] {
+		case "c2s":
+			f.sender, f.receiver = f.client, f.server
+		case "s2c":
+			f.sender, f.receiver = f.server, f.client
+		}
+		if f.sender != "" {
+			f.senderSocket, f.receiverSocket = f.labels["sender"], f.labels["receiver"]
+		}
 		f.evidence = fmt.Sprintf("%s.%s = %s (%s)", r.Expr.meas, r.Expr.first.field, formatValue(v), r.Expr.src)
 		out = append(out, f)
 	}
@@ -259,10 +365,22 @@ func formatValue(v float64) string {
 type TemplateData struct {
 	Rule     string
 	Severity Severity
-	Client   string
-	Server   string
-	Labels   map[string]string
-	Value    float64
+	// Client and Server are the connection's endpoints in their roles (the
+	// client connected, the server bound).
+	Client string
+	Server string
+	// Sender and Receiver are the endpoints of the message flow (the PUSH
+	// and the PULL, the PUB and the SUB, the REQ and the REP), whichever of
+	// them bound; SenderSocket and ReceiverSocket their socket types. Empty
+	// for alerts about no one flow (a failed handshake, a refused connect).
+	Sender, Receiver             string
+	SenderSocket, ReceiverSocket string
+	// Group is the root cause the alert belongs to and Root whether it is
+	// that root's own alert (see Alert).
+	Group  string
+	Root   bool
+	Labels map[string]string
+	Value  float64
 	// Evidence is the rule's own account of what it saw (a detector's text, or
 	// the expression with the field's value).
 	Evidence string
@@ -271,15 +389,34 @@ type TemplateData struct {
 // describe updates an alert from the latest finding of its condition.
 func (r *Rule) describe(a *Alert, f *finding) {
 	a.Client, a.Server, a.Value = f.client, f.server, f.value
-	labels := make(map[string]string, len(f.labels)+len(r.Labels))
+	a.Sender, a.Receiver, a.SenderSocket, a.ReceiverSocket = f.sender, f.receiver, f.senderSocket, f.receiverSocket
+	a.Group, a.Root = f.group, f.root
+	n := len(f.labels) + len(r.Labels)
+	if f.sender != "" {
+		n += 4
+	}
+	if f.group != "" {
+		n += 2
+	}
+	labels := make(map[string]string, n)
 	for k, v := range f.labels {
 		labels[k] = v
+	}
+	setLabel(labels, "sender_endpoint", f.sender)
+	setLabel(labels, "receiver_endpoint", f.receiver)
+	setLabel(labels, "sender_type", f.senderSocket)
+	setLabel(labels, "receiver_type", f.receiverSocket)
+	if f.group != "" {
+		labels["group"] = f.group
+		labels["root"] = strconv.FormatBool(f.root)
 	}
 	for k, v := range r.Labels {
 		labels[k] = v
 	}
 	a.Labels = labels
-	data := TemplateData{Rule: r.Name, Severity: r.Severity, Client: f.client, Server: f.server, Labels: labels, Value: f.value, Evidence: f.evidence}
+	data := TemplateData{Rule: r.Name, Severity: r.Severity, Client: f.client, Server: f.server,
+		Sender: f.sender, Receiver: f.receiver, SenderSocket: f.senderSocket, ReceiverSocket: f.receiverSocket,
+		Group: f.group, Root: f.root, Labels: labels, Value: f.value, Evidence: f.evidence}
 	a.Message = f.evidence
 	if len(r.templates) == 0 {
 		a.Annotations = nil
@@ -298,6 +435,12 @@ func (r *Rule) describe(a *Alert, f *finding) {
 		a.Message = m
 	} else if m, ok := a.Annotations["summary"]; ok {
 		a.Message = m
+	}
+}
+
+func setLabel(labels map[string]string, k, v string) {
+	if v != "" {
+		labels[k] = v
 	}
 }
 

@@ -38,7 +38,49 @@ func Line(a *Alert) string {
 	if conn == "" {
 		conn = "-"
 	}
-	return textsafe.String(fmt.Sprintf("%s %-8s %-8s %s %s: %s", a.At.UTC().Format("2006-01-02T15:04:05.000Z"), a.State, a.Severity, a.Rule, conn, a.Message))
+	msg := a.Message
+	if (a.State == StateResolved || a.State == StateInactive) && a.Resolution != "" {
+		msg = a.Resolution + "; it was: " + a.Message
+	}
+	switch {
+	case a.Group != "" && a.Root:
+		msg += " [root of " + a.Group + "]"
+	case a.Group != "":
+		msg += " [in " + a.Group + "]"
+	}
+	return textsafe.String(fmt.Sprintf("%s %-8s %-8s %s %s: %s", a.At.UTC().Format("2006-01-02T15:04:05.000Z"), a.State, a.Severity, a.Rule, conn, msg))
+}
+
+// Grouped returns the alerts with each group's children right after their
+// root (in their own order), the rest in the order given: the order a
+// report lists them in.
+func Grouped(alerts []Alert) []Alert {
+	children := map[string][]Alert{}
+	hasRoot := map[string]bool{}
+	for _, a := range alerts {
+		if a.Group != "" && a.Root {
+			hasRoot[a.Group] = true
+		}
+	}
+	out := make([]Alert, 0, len(alerts))
+	for _, a := range alerts {
+		if a.Group != "" && !a.Root && hasRoot[a.Group] {
+			children[a.Group] = append(children[a.Group], a)
+		}
+	}
+	for _, a := range alerts {
+		switch {
+		case a.Group != "" && !a.Root && hasRoot[a.Group]:
+			continue
+		case a.Group != "" && a.Root:
+			out = append(out, a)
+			out = append(out, children[a.Group]...)
+			delete(children, a.Group)
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // Console writes one line per state change.
@@ -378,7 +420,10 @@ func StateCode(s State) int64 {
 //	tags:   host, rule, severity, state, server, client_host ("(none)" when empty)
 //	fields: state_code (0 inactive, 1 pending, 2 firing, 3 resolved),
 //	        firing (bool), value (float), message (string),
-//	        client (string, ip:port, when the alert is of one connection)
+//	        client (string, ip:port, when the alert is of one connection),
+//	        resolution (string, when resolved), group (string) and root
+//	        (bool, the group's own alert) when the alert has a root cause,
+//	        sender and receiver (string, ip:port) when it is of one flow
 //
 // The client's port is a field, not a tag: a tag would make a new series
 // per reconnect.
@@ -403,6 +448,19 @@ func Points(host string, changes []Alert) []store.Point {
 		p.AddField(store.String("message", a.Message))
 		if clientHost != a.Client {
 			p.AddField(store.String("client", a.Client))
+		}
+		if a.Resolution != "" {
+			p.AddField(store.String("resolution", a.Resolution))
+		}
+		if a.Group != "" {
+			p.AddField(store.String("group", a.Group))
+			p.AddField(store.Bool("root", a.Root))
+		}
+		if a.Sender != "" {
+			p.AddField(store.String("sender", a.Sender))
+		}
+		if a.Receiver != "" {
+			p.AddField(store.String("receiver", a.Receiver))
 		}
 		pts = append(pts, p)
 	}

@@ -33,6 +33,10 @@ type Result struct {
 	Records []*tracker.Record
 	// Points are the measurement's points, in the collector's order.
 	Points []*store.Point
+	// Snapshot is the tracker's snapshot the records come from, for what
+	// it holds beside them (counters, episodes); set by a Window for the
+	// records at the evaluation (Back 0), nil otherwise.
+	Snapshot *tracker.Snapshot
 }
 
 // QueryFunc answers the queries of the rules evaluated at ts. It is the one
@@ -54,6 +58,7 @@ type Window struct {
 		time    time.Time
 		records []*tracker.Record
 	}
+	snap    *tracker.Snapshot
 	points  []store.Point
 	indexed bool
 	byMeas  map[string][]*store.Point
@@ -63,7 +68,7 @@ type Window struct {
 // evaluation's; the latest one before becomes the previous.
 func (w *Window) Add(ts time.Time, snap *tracker.Snapshot, points []store.Point) {
 	w.prev = w.cur
-	w.cur.time, w.cur.records = ts, nil
+	w.cur.time, w.cur.records, w.snap = ts, nil, snap
 	if snap != nil {
 		w.cur.records = snap.Records
 	}
@@ -78,7 +83,7 @@ func (w *Window) Query(ts time.Time, q Query) Result {
 	}
 	switch {
 	case q.Measurement == "" && q.Back == 0:
-		return Result{Time: w.cur.time, Records: w.cur.records}
+		return Result{Time: w.cur.time, Records: w.cur.records, Snapshot: w.snap}
 	case q.Measurement == "" && q.Back == 1:
 		return Result{Time: w.prev.time, Records: w.prev.records}
 	case q.Back == 0:

@@ -206,6 +206,11 @@ type Record struct {
 	// SUB or XSUB side); the other side publishes.
 	PubSub     bool
 	Subscriber zmtp.Role
+	// NoSubscription is set when PubSub is and the subscriber holds no
+	// subscription after a complete handshake: it never subscribed
+	// (NeverSubscribed) or cancelled every one. It can receive nothing, and
+	// its publisher sends it nothing: the wire shows only silence.
+	NoSubscription, NeverSubscribed bool
 	// Requester is the side that issues requests the other answers in order
 	// (REQ, or DEALER talking to REP or ROUTER) when ReqRep is set.
 	ReqRep    bool

@@ -67,6 +67,9 @@ func (c *conn) record() *Record {
 			r.ReqRep, r.Requester = true, zmtp.Role(i)
 		}
 	}
+	if r.PubSub && r.Handshake == zmtp.HandshakeComplete && len(r.Subscriptions) == 0 {
+		r.NoSubscription, r.NeverSubscribed = true, len(r.SubHistory) == 0
+	}
 	r.Outstanding = len(c.pending)
 	if len(c.pending) > 0 {
 		r.OldestRequest = c.pending[0].ts

@@ -182,7 +182,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		return err
 	}
 	if eng != nil {
-		for _, a := range eng.Alerts() {
+		for _, a := range rules.Grouped(eng.Alerts()) {
 			fmt.Fprintln(out, "alert:", rules.Line(&a))
 		}
 	}

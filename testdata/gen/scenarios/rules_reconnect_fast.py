@@ -1,0 +1,1 @@
+rules_late_bind.py
