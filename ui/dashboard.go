@@ -58,9 +58,13 @@ type Dashboard struct {
 	filter  *Filter
 	editing bool
 
-	frame    *Frame
-	pending  *Frame // latest frame while the display is frozen
-	frozen   bool
+	frame   *Frame
+	pending *Frame // latest frame while the display is frozen
+	frozen  bool
+	// modeSet says the user chose rates or totals (mode); until then the
+	// table shows rates while packets come and totals once they stopped.
+	modeSet  bool
+	mode     CountMode
 	view     string
 	back     string
 	detailID uint64
@@ -200,6 +204,27 @@ func (d *Dashboard) SetSort(name string, desc bool) {
 	}
 }
 
+// CountMode returns what the connections table leads with: the user's
+// choice (ToggleCounts), else totals once the replay or capture has ended
+// or the display is frozen (rates then read 0 or stand still) and rates
+// before.
+func (d *Dashboard) CountMode() CountMode {
+	switch {
+	case d.modeSet:
+		return d.mode
+	case d.frozen || (d.frame != nil && d.frame.Status.Player.Done):
+		return ModeTotals
+	}
+	return ModeRates
+}
+
+// toggleCounts switches the table between rates and totals (bandwhich's
+// -t): the choice then stays.
+func (d *Dashboard) toggleCounts() {
+	d.mode, d.modeSet = 1-d.CountMode(), true
+	d.refreshViews()
+}
+
 // SetFilter sets the filter expression (as if typed after '/').
 func (d *Dashboard) SetFilter(expr string) {
 	d.prompt.SetText(expr) // runs the changed func
@@ -219,6 +244,7 @@ func (d *Dashboard) refreshTable() {
 	sorted := make([]*Row, len(rows))
 	copy(sorted, rows)
 	SortRows(sorted, d.table.sortCol, d.table.desc)
+	d.table.mode = d.CountMode()
 	d.table.setRows(sorted)
 	d.table.empty = emptyText(d.frame, d.filter)
 	d.updateChrome()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rivo/tview"
 
+	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
@@ -70,7 +71,10 @@ func DetailAlerts(f *Frame, r *Row) []Alert {
 	return out
 }
 
-func esc(s string) string { return tview.Escape(s) }
+// esc makes text from the wire, a monitor forwarder or a rule safe to show:
+// controls, bidirectional overrides (U+202E...) and invalid bytes escaped
+// (textsafe), and tview's colour tags neutralised.
+func esc(s string) string { return tview.Escape(textsafe.String(s)) }
 
 // visible quotes text that is empty or whose edges are white space (an
 // identity of " " or "" would otherwise vanish from the screen); other text

@@ -49,7 +49,7 @@ func (h *headerBar) Draw(screen tcell.Screen) {
 		if desc {
 			arrow = "▼"
 		}
-		right = "sort " + name + arrow + " "
+		right = h.d.CountMode().String() + " · sort " + name + arrow + " "
 	}
 	if n := len([]rune(right)); cx+n < x+w {
 		drawText(screen, x+w-n, y, n, []byte(right), base, false)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
-	"github.com/rivo/tview"
 	"github.com/zspy/zspy/session"
 )
 
@@ -153,6 +152,11 @@ literally; a leading ! keeps the rows that do NOT match.
 			hint: "<>:sort", hintViews: onTable, keep: 4},
 		{keys: []key{ch('>'), ch('.')}, act: func(d *Dashboard) { d.sortNext(1) },
 			section: secTable},
+		{keys: []key{ch('T')}, views: onTable, act: (*Dashboard).toggleCounts,
+			section: secTable, label: "T", help: `rates or totals first: which counts the columns lead with
+(totals once a replay has ended, where every rate is 0; the
+header says which); narrow terminals keep the leading ones`,
+			hint: "T:rate/total", keep: 4},
 		{keys: []key{ch('r')}, act: (*Dashboard).reverseSort,
 			section: secTable, label: "r", help: "reverse the order; ties keep connection-ID order",
 			hint: "r:rev", hintViews: onTable, keep: 4},
@@ -245,7 +249,7 @@ func (d *Dashboard) hintLine() string {
 	var hs []linePart
 	w := d.width()
 	if d.filter.Active() {
-		hs = append(hs, linePart{"[yellow]" + tview.Escape(truncate(d.filter.String(), max(w/3, 12))) + "[-] ", keepAlways})
+		hs = append(hs, linePart{"[yellow]" + esc(truncate(d.filter.String(), max(w/3, 12))) + "[-] ", keepAlways})
 	}
 	// This view's hints, then those of every view.
 	for _, local := range []bool{true, false} {

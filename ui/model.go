@@ -95,8 +95,16 @@ type Cells struct {
 	// PlainPassword is the PLAIN password as shown: Redacted unless secrets
 	// were asked for, "" when the connection carried no PLAIN credentials.
 	PlainPassword string
-	// Subscriptions are the subscribed topics as printable text.
+	// Subscriptions are the subscribed topics as printable text; SubsText
+	// the SUBS column (quoted, joined by spaces).
 	Subscriptions []string
+	SubsText      string
+	// IdentityText is the IDENTITY column: the client's identity (a
+	// DEALER's routing ID), else the server's.
+	IdentityText string
+	// Notes are RowNotes of the record; NotesText the NOTES column.
+	Notes     []string
+	NotesText string
 }
 
 // cellsOf makes the texts of a record.
@@ -115,7 +123,14 @@ func cellsOf(v *tracker.Record, opt ModelOptions) Cells {
 		for i, s := range v.Subscriptions {
 			c.Subscriptions[i] = tracker.Printable([]byte(s))
 		}
+		c.SubsText = subsText(c.Subscriptions)
 	}
+	c.IdentityText = c.ClientIdentity
+	if c.IdentityText == "" {
+		c.IdentityText = c.ServerIdentity
+	}
+	c.Notes = RowNotes(v)
+	c.NotesText = strings.Join(c.Notes, ", ")
 	return c
 }
 
@@ -196,6 +211,9 @@ func (r *Row) buildSearch(buf []byte) []byte {
 	}
 	for _, s := range c.Subscriptions {
 		b = append(appendLower(b, s), ' ')
+	}
+	for _, s := range c.Notes {
+		b = appendWord(b, s)
 	}
 	if r.Alert >= 2 {
 		b = append(b, "alert "...)

@@ -172,7 +172,7 @@ func TestLayoutFits(t *testing.T) {
 	a := handConn(1, "127.0.0.1:26040", "127.0.0.1:16040", zmtp.DEALER, zmtp.ROUTER, 1, 1)
 	f := NewModel(ModelOptions{}).Apply(snapAt(t0.Add(time.Second), a))
 	for _, w := range []int{40, 60, 80, 100, 200} {
-		l := LayoutColumns(f.Rows, w, 0)
+		l := LayoutColumns(f.Rows, w, 0, ModeRates)
 		used := len(l.Cols) - 1
 		for _, x := range l.Widths {
 			used += x
@@ -190,7 +190,7 @@ func TestLayoutFits(t *testing.T) {
 		if w >= 80 && (!names["STATE"] || !names["↓MSG/S"] || !names["BACKLOG"] || !names["SOCKETS"]) {
 			t.Errorf("width %d: essential columns missing: %v", w, names)
 		}
-		if w == 200 && len(l.Cols) < len(Columns)-2 {
+		if w == 200 && len(l.Cols) < len(Columns)-5 { // ALERT, LAT, SUBS, IDENTITY, NOTES: nothing fills them
 			t.Errorf("width 200 shows only %v", names)
 		}
 		if !names["ID"] {
@@ -203,7 +203,7 @@ func TestLayoutFits(t *testing.T) {
 		}
 	}
 	// Sorting by a column keeps it on screen even when narrow.
-	l := LayoutColumns(f.Rows, 60, ColumnIndex("↑BYTES"))
+	l := LayoutColumns(f.Rows, 60, ColumnIndex("↑BYTES"), ModeRates)
 	if !slices.Contains(l.Cols, ColumnIndex("↑BYTES")) {
 		t.Error("sort column dropped")
 	}

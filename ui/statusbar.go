@@ -38,9 +38,9 @@ func WarningLine(f *Frame) string {
 	}
 	s := &f.Status
 	if s.Warnings == 1 {
-		return "[yellow::b] warning:[-::-] " + tview.Escape(s.LastWarning)
+		return "[yellow::b] warning:[-::-] " + esc(s.LastWarning)
 	}
-	return fmt.Sprintf("[yellow::b] %d warnings[-::-] (all in the report on quit), latest: %s", s.Warnings, tview.Escape(s.LastWarning))
+	return fmt.Sprintf("[yellow::b] %d warnings[-::-] (all in the report on quit), latest: %s", s.Warnings, esc(s.LastWarning))
 }
 
 // linePart is one piece of the status or hint line. When the line does not
@@ -127,7 +127,7 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) 
 		if s.Influx != "ok" {
 			tag = "[yellow]"
 		}
-		add(2, "influx %s%s[-]", tag, tview.Escape(s.Influx))
+		add(2, "influx %s%s[-]", tag, esc(s.Influx))
 	}
 	var st string
 	p := &s.Player
@@ -135,7 +135,7 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) 
 	case frozen:
 		st = "[yellow::b]FROZEN[-::-]"
 	case p.Err != "":
-		st = "[red]" + tview.Escape(p.Err) + "[-]"
+		st = "[red]" + esc(p.Err) + "[-]"
 	case p.Done && !p.Live:
 		st = "[green]end of capture[-]"
 	case p.Done:

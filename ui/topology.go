@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rivo/tview"
-
 	"github.com/zspy/zspy/zmtp"
 )
 
@@ -134,7 +132,7 @@ func RenderTopology(gs []Group, width int) []string {
 	}
 	for _, g := range gs {
 		head := fmt.Sprintf("[::b]%s %s[::-]  [aqua]%s[-]  %d peer(s), %d open  ↑%s ↓%s msg/s",
-			tview.Escape(socketOrQuestion(g.Socket)), tview.Escape(g.Server), g.Pattern, len(g.Peers), g.Open, fmtSI(g.In), fmtSI(g.Out))
+			esc(socketOrQuestion(g.Socket)), esc(g.Server), g.Pattern, len(g.Peers), g.Open, fmtSI(g.In), fmtSI(g.Out))
 		out = append(out, head)
 		for i, r := range g.Peers {
 			branch := "├"
@@ -143,7 +141,7 @@ func RenderTopology(gs []Group, width int) []string {
 			}
 			var b strings.Builder
 			fmt.Fprintf(&b, " %s─%s %s %s", branch, flowArrow(r.Rec.ServerSocket, r.Rec.ClientSocket),
-				tview.Escape(dash(r.Rec.ClientSocket.String())), tview.Escape(r.C.Client))
+				esc(dash(r.Rec.ClientSocket.String())), esc(r.C.Client))
 			if r.Rec.State != zmtp.StateOpen {
 				fmt.Fprintf(&b, " [gray](%s)[-]", r.C.State)
 			}
@@ -157,13 +155,13 @@ func RenderTopology(gs []Group, width int) []string {
 				fmt.Fprintf(&b, "  backlog %sB", fmtSI(float64(bl)))
 			}
 			if r.C.ClientIdentity != "" {
-				fmt.Fprintf(&b, "  id=%s", tview.Escape(r.C.ClientIdentity))
+				fmt.Fprintf(&b, "  id=%s", esc(r.C.ClientIdentity))
 			}
 			if r.Rec.PlainUsername != "" {
-				fmt.Fprintf(&b, "  user=%s", tview.Escape(r.Rec.PlainUsername))
+				fmt.Fprintf(&b, "  user=%s", esc(r.Rec.PlainUsername))
 			}
 			if r.AlertRule != "" {
-				fmt.Fprintf(&b, "  [red]! %s[-]", tview.Escape(r.AlertRule))
+				fmt.Fprintf(&b, "  [red]! %s[-]", esc(r.AlertRule))
 			}
 			out = append(out, b.String())
 			if len(r.C.Subscriptions) > 0 {
@@ -175,7 +173,7 @@ func RenderTopology(gs []Group, width int) []string {
 				if i == len(g.Peers)-1 {
 					cont = " "
 				}
-				out = append(out, fmt.Sprintf(" %s     subscriptions: %s", cont, tview.Escape(truncate(strings.Join(q, " "), max(width-22, 10)))))
+				out = append(out, fmt.Sprintf(" %s     subscriptions: %s", cont, esc(truncate(strings.Join(q, " "), max(width-22, 10)))))
 			}
 		}
 	}
@@ -194,7 +192,7 @@ func socketOrQuestion(s zmtp.SocketType) string {
 func (d *Dashboard) refreshTopology() {
 	rows := d.rows()
 	if len(rows) == 0 {
-		d.topo.SetText("[gray]" + tview.Escape(emptyText(d.frame, d.filter)) + "[-]")
+		d.topo.SetText("[gray]" + esc(emptyText(d.frame, d.filter)) + "[-]")
 		return
 	}
 	lines := RenderTopology(BuildTopology(rows), d.width())
