@@ -25,6 +25,8 @@ const (
 	ViewConnections = "connections"
 	ViewTopology    = "topology"
 	ViewAlerts      = "alerts"
+	ViewHistory     = "history"
+	ViewWarnings    = "warnings"
 	ViewDetail      = "detail"
 	ViewHelp        = "help"
 )
@@ -47,6 +49,10 @@ type Dashboard struct {
 	evidence   *tview.TextView
 	alertsView *tview.Flex
 	help       *tview.TextView
+	// alertHist lists every alert state change; warnView the store's
+	// whole state, the pipeline's warnings and the monitor forwarders'.
+	alertHist  *tview.TextView
+	warnView   *tview.TextView
 	status     *tview.TextView
 	// warning shows the latest pipeline warning (a truncated capture, a
 	// read error...) above the status bar; it takes no line when there is
@@ -116,12 +122,16 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 	d.detail = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
 	d.help = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true)
 	d.help.SetText(helpPage())
+	d.alertHist = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
+	d.warnView = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
 	d.newAlertsView()
 
 	d.pages = tview.NewPages().
 		AddPage(ViewConnections, d.table, true, true).
 		AddPage(ViewTopology, d.topo, true, false).
 		AddPage(ViewAlerts, d.alertsView, true, false).
+		AddPage(ViewHistory, d.alertHist, true, false).
+		AddPage(ViewWarnings, d.warnView, true, false).
 		AddPage(ViewDetail, d.detail, true, false).
 		AddPage(ViewHelp, d.help, true, false)
 
@@ -272,6 +282,10 @@ func (d *Dashboard) refreshViews() {
 		d.refreshTopology()
 	case ViewAlerts:
 		d.refreshAlerts()
+	case ViewHistory:
+		d.refreshAlertHistory()
+	case ViewWarnings:
+		d.refreshWarnings()
 	case ViewDetail:
 		d.refreshDetail()
 	}
@@ -310,12 +324,19 @@ func (d *Dashboard) show(view string) {
 		d.App.SetFocus(d.topo)
 	case ViewAlerts:
 		d.App.SetFocus(d.alerts)
+	case ViewHistory:
+		d.App.SetFocus(d.alertHist)
+	case ViewWarnings:
+		d.App.SetFocus(d.warnView)
 	case ViewDetail:
 		d.App.SetFocus(d.detail)
 	case ViewHelp:
 		d.App.SetFocus(d.help)
 	}
 	d.refreshViews()
+	if view == ViewHistory {
+		d.alertHist.ScrollToEnd() // newest last
+	}
 }
 
 func (d *Dashboard) goBack() {
@@ -376,7 +397,7 @@ func (d *Dashboard) reverseSort() {
 }
 
 func (d *Dashboard) cycle(dir int) {
-	order := []string{ViewConnections, ViewTopology, ViewAlerts}
+	order := []string{ViewConnections, ViewTopology, ViewAlerts, ViewHistory, ViewWarnings}
 	k := 0
 	for i, v := range order {
 		if v == d.view {

@@ -99,7 +99,7 @@ var (
 	inReplay = func(d *Dashboard) bool { return d.ctl != nil }
 	inLive   = func(d *Dashboard) bool { return d.ctl == nil }
 	notEnded = func(d *Dashboard) bool { return d.frame == nil || !d.frame.Status.Player.Done }
-	notTable = []string{ViewDetail, ViewAlerts, ViewTopology, ViewHelp}
+	notTable = []string{ViewDetail, ViewAlerts, ViewTopology, ViewHistory, ViewWarnings, ViewHelp}
 	onTable  = []string{ViewConnections}
 )
 
@@ -117,6 +117,11 @@ func bindings() []binding {
 			section: secViews, label: "2 t", help: "Topology: bound endpoints with their peers, by pattern"},
 		{keys: []key{ch('3'), ch('a')}, opens: ViewAlerts, act: func(d *Dashboard) { d.show(ViewAlerts) },
 			section: secViews, label: "3 a", help: "Alerts: firing and recent alerts with their evidence"},
+		{keys: []key{ch('4'), ch('h')}, opens: ViewHistory, act: func(d *Dashboard) { d.show(ViewHistory) },
+			section: secViews, label: "4 h", help: "History: every alert state change, newest last (as plain capture prints them)"},
+		{keys: []key{ch('5'), ch('w')}, opens: ViewWarnings, act: func(d *Dashboard) { d.show(ViewWarnings) },
+			section: secViews, label: "5 w", help: "Warnings: the store's whole state and last error, the capture's warnings,\n"+
+				"the monitor forwarders' (what plain capture prints on standard error)"},
 		{keys: []key{{k: tcell.KeyEnter}}, views: onTable, act: (*Dashboard).openSelected,
 			section: secViews, label: "⏎", help: "open the selected connection (or the alert's connection)",
 			hint: "⏎:detail", keep: 5},

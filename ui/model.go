@@ -36,6 +36,9 @@ const numHistSeries = numSeries - SeriesLatency
 type ModelOptions struct {
 	// ShowSecrets shows PLAIN passwords; without it they read Redacted.
 	ShowSecrets bool
+	// Notes are warnings from outside the session (monitor forwarders),
+	// shown in the Warnings view (nil: none).
+	Notes *Notes
 }
 
 // Redacted stands for a PLAIN password unless secrets were asked for (the
@@ -270,7 +273,10 @@ type Status struct {
 	PacketRate  float64 // packets per second of packet time
 	Warnings    uint64
 	LastWarning string
-	Influx      string
+	// Store is the time-series store's state (nil: none); StoreLabel its
+	// short form for the status bar (StoreLabel).
+	Store      *session.StoreStatus
+	StoreLabel string
 	Skipped     uint64 // updates the model did not take in time
 	Player      session.PlayerState
 	NonZMTP     uint64
@@ -287,6 +293,16 @@ type Frame struct {
 	Status  Status
 	// Detail is the selected connection's recent events and rate series.
 	Detail *session.Detail
+	// AlertLog is every alert state change so far, oldest first (at most
+	// AlertLogLen; AlertLogCut older ones were not kept).
+	AlertLog    []AlertChange
+	AlertLogCut uint64
+	// Warnings are the pipeline's warnings the updates named (at most
+	// WarningsLen); Notes the monitor forwarders' (Options.Notes) and
+	// NotesTotal how many there were in all (nil Notes: no forwarders).
+	Warnings   []string
+	Notes      []string
+	NotesTotal uint64
 }
 
 // Row returns the row of connection id, or nil.
@@ -326,6 +342,8 @@ type Model struct {
 	pktRate  float64
 	buf      []byte // scratch for the rows' search texts
 	History  *History
+	alerts   alertLog
+	warns    warnLog
 }
 
 // NewModel returns an empty model; opt says whether PLAIN passwords show.
@@ -341,8 +359,17 @@ func (m *Model) Apply(u *session.Update) *Frame {
 	if u.Alerts != nil {
 		f.Alerts = FromRules(u.Alerts)
 	}
+	f.AlertLog = m.alerts.add(u.Alerts)
+	f.AlertLogCut = m.alerts.cut
+	f.Warnings = m.warns.add(u.Warnings, u.LastWarning)
+	if m.opt.Notes != nil {
+		f.Notes, f.NotesTotal = m.opt.Notes.List()
+		if f.Notes == nil {
+			f.Notes = []string{}
+		}
+	}
 	f.Status = Status{Stats: Counters{Packets: u.Stats.Packets, KernelDrops: u.Stats.KernelDrops, InternalDrops: u.Stats.InternalDrops},
-		Warnings: u.Warnings, LastWarning: u.LastWarning, Influx: StoreState(u.Store), Skipped: u.Skipped, Player: u.Player}
+		Warnings: u.Warnings, LastWarning: u.LastWarning, Store: u.Store, StoreLabel: StoreLabel(u.Store), Skipped: u.Skipped, Player: u.Player}
 	snap := u.Snapshot
 	if snap == nil {
 		snap = &tracker.Snapshot{}

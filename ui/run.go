@@ -31,6 +31,9 @@ type Options struct {
 	Clock session.Clock
 	// Screen replaces the terminal (tests use tcell's simulation screen).
 	Screen tcell.Screen
+	// Notes collects the warnings of the command's own goroutines (monitor
+	// forwarders) for the Warnings view (nil: none).
+	Notes *Notes
 
 	// Test hooks: onFrame sees every frame after it is drawn (model
 	// goroutine); keyDone receives after every key event; onDashboard sees
@@ -63,7 +66,7 @@ func Run(ctx context.Context, updates <-chan *session.Update, steer Steer, opt O
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	model := NewModel(ModelOptions{ShowSecrets: opt.ShowSecrets})
+	model := NewModel(ModelOptions{ShowSecrets: opt.ShowSecrets, Notes: opt.Notes})
 	dopt := DashboardOptions{Speed: opt.Speed, History: model.History, Screen: opt.Screen, Select: steer.Select}
 	if !opt.Live {
 		dopt.Control = steer

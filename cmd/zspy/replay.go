@@ -16,7 +16,6 @@ import (
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
-	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
 )
@@ -139,7 +138,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		sess.AddMonitorLog(monitor.NewLogReader(lf, name, sess.Warn))
 	}
 	if uf.enabled {
-		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets); err != nil {
+		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets, nil); err != nil {
 			return err
 		}
 	} else if err := sess.Run(context.Background()); err != nil {
@@ -177,10 +176,6 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	if err := report.WriteText(out, r); err != nil {
 		return err
 	}
-	if eng != nil {
-		for _, a := range eng.Alerts() {
-			fmt.Fprintln(out, "alert:", rules.Line(&a))
-		}
-	}
+	printAlertChanges(out, eng)
 	return nil
 }
