@@ -90,36 +90,41 @@ func AlertChangeLine(c *AlertChange) string {
 }
 
 // refreshAlertHistory renders the History view: every alert state change,
-// newest last.
+// newest last, with a cursor (⏎ opens the change's connection).
 func (d *Dashboard) refreshAlertHistory() {
-	var b strings.Builder
 	f := d.frame
 	if f == nil || len(f.AlertLog) == 0 {
-		b.WriteString("[gray]no alert has changed state yet (rules: --rules, zspy rules list)[-]")
-		d.alertHist.SetText(b.String())
+		d.alertHist.set([]string{"[gray]no alert has changed state yet (rules: --rules, zspy rules list)[-]"}, []int{-1}, nil, nil)
 		return
 	}
-	fmt.Fprintf(&b, "[yellow::b]Alert history: %d changes, newest last", len(f.AlertLog))
+	head := fmt.Sprintf("[yellow::b]Alert history: %d changes, newest last", len(f.AlertLog))
 	if f.AlertLogCut > 0 {
-		fmt.Fprintf(&b, " (%d older ones not kept here; all in the report on quit)", f.AlertLogCut)
+		head += fmt.Sprintf(" (%d older ones not kept here; all in the report on quit)", f.AlertLogCut)
 	}
-	b.WriteString("[-::-]\n")
+	lines, item := []string{head + "[-::-]"}, []int{-1}
+	keys := make([]string, len(f.AlertLog))
+	conns := make([]uint64, len(f.AlertLog))
 	for i := range f.AlertLog {
 		c := &f.AlertLog[i]
-		a := Alert{State: c.State, Severity: c.Severity}
+		keys[i] = fmt.Sprint(i + int(f.AlertLogCut))
+		a := Alert{State: c.State, Severity: c.Severity, Client: c.Client, Server: c.Server}
+		for _, r := range f.Rows {
+			if a.matches(r.C.Client, r.C.Server) {
+				conns[i] = r.ID
+				break
+			}
+		}
 		tag := alertTag(&a)
-		line := AlertChangeLine(c)
-		for j, l := range wrapWords(line, d.width()-2, 4) {
+		for j, l := range wrapWords(AlertChangeLine(c), d.width()-2, 4) {
+			l = esc(l)
 			if j > 0 {
 				l = "    " + l
+			} else {
+				l = strings.Replace(l, string(c.State), tag, 1) // the state coloured
 			}
-			if j == 0 {
-				// The state coloured: "[red]firing[-]".
-				fmt.Fprintf(&b, " %s\n", strings.Replace(esc(l), string(c.State), tag, 1))
-				continue
-			}
-			fmt.Fprintf(&b, " %s\n", esc(l))
+			lines = append(lines, " "+l)
+			item = append(item, i)
 		}
 	}
-	d.alertHist.SetText(b.String())
+	d.alertHist.set(lines, item, keys, conns)
 }

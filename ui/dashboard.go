@@ -29,7 +29,10 @@ const (
 	ViewWarnings    = "warnings"
 	ViewDetail      = "detail"
 	ViewHelp        = "help"
+	ViewStream      = "stream"
 )
+
+const filterLabel = "filter (regexp, !inverse): "
 
 // Dashboard is the tview application: a tab line, the current view, a status
 // bar and a hint or filter line. All its methods except NewDashboard run on
@@ -41,7 +44,7 @@ type Dashboard struct {
 	header *headerBar
 	pages  *tview.Pages
 	table  *connTable
-	topo   *tview.TextView
+	topo   *cursorText
 	detail *tview.TextView
 	alerts *tview.Table
 	// evidence shows the selected alert's whole message under the table;
@@ -51,8 +54,13 @@ type Dashboard struct {
 	help       *tview.TextView
 	// alertHist lists every alert state change; warnView the store's
 	// whole state, the pipeline's warnings and the monitor forwarders'.
-	alertHist  *tview.TextView
+	alertHist  *cursorText
 	warnView   *tview.TextView
+	// streamText follows one connection's message stream (sv: where it
+	// shows from, the search); searching says the prompt takes a search.
+	streamText *tview.TextView
+	sv         streamView
+	searching  bool
 	status     *tview.TextView
 	// warning shows the latest pipeline warning (a truncated capture, a
 	// read error...) above the status bar; it takes no line when there is
@@ -73,6 +81,11 @@ type Dashboard struct {
 	mode     CountMode
 	view     string
 	back     string
+	// streamBack is the view the stream was opened from when it was the
+	// detail (esc leads back to it, then to back); helpBack the view the
+	// help was opened from.
+	streamBack string
+	helpBack   string
 	detailID uint64
 	alertIDs []uint64 // connection of each alert row (0: none)
 	screenW  int      // the screen width the texts were laid out for
@@ -118,11 +131,12 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 	d.table.onEnter = func(r *Row) { d.openDetail(r.ID) }
 	d.table.onSortChange = d.refreshTable
 
-	d.topo = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
+	d.topo = newCursorText(false)
 	d.detail = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
 	d.help = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true)
 	d.help.SetText(helpPage())
-	d.alertHist = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
+	d.alertHist = newCursorText(true)
+	d.streamText = tview.NewTextView().SetDynamicColors(true).SetScrollable(false).SetWrap(false)
 	d.warnView = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
 	d.newAlertsView()
 
@@ -133,18 +147,26 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 		AddPage(ViewHistory, d.alertHist, true, false).
 		AddPage(ViewWarnings, d.warnView, true, false).
 		AddPage(ViewDetail, d.detail, true, false).
+		AddPage(ViewStream, d.streamText, true, false).
 		AddPage(ViewHelp, d.help, true, false)
 
 	d.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	d.status.SetBackgroundColor(tcell.ColorNavy)
 	d.hints = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	d.warning = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
-	d.prompt = tview.NewInputField().SetLabel("filter (regexp, !inverse): ")
+	d.prompt = tview.NewInputField().SetLabel(filterLabel)
 	d.prompt.SetChangedFunc(func(text string) {
+		if d.searching {
+			return // the stream's search applies on ⏎
+		}
 		d.filter = ParseFilter(text)
 		d.refreshViews()
 	})
 	d.prompt.SetDoneFunc(func(key tcell.Key) {
+		if d.searching {
+			d.endSearch(key)
+			return
+		}
 		if key == tcell.KeyEscape {
 			d.filter = ParseFilter("")
 			d.prompt.SetText("")
@@ -288,6 +310,8 @@ func (d *Dashboard) refreshViews() {
 		d.refreshWarnings()
 	case ViewDetail:
 		d.refreshDetail()
+	case ViewStream:
+		d.refreshStream()
 	}
 	d.updateChrome()
 }
@@ -308,11 +332,19 @@ func (d *Dashboard) show(view string) {
 	if view == d.view {
 		return
 	}
-	if view == ViewDetail || view == ViewHelp {
-		if d.view != ViewDetail && d.view != ViewHelp {
+	switch {
+	case view == ViewStream && d.view == ViewDetail:
+		d.streamBack = ViewDetail
+	case view == ViewStream:
+		d.streamBack = ""
+		if d.view != ViewHelp {
 			d.back = d.view
 		}
-	} else {
+	case view == ViewDetail || view == ViewHelp:
+		if d.view != ViewDetail && d.view != ViewHelp && d.view != ViewStream {
+			d.back = d.view
+		}
+	default:
 		d.back = ""
 	}
 	d.view = view
@@ -330,16 +362,23 @@ func (d *Dashboard) show(view string) {
 		d.App.SetFocus(d.warnView)
 	case ViewDetail:
 		d.App.SetFocus(d.detail)
+	case ViewStream:
+		d.App.SetFocus(d.streamText)
 	case ViewHelp:
 		d.App.SetFocus(d.help)
 	}
 	d.refreshViews()
-	if view == ViewHistory {
-		d.alertHist.ScrollToEnd() // newest last
-	}
 }
 
 func (d *Dashboard) goBack() {
+	if d.view == ViewStream && d.streamBack != "" {
+		d.show(d.streamBack)
+		return
+	}
+	if d.view == ViewHelp && d.helpBack != "" {
+		d.show(d.helpBack)
+		return
+	}
 	if d.back != "" {
 		d.show(d.back)
 		return
@@ -379,9 +418,66 @@ func (d *Dashboard) openSelected() {
 func (d *Dashboard) toggleHelp() {
 	if d.view == ViewHelp {
 		d.goBack()
-	} else {
-		d.show(ViewHelp)
+		return
 	}
+	d.helpBack = ""
+	if d.view == ViewDetail || d.view == ViewStream {
+		d.helpBack = d.view
+	}
+	d.show(ViewHelp)
+}
+
+// cursorConn returns the connection the current view points at: the
+// selected row, the topology's or the alert history's cursor, the alert
+// selected, the connection shown (0: none).
+func (d *Dashboard) cursorConn() uint64 {
+	switch d.view {
+	case ViewConnections:
+		if r := d.table.selected(); r != nil {
+			return r.ID
+		}
+	case ViewTopology:
+		return d.topo.selected()
+	case ViewHistory:
+		return d.alertHist.selected()
+	case ViewAlerts:
+		if row, _ := d.alerts.GetSelection(); row-1 >= 0 && row-1 < len(d.alertIDs) {
+			return d.alertIDs[row-1]
+		}
+	case ViewDetail, ViewStream:
+		return d.detailID
+	}
+	return 0
+}
+
+// openHere opens the detail of the connection the current view points at.
+func (d *Dashboard) openHere() {
+	if id := d.cursorConn(); id != 0 {
+		d.openDetail(id)
+	}
+}
+
+// beginSearch opens the prompt for the stream's search.
+func (d *Dashboard) beginSearch() {
+	d.searching, d.editing = true, true
+	d.prompt.SetLabel("search the stream (regexp, !inverse): ")
+	d.prompt.SetText(d.sv.search.Expr)
+	d.bottom.SwitchToPage("prompt")
+	d.App.SetFocus(d.prompt)
+}
+
+// endSearch applies the search typed (⏎) or leaves it as it was (esc).
+func (d *Dashboard) endSearch(key tcell.Key) {
+	text := d.prompt.GetText()
+	d.searching, d.editing = false, false
+	d.prompt.SetLabel(filterLabel)
+	d.prompt.SetText(d.filter.Expr)
+	d.bottom.SwitchToPage("hints")
+	d.App.SetFocus(d.streamText)
+	if key != tcell.KeyEscape {
+		d.setSearch(text)
+	}
+	d.updateChrome()
 }
 
 // sortNext sorts the table by the next column (dir 1) or the previous (-1).

@@ -91,6 +91,8 @@ const (
 	secViews   = "Views"
 	secTable   = "Connections table"
 	secReplay  = "Replay"
+	secCursor  = "Topology and History"
+	secStream  = "Stream (f)"
 	helpIndent = "           " // where a help text's continuation lines start
 )
 
@@ -99,8 +101,19 @@ var (
 	inReplay = func(d *Dashboard) bool { return d.ctl != nil }
 	inLive   = func(d *Dashboard) bool { return d.ctl == nil }
 	notEnded = func(d *Dashboard) bool { return d.frame == nil || !d.frame.Status.Player.Done }
-	notTable = []string{ViewDetail, ViewAlerts, ViewTopology, ViewHistory, ViewWarnings, ViewHelp}
+	notTable = []string{ViewDetail, ViewAlerts, ViewTopology, ViewHistory, ViewWarnings, ViewHelp, ViewStream}
 	onTable  = []string{ViewConnections}
+	// withCursor are the text views with a cursor on their items.
+	withCursor = []string{ViewTopology, ViewHistory}
+	onStream   = []string{ViewStream}
+	// notStream are the views but the stream, whose / searches and n N
+	// move between matches.
+	notStream = []string{ViewConnections, ViewTopology, ViewAlerts, ViewHistory, ViewWarnings, ViewDetail, ViewHelp}
+	// scrolled are the views tview scrolls itself.
+	scrolled = []string{ViewDetail, ViewAlerts, ViewWarnings, ViewHelp}
+	// toConn are the views that point at one connection, whose stream f
+	// follows.
+	toConn = []string{ViewConnections, ViewTopology, ViewHistory, ViewAlerts, ViewDetail}
 )
 
 // keyTable binds every key the dashboard answers to. It is set by init: its
@@ -127,9 +140,48 @@ func bindings() []binding {
 			hint: "⏎:detail", keep: 5},
 		{keys: []key{{k: tcell.KeyEnter}}, views: []string{ViewAlerts}, // the alerts table's selected func
 			section: secViews, hint: "⏎:connection", keep: 5},
-		{keys: []key{{k: tcell.KeyEnter}}, views: []string{ViewTopology}, act: func(d *Dashboard) { d.show(ViewConnections) },
-			section: secViews},
-		{keys: []key{{k: tcell.KeyUp}, {k: tcell.KeyDown}, ch('k'), ch('j')}, views: notTable, // tview's own
+		{keys: []key{{k: tcell.KeyEnter}}, views: withCursor, act: (*Dashboard).openHere,
+			section: secViews, hint: "⏎:detail", keep: 5},
+		{keys: []key{ch('f')}, views: toConn, act: (*Dashboard).openStreamHere,
+			section: secViews, label: "f", help: `follow the connection's message stream (from any view that points at
+one: the selected row, the topology's or history's cursor, the
+alert, the detail shown), newest last, kept back to the last
+` + fmt.Sprint(StreamLen) + ` events; / searches it, n N next / previous match`,
+			hint: "f:stream", hintViews: []string{ViewDetail, ViewTopology}, keep: 5},
+
+		{keys: []key{{k: tcell.KeyUp}, ch('k')}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(-1) },
+			section: secCursor, label: "↑↓ j k", help: "move the cursor (Topology: peers; History: changes)"},
+		{keys: []key{{k: tcell.KeyDown}, ch('j')}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(1) },
+			section: secCursor},
+		{keys: []key{{k: tcell.KeyPgUp}}, views: withCursor, act: func(d *Dashboard) { c := d.cursorView(); c.move(-c.height() / 2) },
+			section: secCursor, label: "PgUp PgDn", help: "half a page", inline: true},
+		{keys: []key{{k: tcell.KeyPgDn}}, views: withCursor, act: func(d *Dashboard) { c := d.cursorView(); c.move(c.height() / 2) },
+			section: secCursor},
+		{keys: []key{ch('g'), {k: tcell.KeyHome}}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(-1 << 30) },
+			section: secCursor, label: "g G", help: "first, last", inline: true},
+		{keys: []key{ch('G'), {k: tcell.KeyEnd}}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(1 << 30) },
+			section: secCursor},
+
+		{keys: []key{{k: tcell.KeyUp}, ch('k')}, views: onStream, act: func(d *Dashboard) { d.streamMove(-1) },
+			section: secStream, label: "↑↓ j k", help: "scroll (scrolling up stops following; G or End follows again)"},
+		{keys: []key{{k: tcell.KeyDown}, ch('j')}, views: onStream, act: func(d *Dashboard) { d.streamMove(1) },
+			section: secStream},
+		{keys: []key{{k: tcell.KeyPgUp}}, views: onStream, act: func(d *Dashboard) { d.streamMove(-d.streamHeight()) },
+			section: secStream, label: "PgUp PgDn", help: "page up, down", inline: true},
+		{keys: []key{{k: tcell.KeyPgDn}}, views: onStream, act: func(d *Dashboard) { d.streamMove(d.streamHeight()) },
+			section: secStream},
+		{keys: []key{ch('g'), {k: tcell.KeyHome}}, views: onStream, act: func(d *Dashboard) { d.streamEnd(false) },
+			section: secStream, label: "g G", help: "oldest kept, newest (follow)", inline: true},
+		{keys: []key{ch('G'), {k: tcell.KeyEnd}}, views: onStream, act: func(d *Dashboard) { d.streamEnd(true) },
+			section: secStream},
+		{keys: []key{ch('/')}, views: onStream, act: (*Dashboard).beginSearch,
+			section: secStream, label: "/", help: "search: a case-insensitive regular expression over the lines (text\nthat is not one is matched literally; ! finds lines that do not match)",
+			hint: "/:search", keep: 5},
+		{keys: []key{ch('n')}, views: onStream, act: func(d *Dashboard) { d.streamFind(1) },
+			section: secStream, label: "n N", help: "next / previous match", hint: "nN:match", keep: 5},
+		{keys: []key{ch('N')}, views: onStream, act: func(d *Dashboard) { d.streamFind(-1) },
+			section: secStream},
+		{keys: []key{{k: tcell.KeyUp}, {k: tcell.KeyDown}, ch('k'), ch('j')}, views: scrolled, // tview's own
 			section: secViews, hint: "↑↓:scroll", hintViews: []string{ViewDetail}, keep: 5},
 
 		{keys: []key{{k: tcell.KeyUp}, ch('k')}, views: onTable, act: func(d *Dashboard) { d.table.move(-1) },
@@ -144,7 +196,7 @@ func bindings() []binding {
 			section: secTable, label: "g Home", help: "top", inline: true},
 		{keys: []key{ch('G'), {k: tcell.KeyEnd}}, views: onTable, act: func(d *Dashboard) { d.table.move(len(d.table.rows)) },
 			section: secTable, label: "G End", help: "bottom", inline: true},
-		{keys: []key{ch('/')}, act: (*Dashboard).beginFilter,
+		{keys: []key{ch('/')}, views: notStream, act: (*Dashboard).beginFilter,
 			section: secTable, label: "/", help: `filter: a case-insensitive regular expression over the
 row's text (endpoints, sockets, state, mechanism, identities,
 PLAIN user, subscriptions, alert rule, "alert", "error",
@@ -179,10 +231,10 @@ header says which); narrow terminals keep the leading ones`,
 			hint: "space:pause", hintIf: notEnded, keep: 3},
 		{keys: []key{ch(' '), ch('p')}, when: inLive, act: (*Dashboard).togglePause,
 			section: secReplay, hint: "space:freeze", hintIf: notEnded, keep: 3},
-		{keys: []key{ch('n')}, when: inReplay, act: func(d *Dashboard) { d.step(0) },
+		{keys: []key{ch('n')}, views: notStream, when: inReplay, act: func(d *Dashboard) { d.step(0) },
 			section: secReplay, label: "n", help: "step one packet",
 			hint: "n:step", hintIf: notEnded, keep: 3},
-		{keys: []key{ch('N')}, when: inReplay, act: func(d *Dashboard) { d.step(time.Second) },
+		{keys: []key{ch('N')}, views: notStream, when: inReplay, act: func(d *Dashboard) { d.step(time.Second) },
 			section: secReplay, label: "N", help: "step one second of packet time", inline: true},
 		{keys: []key{ch('+')}, when: inReplay, act: func(d *Dashboard) { d.setSpeed(d.faster()) },
 			section: secReplay, label: "+ -", help: "double / halve the speed",
@@ -203,6 +255,14 @@ header says which); narrow terminals keep the leading ones`,
 		{keys: []key{{k: tcell.KeyCtrlC}}, act: func(d *Dashboard) { d.quit() }, prompt: true,
 			section: secViews},
 	}
+}
+
+// cursorView returns the current view's cursor.
+func (d *Dashboard) cursorView() *cursorText {
+	if d.view == ViewHistory {
+		return d.alertHist
+	}
+	return d.topo
 }
 
 // actsIn reports whether the binding's keys act in view.
@@ -289,6 +349,8 @@ var helpSections = []struct{ name, notes string }{
   Colours: red/yellow rows carry firing/pending alerts; magenta rows have
   errors or incompatible socket types; grey rows are closed.
 `},
+	{secCursor, ""},
+	{secStream, ""},
 	{secReplay, ""},
 	{"Mouse", `  click a row to select it, double-click to open it, click a column
   header to sort (again to reverse), click a tab to switch views, wheel

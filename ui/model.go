@@ -303,6 +303,9 @@ type Frame struct {
 	Warnings   []string
 	Notes      []string
 	NotesTotal uint64
+	// Stream is the selected connection's message stream since it was
+	// selected (at most StreamLen events; nil before any).
+	Stream *Stream
 }
 
 // Row returns the row of connection id, or nil.
@@ -344,6 +347,7 @@ type Model struct {
 	History  *History
 	alerts   alertLog
 	warns    warnLog
+	stream   streamBuf
 }
 
 // NewModel returns an empty model; opt says whether PLAIN passwords show.
@@ -362,6 +366,7 @@ func (m *Model) Apply(u *session.Update) *Frame {
 	f.AlertLog = m.alerts.add(u.Alerts)
 	f.AlertLogCut = m.alerts.cut
 	f.Warnings = m.warns.add(u.Warnings, u.LastWarning)
+	f.Stream = m.stream.add(u.Detail)
 	if m.opt.Notes != nil {
 		f.Notes, f.NotesTotal = m.opt.Notes.List()
 		if f.Notes == nil {

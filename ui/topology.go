@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/zspy/zspy/zmtp"
@@ -126,15 +127,23 @@ func flowArrow(server, client zmtp.SocketType) string {
 // RenderTopology renders the groups as tview-tagged lines: each bound
 // endpoint, then its peers with rates, identities and subscriptions.
 func RenderTopology(gs []Group, width int) []string {
-	var out []string
+	lines, _, _ := topologyLines(gs, width)
+	return lines
+}
+
+// topologyLines renders the groups as RenderTopology does, with the peer
+// (index into peers) each line shows (-1: a group's head).
+func topologyLines(gs []Group, width int) (out []string, item []int, peers []*Row) {
 	if len(gs) == 0 {
-		return []string{"[gray]no ZeroMQ connections yet[-]"}
+		return []string{"[gray]no ZeroMQ connections yet[-]"}, []int{-1}, nil
 	}
 	for _, g := range gs {
 		head := fmt.Sprintf("[::b]%s %s[::-]  [aqua]%s[-]  %d peer(s), %d open  ↑%s ↓%s msg/s",
 			esc(socketOrQuestion(g.Socket)), esc(g.Server), g.Pattern, len(g.Peers), g.Open, fmtSI(g.In), fmtSI(g.Out))
 		out = append(out, head)
+		item = append(item, -1)
 		for i, r := range g.Peers {
+			peers = append(peers, r)
 			branch := "├"
 			if i == len(g.Peers)-1 {
 				branch = "└"
@@ -164,6 +173,7 @@ func RenderTopology(gs []Group, width int) []string {
 				fmt.Fprintf(&b, "  [red]! %s[-]", esc(r.AlertRule))
 			}
 			out = append(out, b.String())
+			item = append(item, len(peers)-1)
 			if len(r.C.Subscriptions) > 0 {
 				q := make([]string, len(r.C.Subscriptions))
 				for k, s := range r.C.Subscriptions {
@@ -174,10 +184,11 @@ func RenderTopology(gs []Group, width int) []string {
 					cont = " "
 				}
 				out = append(out, fmt.Sprintf(" %s     subscriptions: %s", cont, esc(truncate(strings.Join(q, " "), max(width-22, 10)))))
+				item = append(item, len(peers)-1)
 			}
 		}
 	}
-	return out
+	return out, item, peers
 }
 
 // socketOrQuestion names a bound side's socket type, "?" when unknown.
@@ -192,9 +203,15 @@ func socketOrQuestion(s zmtp.SocketType) string {
 func (d *Dashboard) refreshTopology() {
 	rows := d.rows()
 	if len(rows) == 0 {
-		d.topo.SetText("[gray]" + esc(emptyText(d.frame, d.filter)) + "[-]")
+		d.topo.set([]string{"[gray]" + esc(emptyText(d.frame, d.filter)) + "[-]"}, []int{-1}, nil, nil)
 		return
 	}
-	lines := RenderTopology(BuildTopology(rows), d.width())
-	d.topo.SetText(strings.Join(lines, "\n"))
+	lines, item, peers := topologyLines(BuildTopology(rows), d.width())
+	keys := make([]string, len(peers))
+	conns := make([]uint64, len(peers))
+	for i, r := range peers {
+		keys[i] = strconv.FormatUint(r.ID, 10)
+		conns[i] = r.ID
+	}
+	d.topo.set(lines, item, keys, conns)
 }

@@ -290,7 +290,7 @@ func waitFrameAsync(h *harness, ok func(f *Frame) bool) <-chan *Frame {
 
 // The help names the warning line and every sort key.
 func TestHelpNamesWarningsAndSortKeys(t *testing.T) {
-	d, s := newDash(t, 80, 80, DashboardOptions{})
+	d, s := newDash(t, 80, 200, DashboardOptions{})
 	d.show(ViewHelp)
 	text := strings.Join(draw(d, s), "\n")
 	for _, want := range []string{"latest warning", "< > , .  sort"} {
