@@ -54,8 +54,8 @@ type Dashboard struct {
 	help       *tview.TextView
 	// alertHist lists every alert state change; warnView the store's
 	// whole state, the pipeline's warnings and the monitor forwarders'.
-	alertHist  *cursorText
-	warnView   *tview.TextView
+	alertHist *cursorText
+	warnView  *tview.TextView
 	// streamText follows one connection's message stream (sv: where it
 	// shows from, the search); searching says the prompt takes a search.
 	streamText *tview.TextView
@@ -77,18 +77,18 @@ type Dashboard struct {
 	frozen  bool
 	// modeSet says the user chose rates or totals (mode); until then the
 	// table shows rates while packets come and totals once they stopped.
-	modeSet  bool
-	mode     CountMode
-	view     string
-	back     string
+	modeSet bool
+	mode    CountMode
+	view    string
+	back    string
 	// streamBack is the view the stream was opened from when it was the
 	// detail (esc leads back to it, then to back); helpBack the view the
 	// help was opened from.
 	streamBack string
 	helpBack   string
-	detailID uint64
-	alertIDs []uint64 // connection of each alert row (0: none)
-	screenW  int      // the screen width the texts were laid out for
+	detailID   uint64
+	alertIDs   []uint64 // connection of each alert row (0: none)
+	screenW    int      // the screen width the texts were laid out for
 
 	ctl        Control
 	speed      float64

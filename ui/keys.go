@@ -133,7 +133,7 @@ func bindings() []binding {
 		{keys: []key{ch('4'), ch('h')}, opens: ViewHistory, act: func(d *Dashboard) { d.show(ViewHistory) },
 			section: secViews, label: "4 h", help: "History: every alert state change, newest last (as plain capture prints them)"},
 		{keys: []key{ch('5'), ch('w')}, opens: ViewWarnings, act: func(d *Dashboard) { d.show(ViewWarnings) },
-			section: secViews, label: "5 w", help: "Warnings: the store's whole state and last error, the capture's warnings,\n"+
+			section: secViews, label: "5 w", help: "Warnings: the store's whole state and last error, the capture's warnings,\n" +
 				"the monitor forwarders' (what plain capture prints on standard error)"},
 		{keys: []key{{k: tcell.KeyEnter}}, views: onTable, act: (*Dashboard).openSelected,
 			section: secViews, label: "⏎", help: "open the selected connection (or the alert's connection)",

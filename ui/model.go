@@ -277,10 +277,10 @@ type Status struct {
 	// short form for the status bar (StoreLabel).
 	Store      *session.StoreStatus
 	StoreLabel string
-	Skipped     uint64 // updates the model did not take in time
-	Player      session.PlayerState
-	NonZMTP     uint64
-	Evicted     uint64
+	Skipped    uint64 // updates the model did not take in time
+	Player     session.PlayerState
+	NonZMTP    uint64
+	Evicted    uint64
 }
 
 // Frame is everything one screen shows, derived from one Update. Rows are in

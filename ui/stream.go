@@ -60,8 +60,8 @@ func (s *streamBuf) add(d *session.Detail) *Stream {
 // search.
 type streamView struct {
 	id     uint64 // the connection followed
-	top    int  // first entry shown
-	follow bool // stay at the newest entry (tail -f), until the user scrolls up
+	top    int    // first entry shown
+	follow bool   // stay at the newest entry (tail -f), until the user scrolls up
 	search *Filter
 	match  int // entry of the current match (-1: none)
 	note   string

@@ -20,9 +20,9 @@ type connTable struct {
 	sortCol int
 	desc    bool
 	mode    CountMode // rates or totals first
-	sel     int    // index into rows
-	selID   uint64 // the selected connection, kept across updates
-	offset  int    // first visible row
+	sel     int       // index into rows
+	selID   uint64    // the selected connection, kept across updates
+	offset  int       // first visible row
 
 	layout      Layout
 	layoutWidth int
