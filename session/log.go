@@ -62,7 +62,7 @@ type MessageLog struct {
 	// (the seeded ones included): a reader of Recent takes the entries
 	// beyond those it has, and counts those it missed.
 	cSeen uint64
-	total     uint64
+	total uint64
 }
 
 var _ tracker.Listener = (*MessageLog)(nil)
