@@ -23,6 +23,7 @@ import (
 func init() { subcommands = append(subcommands, newReplayCmd) }
 
 type replayFlags struct {
+	export      *exportConnFlags
 	json        bool
 	events      bool
 	showSecrets bool
@@ -47,7 +48,8 @@ from standard input (tcpdump -w - | zspy replay -).`,
 		Example: `  zspy replay testdata/pcaps/reqrep/capture.pcap
   zspy replay --json incident.pcapng.gz
   ssh probe tcpdump -U -w - 'tcp port 5555' | zspy replay -
-  zspy replay --events capture.pcap | jq 'select(.event == "subscription")'`,
+  zspy replay --events capture.pcap | jq 'select(.event == "subscription")'
+  zspy replay incident.pcap --export-conn 3 -w conn3.pcap`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReplay(cmd, args, f, uf)
@@ -63,6 +65,7 @@ from standard input (tcpdump -w - | zspy replay -).`,
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
 	fl.Var(portRangeFlag{&f.ephemeral}, "ephemeral-ports", ephemeralUsage)
 	uf = addUIFlags(fl, true)
+	f.export = addExportConnFlags(fl)
 	return cmd
 }
 
@@ -107,6 +110,9 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		names[i] = s.Name()
 	}
 	cfg.Name = strings.Join(names, " ")
+	if f.export.enabled() {
+		return f.export.run(context.Background(), files, cfg, cmd.ErrOrStderr())
+	}
 	sink, sinkName, err := f.store.openSink(false, cmd.OutOrStdout())
 	if err != nil {
 		return err
