@@ -95,6 +95,15 @@ type Dashboard struct {
 	hist       *History
 	selectConn func(id uint64)
 
+	// export writes a connection's packets to a file (nil: not possible);
+	// exporting says one runs; notice is the hint line's one-off message
+	// (an export's result), cleared by the next key.
+	export      Exporter
+	exporting   bool
+	notice      string
+	noticeColor string
+	exportDone  chan struct{} // tests: receives after an export's result is queued
+
 	// quit ends the application (RunReplay and RunLive stop their
 	// goroutines first).
 	quit func()
@@ -115,12 +124,15 @@ type DashboardOptions struct {
 	Select  func(id uint64)
 	// Screen replaces the terminal (tests use tcell's simulation screen).
 	Screen tcell.Screen
+	// Export writes a connection's packets to a capture file (nil: the
+	// export key says it cannot).
+	Export Exporter
 }
 
 // NewDashboard builds the dashboard's widgets and key bindings.
 func NewDashboard(opt DashboardOptions) *Dashboard {
 	d := &Dashboard{App: tview.NewApplication(), ctl: opt.Control, speed: opt.Speed, hist: opt.History,
-		selectConn: opt.Select, filter: ParseFilter(""), view: ViewConnections}
+		selectConn: opt.Select, filter: ParseFilter(""), view: ViewConnections, export: opt.Export}
 	if opt.Screen != nil {
 		d.App.SetScreen(opt.Screen)
 	}

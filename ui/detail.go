@@ -323,6 +323,11 @@ func RenderDetail(in DetailInput) []string {
 	for i := range in.Log {
 		add("  %s", esc(FormatEntry(&in.Log[i], hexN)))
 	}
+	if in.Width > 0 {
+		for i := range out {
+			out[i] = cutTagged(out[i], in.Width)
+		}
+	}
 	return out
 }
 

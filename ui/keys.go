@@ -109,6 +109,9 @@ var (
 	// notStream are the views but the stream, whose / searches and n N
 	// move between matches.
 	notStream = []string{ViewConnections, ViewTopology, ViewAlerts, ViewHistory, ViewWarnings, ViewDetail, ViewHelp}
+	// exportable are the views that point at one connection, the stream's
+	// included.
+	exportable = []string{ViewConnections, ViewTopology, ViewHistory, ViewAlerts, ViewDetail, ViewStream}
 	// scrolled are the views tview scrolls itself.
 	scrolled = []string{ViewDetail, ViewAlerts, ViewWarnings, ViewHelp}
 	// toConn are the views that point at one connection, whose stream f
@@ -148,6 +151,13 @@ one: the selected row, the topology's or history's cursor, the
 alert, the detail shown), newest last, kept back to the last
 ` + fmt.Sprint(StreamLen) + ` events; / searches it, n N next / previous match`,
 			hint: "f:stream", hintViews: []string{ViewDetail, ViewTopology}, keep: 5},
+
+		{keys: []key{ch('e')}, views: exportable, act: (*Dashboard).exportHere,
+			section: secViews, label: "e", help: `export the connection's packets, both directions, to a capture file
+(replay: read again from its files, into zspy-connID.pcap in the
+current directory; capture: from the files -w writes, and not
+possible without -w: zspy keeps no packets)`,
+			hint: "e:export", hintViews: []string{ViewDetail, ViewStream}, keep: 4},
 
 		{keys: []key{{k: tcell.KeyUp}, ch('k')}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(-1) },
 			section: secCursor, label: "↑↓ j k", help: "move the cursor (Topology: peers; History: changes)"},
@@ -299,6 +309,10 @@ func (d *Dashboard) captureKey(ev *tcell.EventKey) *tcell.EventKey {
 	if d.keyDone != nil {
 		defer func() { d.keyDone <- struct{}{} }()
 	}
+	if d.notice != "" && !d.exporting {
+		d.notice = ""
+		defer d.updateChrome()
+	}
 	b := d.lookup(keyOf(ev))
 	if b == nil || b.act == nil {
 		return ev
@@ -313,6 +327,9 @@ func (d *Dashboard) captureKey(ev *tcell.EventKey) *tcell.EventKey {
 func (d *Dashboard) hintLine() string {
 	var hs []linePart
 	w := d.width()
+	if d.notice != "" {
+		hs = append(hs, linePart{"[" + d.noticeColor + "]" + esc(truncate(d.notice, w)) + "[-]", keepAlways + 1})
+	}
 	if d.filter.Active() {
 		hs = append(hs, linePart{"[yellow]" + esc(truncate(d.filter.String(), max(w/3, 12))) + "[-] ", keepAlways})
 	}

@@ -188,6 +188,9 @@ func topologyLines(gs []Group, width int) (out []string, item []int, peers []*Ro
 			}
 		}
 	}
+	for i := range out {
+		out[i] = cutTagged(out[i], width)
+	}
 	return out, item, peers
 }
 

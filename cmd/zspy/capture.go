@@ -213,7 +213,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	}
 	sess := session.New(cfg)
 	if uf.enabled {
-		err = runUI(ctx, sess, cfg, f.showSecrets, notes)
+		err = runUI(ctx, sess, cfg, f.showSecrets, notes, liveExporter(w))
 	} else {
 		// Tests and scripts wait for this line before they start traffic.
 		fmt.Fprintf(os.Stderr, "zspy: capturing on %s", src.Name())

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/session"
+	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/ui"
 )
 
 // exportConnFlags are replay's --export-conn and -w: hand one connection's
@@ -131,4 +135,63 @@ func exportFiles(files []string, filter *capture.ConnFilter, w *capture.Writer) 
 		}
 	}
 	return total, nil
+}
+
+// exportName returns a file name for connection id's packets in the current
+// directory that is not taken yet.
+func exportName(id uint64) string {
+	name := fmt.Sprintf("zspy-conn%d.pcap", id)
+	for n := 2; ; n++ {
+		if _, err := os.Stat(name); errors.Is(err, fs.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("zspy-conn%d-%d.pcap", id, n)
+	}
+}
+
+// exportRecord writes r's packets (its two ends, within its time span) from
+// files to a new file in the current directory.
+func exportRecord(files []string, r *tracker.Record, note string) (string, error) {
+	name := exportName(r.ID)
+	w, err := capture.NewWriter(capture.WriterOptions{Path: name})
+	if err != nil {
+		return "", fmt.Errorf("export: %w", err)
+	}
+	filter := &capture.ConnFilter{A: r.Client, B: r.Server, From: r.Start, To: r.Last.Add(time.Nanosecond)}
+	st, err := exportFiles(files, filter, w)
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("export: %w", err)
+	}
+	return fmt.Sprintf("wrote %d packets of connection %d to %s%s", st.Written, r.ID, name, note), nil
+}
+
+// replayExporter is replay --ui's export: the files are read again.
+func replayExporter(files []string) ui.Exporter {
+	return func(r *tracker.Record) (string, error) {
+		for _, f := range files {
+			if f == "-" {
+				return "", errors.New("export: the capture came on standard input, which cannot be read again: replay it from a file")
+			}
+		}
+		return exportRecord(files, r, "")
+	}
+}
+
+// liveExporter is capture --ui's export: from the files -w writes (what
+// the last flush put there), and refused without -w, as zspy keeps no
+// packets of a live capture in memory.
+func liveExporter(w *segmentWriter) ui.Exporter {
+	return func(r *tracker.Record) (string, error) {
+		if w == nil {
+			return "", errors.New("export: zspy keeps no packets of a live capture: run capture with -w FILE (and --rotate-size) to export from the dashboard")
+		}
+		files := w.w.Files()
+		if len(files) == 0 {
+			return "", errors.New("export: -w has written no file yet")
+		}
+		return exportRecord(files, r, fmt.Sprintf(" (from %s; the last %s of packets may not be written yet)", strings.Join(files, " "), capture.DefaultFlushEvery))
+	}
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/zspy/zspy/report"
+	"github.com/zspy/zspy/tracker"
 )
 
 func replayJSON(t *testing.T, file string) *report.Report {
@@ -70,5 +73,36 @@ func TestReplayExportConn(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("replay %v: %v, want %q", c.args, err, c.want)
 		}
+	}
+}
+
+// The dashboard's export (e) under replay --ui writes the record's packets
+// to zspy-connID.pcap in the current directory, never over an older one;
+// capture --ui without -w says why it cannot, and standard input cannot be
+// read again.
+func TestDashboardExporters(t *testing.T) {
+	in, err := filepath.Abs(filepath.Join(pcaps, "pubsub", "capture.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := replayJSON(t, in)
+	c := whole.Connections[len(whole.Connections)-1]
+	r := &tracker.Record{ID: c.ID, Client: netip.MustParseAddrPort(c.Client), Server: netip.MustParseAddrPort(c.Server), Start: c.Start, Last: c.End}
+	t.Chdir(t.TempDir())
+	for _, want := range []string{fmt.Sprintf("zspy-conn%d.pcap", c.ID), fmt.Sprintf("zspy-conn%d-2.pcap", c.ID)} {
+		msg, err := replayExporter([]string{in})(r)
+		if err != nil || !strings.Contains(msg, want) {
+			t.Fatalf("export: %q, %v; want it written to %s", msg, err, want)
+		}
+		got := replayJSON(t, want)
+		if len(got.Connections) != 1 || got.Connections[0].Client != c.Client || *got.Connections[0].S2C.Messages != *c.S2C.Messages {
+			t.Errorf("%s holds %+v", want, got.Connections)
+		}
+	}
+	if _, err := liveExporter(nil)(r); err == nil || !strings.Contains(err.Error(), "-w FILE") {
+		t.Errorf("capture without -w: %v", err)
+	}
+	if _, err := replayExporter([]string{"-"})(r); err == nil || !strings.Contains(err.Error(), "standard input") {
+		t.Errorf("replay -: %v", err)
 	}
 }

@@ -144,7 +144,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		sess.AddMonitorLog(monitor.NewLogReader(lf, name, sess.Warn))
 	}
 	if uf.enabled {
-		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets, nil); err != nil {
+		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets, nil, replayExporter(files)); err != nil {
 			return err
 		}
 	} else if err := sess.Run(context.Background()); err != nil {

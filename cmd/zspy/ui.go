@@ -53,12 +53,13 @@ func (f *uiFlags) check(cmd *cobra.Command, cfg *session.Config) error {
 // runUI runs sess with the dashboard as its viewer (zspy replay --ui, zspy
 // capture --ui) until the user quits or ctx ends; the dashboard stays up
 // after the run ends. notes (nil: none) carries the warnings of the
-// command's other goroutines to the dashboard's Warnings view. The session
+// command's other goroutines to the dashboard's Warnings view; export writes
+// a connection's packets to a file (the dashboard's e key). The session
 // is finished on return.
-func runUI(ctx context.Context, sess *session.Session, cfg session.Config, showSecrets bool, notes *ui.Notes) error {
+func runUI(ctx context.Context, sess *session.Session, cfg session.Config, showSecrets bool, notes *ui.Notes, export ui.Exporter) error {
 	latest := session.NewLatest()
 	sess.Subscribe(latest)
-	opt := ui.Options{Live: cfg.Live != nil, Speed: cfg.Speed, ShowSecrets: showSecrets, Notes: notes}
+	opt := ui.Options{Live: cfg.Live != nil, Speed: cfg.Speed, ShowSecrets: showSecrets, Notes: notes, Export: export}
 	return sess.RunWith(ctx, func(ctx context.Context) error { return ui.Run(ctx, latest.C, sess, opt) })
 }
 
