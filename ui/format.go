@@ -155,7 +155,11 @@ func cutTagged(s string, w int) string {
 	if w <= 0 || tview.TaggedStringWidth(s) <= w {
 		return s
 	}
-	for k := len(s); k > 0; k-- {
+	// The longest prefix that fits with the '…', scanning forward: a
+	// prefix's width only shrinks when a tag closes (by the tag's length),
+	// so the scan stops well past w.
+	best := -1
+	for k := 1; k <= len(s); k++ {
 		if k < len(s) && !utf8.RuneStart(s[k]) {
 			continue
 		}
@@ -163,9 +167,15 @@ func cutTagged(s string, w int) string {
 		if open := strings.LastIndexByte(p, '['); open > strings.LastIndexByte(p, ']') {
 			continue // inside a tag (or an escaped bracket)
 		}
-		if tview.TaggedStringWidth(p) <= w-1 {
-			return p + "…[-:-:-]"
+		n := tview.TaggedStringWidth(p)
+		if n <= w-1 {
+			best = k
+		} else if n > w+64 {
+			break
 		}
+	}
+	if best > 0 {
+		return s[:best] + "…[-:-:-]"
 	}
 	return "…"
 }

@@ -21,12 +21,18 @@ func (d *Dashboard) updateChrome() {
 	}
 	d.status.SetText(StatusLine(d.frame, d.speed, d.ctl != nil, d.frozen, d.width(), shown))
 	d.hints.SetText(d.hintLine())
+	// Word-wrapped, up to 3 lines (a long file name comes first), the third
+	// cut with '…' when more would follow (the Warnings view has it whole).
 	w := WarningLine(d.frame)
+	lines := tview.WordWrap(w, d.width())
+	if len(lines) > 3 {
+		lines = append(lines[:2], cutTagged(strings.Join(lines[2:], ""), d.width()))
+		w = strings.Join(lines, "")
+	}
 	d.warning.SetText(w)
-	h := 0
-	if w != "" {
-		// Wrapped, up to 3 lines (a long file name comes first).
-		h = min(3, (tview.TaggedStringWidth(w)+d.width()-1)/d.width())
+	h := len(lines)
+	if w == "" {
+		h = 0
 	}
 	d.root.ResizeItem(d.warning, h, 0)
 }
@@ -42,7 +48,7 @@ func WarningLine(f *Frame) string {
 	if s.Warnings == 1 {
 		return "[yellow::b] warning:[-::-] " + esc(s.LastWarning)
 	}
-	return fmt.Sprintf("[yellow::b] %d warnings[-::-] (all in the report on quit), latest: %s", s.Warnings, esc(s.LastWarning))
+	return fmt.Sprintf("[yellow::b] %d warnings[-::-] (w: all), latest: %s", s.Warnings, esc(s.LastWarning))
 }
 
 // linePart is one piece of the status or hint line. When the line does not
@@ -80,7 +86,7 @@ func fitLine(parts []linePart, first, sep string, width int) string {
 			}
 		}
 		if drop < 0 {
-			return out
+			return cutTagged(out, width) // what must stay is too wide: cut, with '…'
 		}
 		parts = slices.Delete(parts, drop, drop+1)
 	}

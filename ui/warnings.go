@@ -79,6 +79,9 @@ func RenderWarnings(f *Frame, width int) []string {
 			add("  [gray]%d older ones not kept[-]", cut)
 		}
 	}
+	for i := range out {
+		out[i] = cutTagged(out[i], width)
+	}
 	return out
 }
 
