@@ -381,18 +381,22 @@ var helpSections = []struct{ name, notes string }{
   same at any replay speed; 0 once a connection has been quiet for a
   second).
   Events for the detail log: the last %d events of all connections,
-  plus the last %d of the connection being viewed.
+  plus the last %d of the connection being viewed; the stream (f)
+  keeps up to the last %d of it (about 2.2 MB), counting the rest.
+  Alert history: up to the last %d changes; warnings: up to the
+  last %d, and %d of the monitor forwarders'.
   Screen updates: at most one pending; a newer one replaces it and the
   skip is counted (status bar "ui N"). The screen redraws at most 5 times
   a second whatever the traffic.
   Connections: those the tracker keeps (closed ones may be evicted, and
   counted); its per-connection caps (subscriptions, identities, errors)
   apply here too.
-`, HistoryLen, session.GlobalLogLen, session.ConnLogLen)},
+`, HistoryLen, session.GlobalLogLen, session.ConnLogLen, StreamLen, AlertLogLen, WarningsLen, NotesLen)},
 	{"Status bar", `  packet time │ packets and rate │ connections ("N of M" when a
   filter is on) │ drops: k kernel,
   i internal (zspy's queues), ui skipped screen updates │ warnings │
-  InfluxDB state │ replay state and speed. When the pipeline warned (a
+  the store's state ("influx DOWN, spool 13kB": always shown; the
+  whole error in Warnings, 5) │ replay state and speed. When the pipeline warned (a
   capture cut short, a packet it could not read), the latest warning
   shows in yellow above the status bar; the report on quit lists all.
 `},
