@@ -133,6 +133,11 @@ func RenderDetail(in DetailInput) []string {
 	if v.RefusedBefore > 0 {
 		add("  [yellow]connected after %d refused attempt(s)[-]", v.RefusedBefore)
 	}
+	// The row's notes (RowNotes): short facts no section below holds
+	// whole; the tracker's new facts join here and in the NOTES column.
+	if len(c.Notes) > 0 {
+		add("  notes: [yellow]%s[-]", esc(strings.Join(c.Notes, ", ")))
+	}
 
 	section("Greeting")
 	for i, who := range []string{"client", "server"} {

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
 )
 
@@ -49,5 +53,38 @@ func TestUIFlags(t *testing.T) {
 	addUIFlags(live.Flags(), false)
 	if live.Flags().Lookup("speed") != nil || live.Flags().Lookup("ui") == nil {
 		t.Error("capture flags")
+	}
+}
+
+// The alerts listed after the report (replay, and capture --ui, whose
+// dashboard took the console's place): every alert instance in its latest
+// state, as the console prints a change.
+func TestPrintAlertChanges(t *testing.T) {
+	eng := rules.New(rules.Builtins())
+	src, err := capture.OpenFile(filepath.Join(pcaps, "slow_subscriber", "capture.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	sess := session.New(session.Config{Files: []capture.Source{src}, Rules: eng})
+	if err := sess.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	printAlertChanges(&b, eng)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	as := eng.Alerts()
+	if len(as) == 0 || len(lines) != len(as) {
+		t.Fatalf("%d alerts, printed:\n%s", len(as), b.String())
+	}
+	for i, a := range as {
+		if lines[i] != "alert: "+rules.Line(&a) {
+			t.Errorf("line %d %q, want the console's %q", i, lines[i], rules.Line(&a))
+		}
+	}
+	b.Reset()
+	printAlertChanges(&b, nil)
+	if b.Len() != 0 {
+		t.Errorf("no rules printed %q", b.String())
 	}
 }
