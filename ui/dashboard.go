@@ -345,6 +345,8 @@ func (d *Dashboard) show(view string) {
 		return
 	}
 	switch {
+	case view == ViewStream && d.view == ViewHelp:
+		// Back from the help: where the stream leads back to stays.
 	case view == ViewStream && d.view == ViewDetail:
 		d.streamBack = ViewDetail
 	case view == ViewStream:
