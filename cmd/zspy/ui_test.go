@@ -6,10 +6,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-zeromq/zmq4"
 	"github.com/spf13/cobra"
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
+	"github.com/zspy/zspy/ui"
 )
 
 func TestUIFlags(t *testing.T) {
@@ -86,5 +88,28 @@ func TestPrintAlertChanges(t *testing.T) {
 	printAlertChanges(&b, nil)
 	if b.Len() != 0 {
 		t.Errorf("no rules printed %q", b.String())
+	}
+}
+
+// capture --ui --monitor: a forwarder's malformed message becomes a note for
+// the dashboard's Warnings view (standard error is under the dashboard).
+func TestMonitorWarningsGoToTheDashboard(t *testing.T) {
+	push, ep := boundPush(t)
+	notes := &ui.Notes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	evs, err := startMonitors(ctx, []string{ep}, "pull", monitorAccess{}, notes.Add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range [][][]byte{{[]byte("junk"), []byte("junk")}, v1msg(0x4, 250, "tcp://127.0.0.1:5556")} {
+		if err := push.Send(zmq4.NewMsgFrom(m...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-evs // the event after the junk: the junk was handled first
+	list, total := notes.List()
+	if total != 1 || !strings.Contains(list[0], "malformed monitor message") {
+		t.Errorf("notes %q (%d)", list, total)
 	}
 }
