@@ -32,6 +32,10 @@ const (
 	ViewStream      = "stream"
 )
 
+// allViews are the dashboard's views: the pages, and what the key table's
+// sets of views are made from.
+var allViews = []string{ViewConnections, ViewTopology, ViewAlerts, ViewHistory, ViewWarnings, ViewDetail, ViewStream, ViewHelp}
+
 const filterLabel = "filter (regexp, !inverse): "
 
 // Dashboard is the tview application: a tab line, the current view, a status

@@ -96,28 +96,34 @@ const (
 	helpIndent = "           " // where a help text's continuation lines start
 )
 
-// Conditions and sets of views the table uses.
+// Conditions and sets of views the table uses. A new view joins allViews
+// (dashboard.go); it then has the keys of every view but the table's and
+// the stream's, and joins scrolled when tview scrolls it, toConn when it
+// points at one connection (cursorConn says which).
 var (
 	inReplay = func(d *Dashboard) bool { return d.ctl != nil }
 	inLive   = func(d *Dashboard) bool { return d.ctl == nil }
 	notEnded = func(d *Dashboard) bool { return d.frame == nil || !d.frame.Status.Player.Done }
-	notTable = []string{ViewDetail, ViewAlerts, ViewTopology, ViewHistory, ViewWarnings, ViewHelp, ViewStream}
+	notTable = allBut(ViewConnections)
 	onTable  = []string{ViewConnections}
 	// withCursor are the text views with a cursor on their items.
 	withCursor = []string{ViewTopology, ViewHistory}
 	onStream   = []string{ViewStream}
 	// notStream are the views but the stream, whose / searches and n N
 	// move between matches.
-	notStream = []string{ViewConnections, ViewTopology, ViewAlerts, ViewHistory, ViewWarnings, ViewDetail, ViewHelp}
-	// exportable are the views that point at one connection, the stream's
-	// included.
-	exportable = []string{ViewConnections, ViewTopology, ViewHistory, ViewAlerts, ViewDetail, ViewStream}
+	notStream = allBut(ViewStream)
 	// scrolled are the views tview scrolls itself.
 	scrolled = []string{ViewDetail, ViewAlerts, ViewWarnings, ViewHelp}
 	// toConn are the views that point at one connection, whose stream f
-	// follows.
-	toConn = []string{ViewConnections, ViewTopology, ViewHistory, ViewAlerts, ViewDetail}
+	// follows; exportable adds the stream itself.
+	toConn     = []string{ViewConnections, ViewTopology, ViewHistory, ViewAlerts, ViewDetail}
+	exportable = append(slices.Clone(toConn), ViewStream)
 )
+
+// allBut returns every view but v.
+func allBut(v string) []string {
+	return slices.DeleteFunc(slices.Clone(allViews), func(x string) bool { return x == v })
+}
 
 // keyTable binds every key the dashboard answers to. It is set by init: its
 // actions lead back to it (an action redraws the hint line).

@@ -407,7 +407,6 @@ func drawnDash(t *testing.T, opt DashboardOptions) *Dashboard {
 	return d
 }
 
-var allViews = []string{ViewConnections, ViewTopology, ViewAlerts, ViewHistory, ViewWarnings, ViewDetail, ViewStream, ViewHelp}
 
 // keyModes are a replay (with a Control) and a live capture (without).
 func keyModes(t *testing.T) map[string]func() *Dashboard {
