@@ -407,7 +407,6 @@ func drawnDash(t *testing.T, opt DashboardOptions) *Dashboard {
 	return d
 }
 
-
 // keyModes are a replay (with a Control) and a live capture (without).
 func keyModes(t *testing.T) map[string]func() *Dashboard {
 	return map[string]func() *Dashboard{
