@@ -140,10 +140,10 @@ func bindings() []binding {
 		{keys: []key{ch('3'), ch('a')}, opens: ViewAlerts, act: func(d *Dashboard) { d.show(ViewAlerts) },
 			section: secViews, label: "3 a", help: "Alerts: firing and recent alerts with their evidence"},
 		{keys: []key{ch('4'), ch('h')}, opens: ViewHistory, act: func(d *Dashboard) { d.show(ViewHistory) },
-			section: secViews, label: "4 h", help: "History: every alert state change, newest last (as plain capture prints them)"},
+			section: secViews, label: "4 h", help: "History: every alert state change, newest last"},
 		{keys: []key{ch('5'), ch('w')}, opens: ViewWarnings, act: func(d *Dashboard) { d.show(ViewWarnings) },
-			section: secViews, label: "5 w", help: "Warnings: the store's whole state and last error, the capture's warnings,\n" +
-				"the monitor forwarders' (what plain capture prints on standard error)"},
+			section: secViews, label: "5 w", help: "Warnings: the store's state and last error, the capture's and the\n" +
+				"monitor forwarders' warnings"},
 		{keys: []key{{k: tcell.KeyEnter}}, views: onTable, act: (*Dashboard).openSelected,
 			section: secViews, label: "⏎", help: "open the selected connection (or the alert's connection)",
 			hint: "⏎:detail", keep: 5},
@@ -170,7 +170,7 @@ possible without -w: zspy keeps no packets)`,
 		{keys: []key{{k: tcell.KeyDown}, ch('j')}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(1) },
 			section: secCursor},
 		{keys: []key{{k: tcell.KeyPgUp}}, views: withCursor, act: func(d *Dashboard) { c := d.cursorView(); c.move(-c.height() / 2) },
-			section: secCursor, label: "PgUp PgDn", help: "half a page", inline: true},
+			section: secCursor, label: "PgUp PgDn", help: "half a page"},
 		{keys: []key{{k: tcell.KeyPgDn}}, views: withCursor, act: func(d *Dashboard) { c := d.cursorView(); c.move(c.height() / 2) },
 			section: secCursor},
 		{keys: []key{ch('g'), {k: tcell.KeyHome}}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(-1 << 30) },
@@ -179,11 +179,11 @@ possible without -w: zspy keeps no packets)`,
 			section: secCursor},
 
 		{keys: []key{{k: tcell.KeyUp}, ch('k')}, views: onStream, act: func(d *Dashboard) { d.streamMove(-1) },
-			section: secStream, label: "↑↓ j k", help: "scroll (scrolling up stops following; G or End follows again)"},
+			section: secStream, label: "↑↓ j k", help: "scroll (scrolling up stops following; G or End follows)"},
 		{keys: []key{{k: tcell.KeyDown}, ch('j')}, views: onStream, act: func(d *Dashboard) { d.streamMove(1) },
 			section: secStream},
 		{keys: []key{{k: tcell.KeyPgUp}}, views: onStream, act: func(d *Dashboard) { d.streamMove(-d.streamHeight()) },
-			section: secStream, label: "PgUp PgDn", help: "page up, down", inline: true},
+			section: secStream, label: "PgUp PgDn", help: "page up, down"},
 		{keys: []key{{k: tcell.KeyPgDn}}, views: onStream, act: func(d *Dashboard) { d.streamMove(d.streamHeight()) },
 			section: secStream},
 		{keys: []key{ch('g'), {k: tcell.KeyHome}}, views: onStream, act: func(d *Dashboard) { d.streamEnd(false) },
@@ -191,7 +191,7 @@ possible without -w: zspy keeps no packets)`,
 		{keys: []key{ch('G'), {k: tcell.KeyEnd}}, views: onStream, act: func(d *Dashboard) { d.streamEnd(true) },
 			section: secStream},
 		{keys: []key{ch('/')}, views: onStream, act: (*Dashboard).beginSearch,
-			section: secStream, label: "/", help: "search: a case-insensitive regular expression over the lines (text\nthat is not one is matched literally; ! finds lines that do not match)",
+			section: secStream, label: "/", help: "search: a case-insensitive regular expression over the lines\n(other text is matched literally; ! finds lines that do not match)",
 			hint: "/:search", keep: 5},
 		{keys: []key{ch('n')}, views: onStream, act: func(d *Dashboard) { d.streamFind(1) },
 			section: secStream, label: "n N", help: "next / previous match", hint: "nN:match", keep: 5},
@@ -367,8 +367,10 @@ var helpSections = []struct{ name, notes string }{
   CURVE boxes (messages are encrypted). BACKLOG is the larger direction's
   bytes in flight (sent, not yet acknowledged); "ZW 1.2s" means that
   direction's receiver has advertised a zero window for 1.2 s (it is not
-  reading). LAT is the request→reply median. ALERT shows when an alert
-  concerns a connection.
+  reading). LAT is the request→reply median. SUBS are the subscribed
+  topics, IDENTITY the client's routing ID, NOTES short facts (refused
+  attempts before it, no subscription, unanswered requests). ALERT shows
+  when an alert concerns a connection. Cut text ends in "…".
   Colours: red/yellow rows carry firing/pending alerts; magenta rows have
   errors or incompatible socket types; grey rows are closed.
 `},
