@@ -82,7 +82,11 @@ func (d *Dashboard) showEvidence(row int) {
 	a := &d.frame.Alerts[row-1]
 	text := fmt.Sprintf("%s %s [::b]%s[::-] %s → %s since %s\n%s", alertTag(a), a.Severity, esc(a.Rule),
 		esc(dashStr(a.Client)), esc(dashStr(a.Server)), fmtTime(a.Since), esc(a.Message))
+	if l := labelsText(a.Labels); l != "" {
+		text += "\n[gray]labels: " + esc(l) + "[-]"
+	}
 	d.evidence.SetText(text)
+	d.evidence.ScrollToBeginning()
 	// Room for the whole message (word wrap may need a line more per
 	// paragraph), but the table keeps at least half the view.
 	inner := max(d.width()-2, 10)

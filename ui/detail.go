@@ -266,6 +266,9 @@ func RenderDetail(in DetailInput) []string {
 		for _, a := range in.Alerts {
 			add("  %s %s %s since %s:", alertTag(&a), a.Severity, esc(a.Rule), fmtTime(a.Since))
 			wrapped("    ", a.Message)
+			if l := labelsText(a.Labels); l != "" {
+				wrapped("    ", "labels: "+l)
+			}
 		}
 	}
 	section("Monitor events")
@@ -334,6 +337,17 @@ func RenderDetail(in DetailInput) []string {
 		}
 	}
 	return out
+}
+
+// labelsText returns an alert's labels as name=value pairs sorted by name,
+// "" when there are none.
+func labelsText(labels map[string]string) string {
+	keys := slices.Sorted(maps.Keys(labels))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + labels[k]
+	}
+	return strings.Join(parts, " ")
 }
 
 // metadataText returns a side's metadata as name=value pairs sorted by name

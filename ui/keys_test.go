@@ -377,8 +377,9 @@ func TestRulesAlertOnSlowSubscriber(t *testing.T) {
 	}
 	// The pane wraps lines inside a border: compare without the spaces.
 	var pane []string
-	for _, l := range hs.lines()[23:28] {
-		pane = append(pane, strings.Trim(l, "│ "))
+	all := hs.lines()
+	for i := findLine(all, "evidence") + 1; i > 0 && i < len(all) && !strings.Contains(all[i], "└"); i++ {
+		pane = append(pane, strings.Trim(all[i], "│ "))
 	}
 	squeeze := func(s string) string { return strings.Join(strings.Fields(s), "") }
 	if p := squeeze(strings.Join(pane, "")); !strings.Contains(p, squeeze(got.Message)) {

@@ -151,7 +151,7 @@ func FromRules(as []rules.Alert) []Alert {
 			st = StateResolved // cleared before it fired
 		}
 		out = append(out, Alert{Rule: a.Rule, Severity: Severity(a.Severity), State: st, Client: a.Client,
-			Server: a.Server, Message: a.Message, Since: since})
+			Server: a.Server, Message: a.Message, Since: since, Labels: a.Labels})
 	}
 	return out
 }
