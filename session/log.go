@@ -58,7 +58,11 @@ type MessageLog struct {
 	conn      []LogEntry
 	cHead     int
 	cN        int
-	total     uint64
+	// cSeen counts the selected connection's events since it was selected
+	// (the seeded ones included): a reader of Recent takes the entries
+	// beyond those it has, and counts those it missed.
+	cSeen uint64
+	total uint64
 }
 
 var _ tracker.Listener = (*MessageLog)(nil)
@@ -78,6 +82,7 @@ func (l *MessageLog) TrackerEvent(e *tracker.Event) {
 		l.gN++
 	}
 	if e.ConnID != 0 && e.ConnID == l.selected {
+		l.cSeen++
 		l.conn[l.cHead] = *g
 		l.cHead = (l.cHead + 1) % len(l.conn)
 		if l.cN < len(l.conn) {
@@ -124,13 +129,14 @@ func (l *MessageLog) Select(id uint64) {
 		return
 	}
 	l.selected = id
-	l.cHead, l.cN = 0, 0
+	l.cHead, l.cN, l.cSeen = 0, 0, 0
 	start := (l.gHead - l.gN + len(l.global)) % len(l.global)
 	for i := range l.gN {
 		e := &l.global[(start+i)%len(l.global)]
 		if e.Conn != id {
 			continue
 		}
+		l.cSeen++
 		l.conn[l.cHead] = *e
 		l.cHead = (l.cHead + 1) % len(l.conn)
 		if l.cN < len(l.conn) {
@@ -152,6 +158,10 @@ func (l *MessageLog) Recent(id uint64) []LogEntry {
 	}
 	return out
 }
+
+// Seen returns how many events of the selected connection the log has
+// seen since it was selected (Recent holds the last ConnLogLen of them).
+func (l *MessageLog) Seen() uint64 { return l.cSeen }
 
 // Total returns how many events the log has seen.
 func (l *MessageLog) Total() uint64 {

@@ -20,6 +20,9 @@ func TestMessageLogRings(t *testing.T) {
 		l.TrackerEvent(ev(c2, i))
 	}
 	l.Select(1)
+	if l.Seen() != 300 {
+		t.Errorf("Seen %d after selecting a connection with 300 events in the global ring", l.Seen())
+	}
 	got := l.Recent(1)
 	if len(got) != ConnLogLen {
 		t.Fatalf("%d entries kept for the selected connection, want %d", len(got), ConnLogLen)
@@ -38,6 +41,9 @@ func TestMessageLogRings(t *testing.T) {
 		l.TrackerEvent(ev(c2, i))
 	}
 	l.TrackerEvent(ev(c1, 9999))
+	if l.Seen() != 301 {
+		t.Errorf("Seen %d after one more event, want 301", l.Seen())
+	}
 	if got := l.Recent(1); len(got) != ConnLogLen || got[len(got)-1].TS != t0.Add(9999*time.Millisecond) {
 		t.Errorf("selected ring after a flood elsewhere: %d entries", len(got))
 	}

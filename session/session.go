@@ -449,7 +449,7 @@ func (s *Session) push() {
 		u.Rates = s.meter.Window(snap)
 	}
 	if s.selected != 0 {
-		d := &Detail{ID: s.selected, Log: s.log.Recent(s.selected)}
+		d := &Detail{ID: s.selected, Log: s.log.Recent(s.selected), Seen: s.log.Seen()}
 		for dir := range d.Rates {
 			d.Rates[dir] = s.meter.Series(s.selected, dir, snap.Time)
 		}

@@ -58,6 +58,11 @@ type Detail struct {
 	ID uint64
 	// Log holds its recent events (at most ConnLogLen), oldest first.
 	Log []LogEntry
+	// Seen counts its events since it was selected: the last len(Log) of
+	// them are in Log, so a reader that keeps a longer history (the
+	// dashboard's stream) appends those beyond what it has and counts the
+	// ones that came and went between two updates.
+	Seen uint64
 	// Rates are its messages per second of packet time per direction (0
 	// client→server, 1 server→client), one point per second, at most
 	// SeriesLen points, oldest first.

@@ -36,6 +36,10 @@ type Alert struct {
 	Message string
 	// Since is the packet time the alert entered its state.
 	Since time.Time
+	// Labels are the alert's labels (series tags and the rule's): the
+	// detail and the evidence pane list them, so that labels the rules add
+	// (an alert's group, its root cause) show without a change here.
+	Labels map[string]string
 }
 
 // level ranks an alert for colouring: 0 resolved or info, 1 pending, 2 firing

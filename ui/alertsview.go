@@ -50,7 +50,7 @@ func (d *Dashboard) refreshAlerts() {
 		}
 		cells := []string{string(a.State), string(a.Severity), a.Rule, dashStr(a.Client), dashStr(a.Server), fmtTime(a.Since), a.Message}
 		for i, s := range cells {
-			c := tview.NewTableCell(tview.Escape(s)).SetTextColor(color)
+			c := tview.NewTableCell(esc(s)).SetTextColor(color)
 			if i == len(cells)-1 {
 				c.SetExpansion(1)
 			}
@@ -80,9 +80,13 @@ func (d *Dashboard) showEvidence(row int) {
 		return
 	}
 	a := &d.frame.Alerts[row-1]
-	text := fmt.Sprintf("%s %s [::b]%s[::-] %s → %s since %s\n%s", alertTag(a), a.Severity, tview.Escape(a.Rule),
-		tview.Escape(dashStr(a.Client)), tview.Escape(dashStr(a.Server)), fmtTime(a.Since), tview.Escape(a.Message))
+	text := fmt.Sprintf("%s %s [::b]%s[::-] %s → %s since %s\n%s", alertTag(a), a.Severity, esc(a.Rule),
+		esc(dashStr(a.Client)), esc(dashStr(a.Server)), fmtTime(a.Since), esc(a.Message))
+	if l := labelsText(a.Labels); l != "" {
+		text += "\n[gray]labels: " + esc(l) + "[-]"
+	}
 	d.evidence.SetText(text)
+	d.evidence.ScrollToBeginning()
 	// Room for the whole message (word wrap may need a line more per
 	// paragraph), but the table keeps at least half the view.
 	inner := max(d.width()-2, 10)

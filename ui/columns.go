@@ -17,9 +17,12 @@ type Column struct {
 	// Width is the column's width; for text columns (Max > Width) the widest
 	// cell of the frame decides, between Width and Max.
 	Width, Max int
-	// Prio decides which columns a narrow terminal keeps (lower stays longer).
-	Prio  int
-	Right bool
+	// Prio decides which columns a narrow terminal keeps (lower stays
+	// longer) when the table shows rates; TotalPrio when it shows totals
+	// (0: Prio). Rates lead a running capture, totals one that has ended
+	// (every rate is then 0), and the user toggles them (CountMode).
+	Prio, TotalPrio int
+	Right           bool
 	// Append appends the cell text of r.
 	Append func(dst []byte, r *Row) []byte
 	// Cmp orders rows by this column (ties fall back to the connection ID).
@@ -90,7 +93,7 @@ func appendBacklog(dst []byte, r *Row) []byte {
 
 // Columns are the connections table's columns, in display order.
 var Columns = []*Column{
-	{Name: "ID", Width: 3, Max: 7, Prio: 8, Right: true,
+	{Name: "ID", Width: 3, Max: 7, Prio: 10, Right: true,
 		Append:  func(d []byte, r *Row) []byte { return strconv.AppendUint(d, r.ID, 10) },
 		Cmp:     func(a, b *Row) int { return 0 },
 		textLen: func(r *Row) int { return digits(r.ID) }},
@@ -106,38 +109,38 @@ var Columns = []*Column{
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.Sockets...) },
 		Cmp:     func(a, b *Row) int { return cmp.Compare(a.C.Sockets, b.C.Sockets) },
 		textLen: func(r *Row) int { return utf8.RuneCountInString(r.C.Sockets) }},
-	{Name: "MECH", Width: 5, Prio: 9,
+	{Name: "MECH", Width: 5, Prio: 11,
 		Append: func(d []byte, r *Row) []byte { return append(d, dash(r.Rec.Mechanism.String())...) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Rec.Mechanism.String(), b.Rec.Mechanism.String()) }},
 	{Name: "STATE", Width: 6, Max: 7, Prio: 3,
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.State...) },
 		Cmp:     func(a, b *Row) int { return cmp.Compare(a.C.State, b.C.State) },
 		textLen: func(r *Row) int { return len(r.C.State) }},
-	{Name: "↑MSG/S", Width: 6, Prio: 4, Right: true,
+	{Name: "↑MSG/S", Width: 6, Prio: 4, TotalPrio: 9, Right: true,
 		Append: func(d []byte, r *Row) []byte { return appendSI(d, r.MsgRate[0]) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.MsgRate[0], b.MsgRate[0]) }},
-	{Name: "↓MSG/S", Width: 6, Prio: 4, Right: true,
+	{Name: "↓MSG/S", Width: 6, Prio: 4, TotalPrio: 9, Right: true,
 		Append: func(d []byte, r *Row) []byte { return appendSI(d, r.MsgRate[1]) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.MsgRate[1], b.MsgRate[1]) }},
-	{Name: "↑B/S", Width: 5, Prio: 10, Right: true,
+	{Name: "↑B/S", Width: 5, Prio: 12, TotalPrio: 13, Right: true,
 		Append: func(d []byte, r *Row) []byte { return appendSI(d, r.ByteRate[0]) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.ByteRate[0], b.ByteRate[0]) }},
-	{Name: "↓B/S", Width: 5, Prio: 10, Right: true,
+	{Name: "↓B/S", Width: 5, Prio: 12, TotalPrio: 13, Right: true,
 		Append: func(d []byte, r *Row) []byte { return appendSI(d, r.ByteRate[1]) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.ByteRate[1], b.ByteRate[1]) }},
-	{Name: "↑MSGS", Width: 6, Prio: 7, Right: true,
+	{Name: "↑MSGS", Width: 6, Prio: 9, TotalPrio: 4, Right: true,
 		Append: func(d []byte, r *Row) []byte { return appendMsgs(d, r, 0) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Msgs[0], b.Msgs[0]) }},
-	{Name: "↓MSGS", Width: 6, Prio: 7, Right: true,
+	{Name: "↓MSGS", Width: 6, Prio: 9, TotalPrio: 4, Right: true,
 		Append: func(d []byte, r *Row) []byte { return appendMsgs(d, r, 1) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Msgs[1], b.Msgs[1]) }},
-	{Name: "↑BYTES", Width: 6, Prio: 11, Right: true,
+	{Name: "↑BYTES", Width: 6, Prio: 13, TotalPrio: 12, Right: true,
 		Append: func(d []byte, r *Row) []byte { return appendSI(d, float64(r.Rec.Dirs[0].Bytes)) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Rec.Dirs[0].Bytes, b.Rec.Dirs[0].Bytes) }},
-	{Name: "↓BYTES", Width: 6, Prio: 11, Right: true,
+	{Name: "↓BYTES", Width: 6, Prio: 13, TotalPrio: 12, Right: true,
 		Append: func(d []byte, r *Row) []byte { return appendSI(d, float64(r.Rec.Dirs[1].Bytes)) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Rec.Dirs[1].Bytes, b.Rec.Dirs[1].Bytes) }},
-	{Name: "LAT", Width: 6, Prio: 6, Right: true,
+	{Name: "LAT", Width: 6, Prio: 8, Right: true,
 		Append: func(d []byte, r *Row) []byte {
 			if !r.LatencyOK {
 				return append(d, '-')
@@ -157,9 +160,21 @@ var Columns = []*Column{
 			var b [32]byte
 			return utf8.RuneCount(appendBacklog(b[:0], r))
 		}},
-	{Name: "ZMTP", Width: 4, Prio: 12,
+	{Name: "ZMTP", Width: 4, Prio: 14,
 		Append: func(d []byte, r *Row) []byte { return append(d, dash(r.Rec.Version.String())...) },
 		Cmp:    func(a, b *Row) int { return cmp.Compare(a.Rec.Version.String(), b.Rec.Version.String()) }},
+	{Name: "SUBS", Width: 4, Max: 24, Prio: 7,
+		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.SubsText...) },
+		Cmp:     func(a, b *Row) int { return cmp.Compare(a.C.SubsText, b.C.SubsText) },
+		textLen: func(r *Row) int { return utf8.RuneCountInString(r.C.SubsText) }},
+	{Name: "IDENTITY", Width: 8, Max: 20, Prio: 7,
+		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.IdentityText...) },
+		Cmp:     func(a, b *Row) int { return cmp.Compare(a.C.IdentityText, b.C.IdentityText) },
+		textLen: func(r *Row) int { return utf8.RuneCountInString(r.C.IdentityText) }},
+	{Name: "NOTES", Width: 5, Max: 32, Prio: 7,
+		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.NotesText...) },
+		Cmp:     func(a, b *Row) int { return cmp.Compare(a.C.NotesText, b.C.NotesText) },
+		textLen: func(r *Row) int { return utf8.RuneCountInString(r.C.NotesText) }},
 	{Name: "ALERT", Width: 5, Max: 24, Prio: 6,
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.AlertRule...) },
 		Cmp:     func(a, b *Row) int { return cmp.Compare(a.Alert, b.Alert) },
@@ -236,6 +251,34 @@ func partner(i int) int {
 	return ColumnIndex(other)
 }
 
+// CountMode says whether the table leads with rates or with totals.
+type CountMode int
+
+// Count modes.
+const (
+	// ModeRates shows messages per second first (a running capture).
+	ModeRates CountMode = iota
+	// ModeTotals shows message and byte counts first (an ended replay,
+	// where every rate is 0).
+	ModeTotals
+)
+
+// String names the mode as the status line and help say it.
+func (m CountMode) String() string {
+	if m == ModeTotals {
+		return "totals"
+	}
+	return "rates"
+}
+
+// prio returns the column's priority in mode m.
+func (c *Column) prio(m CountMode) int {
+	if m == ModeTotals && c.TotalPrio > 0 {
+		return c.TotalPrio
+	}
+	return c.Prio
+}
+
 // Layout is the columns shown at one width, with their widths.
 type Layout struct {
 	Cols   []int // indices into Columns, in display order
@@ -244,9 +287,9 @@ type Layout struct {
 
 // LayoutColumns chooses the columns that fit width: text columns take the
 // width of their widest cell among rows (capped), the endpoints and the sort
-// column are always shown, and the other columns are added by priority while
-// they fit. When even the endpoints do not fit, they are cut (with '…').
-func LayoutColumns(rows []*Row, width, sortCol int) Layout {
+// column are always shown, and the other columns are added by priority (of
+// mode: rates or totals first) while they fit. When even the endpoints do not fit, they are cut (with '…').
+func LayoutColumns(rows []*Row, width, sortCol int, mode CountMode) Layout {
 	w := make([]int, len(Columns))
 	for i, c := range Columns {
 		w[i] = max(c.Width, utf8.RuneCountInString(c.Name))
@@ -263,8 +306,11 @@ func LayoutColumns(rows []*Row, width, sortCol int) Layout {
 	}
 	// Columns nothing in the frame fills are left out, unless sorted by.
 	for name, has := range map[string]func(r *Row) bool{
-		"ALERT": func(r *Row) bool { return r.AlertRule != "" },
-		"LAT":   func(r *Row) bool { return r.LatencyOK },
+		"ALERT":    func(r *Row) bool { return r.AlertRule != "" },
+		"LAT":      func(r *Row) bool { return r.LatencyOK },
+		"SUBS":     func(r *Row) bool { return r.C.SubsText != "" },
+		"IDENTITY": func(r *Row) bool { return r.C.IdentityText != "" },
+		"NOTES":    func(r *Row) bool { return r.C.NotesText != "" },
 	} {
 		i := ColumnIndex(name)
 		if i == sortCol || slices.ContainsFunc(rows, has) {
@@ -279,7 +325,7 @@ func LayoutColumns(rows []*Row, width, sortCol int) Layout {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(Columns[a].Prio, Columns[b].Prio) })
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(Columns[a].prio(mode), Columns[b].prio(mode)) })
 	keep := make([]bool, len(Columns))
 	used := 0
 	add := func(i int, force bool) {

@@ -25,9 +25,18 @@ const (
 	ViewConnections = "connections"
 	ViewTopology    = "topology"
 	ViewAlerts      = "alerts"
+	ViewHistory     = "history"
+	ViewWarnings    = "warnings"
 	ViewDetail      = "detail"
 	ViewHelp        = "help"
+	ViewStream      = "stream"
 )
+
+// allViews are the dashboard's views: the pages, and what the key table's
+// sets of views are made from.
+var allViews = []string{ViewConnections, ViewTopology, ViewAlerts, ViewHistory, ViewWarnings, ViewDetail, ViewStream, ViewHelp}
+
+const filterLabel = "filter (regexp, !inverse): "
 
 // Dashboard is the tview application: a tab line, the current view, a status
 // bar and a hint or filter line. All its methods except NewDashboard run on
@@ -39,7 +48,7 @@ type Dashboard struct {
 	header *headerBar
 	pages  *tview.Pages
 	table  *connTable
-	topo   *tview.TextView
+	topo   *cursorText
 	detail *tview.TextView
 	alerts *tview.Table
 	// evidence shows the selected alert's whole message under the table;
@@ -47,6 +56,15 @@ type Dashboard struct {
 	evidence   *tview.TextView
 	alertsView *tview.Flex
 	help       *tview.TextView
+	// alertHist lists every alert state change; warnView the store's
+	// whole state, the pipeline's warnings and the monitor forwarders'.
+	alertHist *cursorText
+	warnView  *tview.TextView
+	// streamText follows one connection's message stream (sv: where it
+	// shows from, the search); searching says the prompt takes a search.
+	streamText *tview.TextView
+	sv         streamView
+	searching  bool
 	status     *tview.TextView
 	// warning shows the latest pipeline warning (a truncated capture, a
 	// read error...) above the status bar; it takes no line when there is
@@ -58,19 +76,37 @@ type Dashboard struct {
 	filter  *Filter
 	editing bool
 
-	frame    *Frame
-	pending  *Frame // latest frame while the display is frozen
-	frozen   bool
-	view     string
-	back     string
-	detailID uint64
-	alertIDs []uint64 // connection of each alert row (0: none)
-	screenW  int      // the screen width the texts were laid out for
+	frame   *Frame
+	pending *Frame // latest frame while the display is frozen
+	frozen  bool
+	// modeSet says the user chose rates or totals (mode); until then the
+	// table shows rates while packets come and totals once they stopped.
+	modeSet bool
+	mode    CountMode
+	view    string
+	back    string
+	// streamBack is the view the stream was opened from when it was the
+	// detail (esc leads back to it, then to back); helpBack the view the
+	// help was opened from.
+	streamBack string
+	helpBack   string
+	detailID   uint64
+	alertIDs   []uint64 // connection of each alert row (0: none)
+	screenW    int      // the screen width the texts were laid out for
 
 	ctl        Control
 	speed      float64
 	hist       *History
 	selectConn func(id uint64)
+
+	// export writes a connection's packets to a file (nil: not possible);
+	// exporting says one runs; notice is the hint line's one-off message
+	// (an export's result), cleared by the next key.
+	export      Exporter
+	exporting   bool
+	notice      string
+	noticeColor string
+	exportDone  chan struct{} // tests: receives after an export's result is queued
 
 	// quit ends the application (RunReplay and RunLive stop their
 	// goroutines first).
@@ -92,12 +128,15 @@ type DashboardOptions struct {
 	Select  func(id uint64)
 	// Screen replaces the terminal (tests use tcell's simulation screen).
 	Screen tcell.Screen
+	// Export writes a connection's packets to a capture file (nil: the
+	// export key says it cannot).
+	Export Exporter
 }
 
 // NewDashboard builds the dashboard's widgets and key bindings.
 func NewDashboard(opt DashboardOptions) *Dashboard {
 	d := &Dashboard{App: tview.NewApplication(), ctl: opt.Control, speed: opt.Speed, hist: opt.History,
-		selectConn: opt.Select, filter: ParseFilter(""), view: ViewConnections}
+		selectConn: opt.Select, filter: ParseFilter(""), view: ViewConnections, export: opt.Export}
 	if opt.Screen != nil {
 		d.App.SetScreen(opt.Screen)
 	}
@@ -108,29 +147,42 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 	d.table.onEnter = func(r *Row) { d.openDetail(r.ID) }
 	d.table.onSortChange = d.refreshTable
 
-	d.topo = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
+	d.topo = newCursorText(false)
 	d.detail = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
 	d.help = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(true)
 	d.help.SetText(helpPage())
+	d.alertHist = newCursorText(true)
+	d.streamText = tview.NewTextView().SetDynamicColors(true).SetScrollable(false).SetWrap(false)
+	d.warnView = tview.NewTextView().SetDynamicColors(true).SetScrollable(true).SetWrap(false)
 	d.newAlertsView()
 
 	d.pages = tview.NewPages().
 		AddPage(ViewConnections, d.table, true, true).
 		AddPage(ViewTopology, d.topo, true, false).
 		AddPage(ViewAlerts, d.alertsView, true, false).
+		AddPage(ViewHistory, d.alertHist, true, false).
+		AddPage(ViewWarnings, d.warnView, true, false).
 		AddPage(ViewDetail, d.detail, true, false).
+		AddPage(ViewStream, d.streamText, true, false).
 		AddPage(ViewHelp, d.help, true, false)
 
 	d.status = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	d.status.SetBackgroundColor(tcell.ColorNavy)
 	d.hints = tview.NewTextView().SetDynamicColors(true).SetWrap(false)
 	d.warning = tview.NewTextView().SetDynamicColors(true).SetWrap(true).SetWordWrap(true)
-	d.prompt = tview.NewInputField().SetLabel("filter (regexp, !inverse): ")
+	d.prompt = tview.NewInputField().SetLabel(filterLabel)
 	d.prompt.SetChangedFunc(func(text string) {
+		if d.searching {
+			return // the stream's search applies on ⏎
+		}
 		d.filter = ParseFilter(text)
 		d.refreshViews()
 	})
 	d.prompt.SetDoneFunc(func(key tcell.Key) {
+		if d.searching {
+			d.endSearch(key)
+			return
+		}
 		if key == tcell.KeyEscape {
 			d.filter = ParseFilter("")
 			d.prompt.SetText("")
@@ -200,6 +252,27 @@ func (d *Dashboard) SetSort(name string, desc bool) {
 	}
 }
 
+// CountMode returns what the connections table leads with: the user's
+// choice (ToggleCounts), else totals once the replay or capture has ended
+// or the display is frozen (rates then read 0 or stand still) and rates
+// before.
+func (d *Dashboard) CountMode() CountMode {
+	switch {
+	case d.modeSet:
+		return d.mode
+	case d.frozen || (d.frame != nil && d.frame.Status.Player.Done):
+		return ModeTotals
+	}
+	return ModeRates
+}
+
+// toggleCounts switches the table between rates and totals (bandwhich's
+// -t): the choice then stays.
+func (d *Dashboard) toggleCounts() {
+	d.mode, d.modeSet = 1-d.CountMode(), true
+	d.refreshViews()
+}
+
 // SetFilter sets the filter expression (as if typed after '/').
 func (d *Dashboard) SetFilter(expr string) {
 	d.prompt.SetText(expr) // runs the changed func
@@ -219,6 +292,7 @@ func (d *Dashboard) refreshTable() {
 	sorted := make([]*Row, len(rows))
 	copy(sorted, rows)
 	SortRows(sorted, d.table.sortCol, d.table.desc)
+	d.table.mode = d.CountMode()
 	d.table.setRows(sorted)
 	d.table.empty = emptyText(d.frame, d.filter)
 	d.updateChrome()
@@ -246,8 +320,14 @@ func (d *Dashboard) refreshViews() {
 		d.refreshTopology()
 	case ViewAlerts:
 		d.refreshAlerts()
+	case ViewHistory:
+		d.refreshAlertHistory()
+	case ViewWarnings:
+		d.refreshWarnings()
 	case ViewDetail:
 		d.refreshDetail()
+	case ViewStream:
+		d.refreshStream()
 	}
 	d.updateChrome()
 }
@@ -268,11 +348,21 @@ func (d *Dashboard) show(view string) {
 	if view == d.view {
 		return
 	}
-	if view == ViewDetail || view == ViewHelp {
-		if d.view != ViewDetail && d.view != ViewHelp {
+	switch {
+	case view == ViewStream && d.view == ViewHelp:
+		// Back from the help: where the stream leads back to stays.
+	case view == ViewStream && d.view == ViewDetail:
+		d.streamBack = ViewDetail
+	case view == ViewStream:
+		d.streamBack = ""
+		if d.view != ViewHelp {
 			d.back = d.view
 		}
-	} else {
+	case view == ViewDetail || view == ViewHelp:
+		if d.view != ViewDetail && d.view != ViewHelp && d.view != ViewStream {
+			d.back = d.view
+		}
+	default:
 		d.back = ""
 	}
 	d.view = view
@@ -284,8 +374,14 @@ func (d *Dashboard) show(view string) {
 		d.App.SetFocus(d.topo)
 	case ViewAlerts:
 		d.App.SetFocus(d.alerts)
+	case ViewHistory:
+		d.App.SetFocus(d.alertHist)
+	case ViewWarnings:
+		d.App.SetFocus(d.warnView)
 	case ViewDetail:
 		d.App.SetFocus(d.detail)
+	case ViewStream:
+		d.App.SetFocus(d.streamText)
 	case ViewHelp:
 		d.App.SetFocus(d.help)
 	}
@@ -293,6 +389,14 @@ func (d *Dashboard) show(view string) {
 }
 
 func (d *Dashboard) goBack() {
+	if d.view == ViewStream && d.streamBack != "" {
+		d.show(d.streamBack)
+		return
+	}
+	if d.view == ViewHelp && d.helpBack != "" {
+		d.show(d.helpBack)
+		return
+	}
 	if d.back != "" {
 		d.show(d.back)
 		return
@@ -332,9 +436,66 @@ func (d *Dashboard) openSelected() {
 func (d *Dashboard) toggleHelp() {
 	if d.view == ViewHelp {
 		d.goBack()
-	} else {
-		d.show(ViewHelp)
+		return
 	}
+	d.helpBack = ""
+	if d.view == ViewDetail || d.view == ViewStream {
+		d.helpBack = d.view
+	}
+	d.show(ViewHelp)
+}
+
+// cursorConn returns the connection the current view points at: the
+// selected row, the topology's or the alert history's cursor, the alert
+// selected, the connection shown (0: none).
+func (d *Dashboard) cursorConn() uint64 {
+	switch d.view {
+	case ViewConnections:
+		if r := d.table.selected(); r != nil {
+			return r.ID
+		}
+	case ViewTopology:
+		return d.topo.selected()
+	case ViewHistory:
+		return d.alertHist.selected()
+	case ViewAlerts:
+		if row, _ := d.alerts.GetSelection(); row-1 >= 0 && row-1 < len(d.alertIDs) {
+			return d.alertIDs[row-1]
+		}
+	case ViewDetail, ViewStream:
+		return d.detailID
+	}
+	return 0
+}
+
+// openHere opens the detail of the connection the current view points at.
+func (d *Dashboard) openHere() {
+	if id := d.cursorConn(); id != 0 {
+		d.openDetail(id)
+	}
+}
+
+// beginSearch opens the prompt for the stream's search.
+func (d *Dashboard) beginSearch() {
+	d.searching, d.editing = true, true
+	d.prompt.SetLabel("search the stream (regexp, !inverse): ")
+	d.prompt.SetText(d.sv.search.Expr)
+	d.bottom.SwitchToPage("prompt")
+	d.App.SetFocus(d.prompt)
+}
+
+// endSearch applies the search typed (⏎) or leaves it as it was (esc).
+func (d *Dashboard) endSearch(key tcell.Key) {
+	text := d.prompt.GetText()
+	d.searching, d.editing = false, false
+	d.prompt.SetLabel(filterLabel)
+	d.prompt.SetText(d.filter.Expr)
+	d.bottom.SwitchToPage("hints")
+	d.App.SetFocus(d.streamText)
+	if key != tcell.KeyEscape {
+		d.setSearch(text)
+	}
+	d.updateChrome()
 }
 
 // sortNext sorts the table by the next column (dir 1) or the previous (-1).
@@ -350,7 +511,7 @@ func (d *Dashboard) reverseSort() {
 }
 
 func (d *Dashboard) cycle(dir int) {
-	order := []string{ViewConnections, ViewTopology, ViewAlerts}
+	order := []string{ViewConnections, ViewTopology, ViewAlerts, ViewHistory, ViewWarnings}
 	k := 0
 	for i, v := range order {
 		if v == d.view {

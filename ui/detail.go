@@ -11,6 +11,7 @@ import (
 
 	"github.com/rivo/tview"
 
+	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
@@ -70,7 +71,10 @@ func DetailAlerts(f *Frame, r *Row) []Alert {
 	return out
 }
 
-func esc(s string) string { return tview.Escape(s) }
+// esc makes text from the wire, a monitor forwarder or a rule safe to show:
+// controls, bidirectional overrides (U+202E...) and invalid bytes escaped
+// (textsafe), and tview's colour tags neutralised.
+func esc(s string) string { return tview.Escape(textsafe.String(s)) }
 
 // visible quotes text that is empty or whose edges are white space (an
 // identity of " " or "" would otherwise vanish from the screen); other text
@@ -128,6 +132,11 @@ func RenderDetail(in DetailInput) []string {
 	wrapped("  ", fmt.Sprintf("first packet %d, %s – %s (%s), %s", v.FirstPacket, fmtTime(v.Start), fmtTime(v.Last), fmtDur(d), how))
 	if v.RefusedBefore > 0 {
 		add("  [yellow]connected after %d refused attempt(s)[-]", v.RefusedBefore)
+	}
+	// The row's notes (RowNotes): short facts no section below holds
+	// whole; the tracker's new facts join here and in the NOTES column.
+	if len(c.Notes) > 0 {
+		add("  notes: [yellow]%s[-]", esc(strings.Join(c.Notes, ", ")))
 	}
 
 	section("Greeting")
@@ -257,6 +266,9 @@ func RenderDetail(in DetailInput) []string {
 		for _, a := range in.Alerts {
 			add("  %s %s %s since %s:", alertTag(&a), a.Severity, esc(a.Rule), fmtTime(a.Since))
 			wrapped("    ", a.Message)
+			if l := labelsText(a.Labels); l != "" {
+				wrapped("    ", "labels: "+l)
+			}
 		}
 	}
 	section("Monitor events")
@@ -319,7 +331,23 @@ func RenderDetail(in DetailInput) []string {
 	for i := range in.Log {
 		add("  %s", esc(FormatEntry(&in.Log[i], hexN)))
 	}
+	if in.Width > 0 {
+		for i := range out {
+			out[i] = cutTagged(out[i], in.Width)
+		}
+	}
 	return out
+}
+
+// labelsText returns an alert's labels as name=value pairs sorted by name,
+// "" when there are none.
+func labelsText(labels map[string]string) string {
+	keys := slices.Sorted(maps.Keys(labels))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + labels[k]
+	}
+	return strings.Join(parts, " ")
 }
 
 // metadataText returns a side's metadata as name=value pairs sorted by name

@@ -1,6 +1,8 @@
 // Package ui is zspy's terminal dashboard (tview), the view people keep open
-// beside their ZeroMQ services: Connections, Topology, Connection detail,
-// Alerts, a status bar and Help. It sits at the end of the pipeline, beside
+// beside their ZeroMQ services: Connections, Topology, Connection detail and
+// its message Stream, Alerts, alert History, Warnings, a status bar and
+// Help. A key (e) exports a connection's packets through the Exporter the
+// command gives. It sits at the end of the pipeline, beside
 // report, store and rules, and never touches live tracker state:
 //
 //	pipeline goroutine ──Update (tracker snapshot, counters, alerts)──▶ chan (1, latest wins)

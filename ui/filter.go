@@ -59,6 +59,21 @@ func (f *Filter) Match(r *Row) bool {
 	return ok != f.Inverse
 }
 
+// MatchText reports whether the filter keeps a line of text (the stream
+// view's search): the same expression, over s instead of a row's text.
+func (f *Filter) MatchText(s string) bool {
+	if !f.Active() {
+		return true
+	}
+	var ok bool
+	if f.re != nil {
+		ok = f.re.MatchString(s)
+	} else {
+		ok = strings.Contains(strings.ToLower(s), f.text)
+	}
+	return ok != f.Inverse
+}
+
 // Apply returns the rows the filter keeps (rows itself when it keeps all).
 func (f *Filter) Apply(rows []*Row) []*Row {
 	if !f.Active() {

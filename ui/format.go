@@ -3,8 +3,11 @@ package ui
 import (
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rivo/tview"
 )
 
 // appendSI appends v in at most 5 characters: 0, 7, 0.5, 12, 999, 1.2k, 12k,
@@ -142,4 +145,37 @@ func truncate(s string, w int) string {
 	}
 	r := []rune(s)
 	return string(r[:w-1]) + "…"
+}
+
+// cutTagged cuts a tview-tagged line to at most w cells, marking the cut
+// with '…' (a text view that does not wrap would cut it silently at the
+// screen's edge, and a cut value reads as another: C1-job-1 for C1-job-10).
+// It never cuts inside a tag.
+func cutTagged(s string, w int) string {
+	if w <= 0 || tview.TaggedStringWidth(s) <= w {
+		return s
+	}
+	// The longest prefix that fits with the '…', scanning forward: a
+	// prefix's width only shrinks when a tag closes (by the tag's length),
+	// so the scan stops well past w.
+	best := -1
+	for k := 1; k <= len(s); k++ {
+		if k < len(s) && !utf8.RuneStart(s[k]) {
+			continue
+		}
+		p := s[:k]
+		if open := strings.LastIndexByte(p, '['); open > strings.LastIndexByte(p, ']') {
+			continue // inside a tag (or an escaped bracket)
+		}
+		n := tview.TaggedStringWidth(p)
+		if n <= w-1 {
+			best = k
+		} else if n > w+64 {
+			break
+		}
+	}
+	if best > 0 {
+		return s[:best] + "…[-:-:-]"
+	}
+	return "…"
 }

@@ -9,11 +9,13 @@ import (
 
 // tabs are the header's views; each tab names the first key of the binding
 // that opens its view (see binding.opens).
-var tabs = []struct{ name, view string }{
-	{"Connections", ViewConnections},
-	{"Topology", ViewTopology},
-	{"Alerts", ViewAlerts},
-	{"Help", ViewHelp},
+var tabs = []struct{ name, short, view string }{
+	{"Connections", "Conns", ViewConnections},
+	{"Topology", "Topo", ViewTopology},
+	{"Alerts", "Alerts", ViewAlerts},
+	{"History", "Hist", ViewHistory},
+	{"Warnings", "Warn", ViewWarnings},
+	{"Help", "Help", ViewHelp},
 }
 
 // headerBar is the tab line: view names (clickable) and the sort order.
@@ -49,7 +51,7 @@ func (h *headerBar) Draw(screen tcell.Screen) {
 		if desc {
 			arrow = "▼"
 		}
-		right = "sort " + name + arrow + " "
+		right = h.d.CountMode().String() + " · sort " + name + arrow + " "
 	}
 	if n := len([]rune(right)); cx+n < x+w {
 		drawText(screen, x+w-n, y, n, []byte(right), base, false)
@@ -62,8 +64,12 @@ type tab struct {
 
 func (h *headerBar) tabs() []tab {
 	out := make([]tab, 0, len(tabs))
+	_, _, w, _ := h.GetInnerRect()
 	for _, t := range tabs {
 		label := t.name
+		if w < 120 {
+			label = t.short
+		}
 		if k, ok := opener(t.view); ok {
 			label = k.String() + " " + label
 		}
@@ -77,6 +83,9 @@ func (h *headerBar) tabs() []tab {
 			if firing > 0 {
 				label += fmt.Sprintf("(%d!)", firing)
 			}
+		}
+		if f := h.d.frame; t.view == ViewWarnings && f != nil && f.Status.Warnings+f.NotesTotal > 0 {
+			label += fmt.Sprintf("(%d)", f.Status.Warnings+f.NotesTotal)
 		}
 		out = append(out, tab{label, t.view})
 	}

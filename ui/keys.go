@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/gdamore/tcell/v2"
-	"github.com/rivo/tview"
 	"github.com/zspy/zspy/session"
 )
 
@@ -92,17 +91,39 @@ const (
 	secViews   = "Views"
 	secTable   = "Connections table"
 	secReplay  = "Replay"
+	secCursor  = "Topology and History"
+	secStream  = "Stream (f)"
 	helpIndent = "           " // where a help text's continuation lines start
 )
 
-// Conditions and sets of views the table uses.
+// Conditions and sets of views the table uses. A new view joins allViews
+// (dashboard.go); it then has the keys of every view but the table's and
+// the stream's, and joins scrolled when tview scrolls it, toConn when it
+// points at one connection (cursorConn says which).
 var (
 	inReplay = func(d *Dashboard) bool { return d.ctl != nil }
 	inLive   = func(d *Dashboard) bool { return d.ctl == nil }
 	notEnded = func(d *Dashboard) bool { return d.frame == nil || !d.frame.Status.Player.Done }
-	notTable = []string{ViewDetail, ViewAlerts, ViewTopology, ViewHelp}
+	notTable = allBut(ViewConnections)
 	onTable  = []string{ViewConnections}
+	// withCursor are the text views with a cursor on their items.
+	withCursor = []string{ViewTopology, ViewHistory}
+	onStream   = []string{ViewStream}
+	// notStream are the views but the stream, whose / searches and n N
+	// move between matches.
+	notStream = allBut(ViewStream)
+	// scrolled are the views tview scrolls itself.
+	scrolled = []string{ViewDetail, ViewAlerts, ViewWarnings, ViewHelp}
+	// toConn are the views that point at one connection, whose stream f
+	// follows; exportable adds the stream itself.
+	toConn     = []string{ViewConnections, ViewTopology, ViewHistory, ViewAlerts, ViewDetail}
+	exportable = append(slices.Clone(toConn), ViewStream)
 )
+
+// allBut returns every view but v.
+func allBut(v string) []string {
+	return slices.DeleteFunc(slices.Clone(allViews), func(x string) bool { return x == v })
+}
 
 // keyTable binds every key the dashboard answers to. It is set by init: its
 // actions lead back to it (an action redraws the hint line).
@@ -118,14 +139,65 @@ func bindings() []binding {
 			section: secViews, label: "2 t", help: "Topology: bound endpoints with their peers, by pattern"},
 		{keys: []key{ch('3'), ch('a')}, opens: ViewAlerts, act: func(d *Dashboard) { d.show(ViewAlerts) },
 			section: secViews, label: "3 a", help: "Alerts: firing and recent alerts with their evidence"},
+		{keys: []key{ch('4'), ch('h')}, opens: ViewHistory, act: func(d *Dashboard) { d.show(ViewHistory) },
+			section: secViews, label: "4 h", help: "History: every alert state change, newest last"},
+		{keys: []key{ch('5'), ch('w')}, opens: ViewWarnings, act: func(d *Dashboard) { d.show(ViewWarnings) },
+			section: secViews, label: "5 w", help: "Warnings: the store's state and last error, the capture's and the\n" +
+				"monitor forwarders' warnings"},
 		{keys: []key{{k: tcell.KeyEnter}}, views: onTable, act: (*Dashboard).openSelected,
 			section: secViews, label: "⏎", help: "open the selected connection (or the alert's connection)",
 			hint: "⏎:detail", keep: 5},
 		{keys: []key{{k: tcell.KeyEnter}}, views: []string{ViewAlerts}, // the alerts table's selected func
 			section: secViews, hint: "⏎:connection", keep: 5},
-		{keys: []key{{k: tcell.KeyEnter}}, views: []string{ViewTopology}, act: func(d *Dashboard) { d.show(ViewConnections) },
-			section: secViews},
-		{keys: []key{{k: tcell.KeyUp}, {k: tcell.KeyDown}, ch('k'), ch('j')}, views: notTable, // tview's own
+		{keys: []key{{k: tcell.KeyEnter}}, views: withCursor, act: (*Dashboard).openHere,
+			section: secViews, hint: "⏎:detail", keep: 5},
+		{keys: []key{ch('f')}, views: toConn, act: (*Dashboard).openStreamHere,
+			section: secViews, label: "f", help: `follow the connection's message stream (from any view that points at
+one: the selected row, the topology's or history's cursor, the
+alert, the detail shown), newest last, kept back to the last
+` + fmt.Sprint(StreamLen) + ` events; / searches it, n N next / previous match`,
+			hint: "f:stream", hintViews: []string{ViewDetail, ViewTopology}, keep: 5},
+
+		{keys: []key{ch('e')}, views: exportable, act: (*Dashboard).exportHere,
+			section: secViews, label: "e", help: `export the connection's packets, both directions, to a capture file
+(replay: read again from its files, into zspy-connID.pcap in the
+current directory; capture: from the files -w writes, and not
+possible without -w: zspy keeps no packets)`,
+			hint: "e:export", hintViews: []string{ViewDetail, ViewStream}, keep: 4},
+
+		{keys: []key{{k: tcell.KeyUp}, ch('k')}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(-1) },
+			section: secCursor, label: "↑↓ j k", help: "move the cursor (Topology: peers; History: changes)"},
+		{keys: []key{{k: tcell.KeyDown}, ch('j')}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(1) },
+			section: secCursor},
+		{keys: []key{{k: tcell.KeyPgUp}}, views: withCursor, act: func(d *Dashboard) { c := d.cursorView(); c.move(-c.height() / 2) },
+			section: secCursor, label: "PgUp PgDn", help: "half a page"},
+		{keys: []key{{k: tcell.KeyPgDn}}, views: withCursor, act: func(d *Dashboard) { c := d.cursorView(); c.move(c.height() / 2) },
+			section: secCursor},
+		{keys: []key{ch('g'), {k: tcell.KeyHome}}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(-1 << 30) },
+			section: secCursor, label: "g G", help: "first, last", inline: true},
+		{keys: []key{ch('G'), {k: tcell.KeyEnd}}, views: withCursor, act: func(d *Dashboard) { d.cursorView().move(1 << 30) },
+			section: secCursor},
+
+		{keys: []key{{k: tcell.KeyUp}, ch('k')}, views: onStream, act: func(d *Dashboard) { d.streamMove(-1) },
+			section: secStream, label: "↑↓ j k", help: "scroll (scrolling up stops following; G or End follows)"},
+		{keys: []key{{k: tcell.KeyDown}, ch('j')}, views: onStream, act: func(d *Dashboard) { d.streamMove(1) },
+			section: secStream},
+		{keys: []key{{k: tcell.KeyPgUp}}, views: onStream, act: func(d *Dashboard) { d.streamMove(-d.streamHeight()) },
+			section: secStream, label: "PgUp PgDn", help: "page up, down"},
+		{keys: []key{{k: tcell.KeyPgDn}}, views: onStream, act: func(d *Dashboard) { d.streamMove(d.streamHeight()) },
+			section: secStream},
+		{keys: []key{ch('g'), {k: tcell.KeyHome}}, views: onStream, act: func(d *Dashboard) { d.streamEnd(false) },
+			section: secStream, label: "g G", help: "oldest kept, newest (follow)", inline: true},
+		{keys: []key{ch('G'), {k: tcell.KeyEnd}}, views: onStream, act: func(d *Dashboard) { d.streamEnd(true) },
+			section: secStream},
+		{keys: []key{ch('/')}, views: onStream, act: (*Dashboard).beginSearch,
+			section: secStream, label: "/", help: "search: a case-insensitive regular expression over the lines\n(other text is matched literally; ! finds lines that do not match)",
+			hint: "/:search", keep: 5},
+		{keys: []key{ch('n')}, views: onStream, act: func(d *Dashboard) { d.streamFind(1) },
+			section: secStream, label: "n N", help: "next / previous match", hint: "nN:match", keep: 5},
+		{keys: []key{ch('N')}, views: onStream, act: func(d *Dashboard) { d.streamFind(-1) },
+			section: secStream},
+		{keys: []key{{k: tcell.KeyUp}, {k: tcell.KeyDown}, ch('k'), ch('j')}, views: scrolled, // tview's own
 			section: secViews, hint: "↑↓:scroll", hintViews: []string{ViewDetail}, keep: 5},
 
 		{keys: []key{{k: tcell.KeyUp}, ch('k')}, views: onTable, act: func(d *Dashboard) { d.table.move(-1) },
@@ -140,7 +212,7 @@ func bindings() []binding {
 			section: secTable, label: "g Home", help: "top", inline: true},
 		{keys: []key{ch('G'), {k: tcell.KeyEnd}}, views: onTable, act: func(d *Dashboard) { d.table.move(len(d.table.rows)) },
 			section: secTable, label: "G End", help: "bottom", inline: true},
-		{keys: []key{ch('/')}, act: (*Dashboard).beginFilter,
+		{keys: []key{ch('/')}, views: notStream, act: (*Dashboard).beginFilter,
 			section: secTable, label: "/", help: `filter: a case-insensitive regular expression over the
 row's text (endpoints, sockets, state, mechanism, identities,
 PLAIN user, subscriptions, alert rule, "alert", "error",
@@ -153,6 +225,11 @@ literally; a leading ! keeps the rows that do NOT match.
 			hint: "<>:sort", hintViews: onTable, keep: 4},
 		{keys: []key{ch('>'), ch('.')}, act: func(d *Dashboard) { d.sortNext(1) },
 			section: secTable},
+		{keys: []key{ch('T')}, views: onTable, act: (*Dashboard).toggleCounts,
+			section: secTable, label: "T", help: `rates or totals first: which counts the columns lead with
+(totals once a replay has ended, where every rate is 0; the
+header says which); narrow terminals keep the leading ones`,
+			hint: "T:rate/total", keep: 4},
 		{keys: []key{ch('r')}, act: (*Dashboard).reverseSort,
 			section: secTable, label: "r", help: "reverse the order; ties keep connection-ID order",
 			hint: "r:rev", hintViews: onTable, keep: 4},
@@ -170,10 +247,10 @@ literally; a leading ! keeps the rows that do NOT match.
 			hint: "space:pause", hintIf: notEnded, keep: 3},
 		{keys: []key{ch(' '), ch('p')}, when: inLive, act: (*Dashboard).togglePause,
 			section: secReplay, hint: "space:freeze", hintIf: notEnded, keep: 3},
-		{keys: []key{ch('n')}, when: inReplay, act: func(d *Dashboard) { d.step(0) },
+		{keys: []key{ch('n')}, views: notStream, when: inReplay, act: func(d *Dashboard) { d.step(0) },
 			section: secReplay, label: "n", help: "step one packet",
 			hint: "n:step", hintIf: notEnded, keep: 3},
-		{keys: []key{ch('N')}, when: inReplay, act: func(d *Dashboard) { d.step(time.Second) },
+		{keys: []key{ch('N')}, views: notStream, when: inReplay, act: func(d *Dashboard) { d.step(time.Second) },
 			section: secReplay, label: "N", help: "step one second of packet time", inline: true},
 		{keys: []key{ch('+')}, when: inReplay, act: func(d *Dashboard) { d.setSpeed(d.faster()) },
 			section: secReplay, label: "+ -", help: "double / halve the speed",
@@ -194,6 +271,14 @@ literally; a leading ! keeps the rows that do NOT match.
 		{keys: []key{{k: tcell.KeyCtrlC}}, act: func(d *Dashboard) { d.quit() }, prompt: true,
 			section: secViews},
 	}
+}
+
+// cursorView returns the current view's cursor.
+func (d *Dashboard) cursorView() *cursorText {
+	if d.view == ViewHistory {
+		return d.alertHist
+	}
+	return d.topo
 }
 
 // actsIn reports whether the binding's keys act in view.
@@ -230,6 +315,10 @@ func (d *Dashboard) captureKey(ev *tcell.EventKey) *tcell.EventKey {
 	if d.keyDone != nil {
 		defer func() { d.keyDone <- struct{}{} }()
 	}
+	if d.notice != "" && !d.exporting {
+		d.notice = ""
+		defer d.updateChrome()
+	}
 	b := d.lookup(keyOf(ev))
 	if b == nil || b.act == nil {
 		return ev
@@ -244,8 +333,11 @@ func (d *Dashboard) captureKey(ev *tcell.EventKey) *tcell.EventKey {
 func (d *Dashboard) hintLine() string {
 	var hs []linePart
 	w := d.width()
+	if d.notice != "" {
+		hs = append(hs, linePart{"[" + d.noticeColor + "]" + esc(truncate(d.notice, w)) + "[-]", keepAlways + 1})
+	}
 	if d.filter.Active() {
-		hs = append(hs, linePart{"[yellow]" + tview.Escape(truncate(d.filter.String(), max(w/3, 12))) + "[-] ", keepAlways})
+		hs = append(hs, linePart{"[yellow]" + esc(truncate(d.filter.String(), max(w/3, 12))) + "[-] ", keepAlways})
 	}
 	// This view's hints, then those of every view.
 	for _, local := range []bool{true, false} {
@@ -275,11 +367,15 @@ var helpSections = []struct{ name, notes string }{
   CURVE boxes (messages are encrypted). BACKLOG is the larger direction's
   bytes in flight (sent, not yet acknowledged); "ZW 1.2s" means that
   direction's receiver has advertised a zero window for 1.2 s (it is not
-  reading). LAT is the request→reply median. ALERT shows when an alert
-  concerns a connection.
+  reading). LAT is the request→reply median. SUBS are the subscribed
+  topics, IDENTITY the client's routing ID, NOTES short facts (refused
+  attempts before it, no subscription, unanswered requests). ALERT shows
+  when an alert concerns a connection. Cut text ends in "…".
   Colours: red/yellow rows carry firing/pending alerts; magenta rows have
   errors or incompatible socket types; grey rows are closed.
 `},
+	{secCursor, ""},
+	{secStream, ""},
 	{secReplay, ""},
 	{"Mouse", `  click a row to select it, double-click to open it, click a column
   header to sort (again to reverse), click a tab to switch views, wheel
@@ -293,18 +389,22 @@ var helpSections = []struct{ name, notes string }{
   same at any replay speed; 0 once a connection has been quiet for a
   second).
   Events for the detail log: the last %d events of all connections,
-  plus the last %d of the connection being viewed.
+  plus the last %d of the connection being viewed; the stream (f)
+  keeps up to the last %d of it (about 2.2 MB), counting the rest.
+  Alert history: up to the last %d changes; warnings: up to the
+  last %d, and %d of the monitor forwarders'.
   Screen updates: at most one pending; a newer one replaces it and the
   skip is counted (status bar "ui N"). The screen redraws at most 5 times
   a second whatever the traffic.
   Connections: those the tracker keeps (closed ones may be evicted, and
   counted); its per-connection caps (subscriptions, identities, errors)
   apply here too.
-`, HistoryLen, session.GlobalLogLen, session.ConnLogLen)},
+`, HistoryLen, session.GlobalLogLen, session.ConnLogLen, StreamLen, AlertLogLen, WarningsLen, NotesLen)},
 	{"Status bar", `  packet time │ packets and rate │ connections ("N of M" when a
   filter is on) │ drops: k kernel,
   i internal (zspy's queues), ui skipped screen updates │ warnings │
-  InfluxDB state │ replay state and speed. When the pipeline warned (a
+  the store's state ("influx DOWN, spool 13kB": always shown; the
+  whole error in Warnings, 5) │ replay state and speed. When the pipeline warned (a
   capture cut short, a packet it could not read), the latest warning
   shows in yellow above the status bar; the report on quit lists all.
 `},

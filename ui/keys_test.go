@@ -377,8 +377,9 @@ func TestRulesAlertOnSlowSubscriber(t *testing.T) {
 	}
 	// The pane wraps lines inside a border: compare without the spaces.
 	var pane []string
-	for _, l := range hs.lines()[23:28] {
-		pane = append(pane, strings.Trim(l, "│ "))
+	all := hs.lines()
+	for i := findLine(all, "evidence") + 1; i > 0 && i < len(all) && !strings.Contains(all[i], "└"); i++ {
+		pane = append(pane, strings.Trim(all[i], "│ "))
 	}
 	squeeze := func(s string) string { return strings.Join(strings.Fields(s), "") }
 	if p := squeeze(strings.Join(pane, "")); !strings.Contains(p, squeeze(got.Message)) {
@@ -406,8 +407,6 @@ func drawnDash(t *testing.T, opt DashboardOptions) *Dashboard {
 	draw(d, s)
 	return d
 }
-
-var allViews = []string{ViewConnections, ViewTopology, ViewAlerts, ViewDetail, ViewHelp}
 
 // keyModes are a replay (with a Control) and a live capture (without).
 func keyModes(t *testing.T) map[string]func() *Dashboard {

@@ -8,6 +8,15 @@ import (
 	"github.com/zspy/zspy/tracker"
 )
 
+// previewCut reports whether a message entry's preview shows less than the
+// message: its frames' bytes beyond the preview's, less the '|' that join
+// the frames in it.
+func previewCut(e *session.LogEntry) bool {
+	d := e.DataBytes()
+	seps := min(max(e.Frames-1, 0), strings.Count(string(d), "|"))
+	return e.Bytes > uint64(len(d)-seps)
+}
+
 // FormatEntry renders one log line: time, direction, event and what it
 // carried (frames, sizes, hex and text preview for messages).
 func FormatEntry(e *session.LogEntry, hexBytes int) string {
@@ -36,11 +45,21 @@ func FormatEntry(e *session.LogEntry, hexBytes int) string {
 			b.WriteString(" …")
 		}
 		b.WriteString("] ")
+		// The preview holds the first bytes of the first frames: say
+		// when the message had more, so that a cut value does not read as
+		// the whole (a topic "job-1" of "job-10").
+		more := previewCut(e)
 		if hexBytes > 0 {
 			b.WriteString(HexPreview(d, hexBytes))
+			if more && len(d) <= hexBytes {
+				b.WriteString("…")
+			}
 			b.WriteString("  ")
 		}
 		b.WriteString(`"` + TextPreview(d) + `"`)
+		if more {
+			b.WriteString("…")
+		}
 	case tracker.EvSubscription:
 		op := "SUBSCRIBE"
 		if e.Cancel {

@@ -36,6 +36,9 @@ const numHistSeries = numSeries - SeriesLatency
 type ModelOptions struct {
 	// ShowSecrets shows PLAIN passwords; without it they read Redacted.
 	ShowSecrets bool
+	// Notes are warnings from outside the session (monitor forwarders),
+	// shown in the Warnings view (nil: none).
+	Notes *Notes
 }
 
 // Redacted stands for a PLAIN password unless secrets were asked for (the
@@ -95,8 +98,16 @@ type Cells struct {
 	// PlainPassword is the PLAIN password as shown: Redacted unless secrets
 	// were asked for, "" when the connection carried no PLAIN credentials.
 	PlainPassword string
-	// Subscriptions are the subscribed topics as printable text.
+	// Subscriptions are the subscribed topics as printable text; SubsText
+	// the SUBS column (quoted, joined by spaces).
 	Subscriptions []string
+	SubsText      string
+	// IdentityText is the IDENTITY column: the client's identity (a
+	// DEALER's routing ID), else the server's.
+	IdentityText string
+	// Notes are RowNotes of the record; NotesText the NOTES column.
+	Notes     []string
+	NotesText string
 }
 
 // cellsOf makes the texts of a record.
@@ -115,7 +126,14 @@ func cellsOf(v *tracker.Record, opt ModelOptions) Cells {
 		for i, s := range v.Subscriptions {
 			c.Subscriptions[i] = tracker.Printable([]byte(s))
 		}
+		c.SubsText = subsText(c.Subscriptions)
 	}
+	c.IdentityText = c.ClientIdentity
+	if c.IdentityText == "" {
+		c.IdentityText = c.ServerIdentity
+	}
+	c.Notes = RowNotes(v)
+	c.NotesText = strings.Join(c.Notes, ", ")
 	return c
 }
 
@@ -197,6 +215,9 @@ func (r *Row) buildSearch(buf []byte) []byte {
 	for _, s := range c.Subscriptions {
 		b = append(appendLower(b, s), ' ')
 	}
+	for _, s := range c.Notes {
+		b = appendWord(b, s)
+	}
 	if r.Alert >= 2 {
 		b = append(b, "alert "...)
 	}
@@ -252,11 +273,14 @@ type Status struct {
 	PacketRate  float64 // packets per second of packet time
 	Warnings    uint64
 	LastWarning string
-	Influx      string
-	Skipped     uint64 // updates the model did not take in time
-	Player      session.PlayerState
-	NonZMTP     uint64
-	Evicted     uint64
+	// Store is the time-series store's state (nil: none); StoreLabel its
+	// short form for the status bar (StoreLabel).
+	Store      *session.StoreStatus
+	StoreLabel string
+	Skipped    uint64 // updates the model did not take in time
+	Player     session.PlayerState
+	NonZMTP    uint64
+	Evicted    uint64
 }
 
 // Frame is everything one screen shows, derived from one Update. Rows are in
@@ -269,6 +293,19 @@ type Frame struct {
 	Status  Status
 	// Detail is the selected connection's recent events and rate series.
 	Detail *session.Detail
+	// AlertLog is every alert state change so far, oldest first (at most
+	// AlertLogLen; AlertLogCut older ones were not kept).
+	AlertLog    []AlertChange
+	AlertLogCut uint64
+	// Warnings are the pipeline's warnings the updates named (at most
+	// WarningsLen); Notes the monitor forwarders' (Options.Notes) and
+	// NotesTotal how many there were in all (nil Notes: no forwarders).
+	Warnings   []string
+	Notes      []string
+	NotesTotal uint64
+	// Stream is the selected connection's message stream since it was
+	// selected (at most StreamLen events; nil before any).
+	Stream *Stream
 }
 
 // Row returns the row of connection id, or nil.
@@ -308,6 +345,9 @@ type Model struct {
 	pktRate  float64
 	buf      []byte // scratch for the rows' search texts
 	History  *History
+	alerts   alertLog
+	warns    warnLog
+	stream   streamBuf
 }
 
 // NewModel returns an empty model; opt says whether PLAIN passwords show.
@@ -323,8 +363,18 @@ func (m *Model) Apply(u *session.Update) *Frame {
 	if u.Alerts != nil {
 		f.Alerts = FromRules(u.Alerts)
 	}
+	f.AlertLog = m.alerts.add(u.Alerts)
+	f.AlertLogCut = m.alerts.cut
+	f.Warnings = m.warns.add(u.Warnings, u.LastWarning)
+	f.Stream = m.stream.add(u.Detail)
+	if m.opt.Notes != nil {
+		f.Notes, f.NotesTotal = m.opt.Notes.List()
+		if f.Notes == nil {
+			f.Notes = []string{}
+		}
+	}
 	f.Status = Status{Stats: Counters{Packets: u.Stats.Packets, KernelDrops: u.Stats.KernelDrops, InternalDrops: u.Stats.InternalDrops},
-		Warnings: u.Warnings, LastWarning: u.LastWarning, Influx: StoreState(u.Store), Skipped: u.Skipped, Player: u.Player}
+		Warnings: u.Warnings, LastWarning: u.LastWarning, Store: u.Store, StoreLabel: StoreLabel(u.Store), Skipped: u.Skipped, Player: u.Player}
 	snap := u.Snapshot
 	if snap == nil {
 		snap = &tracker.Snapshot{}

@@ -31,6 +31,12 @@ type Options struct {
 	Clock session.Clock
 	// Screen replaces the terminal (tests use tcell's simulation screen).
 	Screen tcell.Screen
+	// Export writes a connection's packets to a capture file (the e key;
+	// nil: the key says it cannot).
+	Export Exporter
+	// Notes collects the warnings of the command's own goroutines (monitor
+	// forwarders) for the Warnings view (nil: none).
+	Notes *Notes
 
 	// Test hooks: onFrame sees every frame after it is drawn (model
 	// goroutine); keyDone receives after every key event; onDashboard sees
@@ -38,6 +44,7 @@ type Options struct {
 	onFrame     func(f *Frame)
 	keyDone     chan struct{}
 	onDashboard func(d *Dashboard)
+	exportDone  chan struct{}
 }
 
 // Steer is what the dashboard sends a run: the replay controls, and the
@@ -63,13 +70,13 @@ func Run(ctx context.Context, updates <-chan *session.Update, steer Steer, opt O
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	model := NewModel(ModelOptions{ShowSecrets: opt.ShowSecrets})
-	dopt := DashboardOptions{Speed: opt.Speed, History: model.History, Screen: opt.Screen, Select: steer.Select}
+	model := NewModel(ModelOptions{ShowSecrets: opt.ShowSecrets, Notes: opt.Notes})
+	dopt := DashboardOptions{Speed: opt.Speed, History: model.History, Screen: opt.Screen, Select: steer.Select, Export: opt.Export}
 	if !opt.Live {
 		dopt.Control = steer
 	}
 	d := NewDashboard(dopt)
-	d.keyDone = opt.keyDone
+	d.keyDone, d.exportDone = opt.keyDone, opt.exportDone
 
 	modelDone := make(chan struct{})
 	go func() {
@@ -144,7 +151,7 @@ func FromRules(as []rules.Alert) []Alert {
 			st = StateResolved // cleared before it fired
 		}
 		out = append(out, Alert{Rule: a.Rule, Severity: Severity(a.Severity), State: st, Client: a.Client,
-			Server: a.Server, Message: a.Message, Since: since})
+			Server: a.Server, Message: a.Message, Since: since, Labels: a.Labels})
 	}
 	return out
 }

@@ -21,6 +21,8 @@ type runOpts struct {
 	ShowSecrets    bool
 	Clock          session.Clock
 	UpdateInterval time.Duration
+	Export         Exporter
+	exportDone     chan struct{}
 
 	Screen      tcell.Screen
 	onFrame     func(f *Frame)
@@ -42,7 +44,7 @@ func (o runOpts) run(ctx context.Context, cfg session.Config) error {
 	latest := session.NewLatest()
 	sess.Subscribe(latest)
 	opt := Options{Live: cfg.Live != nil, Speed: o.Speed, ShowSecrets: o.ShowSecrets, Clock: o.Clock, Screen: o.Screen,
-		onFrame: o.onFrame, keyDone: o.keyDone, onDashboard: o.onDashboard}
+		onFrame: o.onFrame, keyDone: o.keyDone, onDashboard: o.onDashboard, Export: o.Export, exportDone: o.exportDone}
 	return sess.RunWith(ctx, func(ctx context.Context) error { return Run(ctx, latest.C, sess, opt) })
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/rivo/tview"
+
+	"github.com/zspy/zspy/session"
 )
 
 // updateChrome redraws the header, status bar and hint line text.
@@ -19,12 +21,18 @@ func (d *Dashboard) updateChrome() {
 	}
 	d.status.SetText(StatusLine(d.frame, d.speed, d.ctl != nil, d.frozen, d.width(), shown))
 	d.hints.SetText(d.hintLine())
+	// Word-wrapped, up to 3 lines (a long file name comes first), the third
+	// cut with '…' when more would follow (the Warnings view has it whole).
 	w := WarningLine(d.frame)
+	lines := tview.WordWrap(w, d.width())
+	if len(lines) > 3 {
+		lines = append(lines[:2], cutTagged(strings.Join(lines[2:], ""), d.width()))
+		w = strings.Join(lines, "")
+	}
 	d.warning.SetText(w)
-	h := 0
-	if w != "" {
-		// Wrapped, up to 3 lines (a long file name comes first).
-		h = min(3, (tview.TaggedStringWidth(w)+d.width()-1)/d.width())
+	h := len(lines)
+	if w == "" {
+		h = 0
 	}
 	d.root.ResizeItem(d.warning, h, 0)
 }
@@ -38,9 +46,9 @@ func WarningLine(f *Frame) string {
 	}
 	s := &f.Status
 	if s.Warnings == 1 {
-		return "[yellow::b] warning:[-::-] " + tview.Escape(s.LastWarning)
+		return "[yellow::b] warning:[-::-] " + esc(s.LastWarning)
 	}
-	return fmt.Sprintf("[yellow::b] %d warnings[-::-] (all in the report on quit), latest: %s", s.Warnings, tview.Escape(s.LastWarning))
+	return fmt.Sprintf("[yellow::b] %d warnings[-::-] (w: all), latest: %s", s.Warnings, esc(s.LastWarning))
 }
 
 // linePart is one piece of the status or hint line. When the line does not
@@ -78,7 +86,7 @@ func fitLine(parts []linePart, first, sep string, width int) string {
 			}
 		}
 		if drop < 0 {
-			return out
+			return cutTagged(out, width) // what must stay is too wide: cut, with '…'
 		}
 		parts = slices.Delete(parts, drop, drop+1)
 	}
@@ -86,11 +94,11 @@ func fitLine(parts []linePart, first, sep string, width int) string {
 
 // StatusLine renders the status bar: packet time, packets and their rate,
 // connections, drops (kernel, internal, skipped screen updates), warnings,
-// InfluxDB state and the replay state. shown is how many connections the
+// the store's state and the replay state. shown is how many connections the
 // filter keeps ("3 of 10 conns"), or negative when no filter is on. It fits
 // width: when everything does not, the least useful parts go first (packet
-// counts, then connections, InfluxDB, warnings, time); the replay state and
-// the drops always stay.
+// counts, then connections, warnings, time); the replay state, the drops
+// and the store's short label (StoreLabel) always stay.
 func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) string {
 	if f == nil {
 		return " waiting for packets…"
@@ -122,12 +130,17 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) 
 	if s.Warnings > 0 {
 		add(3, "[yellow]%d warn[-]", s.Warnings)
 	}
-	if s.Influx != "" {
+	if s.StoreLabel != "" {
+		// Always shown: an outage must not hide behind a narrow terminal
+		// (the whole error is in the Warnings view).
 		tag := "[green]"
-		if s.Influx != "ok" {
+		switch {
+		case s.Store != nil && s.Store.LastError != "" && !s.Store.Up:
+			tag = "[red::b]"
+		case s.Store != nil && (!s.Store.Up || s.Store.SpoolBytes > 0 || s.Store.Dropped > 0):
 			tag = "[yellow]"
 		}
-		add(2, "influx %s%s[-]", tag, tview.Escape(s.Influx))
+		add(keepAlways, "%s%s[-::-]", tag, esc(s.StoreLabel))
 	}
 	var st string
 	p := &s.Player
@@ -135,7 +148,9 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) 
 	case frozen:
 		st = "[yellow::b]FROZEN[-::-]"
 	case p.Err != "":
-		st = "[red]" + tview.Escape(p.Err) + "[-]"
+		// Cut to leave room for the drops and the store (the whole error
+		// is in the Warnings view and the report).
+		st = "[red]" + esc(truncate(p.Err, max(width/3, 16))) + "[-]"
 	case p.Done && !p.Live:
 		st = "[green]end of capture[-]"
 	case p.Done:
@@ -152,6 +167,36 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) 
 	}
 	add(10, "%s", st)
 	return fitLine(parts, " ", " │ ", width)
+}
+
+// StoreLabel is the store's state in a few words, for the status bar:
+// "influx ok", "influx DOWN, spool 13kB", "local waiting, 3 dropped". The
+// full state, with the last error, is StoreState's (the Warnings view).
+func StoreLabel(st *session.StoreStatus) string {
+	if st == nil {
+		return ""
+	}
+	name, _, _ := strings.Cut(st.Name, " ") // "local /var/lib/zspy": "local"
+	if name == "" {
+		name = "store"
+	}
+	var b strings.Builder
+	b.WriteString(name)
+	switch {
+	case st.Up || (st.LastError == "" && st.Written > 0):
+		b.WriteString(" ok")
+	case st.LastError != "":
+		b.WriteString(" DOWN")
+	default:
+		b.WriteString(" waiting")
+	}
+	if st.SpoolBytes > 0 {
+		fmt.Fprintf(&b, ", spool %sB", fmtSI(float64(st.SpoolBytes)))
+	}
+	if st.Dropped > 0 {
+		fmt.Fprintf(&b, ", %s dropped", fmtSI(float64(st.Dropped)))
+	}
+	return b.String()
 }
 
 func speedText(s float64) string {

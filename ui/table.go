@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gdamore/tcell/v2"
@@ -18,13 +19,15 @@ type connTable struct {
 	rows    []*Row // sorted and filtered
 	sortCol int
 	desc    bool
-	sel     int    // index into rows
-	selID   uint64 // the selected connection, kept across updates
-	offset  int    // first visible row
+	mode    CountMode // rates or totals first
+	sel     int       // index into rows
+	selID   uint64    // the selected connection, kept across updates
+	offset  int       // first visible row
 
 	layout      Layout
 	layoutWidth int
 	layoutSort  int
+	layoutMode  CountMode
 	layoutStale bool
 	// empty says why there are no rows (set with the rows).
 	empty        string
@@ -102,9 +105,9 @@ func (t *connTable) clamp() {
 }
 
 func (t *connTable) currentLayout(width int) Layout {
-	if t.layoutStale || width != t.layoutWidth || t.layoutSort != t.sortCol {
-		t.layout = LayoutColumns(t.rows, width, t.sortCol)
-		t.layoutWidth, t.layoutSort, t.layoutStale = width, t.sortCol, false
+	if t.layoutStale || width != t.layoutWidth || t.layoutSort != t.sortCol || t.layoutMode != t.mode {
+		t.layout = LayoutColumns(t.rows, width, t.sortCol, t.mode)
+		t.layoutWidth, t.layoutSort, t.layoutMode, t.layoutStale = width, t.sortCol, t.mode, false
 	}
 	return t.layout
 }
@@ -134,8 +137,8 @@ func drawText(screen tcell.Screen, x, y, w int, s []byte, style tcell.Style, rig
 			screen.SetContent(x+col, y, '…', nil, style)
 			return
 		}
-		if r < 0x20 || r == utf8.RuneError {
-			r = '?'
+		if r < 0x20 || r == utf8.RuneError || (r >= 0x7f && !unicode.IsPrint(r)) {
+			r = '?' // a control or a bidirectional override (U+202E) acts instead of showing
 		}
 		screen.SetContent(x+col, y, r, nil, style)
 		col += rw

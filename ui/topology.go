@@ -4,9 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
-
-	"github.com/rivo/tview"
 
 	"github.com/zspy/zspy/zmtp"
 )
@@ -128,22 +127,30 @@ func flowArrow(server, client zmtp.SocketType) string {
 // RenderTopology renders the groups as tview-tagged lines: each bound
 // endpoint, then its peers with rates, identities and subscriptions.
 func RenderTopology(gs []Group, width int) []string {
-	var out []string
+	lines, _, _ := topologyLines(gs, width)
+	return lines
+}
+
+// topologyLines renders the groups as RenderTopology does, with the peer
+// (index into peers) each line shows (-1: a group's head).
+func topologyLines(gs []Group, width int) (out []string, item []int, peers []*Row) {
 	if len(gs) == 0 {
-		return []string{"[gray]no ZeroMQ connections yet[-]"}
+		return []string{"[gray]no ZeroMQ connections yet[-]"}, []int{-1}, nil
 	}
 	for _, g := range gs {
 		head := fmt.Sprintf("[::b]%s %s[::-]  [aqua]%s[-]  %d peer(s), %d open  ↑%s ↓%s msg/s",
-			tview.Escape(socketOrQuestion(g.Socket)), tview.Escape(g.Server), g.Pattern, len(g.Peers), g.Open, fmtSI(g.In), fmtSI(g.Out))
+			esc(socketOrQuestion(g.Socket)), esc(g.Server), g.Pattern, len(g.Peers), g.Open, fmtSI(g.In), fmtSI(g.Out))
 		out = append(out, head)
+		item = append(item, -1)
 		for i, r := range g.Peers {
+			peers = append(peers, r)
 			branch := "├"
 			if i == len(g.Peers)-1 {
 				branch = "└"
 			}
 			var b strings.Builder
 			fmt.Fprintf(&b, " %s─%s %s %s", branch, flowArrow(r.Rec.ServerSocket, r.Rec.ClientSocket),
-				tview.Escape(dash(r.Rec.ClientSocket.String())), tview.Escape(r.C.Client))
+				esc(dash(r.Rec.ClientSocket.String())), esc(r.C.Client))
 			if r.Rec.State != zmtp.StateOpen {
 				fmt.Fprintf(&b, " [gray](%s)[-]", r.C.State)
 			}
@@ -157,15 +164,16 @@ func RenderTopology(gs []Group, width int) []string {
 				fmt.Fprintf(&b, "  backlog %sB", fmtSI(float64(bl)))
 			}
 			if r.C.ClientIdentity != "" {
-				fmt.Fprintf(&b, "  id=%s", tview.Escape(r.C.ClientIdentity))
+				fmt.Fprintf(&b, "  id=%s", esc(r.C.ClientIdentity))
 			}
 			if r.Rec.PlainUsername != "" {
-				fmt.Fprintf(&b, "  user=%s", tview.Escape(r.Rec.PlainUsername))
+				fmt.Fprintf(&b, "  user=%s", esc(r.Rec.PlainUsername))
 			}
 			if r.AlertRule != "" {
-				fmt.Fprintf(&b, "  [red]! %s[-]", tview.Escape(r.AlertRule))
+				fmt.Fprintf(&b, "  [red]! %s[-]", esc(r.AlertRule))
 			}
 			out = append(out, b.String())
+			item = append(item, len(peers)-1)
 			if len(r.C.Subscriptions) > 0 {
 				q := make([]string, len(r.C.Subscriptions))
 				for k, s := range r.C.Subscriptions {
@@ -175,11 +183,15 @@ func RenderTopology(gs []Group, width int) []string {
 				if i == len(g.Peers)-1 {
 					cont = " "
 				}
-				out = append(out, fmt.Sprintf(" %s     subscriptions: %s", cont, tview.Escape(truncate(strings.Join(q, " "), max(width-22, 10)))))
+				out = append(out, fmt.Sprintf(" %s     subscriptions: %s", cont, esc(truncate(strings.Join(q, " "), max(width-22, 10)))))
+				item = append(item, len(peers)-1)
 			}
 		}
 	}
-	return out
+	for i := range out {
+		out[i] = cutTagged(out[i], width)
+	}
+	return out, item, peers
 }
 
 // socketOrQuestion names a bound side's socket type, "?" when unknown.
@@ -194,9 +206,15 @@ func socketOrQuestion(s zmtp.SocketType) string {
 func (d *Dashboard) refreshTopology() {
 	rows := d.rows()
 	if len(rows) == 0 {
-		d.topo.SetText("[gray]" + tview.Escape(emptyText(d.frame, d.filter)) + "[-]")
+		d.topo.set([]string{"[gray]" + esc(emptyText(d.frame, d.filter)) + "[-]"}, []int{-1}, nil, nil)
 		return
 	}
-	lines := RenderTopology(BuildTopology(rows), d.width())
-	d.topo.SetText(strings.Join(lines, "\n"))
+	lines, item, peers := topologyLines(BuildTopology(rows), d.width())
+	keys := make([]string, len(peers))
+	conns := make([]uint64, len(peers))
+	for i, r := range peers {
+		keys[i] = strconv.FormatUint(r.ID, 10)
+		conns[i] = r.ID
+	}
+	d.topo.set(lines, item, keys, conns)
 }

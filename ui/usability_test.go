@@ -83,22 +83,23 @@ func TestStatusAndHintsFitNarrowScreens(t *testing.T) {
 
 func TestStatusLineKeepsStateWhenNarrow(t *testing.T) {
 	f := &Frame{Time: t0, Rows: rowsOf(1, 2)}
-	f.Status = Status{PacketRate: 1500, Warnings: 3, Influx: "down: connection refused", Skipped: 7,
+	st := &session.StoreStatus{Name: "influx", LastError: "connection refused", SpoolBytes: 13000}
+	f.Status = Status{PacketRate: 1500, Warnings: 3, Store: st, StoreLabel: StoreLabel(st), Skipped: 7,
 		Player: session.PlayerState{Paused: true}}
 	f.Status.Stats.Packets, f.Status.Stats.KernelDrops, f.Status.Stats.InternalDrops = 123456, 5, 9
-	for _, w := range []int{40, 60, 80, 100} {
+	for _, w := range []int{60, 80, 100, 120, 200} {
 		s := StatusLine(f, 0.0625, true, false, w, -1)
 		plain := stripTags(s)
 		if n := utf8.RuneCountInString(plain); n > w {
 			t.Errorf("%d columns: status is %d wide: %q", w, n, plain)
 		}
-		for _, want := range []string{"PAUSED 0.0625×", "drops k5 i9"} {
+		for _, want := range []string{"PAUSED 0.0625×", "drops k5 i9", "influx DOWN, spool 13kB"} {
 			if !strings.Contains(plain, want) {
 				t.Errorf("%d columns: status %q lacks %q", w, plain, want)
 			}
 		}
 	}
-	if s := stripTags(StatusLine(f, 1, true, false, 200, -1)); !strings.Contains(s, "123k pkts") || !strings.Contains(s, "influx down") {
+	if s := stripTags(StatusLine(f, 1, true, false, 200, -1)); !strings.Contains(s, "123k pkts") || !strings.Contains(s, "influx DOWN") {
 		t.Errorf("wide status %q lost parts", s)
 	}
 }
@@ -289,7 +290,7 @@ func waitFrameAsync(h *harness, ok func(f *Frame) bool) <-chan *Frame {
 
 // The help names the warning line and every sort key.
 func TestHelpNamesWarningsAndSortKeys(t *testing.T) {
-	d, s := newDash(t, 80, 80, DashboardOptions{})
+	d, s := newDash(t, 80, 200, DashboardOptions{})
 	d.show(ViewHelp)
 	text := strings.Join(draw(d, s), "\n")
 	for _, want := range []string{"latest warning", "< > , .  sort"} {

@@ -65,7 +65,8 @@ func TestConnectionsViewPubsub(t *testing.T) {
 		t.Fatalf("%d lines", len(lines))
 	}
 	hdr := lines[1]
-	for _, col := range []string{"CLIENT", "SERVER", "SOCKETS", "STATE", "↑MSG/S", "↓MSG/S", "BACKLOG"} {
+	// The replay has ended: totals lead (every rate is 0).
+	for _, col := range []string{"CLIENT", "SERVER", "SOCKETS", "STATE", "↑MSGS", "↓MSGS", "BACKLOG"} {
 		if !strings.Contains(hdr, col) {
 			t.Errorf("80 columns: header %q lacks %s", hdr, col)
 		}
@@ -483,7 +484,7 @@ func TestFreezeLiveDisplay(t *testing.T) {
 }
 
 func TestHelpStatesRetention(t *testing.T) {
-	d, s := newDash(t, 80, 60, DashboardOptions{})
+	d, s := newDash(t, 80, 150, DashboardOptions{})
 	d.show(ViewHelp)
 	text := strings.Join(draw(d, s), "\n")
 	for _, want := range []string{"Retention", fmt.Sprintf("last %d points per connection", HistoryLen),
@@ -496,19 +497,21 @@ func TestHelpStatesRetention(t *testing.T) {
 
 func TestStatusLine(t *testing.T) {
 	f := &Frame{Time: t0, Rows: rowsOf(1, 2)}
-	f.Status = Status{PacketRate: 1500, Warnings: 3, Influx: "down: connection refused", Skipped: 7,
+	down := &session.StoreStatus{Name: "influx", LastError: "connection refused"}
+	f.Status = Status{PacketRate: 1500, Warnings: 3, Store: down, StoreLabel: StoreLabel(down), Skipped: 7,
 		Player: session.PlayerState{Paused: true}}
 	f.Status.Stats.Packets, f.Status.Stats.KernelDrops, f.Status.Stats.InternalDrops = 123456, 5, 9
 	s := StatusLine(f, 10, true, false, 120, -1)
 	for _, want := range []string{"12:00:00.000", "123k pkts 1.5k/s", "2 conns", "drops k5 i9", "ui7", "3 warn",
-		"influx [yellow]down: connection refused", "PAUSED", "10×"} {
+		"[red::b]influx DOWN", "PAUSED", "10×"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("status %q lacks %q", s, want)
 		}
 	}
-	f.Status.Influx, f.Status.Player = "ok", session.PlayerState{Live: true}
+	up := &session.StoreStatus{Name: "influx", Up: true, Written: 5}
+	f.Status.Store, f.Status.StoreLabel, f.Status.Player = up, StoreLabel(up), session.PlayerState{Live: true}
 	s = StatusLine(f, 0, false, false, 120, -1)
-	if !strings.Contains(s, "influx [green]ok") || !strings.Contains(s, "live") || strings.Contains(s, "max") {
+	if !strings.Contains(s, "[green]influx ok") || !strings.Contains(s, "live") || strings.Contains(s, "max") {
 		t.Errorf("live status %q", s)
 	}
 	if s := StatusLine(f, 0, false, true, 120, -1); !strings.Contains(s, "FROZEN") {

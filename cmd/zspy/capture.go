@@ -23,6 +23,7 @@ import (
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/ui"
 )
 
 func init() { subcommands = append(subcommands, newCaptureCmd) }
@@ -188,8 +189,16 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 			}
 		}()
 	}
+	// The monitor forwarders' warnings go to standard error, or to the
+	// dashboard's Warnings view, which draws over standard error.
+	warn := func(s string) { fmt.Fprintln(os.Stderr, "zspy: warning:", s) }
+	var notes *ui.Notes
+	if uf.enabled {
+		notes = &ui.Notes{}
+		warn = notes.Add
+	}
 	if len(f.monitors) > 0 {
-		evs, err := startMonitors(ctx, f.monitors, f.monSocket, f.monAccess)
+		evs, err := startMonitors(ctx, f.monitors, f.monSocket, f.monAccess, warn)
 		if err != nil {
 			src.Close()
 			return err
@@ -208,7 +217,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	}
 	sess := session.New(cfg)
 	if uf.enabled {
-		err = runUI(ctx, sess, cfg, f.showSecrets)
+		err = runUI(ctx, sess, cfg, f.showSecrets, notes, liveExporter(w))
 	} else {
 		// Tests and scripts wait for this line before they start traffic.
 		fmt.Fprintf(os.Stderr, "zspy: capturing on %s", src.Name())
@@ -260,6 +269,11 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	} else {
 		werr = report.WriteText(out, r)
 	}
+	if uf.enabled && !f.json && werr == nil {
+		// The dashboard took the console's place: list the alerts as
+		// replay does.
+		printAlertChanges(out, eng)
+	}
 	if err != nil {
 		return err
 	}
@@ -288,7 +302,7 @@ func liveError(iface string, err error) error {
 
 // startMonitors subscribes to socket-monitor forwarders and returns their
 // events on one channel.
-func startMonitors(ctx context.Context, endpoints []string, socket string, access monitorAccess) (<-chan monitor.Event, error) {
+func startMonitors(ctx context.Context, endpoints []string, socket string, access monitorAccess, warn func(string)) (<-chan monitor.Event, error) {
 	kind, err := monitor.ParseSocketKind(socket)
 	if err != nil {
 		return nil, err
@@ -305,7 +319,7 @@ func startMonitors(ctx context.Context, endpoints []string, socket string, acces
 		return nil, fmt.Errorf("--monitor: %w", err)
 	}
 	for _, spec := range openToAnyone(sub, mcfg) {
-		fmt.Fprintf(os.Stderr, "zspy: warning: --monitor %s accepts events from any host: bind 127.0.0.1, or add --monitor-allow or --monitor-plain-user\n", spec)
+		warn(fmt.Sprintf("--monitor %s accepts events from any host: bind 127.0.0.1, or add --monitor-allow or --monitor-plain-user", spec))
 	}
 	ch := make(chan monitor.Event, 4096)
 	go func() {
@@ -317,11 +331,11 @@ func startMonitors(ctx context.Context, endpoints []string, socket string, acces
 				case <-ctx.Done():
 				}
 			},
-			Malformed: func(m monitor.Malformed) { fmt.Fprintln(os.Stderr, "zspy: warning:", m) },
-			Link:      refusalWarner("zspy: warning: --monitor"),
+			Malformed: func(m monitor.Malformed) { warn(fmt.Sprint(m)) },
+			Link:      refusalWarnerTo(warn, "--monitor"),
 		})
 		if err != nil && ctx.Err() == nil {
-			fmt.Fprintln(os.Stderr, "zspy: monitor:", err)
+			warn("monitor: " + err.Error())
 		}
 	}()
 	return ch, nil

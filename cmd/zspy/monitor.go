@@ -305,16 +305,20 @@ func (r refusals) first(addr string) (string, bool) {
 	return host, true
 }
 
-// refusalWarner returns a Link handler that prints, after prefix, the first
-// refusal or failed handshake from each source address.
-func refusalWarner(prefix string) func(monitor.LinkEvent) {
+// refusalWarnerTo returns a Link handler that hands warn, after via, the
+// first refusal or failed handshake from each source address (standard
+// error, or the dashboard's Warnings view under capture --ui).
+func refusalWarnerTo(warn func(string), via string) func(monitor.LinkEvent) {
 	seen := refusals{}
+	if via != "" {
+		via += " "
+	}
 	return func(l monitor.LinkEvent) {
 		if l.State != monitor.LinkRefused {
 			return
 		}
 		if host, ok := seen.first(l.Addr); ok {
-			fmt.Fprintln(os.Stderr, prefix, textsafe.String(fmt.Sprintf("%s: refused %s: %v (further refusals from %s are only counted)", l.Via, l.Addr, l.Err, host)))
+			warn(via + textsafe.String(fmt.Sprintf("%s: refused %s: %v (further refusals from %s are only counted)", l.Via, l.Addr, l.Err, host)))
 		}
 	}
 }

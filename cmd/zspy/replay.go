@@ -16,7 +16,6 @@ import (
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
-	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
 )
@@ -24,6 +23,7 @@ import (
 func init() { subcommands = append(subcommands, newReplayCmd) }
 
 type replayFlags struct {
+	export      *exportConnFlags
 	json        bool
 	events      eventFlags
 	showSecrets bool
@@ -49,7 +49,8 @@ from standard input (tcpdump -w - | zspy replay -).`,
   zspy replay --json incident.pcapng.gz
   ssh probe tcpdump -U -w - 'tcp port 5555' | zspy replay -
   zspy replay --events -Y 'command == "SUBSCRIBE"' capture.pcap
-  zspy replay --events --json capture.pcap | jq 'select(.event == "subscription")'`,
+  zspy replay --events --json capture.pcap | jq 'select(.event == "subscription")'
+  zspy replay incident.pcap --export-conn 3 -w conn3.pcap`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReplay(cmd, args, f, uf)
@@ -65,6 +66,7 @@ from standard input (tcpdump -w - | zspy replay -).`,
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
 	fl.Var(portRangeFlag{&f.ephemeral}, "ephemeral-ports", ephemeralUsage)
 	uf = addUIFlags(fl, true)
+	f.export = addExportConnFlags(fl)
 	return cmd
 }
 
@@ -113,6 +115,9 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		names[i] = s.Name()
 	}
 	cfg.Name = strings.Join(names, " ")
+	if f.export.enabled() {
+		return f.export.run(context.Background(), files, cfg, cmd.ErrOrStderr())
+	}
 	sink, sinkName, err := f.store.openSink(false, cmd.OutOrStdout())
 	if err != nil {
 		return err
@@ -142,7 +147,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		sess.AddMonitorLog(monitor.NewLogReader(lf, name, sess.Warn))
 	}
 	if uf.enabled {
-		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets); err != nil {
+		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets, nil, replayExporter(files)); err != nil {
 			return err
 		}
 	} else if err := sess.Run(context.Background()); err != nil {
@@ -181,10 +186,6 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	if err := report.WriteText(out, r); err != nil {
 		return err
 	}
-	if eng != nil {
-		for _, a := range rules.Grouped(eng.Alerts()) {
-			fmt.Fprintln(out, "alert:", rules.Line(&a))
-		}
-	}
+	printAlertChanges(out, eng)
 	return nil
 }

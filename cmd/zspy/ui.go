@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/ui"
 )
@@ -49,10 +52,28 @@ func (f *uiFlags) check(cmd *cobra.Command, cfg *session.Config) error {
 
 // runUI runs sess with the dashboard as its viewer (zspy replay --ui, zspy
 // capture --ui) until the user quits or ctx ends; the dashboard stays up
-// after the run ends. The session is finished on return.
-func runUI(ctx context.Context, sess *session.Session, cfg session.Config, showSecrets bool) error {
+// after the run ends. notes (nil: none) carries the warnings of the
+// command's other goroutines to the dashboard's Warnings view; export writes
+// a connection's packets to a file (the dashboard's e key). The session
+// is finished on return.
+func runUI(ctx context.Context, sess *session.Session, cfg session.Config, showSecrets bool, notes *ui.Notes, export ui.Exporter) error {
 	latest := session.NewLatest()
 	sess.Subscribe(latest)
-	opt := ui.Options{Live: cfg.Live != nil, Speed: cfg.Speed, ShowSecrets: showSecrets}
+	opt := ui.Options{Live: cfg.Live != nil, Speed: cfg.Speed, ShowSecrets: showSecrets, Notes: notes, Export: export}
 	return sess.RunWith(ctx, func(ctx context.Context) error { return ui.Run(ctx, latest.C, sess, opt) })
+}
+
+// printAlertChanges lists every alert instance in its latest state after the
+// report, one line each as the console prints a change (replay, and capture
+// --ui, whose dashboard took the place of the console).
+func printAlertChanges(out io.Writer, eng *rules.Engine) {
+	if eng == nil {
+		return
+	}
+	for _, a := range rules.Grouped(eng.Alerts()) {
+		fmt.Fprintln(out, "alert:", rules.Line(&a))
+	}
+	if eng.HistoryDropped > 0 {
+		fmt.Fprintf(out, "alert: %d older alerts not kept (%d at most)\n", eng.HistoryDropped, rules.MaxHistory)
+	}
 }

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/go-zeromq/zmq4"
 	"github.com/spf13/cobra"
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/session"
+	"github.com/zspy/zspy/ui"
 )
 
 func TestUIFlags(t *testing.T) {
@@ -49,5 +55,61 @@ func TestUIFlags(t *testing.T) {
 	addUIFlags(live.Flags(), false)
 	if live.Flags().Lookup("speed") != nil || live.Flags().Lookup("ui") == nil {
 		t.Error("capture flags")
+	}
+}
+
+// The alerts listed after the report (replay, and capture --ui, whose
+// dashboard took the console's place): every alert instance in its latest
+// state, as the console prints a change.
+func TestPrintAlertChanges(t *testing.T) {
+	eng := rules.New(rules.Builtins())
+	src, err := capture.OpenFile(filepath.Join(pcaps, "slow_subscriber", "capture.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	sess := session.New(session.Config{Files: []capture.Source{src}, Rules: eng})
+	if err := sess.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	printAlertChanges(&b, eng)
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	as := eng.Alerts()
+	if len(as) == 0 || len(lines) != len(as) {
+		t.Fatalf("%d alerts, printed:\n%s", len(as), b.String())
+	}
+	for i, a := range as {
+		if lines[i] != "alert: "+rules.Line(&a) {
+			t.Errorf("line %d %q, want the console's %q", i, lines[i], rules.Line(&a))
+		}
+	}
+	b.Reset()
+	printAlertChanges(&b, nil)
+	if b.Len() != 0 {
+		t.Errorf("no rules printed %q", b.String())
+	}
+}
+
+// capture --ui --monitor: a forwarder's malformed message becomes a note for
+// the dashboard's Warnings view (standard error is under the dashboard).
+func TestMonitorWarningsGoToTheDashboard(t *testing.T) {
+	push, ep := boundPush(t)
+	notes := &ui.Notes{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	evs, err := startMonitors(ctx, []string{ep}, "pull", monitorAccess{}, notes.Add)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range [][][]byte{{[]byte("junk"), []byte("junk")}, v1msg(0x4, 250, "tcp://127.0.0.1:5556")} {
+		if err := push.Send(zmq4.NewMsgFrom(m...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-evs // the event after the junk: the junk was handled first
+	list, total := notes.List()
+	if total != 1 || !strings.Contains(list[0], "malformed monitor message") {
+		t.Errorf("notes %q (%d)", list, total)
 	}
 }
