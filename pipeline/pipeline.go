@@ -124,18 +124,28 @@ func sourceError(src capture.Source, err error) error {
 }
 
 // Packet feeds one TCP segment through the pipeline. A panic in a stage is
-// turned into a warning naming the packet, counted, and the run goes on.
+// turned into a warning naming the source, the packet and its connection,
+// counted, and the run goes on.
 func (p *Pipeline) Packet(seg *capture.Segment) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.panics++
-			p.Warn("packet %d: internal error (connection %s:%d - %s:%d): %v", seg.Num, seg.Src, seg.SrcPort, seg.Dst, seg.DstPort, r)
+			p.Warn("%s: internal error (connection %s:%d - %s:%d): %v", p.Where(seg), seg.Src, seg.SrcPort, seg.Dst, seg.DstPort, r)
 		}
 	}()
 	p.packets++
 	p.Tracker.Packet = seg.Num
 	p.Asm.Assemble(seg)
 	p.lastTS = seg.TS
+}
+
+// Where names seg's place for a warning: the source being read (its file or
+// interface) and the packet's number in it.
+func (p *Pipeline) Where(seg *capture.Segment) string {
+	if n, ok := p.cur.(interface{ Name() string }); ok && n.Name() != "" {
+		return fmt.Sprintf("%s: packet %d", n.Name(), seg.Num)
+	}
+	return fmt.Sprintf("packet %d", seg.Num)
 }
 
 // Packets returns how many segments were fed.

@@ -247,7 +247,7 @@ func (s *Session) readBurst(src capture.Source, rs readySource, seg *capture.Seg
 		if cfg.OnSegment != nil {
 			cfg.OnSegment(seg)
 		}
-		s.before(seg.TS)
+		s.before(seg)
 		s.p.Packet(seg)
 		*n++
 		if cfg.Count > 0 && *n >= cfg.Count {
