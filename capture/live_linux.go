@@ -391,8 +391,9 @@ func (s *LiveSource) Next(seg *Segment) error {
 // is ready (see Wait).
 func (s *LiveSource) NextReady(seg *Segment) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.next(seg, false)
+	err := s.next(seg, false) // never waits, and does not panic on any input
+	s.mu.Unlock()
+	return err
 }
 
 // next reads and decodes packets until one holds a TCP segment; s.mu is
