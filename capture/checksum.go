@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 // ErrBadChecksum means a TCP segment's checksum does not match its bytes:
@@ -52,26 +53,46 @@ func tcpChecksum(data []byte, l *layout) checksum {
 }
 
 // onesSum adds b, as big-endian 16-bit words, to sum (one's complement
-// arithmetic, folded later by fold). It takes 8 bytes at a time: 2^16 ≡ 1
-// modulo 0xffff, so 32-bit words add up to the same folded sum.
+// arithmetic, folded later by fold).
+//
+// It sums 64-bit words with end-around carry (the add-with-carry chain of
+// Linux's do_csum and gVisor's checksum package): 2^16 ≡ 1 modulo 0xffff,
+// so a 64-bit word adds up to the same folded sum as its four 16-bit words,
+// and 2^64 ≡ 1 too, so a carry out of 64 bits goes back in at the bottom.
+// The words are read little-endian (one load, no byte swap): the one's
+// complement sum of byte-swapped words is the byte-swapped sum (RFC 1071,
+// 2(B)), swapped back once at the end. An odd last byte is padded with a
+// zero, as the checksum defines. 32 bytes a round keep the chain long.
 func onesSum(b []byte, sum uint64) uint64 {
+	var acc, c uint64
+	for len(b) >= 32 {
+		_ = b[31]
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[0:8]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[8:16]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[16:24]), c)
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b[24:32]), c)
+		b = b[32:]
+	}
 	for len(b) >= 8 {
-		v := binary.BigEndian.Uint64(b)
-		sum += v>>32 + v&0xffffffff
+		acc, c = bits.Add64(acc, binary.LittleEndian.Uint64(b), c)
 		b = b[8:]
 	}
+	// The rest, at an even offset from the start: whole 16-bit words in
+	// one load, and a last byte as the low byte of its (little-endian) word.
 	if len(b) >= 4 {
-		sum += uint64(binary.BigEndian.Uint32(b))
+		acc, c = bits.Add64(acc, uint64(binary.LittleEndian.Uint32(b)), c)
 		b = b[4:]
 	}
 	if len(b) >= 2 {
-		sum += uint64(binary.BigEndian.Uint16(b))
+		acc, c = bits.Add64(acc, uint64(binary.LittleEndian.Uint16(b)), c)
 		b = b[2:]
 	}
 	if len(b) == 1 {
-		sum += uint64(b[0]) << 8
+		acc, c = bits.Add64(acc, uint64(b[0]), c)
 	}
-	return sum
+	acc, c = bits.Add64(acc, 0, c)
+	acc += c // acc was 0 if this carries: no carry out again
+	return sum + uint64(bits.ReverseBytes16(fold(acc)))
 }
 
 // fold reduces a one's complement sum to 16 bits.

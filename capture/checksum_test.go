@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
@@ -187,3 +189,76 @@ func FuzzTCPChecksum(f *testing.F) {
 		}
 	})
 }
+
+// onesSumRef is the checksum's definition, 16 bits at a time: the
+// reference onesSum is checked against.
+func onesSumRef(b []byte, sum uint64) uint64 {
+	for len(b) >= 2 {
+		sum += uint64(binary.BigEndian.Uint16(b))
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		sum += uint64(b[0]) << 8
+	}
+	return sum
+}
+
+// onesSum folds to the definition's sum for every length from 0 to 300 at
+// every alignment, for all-ones words (the carries the 64-bit chain must
+// not lose), zeros and random bytes, and with a starting sum.
+func TestOnesSum(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, 300+8)
+	for _, fill := range []string{"ones", "zeros", "random"} {
+		for i := range buf {
+			switch fill {
+			case "ones":
+				buf[i] = 0xff
+			case "zeros":
+				buf[i] = 0
+			default:
+				buf[i] = byte(rnd.Uint32())
+			}
+		}
+		for _, start := range []uint64{0, 0xffff, 0x1fffe, rnd.Uint64() >> 20} {
+			for align := range 8 {
+				for n := 0; n <= 300; n++ {
+					b := buf[align : align+n]
+					if got, want := fold(onesSum(b, start)), fold(onesSumRef(b, start)); got != want {
+						t.Fatalf("%s, start %#x, %d bytes at +%d: %#04x, want %#04x", fill, start, n, align, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func FuzzOnesSum(f *testing.F) {
+	f.Add(bytes.Repeat([]byte{0xff}, 77), uint64(0xffff))
+	f.Fuzz(func(t *testing.T, b []byte, start uint64) {
+		start >>= 16 // a sum of pseudo-header words, not near overflow
+		if got, want := fold(onesSum(b, start)), fold(onesSumRef(b, start)); got != want {
+			t.Fatalf("%d bytes, start %#x: %#04x, want %#04x", len(b), start, got, want)
+		}
+	})
+}
+
+// BenchmarkOnesSum sums a small segment's and a large one's bytes.
+func BenchmarkOnesSum(b *testing.B) {
+	for _, n := range []int{40, 1460, 65000} {
+		buf := make([]byte, n)
+		for i := range buf {
+			buf[i] = byte(i * 7)
+		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.SetBytes(int64(n))
+			var s uint16
+			for b.Loop() {
+				s += fold(onesSum(buf, 0))
+			}
+			sink16 = s
+		})
+	}
+}
+
+var sink16 uint16

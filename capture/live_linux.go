@@ -244,7 +244,7 @@ func (s *LiveSource) nextPacket() bool {
 // wait polls every ring for a ready block, for at most the read timeout.
 func (s *LiveSource) wait() (bool, error) {
 	if len(s.rings) == 1 {
-		return s.rings[0].wait(s.readTimeout)
+		return s.rings[0].waitReady(time.Now().Add(s.readTimeout))
 	}
 	for i := range s.pfds {
 		s.pfds[i].Revents = 0
@@ -279,7 +279,7 @@ func (s *LiveSource) wait() (bool, error) {
 func (s *LiveSource) ReadPacket() (data []byte, info PacketInfo, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.read(); err != nil {
+	if err := s.read(true); err != nil {
 		return nil, PacketInfo{}, err
 	}
 	return s.pkt.data, s.info(), nil
@@ -305,28 +305,19 @@ func linkOf(ethertype uint16) LinkType {
 }
 
 // read waits for the next packet, puts it in s.pkt and counts it; s.mu is
-// held.
-func (s *LiveSource) read() error {
+// held. Without block it does not wait: errNotReady when no packet is ready.
+func (s *LiveSource) read(block bool) error {
 	for {
 		if s.closed {
 			s.free()
 			return io.EOF
 		}
 		if !s.nextPacket() {
-			s.reading = true
-			s.mu.Unlock()
-			ok, err := s.wait()
-			s.mu.Lock()
-			s.reading = false
-			if s.closed {
-				s.free()
-				return io.EOF
+			if !block {
+				return ErrNotReady
 			}
-			if err != nil {
-				return fmt.Errorf("capture on %s: %w", s.name, err)
-			}
-			if !ok {
-				return ErrTimeout
+			if err := s.waitUnlocked(); err != nil {
+				return err
 			}
 			continue
 		}
@@ -346,6 +337,46 @@ func (s *LiveSource) read() error {
 	}
 }
 
+// waitUnlocked waits, with s.mu released, until a block is ready: nil when
+// one is, ErrTimeout when none came within the read timeout, io.EOF after
+// Close. s.mu is held on entry and on return.
+func (s *LiveSource) waitUnlocked() error {
+	s.reading = true
+	s.mu.Unlock()
+	ok, err := s.wait()
+	s.mu.Lock()
+	s.reading = false
+	if s.closed {
+		s.free()
+		return io.EOF
+	}
+	if err != nil {
+		return fmt.Errorf("capture on %s: %w", s.name, err)
+	}
+	if !ok {
+		return ErrTimeout
+	}
+	return nil
+}
+
+// ErrNotReady is returned by NextReady when no packet is ready to read.
+var ErrNotReady = errors.New("no packet ready")
+
+// Wait waits until a packet is ready for NextReady (nil), for at most the
+// read timeout (ErrTimeout); it returns io.EOF after Close. It lets one
+// goroutine wait while another owns the packets: call NextReady until it
+// returns ErrNotReady, then Wait (on any goroutine, but not while NextReady
+// runs), and read again.
+func (s *LiveSource) Wait() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		s.free()
+		return io.EOF
+	}
+	return s.waitUnlocked()
+}
+
 // Next waits for the next TCP segment and fills seg; seg.Payload is valid until
 // the next call. It reads packets as ReadPacket does and decodes them. It
 // returns ErrTimeout when no packet came within the read timeout, a
@@ -353,8 +384,23 @@ func (s *LiveSource) read() error {
 func (s *LiveSource) Next(seg *Segment) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.next(seg, true)
+}
+
+// NextReady is Next without waiting: it returns ErrNotReady when no packet
+// is ready (see Wait).
+func (s *LiveSource) NextReady(seg *Segment) error {
+	s.mu.Lock()
+	err := s.next(seg, false) // never waits, and does not panic on any input
+	s.mu.Unlock()
+	return err
+}
+
+// next reads and decodes packets until one holds a TCP segment; s.mu is
+// held.
+func (s *LiveSource) next(seg *Segment, block bool) error {
 	for {
-		if err := s.read(); err != nil {
+		if err := s.read(block); err != nil {
 			return err
 		}
 		p := &s.pkt

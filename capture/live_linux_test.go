@@ -5,11 +5,16 @@ package capture
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestLiveLoopback captures a real TCP exchange on lo with three sources (lo
@@ -250,43 +255,98 @@ func TestLiveReadPacket(t *testing.T) {
 }
 
 // TestLiveCloseWhileReading closes a source, and reads its counters, while
-// another goroutine waits in Next: Next returns io.EOF (run with -race).
+// another goroutine waits in Next: Next returns io.EOF (run with -race). One
+// ring waits in Go's network poller, several in poll(2).
 func TestLiveCloseWhileReading(t *testing.T) {
-	src, err := OpenLive("lo", LiveOptions{ReadTimeout: 20 * time.Millisecond, Fanout: 2})
-	if err != nil {
-		if errors.Is(err, os.ErrPermission) {
-			t.Skipf("no permission for a packet socket: %v", err)
-		}
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	waiting := make(chan struct{})
-	go func() {
-		var seg Segment
-		for i := 0; ; i++ {
-			err := src.Next(&seg)
-			if i == 0 {
-				close(waiting)
+	for _, fanout := range []int{1, 2} {
+		src, err := OpenLive("lo", LiveOptions{ReadTimeout: 20 * time.Millisecond, Fanout: fanout})
+		if err != nil {
+			if errors.Is(err, os.ErrPermission) {
+				t.Skipf("no permission for a packet socket: %v", err)
 			}
-			if err == nil || errors.Is(err, ErrTimeout) {
-				continue
-			}
-			done <- err
-			return
+			t.Fatal(err)
 		}
-	}()
-	<-waiting
-	for range 10 {
+		done := make(chan error, 1)
+		waiting := make(chan struct{})
+		go func() {
+			var seg Segment
+			for i := 0; ; i++ {
+				err := src.Next(&seg)
+				if i == 0 {
+					close(waiting)
+				}
+				if err == nil || errors.Is(err, ErrTimeout) {
+					continue
+				}
+				done <- err
+				return
+			}
+		}()
+		<-waiting
+		for range 10 {
+			_ = src.Stats()
+		}
+		src.Close()
+		select {
+		case err := <-done:
+			if err != io.EOF {
+				t.Errorf("fan-out %d: Next after Close: %v, want io.EOF", fanout, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("fan-out %d: Next still blocked 10 s after Close", fanout)
+		}
 		_ = src.Stats()
 	}
-	src.Close()
-	select {
-	case err := <-done:
-		if err != io.EOF {
-			t.Errorf("Next after Close: %v, want io.EOF", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Next still blocked 10 s after Close")
+}
+
+// TestLiveInterfaceGone deletes the interface under a capture: the wait
+// ends with the socket's error (network is down), not with read timeouts
+// forever; with one ring (Go's network poller) and with two (poll(2)).
+func TestLiveInterfaceGone(t *testing.T) {
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("no ip command (iproute2)")
 	}
-	_ = src.Stats()
+	for _, fanout := range []int{1, 2} {
+		name := fmt.Sprintf("zspygone%d", fanout)
+		if out, err := exec.Command("ip", "link", "add", name, "type", "veth", "peer", "name", name+"p").CombinedOutput(); err != nil {
+			t.Skipf("cannot create a veth pair: %v\n%s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("ip", "link", "del", name).Run() })
+		if out, err := exec.Command("ip", "link", "set", name, "up").CombinedOutput(); err != nil {
+			t.Fatalf("ip link set up: %v\n%s", err, out)
+		}
+		src, err := OpenLive(name, LiveOptions{ReadTimeout: 20 * time.Millisecond, Fanout: fanout})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		waiting := make(chan struct{})
+		go func() {
+			var seg Segment
+			for i := 0; ; i++ {
+				err := src.Next(&seg)
+				if i == 0 {
+					close(waiting)
+				}
+				if err == nil || errors.Is(err, ErrTimeout) {
+					continue
+				}
+				done <- err
+				return
+			}
+		}()
+		<-waiting
+		if out, err := exec.Command("ip", "link", "del", name).CombinedOutput(); err != nil {
+			t.Fatalf("ip link del: %v\n%s", err, out)
+		}
+		select {
+		case err := <-done:
+			if !errors.Is(err, unix.ENETDOWN) || !strings.Contains(err.Error(), name) {
+				t.Errorf("fan-out %d: Next after the interface went: %v, want %s's network is down", fanout, err, name)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("fan-out %d: Next still waiting 10 s after the interface went", fanout)
+		}
+		src.Close()
+	}
 }

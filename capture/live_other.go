@@ -31,6 +31,9 @@ const (
 // ErrTimeout is returned by a live source's Next when no packet arrived in time.
 var ErrTimeout = errors.New("no packet within the read timeout")
 
+// ErrNotReady is returned by NextReady when no packet is ready to read.
+var ErrNotReady = errors.New("no packet ready")
+
 // LiveSource is unavailable on this system.
 type LiveSource struct{}
 
@@ -44,6 +47,12 @@ func (s *LiveSource) Name() string { return "" }
 
 // Next is never reached.
 func (s *LiveSource) Next(*Segment) error { return errors.New("live capture needs linux") }
+
+// NextReady is never reached.
+func (s *LiveSource) NextReady(*Segment) error { return errors.New("live capture needs linux") }
+
+// Wait is never reached.
+func (s *LiveSource) Wait() error { return errors.New("live capture needs linux") }
 
 // Stats returns nothing.
 func (s *LiveSource) Stats() Stats { return Stats{} }

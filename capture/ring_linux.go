@@ -4,8 +4,11 @@ package capture
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -26,6 +29,8 @@ import (
 // tp_status's checksum bits. This walker is the 150 lines it would replace.
 type ring struct {
 	fd        int
+	file      *os.File        // fd in Go's network poller (waitReady), once the ring is set up
+	conn      syscall.RawConn // file's
 	mem       []byte
 	blockSize int
 	numBlocks int
@@ -124,6 +129,16 @@ func openRing(cfg ringConfig) (*ring, error) {
 			return fail("fan-out", err)
 		}
 	}
+	// Waiting for a block goes through Go's network poller (epoll): the
+	// waiting goroutine is parked, no thread sits in poll(2), and the
+	// runtime's monitor thread is not woken to take its processor back.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		return fail("non-blocking socket", err)
+	}
+	r.file = os.NewFile(uintptr(fd), "packet socket")
+	if r.conn, err = r.file.SyscallConn(); err != nil {
+		return fail("poller", err)
+	}
 	return r, nil
 }
 
@@ -209,28 +224,54 @@ func (r *ring) next(p *rawPacket) bool {
 	return true
 }
 
-// wait polls for the current block for at most timeout and reports whether
-// it is ready.
-func (r *ring) wait(timeout time.Duration) (bool, error) {
+// waitReady waits in Go's network poller for the current block until
+// deadline, and reports whether it is ready; the kernel wakes the socket
+// each time it hands a block over. Close makes it return errRingClosed.
+func (r *ring) waitReady(deadline time.Time) (bool, error) {
 	if r.ready() {
 		return true, nil
 	}
-	fds := []unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN | unix.POLLERR}}
-	ms := max(1, int(timeout.Milliseconds()))
-	for {
-		_, err := unix.Poll(fds, ms)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("poll: %w", err)
-		}
-		if err := r.pollError(fds[0].Revents); err != nil {
-			return false, err
-		}
-		return r.ready(), nil
+	if err := r.file.SetReadDeadline(deadline); err != nil {
+		return false, fmt.Errorf("wait: %w", err)
 	}
+	var sockErr error
+	woken := false
+	err := r.conn.Read(func(fd uintptr) bool {
+		if r.ready() {
+			return true
+		}
+		if woken {
+			// Woken without a block: the interface went down or away
+			// (the socket's pending error), or a block was handed over
+			// and already read.
+			e, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+			switch {
+			case err != nil:
+				sockErr = fmt.Errorf("socket error: %w", err)
+				return true
+			case e != 0:
+				sockErr = fmt.Errorf("read: %w", unix.Errno(e))
+				return true
+			}
+		}
+		woken = true
+		return false
+	})
+	switch {
+	case sockErr != nil:
+		return false, sockErr
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return false, nil
+	case errors.Is(err, os.ErrClosed):
+		return false, errRingClosed
+	case err != nil:
+		return false, fmt.Errorf("wait: %w", err)
+	}
+	return true, nil
 }
+
+// errRingClosed ends a wait that Close interrupted.
+var errRingClosed = errors.New("ring closed")
 
 // pollError returns the socket's pending error when poll flagged one (the
 // interface went down or away), so that the capture ends with it instead of
@@ -270,7 +311,11 @@ func (r *ring) close() {
 		unix.Munmap(r.mem)
 		r.mem = nil
 	}
-	if r.fd >= 0 {
+	switch {
+	case r.file != nil:
+		r.file.Close() // closes fd
+		r.file, r.fd = nil, -1
+	case r.fd >= 0:
 		unix.Close(r.fd)
 		r.fd = -1
 	}

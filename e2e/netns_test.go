@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -715,6 +716,57 @@ func TestCaptureWithCapNetRawOnly(t *testing.T) {
 // no supplementary groups and no capabilities, and its sockets, opened
 // before, still capture a libzmq REQ/REP exchange. -Z for a user that does
 // not exist fails before capturing.
+// TestCaptureDropsPrivilegesByDefault: as root without -Z, capture becomes
+// the first default user that exists (zspy, else nobody) once its socket is
+// open, unless the run needs root later: the host view (other users'
+// processes in /proc) or files the user could not create (a rotating -w in
+// a root-only directory), which keep root with a note on stderr saying why.
+// -Z root keeps root without the note.
+func TestCaptureDropsPrivilegesByDefault(t *testing.T) {
+	tp := newTopology(t, false)
+	var def *user.User
+	for _, name := range []string{"zspy", "nobody"} {
+		if u, err := user.Lookup(name); err == nil {
+			def = u
+			break
+		}
+	}
+	if def == nil {
+		t.Skip("neither user zspy nor nobody exists")
+	}
+	uidLine := func(p *proc) string {
+		t.Helper()
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return regexp.MustCompile(`(?m)^Uid:.*$`).FindString(string(status))
+	}
+	rootDir := t.TempDir() // 0700, root's
+	for _, tc := range []struct {
+		name string
+		args []string
+		uid  string // the real, effective, saved and filesystem uids after start
+		note string // in stderr; "" for none
+	}{
+		{"dropped", []string{"--no-store", "--no-host"}, def.Uid, ""},
+		{"host view", []string{"--no-store"}, "0", "the host view reads other users' processes"},
+		{"rotation in a root-only directory", []string{"--no-store", "--no-host", "-w", filepath.Join(rootDir, "x.pcap"), "--rotate-size", "1MB"}, "0", def.Username + " could not create files in " + rootDir},
+		{"-Z root", []string{"--no-store", "--no-host", "-Z", "root"}, "0", ""},
+	} {
+		p := startCapture(t, "zspy "+tc.name, tp.NSA, append([]string{"-i", "lo", "--json"}, tc.args...)...)
+		want := fmt.Sprintf("Uid:\t%s\t%s\t%s\t%s", tc.uid, tc.uid, tc.uid, tc.uid)
+		if got := uidLine(p); got != want {
+			t.Errorf("%s: %q, want %q", tc.name, got, want)
+		}
+		stopCapture(t, p)
+		stderr := p.stderr.String()
+		if tc.note == "" && strings.Contains(stderr, "note: running as root") || tc.note != "" && !strings.Contains(stderr, tc.note) {
+			t.Errorf("%s: stderr %q, want note %q", tc.name, stderr, tc.note)
+		}
+	}
+}
+
 func TestCaptureDropsPrivileges(t *testing.T) {
 	tp := newTopology(t, false)
 	requirePyzmq(t)

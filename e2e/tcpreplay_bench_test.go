@@ -21,8 +21,10 @@ import (
 // --pps rates, at --topspeed, and as two tcpreplay instances at once (the
 // second on a copy whose server port tcprewrite moved, so its connections
 // are distinct). The receiving end runs, in turn, `tcpdump -w /dev/null`
-// (libpcap's memory-mapped ring: the anchor) and `zspy capture --json
-// --no-store`. The frames are addressed to the veth of the capture run, so
+// (libpcap's memory-mapped ring: the anchor), `zspy capture --json
+// --no-store`, and the same with --no-host (the host view costs by the
+// second, not by the packet). `zspy replay` of the same file at the start
+// is the anchor's other half: its CPU per packet is logged. The frames are addressed to the veth of the capture run, so
 // the receiving kernel sees them as another host's and drops them after the
 // capture taps: nothing answers.
 //
@@ -56,7 +58,17 @@ func BenchmarkCaptureTcpreplay(b *testing.B) {
 	for _, n := range []int{1, 2} {
 		rp := start(b, "zspy replay", "", append([]string{zspy, "replay", "--json"}, files[:n]...)...)
 		rp.wait(b)
-		refs[n] = summary(parseReport(b, "zspy replay", []byte(rp.stdout.String())))
+		r := parseReport(b, "zspy replay", []byte(rp.stdout.String()))
+		refs[n] = summary(r)
+		if n == 1 {
+			// The other half of the anchor: what decoding the same packets
+			// costs zspy from a file (start-up included: a few ms).
+			ru := rp.cmd.ProcessState.SysUsage().(*syscall.Rusage)
+			cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			b.Logf("zspy replay of %d packets: CPU %v (user %v, system %v) = %.2f µs/packet",
+				r.Stats.TCPPackets, cpu.Round(time.Millisecond), time.Duration(ru.Utime.Nano()).Round(time.Millisecond),
+				time.Duration(ru.Stime.Nano()).Round(time.Millisecond), float64(cpu.Nanoseconds())/1000/float64(max(r.Stats.TCPPackets, 1)))
+		}
 	}
 	b.Logf("machine: %d CPUs, load average at start %s", runtime.NumCPU(), loadavg())
 	for _, rt := range []struct {
@@ -67,7 +79,7 @@ func BenchmarkCaptureTcpreplay(b *testing.B) {
 		{"50k", 50_000, 1}, {"100k", 100_000, 1}, {"200k", 200_000, 1},
 		{"max", 0, 1}, {"max,x2", 0, 2},
 	} {
-		for _, capturer := range []string{"tcpdump", "zspy"} {
+		for _, capturer := range []string{"tcpdump", "zspy", "zspy-no-host"} {
 			b.Run("rate="+rt.name+"/"+capturer, func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					replayTrial(b, capturer, files[:rt.instances], rt.pps, refs[rt.instances])
@@ -139,8 +151,14 @@ func replayTrial(b *testing.B, capturer string, files []string, pps int, ref str
 	case "tcpdump":
 		c = start(b, "tcpdump", tp.NSA, "tcpdump", "-i", tp.VethA, "-w", "/dev/null", "-c", strconv.Itoa(total))
 		c.waitLine(b, "listening line", contains("listening on"), true)
-	case "zspy":
-		c = start(b, "zspy capture", tp.NSA, benchZspy(b), "capture", "-i", tp.VethA, "--json", "--no-store", "--count", strconv.Itoa(total))
+	case "zspy", "zspy-no-host":
+		args := []string{"capture", "-i", tp.VethA, "--json", "--no-store", "--count", strconv.Itoa(total)}
+		if capturer == "zspy-no-host" {
+			// The host view's walks of /proc and socket dumps cost by the
+			// second, not by the packet: without them, the packets' cost.
+			args = append(args, "--no-host")
+		}
+		c = start(b, "zspy capture", tp.NSA, append([]string{benchZspy(b)}, args...)...)
 		c.waitLine(b, `"zspy: capturing on" line`, contains("zspy: capturing on"), true)
 	}
 	// CPU spent starting up (in clock ticks; the figure is for the traffic).
@@ -194,7 +212,7 @@ func replayTrial(b *testing.B, capturer string, files []string, pps int, ref str
 				drops = n
 			}
 		}
-	case "zspy":
+	case "zspy", "zspy-no-host":
 		r := parseReport(b, "zspy capture", []byte(c.stdout.String()))
 		seen = int(r.Stats.TCPPackets)
 		drops = int(r.Stats.KernelDrops + r.Stats.InternalDrops)

@@ -51,6 +51,42 @@ func benchReplay(b *testing.B, cases []string, copies int) {
 	b.ReportMetric(float64(len(pcap))/1e6, "MB/op")
 }
 
+// benchRecords reads the file benchReplay decodes with a bare record loop
+// (capture's ReadPacket: framing only, no decoding): the floor the replay's
+// cost per packet is measured against.
+func benchRecords(b *testing.B, cases []string, copies int) {
+	pcap, packets, _ := pcaptest.Big(b, corpus, cases, copies, func(path string) int { return len(replayFileB(b, path)) })
+	b.SetBytes(int64(len(pcap)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		src, err := capture.NewReader(bytes.NewReader(pcap), "bench.pcap")
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			_, _, err := src.ReadPacket()
+			if err != nil {
+				break
+			}
+			n++
+		}
+		if n != packets {
+			b.Fatalf("read %d records, want %d", n, packets)
+		}
+	}
+	b.ReportMetric(float64(packets)*float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+}
+
+// BenchmarkRecordsSmallMessages and BenchmarkRecordsBulk are the record
+// loop over BenchmarkReplaySmallMessages' and BenchmarkReplayBulk's files.
+func BenchmarkRecordsSmallMessages(b *testing.B) {
+	benchRecords(b, []string{"reqrep", "pubsub", "pushpull", "dealer_router", "pair", "xpub_xsub", "many_conns", "heartbeat"}, 2000)
+}
+
+func BenchmarkRecordsBulk(b *testing.B) { benchRecords(b, []string{"longframe"}, 200) }
+
 // BenchmarkReplaySmallMessages: real small-message traffic of every pattern,
 // multiplied to tens of thousands of connections.
 func BenchmarkReplaySmallMessages(b *testing.B) {

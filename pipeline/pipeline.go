@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"strings"
-	"sync/atomic"
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/reassembly"
@@ -57,8 +56,6 @@ type Pipeline struct {
 	warnings      []string
 	warningsTotal uint64
 	panics        uint64
-
-	liveDrops *atomic.Uint64 // packets dropped between capture and pipeline
 }
 
 // New returns a pipeline with a fresh tracker and reassembler.
@@ -127,12 +124,13 @@ func sourceError(src capture.Source, err error) error {
 }
 
 // Packet feeds one TCP segment through the pipeline. A panic in a stage is
-// turned into a warning naming the packet, counted, and the run goes on.
+// turned into a warning naming the source, the packet and its connection,
+// counted, and the run goes on.
 func (p *Pipeline) Packet(seg *capture.Segment) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.panics++
-			p.Warn("packet %d: internal error (connection %s:%d - %s:%d): %v", seg.Num, seg.Src, seg.SrcPort, seg.Dst, seg.DstPort, r)
+			p.Warn("%s: internal error (connection %s:%d - %s:%d): %v", p.Where(seg), seg.Src, seg.SrcPort, seg.Dst, seg.DstPort, r)
 		}
 	}()
 	p.packets++
@@ -141,24 +139,29 @@ func (p *Pipeline) Packet(seg *capture.Segment) {
 	p.lastTS = seg.TS
 }
 
+// Where names seg's place for a warning: the source being read (its file or
+// interface) and the packet's number in it.
+func (p *Pipeline) Where(seg *capture.Segment) string {
+	if n, ok := p.cur.(interface{ Name() string }); ok && n.Name() != "" {
+		return fmt.Sprintf("%s: packet %d", n.Name(), seg.Num)
+	}
+	return fmt.Sprintf("packet %d", seg.Num)
+}
+
 // Packets returns how many segments were fed.
 func (p *Pipeline) Packets() uint64 { return p.packets }
 
 // LastTS returns the time of the last packet fed.
 func (p *Pipeline) LastTS() time.Time { return p.lastTS }
 
-// SetLive makes src the source being read by a live run whose capture
-// goroutine counts its own drops in drops; Stats includes both until EndLive.
-func (p *Pipeline) SetLive(src capture.Source, drops *atomic.Uint64) {
-	p.cur, p.liveDrops = src, drops
-}
+// SetLive makes src the source being read by a live run; Stats includes its
+// counters until EndLive.
+func (p *Pipeline) SetLive(src capture.Source) { p.cur = src }
 
-// EndLive ends a live source: its counters, and the drops counted on the way
-// to the pipeline, join the totals.
-func (p *Pipeline) EndLive(drops uint64) {
+// EndLive ends a live source: its counters join the totals.
+func (p *Pipeline) EndLive() {
 	st := p.cur.Stats()
-	st.InternalDrops += drops
-	p.cur, p.liveDrops = nil, nil
+	p.cur = nil
 	p.addStats(st)
 }
 
@@ -175,9 +178,6 @@ func (p *Pipeline) Stats() capture.Stats {
 	s := p.stats
 	if p.cur != nil {
 		s.Add(p.cur.Stats())
-	}
-	if p.liveDrops != nil {
-		s.InternalDrops += p.liveDrops.Load()
 	}
 	return s
 }

@@ -216,7 +216,7 @@ func (f *feed) Next(seg *capture.Segment) error {
 		s.sincePush++
 		f.pending, f.ts = true, seg.TS
 	}
-	s.before(seg.TS)
+	s.before(seg)
 	return nil
 }
 

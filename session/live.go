@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync/atomic"
 	"time"
 
 	"github.com/zspy/zspy/capture"
@@ -12,34 +11,19 @@ import (
 
 // LiveOptions configure a live run.
 type LiveOptions struct {
-	// Batches is how many batches of packets may wait between the capture
-	// goroutine and the pipeline (default 64); BatchSegments and BatchBytes
-	// bound one batch (defaults 2048 segments, 1 MiB of payload). When every
-	// batch is full, packets are dropped and counted (Stats.InternalDrops).
-	Batches       int
-	BatchSegments int
-	BatchBytes    int
-	// Linger is the longest a partly filled batch waits before the pipeline
-	// gets it (default 50 ms).
-	Linger time.Duration
-
 	// Duration stops the run after this long (0: no limit); Count after this
 	// many TCP segments (0: no limit).
 	Duration time.Duration
 	Count    uint64
 
-	// OnSegment, when set, sees every segment on the capture goroutine before
-	// it is queued (e.g. to write it to a file). It must not keep seg.
+	// OnSegment, when set, sees every segment before the pipeline does
+	// (e.g. to write it to a file). It must not keep seg.
 	OnSegment func(seg *capture.Segment)
 
 	// DrainFor is how long, at most, a stopped run goes on reading what the
 	// source already holds (until it reports a read timeout). Zero: stop at
 	// once.
 	DrainFor time.Duration
-
-	// Block makes the capture goroutine wait for a free batch instead of
-	// dropping packets: for sources that can wait (files), not for live ones.
-	Block bool
 }
 
 // LiveStats are the counters of a live run, for periodic status lines.
@@ -51,31 +35,30 @@ type LiveStats struct {
 	Elapsed       time.Duration
 }
 
-type batch struct {
-	segs []capture.Segment
-	data []byte
+// readySource is a live source whose packets can be read without waiting
+// (NextReady returns capture.ErrNotReady when none is ready) and whose
+// Wait, on another goroutine, waits until one is (capture.ErrTimeout at its
+// read timeout, io.EOF after Close): *capture.LiveSource.
+type readySource interface {
+	NextReady(seg *capture.Segment) error
+	Wait() error
 }
 
+// liveBurst is how many packets the session reads in a row before it looks
+// at its other inputs (monitor events, controls, timers).
+const liveBurst = 512
+
 // runLive captures from the live source until ctx is done, the duration or
-// count is reached, or the source ends. Packets are read on a goroutine of
-// their own and handed over in batches through a bounded queue: when the
-// model falls behind, packets are dropped and counted, never buffered without
-// limit. Everything else (the model, intervals, monitor events, updates)
-// runs on the session's goroutine. runLive closes the source.
+// count is reached, or the source ends. The packets are read on the
+// session's goroutine, straight from the source's ring into the pipeline, a
+// burst at a time between looks at the other inputs; when none is ready a
+// goroutine of its own waits for the next (parked in Go's network poller).
+// When the model falls behind, the kernel's ring fills and the kernel drops
+// and counts (Stats.KernelDrops, RingFreezes): nothing is buffered without
+// limit. A source without Wait (a file standing in for an interface) is
+// read with Next, which never waits long. runLive closes the source.
 func (s *Session) runLive(ctx context.Context) error {
 	src, cfg := s.cfg.Live, s.cfg.LiveOptions
-	if cfg.Batches <= 0 {
-		cfg.Batches = 64
-	}
-	if cfg.BatchSegments <= 0 {
-		cfg.BatchSegments = 2048
-	}
-	if cfg.BatchBytes <= 0 {
-		cfg.BatchBytes = 1 << 20
-	}
-	if cfg.Linger <= 0 {
-		cfg.Linger = 50 * time.Millisecond
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if cfg.Duration > 0 {
@@ -83,18 +66,24 @@ func (s *Session) runLive(ctx context.Context) error {
 		ctx, c2 = context.WithTimeout(ctx, cfg.Duration)
 		defer c2()
 	}
-	// Batches are made on demand, up to cfg.Batches: memory grows only as far
-	// as the model falls behind, and a model that keeps up recycles two or
-	// three.
-	free := make(chan *batch, cfg.Batches)
-	full := make(chan *batch, cfg.Batches)
-	var drops atomic.Uint64
-	readErr := make(chan error, 1)
-	s.p.SetLive(src, &drops)
-	go func() {
-		readErr <- readLive(ctx, src, cfg, free, full, &drops)
-		close(full)
-	}()
+	s.p.SetLive(src)
+	rs, _ := src.(readySource)
+	// The waiter: one Wait at a time, asked for when the source ran dry.
+	waitReq := make(chan struct{})
+	waitRes := make(chan error, 1)
+	if rs != nil {
+		go func() {
+			for range waitReq {
+				waitRes <- rs.Wait()
+			}
+		}()
+		defer close(waitReq)
+	}
+	// goOn is ready at once: the select below only looks at the other
+	// inputs while packets may be waiting.
+	goOn := make(chan error)
+	close(goOn)
+
 	start := s.clock.Now()
 	var statsTick <-chan time.Time
 	if s.cfg.StatsEvery > 0 && s.cfg.OnStats != nil {
@@ -125,38 +114,82 @@ func (s *Session) runLive(ctx context.Context) error {
 		defer func() { hstop(); <-hdone }()
 	}
 	mon := s.cfg.Monitor
+	end := func(err error) error {
+		src.Close()
+		s.p.EndLive()
+		// Monitor events already received go in too.
+		for mon != nil {
+			select {
+			case ev, ok := <-mon:
+				if !ok {
+					mon = nil
+					continue
+				}
+				s.monitorEvent(&ev)
+			default:
+				mon = nil
+			}
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || err == io.EOF || errors.Is(err, errCount) {
+			return nil
+		}
+		return err
+	}
+	var (
+		seg        capture.Segment
+		n          uint64
+		waiting    bool // a Wait is under way: read nothing until it returns
+		done       = ctx.Done()
+		drainUntil time.Time // set once stopped: read what the source holds until then
+	)
 	for {
+		ready := goOn
+		if !waiting {
+			err := s.readBurst(src, rs, &seg, &n)
+			switch {
+			case err == nil:
+			case errors.Is(err, capture.ErrNotReady):
+				waiting = true
+				waitReq <- struct{}{}
+			case errors.Is(err, capture.ErrTimeout):
+				if !drainUntil.IsZero() {
+					return end(ctx.Err())
+				}
+			default:
+				return end(err)
+			}
+			if !drainUntil.IsZero() && time.Now().After(drainUntil) {
+				return end(ctx.Err())
+			}
+		}
+		if waiting {
+			ready = waitRes
+		}
 		select {
-		case b, ok := <-full:
-			if !ok {
-				src.Close()
-				err := <-readErr
-				s.p.EndLive(drops.Load())
-				// Monitor events already received go in too.
-				for mon != nil {
-					select {
-					case ev, ok := <-mon:
-						if !ok {
-							mon = nil
-							continue
-						}
-						s.monitorEvent(&ev)
-					default:
-						mon = nil
-					}
-				}
-				if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || err == io.EOF || errors.Is(err, errCount) {
-					return nil
-				}
-				return err
+		case err := <-ready:
+			if !waiting {
+				continue
 			}
-			for i := range b.segs {
-				seg := &b.segs[i]
-				s.before(seg.TS)
-				s.p.Packet(seg)
+			waiting = false
+			switch {
+			case err == nil:
+			case errors.Is(err, capture.ErrTimeout):
+				// Stopping: the source went quiet, everything it held is in.
+				if !drainUntil.IsZero() {
+					return end(ctx.Err())
+				}
+			default:
+				return end(err)
 			}
-			b.segs, b.data = b.segs[:0], b.data[:0]
-			free <- b
+		case <-done:
+			// Stopping: take what the kernel already queued (until the
+			// source goes quiet, for at most DrainFor), so that the report
+			// holds every packet captured before the stop.
+			done = nil
+			if cfg.DrainFor <= 0 {
+				return end(ctx.Err())
+			}
+			drainUntil = time.Now().Add(cfg.DrainFor)
 		case ev, ok := <-mon:
 			if !ok {
 				mon = nil
@@ -190,88 +223,36 @@ func (s *Session) runLive(ctx context.Context) error {
 	}
 }
 
-// readLive is the capture goroutine: it fills batches and queues them.
-func readLive(ctx context.Context, src capture.Source, cfg LiveOptions, free, full chan *batch, drops *atomic.Uint64) error {
-	var cur *batch
-	var opened time.Time
-	var n uint64
-	var seg capture.Segment
-	send := func() {
-		if cur != nil && len(cur.segs) > 0 {
-			full <- cur
-			cur = nil
-		}
-	}
-	var drainUntil time.Time
-	made := 0
-	for {
-		if ctx.Err() != nil {
-			// Stopping: take what the kernel already queued (until the source
-			// goes quiet, for at most DrainFor), so the report holds every
-			// packet captured before the stop.
-			if drainUntil.IsZero() {
-				drainUntil = time.Now().Add(cfg.DrainFor)
-			}
-			if cfg.DrainFor <= 0 || time.Now().After(drainUntil) {
-				send()
-				return ctx.Err()
-			}
-		}
-		err := src.Next(&seg)
-		if errors.Is(err, capture.ErrTimeout) {
-			send()
-			if !drainUntil.IsZero() {
-				return ctx.Err()
-			}
-			continue
-		}
-		if err == io.EOF {
-			send()
-			return io.EOF
+// readBurst feeds up to liveBurst segments from src into the pipeline; n
+// counts them against LiveOptions.Count. It returns nil when it read a whole
+// burst (more may be ready), capture.ErrNotReady when rs has nothing ready,
+// or the source's error (errCount at the count). A packet the source could
+// not decode is counted by the source as malformed, and skipped.
+func (s *Session) readBurst(src capture.Source, rs readySource, seg *capture.Segment, n *uint64) error {
+	cfg := &s.cfg.LiveOptions
+	for range liveBurst {
+		var err error
+		if rs != nil {
+			err = rs.NextReady(seg)
+		} else {
+			err = src.Next(seg)
 		}
 		if err != nil {
 			var pe *capture.PacketError
 			if errors.As(err, &pe) {
-				continue // counted by the source as malformed
+				continue
 			}
-			send()
 			return err
 		}
 		if cfg.OnSegment != nil {
-			cfg.OnSegment(&seg)
+			cfg.OnSegment(seg)
 		}
-		if cur != nil && (len(cur.segs) == cap(cur.segs) || len(cur.data)+len(seg.Payload) > cap(cur.data)) {
-			send()
-		}
-		if cur == nil {
-			select {
-			case cur = <-free:
-			default:
-				switch {
-				case made < cfg.Batches:
-					made++
-					cur = &batch{segs: make([]capture.Segment, 0, cfg.BatchSegments), data: make([]byte, 0, cfg.BatchBytes)}
-				case cfg.Block:
-					cur = <-free
-				default:
-					drops.Add(1) // the pipeline is behind: drop, and say so
-					continue
-				}
-			}
-			opened = time.Now()
-		}
-		off := len(cur.data)
-		cur.data = append(cur.data, seg.Payload...)
-		s := seg
-		s.Payload = cur.data[off:len(cur.data):len(cur.data)]
-		cur.segs = append(cur.segs, s)
-		n++
-		if cfg.Count > 0 && n >= cfg.Count {
-			send()
+		s.before(seg)
+		s.p.Packet(seg)
+		*n++
+		if cfg.Count > 0 && *n >= cfg.Count {
 			return errCount
 		}
-		if time.Since(opened) >= cfg.Linger {
-			send()
-		}
 	}
+	return nil
 }

@@ -292,13 +292,15 @@ func (s *Session) finish() {
 	s.push()
 }
 
-// before runs, ahead of each packet of time ts, what must happen before it:
-// the recorded monitor events up to ts, and the metrics intervals ts ends. A
-// panic here is a warning naming the time, as a packet's is.
-func (s *Session) before(ts time.Time) {
+// before runs, ahead of each packet, what must happen before it: the
+// recorded monitor events up to its time, and the metrics intervals its time
+// ends. A panic here is a warning naming the source, the packet and the
+// time, as a packet's is.
+func (s *Session) before(seg *capture.Segment) {
+	ts := seg.TS
 	defer func() {
 		if r := recover(); r != nil {
-			s.p.Warn("internal error at %s: %v", ts.UTC().Format(time.RFC3339Nano), r)
+			s.p.Warn("%s: internal error before the packet (at %s): %v", s.p.Where(seg), ts.UTC().Format(time.RFC3339Nano), r)
 		}
 	}()
 	if len(s.monLogs) > 0 {

@@ -294,7 +294,7 @@ func TestLiveFromFileSource(t *testing.T) {
 	hs := newHarness(t, 100, 30, 10000, &opt)
 	src := openCase(t, "dealer_router")
 	hs.start(func(ctx context.Context) error {
-		return opt.run(ctx, session.Config{Live: src, LiveOptions: session.LiveOptions{Block: true}, Name: src.Name()})
+		return opt.run(ctx, session.Config{Live: src, Name: src.Name()})
 	})
 	f := hs.waitFrame(done)
 	if !f.Status.Player.Live || len(f.Rows) != len(tr.Connections) {

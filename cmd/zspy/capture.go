@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -205,10 +206,15 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		}
 		cfg.Monitor = evs
 	}
-	if hs := f.host.apply(&cfg); hs != nil {
+	hs := f.host.apply(&cfg)
+	if hs != nil {
 		defer hs.Close()
 	}
-	if err := f.priv.drop(); err != nil {
+	after := afterDrop{hostView: hs != nil, createsIn: []string{f.store.filesIn}}
+	if w != nil && (f.write.rotateSize != "" || f.write.rotateEvery > 0) {
+		after.createsIn = append(after.createsIn, filepath.Dir(f.write.path))
+	}
+	if err := f.priv.drop(after, os.Stderr); err != nil {
 		src.Close()
 		return err
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -163,16 +165,60 @@ func (f *ringFlags) apply(opts *capture.LiveOptions) error {
 // privFlags say whom capture runs as once its sockets are open.
 type privFlags struct{ user string }
 
+// defaultUsers are whom capture started as root becomes without -Z: the
+// first of them that exists (tcpdump's habit, which drops to its own
+// account by default). A zspy account is the one to make for it (files a
+// run creates are its own); nobody is the fallback present everywhere.
+var defaultUsers = []string{"zspy", "nobody"}
+
 func (f *privFlags) register(fl *pflag.FlagSet) {
-	fl.StringVarP(&f.user, "relinquish-privileges", "Z", "", "once the capture sockets (and -w's first file, the store, the alerts file) are open, run as this user: its uid and group, no capabilities (needs root; files created later must be creatable by the user)")
+	fl.StringVarP(&f.user, "relinquish-privileges", "Z", "", "once the capture sockets (and -w's first file, the store, the alerts file) are open, run as this user: its uid and group, no capabilities (needs root; files created later must be creatable by the user). Default as root: zspy, else nobody, unless the run needs root later (the host view, or files the user could not create), which a note on stderr says; -Z root keeps root")
 }
 
-// drop switches to the user, when one was given.
-func (f *privFlags) drop() error {
-	if f.user == "" {
+// afterDrop is what a capture does once its privileges are dropped that an
+// unprivileged user may not be able to do.
+type afterDrop struct {
+	hostView  bool     // reads other users' processes' descriptors in /proc
+	createsIn []string // directories files are created in (rotations, store)
+}
+
+// drop switches to the user given with -Z; without -Z, as root, to the
+// first default user that exists, unless the run needs root later, which
+// it says on note (stderr).
+func (f *privFlags) drop(after afterDrop, note io.Writer) error {
+	if f.user != "" {
+		return capture.DropPrivileges(f.user)
+	}
+	if os.Geteuid() != 0 {
 		return nil
 	}
-	return capture.DropPrivileges(f.user)
+	name := ""
+	for _, u := range defaultUsers {
+		if capture.UserExists(u) {
+			name = u
+			break
+		}
+	}
+	if name == "" {
+		fmt.Fprintf(note, "zspy: note: running as root: none of the users %s exists to drop to (-Z USER names one, -Z root keeps root without this note)\n", strings.Join(defaultUsers, ", "))
+		return nil
+	}
+	var why []string
+	if after.hostView {
+		why = append(why, "the host view reads other users' processes (--no-host goes without it)")
+	}
+	dir, err := capture.CannotCreate(name, after.createsIn)
+	if err != nil {
+		return err
+	}
+	if dir != "" {
+		why = append(why, fmt.Sprintf("%s could not create files in %s", name, dir))
+	}
+	if len(why) > 0 {
+		fmt.Fprintf(note, "zspy: note: running as root, not as %s: %s; -Z %s drops anyway, -Z root keeps root without this note\n", name, strings.Join(why, "; "), name)
+		return nil
+	}
+	return capture.DropPrivileges(name)
 }
 
 // resolveHost returns h's addresses: h itself when it is an IP address,

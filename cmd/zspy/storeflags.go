@@ -29,6 +29,11 @@ type storeFlags struct {
 	globalTags    []string
 	precision     string
 	output        string
+
+	// filesIn is the directory the opened sink creates files in as it
+	// goes (the local store's, or InfluxDB's spool): capture's default
+	// privilege drop checks it.
+	filesIn string
 }
 
 // ageFlag is a retention age ("36h", "7d"; 0: keep forever) and whether it was given.
@@ -238,6 +243,7 @@ func (f *storeFlags) openPlainSink(localDefault bool, stdout io.Writer) (store.S
 		if err := checkInflux(cfg); err != nil {
 			return nil, "", err
 		}
+		f.filesIn = cfg.SpoolDir
 		s, err := store.NewInflux(cfg)
 		if err != nil {
 			return nil, "", err
@@ -261,6 +267,7 @@ func (f *storeFlags) openPlainSink(localDefault bool, stdout io.Writer) (store.S
 	if err := lc.Validate(); err != nil {
 		return nil, "", err
 	}
+	f.filesIn = dataDir
 	s, err := store.NewLocal(lc)
 	if err != nil {
 		return nil, "", err
