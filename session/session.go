@@ -27,6 +27,7 @@ import (
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/tracing"
 	"github.com/zspy/zspy/tracker"
 )
 
@@ -64,6 +65,11 @@ type Config struct {
 	// endpoints the host view lists besides those held by processes that
 	// hold a tracked connection.
 	HostUnixPaths []string
+
+	// Trace, when set, traces messages through the stages that forward
+	// them (package tracing): the report gets the stages and their per-hop
+	// times. Replay and live alike.
+	Trace *tracing.Config
 
 	// Sink receives every interval's points; SinkName names it in the
 	// updates' store state ("influx", "local /var/lib/zspy").
@@ -118,6 +124,7 @@ type Session struct {
 	monEvents  uint64
 	sinkFailed bool
 	host       *hostState // nil: no host view
+	tracer     *tracing.Tracer
 
 	listeners []Listener
 	meter     *RateMeter
@@ -201,6 +208,9 @@ func (s *Session) Report() *report.Report {
 		report.AttachHost(r, s.host.view)
 		report.AttachStages(r, s.host.stages)
 	}
+	if s.tracer != nil {
+		report.AttachTracing(r, s.tracer.Result())
+	}
 	return r
 }
 
@@ -233,6 +243,10 @@ func (s *Session) wire() {
 	var ls []tracker.Listener
 	if s.cfg.Events != nil {
 		ls = append(ls, s.cfg.Events)
+	}
+	if s.cfg.Trace != nil {
+		s.tracer = tracing.New(*s.cfg.Trace)
+		ls = append(ls, s.tracer)
 	}
 	if len(s.listeners) > 0 {
 		s.log = NewMessageLog()

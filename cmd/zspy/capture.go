@@ -51,6 +51,7 @@ type captureFlags struct {
 	ring        ringFlags
 	priv        privFlags
 	host        hostFlags
+	trace       traceFlags
 }
 
 func newCaptureCmd() *cobra.Command {
@@ -95,6 +96,7 @@ packet twice; zspy counts it once.`,
 	f.ring.register(fl)
 	f.priv.register(fl)
 	f.host.register(fl)
+	f.trace.register(fl)
 	uf = addUIFlags(fl, false)
 	_ = cmd.MarkFlagRequired("interface")
 	return cmd
@@ -189,6 +191,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		}
 		cfg.Monitor = evs
 	}
+	f.trace.apply(&cfg)
 	if hs := f.host.apply(&cfg); hs != nil {
 		defer hs.Close()
 	}
