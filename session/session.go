@@ -23,6 +23,7 @@ import (
 	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/patterns"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
@@ -65,6 +66,11 @@ type Config struct {
 	// endpoints the host view lists besides those held by processes that
 	// hold a tracked connection.
 	HostUnixPaths []string
+	// Annotate, on a live run with a host view, gets the processes of the
+	// connections' ends (host.Attribution's encoding) whenever they change:
+	// capture -w writes it into its pcapng files, whose replay (from
+	// Files) then names the same processes.
+	Annotate func(payload []byte)
 
 	// Trace, when set, traces messages through the stages that forward
 	// them (package tracing): the report gets the stages and their per-hop
@@ -125,6 +131,7 @@ type Session struct {
 	sinkFailed bool
 	host       *hostState // nil: no host view
 	tracer     *tracing.Tracer
+	rec        *recorded // a replay's attributions (nil: none)
 
 	listeners []Listener
 	meter     *RateMeter
@@ -207,6 +214,8 @@ func (s *Session) Report() *report.Report {
 	if s.host != nil {
 		report.AttachHost(r, s.host.view)
 		report.AttachStages(r, s.host.stages)
+	} else if !s.live {
+		s.attachRecorded(r)
 	}
 	if s.tracer != nil {
 		report.AttachTracing(r, s.tracer.Result())
@@ -474,6 +483,10 @@ func (s *Session) push() {
 	}
 	if s.host != nil {
 		u.Host, u.Stages = s.host.view, s.host.stages
+	} else if !s.live {
+		if v := s.takeRecorded(snap); v != nil {
+			u.Host, u.Stages = v, patterns.Find(snap.Records, v)
+		}
 	}
 	if st, ok := s.cfg.Sink.(store.Stater); ok {
 		x := st.Stats()

@@ -177,6 +177,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	}
 	if w != nil {
 		cfg.LiveOptions.OnSegment = w.segment
+		cfg.Annotate = w.w.Annotate // the processes, into a pcapng (a pcap has no room: counted)
 		defer func() {
 			if err := w.close(); err != nil {
 				fmt.Fprintln(os.Stderr, "zspy:", err)

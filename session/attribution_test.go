@@ -1,0 +1,104 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/host"
+)
+
+// A live capture on lo with the host view writes a pcapng (as capture -w
+// does: the packets, and the attribution as custom blocks); its replay names
+// the same processes, by PID and command, as the live run's report did. Real
+// libzmq processes: a PUB and a SUB that reads 10 messages.
+func TestPcapngCarriesAttribution(t *testing.T) {
+	src, err := capture.OpenLive("lo", capture.LiveOptions{ReadTimeout: 50 * time.Millisecond})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("live capture needs root or CAP_NET_RAW: %v", err)
+		}
+		t.Fatal(err)
+	}
+	hs, err := host.New(host.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hs.Close()
+	path := filepath.Join(t.TempDir(), "attr.pcapng")
+	w, err := capture.NewWriter(capture.WriterOptions{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := src
+
+	pub, pubOut := hostPeer(t, "pub", "tcp://127.0.0.1:*", "50", "64")
+	ep := readLine(t, pubOut, "ready ")
+	server := strings.TrimPrefix(ep, "tcp://")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := Config{Live: src, Host: hs, Annotate: w.Annotate}
+	cfg.LiveOptions.OnSegment = func(seg *capture.Segment) {
+		d, n := raw.Raw()
+		w.WritePacket(seg.TS, d, n)
+	}
+	s := New(cfg)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	sub, subOut := hostPeer(t, "sub", ep, "10")
+	readLine(t, subOut, "ready")
+	readLine(t, subOut, "stopped")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if w.AnnotationsLost() != 0 {
+		t.Fatalf("%d annotations not written", w.AnnotationsLost())
+	}
+	procs := func(name string, rep interface{}) (int, string, int, string) {
+		t.Helper()
+		r := s.Report()
+		if rep != nil {
+			r = rep.(*Session).Report()
+		}
+		for _, c := range r.Connections {
+			if c.Server == server && c.ClientSocket == "SUB" {
+				if c.ClientHost == nil || c.ServerHost == nil {
+					t.Fatalf("%s: connection to %s without both processes: %+v %+v", name, server, c.ClientHost, c.ServerHost)
+				}
+				return c.ClientHost.PID, c.ClientHost.Command, c.ServerHost.PID, c.ServerHost.Command
+			}
+		}
+		t.Fatalf("%s: no SUB connection to %s", name, server)
+		return 0, "", 0, ""
+	}
+	lc, lcc, ls, lsc := procs("live", nil)
+	if lc != sub.Process.Pid || ls != pub.Process.Pid || lcc != "python3" || lsc != "python3" {
+		t.Fatalf("live: client %s[%d], server %s[%d]; want python3[%d] and python3[%d]", lcc, lc, lsc, ls, sub.Process.Pid, pub.Process.Pid)
+	}
+
+	f, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rs := New(Config{Files: []capture.Source{f}})
+	if err := rs.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rc, rcc, rsv, rsc := procs("replay", rs)
+	if rc != lc || rcc != lcc || rsv != ls || rsc != lsc {
+		t.Fatalf("replay: client %s[%d], server %s[%d]; live had %s[%d], %s[%d]", rcc, rc, rsc, rsv, lcc, lc, lsc, ls)
+	}
+	if h := rs.Report().Host; h == nil || h.Recorded == 0 {
+		t.Fatalf("replay's host part %+v, want the recorded attributions counted", h)
+	}
+}
