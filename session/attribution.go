@@ -76,3 +76,15 @@ func (s *Session) attachRecorded(r *report.Report) {
 	r.Host.Recorded = s.rec.rec.Blocks
 	report.AttachStages(r, patterns.Find(snap.Records, v))
 }
+
+// hostView returns the view the processes come from: the live host view,
+// or a replay's recorded one (nil: none).
+func (s *Session) hostView(snap *tracker.Snapshot) *host.View {
+	if s.host != nil {
+		return s.host.view
+	}
+	if s.live {
+		return nil
+	}
+	return s.takeRecorded(snap)
+}

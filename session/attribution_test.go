@@ -5,17 +5,23 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/host"
+	"github.com/zspy/zspy/metrics"
+	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/tracker"
 )
 
 // A live capture on lo with the host view writes a pcapng (as capture -w
 // does: the packets, and the attribution as custom blocks); its replay names
-// the same processes, by PID and command, as the live run's report did. Real
+// the same processes, by PID and command, as the live run's report did, and
+// its zspy_connection series carry their commands as tags. Real
 // libzmq processes: a PUB and a SUB that reads 10 messages.
 func TestPcapngCarriesAttribution(t *testing.T) {
 	src, err := capture.OpenLive("lo", capture.LiveOptions{ReadTimeout: 50 * time.Millisecond})
@@ -90,13 +96,26 @@ func TestPcapngCarriesAttribution(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rs := New(Config{Files: []capture.Source{f}})
+	var cmds []string // the commands of the zspy_connection points to server
+	rs := New(Config{Files: []capture.Source{f}, Pipeline: pipeline.Config{Interval: 100 * time.Millisecond},
+		OnInterval: func(_ time.Time, _ *tracker.Snapshot, pts []store.Point) {
+			for i := range pts {
+				if p := &pts[i]; p.Measurement == metrics.MeasConnection && tag(p, "server") == server {
+					cmds = append(cmds, tag(p, "sender")+":"+tag(p, "sender_command")+">"+tag(p, "receiver")+":"+tag(p, "receiver_command"))
+				}
+			}
+		}})
 	if err := rs.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	rc, rcc, rsv, rsc := procs("replay", rs)
 	if rc != lc || rcc != lcc || rsv != ls || rsc != lsc {
 		t.Fatalf("replay: client %s[%d], server %s[%d]; live had %s[%d], %s[%d]", rcc, rc, rsc, rsv, lcc, lc, lsc, ls)
+	}
+	// The zspy_connection series name the commands too (from the interval
+	// after the first attribution in the file).
+	if !slices.Contains(cmds, "PUB:python3>SUB:python3") {
+		t.Fatalf("replay's zspy_connection points to %s have commands %q, want PUB:python3>SUB:python3", server, cmds)
 	}
 	if h := rs.Report().Host; h == nil || h.Recorded == 0 {
 		t.Fatalf("replay's host part %+v, want the recorded attributions counted", h)

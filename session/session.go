@@ -354,6 +354,7 @@ func (s *Session) tick(ts time.Time) {
 		}
 		end := s.metrics.Next()
 		snap := s.p.Tracker.Snapshot(end)
+		s.metrics.SetHostView(s.hostView(snap))
 		pts := s.metrics.Sample(end, snap)
 		if s.host != nil {
 			s.checkNewConns(snap)
