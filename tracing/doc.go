@@ -6,8 +6,9 @@
 // Every decoded message is fingerprinted by its last frame (its size and
 // first tracker.LastPrefix bytes: what a proxy forwards unchanged, while
 // ROUTER and DEALER add or strip the envelope frames before it). A message
-// received by an end (one side of a connection, named by "ip:port") waits
-// there; when an end on the same host sends a message with the same
+// received by an end (one side of a connection, named by "ip:port") whose
+// socket can be a stage's input (ROUTER, DEALER, XSUB, PULL) waits there,
+// keyed by fingerprint and host; when an end on the same host sends a message with the same
 // fingerprint on another connection, and the two socket types make a stage
 // (ROUTER or DEALER in and out, XSUB to XPUB, PULL to PUSH), the message
 // was forwarded: one hop, its time queued in the stage. Ends joined by

@@ -131,11 +131,12 @@ const entrySize = 56 + 8
 
 // Result summarises what the tracer saw so far.
 func (t *Tracer) Result() *Result {
-	res := &Result{Counters: t.c, Waiting: int(t.tail - t.head)}
+	res := &Result{Counters: t.c}
 	res.MemoryBytes = len(t.ring)*entrySize + len(t.ends)*64 + len(t.conns)*96
 	waiting := map[*stage]int{}
 	for seq := t.head; seq < t.tail; seq++ {
 		if en := t.at(seq); en != nil && en.state == live {
+			res.Waiting++
 			if st := t.ends[t.root(en.end)].st; st != nil {
 				waiting[st]++
 			}

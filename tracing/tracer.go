@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,6 +76,7 @@ type Tracer struct {
 	cfg   Config
 	ends  []end
 	byEnd map[string]int32
+	hosts map[string]uint64
 	conns map[uint64]*conn
 
 	// The waiting messages: a ring of entries in arrival order (seq), and
@@ -109,6 +111,7 @@ type Counters struct {
 
 type end struct {
 	name, host string
+	hostID     uint64 // host's number, mixed into the waiting messages' keys
 	server     bool
 	sock       zmtp.SocketType
 	parent     int32
@@ -151,7 +154,7 @@ type entry struct {
 // New returns a tracer.
 func New(cfg Config) *Tracer {
 	cfg.defaults()
-	return &Tracer{cfg: cfg, byEnd: map[string]int32{}, conns: map[uint64]*conn{}, byFP: map[uint64][]uint64{},
+	return &Tracer{cfg: cfg, byEnd: map[string]int32{}, hosts: map[string]uint64{}, conns: map[uint64]*conn{}, byFP: map[uint64][]uint64{},
 		ring: make([]entry, 256)}
 }
 
@@ -235,7 +238,12 @@ func (t *Tracer) endOf(name string, server bool) int32 {
 		h = name
 	}
 	i := int32(len(t.ends))
-	t.ends = append(t.ends, end{name: name, host: h, server: server, parent: i, sock: zmtp.SocketUnknown})
+	hid, ok := t.hosts[h]
+	if !ok {
+		hid = uint64(len(t.hosts)) + 1
+		t.hosts[h] = hid
+	}
+	t.ends = append(t.ends, end{name: name, host: h, hostID: hid, server: server, parent: i, sock: zmtp.SocketUnknown})
 	t.byEnd[name] = i
 	return i
 }
@@ -360,7 +368,12 @@ func (t *Tracer) message(e *tracker.Event, c *conn, s int) {
 		}
 	}
 
-	// The message now waits at its receiving end, which may forward it.
+	// The message now waits at its receiving end, if that end's socket can
+	// forward it (a stage's input: not SUB, REQ, REP...).
+	if !stageIn(t.ends[to].sock) {
+		return
+	}
+	key := waitKey(fp, t.ends[to].hostID)
 	r := t.root(to)
 	if t.ends[r].live >= t.cfg.MaxPerStage {
 		t.c.NotKept++
@@ -378,17 +391,23 @@ func (t *Tracer) message(e *tracker.Event, c *conn, s int) {
 	}
 	seq := t.tail
 	t.tail++
-	t.ring[seq%uint64(len(t.ring))] = entry{seq: seq, fp: fp, env: e.Envelope, ts: now, conn: e.ConnID,
+	t.ring[seq%uint64(len(t.ring))] = entry{seq: seq, fp: key, env: e.Envelope, ts: now, conn: e.ConnID,
 		end: to, from: from, side: int8(1 - s), state: live}
-	t.byFP[fp] = append(t.byFP[fp], seq)
+	t.byFP[key] = append(t.byFP[key], seq)
 	t.ends[r].live++
 }
 
 // forwarded returns the oldest waiting message of fingerprint fp that the
-// end from, sending on connection id, forwards (nil: none).
+// end from, sending on connection id, forwards (nil: none), and takes it
+// out of its fingerprint's list.
 func (t *Tracer) forwarded(fp, id uint64, from int32) *entry {
 	fe := &t.ends[from]
-	for _, seq := range t.byFP[fp] {
+	if !stageOut(fe.sock) {
+		return nil
+	}
+	key := waitKey(fp, fe.hostID)
+	ks := t.byFP[key]
+	for i, seq := range ks {
 		en := t.at(seq)
 		if en == nil || en.state != live || en.conn == id || en.from == from {
 			continue
@@ -401,9 +420,27 @@ func (t *Tracer) forwarded(fp, id uint64, from int32) *entry {
 			// One connecting socket that sent the same body to two peers.
 			continue
 		}
+		if ks = slices.Delete(ks, i, i+1); len(ks) == 0 {
+			delete(t.byFP, key)
+		} else {
+			t.byFP[key] = ks
+		}
 		return en
 	}
 	return nil
+}
+
+// waitKey is a waiting message's key: its fingerprint on its host.
+func waitKey(fp, hostID uint64) uint64 { return fp ^ hostID*0x9E3779B97F4A7C15 }
+
+// stageIn reports whether a socket of type s can be a stage's input (what
+// it receives may be forwarded); stageOut, its output.
+func stageIn(s zmtp.SocketType) bool {
+	return s == zmtp.ROUTER || s == zmtp.DEALER || s == zmtp.XSUB || s == zmtp.PULL
+}
+
+func stageOut(s zmtp.SocketType) bool {
+	return s == zmtp.ROUTER || s == zmtp.DEALER || s == zmtp.XPUB || s == zmtp.PUSH
 }
 
 // stagePair reports whether a process may forward what its socket of type
