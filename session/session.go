@@ -489,6 +489,9 @@ func (s *Session) push() {
 			u.Host, u.Stages = v, patterns.Find(snap.Records, v)
 		}
 	}
+	if s.tracer != nil {
+		u.Tracing = s.tracer.Result()
+	}
 	if st, ok := s.cfg.Sink.(store.Stater); ok {
 		x := st.Stats()
 		u.Store = &StoreStatus{Name: s.cfg.SinkName, Up: x.Up, Written: x.Written, Dropped: x.Dropped,

@@ -248,6 +248,8 @@ func (d *Dashboard) refreshViews() {
 		d.refreshAlerts()
 	case ViewDetail:
 		d.refreshDetail()
+	case ViewStages:
+		d.refreshStages()
 	}
 	d.updateChrome()
 }

@@ -118,6 +118,8 @@ func bindings() []binding {
 			section: secViews, label: "2 t", help: "Topology: bound endpoints with their peers, by pattern"},
 		{keys: []key{ch('3'), ch('a')}, opens: ViewAlerts, act: func(d *Dashboard) { d.show(ViewAlerts) },
 			section: secViews, label: "3 a", help: "Alerts: firing and recent alerts with their evidence"},
+		{keys: []key{ch('4'), ch('s')}, opens: ViewStages, act: (*Dashboard).showStages,
+			section: secViews, label: "4 s", help: "Stages: brokers, forwarders, workers by process and by forwarding (per-hop p50/p99), processes"},
 		{keys: []key{{k: tcell.KeyEnter}}, views: onTable, act: (*Dashboard).openSelected,
 			section: secViews, label: "⏎", help: "open the selected connection (or the alert's connection)",
 			hint: "⏎:detail", keep: 5},
