@@ -11,10 +11,13 @@ import (
 	"github.com/zspy/zspy/tracing"
 )
 
-// No capture of the corpus but the broker's shows a stage: fan-out (a PUB
-// to its SUBs, a PUSH round-robining to PULLs), DEALER/ROUTER exchanges,
-// XPUB/XSUB without a proxy, 50 clients with the same request, CURVE,
-// mid-stream joins and hostile streams forward nothing.
+// Plain pcaps, no process: the proxy's capture shows one forwarder (XSUB
+// front, XPUB back) that forwarded each of the 20 messages, the broker's one
+// broker (TestBrokerTracedOffline looks closer); no other capture of the
+// corpus shows a stage: fan-out (a PUB to its SUBs, a PUSH round-robining to
+// PULLs), DEALER/ROUTER exchanges, XPUB/XSUB without a proxy, 50 clients
+// with the same request, CURVE, mid-stream joins and hostile streams
+// forward nothing.
 func TestCorpusStages(t *testing.T) {
 	cases, err := truth.LoadAll("../testdata/pcaps")
 	if err != nil {
@@ -33,16 +36,27 @@ func TestCorpusStages(t *testing.T) {
 			t.Fatal(err)
 		}
 		src.Close()
+		tr := s.Report().Tracing
 		n := 0
-		if tr := s.Report().Tracing; tr != nil {
+		if tr != nil {
 			n = len(tr.Stages)
 		}
 		want := 0
-		if c.Case == "broker" {
+		if c.Case == "broker" || c.Case == "proxy" {
 			want = 1
 		}
 		if n != want {
 			t.Errorf("%s: %d stages traced, want %d", c.Case, n, want)
+			continue
+		}
+		if c.Case == "proxy" {
+			st := tr.Stages[0]
+			if st.Kind != "forwarder" || len(st.Front) != 1 || st.Front[0].Addr != "127.0.0.1:16540" || st.Front[0].Socket != "XSUB" ||
+				len(st.Back) != 1 || st.Back[0].Addr != "127.0.0.1:16541" || st.Back[0].Socket != "XPUB" ||
+				len(st.Hops) != 1 || st.Hops[0].Name != tracing.HopNames[tracing.HopQueuedFront] || st.Hops[0].Count != 20 ||
+				st.NeverLeft != 0 || st.Waiting != 0 {
+				t.Errorf("proxy: stage %+v, want the forwarder XSUB 127.0.0.1:16540 → XPUB 127.0.0.1:16541 with 20 messages queued front→back", st)
+			}
 		}
 	}
 }
