@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +56,9 @@ type TracedEnd struct {
 	Addr   string `json:"addr"`
 	Socket string `json:"socket"`
 	Listen bool   `json:"listen,omitempty"`
+	// Process holds the end's socket ("command[pid]"), when the host view
+	// (live, or recorded in a pcapng) named it.
+	Process string `json:"process,omitempty"`
 }
 
 // Hop is one hop's times in microseconds (p50, p99 within 1%).
@@ -78,8 +82,9 @@ func AttachTracing(r *Report, res *tracing.Result) {
 		Waiting: res.Waiting, Evicted: c.Evicted, NotKept: c.NotKept, EndsOverflow: c.EndsOverflow,
 		ConnsOverflow: c.ConnsOverflow, StagesOverflow: c.StagesOverflow, OutstandingLost: c.OutstandingLost,
 		MemoryBytes: res.MemoryBytes, Stages: []TracedStage{}}
+	procs := endProcesses(r)
 	for _, s := range res.Stages {
-		ts := TracedStage{Kind: string(s.Kind), Host: s.Host, Front: tracedEnds(s.Front), Back: tracedEnds(s.Back),
+		ts := TracedStage{Kind: string(s.Kind), Host: s.Host, Front: tracedEnds(s.Front, procs), Back: tracedEnds(s.Back, procs),
 			NeverLeft: s.NeverLeft, Waiting: s.Waiting, Evicted: s.Evicted, NotKept: s.NotKept, MemoryBytes: s.MemoryBytes}
 		for i, h := range s.Hops {
 			if h.Count == 0 {
@@ -93,12 +98,28 @@ func AttachTracing(r *Report, res *tracing.Result) {
 	r.Tracing = t
 }
 
-func tracedEnds(es []tracing.End) []TracedEnd {
+func tracedEnds(es []tracing.End, procs map[string]string) []TracedEnd {
 	out := make([]TracedEnd, 0, len(es))
 	for _, e := range es {
-		out = append(out, TracedEnd{Addr: e.Addr, Socket: sockName(e.Socket.String()), Listen: e.Listen})
+		out = append(out, TracedEnd{Addr: e.Addr, Socket: sockName(e.Socket.String()), Listen: e.Listen, Process: procs[e.Addr]})
 	}
 	return out
+}
+
+// endProcesses maps the connections' ends ("ip:port") to the processes the
+// host view named for them (call after AttachHost).
+func endProcesses(r *Report) map[string]string {
+	m := map[string]string{}
+	for i := range r.Connections {
+		c := &r.Connections[i]
+		if h := c.ClientHost; h != nil && h.Known {
+			m[c.Client] = h.process()
+		}
+		if h := c.ServerHost; h != nil && h.Known {
+			m[c.Server] = h.process()
+		}
+	}
+	return m
 }
 
 func us(d time.Duration) float64 { return float64(d.Round(time.Microsecond)) / 1e3 }
@@ -110,7 +131,11 @@ func writeTracingText(w io.Writer, t *Tracing) {
 		return
 	}
 	for _, s := range t.Stages {
-		fmt.Fprintf(w, "traced %s on %s: %s → %s", s.Kind, textsafe.String(s.Host), tracedEndsText(s.Front), tracedEndsText(s.Back))
+		fmt.Fprintf(w, "traced %s on %s", s.Kind, textsafe.String(s.Host))
+		if p := stageProcesses(s); p != "" {
+			fmt.Fprintf(w, " %s", textsafe.String(p))
+		}
+		fmt.Fprintf(w, ": %s → %s", tracedEndsText(s.Front), tracedEndsText(s.Back))
 		for _, h := range s.Hops {
 			fmt.Fprintf(w, "; %s p50 %s p99 %s (%d)", h.Name, usText(h.P50us), usText(h.P99us), h.Count)
 		}
@@ -153,4 +178,16 @@ func usText(v float64) string {
 		return fmt.Sprintf("%.2fms", v/1000)
 	}
 	return fmt.Sprintf("%.0fµs", v)
+}
+
+// stageProcesses names the processes that hold a traced stage's ends
+// ("python3[812]"; several joined by ","), "" when none is known.
+func stageProcesses(s TracedStage) string {
+	var ps []string
+	for _, e := range append(append([]TracedEnd(nil), s.Front...), s.Back...) {
+		if e.Process != "" && !slices.Contains(ps, e.Process) {
+			ps = append(ps, e.Process)
+		}
+	}
+	return strings.Join(ps, ",")
 }

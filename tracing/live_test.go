@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,8 +15,10 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/host"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracing"
+	"github.com/zspy/zspy/tracker"
 )
 
 // Under live capture on lo (as zspy capture runs it), the seed's broker —
@@ -24,7 +27,8 @@ import (
 // wire lies within the client's own send..reply, each worker's own
 // recv..send within the wire's time in the worker (the capture's clock is
 // the apps' clock), and the report's broker has all four hops for every
-// request, none left inside.
+// request, none left inside, and with the host view its ends are named by
+// the process.
 func TestBrokerTracedLive(t *testing.T) {
 	src, err := capture.OpenLive("lo", capture.LiveOptions{ReadTimeout: 50 * time.Millisecond})
 	if err != nil {
@@ -66,8 +70,15 @@ func TestBrokerTracedLive(t *testing.T) {
 	}
 	front, back := strings.TrimPrefix(ready[1], "tcp://"), strings.TrimPrefix(ready[2], "tcp://")
 
+	// All 4n messages of the broker's connections (request in and out of
+	// the broker, reply in and out) decoded: the session has read what the
+	// apps sent. Other tests' traffic on lo is left out.
+	seen := &messageCount{servers: map[string]bool{front: true, back: true}, ours: map[uint64]bool{}, want: 4 * n, done: make(chan struct{})}
 	var e2e, work []tracing.Sample
 	cfg := tracing.Config{OnSample: func(s tracing.Sample) {
+		if !seen.ours[s.Conn] {
+			return
+		}
 		switch s.Hop {
 		case tracing.HopEndToEnd:
 			e2e = append(e2e, s)
@@ -77,7 +88,12 @@ func TestBrokerTracedLive(t *testing.T) {
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s := session.New(session.Config{Live: src, Trace: &cfg})
+	hs, err := host.New(host.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hs.Close()
+	s := session.New(session.Config{Live: src, Trace: &cfg, Host: hs, Events: seen})
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	// The capture is on since OpenLive (its ring keeps the packets until
@@ -101,6 +117,11 @@ func TestBrokerTracedLive(t *testing.T) {
 	if l := line(); l != "done" {
 		t.Fatalf("broker.py said %q", l)
 	}
+	select {
+	case <-seen.done:
+	case <-ctx.Done():
+		t.Fatalf("the session decoded %d messages of the %d on the wire", seen.n, seen.want)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -117,6 +138,10 @@ func TestBrokerTracedLive(t *testing.T) {
 		found = true
 		if x.Kind != "broker" || len(x.Hops) != tracing.NHops || x.NeverLeft != 0 || x.Waiting != 0 {
 			t.Fatalf("broker stage %+v", x)
+		}
+		// With the host view, its ends are named by the process.
+		if want := fmt.Sprintf("python3[%d]", cmd.Process.Pid); x.Front[0].Process != want || x.Back[0].Process != want {
+			t.Errorf("broker ends held by %q and %q, want %s", x.Front[0].Process, x.Back[0].Process, want)
 		}
 		for _, h := range x.Hops {
 			if h.Count != n {
@@ -149,5 +174,27 @@ func TestBrokerTracedLive(t *testing.T) {
 			t.Errorf("request %d: the worker's %s..%s not within the wire's %s..%s", k, time.Unix(0, a.RecvNs).Format(time.StampNano),
 				time.Unix(0, a.SendNs).Format(time.StampNano), ww.Start.Format(time.StampNano), ww.End.Format(time.StampNano))
 		}
+	}
+}
+
+// messageCount closes done when the session has decoded want messages on
+// connections to servers (on the session's goroutine); ours are their IDs.
+type messageCount struct {
+	servers map[string]bool
+	ours    map[uint64]bool
+	n, want int
+	done    chan struct{}
+}
+
+func (m *messageCount) TrackerEvent(e *tracker.Event) {
+	if !m.servers[e.Server] {
+		return
+	}
+	m.ours[e.ConnID] = true
+	if e.Type != tracker.EvMessage {
+		return
+	}
+	if m.n++; m.n == m.want {
+		close(m.done)
 	}
 }

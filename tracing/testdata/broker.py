@@ -6,7 +6,7 @@ thread of this process, on 127.0.0.1 ports the kernel picks.
                  capture is on), sends N requests one at a time (the workers
                  answer each after 1-3 ms), then prints one JSON line of the
                  apps' own times (time.time_ns(), the capture's clock) and
-                 "done"."""
+                 "done", and keeps its sockets until the next line."""
 import json
 import sys
 import threading
@@ -38,7 +38,7 @@ print("ready", fep, bep, flush=True)
 sys.stdin.readline()
 
 times = {"client": [], "workers": []}
-lock = threading.Lock()
+lock = threading.Condition()
 stop = threading.Event()
 
 
@@ -59,6 +59,7 @@ def worker(wi):
         k += 1
         with lock:
             times["workers"].append({"recv_ns": tr, "send_ns": ts})
+            lock.notify_all()
     w.close(linger=1000)
 
 
@@ -75,10 +76,13 @@ for r in range(n):
     tr = time.time_ns()
     assert reply == b"reply to " + body
     times["client"].append({"send_ns": ts, "reply_ns": tr})
+with lock:
+    lock.wait_for(lambda: len(times["workers"]) == n, timeout=10)
+    print(json.dumps(times), flush=True)
+print("done", flush=True)
+sys.stdin.readline()  # every socket open until the test has sampled them
 c.close(linger=1000)
 stop.set()
 for t in ws:
     t.join()
-print(json.dumps(times), flush=True)
-print("done", flush=True)
 ctx.term()
