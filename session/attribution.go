@@ -14,6 +14,7 @@ import (
 // (capture.FileSource).
 type annotator interface {
 	TakeAnnotations() []capture.Annotation
+	AnnotationsDropped() uint64
 }
 
 // recorded is a replay's host view from the attributions its files carry
@@ -21,6 +22,9 @@ type annotator interface {
 type recorded struct {
 	rec  host.Recorded
 	view *host.View
+	// warned: the drops and bad payloads said so far.
+	dropped uint64
+	bad     int
 }
 
 // annotate writes the host view's attribution to Config.Annotate when its
@@ -41,6 +45,7 @@ func (s *Session) annotate() {
 // takeRecorded folds the attributions the files read so far carried into
 // the replay's recorded view, built for the snapshot's connections.
 func (s *Session) takeRecorded(snap *tracker.Snapshot) *host.View {
+	var dropped uint64
 	for _, src := range s.cfg.Files {
 		if a, ok := src.(annotator); ok {
 			for _, an := range a.TakeAnnotations() {
@@ -49,9 +54,18 @@ func (s *Session) takeRecorded(snap *tracker.Snapshot) *host.View {
 				}
 				s.rec.rec.Add(an.Payload)
 			}
+			dropped += a.AnnotationsDropped()
 		}
 	}
-	if s.rec == nil || s.rec.rec.Empty() {
+	if s.rec == nil {
+		return nil
+	}
+	if rc := s.rec; dropped > rc.dropped || rc.rec.Bad > rc.bad {
+		s.warn("host view recorded in the capture: %d attribution blocks not kept (more than 16 MiB between two intervals), %d unreadable (of %d read): processes may be missing",
+			dropped, rc.rec.Bad, rc.rec.Blocks)
+		rc.dropped, rc.bad = dropped, rc.rec.Bad
+	}
+	if s.rec.rec.Empty() {
 		return nil
 	}
 	v := &host.View{Time: s.rec.rec.Latest, Conns: map[uint64]host.Conn{}}

@@ -121,3 +121,31 @@ func TestPcapngCarriesAttribution(t *testing.T) {
 		t.Fatalf("replay's host part %+v, want the recorded attributions counted", h)
 	}
 }
+
+// A pcapng whose zspy custom block does not decode replays with a warning
+// that says so (nothing lost silently), and no processes.
+func TestRecordedAttributionUnreadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.pcapng")
+	w, err := capture.NewWriter(capture.WriterOptions{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Annotate([]byte(host.AttributionMagic + `{"ends":[`))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := New(Config{Files: []capture.Source{f}})
+	if err := s.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := s.Report()
+	ws, _ := s.Warnings()
+	if r.Host != nil || !slices.ContainsFunc(ws, func(w string) bool { return strings.Contains(w, "1 unreadable (of 0 read)") }) {
+		t.Fatalf("host %+v, warnings %q", r.Host, ws)
+	}
+}
