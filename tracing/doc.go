@@ -18,7 +18,9 @@
 // the reply that comes back on that connection with the same envelope give
 // the time in the worker; the request entering the stage and the reply the
 // stage sends back on the same connection with the same envelope give the
-// time end to end. Each stage keeps p50/p99 of these in HDR histograms.
+// time end to end. Each stage keeps p50/p99 of these in HDR histograms. A
+// forwarder that fans one message out to several subscribers is timed to
+// the first copy it sends.
 //
 // Memory is bounded: at most MaxPending messages wait in all (the oldest
 // leaves first, counted), at most MaxPerStage at one stage's ends (more are

@@ -102,9 +102,9 @@ type Counters struct {
 	// NotKept were not kept, MaxPerStage being reached at their end's
 	// stage or group of ends.
 	Evicted, NotKept uint64
-	// EndsOverflow, ConnsOverflow and StagesOverflow count ends,
-	// connections and stages past their caps (their messages untraced, or,
-	// for stages, forwarded but not timed); OutstandingLost counts
+	// EndsOverflow and ConnsOverflow count ends and connections past their
+	// caps (their messages untraced); StagesOverflow counts forwards not
+	// timed because MaxStages stages exist already; OutstandingLost counts
 	// requests dropped from a full outstanding list (their reply untimed).
 	EndsOverflow, ConnsOverflow, StagesOverflow, OutstandingLost uint64
 }
