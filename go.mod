@@ -3,6 +3,7 @@ module github.com/zspy/zspy
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/expr-lang/expr v1.17.8
 	github.com/gdamore/tcell/v2 v2.8.1
 	github.com/go-zeromq/zmq4 v0.17.0

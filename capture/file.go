@@ -100,6 +100,10 @@ type FileSource struct {
 
 	// pcapng
 	ifaces []ngInterface
+	// zspy's custom blocks read and not yet taken (annotate.go)
+	anns       []Annotation
+	annBytes   int
+	annDropped uint64
 
 	num   uint64 // packets seen so far, including unreadable ones
 	stats Stats
@@ -588,7 +592,8 @@ func (s *FileSource) readNgRecord(rec *record) error {
 			return s.fail(s.num+1, fmt.Errorf("%w: pcapng block of type %#x with length %d", ErrCorrupt, typ, total))
 		}
 		isPacket := typ == ngBlockEPB || typ == ngBlockSPB || typ == ngBlockPB
-		if total > maxBlockLen || (!isPacket && typ != ngBlockIDB) {
+		isCustom := typ == ngBlockCustomCopy || typ == ngBlockCustomNoCopy
+		if total > maxBlockLen || (!isPacket && typ != ngBlockIDB && !isCustom) {
 			// Stream past without buffering it.
 			if n, _ := s.in.discard(int(total)); n < int(total) {
 				if isPacket {
@@ -618,6 +623,10 @@ func (s *FileSource) readNgRecord(rec *record) error {
 		body := b[8 : total-4]
 		if typ == ngBlockIDB {
 			s.addInterface(body)
+			continue
+		}
+		if isCustom {
+			s.customBlock(body)
 			continue
 		}
 		s.num++

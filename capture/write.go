@@ -59,6 +59,10 @@ type Writer struct {
 	pktsInFile int
 	stop       chan struct{}
 	done       chan struct{}
+	// ann is the latest annotation, written again at the head of each
+	// next file; annLost counts those not written.
+	ann     []byte
+	annLost uint64
 }
 
 // pcapRecordHeaderLen is pcap's record header.
@@ -126,6 +130,9 @@ func (w *Writer) next(ts time.Time) error {
 	w.ng = w.ext == ".pcapng"
 	if w.ng {
 		w.buf.Write(pcapngHeader())
+		if len(w.ann) > 0 {
+			w.writeCustom(w.ann)
+		}
 	} else {
 		w.buf.Write(pcapHeader())
 	}

@@ -14,6 +14,9 @@ import "time"
 type connKey struct {
 	server, client         string // client: the client host
 	sender, receiver, mech string
+	// senderCmd, receiverCmd: the ends' commands from the host view
+	// ("unknown" without one).
+	senderCmd, receiverCmd string
 	dir                    uint8
 }
 
@@ -176,7 +179,8 @@ func (gs *groups) conn(k connKey, cached *connAgg, overflowed *uint64) *connAgg 
 		}
 		return cached
 	}
-	other := connKey{server: OtherClients, client: OtherClients, sender: OtherClients, receiver: OtherClients, mech: OtherClients, dir: k.dir}
+	other := connKey{server: OtherClients, client: OtherClients, sender: OtherClients, receiver: OtherClients, mech: OtherClients,
+		senderCmd: OtherClients, receiverCmd: OtherClients, dir: k.dir}
 	return lookup(gs.conns, k, other, &gs.connOrder, overflowed,
 		func(k connKey) *connAgg { return &connAgg{key: k} }, func(g *connAgg) *bool { return &g.touched })
 }

@@ -9,6 +9,28 @@ import (
 	"github.com/zspy/zspy/zmtp"
 )
 
+// SetHostView gives the host view whose processes name the commands of
+// the zspy_connection series' ends (sender_command, receiver_command) from
+// the next Sample on; nil: none (unknown).
+func (c *Collector) SetHostView(v *host.View) { c.view = v }
+
+// commands returns the commands of connection id's client and server ends
+// in the host view, "unknown" where it names none.
+func (c *Collector) commands(id uint64) [2]string {
+	cmds := [2]string{unknownCommand, unknownCommand}
+	if hc, ok := c.view.Conn(id); ok {
+		for i, t := range hc.Sides {
+			if t != nil && t.First() != nil {
+				cmds[i] = t.First().Comm
+			}
+		}
+	}
+	return cmds
+}
+
+// unknownCommand is the command tag of an end no process is known for.
+const unknownCommand = "unknown"
+
 // SampleHost adds to the interval's points (call it after Sample, with the
 // same snapshot) the zspy_socket_queue points of the ends of open ZMTP
 // connections that the host view found on this host at its latest sample;

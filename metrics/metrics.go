@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zspy/zspy/host"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
@@ -32,8 +33,11 @@ type Collector struct {
 	fans      map[string]*fan
 	endpoints map[string]*endpointAcc
 	groups    *groups
-	subConns  []subConn
-	topics    map[string]string // subscription → its topic tag, at most MaxTopics
+	// view is the host view the connections' commands come from (nil:
+	// none, every command unknown).
+	view     *host.View
+	subConns []subConn
+	topics   map[string]string // subscription → its topic tag, at most MaxTopics
 	// knownEndpoints are the endpoint tags written so far, at most MaxGroups.
 	knownEndpoints map[string]struct{}
 	// MonitorDropped counts monitor points that did not fit the queue.
@@ -304,11 +308,13 @@ type subConn struct {
 func (c *Collector) sampleConn(sr *series, end time.Time) {
 	conn, p := sr.rec, &sr.prev
 	mech := orNone(conn.Mechanism.String())
+	cmds := c.commands(conn.ID)
 	for i := range conn.Dirs {
 		d, pd := &conn.Dirs[i], &p.dirs[i]
 		t, pt := &conn.TCP[i], &p.tcp[i]
 		g := c.groups.conn(connKey{server: sr.server, client: sr.clientHost, dir: uint8(i),
-			sender: sockName(conn.Sides[i].SocketType), receiver: sockName(conn.Sides[1-i].SocketType), mech: mech}, sr.groups[i], &c.GroupsOverflowed)
+			sender: sockName(conn.Sides[i].SocketType), receiver: sockName(conn.Sides[1-i].SocketType), mech: mech,
+			senderCmd: cmds[i], receiverCmd: cmds[1-i]}, sr.groups[i], &c.GroupsOverflowed)
 		sr.groups[i] = g
 		msgs := d.Messages - pd.Messages
 		g.conns++
@@ -495,7 +501,9 @@ func (c *Collector) emit(end time.Time, secs float64) {
 			tagHost.Of(c.host),
 			tagMechanism.Of(k.mech),
 			tagReceiver.Of(k.receiver),
+			tagReceiverCmd.Of(k.receiverCmd),
 			tagSender.Of(k.sender),
+			tagSenderCmd.Of(k.senderCmd),
 			tagServer.Of(k.server))
 		pt.AddField(fieldConns.Int(int64(g.conns)))
 		pt.AddField(fieldMessages.Int(int64(g.msgs)))

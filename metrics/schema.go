@@ -295,6 +295,9 @@ var (
 	tagSender    = &Tag{"sender", "the sending socket's type, `unknown` when not known"}
 	tagReceiver  = &Tag{"receiver", "the receiving socket's type, `unknown` when not known"}
 	tagMechanism = &Tag{"mechanism", "NULL, PLAIN or CURVE; `(none)` when not seen"}
+	// The ends' commands (bounded: the command, not the PID).
+	tagSenderCmd   = &Tag{"sender_command", "the sending end's process command (capture's host view, or a pcapng's recorded one); `unknown` when not on this host or not known"}
+	tagReceiverCmd = &Tag{"receiver_command", "the receiving end's process command; `unknown` when not on this host or not known"}
 
 	fieldMessages    = &Field{"messages", store.KindInt, "messages this interval"}
 	fieldFrames      = &Field{"frames", store.KindInt, "data frames this interval"}
@@ -323,8 +326,8 @@ var (
 // Connection is one point per series (server, client host, direction and
 // socket types) per interval, summing its connections.
 var Connection = Measurement{
-	Name: MeasConnection, Per: "server, client host, direction, socket types and mechanism, per interval (the sum of their connections)", Interval: true,
-	Tags: []*Tag{tagHost, tagServer, tagClientHost, tagDir, tagSender, tagReceiver, tagMechanism},
+	Name: MeasConnection, Per: "server, client host, direction, socket types, mechanism and the ends' commands, per interval (the sum of their connections)", Interval: true,
+	Tags: []*Tag{tagHost, tagServer, tagClientHost, tagDir, tagSender, tagReceiver, tagMechanism, tagSenderCmd, tagReceiverCmd},
 	Fields: []*Field{fieldConns, fieldMessages, fieldFrames, fieldBytes, fieldCommands, fieldMsgRate, fieldByteRate,
 		fieldMsgSizeMin, fieldMsgSizeMax, fieldMsgSizeMean, fieldMsgsTotal, fieldFramesTotal, fieldBytesTotal,
 		fieldLostTotal, fieldInFlight, fieldWindow, fieldZeroWindows, fieldZWEpisodes, fieldZWMs,

@@ -52,6 +52,9 @@ type HostReport struct {
 	Denied     uint64 `json:"denied_processes"`
 	DumpErrors uint64 `json:"dump_errors"`
 	LastError  string `json:"last_error,omitempty"`
+	// Recorded, on a replay, counts the attributions the capture file
+	// carried (capture -w into a pcapng): the processes come from them.
+	Recorded int `json:"recorded_attributions,omitempty"`
 }
 
 // UnixEndpoint is one bound Unix-socket path with its listener and
@@ -164,6 +167,10 @@ func writeHostText(w io.Writer, h *HostReport) {
 			fmt.Fprintf(w, "; %s ← %s (recv-q %d)", textsafe.String(c.Server.process()), textsafe.String(c.Client.process()), c.Server.RecvQ)
 		}
 		fmt.Fprintln(w)
+	}
+	if h.Recorded > 0 {
+		fmt.Fprintf(w, "host view: recorded in the capture file (%d attributions, the latest of %s)\n", h.Recorded, h.Sampled.UTC().Format(time.RFC3339))
+		return
 	}
 	fmt.Fprintf(w, "host view: %d samples, %d /proc walks", h.Samples, h.Walks)
 	if h.Denied > 0 {

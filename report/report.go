@@ -41,6 +41,9 @@ type Report struct {
 	// Stages are the brokers, forwarders and pipeline workers among the
 	// processes of the host view (live only).
 	Stages []Stage `json:"stages,omitempty"`
+	// Tracing is what message tracing found (stages by forwarding, per-hop
+	// times), when it found a stage.
+	Tracing *Tracing `json:"tracing,omitempty"`
 	// Alerts are filled in by the rules engine when it runs.
 	Alerts []any `json:"alerts,omitempty"`
 	// LowerBounds says why the counts are lower bounds ("" when they are
@@ -387,6 +390,7 @@ func WriteText(w io.Writer, r *Report) error {
 	fmt.Fprintln(w)
 	writeHostText(w, r.Host)
 	writeStagesText(w, r.Stages)
+	writeTracingText(w, r.Tracing)
 	if st := r.Store; st != nil {
 		fmt.Fprintf(w, "time series: %s: %d points written", textsafe.String(st.Sink), st.Written)
 		if st.Spilled+st.Dropped+st.Rejected+st.Invalid > 0 || st.SpoolBytes > 0 {

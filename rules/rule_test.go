@@ -34,7 +34,7 @@ groups:
     rules:
       - alert: a
         expr: zspy_connection{socket="SUB"}.window_bytes == 0
-`, []string{`t.yaml:6:31: groups[0].rules[0].expr: unknown tag "socket" of zspy_connection (known: host, server, client_host, dir, sender, receiver, mechanism)`}},
+`, []string{`t.yaml:6:31: groups[0].rules[0].expr: unknown tag "socket" of zspy_connection (known: host, server, client_host, dir, sender, receiver, mechanism, sender_command, receiver_command)`}},
 		{"syntax", `
 groups:
   - name: g

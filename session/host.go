@@ -33,6 +33,9 @@ type hostState struct {
 	// stages are the brokers, forwarders and workers at the latest sample,
 	// their stalls marked against the sample before.
 	stages []patterns.Stage
+	// annotated are the ends of the attribution last handed to
+	// Config.Annotate.
+	annotated []host.AttributedEnd
 }
 
 // hostSample is one sample as the sampler hands it to the session.
@@ -134,6 +137,7 @@ func (s *Session) applyHost(hs hostSample, snap *tracker.Snapshot) {
 		v.Unix = h.view.Unix
 	}
 	h.view = v
+	s.annotate()
 	if smp != nil {
 		stages := patterns.Find(snap.Records, v)
 		patterns.MarkStalls(stages, h.stages)

@@ -23,10 +23,12 @@ import (
 	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/metrics"
 	"github.com/zspy/zspy/monitor"
+	"github.com/zspy/zspy/patterns"
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/rules"
 	"github.com/zspy/zspy/store"
+	"github.com/zspy/zspy/tracing"
 	"github.com/zspy/zspy/tracker"
 )
 
@@ -64,6 +66,16 @@ type Config struct {
 	// endpoints the host view lists besides those held by processes that
 	// hold a tracked connection.
 	HostUnixPaths []string
+	// Annotate, on a live run with a host view, gets the processes of the
+	// connections' ends (host.Attribution's encoding) whenever they change:
+	// capture -w writes it into its pcapng files, whose replay (from
+	// Files) then names the same processes.
+	Annotate func(payload []byte)
+
+	// Trace, when set, traces messages through the stages that forward
+	// them (package tracing): the report gets the stages and their per-hop
+	// times. Replay and live alike.
+	Trace *tracing.Config
 
 	// Sink receives every interval's points; SinkName names it in the
 	// updates' store state ("influx", "local /var/lib/zspy").
@@ -118,6 +130,8 @@ type Session struct {
 	monEvents  uint64
 	sinkFailed bool
 	host       *hostState // nil: no host view
+	tracer     *tracing.Tracer
+	rec        *recorded // a replay's attributions (nil: none)
 
 	listeners []Listener
 	meter     *RateMeter
@@ -200,6 +214,11 @@ func (s *Session) Report() *report.Report {
 	if s.host != nil {
 		report.AttachHost(r, s.host.view)
 		report.AttachStages(r, s.host.stages)
+	} else if !s.live {
+		s.attachRecorded(r)
+	}
+	if s.tracer != nil {
+		report.AttachTracing(r, s.tracer.Result())
 	}
 	return r
 }
@@ -233,6 +252,10 @@ func (s *Session) wire() {
 	var ls []tracker.Listener
 	if s.cfg.Events != nil {
 		ls = append(ls, s.cfg.Events)
+	}
+	if s.cfg.Trace != nil {
+		s.tracer = tracing.New(*s.cfg.Trace)
+		ls = append(ls, s.tracer)
 	}
 	if len(s.listeners) > 0 {
 		s.log = NewMessageLog()
@@ -333,6 +356,7 @@ func (s *Session) tick(ts time.Time) {
 		}
 		end := s.metrics.Next()
 		snap := s.p.Tracker.Snapshot(end)
+		s.metrics.SetHostView(s.hostView(snap))
 		pts := s.metrics.Sample(end, snap)
 		if s.host != nil {
 			s.checkNewConns(snap)
@@ -462,6 +486,13 @@ func (s *Session) push() {
 	}
 	if s.host != nil {
 		u.Host, u.Stages = s.host.view, s.host.stages
+	} else if !s.live {
+		if v := s.takeRecorded(snap); v != nil {
+			u.Host, u.Stages = v, patterns.Find(snap.Records, v)
+		}
+	}
+	if s.tracer != nil {
+		u.Tracing = s.tracer.Result()
 	}
 	if st, ok := s.cfg.Sink.(store.Stater); ok {
 		x := st.Stats()

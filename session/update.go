@@ -8,6 +8,7 @@ import (
 	"github.com/zspy/zspy/host"
 	"github.com/zspy/zspy/patterns"
 	"github.com/zspy/zspy/rules"
+	"github.com/zspy/zspy/tracing"
 	"github.com/zspy/zspy/tracker"
 )
 
@@ -38,6 +39,8 @@ type Update struct {
 	// host view's processes at its latest sample, stalls marked (nil
 	// without a host view).
 	Stages []patterns.Stage
+	// Tracing is what message tracing found so far (nil when it is off).
+	Tracing *tracing.Result
 	// Store is the time-series store's state (nil when there is none).
 	Store *StoreStatus
 	// Monitor holds libzmq socket-monitor events per connection ID, newest

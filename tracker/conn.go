@@ -286,8 +286,15 @@ type msgAcc struct {
 	firstN  int8
 	sizes   []uint64
 	preview []byte
-	start   time.Time
-	packet  uint64
+	// With a listener: env hashes the frames before the last (their sizes
+	// and first bytes: the routing envelope), last holds the last frame's
+	// first bytes (lastN of them) and lastSize its size (tracing).
+	env      uint64
+	last     [LastPrefix]byte
+	lastN    uint8
+	lastSize uint64
+	start    time.Time
+	packet   uint64
 }
 
 // touch marks the connection changed: the next snapshot makes a new Record.

@@ -53,6 +53,13 @@ type Event struct {
 	Sizes    []uint64 // frame sizes (the first 32)
 	MsgBytes uint64   // the message's bytes (a CURVE box's plaintext size)
 	Preview  []byte   // the first bytes of the first frames, joined by '|'
+	// Envelope hashes the frames before the last (sizes and first
+	// LastPrefix bytes each: the routing envelope ROUTER and DEALER add and
+	// strip); Last holds the last frame's first LastPrefix bytes (what a
+	// proxy forwards unchanged) and LastSize its size.
+	Envelope uint64
+	Last     []byte
+	LastSize uint64
 	Curve    bool
 
 	// Topic: a subscription's or identity's; a message's first frame (its
@@ -126,7 +133,8 @@ func (t *Tracker) emitMessage(c *conn, i int, m *msgAcc, e *dissect.Event) {
 	}
 	ev := &t.ev
 	*ev = Event{Type: EvMessage, TS: e.TS, Packet: t.Packet, Dir: zmtp.Dir(i),
-		Frames: m.frames, Sizes: m.sizes, MsgBytes: m.bytes, Preview: m.preview, Topic: m.topic[:m.topicN]}
+		Frames: m.frames, Sizes: m.sizes, MsgBytes: m.bytes, Preview: m.preview, Topic: m.topic[:m.topicN],
+		Envelope: m.env, Last: m.last[:m.lastN], LastSize: m.lastSize}
 	c.eventHead(ev)
 	t.listener.TrackerEvent(ev)
 }
@@ -142,4 +150,27 @@ func (c *conn) eventHead(ev *Event) {
 		}
 		ev.Bytes[i] = c.Dirs[i].Bytes
 	}
+}
+
+// LastPrefix is how many bytes of a message's frames an event's Envelope
+// hash and Last hold.
+const LastPrefix = 32
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnvAdd folds a frame's size and first LastPrefix bytes into h (FNV-1a).
+func fnvAdd(h, size uint64, body []byte) uint64 {
+	for i := 0; i < 8; i++ {
+		h = (h ^ (size >> (8 * i) & 0xff)) * fnvPrime
+	}
+	if len(body) > LastPrefix {
+		body = body[:LastPrefix]
+	}
+	for _, b := range body {
+		h = (h ^ uint64(b)) * fnvPrime
+	}
+	return h
 }

@@ -543,6 +543,15 @@ func (c *conn) frame(i int, e *dissect.Event) {
 			}
 			m.preview = append(m.preview, p...)
 		}
+		if m.frames == 1 {
+			m.env = fnvOffset
+		}
+		if e.More {
+			m.env = fnvAdd(m.env, e.Size, e.Body)
+		} else {
+			m.lastN = uint8(copy(m.last[:], e.Body))
+			m.lastSize = e.Size
+		}
 	}
 	if e.More {
 		st.Partial = uint64(m.frames)

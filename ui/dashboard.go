@@ -328,6 +328,8 @@ func (d *Dashboard) refreshViews() {
 		d.refreshDetail()
 	case ViewStream:
 		d.refreshStream()
+	case ViewStages:
+		d.refreshStages()
 	}
 	d.updateChrome()
 }

@@ -144,6 +144,8 @@ func bindings() []binding {
 		{keys: []key{ch('5'), ch('w')}, opens: ViewWarnings, act: func(d *Dashboard) { d.show(ViewWarnings) },
 			section: secViews, label: "5 w", help: "Warnings: the store's state and last error, the capture's and the\n" +
 				"monitor forwarders' warnings"},
+		{keys: []key{ch('6'), ch('s')}, opens: ViewStages, act: (*Dashboard).showStages,
+			section: secViews, label: "6 s", help: "Stages: brokers, forwarders, workers by process and by forwarding (per-hop p50/p99), processes"},
 		{keys: []key{{k: tcell.KeyEnter}}, views: onTable, act: (*Dashboard).openSelected,
 			section: secViews, label: "⏎", help: "open the selected connection (or the alert's connection)",
 			hint: "⏎:detail", keep: 5},

@@ -10,7 +10,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/zspy/zspy/host"
+	"github.com/zspy/zspy/patterns"
 	"github.com/zspy/zspy/session"
+	"github.com/zspy/zspy/tracing"
 	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
@@ -306,6 +309,11 @@ type Frame struct {
 	// Stream is the selected connection's message stream since it was
 	// selected (at most StreamLen events; nil before any).
 	Stream *Stream
+	// Host, Stages and Tracing are the update's host view, stages by
+	// process and message tracing (the Stages view draws them).
+	Host    *host.View
+	Stages  []patterns.Stage
+	Tracing *tracing.Result
 }
 
 // Row returns the row of connection id, or nil.
@@ -359,7 +367,7 @@ func NewModel(opt ModelOptions) *Model {
 // latency sparkline takes the mean of the replies since the previous update
 // (a connection new since then counts from zero).
 func (m *Model) Apply(u *session.Update) *Frame {
-	f := &Frame{Monitor: u.Monitor, Detail: u.Detail}
+	f := &Frame{Monitor: u.Monitor, Detail: u.Detail, Host: u.Host, Stages: u.Stages, Tracing: u.Tracing}
 	if u.Alerts != nil {
 		f.Alerts = FromRules(u.Alerts)
 	}

@@ -53,6 +53,7 @@ type captureFlags struct {
 	ring        ringFlags
 	priv        privFlags
 	host        hostFlags
+	trace       traceFlags
 }
 
 func newCaptureCmd() *cobra.Command {
@@ -98,6 +99,7 @@ packet twice; zspy counts it once.`,
 	f.ring.register(fl)
 	f.priv.register(fl)
 	f.host.register(fl)
+	f.trace.register(fl)
 	uf = addUIFlags(fl, false)
 	_ = cmd.MarkFlagRequired("interface")
 	return cmd
@@ -184,6 +186,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	}
 	if w != nil {
 		cfg.LiveOptions.OnSegment = w.segment
+		cfg.Annotate = w.w.Annotate // the processes, into a pcapng (a pcap has no room: counted)
 		defer func() {
 			if err := w.close(); err != nil {
 				fmt.Fprintln(os.Stderr, "zspy:", err)
@@ -206,6 +209,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 		}
 		cfg.Monitor = evs
 	}
+	f.trace.apply(&cfg)
 	hs := f.host.apply(&cfg)
 	if hs != nil {
 		defer hs.Close()

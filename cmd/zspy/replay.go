@@ -32,6 +32,7 @@ type replayFlags struct {
 	ephemeral   tracker.PortRange
 	store       storeFlags
 	rules       ruleFlags
+	trace       traceFlags
 }
 
 func newReplayCmd() *cobra.Command {
@@ -63,6 +64,7 @@ from standard input (tcpdump -w - | zspy replay -).`,
 	fl.StringArrayVar(&f.monitorLogs, "monitor-log", nil, "merge the socket-monitor events in `FILE`, recorded with zspy monitor --json (repeatable)")
 	f.store.register(fl, false)
 	f.rules.register(fl)
+	f.trace.register(fl)
 	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
 	fl.Var(portRangeFlag{&f.ephemeral}, "ephemeral-ports", ephemeralUsage)
 	uf = addUIFlags(fl, true)
@@ -118,6 +120,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	if f.export.enabled() {
 		return f.export.run(context.Background(), files, cfg, cmd.ErrOrStderr())
 	}
+	f.trace.apply(&cfg)
 	sink, sinkName, err := f.store.openSink(false, cmd.OutOrStdout())
 	if err != nil {
 		return err
