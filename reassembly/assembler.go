@@ -184,6 +184,7 @@ type evictedConn struct {
 	next    [2]uint32
 	started [2]bool
 	synSeen [2]bool
+	done    [2]bool // FIN reached
 	wscale  [2]int8
 	win     [2]uint32
 	sawSYN  bool
@@ -266,6 +267,9 @@ func New(factory Factory, opts Options) *Assembler {
 
 // Stats returns the counters.
 func (a *Assembler) Stats() Stats { return a.stats }
+
+// MaxConnections returns the cap on tracked connections in force.
+func (a *Assembler) MaxConnections() int { return a.opts.MaxConnections }
 
 // seqLT reports whether sequence number x comes before y (mod 2^32).
 func seqLT(x, y uint32) bool { return int32(x-y) < 0 }
@@ -435,7 +439,7 @@ func (a *Assembler) evictOldest() {
 	e := evictedConn{client: c.info.Client, serial: c.info.Serial, sawSYN: c.info.SawSYN}
 	for d := range c.dirs {
 		h := &c.dirs[d]
-		e.next[d], e.started[d], e.synSeen[d], e.wscale[d], e.win[d] = h.next, h.started, h.synSeen, h.wscale, h.win
+		e.next[d], e.started[d], e.synSeen[d], e.wscale[d], e.win[d], e.done[d] = h.next, h.started, h.synSeen, h.wscale, h.win, h.done
 	}
 	a.evicted[c.key] = e
 	ref := evictRef{c.key, c.info.Serial}
@@ -483,6 +487,9 @@ func (a *Assembler) resume(key connKey, src, dst netip.AddrPort, seg *capture.Se
 		for i := range c.dirs {
 			h := &c.dirs[i]
 			h.next, h.started, h.synSeen, h.wscale, h.win = e.next[i], e.started[i], e.synSeen[i], e.wscale[i], e.win[i]
+			if e.done[i] {
+				h.done, h.finSeen, h.finSeq = true, true, h.next-1
+			}
 		}
 	} else {
 		a.stats.Unjoined++
