@@ -117,9 +117,10 @@ type Stats struct {
 }
 
 // DefaultMaxConnections is Options.MaxConnections' default: with what the
-// tracker keeps per connection, about 2.5 KiB each for a quiet one (see
-// README, "Connection lifetime"), some 500 MiB at the cap.
-const DefaultMaxConnections = 200_000
+// tracker and a snapshot keep per connection, about 6.5 KiB for a quiet one
+// (README, "Connection lifetime"; pipeline's TestPerConnectionMemory), some
+// 650 MiB at the cap.
+const DefaultMaxConnections = 100_000
 
 // DefaultAckGrace is Options.AckGrace's default: well above the few
 // milliseconds by which a mirror's two directions drift apart, well below
