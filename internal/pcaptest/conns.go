@@ -26,7 +26,6 @@ type Conns struct {
 	seq     [2]uint32
 	num     uint64
 	stats   capture.Stats
-	buf     []byte
 }
 
 // Server is the endpoint every Conns connection goes to.
