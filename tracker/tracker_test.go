@@ -152,3 +152,34 @@ func greeting31(mech string) []byte {
 	copy(g[12:], mech)
 	return g
 }
+
+// Refused connects collapse into one episode per client host and server
+// endpoint, bounded: past MaxRefusedEpisodes the oldest go, counted, and
+// every attempt still counts in RefusedTotal.
+func TestRefusedEpisodesBounded(t *testing.T) {
+	tr := New(Options{KeepClosed: 10})
+	ts := time.Unix(1700000000, 0)
+	client := netip.MustParseAddr("10.0.0.1")
+	const servers = MaxRefusedEpisodes + 76
+	for i := 0; i < servers; i++ {
+		srv := netip.AddrPortFrom(netip.MustParseAddr("10.0.1.1"), uint16(1000+i))
+		for k := 0; k < 3; k++ {
+			at := ts.Add(time.Duration(i*3+k) * time.Millisecond)
+			s := tr.New(reassembly.ConnInfo{Client: netip.AddrPortFrom(client, uint16(40000+k)), Server: srv, SawSYN: true, Start: at})
+			s.Close(reassembly.CloseRefused, at)
+		}
+	}
+	snap := tr.Snapshot(ts)
+	if len(snap.Refused) != MaxRefusedEpisodes || snap.RefusedDropped != 76 || snap.RefusedTotal != 3*servers {
+		t.Fatalf("%d episodes, %d dropped, %d attempts", len(snap.Refused), snap.RefusedDropped, snap.RefusedTotal)
+	}
+	first := snap.Refused[0]
+	if first.Server.Port() != 1076 || first.Count != 3 || first.ClientHost != client || first.Connection != 0 ||
+		first.NotListening() != 2*time.Millisecond {
+		t.Errorf("oldest kept episode %+v (not listening %v)", first, first.NotListening())
+	}
+	// Closed refused records are bounded by KeepClosed, and added up.
+	if n := len(snap.Records); n > 2*10 || snap.Summarised.Refused+uint64(n) != 3*servers || snap.Summarised.Connections != snap.DroppedClosed {
+		t.Errorf("%d records kept, summarised %+v, dropped %d", n, snap.Summarised, snap.DroppedClosed)
+	}
+}
