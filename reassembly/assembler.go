@@ -30,7 +30,8 @@ type Options struct {
 	MaxBufferTotal int
 	// MaxConnections caps the connections tracked at once, closed ones'
 	// tombstones included (default DefaultMaxConnections). A new connection
-	// past the cap evicts the one whose last packet is oldest: a tombstone
+	// past the cap evicts the oldest (by last packet) not established, else
+	// the oldest established: a tombstone
 	// is forgotten (Stats.ForgotClosed), a live connection is closed with
 	// CloseEvicted (Stats.Evicted) and a summary of it kept (MaxEvicted), so
 	// that its traffic, if it comes back, continues it.
@@ -166,10 +167,14 @@ type Assembler struct {
 	// deadline is waitDue (Unix nanoseconds of packet time).
 	waiting []ackWait
 	waitDue int64
-	// newest and oldest are the ends of the list of tracked connections by
-	// their last packet (conn.newer, conn.older): eviction takes the oldest.
-	newest, oldest *conn
-	serial         uint64
+	// lists holds the tracked connections by their last packet, newest
+	// first (conn.newer, conn.older), in two lists as conntrack's
+	// early drop has them: lists[0] what is not established (expirable:
+	// tombstones, unanswered SYNs, half-closed flows), lists[1] the
+	// established connections. Eviction takes the oldest of the first,
+	// then the oldest of the second.
+	lists  [2]connList
+	serial uint64
 	// evicted summarises evicted connections by 4-tuple; evictOrder lists
 	// them oldest first (a ring from evictHead) to bound them.
 	evicted    map[connKey]evictedConn
@@ -209,12 +214,16 @@ func makeKey(a, b netip.AddrPort) connKey {
 	return connKey{a, b}
 }
 
+// connList is a list of connections, newest first.
+type connList struct{ newest, oldest *conn }
+
 type conn struct {
 	key          connKey
 	stream       Stream
 	info         ConnInfo
 	lastSeen     time.Time
-	newer, older *conn // the list by last packet (Assembler.newest)
+	newer, older *conn // the list by last packet (Assembler.lists)
+	list         int8  // which of Assembler.lists holds it, -1 none
 	dirs         [2]half
 	closed       bool // a tombstone: the stream was closed
 	synOnly      bool // only the client's SYN seen so far: a RST now means refused
@@ -322,8 +331,10 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 			a.stats.Stray++
 			return
 		}
-		for len(a.conns) >= a.opts.MaxConnections && a.oldest != nil {
-			a.evictOldest()
+		for len(a.conns) >= a.opts.MaxConnections {
+			if !a.evictOldest() {
+				break
+			}
 		}
 		if wasEvicted && !(syn && seg.Flags&capture.FlagACK == 0) {
 			c = a.resume(key, src, dst, seg, &e)
@@ -331,7 +342,6 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 			c = a.open(key, src, dst, seg)
 		}
 	}
-	a.touch(c)
 	dir := zmtp.ClientToServer
 	if src != c.info.Client {
 		dir = zmtp.ServerToClient
@@ -341,6 +351,7 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 	}
 	c.stream.Segment(dir, seg)
 	a.handle(c, dir, seg)
+	a.touch(c)
 }
 
 // sameHandshake reports whether a SYN belongs to the connection's own
@@ -369,7 +380,7 @@ func (c *conn) sameHandshake(src netip.AddrPort, seg *capture.Segment) bool {
 func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segment) *conn {
 	a.serial++
 	info := ConnInfo{Client: src, Server: dst, FirstPacket: seg.Num, Start: seg.TS, Serial: a.serial}
-	c := &conn{key: key, lastSeen: seg.TS}
+	c := &conn{key: key, lastSeen: seg.TS, list: -1}
 	switch {
 	case seg.Flags&(capture.FlagSYN|capture.FlagACK) == capture.FlagSYN:
 		info.SawSYN = true
@@ -386,34 +397,44 @@ func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segm
 	return c
 }
 
-// touch makes c the connection with the newest packet.
+// touch makes c the connection with the newest packet of its list (by
+// whether it is established now).
 func (a *Assembler) touch(c *conn) {
-	if a.newest == c {
+	want := int8(1)
+	if c.expirable() {
+		want = 0
+	}
+	if c.list == want && a.lists[want].newest == c {
 		return
 	}
 	a.unlink(c)
-	c.older = a.newest
-	if a.newest != nil {
-		a.newest.newer = c
+	l := &a.lists[want]
+	c.list, c.older = want, l.newest
+	if l.newest != nil {
+		l.newest.newer = c
 	}
-	a.newest = c
-	if a.oldest == nil {
-		a.oldest = c
+	l.newest = c
+	if l.oldest == nil {
+		l.oldest = c
 	}
 }
 
 func (a *Assembler) unlink(c *conn) {
+	if c.list < 0 {
+		return
+	}
+	l := &a.lists[c.list]
 	if c.newer != nil {
 		c.newer.older = c.older
-	} else if a.newest == c {
-		a.newest = c.older
+	} else if l.newest == c {
+		l.newest = c.older
 	}
 	if c.older != nil {
 		c.older.newer = c.newer
-	} else if a.oldest == c {
-		a.oldest = c.newer
+	} else if l.oldest == c {
+		l.oldest = c.newer
 	}
-	c.newer, c.older = nil, nil
+	c.newer, c.older, c.list = nil, nil, -1
 }
 
 // forget stops tracking c (closed before).
@@ -422,20 +443,29 @@ func (a *Assembler) forget(c *conn) {
 	delete(a.conns, c.key)
 }
 
-// evictOldest makes room for a connection: the one whose last packet is
-// oldest is forgotten (a tombstone) or closed with CloseEvicted and
-// summarised, so that its traffic, if it comes back, continues it.
-func (a *Assembler) evictOldest() {
-	c := a.oldest
+// evictOldest makes room for a connection, as conntrack's early drop
+// does: the one whose last packet is oldest among those not established
+// (tombstones, unanswered SYNs, half-closed flows), else among the
+// established ones, is forgotten (a tombstone) or closed with
+// CloseEvicted and summarised, so that its traffic, if it comes back,
+// continues it. It reports false when nothing is tracked.
+func (a *Assembler) evictOldest() bool {
+	c := a.lists[0].oldest
+	if c == nil {
+		c = a.lists[1].oldest
+	}
+	if c == nil {
+		return false
+	}
 	if c.closed {
 		a.stats.ForgotClosed++
 		a.forget(c)
-		return
+		return true
 	}
 	a.finish(c, CloseEvicted, c.lastSeen)
 	a.forget(c)
 	if a.opts.MaxEvicted < 0 {
-		return
+		return true
 	}
 	e := evictedConn{client: c.info.Client, serial: c.info.Serial, sawSYN: c.info.SawSYN}
 	for d := range c.dirs {
@@ -446,7 +476,7 @@ func (a *Assembler) evictOldest() {
 	ref := evictRef{c.key, c.info.Serial}
 	if len(a.evictOrder) < a.opts.MaxEvicted {
 		a.evictOrder = append(a.evictOrder, ref)
-		return
+		return true
 	}
 	// The ring is full: the oldest summary goes, unless its connection came
 	// back (or was evicted again) since.
@@ -457,6 +487,7 @@ func (a *Assembler) evictOldest() {
 	}
 	a.evictOrder[a.evictHead] = ref
 	a.evictHead = (a.evictHead + 1) % len(a.evictOrder)
+	return true
 }
 
 // resume opens the connection whose traffic came back after it was evicted
@@ -482,7 +513,7 @@ func (a *Assembler) resume(key connKey, src, dst netip.AddrPort, seg *capture.Se
 		joined = false
 	}
 	info.Joined = joined
-	c := &conn{key: key, lastSeen: seg.TS, info: info}
+	c := &conn{key: key, lastSeen: seg.TS, info: info, list: -1}
 	if joined {
 		a.stats.Resumed++
 		for i := range c.dirs {

@@ -558,6 +558,23 @@ func TestEvictOldestIdleFirst(t *testing.T) {
 	}
 }
 
+// TestEvictNotEstablishedFirst: as conntrack's early drop, what is not
+// established (an unanswered SYN, a tombstone) makes room before an
+// established connection, however much older and quieter that one is.
+func TestEvictNotEstablishedFirst(t *testing.T) {
+	h := newHarness(t, Options{MaxConnections: 2})
+	h.handshake(100, 900) // established, then quiet
+	h.ts = h.ts.Add(time.Hour)
+	h.client = netip.MustParseAddrPort("10.0.0.1:40001")
+	h.send(zmtp.ClientToServer, syn, 5, 0, "") // newer, never answered
+	h.client = netip.MustParseAddrPort("10.0.0.1:40002")
+	h.handshake(7000, 8000)
+	h.expectClosed(1, CloseEvicted)
+	if h.stream(0).closed {
+		t.Fatal("the quiet established connection was evicted before the unanswered SYN")
+	}
+}
+
 // TestEvictedFlowRejoins: an evicted connection's traffic that continues
 // its sequence numbers is joined to it (Resumes, Joined; no byte lost, no
 // hole); traffic that jumps is marked not joined.

@@ -141,7 +141,7 @@ func writeLifetimeText(w io.Writer, l *Lifetime) {
 		return
 	}
 	if l.Evicted+l.ForgotClosed > 0 {
-		fmt.Fprintf(w, "connections: %d evicted at the cap of %d tracked (oldest idle first; %d resumed when their traffic came back, %d not joined, %d summaries dropped), %d closed tombstones forgotten early\n",
+		fmt.Fprintf(w, "connections: %d evicted at the cap of %d tracked (oldest idle first, not established before established; %d resumed when their traffic came back, %d not joined, %d summaries dropped), %d closed tombstones forgotten early\n",
 			l.Evicted, l.MaxConnections, l.Resumed, l.Unjoined, l.EvictedForgotten, l.ForgotClosed)
 	}
 	if s := l.Summarised; s.Connections > 0 {
