@@ -125,7 +125,11 @@ func (t *TCPDir) InFlight() uint32 {
 // the per-direction and per-side arrays is the client (zmtp.ClientToServer,
 // zmtp.Client), 1 the server.
 type Record struct {
-	ID     uint64
+	ID uint64
+	// Gen is the Snapshot.Gen of the snapshot this Record was made for: the
+	// connection did not change in later snapshots that hand out the same
+	// Record (see Snapshot.Gen).
+	Gen    uint64
 	Client netip.AddrPort
 	Server netip.AddrPort
 	// ClientName and ServerName are Client and Server as "ip:port", made once.

@@ -43,6 +43,7 @@ type Tracker struct {
 	opt    Options
 	conns  []*conn
 	nextID uint64
+	gen    uint64 // Snapshot.Gen of the last snapshot
 	// Packet is the number of the packet being processed (set by the pipeline)
 	// so that events can name it.
 	Packet uint64

@@ -183,3 +183,19 @@ func TestRefusedEpisodesBounded(t *testing.T) {
 		t.Errorf("%d records kept, summarised %+v, dropped %d", n, snap.Summarised, snap.DroppedClosed)
 	}
 }
+
+// Records carry the generation of the snapshot they were made for: one that
+// did not change keeps its Gen (and is the same *Record), one that changed
+// gets the new snapshot's.
+func TestSnapshotGen(t *testing.T) {
+	tr := New(Options{})
+	ts := time.Unix(1700000000, 0)
+	a := tr.New(reassembly.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:1"), Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts})
+	tr.New(reassembly.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:2"), Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts})
+	s1 := tr.Snapshot(ts)
+	a.Close(reassembly.CloseFIN, ts)
+	s2 := tr.Snapshot(ts)
+	if s1.Gen != 1 || s2.Gen != 2 || s1.Records[0].Gen != 1 || s2.Records[0].Gen != 2 || s2.Records[1] != s1.Records[1] || s2.Records[1].Gen != 1 {
+		t.Errorf("gens %d %d; records %d %d, %d %d", s1.Gen, s2.Gen, s1.Records[0].Gen, s2.Records[0].Gen, s1.Records[1].Gen, s2.Records[1].Gen)
+	}
+}
