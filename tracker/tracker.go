@@ -121,9 +121,9 @@ type RefusedAttempts struct {
 	First, Last time.Time // the first and last refused SYN
 	// Connection is the ID of the connection that got through after the
 	// refusals (0 while none has), Established its first packet's time:
-	// Established - First is how long the server was not listening.
-	// Messages counts the messages it carried from client to server: the
-	// requests or messages the client had queued (and any after them).
+	// Established - First is how long the server was not listening. That
+	// connection delivered what the client queued meanwhile (its record's
+	// client-to-server messages, and RefusedBefore).
 	Connection  uint64
 	Established time.Time
 }
