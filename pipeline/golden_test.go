@@ -79,8 +79,18 @@ func TestCorpusAgainstTruth(t *testing.T) {
 				t.Errorf("warnings: %v", r.Warnings)
 			}
 			matched := map[uint64]bool{}
+			// Refused attempts are not rows: they collapse into one start-up
+			// entry per client host and server endpoint, with their count.
+			refusedWant, refusedGot := map[int]int{}, map[int]int{}
+			for _, e := range r.Refused {
+				refusedGot[port(t, e.Server)] += e.Count
+			}
 			for i := range tc.Connections {
 				want := &tc.Connections[i]
+				if want.State == "refused" {
+					refusedWant[want.Server.Port]++
+					continue
+				}
 				got := find(t, r, want, matched)
 				if got == nil {
 					t.Errorf("%s: connection %s:%d → %d not in the report", want.ID, want.Client.Addr, want.Client.Port, want.Server.Port)
@@ -88,6 +98,9 @@ func TestCorpusAgainstTruth(t *testing.T) {
 				}
 				matched[got.ID] = true
 				compare(t, want, got)
+			}
+			if fmt.Sprint(refusedWant) != fmt.Sprint(refusedGot) {
+				t.Errorf("refused attempts per server port: %v, want %v", refusedGot, refusedWant)
 			}
 			for _, c := range r.Connections {
 				if !matched[c.ID] {

@@ -186,6 +186,7 @@ func (p *Pipeline) Stats() capture.Stats {
 func (p *Pipeline) Report() *report.Report {
 	st := p.Stats()
 	snap := p.Tracker.Snapshot(p.lastTS)
+	asm := p.Asm.Stats()
 	r := &report.Report{
 		Packets:       st.Packets,
 		Connections:   report.Build(snap.Records, p.cfg.Report),
@@ -210,6 +211,12 @@ func (p *Pipeline) Report() *report.Report {
 			ConnectionsTotal: uint64(len(snap.Records)) + p.Tracker.DroppedClosed,
 			EvictedClosed:    p.Tracker.DroppedClosed,
 		},
+	}
+	r.Refused = report.Refused(snap, r.Connections)
+	if asm.Evicted+asm.ForgotClosed+asm.ClosedIdle+p.Tracker.DroppedClosed+snap.RefusedTotal > 0 {
+		r.Stats.Lifetime = &report.Lifetime{MaxConnections: p.Asm.MaxConnections(), Evicted: asm.Evicted, ForgotClosed: asm.ForgotClosed,
+			Resumed: asm.Resumed, Unjoined: asm.Unjoined, EvictedForgotten: asm.EvictedForgotten, IdleClosed: asm.ClosedIdle,
+			Summarised: report.SummarisedOf(snap.Summarised), RefusedTotal: snap.RefusedTotal, RefusedEpisodesDropped: snap.RefusedDropped}
 	}
 	return r
 }

@@ -12,8 +12,14 @@ import (
 
 // Options configures an Assembler. The zero value selects the defaults.
 type Options struct {
-	// IdleTimeout closes a connection (CloseIdle) that saw no packet for this
-	// long, measured in packet time. Default 2 minutes; negative disables.
+	// IdleTimeout closes (CloseIdle) the connections that are not established
+	// and saw no packet for this long, measured in packet time: attempts
+	// whose SYN was never answered, connections half closed by a FIN, flows
+	// that never carried a byte; and forgets closed connections' tombstones.
+	// An established connection is never closed for being quiet (as
+	// conntrack keeps it until FIN or RST: ZeroMQ connections are often
+	// silent for minutes, libzmq sends no heartbeats by default); only
+	// MaxConnections bounds them. Default 2 minutes; negative disables.
 	IdleTimeout time.Duration
 	// MaxBufferPerDir caps the out-of-order bytes buffered for one direction
 	// (default 256 KiB). Past it the assembler gives up on the oldest hole.
@@ -22,10 +28,19 @@ type Options struct {
 	// connections (default 64 MiB). A direction that buffers while the total is
 	// over the cap gives up on its holes.
 	MaxBufferTotal int
-	// MaxConnections caps the connections tracked at once, closed ones waiting
-	// for their idle timeout included (default 1,000,000). Segments of
-	// connections past the cap are counted and dropped.
+	// MaxConnections caps the connections tracked at once, closed ones'
+	// tombstones included (default DefaultMaxConnections). A new connection
+	// past the cap evicts the oldest (by last packet) not established, else
+	// the oldest established: a tombstone
+	// is forgotten (Stats.ForgotClosed), a live connection is closed with
+	// CloseEvicted (Stats.Evicted) and a summary of it kept (MaxEvicted), so
+	// that its traffic, if it comes back, continues it.
 	MaxConnections int
+	// MaxEvicted caps the summaries of evicted connections kept (4-tuple,
+	// orientation, next sequence numbers: 72 bytes and a map entry, about 200 bytes each); the oldest
+	// go first (Stats.EvictedForgotten). Default MaxConnections/4; negative
+	// keeps none.
+	MaxEvicted int
 	// AckGrace is how long, in packet time, a hole that the peer has
 	// acknowledged is still waited for before it is given up (default 200 ms;
 	// negative: at once). On a SPAN port or TAP the two directions reach the
@@ -45,7 +60,10 @@ func (o Options) withDefaults() Options {
 		o.MaxBufferTotal = 64 << 20
 	}
 	if o.MaxConnections <= 0 {
-		o.MaxConnections = 1_000_000
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.MaxEvicted == 0 {
+		o.MaxEvicted = max(1, o.MaxConnections/4)
 	}
 	if o.AckGrace == 0 {
 		o.AckGrace = DefaultAckGrace
@@ -56,19 +74,31 @@ func (o Options) withDefaults() Options {
 // Stats counts what the assembler saw and what it had to give up. All
 // counters are cumulative but Open and Buffered.
 type Stats struct {
-	Segments     uint64 // segments assembled
-	Connections  uint64 // streams created
-	Open         int    // connections open now
-	ClosedFIN    uint64 // closed by FINs (or a FIN and the end of the capture)
-	ClosedRST    uint64 // reset after the handshake or data
-	Refused      uint64 // SYN answered by RST
-	ClosedIdle   uint64 // closed after the idle timeout
-	ClosedEnd    uint64 // still open at FlushAll
-	Reused       uint64 // closed because a new SYN reused the 4-tuple
-	ConnsDropped uint64 // segments of connections not tracked (MaxConnections)
-	AfterClose   uint64 // segments of connections already closed
-	AfterFIN     uint64 // segments with bytes past their direction's FIN, dropped
-	Stray        uint64 // RSTs for connections never seen, ignored
+	Segments    uint64 // segments assembled
+	Connections uint64 // streams created
+	Open        int    // connections open now
+	ClosedFIN   uint64 // closed by FINs (or a FIN and the end of the capture)
+	ClosedRST   uint64 // reset after the handshake or data
+	Refused     uint64 // SYN answered by RST
+	ClosedIdle  uint64 // not established, closed after the idle timeout
+	ClosedEnd   uint64 // still open at FlushAll
+	Reused      uint64 // closed because a new SYN reused the 4-tuple
+	// Evicted counts live connections closed to make room (MaxConnections),
+	// the oldest idle first; ForgotClosed the tombstones of closed ones
+	// forgotten early for the same reason.
+	Evicted      uint64
+	ForgotClosed uint64
+	// Resumed counts evicted connections whose traffic came back and
+	// continued their sequence numbers (the same Stream goes on:
+	// ConnInfo.Joined); Unjoined those whose traffic came back but did not
+	// (a new Stream, ConnInfo.Resumes set and Joined false).
+	Resumed, Unjoined uint64
+	// EvictedForgotten counts evicted connections' summaries dropped
+	// (MaxEvicted): their traffic, if it comes back, is a new connection.
+	EvictedForgotten uint64
+	AfterClose       uint64 // segments of connections already closed
+	AfterFIN         uint64 // segments with bytes past their direction's FIN, dropped
+	Stray            uint64 // RSTs for connections never seen, ignored
 
 	DataBytes    uint64 // bytes delivered through Data
 	Gaps         uint64 // holes skipped (capture loss)
@@ -86,6 +116,12 @@ type Stats struct {
 	Buffered     int    // out-of-order bytes buffered now
 	PeakBuffered int    // most out-of-order bytes buffered at once
 }
+
+// DefaultMaxConnections is Options.MaxConnections' default: with what the
+// tracker and a snapshot keep per connection, about 6.5 KiB for a quiet one
+// (README, "Connection lifetime"; pipeline's TestPerConnectionMemory), some
+// 650 MiB at the cap.
+const DefaultMaxConnections = 100_000
 
 // DefaultAckGrace is Options.AckGrace's default: well above the few
 // milliseconds by which a mirror's two directions drift apart, well below
@@ -108,8 +144,10 @@ const maxPayload = 1 << 30
 // and feeds one Stream per connection. It is not safe for concurrent use:
 // one pipeline goroutine calls it, in packet order.
 //
-// Memory: each tracked connection costs one conn record (344 bytes, see
-// TestConnSize) and a map entry (about 80 bytes), plus what its Stream keeps.
+// Memory: each tracked connection costs one conn record (384 bytes, see
+// TestConnSize) and a map entry (about 80 bytes), plus what its Stream keeps;
+// at most MaxConnections are tracked, and MaxEvicted summaries of evicted
+// ones kept.
 // Out-of-order bytes are copied into pooled buffers, at most MaxBufferPerDir
 // per direction and MaxBufferTotal in all (each may be exceeded by one segment,
 // at most capture.MaxRecordLen bytes, before the hole is given up); freed
@@ -129,6 +167,38 @@ type Assembler struct {
 	// deadline is waitDue (Unix nanoseconds of packet time).
 	waiting []ackWait
 	waitDue int64
+	// lists holds the tracked connections by their last packet, newest
+	// first (conn.newer, conn.older), in two lists as conntrack's
+	// early drop has them: lists[0] what is not established (expirable:
+	// tombstones, unanswered SYNs, half-closed flows), lists[1] the
+	// established connections. Eviction takes the oldest of the first,
+	// then the oldest of the second.
+	lists  [2]connList
+	serial uint64
+	// evicted summarises evicted connections by 4-tuple; evictOrder lists
+	// them oldest first (a ring from evictHead) to bound them.
+	evicted    map[connKey]evictedConn
+	evictOrder []evictRef
+	evictHead  int
+}
+
+// evictedConn is what is kept of an evicted connection to join its traffic
+// if it comes back.
+type evictedConn struct {
+	client  netip.AddrPort
+	serial  uint64
+	next    [2]uint32
+	started [2]bool
+	synSeen [2]bool
+	done    [2]bool // FIN reached
+	wscale  [2]int8
+	win     [2]uint32
+	sawSYN  bool
+}
+
+type evictRef struct {
+	key    connKey
+	serial uint64
 }
 
 // connKey is a connection's 4-tuple, ordered so that both directions map to
@@ -144,14 +214,27 @@ func makeKey(a, b netip.AddrPort) connKey {
 	return connKey{a, b}
 }
 
+// connList is a list of connections, newest first.
+type connList struct{ newest, oldest *conn }
+
 type conn struct {
-	key      connKey
-	stream   Stream
-	info     ConnInfo
-	lastSeen time.Time
-	dirs     [2]half
-	closed   bool // a tombstone: the stream was closed
-	synOnly  bool // only the client's SYN seen so far: a RST now means refused
+	key          connKey
+	stream       Stream
+	info         ConnInfo
+	lastSeen     time.Time
+	newer, older *conn // the list by last packet (Assembler.lists)
+	list         int8  // which of Assembler.lists holds it, -1 none
+	dirs         [2]half
+	closed       bool // a tombstone: the stream was closed
+	synOnly      bool // only the client's SYN seen so far: a RST now means refused
+}
+
+// expirable reports whether the idle timeout may close c: not established
+// (its SYN unanswered, or a flow that never carried a byte), half closed by
+// a FIN, or a tombstone. An established connection lives until FIN or RST.
+func (c *conn) expirable() bool {
+	return c.closed || c.synOnly || c.dirs[0].finSeen || c.dirs[1].finSeen ||
+		(!c.dirs[0].started && !c.dirs[1].started)
 }
 
 // half is the state of one direction.
@@ -188,11 +271,15 @@ func New(factory Factory, opts Options) *Assembler {
 		factory: factory,
 		opts:    opts.withDefaults(),
 		conns:   make(map[connKey]*conn),
+		evicted: make(map[connKey]evictedConn),
 	}
 }
 
 // Stats returns the counters.
 func (a *Assembler) Stats() Stats { return a.stats }
+
+// MaxConnections returns the cap on tracked connections in force.
+func (a *Assembler) MaxConnections() int { return a.opts.MaxConnections }
 
 // seqLT reports whether sequence number x comes before y (mod 2^32).
 func seqLT(x, y uint32) bool { return int32(x-y) < 0 }
@@ -224,26 +311,36 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 				if seg.TS.After(c.lastSeen) {
 					c.lastSeen = seg.TS
 				}
+				a.touch(c)
 				return
 			}
-			delete(a.conns, key)
+			a.forget(c)
 			c = nil
 		} else if syn && !c.sameHandshake(src, seg) {
 			a.finish(c, CloseReused, seg.TS)
-			delete(a.conns, key)
+			a.forget(c)
 			c = nil
 		}
 	}
 	if c == nil {
-		if seg.Flags&capture.FlagRST != 0 {
+		e, wasEvicted := a.evicted[key]
+		if wasEvicted {
+			delete(a.evicted, key)
+		}
+		if seg.Flags&capture.FlagRST != 0 && !wasEvicted {
 			a.stats.Stray++
 			return
 		}
-		if len(a.conns) >= a.opts.MaxConnections {
-			a.stats.ConnsDropped++
-			return
+		for len(a.conns) >= a.opts.MaxConnections {
+			if !a.evictOldest() {
+				break
+			}
 		}
-		c = a.open(key, src, dst, seg)
+		if wasEvicted && !(syn && seg.Flags&capture.FlagACK == 0) {
+			c = a.resume(key, src, dst, seg, &e)
+		} else {
+			c = a.open(key, src, dst, seg)
+		}
 	}
 	dir := zmtp.ClientToServer
 	if src != c.info.Client {
@@ -254,6 +351,7 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 	}
 	c.stream.Segment(dir, seg)
 	a.handle(c, dir, seg)
+	a.touch(c)
 }
 
 // sameHandshake reports whether a SYN belongs to the connection's own
@@ -280,8 +378,9 @@ func (c *conn) sameHandshake(src netip.AddrPort, seg *capture.Segment) bool {
 }
 
 func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segment) *conn {
-	info := ConnInfo{Client: src, Server: dst, FirstPacket: seg.Num, Start: seg.TS}
-	c := &conn{key: key, lastSeen: seg.TS}
+	a.serial++
+	info := ConnInfo{Client: src, Server: dst, FirstPacket: seg.Num, Start: seg.TS, Serial: a.serial}
+	c := &conn{key: key, lastSeen: seg.TS, list: -1}
 	switch {
 	case seg.Flags&(capture.FlagSYN|capture.FlagACK) == capture.FlagSYN:
 		info.SawSYN = true
@@ -291,6 +390,142 @@ func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segm
 		info.SawSYN = true
 	}
 	c.info = info
+	c.stream = a.factory.New(info)
+	a.conns[key] = c
+	a.stats.Connections++
+	a.stats.Open++
+	return c
+}
+
+// touch makes c the connection with the newest packet of its list (by
+// whether it is established now).
+func (a *Assembler) touch(c *conn) {
+	want := int8(1)
+	if c.expirable() {
+		want = 0
+	}
+	if c.list == want && a.lists[want].newest == c {
+		return
+	}
+	a.unlink(c)
+	l := &a.lists[want]
+	c.list, c.older = want, l.newest
+	if l.newest != nil {
+		l.newest.newer = c
+	}
+	l.newest = c
+	if l.oldest == nil {
+		l.oldest = c
+	}
+}
+
+func (a *Assembler) unlink(c *conn) {
+	if c.list < 0 {
+		return
+	}
+	l := &a.lists[c.list]
+	if c.newer != nil {
+		c.newer.older = c.older
+	} else if l.newest == c {
+		l.newest = c.older
+	}
+	if c.older != nil {
+		c.older.newer = c.newer
+	} else if l.oldest == c {
+		l.oldest = c.newer
+	}
+	c.newer, c.older, c.list = nil, nil, -1
+}
+
+// forget stops tracking c (closed before).
+func (a *Assembler) forget(c *conn) {
+	a.unlink(c)
+	delete(a.conns, c.key)
+}
+
+// evictOldest makes room for a connection, as conntrack's early drop
+// does: the one whose last packet is oldest among those not established
+// (tombstones, unanswered SYNs, half-closed flows), else among the
+// established ones, is forgotten (a tombstone) or closed with
+// CloseEvicted and summarised, so that its traffic, if it comes back,
+// continues it. It reports false when nothing is tracked.
+func (a *Assembler) evictOldest() bool {
+	c := a.lists[0].oldest
+	if c == nil {
+		c = a.lists[1].oldest
+	}
+	if c == nil {
+		return false
+	}
+	if c.closed {
+		a.stats.ForgotClosed++
+		a.forget(c)
+		return true
+	}
+	a.finish(c, CloseEvicted, c.lastSeen)
+	a.forget(c)
+	if a.opts.MaxEvicted < 0 {
+		return true
+	}
+	e := evictedConn{client: c.info.Client, serial: c.info.Serial, sawSYN: c.info.SawSYN}
+	for d := range c.dirs {
+		h := &c.dirs[d]
+		e.next[d], e.started[d], e.synSeen[d], e.wscale[d], e.win[d], e.done[d] = h.next, h.started, h.synSeen, h.wscale, h.win, h.done
+	}
+	a.evicted[c.key] = e
+	ref := evictRef{c.key, c.info.Serial}
+	if len(a.evictOrder) < a.opts.MaxEvicted {
+		a.evictOrder = append(a.evictOrder, ref)
+		return true
+	}
+	// The ring is full: the oldest summary goes, unless its connection came
+	// back (or was evicted again) since.
+	old := a.evictOrder[a.evictHead]
+	if e, ok := a.evicted[old.key]; ok && e.serial == old.serial {
+		delete(a.evicted, old.key)
+		a.stats.EvictedForgotten++
+	}
+	a.evictOrder[a.evictHead] = ref
+	a.evictHead = (a.evictHead + 1) % len(a.evictOrder)
+	return true
+}
+
+// resume opens the connection whose traffic came back after it was evicted
+// (e): the same client and server. When the segment continues the
+// sequence numbers where the evicted connection stopped (and acknowledges
+// no more than the peer had sent), the connection goes on where it was
+// (ConnInfo.Joined); otherwise it starts as a capture that joined
+// mid-stream.
+func (a *Assembler) resume(key connKey, src, dst netip.AddrPort, seg *capture.Segment, e *evictedConn) *conn {
+	a.serial++
+	info := ConnInfo{Client: e.client, Server: dst, SawSYN: e.sawSYN, FirstPacket: seg.Num, Start: seg.TS,
+		Serial: a.serial, Resumes: e.serial}
+	d := zmtp.ClientToServer
+	if src != e.client {
+		info.Server, d = src, zmtp.ServerToClient
+	}
+	behind := func(x, next uint32) bool { diff := int32(x - next); return diff <= 0 && diff > -maxAhead }
+	joined := true
+	if e.started[d] && !behind(seg.Seq, e.next[d]) {
+		joined = false
+	}
+	if seg.Flags&capture.FlagACK != 0 && e.started[d^1] && !behind(seg.Ack, e.next[d^1]) {
+		joined = false
+	}
+	info.Joined = joined
+	c := &conn{key: key, lastSeen: seg.TS, info: info, list: -1}
+	if joined {
+		a.stats.Resumed++
+		for i := range c.dirs {
+			h := &c.dirs[i]
+			h.next, h.started, h.synSeen, h.wscale, h.win = e.next[i], e.started[i], e.synSeen[i], e.wscale[i], e.win[i]
+			if e.done[i] {
+				h.done, h.finSeen, h.finSeq = true, true, h.next-1
+			}
+		}
+	} else {
+		a.stats.Unjoined++
+	}
 	c.stream = a.factory.New(info)
 	a.conns[key] = c
 	a.stats.Connections++
@@ -713,16 +948,19 @@ func (a *Assembler) finish(c *conn, reason CloseReason, ts time.Time) {
 		a.stats.ClosedEnd++
 	case CloseReused:
 		a.stats.Reused++
+	case CloseEvicted:
+		a.stats.Evicted++
 	}
 }
 
-// FlushOlderThan closes the connections whose last packet came before t
-// (CloseIdle) and forgets closed ones. Assemble calls it as packet time
-// advances; a live capture also calls it on its clock when packets stop.
-// Connections close in the order they opened, so replays are repeatable.
-// The Close call carries the time of the connection's last packet.
+// FlushOlderThan closes the connections not established (see
+// Options.IdleTimeout) whose last packet came before t (CloseIdle) and
+// forgets closed ones. Assemble calls it as packet time advances; a live
+// capture may also call it on its clock when packets stop. Connections
+// close in the order they opened, so replays are repeatable. The Close call
+// carries the time of the connection's last packet.
 func (a *Assembler) FlushOlderThan(t time.Time) {
-	a.flush(func(c *conn) (bool, CloseReason) { return c.lastSeen.Before(t), CloseIdle }, time.Time{})
+	a.flush(func(c *conn) (bool, CloseReason) { return c.lastSeen.Before(t) && c.expirable(), CloseIdle }, time.Time{})
 }
 
 // FlushAll closes every connection at the end of a capture: CloseFIN when a
@@ -745,6 +983,7 @@ func (a *Assembler) flush(pick func(*conn) (bool, CloseReason), ts time.Time) {
 			continue
 		}
 		if c.closed {
+			a.unlink(c)
 			delete(a.conns, k)
 			continue
 		}
@@ -766,7 +1005,7 @@ func (a *Assembler) flush(pick func(*conn) (bool, CloseReason), ts time.Time) {
 			at = c.lastSeen
 		}
 		a.finish(c, reason, at)
-		delete(a.conns, c.key)
+		a.forget(c)
 		list[i] = nil
 	}
 	a.flushList = list[:0]

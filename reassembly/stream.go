@@ -39,6 +39,17 @@ type ConnInfo struct {
 	// FirstPacket is the number of the packet that opened the connection.
 	FirstPacket uint64
 	Start       time.Time
+	// Serial numbers the connections in the order the assembler opened
+	// them (from 1).
+	Serial uint64
+	// Resumes, when not 0, is the Serial of the connection this one
+	// continues: it was evicted (Options.MaxConnections) and its traffic
+	// came back on the same 4-tuple, Client and Server as it had. Joined
+	// says the traffic continued its sequence numbers, so its bytes follow
+	// what that connection's Stream had; otherwise this stream starts where
+	// the capture joins it, bytes in between unknown.
+	Resumes uint64
+	Joined  bool
 }
 
 // CloseReason says why a connection ended.
@@ -51,6 +62,7 @@ const (
 	CloseIdle                           // flushed after the idle timeout (packet time)
 	CloseEnd                            // still open when the capture ended
 	CloseReused                         // a new SYN reused the 4-tuple before a close was seen
+	CloseEvicted                        // closed to make room (Options.MaxConnections); its traffic may come back (ConnInfo.Resumes)
 )
 
 func (r CloseReason) String() string {
@@ -67,6 +79,8 @@ func (r CloseReason) String() string {
 		return "open"
 	case CloseReused:
 		return "reused"
+	case CloseEvicted:
+		return "evicted"
 	}
 	return "unknown"
 }

@@ -24,10 +24,13 @@ const Redacted = "<redacted>"
 
 // Report is the document `zspy replay --json` prints.
 type Report struct {
-	Packets      uint64       `json:"packets"`
-	Connections  []Connection `json:"connections"`
-	NonZMTPFlows uint64       `json:"non_zmtp_flows"`
-	Warnings     []string     `json:"warnings"`
+	Packets     uint64       `json:"packets"`
+	Connections []Connection `json:"connections"`
+	// Refused collapses refused connects (one entry per client host and
+	// server endpoint until one got through): the start-up story.
+	Refused      []RefusedAttempts `json:"refused_attempts,omitempty"`
+	NonZMTPFlows uint64            `json:"non_zmtp_flows"`
+	Warnings     []string          `json:"warnings"`
 	// WarningsTotal counts all warnings, including those not listed.
 	WarningsTotal uint64 `json:"warnings_total"`
 	Stats         Stats  `json:"stats"`
@@ -68,6 +71,8 @@ type Stats struct {
 	BadChecksums     uint64 `json:"bad_checksums,omitempty"`
 	ConnectionsTotal uint64 `json:"connections_total"`
 	EvictedClosed    uint64 `json:"evicted_closed"`
+	// Lifetime says what the caps on tracked connections did.
+	Lifetime *Lifetime `json:"lifetime,omitempty"`
 }
 
 // StoreStats are the time-series sink's counters at the end of the run.
@@ -146,28 +151,38 @@ type Connection struct {
 	RolesInferred bool   `json:"roles_inferred,omitempty"`
 	// OrientedBy says how the client was told from the server when the SYN
 	// was not captured (tracker.BySharedPort, ...).
-	OrientedBy     string            `json:"oriented_by,omitempty"`
-	ClientIdentity string            `json:"client_identity"`
-	ServerIdentity string            `json:"server_identity"`
-	PlainUsername  string            `json:"plain_username"`
-	PlainPassword  string            `json:"plain_password,omitempty"`
-	State          string            `json:"state"`
-	Handshake      string            `json:"handshake,omitempty"`
-	HandshakeError string            `json:"handshake_error,omitempty"`
-	MidStream      bool              `json:"mid_stream"`
-	SawSYN         bool              `json:"saw_syn"`
-	C2S            Counts            `json:"c2s"`
-	S2C            Counts            `json:"s2c"`
-	Subscriptions  []string          `json:"subscriptions"`
-	SubHistory     []SubChange       `json:"subscription_history,omitempty"`
-	Errors         []string          `json:"errors"`
-	Compatible     bool              `json:"compatible"`
-	RefusedBefore  int               `json:"refused_before,omitempty"`
-	Latency        *Latency          `json:"latency,omitempty"`
-	Outstanding    int               `json:"outstanding_requests"`
-	ClientMeta     map[string]string `json:"client_metadata,omitempty"`
-	ServerMeta     map[string]string `json:"server_metadata,omitempty"`
-	Monitor        *Monitor          `json:"monitor,omitempty"`
+	OrientedBy     string      `json:"oriented_by,omitempty"`
+	ClientIdentity string      `json:"client_identity"`
+	ServerIdentity string      `json:"server_identity"`
+	PlainUsername  string      `json:"plain_username"`
+	PlainPassword  string      `json:"plain_password,omitempty"`
+	State          string      `json:"state"`
+	Handshake      string      `json:"handshake,omitempty"`
+	HandshakeError string      `json:"handshake_error,omitempty"`
+	MidStream      bool        `json:"mid_stream"`
+	SawSYN         bool        `json:"saw_syn"`
+	C2S            Counts      `json:"c2s"`
+	S2C            Counts      `json:"s2c"`
+	Subscriptions  []string    `json:"subscriptions"`
+	SubHistory     []SubChange `json:"subscription_history,omitempty"`
+	Errors         []string    `json:"errors"`
+	Compatible     bool        `json:"compatible"`
+	RefusedBefore  int         `json:"refused_before,omitempty"`
+	// NotListeningMS: the server was not listening this long before the
+	// connection got through (first refused connect to its start).
+	NotListeningMS float64 `json:"not_listening_ms,omitempty"`
+	// Evictions counts the times the connection was evicted (cap on tracked
+	// connections) and its traffic came back continuing it; Unjoined marks
+	// traffic that came back after an eviction without continuing the
+	// evicted connection (Continues, when still listed).
+	Evictions   int               `json:"evictions,omitempty"`
+	Unjoined    bool              `json:"unjoined,omitempty"`
+	Continues   uint64            `json:"continues,omitempty"`
+	Latency     *Latency          `json:"latency,omitempty"`
+	Outstanding int               `json:"outstanding_requests"`
+	ClientMeta  map[string]string `json:"client_metadata,omitempty"`
+	ServerMeta  map[string]string `json:"server_metadata,omitempty"`
+	Monitor     *Monitor          `json:"monitor,omitempty"`
 	// ClientHost and ServerHost are the connection's ends on this host
 	// (live capture with the host view only): process and kernel queues.
 	ClientHost  *HostSide `json:"client_host,omitempty"`
@@ -234,11 +249,12 @@ type Options struct {
 
 // Build makes the report of the given connections. Connections that were not
 // ZMTP are counted in NonZMTPFlows by the caller (tracker.NonZMTP), not listed;
-// refused connection attempts are listed with state "refused".
+// refused connection attempts are not listed either but collapsed into
+// start-up entries (Refused).
 func Build(recs []*tracker.Record, opt Options) []Connection {
 	out := make([]Connection, 0, len(recs))
 	for _, c := range recs {
-		if c.Detection != zmtp.IsZMTP && c.State != zmtp.StateRefused {
+		if c.Detection != zmtp.IsZMTP {
 			continue
 		}
 		out = append(out, connection(c, opt))
@@ -270,6 +286,10 @@ func connection(c *tracker.Record, opt Options) Connection {
 		Errors:         []string{},
 		Compatible:     c.Compatible,
 		RefusedBefore:  c.RefusedBefore,
+		NotListeningMS: ms(c.NotListening()),
+		Evictions:      c.Evictions,
+		Unjoined:       c.Unjoined,
+		Continues:      c.Continues,
 		Outstanding:    c.Outstanding,
 		FirstPacket:    c.FirstPacket,
 		Start:          c.Start.UTC(),
@@ -388,6 +408,8 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, "; counts are lower bounds (%s)", r.LowerBounds)
 	}
 	fmt.Fprintln(w)
+	writeStartupText(w, r.Refused)
+	writeLifetimeText(w, r.Stats.Lifetime)
 	writeHostText(w, r.Host)
 	writeStagesText(w, r.Stages)
 	writeTracingText(w, r.Tracing)
@@ -477,7 +499,18 @@ func notes(c Connection) string {
 		n = append(n, "mid-stream")
 	}
 	if c.RefusedBefore > 0 {
-		n = append(n, fmt.Sprintf("after %d refused", c.RefusedBefore))
+		nl := time.Duration(c.NotListeningMS * float64(time.Millisecond)).Round(time.Millisecond)
+		n = append(n, fmt.Sprintf("after %d refused over %s", c.RefusedBefore, nl))
+	}
+	if c.Evictions > 0 {
+		n = append(n, fmt.Sprintf("evicted and resumed %dx", c.Evictions))
+	}
+	if c.Unjoined {
+		if c.Continues != 0 {
+			n = append(n, fmt.Sprintf("after eviction of %d, not joined", c.Continues))
+		} else {
+			n = append(n, "after an eviction, not joined")
+		}
 	}
 	if c.Latency != nil {
 		n = append(n, fmt.Sprintf("p50=%.3fms", c.Latency.P50))

@@ -31,6 +31,7 @@ type LiveStats struct {
 	capture.Stats
 	Connections   int
 	Open          int
+	Evicted       uint64 // connections evicted at the cap on tracked ones (reassembly.Stats.Evicted)
 	MonitorEvents uint64 // socket-monitor events merged
 	Elapsed       time.Duration
 }
@@ -217,7 +218,8 @@ func (s *Session) runLive(ctx context.Context) error {
 		case <-statsTick:
 			st := LiveStats{Stats: s.p.Stats(), Elapsed: s.clock.Now().Sub(start), MonitorEvents: s.p.Tracker.MonitorStats().Events}
 			st.Connections, _ = s.p.Tracker.Len()
-			st.Open = s.p.Asm.Stats().Open
+			asm := s.p.Asm.Stats()
+			st.Open, st.Evicted = asm.Open, asm.Evicted
 			s.cfg.OnStats(st)
 		}
 	}

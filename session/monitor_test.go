@@ -88,10 +88,8 @@ func TestMonitorMerge(t *testing.T) {
 		retries += pe.Retries
 	}
 	refused := 0
-	for _, c := range r.Connections {
-		if c.State == "refused" {
-			refused++
-		}
+	for _, e := range r.Refused {
+		refused += e.Count
 	}
 	if retries < 3 || refused < 3 {
 		t.Errorf("monitor retries %d, refused attempts %d; want at least 3 each", retries, refused)

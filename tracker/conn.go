@@ -125,7 +125,11 @@ func (t *TCPDir) InFlight() uint32 {
 // the per-direction and per-side arrays is the client (zmtp.ClientToServer,
 // zmtp.Client), 1 the server.
 type Record struct {
-	ID     uint64
+	ID uint64
+	// Gen is the Snapshot.Gen of the snapshot this Record was made for: the
+	// connection did not change in later snapshots that hand out the same
+	// Record (see Snapshot.Gen).
+	Gen    uint64
 	Client netip.AddrPort
 	Server netip.AddrPort
 	// ClientName and ServerName are Client and Server as "ip:port", made once.
@@ -172,7 +176,21 @@ type Record struct {
 	// next request seen (no latency is measured for it).
 	EarlyReplies uint64
 
-	RefusedBefore int // refused attempts from the same client host to this server before it
+	// RefusedBefore counts the refused attempts (SYN answered by RST) from
+	// the same client host to this server before this connection got
+	// through, the first of them at RefusedFirst: the server was not
+	// listening for NotListening().
+	RefusedBefore int
+	RefusedFirst  time.Time
+	// Evictions counts the times the connection was evicted to make room
+	// (the cap on tracked connections) and its traffic came back continuing
+	// it. Unjoined is set on a connection whose traffic came back after an
+	// eviction but did not continue the evicted one's sequence numbers: its
+	// record starts where the traffic came back, Continues naming the
+	// evicted connection when it is still kept.
+	Evictions int
+	Unjoined  bool
+	Continues uint64
 	// OrientedBy says how the client was chosen when the SYN was not
 	// captured: BySharedPort, ByEphemeral, ByRequester or ByLowerPort.
 	OrientedBy string
@@ -254,6 +272,13 @@ type conn struct {
 	// shape is the traffic's shape, evidence for roles (roles.go): kept for
 	// connections captured without their SYN and for CURVE ones (nil else).
 	shape *shape
+
+	// serial is the reassembler's number of the connection (ConnInfo.Serial);
+	// inDirty is set while the connection is in Tracker.dirty;
+	// nonZMTPCounted while an evicted connection counts in NonZMTP.
+	serial         uint64
+	inDirty        bool
+	nonZMTPCounted bool
 
 	dis     *dissect.Conn
 	flipped bool
@@ -373,6 +398,16 @@ func (r *Record) Names() (client, server string) {
 		server = r.Server.String()
 	}
 	return client, server
+}
+
+// NotListening returns how long the server was seen not listening before
+// the connection got through: from the first refused attempt to its start
+// (0 when no attempt was refused).
+func (r *Record) NotListening() time.Duration {
+	if r.RefusedBefore == 0 {
+		return 0
+	}
+	return r.Start.Sub(r.RefusedFirst)
 }
 
 // IsZMTP reports whether the connection carried ZMTP.

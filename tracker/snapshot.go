@@ -16,17 +16,45 @@ import (
 type Snapshot struct {
 	Time    time.Time
 	Records []*Record
+	// Gen numbers the tracker's snapshots (from 1). A Record made for this
+	// snapshot has Record.Gen == Gen; one with Gen at or below an earlier
+	// snapshot's did not change since that one, so that a consumer that
+	// keeps its own results per connection (rules, series) need only look
+	// again at the records whose Gen is above the last snapshot it saw.
+	Gen uint64
 	// NonZMTP and DroppedClosed are the tracker's counters at Time.
 	NonZMTP, DroppedClosed uint64
+	// Summarised adds up the closed connections dropped (KeepClosed).
+	Summarised Summary
+	// Refused lists the refusal episodes, oldest first: per client host and
+	// server endpoint, the connects refused (SYN answered by RST) until one
+	// got through (Connection, 0 while none has). An episode whose
+	// connection got through is over; a new refusal starts a new episode.
+	// RefusedTotal counts every refused attempt, RefusedDropped the episodes
+	// dropped past MaxRefusedEpisodes.
+	Refused                      []RefusedAttempts
+	RefusedTotal, RefusedDropped uint64
+	// Resumed and Unjoined count evicted connections whose traffic came
+	// back continuing them, and not (Tracker.Resumed).
+	Resumed, Unjoined uint64
 }
 
 // Snapshot returns the model at packet time ts. It runs on the goroutine that
 // owns the tracker; it copies the connections that changed since the last
 // snapshot, and shares the Records of the others.
 func (t *Tracker) Snapshot(ts time.Time) *Snapshot {
-	s := &Snapshot{Time: ts, Records: make([]*Record, len(t.conns)), NonZMTP: t.NonZMTP, DroppedClosed: t.DroppedClosed}
+	t.gen++
+	s := &Snapshot{Time: ts, Gen: t.gen, Records: make([]*Record, len(t.conns)), NonZMTP: t.NonZMTP, DroppedClosed: t.DroppedClosed,
+		Summarised: t.Summarised, RefusedTotal: t.RefusedTotal, RefusedDropped: t.RefusedDropped,
+		Resumed: t.Resumed, Unjoined: t.Unjoined}
 	for i, c := range t.conns {
 		s.Records[i] = c.record()
+	}
+	if len(t.episodes) > 0 {
+		s.Refused = make([]RefusedAttempts, len(t.episodes))
+		for i, r := range t.episodes {
+			s.Refused[i] = *r
+		}
 	}
 	return s
 }
@@ -39,6 +67,7 @@ func (c *conn) record() *Record {
 	}
 	r := new(Record)
 	*r = c.Record
+	r.Gen = c.t.gen
 	// Detach everything that aliases the engine's state.
 	for k := range r.Sides {
 		r.Sides[k].Identity = slices.Clone(c.Sides[k].Identity)

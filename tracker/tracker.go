@@ -18,7 +18,8 @@ import (
 type Options struct {
 	Dissect dissect.Options
 	// KeepClosed is how many closed connections are kept for the report and the
-	// dashboard (0: all). Older ones are dropped first and counted.
+	// dashboard (0: all). Older ones are dropped first, counted, and their
+	// counts added to Tracker.Summarised so that totals stay exact.
 	KeepClosed int
 	// Intervals keeps per-interval statistics (message size extremes,
 	// latency histograms) for the metrics collector, which resets them.
@@ -42,6 +43,7 @@ type Tracker struct {
 	opt    Options
 	conns  []*conn
 	nextID uint64
+	gen    uint64 // Snapshot.Gen of the last snapshot
 	// Packet is the number of the packet being processed (set by the pipeline)
 	// so that events can name it.
 	Packet uint64
@@ -49,8 +51,25 @@ type Tracker struct {
 	listener Listener
 	ev       Event
 
-	// refused counts refused attempts per (client host, server endpoint).
-	refused map[refusedKey]int
+	// refused holds the refused attempts per (client host, server
+	// endpoint) not yet followed by a connection that got through; episodes
+	// lists every refusal episode, oldest first (at most MaxRefusedEpisodes).
+	refused  map[refusedKey]*RefusedAttempts
+	episodes []*RefusedAttempts
+	// RefusedDropped counts refusal episodes dropped past MaxRefusedEpisodes
+	// (their attempts stay in RefusedTotal).
+	RefusedDropped uint64
+	RefusedTotal   uint64
+
+	// closed counts the closed connections in conns; evicted holds the
+	// engines of connections evicted by the reassembler (CloseEvicted) by
+	// their reassembly serial, while they are kept, so that their traffic
+	// can resume them.
+	closed  int
+	evicted map[uint64]*conn
+	// dirty lists the connections with per-interval statistics to reset at
+	// EndInterval.
+	dirty []*conn
 
 	monitor *monitorState
 
@@ -58,6 +77,65 @@ type Tracker struct {
 
 	NonZMTP       uint64 // connections that carried data but no ZMTP
 	DroppedClosed uint64 // closed connections evicted by KeepClosed
+	// Summarised adds up the connections dropped by KeepClosed.
+	Summarised Summary
+	// Resumed counts evicted connections whose traffic came back and
+	// continued them; Unjoined those whose traffic came back but could not
+	// continue them (a new record, Record.Unjoined).
+	Resumed, Unjoined uint64
+}
+
+// Summary adds up connections no longer listed (Options.KeepClosed): how
+// many, how many carried ZMTP, how many were refused, and what they carried
+// per direction (index 0 client to server).
+type Summary struct {
+	Connections, ZMTP, Refused uint64
+	Messages, Bytes            [2]uint64
+}
+
+func (s *Summary) add(c *conn) {
+	s.Connections++
+	switch {
+	case c.Detection == zmtp.IsZMTP:
+		s.ZMTP++
+	case c.State == zmtp.StateRefused:
+		s.Refused++
+	}
+	for i := range s.Messages {
+		s.Messages[i] += c.Dirs[i].Messages
+		s.Bytes[i] += c.Dirs[i].Bytes
+	}
+}
+
+// MaxRefusedEpisodes bounds the refusal episodes kept (Snapshot.Refused).
+const MaxRefusedEpisodes = 1024
+
+// RefusedAttempts is one episode of refused connects (SYN answered by RST)
+// from one client host to one server endpoint: the start-up story of a
+// client started before its server. It ends when a connection from the
+// host to the endpoint gets through (Connection).
+type RefusedAttempts struct {
+	ClientHost  netip.Addr
+	Server      netip.AddrPort
+	Count       int
+	First, Last time.Time // the first and last refused SYN
+	// Connection is the ID of the connection that got through after the
+	// refusals (0 while none has), Established its first packet's time:
+	// Established - First is how long the server was not listening. That
+	// connection delivered what the client queued meanwhile (its record's
+	// client-to-server messages, and RefusedBefore).
+	Connection  uint64
+	Established time.Time
+}
+
+// NotListening returns how long the server was seen not listening: from the
+// first refused attempt to the connection that got through, or to the last
+// refused attempt while none has.
+func (r *RefusedAttempts) NotListening() time.Duration {
+	if r.Connection != 0 {
+		return r.Established.Sub(r.First)
+	}
+	return r.Last.Sub(r.First)
 }
 
 type refusedKey struct {
@@ -69,7 +147,7 @@ var _ reassembly.Factory = (*Tracker)(nil)
 
 // New returns an empty tracker.
 func New(opt Options) *Tracker {
-	return &Tracker{opt: opt, refused: make(map[refusedKey]int)}
+	return &Tracker{opt: opt, refused: make(map[refusedKey]*RefusedAttempts), evicted: make(map[uint64]*conn)}
 }
 
 // SetListener registers l to receive decoded events; nil removes it.
@@ -91,13 +169,46 @@ func (t *Tracker) Len() (total, open int) {
 // histogram) begin again. The session calls it once the interval's snapshot
 // has been taken.
 func (t *Tracker) EndInterval() {
-	for _, c := range t.conns {
+	for i, c := range t.dirty {
+		c.inDirty = false
 		c.resetInterval()
+		t.dirty[i] = nil
+	}
+	t.dirty = t.dirty[:0]
+}
+
+// markDirty lists c for EndInterval, once per interval.
+func (c *conn) markDirty() {
+	if !c.inDirty {
+		c.inDirty = true
+		c.t.dirty = append(c.t.dirty, c)
 	}
 }
 
 // New creates the connection record and dissector for a new TCP connection.
+// A connection the reassembler evicted whose traffic came back continuing
+// it (info.Joined) is the same connection again, its record and dissector
+// where they were.
 func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
+	var prev *conn
+	if info.Resumes != 0 {
+		prev = t.evicted[info.Resumes]
+		delete(t.evicted, info.Resumes)
+		if prev != nil && info.Joined {
+			t.Resumed++
+			prev.touch()
+			prev.Closed, prev.State = false, zmtp.StateOpen
+			prev.Evictions++
+			prev.serial = info.Serial
+			t.closed--
+			if prev.nonZMTPCounted {
+				prev.nonZMTPCounted = false
+				t.NonZMTP--
+			}
+			return (*connStream)(prev)
+		}
+		t.Unjoined++
+	}
 	t.nextID++
 	c := &conn{Record: Record{
 		ID:          t.nextID,
@@ -110,44 +221,62 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 		State:       zmtp.StateOpen,
 	}, t: t}
 	c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
+	c.serial = info.Serial
+	sawSYN := info.SawSYN
+	if info.Resumes != 0 {
+		// Traffic of an evicted connection that does not continue it: the
+		// reassembler kept which end connected; the bytes start mid-stream.
+		c.Unjoined, c.SawSYN, sawSYN = true, false, false
+		if prev != nil {
+			c.Continues = prev.ID
+		}
+	}
 	if info.SawSYN {
 		t.endpoints.add(info.Server) // a known server endpoint
 	} else {
 		t.endpoints.add(info.Client)
 		t.endpoints.add(info.Server)
 	}
-	c.orient() // without the SYN: by the evidence so far, again at the close
+	if !c.Unjoined {
+		c.orient() // without the SYN: by the evidence so far, again at the close
+	} else {
+		c.OrientedBy = ByEviction
+	}
 	for i := range c.Sides {
 		c.Sides[i].SocketType = zmtp.SocketUnknown
 		c.curvePings[i].last = -1
 		c.TCP[i].WScale = -1
 	}
-	c.dis = dissect.NewConn((*connHandler)(c), t.opt.Dissect, info.SawSYN)
+	c.dis = dissect.NewConn((*connHandler)(c), t.opt.Dissect, sawSYN)
 	t.conns = append(t.conns, c)
 	t.matchPending(c)
 	t.evict()
 	return (*connStream)(c)
 }
 
+// ByEviction is Record.OrientedBy for a connection whose traffic came back
+// after an eviction without continuing it: the evicted connection's
+// orientation is kept.
+const ByEviction = "eviction"
+
+// evict drops the oldest closed connections once more than twice
+// KeepClosed are kept (so that the walk is paid once per KeepClosed
+// closes), adding them up in Summarised.
 func (t *Tracker) evict() {
-	if t.opt.KeepClosed <= 0 || len(t.conns) <= t.opt.KeepClosed*2 {
+	if t.opt.KeepClosed <= 0 || t.closed <= t.opt.KeepClosed*2 {
 		return
 	}
-	closed := 0
-	for _, c := range t.conns {
-		if c.Closed {
-			closed++
-		}
-	}
-	drop := closed - t.opt.KeepClosed
-	if drop <= 0 {
-		return
-	}
+	drop := t.closed - t.opt.KeepClosed
 	kept := t.conns[:0]
 	for _, c := range t.conns {
 		if c.Closed && drop > 0 {
 			drop--
+			t.closed--
 			t.DroppedClosed++
+			t.Summarised.add(c)
+			if c.State == zmtp.StateEvicted {
+				delete(t.evicted, c.serial)
+			}
 			continue
 		}
 		kept = append(kept, c)
@@ -201,6 +330,19 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 	if ts.After(c.Last) {
 		c.Last = ts
 	}
+	if r == reassembly.CloseEvicted {
+		// Made room for others: kept as it is, dissector and all, so that
+		// its traffic, if it comes back continuing it, resumes it.
+		c.State = zmtp.StateEvicted
+		c.t.closed++
+		c.t.evicted[c.serial] = c
+		if c.Detection != zmtp.IsZMTP && (c.Dirs[0].Lost+c.Dirs[1].Lost > 0 || c.TCP[0].HaveSeq) {
+			c.nonZMTPCounted = true
+			c.t.NonZMTP++
+		}
+		c.t.evict()
+		return
+	}
 	switch r {
 	case reassembly.CloseFIN, reassembly.CloseReused:
 		// Reused: a new SYN on the same ports; the close itself was not seen.
@@ -209,13 +351,15 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 		c.State = zmtp.StateReset
 	case reassembly.CloseRefused:
 		c.State = zmtp.StateRefused
-		k := refusedKey{c.Client.Addr(), c.Server}
-		c.t.refused[k]++
+		c.t.refusedAttempt(c, ts)
 	case reassembly.CloseIdle:
 		c.State = zmtp.StateIdle
 	default:
 		c.Closed = false
 		c.State = zmtp.StateOpen
+	}
+	if c.Closed {
+		c.t.closed++
 	}
 	for i := range c.TCP {
 		if !c.TCP[i].ZeroSince.IsZero() {
@@ -236,6 +380,43 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 			c.t.NonZMTP++
 		}
 	}
+	c.t.evict()
+}
+
+// refusedAttempt adds a refused connect to its episode.
+func (t *Tracker) refusedAttempt(c *conn, ts time.Time) {
+	t.RefusedTotal++
+	k := refusedKey{c.Client.Addr(), c.Server}
+	r := t.refused[k]
+	if r == nil {
+		r = &RefusedAttempts{ClientHost: k.client, Server: k.server, First: c.Start}
+		t.refused[k] = r
+		if len(t.episodes) >= MaxRefusedEpisodes {
+			t.RefusedDropped++
+			old := t.episodes[0]
+			if ok := t.refused[refusedKey{old.ClientHost, old.Server}]; ok == old {
+				delete(t.refused, refusedKey{old.ClientHost, old.Server})
+			}
+			t.episodes = append(t.episodes[:0], t.episodes[1:]...)
+		}
+		t.episodes = append(t.episodes, r)
+	}
+	r.Count++
+	r.Last = c.Start
+}
+
+// gotThrough ends the refusal episode of c's client host and server, if
+// any: c is the connection that got through.
+func (t *Tracker) gotThrough(c *conn) {
+	k := refusedKey{c.Client.Addr(), c.Server}
+	r := t.refused[k]
+	if r == nil {
+		return
+	}
+	delete(t.refused, k)
+	r.Connection, r.Established = c.ID, c.Start
+	c.RefusedBefore = r.Count
+	c.RefusedFirst = r.First
 }
 
 func (c *conn) afterDissect() {
@@ -249,10 +430,7 @@ func (c *conn) afterDissect() {
 		c.Detection = c.dis.Detected()
 		if c.Detection == zmtp.IsZMTP {
 			c.MidStream = c.dis.MidStream()
-			if k := (refusedKey{c.Client.Addr(), c.Server}); c.t.refused[k] > 0 {
-				c.RefusedBefore = c.t.refused[k]
-				delete(c.t.refused, k)
-			}
+			c.t.gotThrough(c)
 		}
 	}
 }
@@ -567,6 +745,7 @@ func (c *conn) frame(i int, e *dissect.Event) {
 	st.Messages++
 	st.LastMessage = e.TS
 	iv := &st.Interval
+	c.markDirty()
 	if iv.Messages == 0 || m.bytes < iv.MinSize {
 		iv.MinSize = m.bytes
 	}

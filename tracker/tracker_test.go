@@ -152,3 +152,50 @@ func greeting31(mech string) []byte {
 	copy(g[12:], mech)
 	return g
 }
+
+// Refused connects collapse into one episode per client host and server
+// endpoint, bounded: past MaxRefusedEpisodes the oldest go, counted, and
+// every attempt still counts in RefusedTotal.
+func TestRefusedEpisodesBounded(t *testing.T) {
+	tr := New(Options{KeepClosed: 10})
+	ts := time.Unix(1700000000, 0)
+	client := netip.MustParseAddr("10.0.0.1")
+	const servers = MaxRefusedEpisodes + 76
+	for i := 0; i < servers; i++ {
+		srv := netip.AddrPortFrom(netip.MustParseAddr("10.0.1.1"), uint16(1000+i))
+		for k := 0; k < 3; k++ {
+			at := ts.Add(time.Duration(i*3+k) * time.Millisecond)
+			s := tr.New(reassembly.ConnInfo{Client: netip.AddrPortFrom(client, uint16(40000+k)), Server: srv, SawSYN: true, Start: at})
+			s.Close(reassembly.CloseRefused, at)
+		}
+	}
+	snap := tr.Snapshot(ts)
+	if len(snap.Refused) != MaxRefusedEpisodes || snap.RefusedDropped != 76 || snap.RefusedTotal != 3*servers {
+		t.Fatalf("%d episodes, %d dropped, %d attempts", len(snap.Refused), snap.RefusedDropped, snap.RefusedTotal)
+	}
+	first := snap.Refused[0]
+	if first.Server.Port() != 1076 || first.Count != 3 || first.ClientHost != client || first.Connection != 0 ||
+		first.NotListening() != 2*time.Millisecond {
+		t.Errorf("oldest kept episode %+v (not listening %v)", first, first.NotListening())
+	}
+	// Closed refused records are bounded by KeepClosed, and added up.
+	if n := len(snap.Records); n > 2*10 || snap.Summarised.Refused+uint64(n) != 3*servers || snap.Summarised.Connections != snap.DroppedClosed {
+		t.Errorf("%d records kept, summarised %+v, dropped %d", n, snap.Summarised, snap.DroppedClosed)
+	}
+}
+
+// Records carry the generation of the snapshot they were made for: one that
+// did not change keeps its Gen (and is the same *Record), one that changed
+// gets the new snapshot's.
+func TestSnapshotGen(t *testing.T) {
+	tr := New(Options{})
+	ts := time.Unix(1700000000, 0)
+	a := tr.New(reassembly.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:1"), Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts})
+	tr.New(reassembly.ConnInfo{Client: netip.MustParseAddrPort("10.0.0.1:2"), Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts})
+	s1 := tr.Snapshot(ts)
+	a.Close(reassembly.CloseFIN, ts)
+	s2 := tr.Snapshot(ts)
+	if s1.Gen != 1 || s2.Gen != 2 || s1.Records[0].Gen != 1 || s2.Records[0].Gen != 2 || s2.Records[1] != s1.Records[1] || s2.Records[1].Gen != 1 {
+		t.Errorf("gens %d %d; records %d %d, %d %d", s1.Gen, s2.Gen, s1.Records[0].Gen, s2.Records[0].Gen, s1.Records[1].Gen, s2.Records[1].Gen)
+	}
+}

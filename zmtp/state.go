@@ -25,16 +25,20 @@ func (d Detection) MarshalText() ([]byte, error) { return []byte(d.String()), ni
 // ConnState is a TCP connection's state as the wire showed it.
 type ConnState uint8
 
-// Connection states. StateIdle is a connection forgotten after a silence.
+// Connection states. StateIdle is a connection that never got established
+// (or was half closed) forgotten after a silence; StateEvicted an
+// established one closed to make room for others (the cap on tracked
+// connections), whose traffic may come back and continue it.
 const (
 	StateOpen ConnState = iota
 	StateClosed
 	StateReset
 	StateRefused
 	StateIdle
+	StateEvicted
 )
 
-var connStateNames = [...]string{"open", "closed", "reset", "refused", "idle"}
+var connStateNames = [...]string{"open", "closed", "reset", "refused", "idle", "evicted"}
 
 // String returns the state as the report prints it ("open", "closed", ...).
 func (s ConnState) String() string {

@@ -20,6 +20,7 @@ import (
 	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/reassembly"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/store"
@@ -44,6 +45,7 @@ type captureFlags struct {
 	monAccess   monitorAccess
 	idle        time.Duration
 	keepClosed  int
+	maxConns    int
 	ephemeral   tracker.PortRange
 	store       storeFlags
 	rules       ruleFlags
@@ -88,9 +90,10 @@ packet twice; zspy counts it once.`,
 	fl.StringArrayVar(&f.monitors, "monitor", nil, "merge socket-monitor events from this forwarding endpoint (repeatable; see zspy monitor)")
 	fl.StringVar(&f.monSocket, "monitor-socket", "sub", "socket for --monitor endpoints: sub, pair or pull")
 	f.monAccess.register(cmd, "monitor-")
-	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long")
+	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, idleUsage)
+	fl.IntVar(&f.maxConns, "max-connections", reassembly.DefaultMaxConnections, maxConnsUsage)
 	fl.Var(portRangeFlag{&f.ephemeral}, "ephemeral-ports", ephemeralUsage)
-	fl.IntVar(&f.keepClosed, "keep-closed", 10000, "closed connections kept for the report and dashboard (oldest dropped first, counted; 0: all)")
+	fl.IntVar(&f.keepClosed, "keep-closed", 10000, keepClosedUsage)
 	fl.BoolVar(&f.noStore, "no-store", false, "keep no time series (default: InfluxDB when configured, else the local data dir)")
 	f.store.register(fl, true)
 	f.rules.register(fl)
@@ -135,7 +138,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 
 	cfg := session.Config{
 		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
-			Tracker: tracker.Options{KeepClosed: f.keepClosed, Ephemeral: f.ephemeral}},
+			Tracker: tracker.Options{KeepClosed: f.keepClosed, Ephemeral: f.ephemeral}, Reassembly: reassembly.Options{MaxConnections: f.maxConns}},
 		Live:        src,
 		LiveOptions: session.LiveOptions{Duration: f.duration, Count: f.count, DrainFor: time.Second},
 		Name:        src.Name(),
@@ -175,8 +178,8 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	if f.statsEvery > 0 && !uf.enabled {
 		cfg.StatsEvery = f.statsEvery
 		cfg.OnStats = func(st session.LiveStats) {
-			fmt.Fprintf(os.Stderr, "zspy: %s: %d packets, %d bytes, %d connections (%d open), kernel drops %d (ring full %d times), zspy drops %d, duplicates %d, cut by snaplen %d, bad tcp checksums %d, monitor events %d\n",
-				st.Elapsed.Round(time.Second), st.Packets, st.Bytes, st.Connections, st.Open, st.KernelDrops, st.RingFreezes, st.InternalDrops, st.Duplicates, st.Truncated, st.BadChecksums, st.MonitorEvents)
+			fmt.Fprintf(os.Stderr, "zspy: %s: %d packets, %d bytes, %d connections (%d open, %d evicted at the cap), kernel drops %d (ring full %d times), zspy drops %d, duplicates %d, cut by snaplen %d, bad tcp checksums %d, monitor events %d\n",
+				st.Elapsed.Round(time.Second), st.Packets, st.Bytes, st.Connections, st.Open, st.Evicted, st.KernelDrops, st.RingFreezes, st.InternalDrops, st.Duplicates, st.Truncated, st.BadChecksums, st.MonitorEvents)
 		}
 	}
 	w, err := f.write.open(src)

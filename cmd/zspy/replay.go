@@ -15,6 +15,7 @@ import (
 	"github.com/zspy/zspy/internal/textsafe"
 	"github.com/zspy/zspy/monitor"
 	"github.com/zspy/zspy/pipeline"
+	"github.com/zspy/zspy/reassembly"
 	"github.com/zspy/zspy/report"
 	"github.com/zspy/zspy/session"
 	"github.com/zspy/zspy/tracker"
@@ -28,6 +29,8 @@ type replayFlags struct {
 	events      eventFlags
 	showSecrets bool
 	idle        time.Duration
+	keepClosed  int
+	maxConns    int
 	monitorLogs []string
 	ephemeral   tracker.PortRange
 	store       storeFlags
@@ -65,7 +68,9 @@ from standard input (tcpdump -w - | zspy replay -).`,
 	f.store.register(fl, false)
 	f.rules.register(fl)
 	f.trace.register(fl)
-	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, "forget connections silent this long (packet time)")
+	fl.DurationVar(&f.idle, "idle-timeout", 2*time.Minute, idleUsage)
+	fl.IntVar(&f.maxConns, "max-connections", reassembly.DefaultMaxConnections, maxConnsUsage)
+	fl.IntVar(&f.keepClosed, "keep-closed", 10000, keepClosedUsage)
 	fl.Var(portRangeFlag{&f.ephemeral}, "ephemeral-ports", ephemeralUsage)
 	uf = addUIFlags(fl, true)
 	f.export = addExportConnFlags(fl)
@@ -109,7 +114,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	}
 	cfg := session.Config{
 		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
-			Tracker: tracker.Options{Ephemeral: f.ephemeral}},
+			Tracker: tracker.Options{KeepClosed: f.keepClosed, Ephemeral: f.ephemeral}, Reassembly: reassembly.Options{MaxConnections: f.maxConns}},
 	}
 	names := make([]string, len(srcs))
 	for i, s := range srcs {
