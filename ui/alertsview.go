@@ -121,7 +121,7 @@ func (d *Dashboard) refreshAlerts() {
 		var cells []string
 		switch {
 		case ar.hidden > 0:
-			cells = []string{" └ ", "", fmt.Sprintf("+%d blocked behind it", ar.hidden), "", "", "", "(listed in the evidence of the alert above)"}
+			cells = []string{" └ ", "", fmt.Sprintf("+%d blocked behind it", ar.hidden), "", "", "", "(select it: the evidence lists them)"}
 		case a.child():
 			mark := "   "
 			if ar.idx > 0 && (as[ar.idx-1].Group == a.Group) {
@@ -169,6 +169,12 @@ func (d *Dashboard) showEvidence(row int) {
 	as := d.frame.Alerts
 	i := d.alertRows[row-1].idx
 	a := &as[i]
+	if d.alertRows[row-1].hidden > 0 {
+		// The collapsed children: the root's headline, then each of them.
+		d.setEvidence(fmt.Sprintf("%d blocked behind %s %s:\n", d.alertRows[row-1].hidden, esc(a.Rule), esc(firstLine(a.Message))) +
+			escLines(childLines(as, i)))
+		return
+	}
 	text := fmt.Sprintf("%s %s [::b]%s[::-] %s → %s since %s", alertTag(a), a.Severity, esc(a.Rule),
 		esc(dashStr(a.Client)), esc(dashStr(a.Server)), fmtTime(a.Since))
 	if a.State == StateResolved && a.Resolution != "" {
@@ -181,17 +187,8 @@ func (d *Dashboard) showEvidence(row int) {
 	}
 	switch {
 	case a.Root && a.Group != "":
-		var kids []string
-		for j := i + 1; j < len(as) && as[j].child() && as[j].Group == a.Group; j++ {
-			c := &as[j]
-			s := c.flow()
-			if s == "" {
-				s = dashStr(c.Client) + " → " + dashStr(c.Server)
-			}
-			kids = append(kids, "  "+string(c.State)+" "+c.Rule+" "+s)
-		}
-		if len(kids) > 0 {
-			text += fmt.Sprintf("\n%d blocked behind it:\n", len(kids)) + esc(strings.Join(kids, "\n"))
+		if kids := childLines(as, i); len(kids) > 0 {
+			text += fmt.Sprintf("\n%d blocked behind it:\n", len(kids)) + escLines(kids)
 		}
 	case a.child():
 		for j := range as {
@@ -204,6 +201,27 @@ func (d *Dashboard) showEvidence(row int) {
 	if l := labelsText(a.Labels); l != "" {
 		text += "\n[gray]labels: " + esc(l) + "[-]"
 	}
+	d.setEvidence(text)
+}
+
+// childLines lists the children of the root alert as[i], one line each:
+// state, rule and flow.
+func childLines(as []Alert, i int) []string {
+	var out []string
+	for j := i + 1; j < len(as) && as[j].child() && as[j].Group == as[i].Group; j++ {
+		c := &as[j]
+		s := c.flow()
+		if s == "" {
+			s = dashStr(c.Client) + " → " + dashStr(c.Server)
+		}
+		out = append(out, "  "+string(c.State)+" "+c.Rule+" "+s)
+	}
+	return out
+}
+
+// setEvidence shows text in the evidence pane, as high as it needs within
+// half the view.
+func (d *Dashboard) setEvidence(text string) {
 	d.evidence.SetText(text)
 	d.evidence.ScrollToBeginning()
 	// Room for the whole message (word wrap may need a line more per
@@ -224,4 +242,14 @@ func firstLine(s string) string {
 		return s[:k]
 	}
 	return s
+}
+
+// escLines escapes each line (esc would escape the line breaks too) and
+// joins them.
+func escLines(lines []string) string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = esc(l)
+	}
+	return strings.Join(out, "\n")
 }
