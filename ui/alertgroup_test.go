@@ -197,3 +197,25 @@ func TestRowNotesUnsubscribed(t *testing.T) {
 		t.Errorf("RowNotes of a subscribed SUB = %q", got)
 	}
 }
+
+// alertLayout collapses a group's children only when the rows do not fit,
+// and a child whose root is gone is not drawn under another alert.
+func TestAlertLayout(t *testing.T) {
+	as := []Alert{{Rule: "r", Group: "g", Root: true}, {Rule: "c", Group: "g"}, {Rule: "c", Group: "g"}, {Rule: "c", Group: "g"},
+		{Rule: "orphan", Group: "h"}, {Rule: "plain"}}
+	if got := alertLayout(as, 6); len(got) != 6 || slices.ContainsFunc(got, func(r alertRow) bool { return r.hidden > 0 }) {
+		t.Errorf("room for all: %+v", got)
+	}
+	want := []alertRow{{0, 0}, {0, 3}, {4, 0}, {5, 0}}
+	if got := alertLayout(as, 4); !slices.Equal(got, want) {
+		t.Errorf("room for 4: %+v, want %+v", got, want)
+	}
+	for i, want := range []bool{false, true, true, true, false, false} {
+		if underRoot(as, i) != want {
+			t.Errorf("underRoot(%s %d) = %v", as[i].Rule, i, !want)
+		}
+	}
+	if treeMark(as, 2) != " ├ " || treeMark(as, 3) != " └ " {
+		t.Errorf("tree marks %q %q", treeMark(as, 2), treeMark(as, 3))
+	}
+}

@@ -83,6 +83,20 @@ func alertLayout(as []Alert, room int) []alertRow {
 	return out
 }
 
+// underRoot reports whether as[i] is a child listed under its root (a
+// child whose root the engine no longer holds stands alone).
+func underRoot(as []Alert, i int) bool {
+	if !as[i].child() {
+		return false
+	}
+	for j := i - 1; j >= 0 && as[j].Group == as[i].Group; j-- {
+		if as[j].Root {
+			return true
+		}
+	}
+	return false
+}
+
 // treeMark is the tree drawing before a child alert's state: "├" for one
 // that has a sibling under it, "└" for the last.
 func treeMark(as []Alert, i int) string {
@@ -122,12 +136,8 @@ func (d *Dashboard) refreshAlerts() {
 		switch {
 		case ar.hidden > 0:
 			cells = []string{" └ ", "", fmt.Sprintf("+%d blocked behind it", ar.hidden), "", "", "", "(select it: the evidence lists them)"}
-		case a.child():
-			mark := "   "
-			if ar.idx > 0 && (as[ar.idx-1].Group == a.Group) {
-				mark = treeMark(as, ar.idx)
-			}
-			cells = []string{mark + string(a.State), string(a.Severity), a.Rule, dashStr(a.Client), dashStr(a.Server), fmtTime(a.Since), a.Message}
+		case underRoot(as, ar.idx):
+			cells = []string{treeMark(as, ar.idx) + string(a.State), string(a.Severity), a.Rule, dashStr(a.Client), dashStr(a.Server), fmtTime(a.Since), a.Message}
 		default:
 			cells = []string{string(a.State), string(a.Severity), a.Rule, dashStr(a.Client), dashStr(a.Server), fmtTime(a.Since), a.Message}
 		}
