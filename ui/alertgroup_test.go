@@ -219,3 +219,36 @@ func TestAlertLayout(t *testing.T) {
 		t.Errorf("tree marks %q %q", treeMark(as, 2), treeMark(as, 3))
 	}
 }
+
+// rules_nosub (libzmq): of a PUB's two SUBs one never subscribed. Its row
+// alone carries the note (in the NOTES column where it fits), and the filter
+// finds it by the note at every size.
+func TestNeverSubscribedRowAtEverySize(t *testing.T) {
+	tr := loadTruth(t, "rules_nosub")
+	var none, ok string
+	for _, c := range tr.Connections {
+		if c.ID == "sub-none" {
+			none = endpoint(c.Client)
+		} else {
+			ok = endpoint(c.Client)
+		}
+	}
+	for _, z := range sizes {
+		t.Run(fmt.Sprintf("%dx%d", z.w, z.h), func(t *testing.T) {
+			h := startCaseWithRules(t, "rules_nosub", "capture.pcap", z.w, z.h)
+			h.waitFrame(done)
+			h.sync()
+			lines := h.lines()
+			if z.w >= 120 && (findLine(lines, none, "never subscribed: receives nothing") < 0 || findLine(lines, ok, "receives nothing") >= 0) {
+				t.Errorf("NOTES:\n%s", strings.Join(lines, "\n"))
+			}
+			h.key(tcell.KeyRune, '/')
+			h.typeText("never subscribed")
+			h.key(tcell.KeyEnter, 0)
+			if rows := tableRows(h.lines()); len(rows) != 1 || !strings.Contains(rows[0], none) {
+				t.Errorf("filter on the note: rows %q, want %s's alone", rows, none)
+			}
+			h.quit()
+		})
+	}
+}
