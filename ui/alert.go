@@ -32,8 +32,19 @@ type Alert struct {
 	State    AlertState
 	Client   string
 	Server   string
+	// Sender and Receiver are the endpoints of the message flow the alert
+	// is about, with their socket types (empty when it is about no one
+	// flow); either may be the client or the server.
+	Sender, Receiver             string
+	SenderSocket, ReceiverSocket string
+	// Group names the root cause the alert belongs to (empty: it stands
+	// alone); Root says it is that cause, not one of its children.
+	Group string
+	Root  bool
 	// Message is the evidence: what the rule saw.
 	Message string
+	// Resolution says why a resolved alert resolved, with the value then.
+	Resolution string
 	// Since is the packet time the alert entered its state.
 	Since time.Time
 	// Labels are the alert's labels (series tags and the rule's): the
@@ -67,4 +78,23 @@ func (a *Alert) matches(client, server string) bool {
 		return false
 	}
 	return a.Server != "" || a.Client != ""
+}
+
+// child reports whether the alert is one of a group's children.
+func (a *Alert) child() bool { return a.Group != "" && !a.Root }
+
+// flow is "PUSH 10.0.0.1:4000 → PULL 10.0.0.2:5000", the alert's sender and
+// receiver with their socket types where it has them ("" when it has
+// neither endpoint).
+func (a *Alert) flow() string {
+	if a.Sender == "" && a.Receiver == "" {
+		return ""
+	}
+	side := func(sock, ep string) string {
+		if sock != "" {
+			return sock + " " + dashStr(ep)
+		}
+		return dashStr(ep)
+	}
+	return side(a.SenderSocket, a.Sender) + " → " + side(a.ReceiverSocket, a.Receiver)
 }

@@ -171,7 +171,7 @@ var Columns = []*Column{
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.IdentityText...) },
 		Cmp:     func(a, b *Row) int { return cmp.Compare(a.C.IdentityText, b.C.IdentityText) },
 		textLen: func(r *Row) int { return utf8.RuneCountInString(r.C.IdentityText) }},
-	{Name: "NOTES", Width: 5, Max: 32, Prio: 7,
+	{Name: "NOTES", Width: 5, Max: 36, Prio: 7,
 		Append:  func(d []byte, r *Row) []byte { return append(d, r.C.NotesText...) },
 		Cmp:     func(a, b *Row) int { return cmp.Compare(a.C.NotesText, b.C.NotesText) },
 		textLen: func(r *Row) int { return utf8.RuneCountInString(r.C.NotesText) }},

@@ -92,7 +92,9 @@ type Dashboard struct {
 	helpBack   string
 	detailID   uint64
 	alertIDs   []uint64 // connection of each alert row (0: none)
-	screenW    int      // the screen width the texts were laid out for
+	alertRows  []alertRow
+	screenW    int // the screen size the texts were laid out for
+	screenH    int
 
 	ctl        Control
 	speed      float64
@@ -203,8 +205,8 @@ func NewDashboard(opt DashboardOptions) *Dashboard {
 	// screen's width: on a resize, lay them out again (no frame may come
 	// after the end of a replay to do it).
 	d.App.SetBeforeDrawFunc(func(screen tcell.Screen) bool {
-		if w, _ := screen.Size(); w != d.screenW {
-			d.screenW = w
+		if w, h := screen.Size(); w != d.screenW || h != d.screenH {
+			d.screenW, d.screenH = w, h
 			d.refreshViews()
 		}
 		return false
@@ -343,6 +345,18 @@ func (d *Dashboard) width() int {
 		w = 80
 	}
 	return w
+}
+
+// viewHeight is the height of the views' area (the screen's less the
+// header and the status lines before the first draw).
+func (d *Dashboard) viewHeight() int {
+	if _, _, _, h := d.pages.GetRect(); h > 0 && d.screenH > 0 {
+		return h
+	}
+	if d.screenH > 0 {
+		return max(d.screenH-4, 4)
+	}
+	return 20
 }
 
 // show switches to a view, remembering where back leads.

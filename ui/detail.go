@@ -265,7 +265,15 @@ func RenderDetail(in DetailInput) []string {
 		section(fmt.Sprintf("Alerts (%d)", len(in.Alerts)))
 		for _, a := range in.Alerts {
 			add("  %s %s %s since %s:", alertTag(&a), a.Severity, esc(a.Rule), fmtTime(a.Since))
-			wrapped("    ", a.Message)
+			if a.State == StateResolved && a.Resolution != "" {
+				wrapped("    ", "resolved: "+a.Resolution)
+				wrapped("    ", "it was: "+a.Message)
+			} else {
+				wrapped("    ", a.Message)
+			}
+			if fl := a.flow(); fl != "" {
+				wrapped("    ", "flow: "+fl)
+			}
 			if l := labelsText(a.Labels); l != "" {
 				wrapped("    ", "labels: "+l)
 			}

@@ -366,7 +366,12 @@ func TestRulesAlertOnSlowSubscriber(t *testing.T) {
 	}
 	hs.key(tcell.KeyRune, '3')
 	lines := hs.lines()
-	k = findLine(lines, string(got.State), string(got.Severity), "slow_subscriber", endpoint(slow.Client), endpoint(slow.Server), "slow subscriber: SUB")
+	// A resolved alert's row says why it resolved; the pane says what it was.
+	evidence := "slow subscriber: SUB"
+	if got.State == StateResolved && got.Resolution != "" {
+		evidence = "resolved: " + got.Resolution[:10]
+	}
+	k = findLine(lines, string(got.State), string(got.Severity), "slow_subscriber", endpoint(slow.Client), endpoint(slow.Server), evidence)
 	if k < 0 {
 		t.Fatalf("no alert row:\n%s", strings.Join(lines, "\n"))
 	}
@@ -384,6 +389,8 @@ func TestRulesAlertOnSlowSubscriber(t *testing.T) {
 	squeeze := func(s string) string { return strings.Join(strings.Fields(s), "") }
 	if p := squeeze(strings.Join(pane, "")); !strings.Contains(p, squeeze(got.Message)) {
 		t.Errorf("evidence pane %q lacks the message %q", pane, got.Message)
+	} else if got.Resolution != "" && !strings.Contains(p, squeeze("resolved: "+got.Resolution+"it was: "+got.Message)) {
+		t.Errorf("evidence pane %q lacks the resolution %q, then the message", pane, got.Resolution)
 	}
 	hs.key(tcell.KeyEnter, 0)
 	if view, _, _, _, _ := hs.state(); view != ViewDetail ||

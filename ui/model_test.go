@@ -254,7 +254,8 @@ func TestFromRules(t *testing.T) {
 			Message: "zero window for 3s", PendingAt: at(1), FiredAt: at(4), Labels: map[string]string{"group": "pub b:2"}},
 		{Rule: "hwm", Severity: rules.SevWarning, State: rules.StatePending, Server: "b:2", PendingAt: at(5)},
 		{Rule: "stuck", Severity: rules.SevInfo, State: rules.StateInactive, PendingAt: at(1), ResolvedAt: at(2)},
-		{Rule: "gone", Severity: rules.SevWarning, State: rules.StateResolved, PendingAt: at(1), FiredAt: at(2), ResolvedAt: at(7)},
+		{Rule: "gone", Severity: rules.SevWarning, State: rules.StateResolved, PendingAt: at(1), FiredAt: at(2), ResolvedAt: at(7),
+			Resolution: "connection closed (FIN)", Sender: "c:3", SenderSocket: "PUSH", Receiver: "d:4", ReceiverSocket: "PULL", Group: "g", Root: true},
 	}
 	got := FromRules(in)
 	want := []Alert{
@@ -262,7 +263,8 @@ func TestFromRules(t *testing.T) {
 			Labels: map[string]string{"group": "pub b:2"}},
 		{Rule: "hwm", Severity: SevWarning, State: StatePending, Server: "b:2", Since: at(5)},
 		{Rule: "stuck", Severity: SevInfo, State: StateResolved, Since: at(2)},
-		{Rule: "gone", Severity: SevWarning, State: StateResolved, Since: at(7)},
+		{Rule: "gone", Severity: SevWarning, State: StateResolved, Since: at(7), Resolution: "connection closed (FIN)",
+			Sender: "c:3", SenderSocket: "PUSH", Receiver: "d:4", ReceiverSocket: "PULL", Group: "g", Root: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("FromRules:\n got %+v\nwant %+v", got, want)

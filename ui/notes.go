@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/zspy/zspy/tracker"
-	"github.com/zspy/zspy/zmtp"
 )
 
 // RowNotes are the short facts about a connection that no column of its own
@@ -21,8 +20,16 @@ func RowNotes(v *tracker.Record) []string {
 	if v.RefusedBefore > 0 {
 		out = append(out, fmt.Sprintf("after %d refused", v.RefusedBefore))
 	}
-	if v.PubSub && len(v.Subscriptions) == 0 && len(v.SubHistory) == 0 && v.SubDropped == 0 && v.Handshake == zmtp.HandshakeComplete {
-		out = append(out, "no subscription")
+	// A SUB that holds no subscription receives nothing (its PUB sends it
+	// nothing, so the wire is silent): the tracker says so past its grace.
+	// (Not when the tracker dropped subscriptions past its cap: one of them
+	// may still hold.)
+	switch {
+	case v.SubDropped > 0:
+	case v.NoSubscription && v.NeverSubscribed:
+		out = append(out, "never subscribed: receives nothing")
+	case v.NoSubscription:
+		out = append(out, "unsubscribed: receives nothing")
 	}
 	if v.Outstanding > 0 {
 		out = append(out, strconv.Itoa(v.Outstanding)+" unanswered")

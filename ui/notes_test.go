@@ -17,6 +17,7 @@ func TestRowNotesAtEverySize(t *testing.T) {
 	a.RefusedBefore = 3
 	b := handConn(2, "10.0.0.3:40000", "10.0.0.2:6000", zmtp.SUB, zmtp.PUB, 0, 0)
 	b.PubSub, b.Handshake = true, zmtp.HandshakeComplete
+	b.NoSubscription, b.NeverSubscribed = true, true
 	for _, z := range sizes {
 		t.Run(fmt.Sprintf("%dx%d", z.w, z.h), func(t *testing.T) {
 			m := NewModel(ModelOptions{})
@@ -24,12 +25,12 @@ func TestRowNotesAtEverySize(t *testing.T) {
 			d.SetFrame(m.Apply(snapAt(t0.Add(3e9), a, b)))
 			lines := draw(d, s)
 			if z.w >= 120 {
-				if !strings.Contains(lines[1], "NOTES") || findLine(lines, "10.0.0.1:40000", "after 3 refused") < 0 || findLine(lines, "10.0.0.3:40000", "no subscription") < 0 {
+				if !strings.Contains(lines[1], "NOTES") || findLine(lines, "10.0.0.1:40000", "after 3 refused") < 0 || findLine(lines, "10.0.0.3:40000", "never subscribed: receives nothing") < 0 {
 					t.Errorf("NOTES column:\n%s", strings.Join(lines[:5], "\n"))
 				}
 			}
 			d.openDetail(2)
-			if findLine(draw(d, s), "notes:", "no subscription") < 0 {
+			if findLine(draw(d, s), "notes:", "never subscribed: receives nothing") < 0 {
 				t.Errorf("detail lacks the notes:\n%s", strings.Join(draw(d, s), "\n"))
 			}
 			pressKey(d, tcell.KeyEscape, 0)

@@ -134,11 +134,12 @@ func Run(ctx context.Context, updates <-chan *session.Update, steer Steer, opt O
 	return nil
 }
 
-// FromRules converts the rules engine's alerts for the Alerts view; an alert
-// takes the time of its latest state as Since.
+// FromRules converts the rules engine's alerts for the Alerts view, in the
+// report's order (rules.Grouped: each group's children right after their
+// root); an alert takes the time of its latest state as Since.
 func FromRules(as []rules.Alert) []Alert {
 	out := make([]Alert, 0, len(as))
-	for _, a := range as {
+	for _, a := range rules.Grouped(as) {
 		since := a.PendingAt
 		switch a.State {
 		case rules.StateFiring:
@@ -151,7 +152,9 @@ func FromRules(as []rules.Alert) []Alert {
 			st = StateResolved // cleared before it fired
 		}
 		out = append(out, Alert{Rule: a.Rule, Severity: Severity(a.Severity), State: st, Client: a.Client,
-			Server: a.Server, Message: a.Message, Since: since, Labels: a.Labels})
+			Server: a.Server, Sender: a.Sender, Receiver: a.Receiver, SenderSocket: a.SenderSocket,
+			ReceiverSocket: a.ReceiverSocket, Group: a.Group, Root: a.Root, Message: a.Message,
+			Resolution: a.Resolution, Since: since, Labels: a.Labels})
 	}
 	return out
 }

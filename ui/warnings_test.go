@@ -74,12 +74,18 @@ func TestAlertHistoryViewAtEverySize(t *testing.T) {
 			if !strings.Contains(lines[0], "Hist") {
 				t.Errorf("no History tab: %q", lines[0])
 			}
+			// The view opens at its newest change: the resolution, why it
+			// resolved first.
+			if findLine(lines, "resolved", "slow_subscriber") < 0 || findLine(lines, "resolved: not compared now") < 0 {
+				t.Errorf("history's newest change lacks its resolution:\n%s", strings.Join(lines, "\n"))
+			}
+			h.key(tcell.KeyHome, 0) // the oldest; the head counts them
+			lines = h.lines()
 			pending, firing := findLine(lines, "pending", "slow_subscriber"), findLine(lines, "firing", "slow_subscriber")
 			if pending < 0 || firing < 0 || firing < pending {
 				t.Errorf("history lacks pending then firing (lines %d, %d):\n%s", pending, firing, strings.Join(lines, "\n"))
 			}
-			h.key(tcell.KeyHome, 0) // the view opens at its newest change; its head counts them
-			if lines = h.lines(); findLine(lines, fmt.Sprintf("%d changes", len(f.AlertLog))) < 0 {
+			if findLine(lines, fmt.Sprintf("%d changes", len(f.AlertLog))) < 0 {
 				t.Errorf("history does not count its %d changes:\n%s", len(f.AlertLog), strings.Join(lines, "\n"))
 			}
 			h.quit()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/gdamore/tcell/v2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -50,6 +51,10 @@ func (f *uiFlags) check(cmd *cobra.Command, cfg *session.Config) error {
 	return nil
 }
 
+// uiScreen replaces the terminal under the dashboard (nil: the terminal;
+// tests use tcell's simulation screen to run replay --ui whole).
+var uiScreen tcell.Screen
+
 // runUI runs sess with the dashboard as its viewer (zspy replay --ui, zspy
 // capture --ui) until the user quits or ctx ends; the dashboard stays up
 // after the run ends. notes (nil: none) carries the warnings of the
@@ -59,7 +64,7 @@ func (f *uiFlags) check(cmd *cobra.Command, cfg *session.Config) error {
 func runUI(ctx context.Context, sess *session.Session, cfg session.Config, showSecrets bool, notes *ui.Notes, export ui.Exporter) error {
 	latest := session.NewLatest()
 	sess.Subscribe(latest)
-	opt := ui.Options{Live: cfg.Live != nil, Speed: cfg.Speed, ShowSecrets: showSecrets, Notes: notes, Export: export}
+	opt := ui.Options{Live: cfg.Live != nil, Speed: cfg.Speed, ShowSecrets: showSecrets, Notes: notes, Export: export, Screen: uiScreen}
 	return sess.RunWith(ctx, func(ctx context.Context) error { return ui.Run(ctx, latest.C, sess, opt) })
 }
 

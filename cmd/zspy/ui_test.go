@@ -4,8 +4,10 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/gdamore/tcell/v2"
 	"github.com/go-zeromq/zmq4"
 	"github.com/spf13/cobra"
 	"github.com/zspy/zspy/capture"
@@ -111,5 +113,54 @@ func TestMonitorWarningsGoToTheDashboard(t *testing.T) {
 	list, total := notes.List()
 	if total != 1 || !strings.Contains(list[0], "malformed monitor message") {
 		t.Errorf("notes %q (%d)", list, total)
+	}
+}
+
+// endScreen is tcell's simulation screen that closes ended once a frame
+// it shows says the replay reached the end of its capture.
+type endScreen struct {
+	tcell.SimulationScreen
+	ended chan struct{}
+	once  sync.Once
+}
+
+func (s *endScreen) Show() {
+	s.SimulationScreen.Show()
+	cells, _, _ := s.GetContents()
+	var b strings.Builder
+	for _, c := range cells {
+		b.WriteString(string(c.Runes))
+	}
+	if strings.Contains(b.String(), "end of capture") {
+		s.once.Do(func() { close(s.ended) })
+	}
+}
+
+// replay --ui ends with the report the plain replay prints: on a real
+// tcpdump -s 200 capture its summary line and warnings say the counts are
+// lower bounds (the dashboard on tcell's simulation screen, quit with q
+// once it shows the end of the capture).
+func TestReplayUIReportSaysLowerBounds(t *testing.T) {
+	scr := &endScreen{SimulationScreen: tcell.NewSimulationScreen("UTF-8"), ended: make(chan struct{})}
+	uiScreen = scr
+	t.Cleanup(func() { uiScreen = nil })
+	type result struct {
+		out []byte
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		out, err := runZspyStdout(t, "replay", "--ui", "--speed", "max", "testdata/snap200/capture.pcap")
+		res <- result{out, err}
+	}()
+	<-scr.ended
+	scr.InjectKey(tcell.KeyRune, 'q', tcell.ModNone)
+	r := <-res
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	text := string(r.out)
+	if !strings.Contains(text, "; counts are lower bounds (frame sync lost") || !strings.Contains(text, "\nwarning: counts are lower bounds: frame sync lost") {
+		t.Errorf("replay --ui report does not say the counts are lower bounds:\n%s", text)
 	}
 }
