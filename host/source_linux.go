@@ -56,7 +56,8 @@ type Source struct {
 	// not find (they do not ask for another), and the last Unix dump.
 	diag     *diagConn
 	unfound  map[uint32]bool
-	unix     []UnixSocket
+	unixRaw  []UnixSocket // the last Unix dump, unattributed
+	unix     []UnixSocket // unixRaw attributed from the current map
 	unixAt   time.Time
 	unixPart bool
 
@@ -126,7 +127,7 @@ func (s *Source) Invalidate() { s.stale.Store(true) }
 
 // Refresh makes the next Sample walk /proc whenever the last walk was (a
 // last sample at the end of a run, which must not leave a young connection
-// unknown).
+// unknown); while tracking, only if a socket found is not attributable.
 func (s *Source) Refresh() { s.force.Store(true) }
 
 // Stats returns the source's counters.
@@ -198,16 +199,12 @@ func (s *Source) Sample(now time.Time) (smp *Sample, err error) {
 	return smp, nil
 }
 
-// sampleTracked is Sample while tracking: a lookup per tracked socket, a
-// walk only when one is not attributable (or forced, or old), the Unix
-// dump every Refresh.
+// sampleTracked is Sample while tracking: a lookup per tracked socket, the
+// Unix dump every Refresh, and a walk of /proc only when a socket found is
+// not attributable (a new connection, a process that exited), at most every
+// MinWalkGap (Refresh lifts that limit), or when the map is older than
+// TrackedRefresh. Nothing to attribute walks nothing.
 func (s *Source) sampleTracked(now time.Time, tracked []ConnAddrs) (*Sample, error) {
-	age := now.Sub(s.walked)
-	walked := false
-	if s.procs == nil || age >= s.cfg.TrackedRefresh || age < 0 || s.force.Load() {
-		s.walk(now)
-		walked = true
-	}
 	pairs := make([][2]netip.AddrPort, 0, 2*len(tracked))
 	for _, c := range tracked {
 		pairs = append(pairs, [2]netip.AddrPort{c.Client, c.Server}, [2]netip.AddrPort{c.Server, c.Client})
@@ -217,56 +214,54 @@ func (s *Source) sampleTracked(now time.Time, tracked []ConnAddrs) (*Sample, err
 	if err := s.diag.lookup(pairs, func(m diagMsg) { msgs = append(msgs, m) }); err != nil {
 		errs = append(errs, err)
 	}
-	// A walk is due when a tracked socket is not in the map (a new
-	// connection) or a process the map names for one has exited (the
-	// socket lives on in another holder).
-	miss := func() bool {
-		checked := map[int]bool{}
-		for i := range msgs {
-			ino := msgs[i].ino
-			if ino == 0 || s.unfound[ino] {
-				continue
-			}
-			o := s.procs.byInode[ino]
-			if !o.Known() {
-				return true
-			}
-			for _, p := range o.Procs {
-				if !checked[p.PID] {
-					checked[p.PID] = true
-					if !s.w.alive(p) {
-						return true
-					}
-				}
-			}
+	dumped := false
+	if s.unixRaw == nil || now.Sub(s.unixAt) >= s.cfg.Refresh || now.Before(s.unixAt) {
+		u, partial, err := s.dumpUnix()
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			s.unixRaw, s.unixAt, s.unixPart, dumped = u, now, partial, true
 		}
-		return false
 	}
-	if !walked && now.Sub(s.walked) >= s.cfg.MinWalkGap && miss() {
+	inodes := make([]uint32, 0, len(msgs)+len(s.unixRaw))
+	for i := range msgs {
+		if msgs[i].ino != 0 {
+			inodes = append(inodes, msgs[i].ino)
+		}
+	}
+	ntcp := len(inodes)
+	for i := range s.unixRaw {
+		inodes = append(inodes, s.unixRaw[i].Inode)
+	}
+	age := now.Sub(s.walked)
+	force := s.force.Swap(false)
+	walked := false
+	if len(inodes) > 0 && (s.procs == nil || age >= s.cfg.TrackedRefresh || age < 0 ||
+		((force || age >= s.cfg.MinWalkGap) && s.miss(inodes, ntcp))) {
 		s.walk(now)
 		walked = true
-	}
-	if walked {
 		s.unfound = map[uint32]bool{}
-		for i := range msgs {
-			if ino := msgs[i].ino; ino != 0 && !s.procs.byInode[ino].Known() {
+		for _, ino := range inodes {
+			if !s.procs.byInode[ino].Known() {
 				s.unfound[ino] = true
 			}
 		}
+	}
+	if s.procs == nil {
+		s.procs = &procMap{}
 	}
 	smp := &Sample{Time: now, TCP: make([]TCPSocket, 0, len(msgs))}
 	for i := range msgs {
 		smp.TCP = append(smp.TCP, s.tcpSocketOf(&msgs[i]))
 	}
-	if walked || s.unix == nil || now.Sub(s.unixAt) >= s.cfg.Refresh || now.Before(s.unixAt) {
-		u, partial, err := s.dumpUnix()
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			s.unix, s.unixAt, s.unixPart = u, now, partial
+	if walked || dumped {
+		s.unix = make([]UnixSocket, len(s.unixRaw))
+		for i, u := range s.unixRaw {
+			u.Owners = s.procs.byInode[u.Inode]
+			s.unix[i] = u
 		}
 	}
-	smp.Unix, smp.Partial = s.unix, s.unixPart
+	smp.Unix, smp.Partial = s.unix, dumped && s.unixPart
 	smp.index()
 	s.mu.Lock()
 	s.stats.Samples++
@@ -280,7 +275,36 @@ func (s *Source) sampleTracked(now time.Time, tracked []ConnAddrs) (*Sample, err
 	return smp, nil
 }
 
-// dumpUnix dumps the Unix stream sockets, attributed from the current map.
+// miss reports whether a socket the map should attribute is not in it (and
+// was not missing at the last walk already), or a process the map names for
+// one of the first ntcp (the tracked TCP sockets) has exited: the socket
+// lives on in another holder.
+func (s *Source) miss(inodes []uint32, ntcp int) bool {
+	checked := map[int]bool{}
+	for i, ino := range inodes {
+		if s.unfound[ino] {
+			continue
+		}
+		o := s.procs.byInode[ino]
+		if !o.Known() {
+			return true
+		}
+		if i >= ntcp {
+			continue
+		}
+		for _, p := range o.Procs {
+			if !checked[p.PID] {
+				checked[p.PID] = true
+				if !s.w.alive(p) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// dumpUnix dumps the Unix stream sockets, unattributed.
 func (s *Source) dumpUnix() (out []UnixSocket, partial bool, err error) {
 	ures, err := s.nl.UnixSocketDiagInfo()
 	if err != nil {
@@ -291,7 +315,7 @@ func (s *Source) dumpUnix() (out []UnixSocket, partial bool, err error) {
 	}
 	out = []UnixSocket{}
 	for _, r := range ures {
-		if u, ok := s.unixSocket(r); ok {
+		if u, ok := unixSocketOf(r); ok {
 			out = append(out, u)
 		}
 	}
@@ -348,11 +372,18 @@ func (s *Source) tcpSocket(r *netlink.InetDiagTCPInfoResp) TCPSocket {
 }
 
 func (s *Source) unixSocket(r *netlink.UnixDiagInfoResp) (UnixSocket, bool) {
+	u, ok := unixSocketOf(r)
+	u.Owners = s.procs.byInode[u.Inode]
+	return u, ok
+}
+
+// unixSocketOf reads one Unix socket of a dump, without its owners.
+func unixSocketOf(r *netlink.UnixDiagInfoResp) (UnixSocket, bool) {
 	m := r.DiagMsg
 	if m.Type != unix.SOCK_STREAM && m.Type != unix.SOCK_SEQPACKET {
 		return UnixSocket{}, false // ZeroMQ's ipc:// is a stream
 	}
-	u := UnixSocket{Inode: m.INode, Listen: m.State == 10, Owners: s.procs.byInode[m.INode]}
+	u := UnixSocket{Inode: m.INode, Listen: m.State == 10}
 	if r.Name != nil {
 		u.Path = unixPath(*r.Name)
 	}

@@ -203,6 +203,42 @@ func TestSourceIPCEndpoint(t *testing.T) {
 	}
 }
 
+// Tracking with no TCP connection: an ipc:// PUSH/PULL that starts after
+// the first walk is found at the next Unix dump (every Refresh), whose new
+// sockets make the sample walk /proc: the endpoint's two ends are named by
+// their processes.
+func TestSourceTrackedIPCEndpoint(t *testing.T) {
+	s := newSource(t)
+	s.Track(nil)
+	now := time.Now()
+	if _, err := s.Sample(now); err != nil {
+		t.Fatal(err)
+	}
+	walks := s.Stats().Walks
+	path := filepath.Join(t.TempDir(), "pipe.sock")
+	pull := startPeer(t, "pull", "ipc://"+path)
+	pull.line(t, "ready")
+	push := startPeer(t, "push", "ipc://"+path)
+	push.line(t, "ready")
+	push.send(t)
+	pull.line(t, "got")
+
+	now = now.Add(DefaultRefresh)
+	smp, err := s.Sample(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := smp.UnixEndpoints(func(p string) bool { return p == path })
+	if len(eps) != 1 || eps[0].Listener == nil || len(eps[0].Conns) != 1 || eps[0].Conns[0].Client == nil {
+		t.Fatalf("endpoint %s: %+v, want its listener and one connection with both ends", path, eps)
+	}
+	checkOwner(t, "listener", eps[0].Listener.Owners, pull, "pull")
+	checkOwner(t, "connecting", eps[0].Conns[0].Client.Owners, push, "push")
+	if w := s.Stats().Walks; w != walks+1 {
+		t.Fatalf("%d walks, want %d: one for the new sockets", w, walks+1)
+	}
+}
+
 // Tracking: a sample holds the tracked connections' sockets only (not
 // conns[1], untracked; IPv4 and IPv6, both ends; none of a connection this
 // host does not hold), each named by its process; a new tracked connection makes the next sample walk
