@@ -109,10 +109,11 @@ func (s *Source) Close() {
 // Track makes the following samples look up the TCP sockets of these
 // connections only (both ends, those on this host), instead of dumping
 // every TCP socket on the machine: a sample's cost follows what the caller
-// tracks. The process map is then rebuilt when a tracked socket's inode is
-// not in it (a new connection) or its process has exited, at most every
-// MinWalkGap, and otherwise every TrackedRefresh; Unix sockets are dumped every Refresh and at each
-// walk. Until Track is called, samples dump every socket.
+// tracks. Unix sockets are dumped every Refresh. The process map is then
+// rebuilt when a sample finds a socket whose inode is not in it (a new
+// connection) or a tracked one whose process has exited, at most every
+// MinWalkGap, and otherwise every TrackedRefresh. Until Track is called,
+// samples dump every socket.
 func (s *Source) Track(conns []ConnAddrs) {
 	c := slices.Clone(conns)
 	s.mu.Lock()
