@@ -162,6 +162,17 @@ func (w *walker) process(pid int) *Process {
 	return p
 }
 
+// alive reports whether p is still running: its PID names a process with
+// its start time (a gone one, or a reused PID, is not).
+func (w *walker) alive(p *Process) bool {
+	stat, err := os.ReadFile(filepath.Join(w.root, strconv.Itoa(p.PID), "stat"))
+	if err != nil {
+		return false
+	}
+	start, _, ok := parseStat(stat)
+	return ok && start == p.start
+}
+
 // parseStat reads the command and start time from /proc/PID/stat; the
 // command is in parentheses and may hold anything, so fields are counted
 // from its closing one.

@@ -3,6 +3,7 @@ package host
 import (
 	"bufio"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -148,10 +149,19 @@ func TestSourceSubscriberThatStopsReading(t *testing.T) {
 		t.Fatalf("SUB socket lacks inode or tcp_info: %+v", *subSock)
 	}
 
+	// From here the samples look up this connection's two sockets only,
+	// as a live session's do: the same ends, processes and queues.
+	s.Track([]ConnAddrs{{Client: client, Server: server}})
+
 	// Its receive queue grows past 64 KiB, by 8 KiB messages, and keeps
 	// growing. (Its buffer, never tuned up by reads, holds some 128 KiB.)
 	var q []uint32
 	sampleUntil(t, s, "a receive queue past 64 KiB and growing", func(smp *Sample) bool {
+		if len(smp.TCP) != 2 {
+			t.Fatalf("tracked sample has %d tcp sockets, want the connection's 2: %+v", len(smp.TCP), smp.TCP)
+		}
+		checkOwner(t, "tracked SUB side", smp.TCPConn(client, server).Owners, sub, "sub")
+		checkOwner(t, "tracked PUB side", smp.TCPConn(server, client).Owners, pub, "pub")
 		c := smp.TCPConn(client, server)
 		if c == nil {
 			t.Fatal("the SUB's socket went away")
@@ -190,5 +200,115 @@ func TestSourceIPCEndpoint(t *testing.T) {
 	checkOwner(t, "connecting", e.Conns[0].Client.Owners, push, "push")
 	if e.Conns[0].Client.Peer != e.Conns[0].Server.Inode {
 		t.Fatalf("client's peer %d, want the accepted socket %d", e.Conns[0].Client.Peer, e.Conns[0].Server.Inode)
+	}
+}
+
+// Tracking with no TCP connection: an ipc:// PUSH/PULL that starts after
+// the first walk is found at the next Unix dump (every Refresh), whose new
+// sockets make the sample walk /proc: the endpoint's two ends are named by
+// their processes.
+func TestSourceTrackedIPCEndpoint(t *testing.T) {
+	s := newSource(t)
+	s.Track(nil)
+	now := time.Now()
+	if _, err := s.Sample(now); err != nil {
+		t.Fatal(err)
+	}
+	walks := s.Stats().Walks
+	path := filepath.Join(t.TempDir(), "pipe.sock")
+	pull := startPeer(t, "pull", "ipc://"+path)
+	pull.line(t, "ready")
+	push := startPeer(t, "push", "ipc://"+path)
+	push.line(t, "ready")
+	push.send(t)
+	pull.line(t, "got")
+
+	now = now.Add(DefaultRefresh)
+	smp, err := s.Sample(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps := smp.UnixEndpoints(func(p string) bool { return p == path })
+	if len(eps) != 1 || eps[0].Listener == nil || len(eps[0].Conns) != 1 || eps[0].Conns[0].Client == nil {
+		t.Fatalf("endpoint %s: %+v, want its listener and one connection with both ends", path, eps)
+	}
+	checkOwner(t, "listener", eps[0].Listener.Owners, pull, "pull")
+	checkOwner(t, "connecting", eps[0].Conns[0].Client.Owners, push, "push")
+	if w := s.Stats().Walks; w != walks+1 {
+		t.Fatalf("%d walks, want %d: one for the new sockets", w, walks+1)
+	}
+}
+
+// Tracking: a sample holds the tracked connections' sockets only (not
+// conns[1], untracked; IPv4 and IPv6, both ends; none of a connection this
+// host does not hold), each named by its process; a new tracked connection makes the next sample walk
+// /proc (its socket is not in the map), and a sample with nothing new walks
+// none.
+func TestSourceTracked(t *testing.T) {
+	conns := dialConns(t, 2)
+	ln6, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln6.Close() })
+	c6, err := net.Dial("tcp6", ln6.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s6, err := ln6.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c6.Close(); s6.Close() })
+	v6 := ConnAddrs{Client: c6.LocalAddr().(*net.TCPAddr).AddrPort(), Server: c6.RemoteAddr().(*net.TCPAddr).AddrPort()}
+	elsewhere := ConnAddrs{Client: netip.MustParseAddrPort("192.0.2.1:40000"), Server: netip.MustParseAddrPort("192.0.2.2:5555")}
+
+	s := newSource(t)
+	s.Track([]ConnAddrs{conns[0], v6, elsewhere})
+	now := time.Now()
+	check := func(smp *Sample, want ...ConnAddrs) {
+		t.Helper()
+		if len(smp.TCP) != 2*len(want) {
+			t.Fatalf("%d tcp sockets, want %d: %+v", len(smp.TCP), 2*len(want), smp.TCP)
+		}
+		for _, c := range want {
+			for _, sock := range []*TCPSocket{smp.TCPConn(c.Client, c.Server), smp.TCPConn(c.Server, c.Client)} {
+				if sock == nil {
+					t.Fatalf("connection %v-%v: a side is missing", c.Client, c.Server)
+				}
+				if sock.State != 1 || sock.Inode == 0 || sock.Cwnd == 0 {
+					t.Fatalf("socket %+v: want established, an inode and tcp_info", *sock)
+				}
+				if p := sock.First(); p == nil || p.PID != os.Getpid() {
+					t.Fatalf("socket %v-%v: process %+v, want this test (pid %d)", sock.Local, sock.Remote, p, os.Getpid())
+				}
+			}
+		}
+	}
+	smp, err := s.Sample(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(smp, conns[0], v6)
+	walks := s.Stats().Walks
+
+	now = now.Add(2 * time.Second)
+	if smp, err = s.Sample(now); err != nil {
+		t.Fatal(err)
+	}
+	check(smp, conns[0], v6)
+	if w := s.Stats().Walks; w != walks {
+		t.Fatalf("%d walks after a sample with nothing new, want %d", w, walks)
+	}
+
+	young := dialConns(t, 1)[0] // after the walk: its sockets are not in the map
+	s.Track([]ConnAddrs{conns[0], v6, young})
+	now = now.Add(2 * time.Second)
+	if smp, err = s.Sample(now); err != nil {
+		t.Fatal(err)
+	}
+	check(smp, conns[0], v6, young)
+	if w := s.Stats().Walks; w != walks+1 {
+		t.Fatalf("%d walks after a new tracked connection, want %d", w, walks+1)
 	}
 }

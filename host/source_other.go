@@ -9,9 +9,10 @@ import (
 
 // Config configures a Source (see the Linux build).
 type Config struct {
-	Refresh    time.Duration
-	MinWalkGap time.Duration
-	Proc       string
+	Refresh        time.Duration
+	TrackedRefresh time.Duration
+	MinWalkGap     time.Duration
+	Proc           string
 }
 
 // Source is the host view; it exists on Linux only.
@@ -28,6 +29,9 @@ func (*Source) Close() {}
 
 // Invalidate does nothing.
 func (*Source) Invalidate() {}
+
+// Track does nothing.
+func (*Source) Track([]ConnAddrs) {}
 
 // Refresh does nothing.
 func (*Source) Refresh() {}

@@ -18,9 +18,10 @@ func (f *fakeHost) Sample(time.Time) (*host.Sample, error) {
 	f.samples = f.samples[1:]
 	return s, nil
 }
-func (f *fakeHost) Invalidate()       {}
-func (f *fakeHost) Refresh()          {}
-func (f *fakeHost) Stats() host.Stats { return host.Stats{} }
+func (f *fakeHost) Invalidate()            {}
+func (f *fakeHost) Track([]host.ConnAddrs) {}
+func (f *fakeHost) Refresh()               {}
+func (f *fakeHost) Stats() host.Stats      { return host.Stats{} }
 
 // The attribution of a connection's ends from samples: an end no process
 // holds stays unknown; a closed connection keeps the processes it was seen

@@ -106,11 +106,12 @@ func (s *Session) runLive(ctx context.Context) error {
 		// metrics interval; it stops (and is waited for) before the run's
 		// last sample, taken by finish on this goroutine.
 		hostCh = make(chan hostSample)
+		s.host.src.Track(nil) // no connection yet: the first sample looks up none
 		hctx, hstop := context.WithCancel(ctx)
 		hdone := make(chan struct{})
 		go func() {
 			defer close(hdone)
-			runHostSampler(hctx, s.host.src, s.clock, s.metrics.Interval(), s.host.kick, hostCh)
+			runHostSampler(hctx, s.host.src, s.clock, s.metrics.Interval(), s.host.kick, &s.host.busy, hostCh)
 		}()
 		defer func() { hstop(); <-hdone }()
 	}

@@ -55,12 +55,14 @@ type Config struct {
 	Monitor <-chan monitor.Event
 
 	// Host, on a live run, is this host's view (a *host.Source): sampled
-	// at each metrics interval (wall time), it names the processes that
-	// hold each connection's ends and their kernel socket queues, for the
-	// updates (Update.Host), the report, the zspy_socket_queue series and
-	// the rules. A connection the tracker created since the last sample asks
-	// for a fresh walk of /proc. Ignored on a replay: host facts are live
-	// only.
+	// at each metrics interval (wall time; up to 4 intervals in a row are
+	// skipped while no packets come), it names the processes that hold each
+	// connection's ends and their kernel socket queues, for the updates
+	// (Update.Host), the report, the zspy_socket_queue series and the
+	// rules. Samples look up the tracked connections' sockets only
+	// (HostSource.Track); a connection the tracker created since the last
+	// sample asks for a sample at once. Ignored on a replay: host facts are
+	// live only.
 	Host HostSource
 	// HostUnixPaths are path patterns (filepath.Match) of Unix-socket
 	// endpoints the host view lists besides those held by processes that
