@@ -32,18 +32,3 @@ func countOf(n int, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
-
-// startupOf returns the episodes of the frame whose server endpoint is
-// server (the topology's group head), in their order.
-func startupOf(f *Frame, server string) []*tracker.RefusedAttempts {
-	if f == nil {
-		return nil
-	}
-	var out []*tracker.RefusedAttempts
-	for i := range f.Refused {
-		if f.Refused[i].Server.String() == server {
-			out = append(out, &f.Refused[i])
-		}
-	}
-	return out
-}
