@@ -102,3 +102,51 @@ func TestStartupLine(t *testing.T) {
 		t.Errorf("one: %q", got)
 	}
 }
+
+// While the client is still refused (rules_late_bind's frames before its
+// connection got through): no row, the status bar counts the refused
+// connects, the empty table, the Topology and the Warnings view say the
+// endpoint is not listening and none got through yet; no frame ever lists
+// a refused attempt as a row.
+func TestLateBindWhileRefused(t *testing.T) {
+	frames, _, _, _ := replayFrames(t, "rules_late_bind", 100*time.Millisecond, ModelOptions{})
+	var during *Frame
+	for _, f := range frames {
+		for _, r := range f.Rows {
+			if r.Rec.State == zmtp.StateRefused {
+				t.Fatalf("frame at %s lists refused attempt %d", fmtTime(f.Time), r.ID)
+			}
+		}
+		if len(f.Refused) == 1 && f.Refused[0].Connection == 0 && f.Refused[0].Count >= 2 {
+			during = f
+		}
+	}
+	if during == nil {
+		t.Fatal("no frame while the client was refused")
+	}
+	e := &during.Refused[0]
+	if len(during.Rows) != 0 || uint64(e.Count) != during.Status.Refused {
+		t.Fatalf("%d rows, episode of %d, %d refused", len(during.Rows), e.Count, during.Status.Refused)
+	}
+	line := StartupLine(e)
+	if !strings.HasSuffix(line, "none got through yet") || !strings.Contains(line, "not listening for at least "+fmtDur(e.Last.Sub(e.First))) {
+		t.Errorf("start-up line %q", line)
+	}
+	if s, want := StatusLine(during, 0, true, false, 120, -1), fmt.Sprintf("0 conns, %d refused", e.Count); !strings.Contains(s, want) {
+		t.Errorf("status %q lacks %q", s, want)
+	}
+	if got := emptyText(during, &Filter{}); got != "no ZeroMQ connection yet: "+line {
+		t.Errorf("empty table says %q", got)
+	}
+	topo := strings.Join(RenderTopology(withStartup(nil, during.Refused, true), 200), "\n")
+	if !strings.Contains(topo, e.Server.String()) || !strings.Contains(topo, "not listening") || !strings.Contains(topo, "none got through yet") {
+		t.Errorf("topology:\n%s", topo)
+	}
+	if !strings.Contains(strings.Join(RenderWarnings(during, 200), "\n"), esc(line)) {
+		t.Errorf("Warnings view lacks %q", line)
+	}
+	last := frames[len(frames)-1]
+	if len(last.Refused) != 1 || last.Refused[0].Connection == 0 || len(last.Rows) != 1 {
+		t.Errorf("at the end: %d episodes (%+v), %d rows", len(last.Refused), last.Refused, len(last.Rows))
+	}
+}
