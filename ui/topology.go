@@ -36,16 +36,24 @@ type Group struct {
 // through yet) gets a group of its own, without peers, after the others
 // when all is true (no filter hides it).
 func withStartup(gs []Group, eps []tracker.RefusedAttempts, all bool) []Group {
+	if len(eps) == 0 {
+		return gs
+	}
+	idx := make(map[string]int, len(gs))
+	for i := range gs {
+		idx[gs[i].Server] = i
+	}
 	for i := range eps {
 		e := &eps[i]
 		srv := e.Server.String()
-		k := slices.IndexFunc(gs, func(g Group) bool { return g.Server == srv })
-		if k < 0 {
+		k, ok := idx[srv]
+		if !ok {
 			if !all {
 				continue
 			}
 			gs = append(gs, Group{Server: srv, Pattern: "not listening"})
 			k = len(gs) - 1
+			idx[srv] = k
 		}
 		gs[k].Startup = append(gs[k].Startup, e)
 	}
