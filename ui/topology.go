@@ -39,19 +39,34 @@ func withStartup(gs []Group, eps []tracker.RefusedAttempts, all bool) []Group {
 	if len(eps) == 0 {
 		return gs
 	}
+	// By the connection that got through (its endpoint may show by name),
+	// else by the endpoint.
 	idx := make(map[string]int, len(gs))
+	byConn := make(map[uint64]int)
 	for i := range gs {
 		idx[gs[i].Server] = i
+		for _, r := range gs[i].Peers {
+			if r.Rec.RefusedBefore > 0 {
+				byConn[r.ID] = i
+			}
+		}
 	}
 	for i := range eps {
 		e := &eps[i]
 		srv := e.Server.String()
-		k, ok := idx[srv]
+		k, ok := byConn[e.Connection]
+		if !ok || e.Connection == 0 {
+			k, ok = idx[srv]
+		}
 		if !ok {
 			if !all {
 				continue
 			}
-			gs = append(gs, Group{Server: srv, Pattern: "not listening"})
+			pattern := "not listening"
+			if e.Connection != 0 {
+				pattern = "start-up" // its connection is no longer listed
+			}
+			gs = append(gs, Group{Server: srv, Pattern: pattern})
 			k = len(gs) - 1
 			idx[srv] = k
 		}
@@ -176,7 +191,8 @@ func topologyLines(gs []Group, width int) (out []string, item []int, peers []*Ro
 		out = append(out, head)
 		item = append(item, -1)
 		for _, e := range g.Startup {
-			// The endpoint is the head's: the line starts after it.
+			// The endpoint is the head's: the line starts after it (unless
+			// the head names it).
 			l := strings.TrimPrefix(StartupLine(e), g.Server+" ")
 			out = append(out, " [yellow]start-up: "+esc(l)+"[-]")
 			item = append(item, -1)
