@@ -73,3 +73,31 @@ func TestEvictedAtEverySize(t *testing.T) {
 		})
 	}
 }
+
+// pubsub with a cap of 2: every connection is evicted and its traffic
+// resumes it, as the report says: its row's note counts the times, and the
+// status bar counts the resumed ones.
+func TestEvictedAndResumedRows(t *testing.T) {
+	h := startCapped(t, "pubsub", 2, 120, 40)
+	f := h.waitFrame(done)
+	h.sync()
+	if len(f.Rows) != 3 || f.Status.Resumed == 0 {
+		t.Fatalf("%d rows, %d resumed; want the 3 connections, resumed", len(f.Rows), f.Status.Resumed)
+	}
+	var sum uint64
+	for _, r := range f.Rows {
+		note := fmt.Sprintf("evicted and resumed %dx", r.Rec.Evictions)
+		if r.Rec.Evictions == 0 || !slices.Contains(r.C.Notes, note) {
+			t.Errorf("row %d: %d evictions, notes %q", r.ID, r.Rec.Evictions, r.C.Notes)
+		}
+		sum += uint64(r.Rec.Evictions)
+	}
+	if sum != f.Status.Resumed {
+		t.Errorf("rows resumed %d times, status %d", sum, f.Status.Resumed)
+	}
+	lines := h.lines()
+	if status := lines[len(lines)-2]; !strings.Contains(status, fmt.Sprintf("0 evicted (%d resumed, 0 not joined)", f.Status.Resumed)) {
+		t.Errorf("status %q", status)
+	}
+	h.quit()
+}

@@ -49,7 +49,8 @@ func RowNotes(v *tracker.Record) []string {
 	case v.Unjoined:
 		out = append(out, "came back after eviction, not joined")
 	case v.Evictions > 0:
-		out = append(out, "resumed after eviction")
+		// As the report says it.
+		out = append(out, fmt.Sprintf("evicted and resumed %dx", v.Evictions))
 	}
 	return out
 }
