@@ -96,7 +96,7 @@ func TestEvictedAndResumedRows(t *testing.T) {
 		t.Errorf("rows resumed %d times, status %d", sum, f.Status.Resumed)
 	}
 	lines := h.lines()
-	if status := lines[len(lines)-2]; !strings.Contains(status, fmt.Sprintf("0 evicted (%d resumed, 0 not joined)", f.Status.Resumed)) {
+	if status := lines[len(lines)-2]; !strings.Contains(status, fmt.Sprintf("evicted: %d resumed, 0 not joined", f.Status.Resumed)) {
 		t.Errorf("status %q", status)
 	}
 	h.quit()

@@ -126,9 +126,14 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) 
 	add(1, "%s", conns)
 	if s.Evicted+s.Resumed+s.Unjoined > 0 {
 		// The cap on tracked connections at work: nothing lost silently.
-		e := fmt.Sprintf("[yellow]%d evicted[-]", s.Evicted)
-		if s.Resumed+s.Unjoined > 0 {
-			e += fmt.Sprintf(" (%d resumed, %d not joined)", s.Resumed, s.Unjoined)
+		var e string
+		switch {
+		case s.Evicted == 0:
+			e = fmt.Sprintf("[yellow]evicted: %d resumed, %d not joined[-]", s.Resumed, s.Unjoined)
+		case s.Resumed+s.Unjoined > 0:
+			e = fmt.Sprintf("[yellow]%d evicted[-] (%d resumed, %d not joined)", s.Evicted, s.Resumed, s.Unjoined)
+		default:
+			e = fmt.Sprintf("[yellow]%d evicted[-]", s.Evicted)
 		}
 		add(5, "%s", e)
 	}
