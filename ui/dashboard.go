@@ -309,6 +309,10 @@ func emptyText(f *Frame, flt *Filter) string {
 		return "waiting for the first packet…"
 	case len(f.Rows) > 0 && flt.Active():
 		return fmt.Sprintf("none of the %d connections matches %s (esc clears the filter)", len(f.Rows), flt.String())
+	case len(f.Rows) == 0 && len(f.Refused) > 0:
+		// A client started before its server: its refused connects are not
+		// connections; the latest episode says how it stands.
+		return "no ZeroMQ connection yet: " + StartupLine(&f.Refused[len(f.Refused)-1])
 	case f.Status.Player.Done:
 		return fmt.Sprintf("no ZeroMQ connection in %s packets (%d other TCP flows)", fmtSI(float64(f.Status.Stats.Packets)), f.Status.NonZMTP)
 	}

@@ -131,7 +131,19 @@ func RenderDetail(in DetailInput) []string {
 	wrapped := func(indent, text string) { wrappedIn("", indent, text) }
 	wrapped("  ", fmt.Sprintf("first packet %d, %s – %s (%s), %s", v.FirstPacket, fmtTime(v.Start), fmtTime(v.Last), fmtDur(d), how))
 	if v.RefusedBefore > 0 {
-		add("  [yellow]connected after %d refused attempt(s)[-]", v.RefusedBefore)
+		add("  [yellow]connected after %d refused attempt(s): the server was not listening for %s (from %s)[-]",
+			v.RefusedBefore, fmtDur(v.NotListening()), fmtTime(v.RefusedFirst))
+	}
+	switch {
+	case v.State == zmtp.StateEvicted:
+		wrappedIn("yellow", "  ", "evicted at the cap on tracked connections (--max-connections, oldest idle first): "+
+			"its traffic, if it comes back continuing it, resumes this record")
+	case v.Unjoined && v.Continues != 0:
+		wrappedIn("yellow", "  ", fmt.Sprintf("came back after an eviction but did not continue connection %d's sequence numbers: not joined to it", v.Continues))
+	case v.Unjoined:
+		wrappedIn("yellow", "  ", "came back after an eviction but did not continue the evicted connection's sequence numbers: not joined to it")
+	case v.Evictions > 0:
+		wrappedIn("yellow", "  ", fmt.Sprintf("resumed after %d eviction(s) at the cap on tracked connections", v.Evictions))
 	}
 	// The row's notes (RowNotes): short facts no section below holds
 	// whole; the tracker's new facts join here and in the NOTES column.
@@ -396,7 +408,7 @@ func stateColor(s zmtp.ConnState) string {
 		return "green"
 	case zmtp.StateReset, zmtp.StateRefused:
 		return "red"
-	case zmtp.StateIdle:
+	case zmtp.StateIdle, zmtp.StateEvicted:
 		return "yellow"
 	}
 	return "gray"

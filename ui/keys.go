@@ -371,10 +371,15 @@ var helpSections = []struct{ name, notes string }{
   direction's receiver has advertised a zero window for 1.2 s (it is not
   reading). LAT is the request→reply median. SUBS are the subscribed
   topics, IDENTITY the client's routing ID, NOTES short facts (refused
-  attempts before it, no subscription, unanswered requests). ALERT shows
-  when an alert concerns a connection. Cut text ends in "…".
+  attempts before it and over how long, no subscription, unanswered
+  requests, evicted). ALERT shows when an alert concerns a connection.
+  Cut text ends in "…". Refused connects (a client started before its
+  server) are not rows: the status bar counts them, Topology and
+  Warnings (5) tell each start-up ("not listening for 3.2s: 22 connects
+  refused; connection 23 got through").
   Colours: red/yellow rows carry firing/pending alerts; magenta rows have
-  errors or incompatible socket types; grey rows are closed.
+  errors or incompatible socket types; grey rows are over (STATE in
+  yellow: evicted at the cap on tracked connections, --max-connections).
 `},
 	{secCursor, ""},
 	{secStream, ""},
@@ -403,7 +408,8 @@ var helpSections = []struct{ name, notes string }{
   apply here too.
 `, HistoryLen, session.GlobalLogLen, session.ConnLogLen, StreamLen, AlertLogLen, WarningsLen, NotesLen)},
 	{"Status bar", `  packet time │ packets and rate │ connections ("N of M" when a
-  filter is on) │ drops: k kernel,
+  filter is on; "1 conn, 22 refused") │ connections evicted at
+  --max-connections, when any │ drops: k kernel,
   i internal (zspy's queues), ui skipped screen updates │ warnings │
   the store's state ("influx DOWN, spool 13kB": always shown; the
   whole error in Warnings, 5) │ replay state and speed. When the pipeline warned (a

@@ -149,10 +149,12 @@ func printable(b []byte) string {
 	return tracker.Printable(b)
 }
 
-// listed reports whether the dashboard lists a connection: ZMTP ones, and
-// refused attempts (as the report does; other flows are counted only).
+// listed reports whether the dashboard lists a connection: ZMTP ones. A
+// refused attempt (SYN answered by RST) is not a connection: the refused
+// ones collapse into their start-up episode (Frame.Refused), counted in the
+// status bar, as the report collapses them; other flows are counted only.
 func listed(v *tracker.Record) bool {
-	return v.Detection == zmtp.IsZMTP || v.State == zmtp.StateRefused
+	return v.Detection == zmtp.IsZMTP && v.State != zmtp.StateRefused
 }
 
 // errorsOf returns the connection's errors as the detail lists them: those
@@ -283,7 +285,18 @@ type Status struct {
 	Skipped    uint64 // updates the model did not take in time
 	Player     session.PlayerState
 	NonZMTP    uint64
-	Evicted    uint64
+	// DroppedClosed counts the closed connections the tracker dropped past
+	// --keep-closed (added up in the report's summary).
+	DroppedClosed uint64
+	// Evicted counts the connections the tracker holds evicted at the
+	// --max-connections cap (state evicted), Resumed those evicted whose
+	// traffic came back continuing them, Unjoined those whose traffic came
+	// back and could not be joined.
+	Evicted, Resumed, Unjoined uint64
+	// Refused counts the refused connects (SYN answered by RST) of the run,
+	// RefusedDropped the start-up episodes not kept (their attempts are in
+	// Refused).
+	Refused, RefusedDropped uint64
 }
 
 // Frame is everything one screen shows, derived from one Update. Rows are in
@@ -314,6 +327,10 @@ type Frame struct {
 	Host    *host.View
 	Stages  []patterns.Stage
 	Tracing *tracing.Result
+	// Refused are the start-up episodes (refused connects per client host
+	// and server endpoint, and the connection that got through), oldest
+	// first: StartupLine tells one.
+	Refused []tracker.RefusedAttempts
 }
 
 // Row returns the row of connection id, or nil.
@@ -388,7 +405,10 @@ func (m *Model) Apply(u *session.Update) *Frame {
 		snap = &tracker.Snapshot{}
 	}
 	f.Time = snap.Time
-	f.Status.NonZMTP, f.Status.Evicted = snap.NonZMTP, snap.DroppedClosed
+	f.Status.NonZMTP, f.Status.DroppedClosed = snap.NonZMTP, snap.DroppedClosed
+	f.Status.Resumed, f.Status.Unjoined = snap.Resumed, snap.Unjoined
+	f.Status.Refused, f.Status.RefusedDropped = snap.RefusedTotal, snap.RefusedDropped
+	f.Refused = snap.Refused
 	base := m.prevTime // a connection new since the last frame counts from it
 	if dt := snap.Time.Sub(m.prevTime).Seconds(); !m.prevTime.IsZero() && dt > 0 {
 		m.pktRate = float64(u.Stats.Packets-m.prevPkts) / dt
@@ -402,6 +422,9 @@ func (m *Model) Apply(u *session.Update) *Frame {
 	for _, v := range snap.Records {
 		if listed(v) {
 			n++
+		}
+		if v.State == zmtp.StateEvicted {
+			f.Status.Evicted++
 		}
 	}
 	rows := make([]Row, n)

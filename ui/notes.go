@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // RowNotes are the short facts about a connection that no column of its own
@@ -18,7 +19,9 @@ import (
 func RowNotes(v *tracker.Record) []string {
 	var out []string
 	if v.RefusedBefore > 0 {
-		out = append(out, fmt.Sprintf("after %d refused", v.RefusedBefore))
+		// The client was refused while its server was not listening: this
+		// connection delivered what it queued meanwhile.
+		out = append(out, fmt.Sprintf("after %d refused over %s", v.RefusedBefore, fmtDur(v.NotListening())))
 	}
 	// A SUB that holds no subscription receives nothing (its PUB sends it
 	// nothing, so the wire is silent): the tracker says so past its grace.
@@ -39,6 +42,15 @@ func RowNotes(v *tracker.Record) []string {
 	}
 	if v.MidStream {
 		out = append(out, "mid-stream")
+	}
+	switch {
+	case v.State == zmtp.StateEvicted:
+		out = append(out, "evicted at the cap")
+	case v.Unjoined:
+		out = append(out, "came back after eviction, not joined")
+	case v.Evictions > 0:
+		// As the report says it.
+		out = append(out, fmt.Sprintf("evicted and resumed %dx", v.Evictions))
 	}
 	return out
 }

@@ -93,8 +93,10 @@ func fitLine(parts []linePart, first, sep string, width int) string {
 }
 
 // StatusLine renders the status bar: packet time, packets and their rate,
-// connections, drops (kernel, internal, skipped screen updates), warnings,
-// the store's state and the replay state. shown is how many connections the
+// connections (and the refused connects, which are not rows), the
+// connections evicted at the cap on tracked ones, drops (kernel, internal,
+// skipped screen updates), warnings, the store's state and the replay
+// state. shown is how many connections the
 // filter keeps ("3 of 10 conns"), or negative when no filter is on. It fits
 // width: when everything does not, the least useful parts go first (packet
 // counts, then connections, warnings, time); the replay state, the drops
@@ -112,10 +114,28 @@ func StatusLine(f *Frame, speed float64, replay, frozen bool, width, shown int) 
 	}
 	add(4, "%s", fmtTime(f.Time))
 	add(0, "%s pkts %s/s", fmtSI(float64(s.Stats.Packets)), fmtSI(s.PacketRate))
+	conns := countOf(len(f.Rows), "conn", "conns")
 	if shown >= 0 {
-		add(1, "%d of %d conns", shown, len(f.Rows))
-	} else {
-		add(1, "%d conns", len(f.Rows))
+		conns = fmt.Sprintf("%d of %d conns", shown, len(f.Rows))
+	}
+	if s.Refused > 0 {
+		// Refused connects are not rows: their count, and the start-up
+		// lines in the Warnings view.
+		conns += fmt.Sprintf(", %d refused", s.Refused)
+	}
+	add(1, "%s", conns)
+	if s.Evicted+s.Resumed+s.Unjoined > 0 {
+		// The cap on tracked connections at work: nothing lost silently.
+		var e string
+		switch {
+		case s.Evicted == 0:
+			e = fmt.Sprintf("[yellow]evicted: %d resumed, %d not joined[-]", s.Resumed, s.Unjoined)
+		case s.Resumed+s.Unjoined > 0:
+			e = fmt.Sprintf("[yellow]%d evicted[-] (%d resumed, %d not joined)", s.Evicted, s.Resumed, s.Unjoined)
+		default:
+			e = fmt.Sprintf("[yellow]%d evicted[-]", s.Evicted)
+		}
+		add(5, "%s", e)
 	}
 	drops := s.Stats.KernelDrops + s.Stats.InternalDrops
 	tag := "[white]"

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
 
@@ -25,6 +26,53 @@ type Group struct {
 	// Rates summed over the peers, per direction (messages/s).
 	In, Out float64
 	Open    int
+	// Startup are the start-up episodes of this endpoint: connects refused
+	// while it was not listening (the refused ones are not peers).
+	Startup []*tracker.RefusedAttempts
+}
+
+// withStartup attaches the start-up episodes to the groups of their server
+// endpoints; an episode whose endpoint has no group (no connection got
+// through yet) gets a group of its own, without peers, after the others
+// when all is true (no filter hides it).
+func withStartup(gs []Group, eps []tracker.RefusedAttempts, all bool) []Group {
+	if len(eps) == 0 {
+		return gs
+	}
+	// By the connection that got through (its endpoint may show by name),
+	// else by the endpoint.
+	idx := make(map[string]int, len(gs))
+	byConn := make(map[uint64]int)
+	for i := range gs {
+		idx[gs[i].Server] = i
+		for _, r := range gs[i].Peers {
+			if r.Rec.RefusedBefore > 0 {
+				byConn[r.ID] = i
+			}
+		}
+	}
+	for i := range eps {
+		e := &eps[i]
+		srv := e.Server.String()
+		k, ok := byConn[e.Connection]
+		if !ok || e.Connection == 0 {
+			k, ok = idx[srv]
+		}
+		if !ok {
+			if !all {
+				continue
+			}
+			pattern := "not listening"
+			if e.Connection != 0 {
+				pattern = "start-up" // its connection is no longer listed
+			}
+			gs = append(gs, Group{Server: srv, Pattern: pattern})
+			k = len(gs) - 1
+			idx[srv] = k
+		}
+		gs[k].Startup = append(gs[k].Startup, e)
+	}
+	return gs
 }
 
 // patternOf names the pattern a bound socket type serves.
@@ -142,6 +190,13 @@ func topologyLines(gs []Group, width int) (out []string, item []int, peers []*Ro
 			esc(socketOrQuestion(g.Socket)), esc(g.Server), g.Pattern, len(g.Peers), g.Open, fmtSI(g.In), fmtSI(g.Out))
 		out = append(out, head)
 		item = append(item, -1)
+		for _, e := range g.Startup {
+			// The endpoint is the head's: the line starts after it (unless
+			// the head names it).
+			l := strings.TrimPrefix(StartupLine(e), g.Server+" ")
+			out = append(out, " [yellow]start-up: "+esc(l)+"[-]")
+			item = append(item, -1)
+		}
 		for i, r := range g.Peers {
 			peers = append(peers, r)
 			branch := "├"
@@ -205,11 +260,16 @@ func socketOrQuestion(s zmtp.SocketType) string {
 // refreshTopology lays the filtered rows out as the Topology view.
 func (d *Dashboard) refreshTopology() {
 	rows := d.rows()
-	if len(rows) == 0 {
+	var eps []tracker.RefusedAttempts
+	if d.frame != nil {
+		eps = d.frame.Refused
+	}
+	gs := withStartup(BuildTopology(rows), eps, !d.filter.Active())
+	if len(gs) == 0 {
 		d.topo.set([]string{"[gray]" + esc(emptyText(d.frame, d.filter)) + "[-]"}, []int{-1}, nil, nil)
 		return
 	}
-	lines, item, peers := topologyLines(BuildTopology(rows), d.width())
+	lines, item, peers := topologyLines(gs, d.width())
 	keys := make([]string, len(peers))
 	conns := make([]uint64, len(peers))
 	for i, r := range peers {

@@ -32,7 +32,8 @@ func (w *warnLog) add(total uint64, last string) []string {
 }
 
 // RenderWarnings renders the Warnings view: the store's whole state (its
-// last error, which the status bar only labels), the pipeline's warnings,
+// last error, which the status bar only labels), the start-up episodes (a
+// client refused while its server was not listening), the pipeline's warnings,
 // and the notes of the monitor forwarders, as tview-tagged lines.
 func RenderWarnings(f *Frame, width int) []string {
 	var out []string
@@ -56,6 +57,17 @@ func RenderWarnings(f *Frame, width int) []string {
 	} else {
 		wrapped(StoreState(st))
 		add("  %d points written, %d dropped, %sB waiting in the spool", st.Written, st.Dropped, fmtSI(float64(st.SpoolBytes)))
+	}
+	if len(f.Refused) > 0 || s.Refused > 0 {
+		// A client started before its server: its refused connects,
+		// collapsed per client host and server endpoint (not rows).
+		section(fmt.Sprintf("Start-up (%d refused connects)", s.Refused))
+		for i := range f.Refused {
+			wrapped(StartupLine(&f.Refused[i]))
+		}
+		if s.RefusedDropped > 0 {
+			add("  [gray]%d older episodes not kept (their connects are counted)[-]", s.RefusedDropped)
+		}
 	}
 	section(fmt.Sprintf("Warnings (%d)", s.Warnings))
 	if len(f.Warnings) == 0 {
