@@ -30,7 +30,7 @@ func TestEvictionResumesRealConnections(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer src.Close()
-			p := New(Config{Reassembly: reassembly.Options{MaxConnections: 1, MaxEvicted: 100}})
+			p := New(Config{Reassembly: reassembly.Options{MaxConnections: 1}}) // the default summaries (at least 1,024)
 			if err := p.Run(src, nil); err != nil {
 				t.Fatal(err)
 			}

@@ -38,7 +38,7 @@ type Options struct {
 	MaxConnections int
 	// MaxEvicted caps the summaries of evicted connections kept (4-tuple,
 	// orientation, next sequence numbers: 72 bytes and a map entry, about 200 bytes each); the oldest
-	// go first (Stats.EvictedForgotten). Default MaxConnections/4; negative
+	// go first (Stats.EvictedForgotten). Default MaxConnections/4, at least minEvicted; negative
 	// keeps none.
 	MaxEvicted int
 	// AckGrace is how long, in packet time, a hole that the peer has
@@ -63,7 +63,7 @@ func (o Options) withDefaults() Options {
 		o.MaxConnections = DefaultMaxConnections
 	}
 	if o.MaxEvicted == 0 {
-		o.MaxEvicted = max(1, o.MaxConnections/4)
+		o.MaxEvicted = max(minEvicted, o.MaxConnections/4)
 	}
 	if o.AckGrace == 0 {
 		o.AckGrace = DefaultAckGrace
@@ -1043,3 +1043,9 @@ func (p *bufPool) put(b []byte) {
 	}
 	p.free[class] = append(p.free[class], b[:0])
 }
+
+// minEvicted is the fewest summaries of evicted connections kept, whatever
+// the cap: a tiny --max-connections (a test, a constrained probe) would
+// otherwise keep one summary and rejoin almost nothing. 1,024 summaries
+// are some 200 KB.
+const minEvicted = 1024

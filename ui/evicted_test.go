@@ -16,8 +16,9 @@ import (
 )
 
 // startCapped replays a corpus case with the cap on tracked connections
-// set to max.
-func startCapped(t *testing.T, name string, maxConns, w, h int) *harness {
+// set to maxConns and that on summaries of evicted ones to maxEvicted (0:
+// the default, at least 1,024; negative: none, so no eviction is rejoined).
+func startCapped(t *testing.T, name string, maxConns, maxEvicted, w, h int) *harness {
 	t.Helper()
 	src, err := capture.OpenFile(filepath.Join("..", "testdata", "pcaps", name, "capture.pcap"))
 	if err != nil {
@@ -29,18 +30,20 @@ func startCapped(t *testing.T, name string, maxConns, w, h int) *harness {
 	return hs.start(func(ctx context.Context) error {
 		cfg := session.Config{Files: []capture.Source{src}, Name: name}
 		cfg.Pipeline.Reassembly.MaxConnections = maxConns
+		cfg.Pipeline.Reassembly.MaxEvicted = maxEvicted
 		return opt.run(ctx, cfg)
 	})
 }
 
 // pubsub (libzmq, a PUB and its SUBs at once) replayed with a cap of one
-// tracked connection: the connections are evicted at the cap. At every size
+// tracked connection and no summaries of evicted ones: the connections are
+// evicted at the cap and their traffic cannot rejoin them. At every size
 // the status bar counts them, an evicted row says "evicted" (state and
 // note), and its detail says why.
 func TestEvictedAtEverySize(t *testing.T) {
 	for _, z := range sizes {
 		t.Run(fmt.Sprintf("%dx%d", z.w, z.h), func(t *testing.T) {
-			h := startCapped(t, "pubsub", 1, z.w, z.h)
+			h := startCapped(t, "pubsub", 1, -1, z.w, z.h)
 			f := h.waitFrame(done)
 			h.sync()
 			s := &f.Status
@@ -78,7 +81,7 @@ func TestEvictedAtEverySize(t *testing.T) {
 // resumes it, as the report says: its row's note counts the times, and the
 // status bar counts the resumed ones.
 func TestEvictedAndResumedRows(t *testing.T) {
-	h := startCapped(t, "pubsub", 2, 120, 40)
+	h := startCapped(t, "pubsub", 2, 0, 120, 40)
 	f := h.waitFrame(done)
 	h.sync()
 	if len(f.Rows) != 3 || f.Status.Resumed == 0 {
