@@ -24,6 +24,7 @@ func BenchmarkEvalKeptClosed(b *testing.B) {
 		c.Dirs[1].LastMessage = t0
 		c.Latency.Count = 3
 		c.Gen = 1
+		c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
 		kept = append(kept, c)
 	}
 	snap := func(gen uint64, ts time.Time) *tracker.Snapshot {
@@ -32,6 +33,7 @@ func BenchmarkEvalKeptClosed(b *testing.B) {
 		for i := range open {
 			c := conn(uint64(closed+i), uint16(60000+i), zmtp.REQ, zmtp.REP)
 			c.Start, c.Last, c.Gen = t0, ts, gen
+			c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
 			c.Dirs[0].Messages, c.Dirs[1].Messages = gen, gen
 			c.Dirs[1].LastMessage = ts
 			c.Latency.Count = gen
