@@ -13,9 +13,10 @@ import (
 // grace after connecting) keep a record unsettled until time has decided
 // them for good.
 type settler interface {
-	// settled reports whether c contributes nothing to the detector's
-	// findings at ts and at every later evaluation while the connection
-	// keeps this record. prev is the time of the evaluation before ts (zero
+	// settled reports whether the detector need not see c among the
+	// unsettled records at ts and at every later evaluation while the
+	// connection keeps this record: for most, c contributes nothing to
+	// their findings (a detector that means otherwise says so). prev is the time of the evaluation before ts (zero
 	// at the first); same says that c is the very record of that one.
 	settled(c *tracker.Record, ts, prev time.Time, same bool) bool
 }
