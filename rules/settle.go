@@ -32,11 +32,15 @@ const maxSettlers = 64
 // leaves the list. The walk compares pointers only: a settled record costs a
 // load and a compare per evaluation.
 type settlement struct {
-	bit     []uint64 // per rule: its bit, 0 for one that is not a settler
-	all     uint64
-	recs    []*tracker.Record
-	masks   []uint64
-	live    [][]*tracker.Record // per rule: the records it has not settled
+	bit   []uint64 // per rule: its bit, 0 for one that is not a settler
+	all   uint64
+	recs  []*tracker.Record
+	masks []uint64
+	live  [][]*tracker.Record // per rule: the records it has not settled
+	// base answers what the rules ask beyond their unsettled records;
+	// queries holds each settling rule's QueryFunc, made once.
+	base    QueryFunc
+	queries []QueryFunc
 	scratch struct {
 		recs  []*tracker.Record
 		masks []uint64
@@ -103,12 +107,19 @@ func (s *settlement) query(k int, query QueryFunc) QueryFunc {
 	if s == nil || s.bit == nil || s.bit[k] == 0 {
 		return query
 	}
-	return func(ts time.Time, q Query) Result {
-		if !q.Unsettled || q.Measurement != "" || q.Back != 0 {
-			return query(ts, q)
-		}
-		r := query(ts, Query{})
-		r.Records = s.live[k]
-		return r
+	s.base = query
+	if s.queries == nil {
+		s.queries = make([]QueryFunc, len(s.bit))
 	}
+	if s.queries[k] == nil {
+		s.queries[k] = func(ts time.Time, q Query) Result {
+			if !q.Unsettled || q.Measurement != "" || q.Back != 0 {
+				return s.base(ts, q)
+			}
+			r := s.base(ts, Query{})
+			r.Records = s.live[k]
+			return r
+		}
+	}
+	return s.queries[k]
 }
