@@ -44,13 +44,31 @@ func agreedAnyway(c *tracker.Record) bool {
 	return c.HandshakeError == "mechanism mismatch" && c.HandshakeDone[0] && c.HandshakeDone[1]
 }
 
+// settled: a record that is not ZMTP and holds no monitor note, or a closed
+// one past hold whose monitor failures are past hold too (they no longer
+// stand for a monitor's own alert).
+func (d *handshakeDetector) settled(c *tracker.Record, ts, _ time.Time, _ bool) bool {
+	if c.Detection != zmtp.IsZMTP && len(c.MonitorNotes) == 0 {
+		return true
+	}
+	if !closedTooLong(c, ts, d.Hold) {
+		return false
+	}
+	for i := range c.MonitorNotes {
+		if n := &c.MonitorNotes[i]; monitorFailed(n) && ts.Sub(n.Time) < d.Hold {
+			return false
+		}
+	}
+	return true
+}
+
 func (d *handshakeDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
 	// merged holds the monitor events the tracker attached to a
 	// connection: they are that connection's alert's evidence, not alerts
 	// of their own.
 	merged := map[string]bool{}
-	for _, c := range query(ts, Query{}).Records {
+	for _, c := range query(ts, Query{Unsettled: true}).Records {
 		if c.Detection != zmtp.IsZMTP && len(c.MonitorNotes) == 0 {
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
 
@@ -39,9 +40,23 @@ func init() {
 
 type heartbeatDetector struct{ HeartbeatParams }
 
+// settled: not ZMTP, closed past hold, or no direction with enough PINGs
+// unanswered (only a new PING, a new record, changes that).
+func (d *heartbeatDetector) settled(c *tracker.Record, ts, _ time.Time, _ bool) bool {
+	if c.Detection != zmtp.IsZMTP || closedTooLong(c, ts, d.Hold) {
+		return true
+	}
+	for i := range c.Dirs {
+		if pings, pongs := c.Dirs[i].Pings, c.Dirs[1-i].Pongs; pings > pongs && pings-pongs >= uint64(d.MinUnanswered) {
+			return false
+		}
+	}
+	return true
+}
+
 func (d *heartbeatDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
-	for _, c := range query(ts, Query{}).Records {
+	for _, c := range query(ts, Query{Unsettled: true}).Records {
 		if c.Detection != zmtp.IsZMTP || closedTooLong(c, ts, d.Hold) {
 			continue
 		}

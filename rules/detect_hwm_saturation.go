@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
 
@@ -61,9 +62,18 @@ type hwmDetector struct {
 	fullSince map[uint64]*[2]time.Time
 }
 
+// settled: not ZMTP, or closed with no zero window open and the same record
+// as at the evaluation before (so no zero-window time accrued since it).
+func (d *hwmDetector) settled(c *tracker.Record, _, _ time.Time, same bool) bool {
+	if c.Detection != zmtp.IsZMTP {
+		return true
+	}
+	return same && c.Closed && d.ZeroWindow > 0 && c.TCP[0].ZeroSince.IsZero() && c.TCP[1].ZeroSince.IsZero()
+}
+
 func (d *hwmDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
-	recs := query(ts, Query{}).Records
+	recs := query(ts, Query{Unsettled: true}).Records
 	// The zero-window time accrued since the last evaluation is the
 	// difference to the connection's record then.
 	prev := byID{recs: query(ts, Query{Back: 1}).Records}

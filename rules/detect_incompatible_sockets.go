@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
 
@@ -27,9 +28,14 @@ func init() {
 
 type incompatibleDetector struct{ IncompatibleParams }
 
+// settled: not ZMTP, compatible, or closed past hold.
+func (d *incompatibleDetector) settled(c *tracker.Record, ts, _ time.Time, _ bool) bool {
+	return c.Detection != zmtp.IsZMTP || c.Compatible || closedTooLong(c, ts, d.Hold)
+}
+
 func (d *incompatibleDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
-	for _, c := range query(ts, Query{}).Records {
+	for _, c := range query(ts, Query{Unsettled: true}).Records {
 		if c.Detection != zmtp.IsZMTP || c.Compatible || closedTooLong(c, ts, d.Hold) {
 			continue
 		}

@@ -42,13 +42,21 @@ func published(recs []*tracker.Record) map[string]uint64 {
 	return m
 }
 
+// settled: not a ZMTP subscriber's open connection without a subscription.
+// (One within its grace is not settled: time decides it.)
+func (d *noSubDetector) settled(c *tracker.Record, _, _ time.Time, _ bool) bool {
+	sub, _ := subSides(c)
+	return sub < 0 || c.Closed || c.Detection != zmtp.IsZMTP || !c.NoSubscription
+}
+
 func (d *noSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	recs := query(ts, Query{})
 	var out []*finding
+	live := query(ts, Query{Unsettled: true}).Records
 	// What each publisher sent since the last evaluation, from the records
 	// now and then; summed only when a subscriber lacks subscriptions.
 	var now, before map[string]uint64
-	for _, c := range recs.Records {
+	for _, c := range live {
 		sub, pub := subSides(c)
 		if sub < 0 || c.Closed || c.Detection != zmtp.IsZMTP || !c.NoSubscription {
 			continue

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
 
@@ -29,6 +30,14 @@ func init() {
 
 type repStoppedDetector struct{ RepStoppedParams }
 
+// settled: no request waits on the connection (closed, none outstanding, or
+// no requester on the client side). Unlike other detectors' settled records,
+// these still count (their replies) once a request waits on their endpoint:
+// detect reads every record then.
+func (d *repStoppedDetector) settled(c *tracker.Record, _, _ time.Time, _ bool) bool {
+	return requester(c) != 0 || c.Closed || c.Outstanding == 0
+}
+
 func (d *repStoppedDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	type acc struct {
 		typ         zmtp.SocketType
@@ -37,6 +46,21 @@ func (d *repStoppedDetector) detect(ts time.Time, query QueryFunc, mon *monitorS
 		oldest      time.Time
 		waiting     int
 		waitingConn int
+	}
+	// Only an endpoint a request waits on can have stopped replying: the
+	// records it has not settled are the open ones with requests
+	// outstanding; when none is, nothing else need be read.
+	var waitedOn map[string]bool
+	for _, c := range query(ts, Query{Unsettled: true}).Records {
+		if requester(c) == 0 && !c.Closed && c.Outstanding > 0 {
+			if waitedOn == nil {
+				waitedOn = map[string]bool{}
+			}
+			waitedOn[serverName(c)] = true
+		}
+	}
+	if waitedOn == nil {
+		return nil
 	}
 	eps := map[string]*acc{}
 	var order []string

@@ -78,6 +78,14 @@ func sentTo(c, prev *tracker.Record, pub int, n uint64) bool {
 	return prev != nil && t.ZeroWindowTime > prev.TCP[pub].ZeroWindowTime
 }
 
+// settled: not a ZMTP subscriber, one without subscriptions, or one that
+// closed before the evaluation before this one (it takes part in no later
+// window).
+func (d *slowSubDetector) settled(c *tracker.Record, _, prev time.Time, _ bool) bool {
+	sub, _ := subSides(c)
+	return c.Detection != zmtp.IsZMTP || sub < 0 || len(c.Subscriptions) == 0 || (c.Closed && !prev.IsZero() && !c.Last.After(prev))
+}
+
 func (d *slowSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	type member struct {
 		c     *tracker.Record
@@ -98,7 +106,7 @@ func (d *slowSubDetector) detect(ts time.Time, query QueryFunc, mon *monitorStat
 	before := query(ts, Query{Back: 1})
 	last, prev := before.Time, byID{recs: before.Records}
 	seen := map[uint64]bool{}
-	for _, c := range query(ts, Query{}).Records {
+	for _, c := range query(ts, Query{Unsettled: true}).Records {
 		sub, pub := subSides(c)
 		if c.Detection != zmtp.IsZMTP || sub < 0 {
 			continue

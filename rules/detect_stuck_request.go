@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
 
@@ -32,9 +33,15 @@ func init() {
 
 type stuckDetector struct{ StuckParams }
 
+// settled: no request outstanding, no requester, or closed past hold. An
+// open connection's waiting request ages, a closed one's is held: both stay.
+func (d *stuckDetector) settled(c *tracker.Record, ts, _ time.Time, _ bool) bool {
+	return c.Outstanding == 0 || closedTooLong(c, ts, d.Hold) || requester(c) < 0
+}
+
 func (d *stuckDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	var out []*finding
-	for _, c := range query(ts, Query{}).Records {
+	for _, c := range query(ts, Query{Unsettled: true}).Records {
 		oldest, ok := c.OldestRequest, c.Outstanding > 0
 		if !ok || closedTooLong(c, ts, d.Hold) {
 			continue

@@ -39,6 +39,8 @@ type Engine struct {
 	monitor monitorState
 	// window answers the queries of EvalSnapshot's evaluations.
 	window Window
+	// settle keeps the records each rule settled (EvalSnapshot).
+	settle settlement
 }
 
 type entry struct {
@@ -74,7 +76,8 @@ func (e *Engine) AddOutput(o Output) { e.outputs = append(e.outputs, o) }
 // and does not keep points.
 func (e *Engine) EvalSnapshot(ts time.Time, snap *tracker.Snapshot, points []store.Point) []Alert {
 	e.window.Add(ts, snap, points)
-	return e.Eval(ts, e.window.Query)
+	e.settle.update(e.rules, snap, ts, e.window.prev.time)
+	return e.eval(ts, e.window.Query, &e.settle)
 }
 
 // Eval evaluates every rule at time ts, reading through query, moves alerts
@@ -84,14 +87,19 @@ func (e *Engine) EvalSnapshot(ts time.Time, snap *tracker.Snapshot, points []sto
 // the detectors read. The same answers at the same times give the same
 // changes.
 func (e *Engine) Eval(ts time.Time, query QueryFunc) []Alert {
+	return e.eval(ts, query, nil)
+}
+
+// eval is Eval, with the records the rules settled when settle is not nil.
+func (e *Engine) eval(ts time.Time, query QueryFunc, settle *settlement) []Alert {
 	e.evals++
 	for _, p := range query(ts, Query{Measurement: metrics.MeasMonitor}).Points {
 		e.monitor.observe(p)
 	}
 	var changes []Alert
 	seen := make(map[*entry]bool)
-	for _, r := range e.rules {
-		for _, f := range r.findings(ts, query, &e.monitor) {
+	for k, r := range e.rules {
+		for _, f := range r.findings(ts, settle.query(k, query), &e.monitor) {
 			key := r.Name + "\x00" + f.key
 			en := e.byKey[key]
 			if f.clear {

@@ -20,6 +20,12 @@ type Query struct {
 	// Back asks for the evaluation Back steps before the one at ts (0: that
 	// one). A Window answers records one step back, points at ts only.
 	Back int
+	// Unsettled asks, of the records at the evaluation (Back 0), for
+	// those the asking rule has not settled: an engine fed snapshots
+	// (EvalSnapshot) leaves out the records whose contribution its
+	// detector said cannot change while they do not (see settler). Any
+	// other answer holds every record, which is never wrong.
+	Unsettled bool
 }
 
 // Result answers a Query.
