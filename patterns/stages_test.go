@@ -71,11 +71,13 @@ func (p *proc) pid() int { return p.cmd.Process.Pid }
 // stages for which ok holds. lo carries other runs' processes too: ok looks
 // at the test's own.
 type stagesWatch struct {
-	ok  func([]patterns.Stage) bool
-	hit chan []patterns.Stage
+	ok   func([]patterns.Stage) bool
+	hit  chan []patterns.Stage
+	last atomic.Pointer[session.Update] // for the failure's message
 }
 
 func (w *stagesWatch) SessionUpdate(u *session.Update) {
+	w.last.Store(u)
 	if w.ok(u.Stages) {
 		select {
 		case w.hit <- u.Stages:
@@ -93,6 +95,14 @@ func (w *stagesWatch) wait(ctx context.Context, t *testing.T, what string) []pat
 	case st := <-w.hit:
 		return st
 	case <-ctx.Done():
+		if u := w.last.Load(); u != nil {
+			for _, r := range u.Snapshot.Records {
+				c, hc := u.Host.Conn(r.ID)
+				cl, sv := r.Names()
+				t.Logf("conn %d %s→%s %v→%v %v handshake %v; host %v %+v", r.ID, cl, sv, r.ClientSocket, r.ServerSocket, r.State, r.Handshake, hc, c.Sides)
+			}
+			t.Logf("stats %+v; stages %+v", u.Stats, u.Stages)
+		}
 		t.Fatalf("no update in which %s", what)
 		return nil
 	}
@@ -281,20 +291,22 @@ func TestStalledWorker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := session.New(session.Config{Pipeline: pipeline.Config{Interval: 200 * time.Millisecond}, Live: src, Host: hs})
-	var workers []*proc
-	for range 3 {
-		w := start(t, "worker", vep[0], sep[0])
-		w.line(t, "ready")
-		workers = append(workers, w)
-	}
+	// The run starts before the workers: a capture ring not read for a few
+	// seconds (the workers' start on a loaded machine) fills, and the
+	// kernel drops their handshakes (Stats.KernelDrops).
+	var pids atomic.Pointer[[3]int] // the workers', set once they run
 	// "ready" comes before libzmq's handshake: the worker to stop must be a
 	// stage that forwards (its handshakes seen) before it stops. Then the
 	// test waits for an update that marks it stalled and the running workers
 	// not (one of them descheduled for a sample's length on a loaded machine
 	// would be marked too, rightly: it is waited out).
 	forwarding := func(sts []patterns.Stage) bool {
-		for _, w := range workers {
-			if st := stageOf(sts, w.pid()); len(st) != 1 || st[0].Out == 0 {
+		ws := pids.Load()
+		if ws == nil {
+			return false
+		}
+		for _, pid := range ws {
+			if st := stageOf(sts, pid); len(st) != 1 || st[0].Out == 0 {
 				return false
 			}
 		}
@@ -306,8 +318,8 @@ func TestStalledWorker(t *testing.T) {
 		if !stopped.Load() || !forwarding(sts) {
 			return false
 		}
-		for i, w := range workers {
-			if stageOf(sts, w.pid())[0].Stalled != (i == 1) {
+		for i, pid := range pids.Load() {
+			if stageOf(sts, pid)[0].Stalled != (i == 1) {
 				return false
 			}
 		}
@@ -317,6 +329,13 @@ func TestStalledWorker(t *testing.T) {
 	s.Subscribe(stall)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
+	var workers []*proc
+	for range 3 {
+		w := start(t, "worker", vep[0], sep[0])
+		w.line(t, "ready")
+		workers = append(workers, w)
+	}
+	pids.Store(&[3]int{workers[0].pid(), workers[1].pid(), workers[2].pid()})
 
 	running.wait(ctx, t, "the 3 workers are stages forwarding messages")
 	if err := workers[1].cmd.Process.Signal(syscall.SIGSTOP); err != nil {
