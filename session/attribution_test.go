@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/zspy/zspy/pipeline"
 	"github.com/zspy/zspy/store"
 	"github.com/zspy/zspy/tracker"
+	"github.com/zspy/zspy/zmtp"
 )
 
 // A live capture on lo with the host view writes a pcapng (as capture -w
@@ -24,7 +26,18 @@ import (
 // its zspy_connection series carry their commands as tags. Real
 // libzmq processes: a PUB and a SUB that reads 10 messages.
 func TestPcapngCarriesAttribution(t *testing.T) {
-	src, err := capture.OpenLive("lo", capture.LiveOptions{ReadTimeout: 50 * time.Millisecond})
+	pub, pubOut := hostPeer(t, "pub", "tcp://127.0.0.1:*", "50", "64")
+	ep := readLine(t, pubOut, "ready ")
+	server := strings.TrimPrefix(ep, "tcp://")
+	// Only the PUB's port: other runs use lo at the same time, and their
+	// connections would crowd the host view and its recorded attribution
+	// (an attribution past host.MaxAttributionBytes leaves ends out).
+	port, err := netip.ParseAddrPort(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := capture.OpenLive("lo", capture.LiveOptions{ReadTimeout: 50 * time.Millisecond,
+		Filter: &capture.Filter{Ports: []uint16{port.Port()}}})
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			t.Skipf("live capture needs root or CAP_NET_RAW: %v", err)
@@ -42,10 +55,6 @@ func TestPcapngCarriesAttribution(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := src
-
-	pub, pubOut := hostPeer(t, "pub", "tcp://127.0.0.1:*", "50", "64")
-	ep := readLine(t, pubOut, "ready ")
-	server := strings.TrimPrefix(ep, "tcp://")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cfg := Config{Live: src, Host: hs, Annotate: w.Annotate}
@@ -54,11 +63,33 @@ func TestPcapngCarriesAttribution(t *testing.T) {
 		w.WritePacket(seg.TS, d, n)
 	}
 	s := New(cfg)
+	// The run stops once an update holds the SUB's connection with both
+	// processes (on a loaded machine the capture and the host view lag the
+	// peers: the test waits for them, the context the only timeout).
+	attributed := make(chan struct{}, 1)
+	s.Subscribe(listenerFunc(func(u *Update) {
+		for _, r := range u.Snapshot.Records {
+			if _, srv := r.Names(); srv != server || r.ClientSocket != zmtp.SUB {
+				continue
+			}
+			if c, ok := u.Host.Conn(r.ID); ok && c.Sides[0] != nil && c.Sides[0].First() != nil && c.Sides[1] != nil && c.Sides[1].First() != nil {
+				select {
+				case attributed <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}))
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	sub, subOut := hostPeer(t, "sub", ep, "10")
 	readLine(t, subOut, "ready")
 	readLine(t, subOut, "stopped")
+	select {
+	case <-attributed:
+	case <-ctx.Done():
+		t.Fatal("no update with the SUB's connection and both its processes")
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

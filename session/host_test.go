@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,6 +30,9 @@ func hostPeer(t *testing.T, args ...string) (*exec.Cmd, *bufio.Reader) {
 	}
 	cmd := exec.Command(py, append([]string{"../host/testdata/peer.py"}, args...)...)
 	cmd.Stderr = os.Stderr
+	// Killed with this test binary too (a crash, a timeout): no peer
+	// outlives the test to appear in another run's capture of lo.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if _, err := cmd.StdinPipe(); err != nil { // kept open: a SUB that stopped reading waits on it
 		t.Fatal(err)
 	}

@@ -11,11 +11,23 @@
   sink    EP N         PULL bound on EP, reads N messages
 
 Binders print "ready ENDPOINT..." with the bound endpoints; every role
-prints "done" when its count is reached, then waits on stdin.
+prints "done" when its count is reached, then waits. Every role exits when
+its stdin closes: when the test that started it ends, however it ends, no
+process of it is left to show up in another run's capture of lo.
 """
+import os
 import sys
+import threading
 import time
 import zmq
+
+
+def exit_at_eof():
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+
+threading.Thread(target=exit_at_eof, daemon=True).start()
 
 role, args = sys.argv[1], sys.argv[2:]
 ctx = zmq.Context()
@@ -28,7 +40,7 @@ def bound(sock, ep):
 
 def done():
     print("done", flush=True)
-    sys.stdin.read()
+    threading.Event().wait()
 
 
 if role in ("broker", "proxy"):
