@@ -170,12 +170,13 @@ func (m *MergeSource) fill(i int) {
 		}
 		hd.done = true
 		name := sourceName(m.srcs[i], i)
-		msg := err.Error()
-		if !strings.HasPrefix(msg, name+":") {
-			msg = name + ": " + msg
+		// The warning names the source; the error need not name it again.
+		cause := err
+		if msg := err.Error(); strings.HasPrefix(msg, name+": ") {
+			cause = errors.New(strings.TrimPrefix(msg, name+": "))
 		}
 		m.warn = append(m.warn, &PacketError{File: name, Packet: m.srcs[i].Stats().Packets + 1,
-			Err: fmt.Errorf("capture failed, the merge goes on without the rest of it: %w", errors.New(msg))})
+			Err: fmt.Errorf("capture failed, the merge goes on without the rest of it: %w", cause)})
 		return
 	}
 }

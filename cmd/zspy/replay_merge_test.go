@@ -48,8 +48,8 @@ func splitCapture(t *testing.T, path, name string, keep func(tcp *layers.TCP) bo
 // mergeView is what a merged replay must give as the original does: the
 // connections and the tracing result (stages, per-hop counts).
 type mergeView struct {
-	Packets     uint64          `json:"packets"`
-	Stats       struct {
+	Packets uint64 `json:"packets"`
+	Stats   struct {
 		Duplicates uint64 `json:"duplicates"`
 	} `json:"stats"`
 	Connections []map[string]any `json:"connections"`
@@ -58,7 +58,11 @@ type mergeView struct {
 			Kind  string          `json:"kind"`
 			Front json.RawMessage `json:"front"`
 			Back  json.RawMessage `json:"back"`
-			Hops  json.RawMessage `json:"hops"`
+			Hops  []struct {
+				Name  string `json:"name"`
+				Count int    `json:"count"`
+			} `json:"hops"`
+			Waiting int `json:"waiting"`
 		} `json:"stages"`
 	} `json:"tracing"`
 }
@@ -136,8 +140,17 @@ func TestReplayMerge(t *testing.T) {
 			t.Errorf("%s: tracing differs from the original's:\n%s\nwant\n%s", tc.name, gotRaw["tracing"], wantRaw["tracing"])
 		}
 	}
-	seq, _ := replayView(t, fa, fb)
-	if seq.Tracing != nil && len(seq.Tracing.Stages) > 0 && string(seq.Tracing.Stages[0].Hops) == string(want.Tracing.Stages[0].Hops) {
-		t.Errorf("sequential replay of the split captures traced the broker as the merge does: %s", seq.Tracing.Stages[0].Hops)
+	// Read one after the other, the front's requests wait for replies
+	// that, in packet time, came before them: the broker shows only the way
+	// in, with every message still waiting.
+	seq, seqRaw := replayView(t, fa, fb)
+	if reflect.DeepEqual(seqRaw["tracing"], wantRaw["tracing"]) {
+		t.Errorf("sequential replay of the split captures traced the broker as the original does")
+	}
+	if seq.Tracing == nil || len(seq.Tracing.Stages) != 1 || seq.Tracing.Stages[0].Waiting == 0 || len(seq.Tracing.Stages[0].Hops) >= len(want.Tracing.Stages[0].Hops) {
+		t.Errorf("sequential replay of the split captures: tracing %s, want a broker with fewer hops and messages waiting", seqRaw["tracing"])
+	}
+	if w := want.Tracing.Stages[0]; len(w.Hops) != 4 || w.Hops[3].Name != "end to end" || w.Hops[3].Count != 60 || w.Waiting != 0 {
+		t.Errorf("original: broker %+v, want 4 hops with 60 end to end and none waiting", w)
 	}
 }
