@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // readMerged reads src to its end: its segments (payloads copied), the name
@@ -226,5 +228,34 @@ func TestMergeFailingSource(t *testing.T) {
 	}
 	if n != 5 {
 		t.Errorf("%d segments named eth9, want 5", n)
+	}
+}
+
+// More packets within one window than the duplicate detection keeps: the
+// ones it forgot are counted and said in a warning at the end, and its
+// memory stays at its cap.
+func TestMergeDuplicateCap(t *testing.T) {
+	p := "../testdata/pcaps/reqrep/capture.pcap"
+	m := NewMergeSource([]Source{openT(t, p), openT(t, p)}, 0)
+	defer m.Close()
+	t0 := time.Unix(1, 0)
+	for i := 0; i < 3*maxDupEntries; i++ {
+		m.heads[0].seg = Segment{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Seq: uint32(i), TS: t0}
+		if m.duplicate(0) {
+			t.Fatalf("segment %d: a duplicate of its own file's", i)
+		}
+	}
+	if len(m.dups) != maxDupEntries || len(m.order) != maxDupEntries || m.evicted != 2*maxDupEntries {
+		t.Fatalf("%d remembered, %d in the ring, %d forgotten; want %d, %d, %d", len(m.dups), len(m.order), m.evicted, maxDupEntries, maxDupEntries, 2*maxDupEntries)
+	}
+	m.inited = true
+	var seg Segment
+	err := m.Next(&seg)
+	var pe *PacketError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "131072 segments forgotten") {
+		t.Fatalf("Next at the end: %v, want a warning of the forgotten segments", err)
+	}
+	if err := m.Next(&seg); err != io.EOF {
+		t.Fatalf("Next after the warning: %v, want io.EOF", err)
 	}
 }
