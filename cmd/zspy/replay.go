@@ -139,8 +139,8 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	}
 	cfg.Name = strings.Join(names, " ")
 	if f.merge {
-		if f.export.enabled() || uf.enabled {
-			return errors.New("--merge: not yet with --export-conn or --ui: replay the merged captures without them, or merge them with mergecap first")
+		if f.export.enabled() {
+			return errors.New("--merge: not yet with --export-conn: export from one of the captures, or merge them with mergecap first")
 		}
 		cfg.Files = []capture.Source{capture.NewMergeSource(cfg.Files, 0)}
 		cfg.Name = strings.Join(names, " + ")
@@ -181,7 +181,13 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		sess.AddMonitorLog(monitor.NewLogReader(lf, name, sess.Warn))
 	}
 	if uf.enabled {
-		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets, nil, replayExporter(files)); err != nil {
+		exporter := replayExporter(files)
+		if f.merge {
+			exporter = func(*tracker.Record) (string, error) {
+				return "", errors.New("export: not yet from merged captures: replay without --merge to export from the capture that holds the connection")
+			}
+		}
+		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets, nil, exporter); err != nil {
 			return err
 		}
 	} else if err := sess.Run(context.Background()); err != nil {

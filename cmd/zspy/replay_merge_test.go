@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/gdamore/tcell/v2"
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
@@ -152,5 +154,44 @@ func TestReplayMerge(t *testing.T) {
 	}
 	if w := want.Tracing.Stages[0]; len(w.Hops) != 4 || w.Hops[3].Name != "end to end" || w.Hops[3].Count != 60 || w.Waiting != 0 {
 		t.Errorf("original: broker %+v, want 4 hops with 60 end to end and none waiting", w)
+	}
+}
+
+// replay --ui --merge: the dashboard replays the merged captures, and the
+// report printed when it quits traces the broker as the plain merge does
+// (120 messages forwarded; read one after the other, 60).
+func TestReplayMergeUI(t *testing.T) {
+	orig := pcaps + "broker/capture.pcap"
+	front := func(tcp *layers.TCP) bool { return tcp.SrcPort == 16530 || tcp.DstPort == 16530 }
+	fa := splitCapture(t, orig, "front.pcap", front)
+	fb := splitCapture(t, orig, "back.pcap", func(tcp *layers.TCP) bool { return !front(tcp) })
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--merge", fa, fb}, "240 messages, 120 forwarded by stages"},
+		{[]string{fa, fb}, "240 messages, 60 forwarded by stages"},
+	} {
+		scr := &endScreen{SimulationScreen: tcell.NewSimulationScreen("UTF-8"), ended: make(chan struct{})}
+		uiScreen = scr
+		type result struct {
+			out []byte
+			err error
+		}
+		res := make(chan result, 1)
+		go func() {
+			out, err := runZspyStdout(t, append([]string{"replay", "--ui", "--speed", "max"}, tc.args...)...)
+			res <- result{out, err}
+		}()
+		<-scr.ended
+		scr.InjectKey(tcell.KeyRune, 'q', tcell.ModNone)
+		r := <-res
+		uiScreen = nil
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if !strings.Contains(string(r.out), tc.want) {
+			t.Errorf("replay --ui %v: report without %q:\n%s", tc.args, tc.want, r.out)
+		}
 	}
 }
