@@ -34,10 +34,9 @@ type MergeSource struct {
 	srcs   []Source
 	heads  []mergeHead
 	h      mergeHeap
-	cur    int // the source of the segment given last, -1 before
-	refill int // the source whose head must be read again, -1 for none
+	cur    int   // the source of the segment given last, -1 before
+	need   []int // the sources whose head is to be read next (at most all of them)
 	inited bool
-	warn   []error
 	window time.Duration
 
 	dups        map[dupKey]dupEntry
@@ -50,9 +49,8 @@ type MergeSource struct {
 }
 
 type mergeHead struct {
-	seg  Segment
-	buf  []byte
-	done bool
+	seg Segment
+	buf []byte
 }
 
 type dupKey struct {
@@ -75,7 +73,7 @@ func NewMergeSource(srcs []Source, window time.Duration) *MergeSource {
 	if window == 0 {
 		window = DefaultDuplicateWindow
 	}
-	m := &MergeSource{srcs: srcs, heads: make([]mergeHead, len(srcs)), cur: -1, refill: -1, window: window}
+	m := &MergeSource{srcs: srcs, heads: make([]mergeHead, len(srcs)), cur: -1, window: window}
 	if window > 0 {
 		m.dups = make(map[dupKey]dupEntry)
 	}
@@ -107,19 +105,16 @@ func (m *MergeSource) Next(seg *Segment) error {
 	if !m.inited {
 		m.inited = true
 		for i := range m.srcs {
-			m.fill(i)
+			m.need = append(m.need, i)
 		}
 	}
-	if m.refill >= 0 {
-		i := m.refill
-		m.refill = -1
-		m.fill(i)
-	}
 	for {
-		if len(m.warn) > 0 {
-			err := m.warn[0]
-			m.warn = m.warn[1:]
-			return err
+		// The sources without a head read theirs first; a warning is
+		// returned as it comes (one held at a time, whatever a file holds).
+		for len(m.need) > 0 {
+			if err := m.fill(m.need[0]); err != nil {
+				return err
+			}
 		}
 		if len(m.h) == 0 {
 			if m.evicted > 0 && !m.saidEvicted {
@@ -132,53 +127,50 @@ func (m *MergeSource) Next(seg *Segment) error {
 			return io.EOF
 		}
 		i := heap.Pop(&m.h).(int)
+		// The head's payload stays valid until the next call, which reads
+		// the source's next segment over it.
+		m.need = append(m.need, i)
 		if m.duplicate(i) {
-			m.fill(i)
 			continue
 		}
 		*seg = m.heads[i].seg
-		m.cur, m.refill = i, i
+		m.cur = i
 		return nil
 	}
 }
 
-// fill reads source i's next segment into its head and pushes it on the
-// heap; warnings are queued, a failed source is said once and left.
-func (m *MergeSource) fill(i int) {
+// fill reads source need[0]'s next segment into its head and pushes it on
+// the heap, or finds the source's end. It returns a packet warning of the
+// source, after which need[0] is read again; a source that fails is said in
+// a warning and left.
+func (m *MergeSource) fill(i int) error {
 	hd := &m.heads[i]
-	if hd.done {
-		return
+	err := m.srcs[i].Next(&hd.seg)
+	if err == nil {
+		// The source's payload is valid only until its next call: keep a
+		// copy (bounded by the record cap, as the source's own buffer).
+		hd.buf = append(hd.buf[:0], hd.seg.Payload...)
+		hd.seg.Payload = hd.buf
+		heap.Push(&m.h, mergeItem{m, i})
+		m.need = m.need[1:]
+		return nil
 	}
-	for {
-		err := m.srcs[i].Next(&hd.seg)
-		if err == nil {
-			// The source's payload is valid only until its next call: keep a
-			// copy (bounded by the record cap, as the source's own buffer).
-			hd.buf = append(hd.buf[:0], hd.seg.Payload...)
-			hd.seg.Payload = hd.buf
-			heap.Push(&m.h, mergeItem{m, i})
-			return
-		}
-		if err == io.EOF {
-			hd.done = true
-			return
-		}
-		var pe *PacketError
-		if errors.As(err, &pe) {
-			m.warn = append(m.warn, err)
-			continue
-		}
-		hd.done = true
-		name := sourceName(m.srcs[i], i)
-		// The warning names the source; the error need not name it again.
-		cause := err
-		if msg := err.Error(); strings.HasPrefix(msg, name+": ") {
-			cause = errors.New(strings.TrimPrefix(msg, name+": "))
-		}
-		m.warn = append(m.warn, &PacketError{File: name, Packet: m.srcs[i].Stats().Packets + 1,
-			Err: fmt.Errorf("capture failed, the merge goes on without the rest of it: %w", cause)})
-		return
+	var pe *PacketError
+	if errors.As(err, &pe) {
+		return err
 	}
+	m.need = m.need[1:]
+	if err == io.EOF {
+		return nil
+	}
+	name := sourceName(m.srcs[i], i)
+	// The warning names the source; the error need not name it again.
+	cause := err
+	if msg := err.Error(); strings.HasPrefix(msg, name+": ") {
+		cause = errors.New(strings.TrimPrefix(msg, name+": "))
+	}
+	return &PacketError{File: name, Packet: m.srcs[i].Stats().Packets + 1,
+		Err: fmt.Errorf("capture failed, the merge goes on without the rest of it: %w", cause)}
 }
 
 // duplicate reports whether source i's head is a copy of a segment another
