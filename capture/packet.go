@@ -62,7 +62,7 @@ type Stats struct {
 	Corrupt       uint64 // records the file framing could not deliver (too large, cut, broken)
 	KernelDrops   uint64 // live only: packets the kernel dropped
 	RingFreezes   uint64 // live only: times the kernel found the ring full (it drops until zspy frees a block)
-	Duplicates    uint64 // live only: copies of the same packet seen twice (lo, any)
+	Duplicates    uint64 // copies of the same packet seen twice: live on lo/any, or in two merged captures (MergeSource)
 	InternalDrops uint64 // live only: packets dropped by zspy's own queues
 	Filtered      uint64 // live only: TCP segments left out by the port/host filter in user space
 }

@@ -36,6 +36,7 @@ type replayFlags struct {
 	store       storeFlags
 	rules       ruleFlags
 	trace       traceFlags
+	merge       bool
 }
 
 func newReplayCmd() *cobra.Command {
@@ -47,13 +48,17 @@ func newReplayCmd() *cobra.Command {
 		Long: `Replay reads capture files (pcap or pcapng, optionally gzip-compressed) in
 order, finds ZMTP on any TCP port, and reports every ZeroMQ connection: endpoints,
 socket types, identities, mechanism, subscriptions and per-direction counts.
-Several files are read as one capture, in the order given; - reads a capture
+Several files are read as one capture, in the order given (the rotated files of
+one capture); with --merge they are read at once and merged by packet time, as
+mergecap does (captures taken on several hosts at the same time), and a packet
+seen in two of them counts once (duplicates in the report). - reads a capture
 from standard input (tcpdump -w - | zspy replay -).`,
 		Example: `  zspy replay testdata/pcaps/reqrep/capture.pcap
   zspy replay --json incident.pcapng.gz
   ssh probe tcpdump -U -w - 'tcp port 5555' | zspy replay -
   zspy replay --events -Y 'command == "SUBSCRIBE"' capture.pcap
   zspy replay --events --json capture.pcap | jq 'select(.event == "subscription")'
+  zspy replay --merge broker-host.pcap worker-host.pcap
   zspy replay incident.pcap --export-conn 3 -w conn3.pcap`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -63,6 +68,7 @@ from standard input (tcpdump -w - | zspy replay -).`,
 	fl := cmd.Flags()
 	fl.BoolVar(&f.json, "json", false, "print the report as one JSON document (with --events: the events as JSON lines)")
 	f.events.register(fl, "print every decoded event, one line each in packet order (text; JSON lines with --json), instead of the report")
+	fl.BoolVar(&f.merge, "merge", false, "merge the capture files by packet time (captures of several hosts at once, as mergecap does) instead of reading them one after the other; a packet seen in two of them counts once")
 	fl.BoolVar(&f.showSecrets, "show-secrets", false, "print PLAIN passwords instead of redacting them")
 	fl.StringArrayVar(&f.monitorLogs, "monitor-log", nil, "merge the socket-monitor events in `FILE`, recorded with zspy monitor --json (repeatable)")
 	f.store.register(fl, false)
@@ -86,6 +92,7 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		}
 	}()
 	stdin := false
+	var openWarnings []string
 	for _, name := range files {
 		var s *capture.FileSource
 		var err error
@@ -101,9 +108,18 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 			s, err = capture.OpenFile(name)
 		}
 		if err != nil {
+			if f.merge && len(files) > 1 {
+				// A capture of the merge that cannot be read is named in a
+				// warning; the merge goes on with the others.
+				openWarnings = append(openWarnings, fmt.Sprintf("merge: %v (left out of the merge)", err))
+				continue
+			}
 			return err
 		}
 		srcs = append(srcs, s)
+	}
+	if len(srcs) == 0 {
+		return fmt.Errorf("merge: no capture could be read: %s", strings.Join(openWarnings, "; "))
 	}
 	out := bufio.NewWriterSize(f.store.reportOut(cmd.OutOrStdout(), cmd.ErrOrStderr()), 64<<10)
 	defer out.Flush()
@@ -122,6 +138,13 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		names[i] = s.Name()
 	}
 	cfg.Name = strings.Join(names, " ")
+	if f.merge {
+		if f.export.enabled() {
+			return errors.New("--merge: not yet with --export-conn: export from one of the captures, or merge them with mergecap first")
+		}
+		cfg.Files = []capture.Source{capture.NewMergeSource(cfg.Files, 0)}
+		cfg.Name = strings.Join(names, " + ")
+	}
 	if f.export.enabled() {
 		return f.export.run(context.Background(), files, cfg, cmd.ErrOrStderr())
 	}
@@ -145,6 +168,9 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		}
 	}
 	sess := session.New(cfg)
+	for _, w := range openWarnings {
+		sess.Warn("%s", w)
+	}
 	for _, name := range f.monitorLogs {
 		// Read as the packets go: a log of any size costs one event of memory.
 		lf, err := os.Open(name)
@@ -155,7 +181,13 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 		sess.AddMonitorLog(monitor.NewLogReader(lf, name, sess.Warn))
 	}
 	if uf.enabled {
-		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets, nil, replayExporter(files)); err != nil {
+		exporter := replayExporter(files)
+		if f.merge {
+			exporter = func(*tracker.Record) (string, error) {
+				return "", errors.New("export: not yet from merged captures: replay without --merge to export from the capture that holds the connection")
+			}
+		}
+		if err := runUI(cmd.Context(), sess, cfg, f.showSecrets, nil, exporter); err != nil {
 			return err
 		}
 	} else if err := sess.Run(context.Background()); err != nil {
