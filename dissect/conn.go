@@ -148,13 +148,21 @@ type Conn struct {
 // holds the connection from its SYN, so each direction's first byte is the first
 // byte the peer sent.
 func NewConn(h Handler, opt Options, fromStart bool) *Conn {
-	c := &Conn{h: h, opt: opt.withDefaults(), fromStart: fromStart}
+	c := new(Conn)
+	c.Init(h, opt, fromStart)
+	return c
+}
+
+// Init makes a zero Conn a dissector for one connection, as NewConn does: it
+// lets a caller hold the Conn inside its own per-connection state (one
+// allocation instead of two). c must be the zero Conn.
+func (c *Conn) Init(h Handler, opt Options, fromStart bool) {
+	c.h, c.opt, c.fromStart = h, opt.withDefaults(), fromStart
 	for i := range c.s {
 		c.s[i].rev = -1
 		c.s[i].sock = zmtp.SocketUnknown
 		c.s[i].buf = c.s[i].inl[:0]
 	}
-	return c
 }
 
 // Detected says whether the connection has been recognised as ZMTP.

@@ -255,8 +255,9 @@ type conn struct {
 	// (EarlyReplies).
 	earlyUsed uint64
 	// curvePings holds the times of boxes of a PING's size not yet answered
-	// by a box of a PONG's size, per direction (see curveHeartbeat).
-	curvePings     [2]pingQueue
+	// by a box of a PONG's size, per direction (see curveHeartbeat); made
+	// for CURVE connections only (nil until the first box).
+	curvePings     *[2]pingQueue
 	monitorClaimed [2]bool
 	// What the wire showed, for matching v1 monitor events (monitor.go):
 	// when the handshake ended and whether it failed, the first FIN or RST,
@@ -280,7 +281,8 @@ type conn struct {
 	inDirty        bool
 	nonZMTPCounted bool
 
-	dis     *dissect.Conn
+	// dis is held inline: one allocation per connection, not two.
+	dis     dissect.Conn
 	flipped bool
 	msg     [2]msgAcc
 	t       *Tracker

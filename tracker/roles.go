@@ -276,7 +276,9 @@ func (c *conn) reorient() {
 	c.Dirs[0], c.Dirs[1] = c.Dirs[1], c.Dirs[0]
 	c.TCP[0], c.TCP[1] = c.TCP[1], c.TCP[0]
 	c.msg[0], c.msg[1] = c.msg[1], c.msg[0]
-	c.curvePings[0], c.curvePings[1] = c.curvePings[1], c.curvePings[0]
+	if q := c.curvePings; q != nil {
+		q[0], q[1] = q[1], q[0]
+	}
 	c.HandshakeDone[0], c.HandshakeDone[1] = c.HandshakeDone[1], c.HandshakeDone[0]
 	c.MonitorSource[0], c.MonitorSource[1] = c.MonitorSource[1], c.MonitorSource[0]
 	c.Pipes[0], c.Pipes[1] = c.Pipes[1], c.Pipes[0]

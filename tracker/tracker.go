@@ -210,16 +210,16 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 		t.Unjoined++
 	}
 	t.nextID++
-	c := &conn{Record: Record{
-		ID:          t.nextID,
-		Client:      info.Client,
-		Server:      info.Server,
-		SawSYN:      info.SawSYN,
-		FirstPacket: info.FirstPacket,
-		Start:       info.Start,
-		Last:        info.Start,
-		State:       zmtp.StateOpen,
-	}, t: t}
+	// Set field by field on the new object, which is large (its Record and
+	// the dissector held inline).
+	c := new(conn)
+	c.ID = t.nextID
+	c.Client, c.Server = info.Client, info.Server
+	c.SawSYN = info.SawSYN
+	c.FirstPacket = info.FirstPacket
+	c.Start, c.Last = info.Start, info.Start
+	c.State = zmtp.StateOpen
+	c.t = t
 	c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
 	c.serial = info.Serial
 	sawSYN := info.SawSYN
@@ -244,10 +244,9 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 	}
 	for i := range c.Sides {
 		c.Sides[i].SocketType = zmtp.SocketUnknown
-		c.curvePings[i].last = -1
 		c.TCP[i].WScale = -1
 	}
-	c.dis = dissect.NewConn((*connHandler)(c), t.opt.Dissect, sawSYN)
+	c.dis.Init((*connHandler)(c), t.opt.Dissect, sawSYN)
 	t.conns = append(t.conns, c)
 	t.matchPending(c)
 	t.evict()
@@ -893,6 +892,9 @@ const (
 // the PING, counted as a data frame when it came, is moved to the commands.
 // It reports whether e was taken as a PONG.
 func (c *conn) curveHeartbeat(i int, e *dissect.Event) bool {
+	if c.curvePings == nil {
+		c.curvePings = &[2]pingQueue{{last: -1}, {last: -1}}
+	}
 	prev := c.curvePings[i].last
 	c.curvePings[i].last = e.Plain
 	switch e.Plain {
