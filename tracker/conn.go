@@ -132,7 +132,8 @@ type Record struct {
 	Gen    uint64
 	Client netip.AddrPort
 	Server netip.AddrPort
-	// ClientName and ServerName are Client and Server as "ip:port", made once.
+	// ClientName and ServerName are Client and Server as "ip:port", made once
+	// (when the connection first leaves the tracker in a Record or an Event).
 	ClientName, ServerName string
 	SawSYN                 bool
 	FirstPacket            uint64
@@ -387,6 +388,14 @@ func (c *conn) handshakeState() zmtp.HandshakeState {
 		return zmtp.HandshakeComplete
 	}
 	return zmtp.HandshakePending
+}
+
+// name makes ClientName and ServerName, once: a connection that never
+// leaves the tracker in a Record or an Event is never formatted.
+func (c *conn) name() {
+	if c.ClientName == "" {
+		c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
+	}
 }
 
 // Names returns the client and server as "ip:port" (made once per connection

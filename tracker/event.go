@@ -141,6 +141,7 @@ func (t *Tracker) emitMessage(c *conn, i int, m *msgAcc, e *dissect.Event) {
 
 // eventHead fills in the connection's part of an event.
 func (c *conn) eventHead(ev *Event) {
+	c.name()
 	ev.ConnID, ev.Client, ev.Server = c.ID, c.ClientName, c.ServerName
 	ev.ClientSocket, ev.ServerSocket = c.Sides[0].SocketType, c.Sides[1].SocketType
 	for i := range c.Dirs {

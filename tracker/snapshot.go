@@ -65,6 +65,7 @@ func (c *conn) record() *Record {
 	if c.pub != nil {
 		return c.pub
 	}
+	c.name()
 	r := new(Record)
 	*r = c.Record
 	r.Gen = c.t.gen

@@ -220,7 +220,6 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 	c.Start, c.Last = info.Start, info.Start
 	c.State = zmtp.StateOpen
 	c.t = t
-	c.ClientName, c.ServerName = c.Client.String(), c.Server.String()
 	c.serial = info.Serial
 	sawSYN := info.SawSYN
 	if info.Resumes != 0 {
