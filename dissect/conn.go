@@ -135,8 +135,7 @@ func (s *side) extra() *sideExtra {
 // reassembler calls it from the pipeline goroutine.
 type Conn struct {
 	h         Handler
-	opt       Options
-	ev        Event
+	sh        *Shared
 	s         [2]side
 	det       zmtp.Detection
 	fromStart bool
@@ -149,15 +148,28 @@ type Conn struct {
 // byte the peer sent.
 func NewConn(h Handler, opt Options, fromStart bool) *Conn {
 	c := new(Conn)
-	c.Init(h, opt, fromStart)
+	c.Init(h, NewShared(opt), fromStart)
 	return c
 }
 
-// Init makes a zero Conn a dissector for one connection, as NewConn does: it
-// lets a caller hold the Conn inside its own per-connection state (one
-// allocation instead of two). c must be the zero Conn.
-func (c *Conn) Init(h Handler, opt Options, fromStart bool) {
-	c.h, c.opt, c.fromStart = h, opt.withDefaults(), fromStart
+// Shared is what the dissectors of many connections can share: the options
+// (defaults applied once) and the Event handed to their Handlers, which
+// holds it only during the call. Conns that share one must be fed from one
+// goroutine (as a Tracker feeds its connections).
+type Shared struct {
+	opt Options
+	ev  Event
+}
+
+// NewShared returns a Shared for dissectors made with opt.
+func NewShared(opt Options) *Shared { return &Shared{opt: opt.withDefaults()} }
+
+// Init makes a zero Conn a dissector for one connection, as NewConn does,
+// with sh shared by other connections' dissectors: it lets a caller hold the
+// Conn inside its own per-connection state, one allocation, without a copy
+// of the options and an Event per connection. c must be the zero Conn.
+func (c *Conn) Init(h Handler, sh *Shared, fromStart bool) {
+	c.h, c.sh, c.fromStart = h, sh, fromStart
 	for i := range c.s {
 		c.s[i].rev = -1
 		c.s[i].sock = zmtp.SocketUnknown
@@ -195,7 +207,7 @@ func (c *Conn) Mechanism() zmtp.Mechanism { return c.mech }
 func (c *Conn) SocketType(d zmtp.Dir) zmtp.SocketType { return c.s[d].sock }
 
 func (c *Conn) reset(d zmtp.Dir, k Kind, ts time.Time, off uint64) *Event {
-	e := &c.ev
+	e := &c.sh.ev
 	*e = Event{Kind: k, Dir: d, TS: ts, Offset: off, SocketType: zmtp.SocketUnknown, Props: e.Props[:0]}
 	return e
 }
@@ -687,11 +699,11 @@ func (c *Conn) header(d zmtp.Dir, b []byte, pos uint64, ts time.Time) int {
 			size = uint64(b[1])
 		}
 	}
-	if size > c.opt.ResyncMaxFrame {
+	if size > c.sh.opt.ResyncMaxFrame {
 		// Legal (up to 2^63-1), but larger than any message zspy believes
 		// when it resynchronises: most likely a stream out of step or a
 		// hostile peer. Say so, and follow the frame as declared.
-		c.malformed(d, ts, pos, fmt.Errorf("%w: %d bytes declared (more than %d)", ErrHugeFrame, size, c.opt.ResyncMaxFrame))
+		c.malformed(d, ts, pos, fmt.Errorf("%w: %d bytes declared (more than %d)", ErrHugeFrame, size, c.sh.opt.ResyncMaxFrame))
 	}
 	var valid bool
 	switch s.framing {
@@ -718,13 +730,13 @@ func (c *Conn) header(d zmtp.Dir, b []byte, pos uint64, ts time.Time) int {
 	s.lost = 0
 	s.command = s.framing == fV3 && flags&4 != 0
 	s.buf = s.inl[:0]
-	s.capWant = c.opt.PreviewCap
+	s.capWant = c.sh.opt.PreviewCap
 	switch {
 	case s.command, s.identity:
-		s.capWant = c.opt.CommandCap
+		s.capWant = c.sh.opt.CommandCap
 	case s.sock == zmtp.SUB || s.sock == zmtp.XSUB || s.sock == zmtp.SocketUnknown:
 		// Possibly a 3.0-style subscription (any frame of a message): keep the topic.
-		s.capWant = c.opt.CommandCap
+		s.capWant = c.sh.opt.CommandCap
 	}
 	if uint64(s.capWant) > size {
 		s.capWant = int(size)
@@ -736,7 +748,7 @@ func (c *Conn) header(d zmtp.Dir, b []byte, pos uint64, ts time.Time) int {
 			for n < s.capWant {
 				n *= 2
 			}
-			s.big = make([]byte, 0, min(n, c.opt.CommandCap))
+			s.big = make([]byte, 0, min(n, c.sh.opt.CommandCap))
 		}
 		s.buf = s.big[:0]
 	}

@@ -483,3 +483,45 @@ func lastErr(t *testing.T, b []byte) error {
 	c.Feed(c2s, b, time.Unix(0, 0))
 	return err
 }
+
+// TestSharedConnsInterleaved feeds two connections whose dissectors share
+// one Shared (options and event scratch) in small pieces, in turn: each must
+// report what it reports with a dissector of its own fed the same pieces.
+func TestSharedConnsInterleaved(t *testing.T) {
+	stream := func(sock, ident string) [2][]byte {
+		c := append(greeting("NULL", 1), cmd("READY", prop("Socket-Type", sock), prop("Identity", ident))...)
+		c = append(c, frame(1, []byte(ident))...)
+		c = append(c, frame(0, bytes.Repeat([]byte{'x'}, 300))...)
+		s := append(greeting("NULL", 1), cmd("READY", prop("Socket-Type", "ROUTER"))...)
+		s = append(s, cmd("PING", []byte{0, 30})...)
+		return [2][]byte{c, s}
+	}
+	streams := [2][2][]byte{stream("DEALER", "abc"), stream("REQ", "defgh")}
+	ts := time.Unix(0, 0)
+	feed := func(conns [2]*Conn) {
+		for off := 0; off < 1000; off += 7 {
+			for i, c := range conns {
+				for d, b := range streams[i] {
+					if off < len(b) {
+						c.Feed(zmtp.Dir(d), b[off:min(off+7, len(b))], ts)
+					}
+				}
+			}
+		}
+	}
+	alone := [2]*recorder{{}, {}}
+	feed([2]*Conn{NewConn(alone[0], Options{}, true), NewConn(alone[1], Options{}, true)})
+	sh := NewShared(Options{})
+	shared := [2]*recorder{{}, {}}
+	var conns [2]Conn
+	for i := range conns {
+		conns[i].Init(shared[i], sh, true)
+	}
+	feed([2]*Conn{&conns[0], &conns[1]})
+	for i := range conns {
+		if len(alone[i].lines) != 7 {
+			t.Fatalf("connection %d alone: %d events, want 7: %q", i, len(alone[i].lines), alone[i].lines)
+		}
+		check(t, shared[i].lines, alone[i].lines)
+	}
+}

@@ -67,7 +67,7 @@ func (c *Conn) resync(d zmtp.Dir, b []byte, ts time.Time) int {
 		s.skipped += uint64(len(b))
 		if c.det == zmtp.Undecided {
 			s.scanned += uint64(len(b))
-			if s.scanned > uint64(c.opt.MaxScan) && !c.awaiting(d) {
+			if s.scanned > uint64(c.sh.opt.MaxScan) && !c.awaiting(d) {
 				c.dead()
 			}
 		}
@@ -118,7 +118,7 @@ func (c *Conn) predict(d zmtp.Dir, f framing, b []byte, at uint64) {
 		return
 	}
 	size := binary.BigEndian.Uint64(b[1:9])
-	if size < 256 || size > c.opt.ResyncMaxFrame {
+	if size < 256 || size > c.sh.opt.ResyncMaxFrame {
 		return
 	}
 	x := s.extra()
@@ -227,7 +227,7 @@ func (c *Conn) chain(f framing, b []byte) (frames, empty int, ok, exact, anchor,
 					return frames, empty, frames > 0, false, anchor, emptyPair
 				}
 				l := binary.BigEndian.Uint64(rest[1:9])
-				if l < 256 || l > c.opt.ResyncMaxFrame {
+				if l < 256 || l > c.sh.opt.ResyncMaxFrame {
 					return frames, empty, false, false, anchor, emptyPair
 				}
 				size, flags, hl = l-1, rest[9], 10
@@ -253,7 +253,7 @@ func (c *Conn) chain(f framing, b []byte) (frames, empty int, ok, exact, anchor,
 					return frames, empty, frames > 0, false, anchor, emptyPair
 				}
 				size = binary.BigEndian.Uint64(rest[1:9])
-				if size < 256 || size > c.opt.ResyncMaxFrame {
+				if size < 256 || size > c.sh.opt.ResyncMaxFrame {
 					return frames, empty, false, false, anchor, emptyPair
 				}
 				hl = 9

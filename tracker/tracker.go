@@ -50,6 +50,9 @@ type Tracker struct {
 
 	listener Listener
 	ev       Event
+	// disShared is what the connections' dissectors share (options, the
+	// event scratch), made with the first connection.
+	disShared *dissect.Shared
 
 	// refused holds the refused attempts per (client host, server
 	// endpoint) not yet followed by a connection that got through; episodes
@@ -245,7 +248,10 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 		c.Sides[i].SocketType = zmtp.SocketUnknown
 		c.TCP[i].WScale = -1
 	}
-	c.dis.Init((*connHandler)(c), t.opt.Dissect, sawSYN)
+	if t.disShared == nil {
+		t.disShared = dissect.NewShared(t.opt.Dissect)
+	}
+	c.dis.Init((*connHandler)(c), t.disShared, sawSYN)
 	t.conns = append(t.conns, c)
 	t.matchPending(c)
 	t.evict()
