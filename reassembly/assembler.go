@@ -118,9 +118,9 @@ type Stats struct {
 }
 
 // DefaultMaxConnections is Options.MaxConnections' default: with what the
-// tracker and a snapshot keep per connection, about 6.5 KiB for a quiet one
+// tracker and a snapshot keep per connection, about 5.6 KiB for a quiet one
 // (README, "Connection lifetime"; pipeline's TestPerConnectionMemory), some
-// 650 MiB at the cap.
+// 560 MiB at the cap.
 const DefaultMaxConnections = 100_000
 
 // DefaultAckGrace is Options.AckGrace's default: well above the few
