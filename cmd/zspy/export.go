@@ -124,6 +124,20 @@ func runExport(cmd *cobra.Command, files []string, f exportFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(base, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Ask InfluxDB first whether it takes points there, as replay and
+	// capture do: a bucket that does not exist or a token it refuses stops
+	// export before a file is read, with InfluxDB's words. A server that does
+	// not answer is an error here (export has nothing to do without it).
+	d := influxCheckTimeout
+	if cfg.Timeout > 0 {
+		d = min(d, cfg.Timeout)
+	}
+	cctx, cancel := context.WithTimeout(ctx, d)
+	err = store.CheckTarget(cctx, cfg)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("export: nothing sent: %w", err)
+	}
 	var prev uint64
 	rep, err := store.Export(ctx, cfg, files, store.ExportOptions{
 		Remove: f.remove,

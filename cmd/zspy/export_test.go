@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,5 +147,34 @@ func TestExportCommandPartialWrite(t *testing.T) {
 	}
 	if got, err := srv.Count(`SELECT count(messages) FROM zmtp_conn WHERE time >= '2024-03-01T13:00:00Z'`); err != nil || got != 4999 {
 		t.Errorf("InfluxDB holds %d (%v), want 4999", got, err)
+	}
+}
+
+// export asks InfluxDB first, as replay and capture do: a database that
+// does not exist stops it before a file is read, with InfluxDB's words,
+// and the local files stay (they were not sent); a server that does not
+// answer is an error too, since export has nothing to do without it.
+func TestExportCommandChecksTarget(t *testing.T) {
+	srv := influxtest.Start(t)
+	dir := t.TempDir()
+	writeLocal(t, dir, 100)
+	before, _ := store.DataFiles(dir)
+	out, err := runZspy(t, "export", "--influx-url", srv.URL, "--influx-bucket", "nosuchdb", "--data-dir", dir, "--remove")
+	if err == nil || !strings.Contains(err.Error(), "nothing sent") || !strings.Contains(err.Error(), "database not found") ||
+		strings.Contains(out, "points sent") {
+		t.Errorf("wrong bucket: %v\n%s", err, out)
+	}
+	if after, _ := store.DataFiles(dir); len(after) != len(before) || len(before) == 0 {
+		t.Errorf("files %v after a refused export, want %v", after, before)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close()
+	_, err = runZspy(t, "export", "--influx-url", down, "--influx-bucket", "zspy", "--data-dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "nothing sent") {
+		t.Errorf("closed port: %v", err)
 	}
 }
