@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/internal/pcaptest"
 	"github.com/zspy/zspy/internal/truth"
 )
 
@@ -67,7 +68,7 @@ func TestReplayQuietConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, last, _ := spanOf(t, tc.CapturePath())
+	first, last, _ := pcaptest.Span(t, tc.CapturePath())
 	if gap := maxGap(t, tc.CapturePath()); gap < 2900*time.Millisecond || last.Sub(first) < gap {
 		t.Fatalf("the capture's longest silence is %v, want the scenario's 3 s", gap)
 	}
@@ -145,23 +146,6 @@ func TestReplayLateBindStartup(t *testing.T) {
 	if !strings.Contains(string(out), line+"\n") || !strings.Contains(string(out), "1 ZeroMQ connection,") || strings.Contains(string(out), "refused  ") {
 		t.Errorf("text report lacks\n%s\n%s", line, out)
 	}
-}
-
-func spanOf(t *testing.T, path string) (first, last time.Time, n int) {
-	src, err := capture.OpenFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	var seg capture.Segment
-	for src.Next(&seg) == nil {
-		if first.IsZero() {
-			first = seg.TS
-		}
-		last = seg.TS
-		n++
-	}
-	return first, last, n
 }
 
 func maxGap(t *testing.T, path string) time.Duration {
