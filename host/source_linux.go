@@ -187,17 +187,7 @@ func (s *Source) Sample(now time.Time) (smp *Sample, err error) {
 			smp.Unix = append(smp.Unix, u)
 		}
 	}
-	smp.index()
-	s.mu.Lock()
-	s.stats.Samples++
-	if len(errs) > 0 || smp.Partial {
-		s.stats.DumpErrors++
-	}
-	s.mu.Unlock()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return smp, nil
+	return s.finish(smp, errs)
 }
 
 // sampleTracked is Sample while tracking: a lookup per tracked socket, the
@@ -263,6 +253,12 @@ func (s *Source) sampleTracked(now time.Time, tracked []ConnAddrs) (*Sample, err
 		}
 	}
 	smp.Unix, smp.Partial = s.unix, dumped && s.unixPart
+	return s.finish(smp, errs)
+}
+
+// finish indexes a sample and counts it (and its dump errors, or a partial
+// dump), for Sample and sampleTracked alike.
+func (s *Source) finish(smp *Sample, errs []error) (*Sample, error) {
 	smp.index()
 	s.mu.Lock()
 	s.stats.Samples++
