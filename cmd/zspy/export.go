@@ -128,14 +128,7 @@ func runExport(cmd *cobra.Command, files []string, f exportFlags) error {
 	// capture do: a bucket that does not exist or a token it refuses stops
 	// export before a file is read, with InfluxDB's words. A server that does
 	// not answer is an error here (export has nothing to do without it).
-	d := influxCheckTimeout
-	if cfg.Timeout > 0 {
-		d = min(d, cfg.Timeout)
-	}
-	cctx, cancel := context.WithTimeout(ctx, d)
-	err = store.CheckTarget(cctx, cfg)
-	cancel()
-	if err != nil {
+	if err := checkTarget(ctx, cfg); err != nil {
 		return fmt.Errorf("export: nothing sent: %w", err)
 	}
 	var prev uint64

@@ -284,13 +284,7 @@ const influxCheckTimeout = 5 * time.Second
 // after the flush wait at the end; a server that does not answer is a
 // warning (it may come up later: the points wait in the spool).
 func checkInflux(cfg store.Config) error {
-	d := influxCheckTimeout
-	if cfg.Timeout > 0 {
-		d = min(d, cfg.Timeout)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	err := store.CheckTarget(ctx, cfg)
+	err := checkTarget(context.Background(), cfg)
 	switch {
 	case err == nil:
 		return nil
@@ -299,6 +293,19 @@ func checkInflux(cfg store.Config) error {
 		return nil
 	}
 	return err
+}
+
+// checkTarget asks InfluxDB whether it takes points where cfg writes them
+// (store.CheckTarget), waiting at most influxCheckTimeout, or cfg's own
+// timeout when shorter.
+func checkTarget(ctx context.Context, cfg store.Config) error {
+	d := influxCheckTimeout
+	if cfg.Timeout > 0 {
+		d = min(d, cfg.Timeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return store.CheckTarget(ctx, cfg)
 }
 
 // closeSink flushes and closes sink, waiting at most d, and returns its
