@@ -467,7 +467,7 @@ func (s *Session) push() {
 	s.sincePush = 0
 	snap := s.p.Tracker.Snapshot(s.lastTS)
 	ws, total := s.p.Warnings()
-	u := &Update{Snapshot: snap, Stats: statsOf(s.p.Stats()), Warnings: total,
+	u := &Update{Snapshot: snap, Stats: s.p.Stats(), Warnings: total,
 		Player: PlayerState{Live: s.live, Source: s.cfg.Name, Speed: s.pacer.Speed(), Paused: s.paused,
 			Done: s.done, Err: s.err, Wall: now}}
 	if len(ws) > 0 {

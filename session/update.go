@@ -87,24 +87,10 @@ type PlayerState struct {
 	Wall time.Time
 }
 
-// Stats are the capture counters as an update carries them (see
-// capture.Stats).
-type Stats struct {
-	Packets       uint64 // packets read
-	Bytes         uint64 // bytes on the wire (original length)
-	TCP           uint64 // packets that carried a TCP segment
-	NonTCP        uint64 // packets that were not TCP (UDP, ARP, ICMP, ...)
-	Truncated     uint64 // packets cut by the snap length
-	Malformed     uint64 // packets whose headers could not be decoded
-	Fragments     uint64 // non-first IP fragments, skipped
-	Corrupt       uint64 // records the file framing could not deliver
-	KernelDrops   uint64 // live only: packets the kernel dropped
-	Duplicates    uint64 // live only: copies of the same packet seen twice
-	InternalDrops uint64 // live only: packets dropped by zspy's own queues
-	Filtered      uint64 // live only: segments left out by the user-space filter
-	RingFreezes   uint64 // live only: times the kernel found the capture ring full
-	BadChecksums  uint64 // TCP segments whose checksum was present and wrong
-}
+// Stats are the capture counters as an update carries them: capture's own
+// (one list of counters to keep, not a copy that each new one must join),
+// under a name the dashboard reaches through the session.
+type Stats = capture.Stats
 
 // Listener receives the session's updates on the session's goroutine. It
 // must not block: a dashboard hands the update to its own goroutine (see
@@ -139,12 +125,4 @@ func (l *Latest) SessionUpdate(u *Update) {
 		default:
 		}
 	}
-}
-
-// statsOf copies the capture counters into an update's.
-func statsOf(c capture.Stats) Stats {
-	return Stats{Packets: c.Packets, Bytes: c.Bytes, TCP: c.TCP, NonTCP: c.NonTCP, Truncated: c.Truncated,
-		Malformed: c.Malformed, Fragments: c.Fragments, Corrupt: c.Corrupt, KernelDrops: c.KernelDrops,
-		Duplicates: c.Duplicates, InternalDrops: c.InternalDrops, Filtered: c.Filtered, RingFreezes: c.RingFreezes,
-		BadChecksums: c.BadChecksums}
 }
