@@ -39,6 +39,12 @@ type Config struct {
 	// session's metrics collector reads them.
 	Interval time.Duration
 	Host     string
+	// Workers, above 1, spreads the per-packet work up to the byte streams
+	// over this many workers, each with a reassembler of its own for its
+	// share of the connections (fanout.go): a replay read with RunSpread,
+	// a live capture's rings with StartLive. The report is the same.
+	// Reassembly.MaxConnections is shared among them.
+	Workers int
 }
 
 // Pipeline is one run of the pipeline.
@@ -56,6 +62,8 @@ type Pipeline struct {
 	warnings      []string
 	warningsTotal uint64
 	panics        uint64
+
+	fan *fanout // with Config.Workers above 1; Asm is nil then
 }
 
 // New returns a pipeline with a fresh tracker and reassembler.
@@ -67,6 +75,10 @@ func New(cfg Config) *Pipeline {
 	p := &Pipeline{cfg: cfg, Tracker: tracker.New(cfg.Tracker)}
 	if cfg.IdleTimeout > 0 {
 		cfg.Reassembly.IdleTimeout = cfg.IdleTimeout
+	}
+	if cfg.Workers > 1 {
+		p.fan = newFanout(p, min(cfg.Workers, MaxWorkers), cfg.Reassembly)
+		return p
 	}
 	// The reassembler flushes idle connections by packet time as it goes.
 	p.Asm = reassembly.New(p.Tracker, cfg.Reassembly)
@@ -117,10 +129,18 @@ func (p *Pipeline) Run(src capture.Source, stop func() bool) error {
 // sourceError names src (its file or interface) in err, unless err names it
 // already.
 func sourceError(src capture.Source, err error) error {
-	if n, ok := src.(interface{ Name() string }); ok && n.Name() != "" && !strings.HasPrefix(err.Error(), n.Name()+":") {
-		return fmt.Errorf("%s: %w", n.Name(), err)
+	if n := sourceName(src); n != "" && !strings.HasPrefix(err.Error(), n+":") {
+		return fmt.Errorf("%s: %w", n, err)
 	}
 	return err
+}
+
+// sourceName is src's file or interface name, if it has one.
+func sourceName(src capture.Source) string {
+	if n, ok := src.(interface{ Name() string }); ok {
+		return n.Name()
+	}
+	return ""
 }
 
 // Packet feeds one TCP segment through the pipeline. A panic in a stage is
@@ -168,7 +188,36 @@ func (p *Pipeline) EndLive() {
 // Finish flushes the connections still open (they stay "open" in the
 // report).
 func (p *Pipeline) Finish() {
+	if p.fan != nil {
+		p.fan.finish()
+		return
+	}
 	p.Asm.FlushAll(p.lastTS)
+}
+
+// AsmStats returns the reassembly counters (summed over the workers).
+func (p *Pipeline) AsmStats() reassembly.Stats {
+	if p.fan != nil {
+		return p.fan.m.asmStats()
+	}
+	return p.Asm.Stats()
+}
+
+// MaxConnections is the cap on connections tracked at once, in all.
+func (p *Pipeline) MaxConnections() int {
+	if p.fan != nil {
+		return p.fan.maxConns
+	}
+	return p.Asm.MaxConnections()
+}
+
+// Workers returns how many workers share the reassembly (1: none, all on
+// the caller's goroutine).
+func (p *Pipeline) Workers() int {
+	if p.fan != nil {
+		return len(p.fan.workers)
+	}
+	return 1
 }
 
 func (p *Pipeline) addStats(s capture.Stats) { p.stats.Add(s) }
@@ -186,7 +235,7 @@ func (p *Pipeline) Stats() capture.Stats {
 func (p *Pipeline) Report() *report.Report {
 	st := p.Stats()
 	snap := p.Tracker.Snapshot(p.lastTS)
-	asm := p.Asm.Stats()
+	asm := p.AsmStats()
 	r := &report.Report{
 		Packets:       st.Packets,
 		Connections:   report.Build(snap.Records, p.cfg.Report),
@@ -214,7 +263,7 @@ func (p *Pipeline) Report() *report.Report {
 	}
 	r.Refused = report.Refused(snap, r.Connections)
 	if asm.Evicted+asm.ForgotClosed+asm.ClosedIdle+p.Tracker.DroppedClosed+snap.RefusedTotal > 0 {
-		r.Stats.Lifetime = &report.Lifetime{MaxConnections: p.Asm.MaxConnections(), Evicted: asm.Evicted, ForgotClosed: asm.ForgotClosed,
+		r.Stats.Lifetime = &report.Lifetime{MaxConnections: p.MaxConnections(), Evicted: asm.Evicted, ForgotClosed: asm.ForgotClosed,
 			Resumed: asm.Resumed, Unjoined: asm.Unjoined, EvictedForgotten: asm.EvictedForgotten, IdleClosed: asm.ClosedIdle,
 			Summarised: report.SummarisedOf(snap.Summarised), RefusedTotal: snap.RefusedTotal, RefusedEpisodesDropped: snap.RefusedDropped}
 	}

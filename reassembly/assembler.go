@@ -49,9 +49,12 @@ type Options struct {
 	AckGrace time.Duration
 }
 
+// DefaultIdleTimeout is Options.IdleTimeout's default.
+const DefaultIdleTimeout = 2 * time.Minute
+
 func (o Options) withDefaults() Options {
 	if o.IdleTimeout == 0 {
-		o.IdleTimeout = 2 * time.Minute
+		o.IdleTimeout = DefaultIdleTimeout
 	}
 	if o.MaxBufferPerDir <= 0 {
 		o.MaxBufferPerDir = 256 << 10

@@ -219,7 +219,7 @@ func (s *Session) runLive(ctx context.Context) error {
 		case <-statsTick:
 			st := LiveStats{Stats: s.p.Stats(), Elapsed: s.clock.Now().Sub(start), MonitorEvents: s.p.Tracker.MonitorStats().Events}
 			st.Connections, _ = s.p.Tracker.Len()
-			asm := s.p.Asm.Stats()
+			asm := s.p.AsmStats()
 			st.Open, st.Evicted = asm.Open, asm.Evicted
 			s.cfg.OnStats(st)
 		}
