@@ -89,9 +89,13 @@ type LiveSource struct {
 	pfds        []unix.PollFd
 	num         uint64
 	stats       Stats // guarded by mu
-	filter      *Filter
-	ringSize    int
-	readTimeout time.Duration
+	filter       *Filter
+	ringSize     int
+	readTimeout  time.Duration
+	blockTimeout time.Duration
+	// parts, once Rings split the source, read a ring each; the source
+	// then only sums their counters and closes them.
+	parts []*LiveSource
 
 	// mu guards the rings' life: Close unmaps them only when no Next is
 	// inside poll, otherwise that Next unmaps them on its way out.
@@ -183,7 +187,7 @@ func OpenLive(iface string, opts LiveOptions) (*LiveSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture on %s: %w", name, err)
 	}
-	s := &LiveSource{name: name, readTimeout: opts.ReadTimeout, readOut: -1}
+	s := &LiveSource{name: name, readTimeout: opts.ReadTimeout, blockTimeout: opts.BlockTimeout, readOut: -1}
 	if !opts.Filter.Empty() {
 		s.filter = opts.Filter
 	}
@@ -212,6 +216,37 @@ var fanoutSeq atomic.Uint32
 
 // Name returns the interface name.
 func (s *LiveSource) Name() string { return s.name }
+
+// RingReadTimeout is the read timeout of the sources Rings returns at most:
+// a reader of one ring of several wakes this often when its ring is quiet,
+// to say how far its time got (the merge of the rings waits for it).
+const RingReadTimeout = 20 * time.Millisecond
+
+// Rings splits a source of several rings (LiveOptions.Fanout) into a
+// source per ring, to be read on goroutines of their own: the kernel puts
+// each connection's packets in one ring, in order. Each counts its own
+// packets (Num) and keeps its own counters; s's Stats sums them and its
+// Close closes them all. Call it before reading s, once; s itself is not
+// read after. With one ring it returns s.
+func (s *LiveSource) Rings() []*LiveSource {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.rings) == 1 {
+		return []*LiveSource{s}
+	}
+	if s.parts == nil {
+		for i, r := range s.rings {
+			s.parts = append(s.parts, &LiveSource{name: s.name, rings: []*ring{r}, readOut: -1, pfds: []unix.PollFd{s.pfds[i]},
+				filter: s.filter, ringSize: s.ringSize / len(s.rings), readTimeout: min(s.readTimeout, RingReadTimeout), blockTimeout: s.blockTimeout})
+		}
+	}
+	return s.parts
+}
+
+// BlockTimeout is how long a partly filled block of the ring may wait
+// before the kernel hands it over: a packet is readable at most this long
+// (and a scheduling delay) after its timestamp.
+func (s *LiveSource) BlockTimeout() time.Duration { return s.blockTimeout }
 
 // RingSize returns the bytes of ring memory the kernel writes packets into.
 func (s *LiveSource) RingSize() int { return s.ringSize }
@@ -447,6 +482,13 @@ func (s *LiveSource) Raw() (data []byte, wireLen int) { return s.pkt.data, s.pkt
 // ring space and how often the ring filled up. Safe to call from any
 // goroutine.
 func (s *LiveSource) Stats() Stats {
+	if parts := s.split(); parts != nil {
+		var st Stats
+		for _, p := range parts {
+			st.Add(p.Stats())
+		}
+		return st
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.freed {
@@ -458,6 +500,13 @@ func (s *LiveSource) Stats() Stats {
 		}
 	}
 	return s.stats
+}
+
+// split returns the per-ring sources once Rings made them.
+func (s *LiveSource) split() []*LiveSource {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.parts
 }
 
 // free unmaps and closes the rings once; s.mu is held (or s is not shared).
@@ -478,6 +527,15 @@ func (s *LiveSource) free() {
 // Close stops the capture; a Next in progress returns io.EOF within the read
 // timeout.
 func (s *LiveSource) Close() error {
+	for _, p := range s.split() {
+		p.Close()
+	}
+	if s.split() != nil {
+		s.mu.Lock()
+		s.closed, s.freed = true, true // the parts own the rings
+		s.mu.Unlock()
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true

@@ -42,6 +42,15 @@ func OpenLive(iface string, opts LiveOptions) (*LiveSource, error) {
 	return nil, fmt.Errorf("capture on %s: live capture needs linux", iface)
 }
 
+// RingReadTimeout is unused here.
+const RingReadTimeout = 20 * time.Millisecond
+
+// Rings returns s.
+func (s *LiveSource) Rings() []*LiveSource { return []*LiveSource{s} }
+
+// BlockTimeout returns nothing.
+func (s *LiveSource) BlockTimeout() time.Duration { return 0 }
+
 // Name returns nothing.
 func (s *LiveSource) Name() string { return "" }
 

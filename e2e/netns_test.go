@@ -123,9 +123,12 @@ func TestNetnsCapture(t *testing.T) {
 	capVeth := startCapture(t, "zspy -i veth", tp.NSA, "-i", tp.VethA, "--json", "--no-store")
 	capAny := startCapture(t, "zspy -i any", tp.NSA, "-i", "any", "--json", "--no-store")
 	capLo := startCapture(t, "zspy -i lo", tp.NSA, "-i", "lo", "--json", "--no-store")
-	// Three rings by flow hash, with small blocks: the traffic spans many.
-	capFan := startCapture(t, "zspy -i any --fanout 3", tp.NSA, "-i", "any", "--json", "--no-store", "--fanout", "3", "--block-size", "64KiB", "--ring-size", "4MiB")
+	// Three rings by flow hash, each read and reassembled by a worker of
+	// its own, with small blocks (the traffic spans many), writing what
+	// they read.
 	dir := t.TempDir()
+	fanPcap := filepath.Join(dir, "fan.pcap")
+	capFan := startCapture(t, "zspy -i any --fanout 3 -w", tp.NSA, "-i", "any", "--json", "--no-store", "--fanout", "3", "--block-size", "64KiB", "--ring-size", "4MiB", "-w", fanPcap)
 	pcap := filepath.Join(dir, "veth.pcap")
 	capWrite, writeSkip := startWriteCapture(t, "zspy -i veth -w", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "-w", pcap)
 	rotated := filepath.Join(dir, "rot.pcapng")
@@ -340,11 +343,21 @@ func TestNetnsCapture(t *testing.T) {
 		}
 	})
 	t.Run("fanout", func(t *testing.T) {
-		// Each connection on one ring: the report is the single ring's.
+		// Each connection on one ring and one worker: the report is the
+		// single ring's, and the replay's of what the workers wrote (in
+		// their merged order), with and without workers.
 		r := reps[capFan]
-		checkReport(t, r, append(slices.Clone(vethWant), loWant...))
+		all := append(slices.Clone(vethWant), loWant...)
+		checkReport(t, r, all)
 		if a, b := summary(r), summary(reps[capAny]); a != b {
 			t.Errorf("--fanout 3 differs from one ring:\nfanout:\n%s\none ring:\n%s", a, b)
+		}
+		checkReplay(t, r, []string{fanPcap}, all)
+		zspy, _ := tools(t)
+		rp := start(t, "zspy replay --workers 3", "", zspy, "replay", "--json", "--workers", "3", fanPcap)
+		rp.wait(t)
+		if a, b := summary(r), summary(parseReport(t, "zspy replay --workers 3", []byte(rp.stdout.String()))); a != b {
+			t.Errorf("replay --workers 3 differs from the live report:\nlive:\n%s\nreplay:\n%s", a, b)
 		}
 	})
 	t.Run("count", func(t *testing.T) {

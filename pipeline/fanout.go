@@ -167,7 +167,9 @@ type fanout struct {
 	sp       *spreader          // a replay's reader (nil until the first file)
 	live     bool               // the workers read live rings
 	ended    bool
-	n        int // workers
+	n        int           // workers
+	errs     []error       // live: each worker's ring's failure, read once its last batch came
+	lag      time.Duration // live: how late a packet may be read after its timestamp
 }
 
 func newFanout(p *Pipeline, n int, opts reassembly.Options) *fanout {
@@ -196,6 +198,7 @@ func (f *fanout) start(live bool) {
 	}
 	f.m = newMerger(f.p, f.workers, f.wake)
 	f.live = live
+	f.errs = make([]error, f.n)
 }
 
 // finish ends the workers (each flushes its connections) and does the
@@ -205,6 +208,7 @@ func (f *fanout) finish() {
 		return
 	}
 	f.ended = true
+	f.m.finishing = true
 	if f.sp != nil {
 		f.sp.flushAll(true)
 	}

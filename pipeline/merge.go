@@ -32,6 +32,10 @@ type merger struct {
 	// counts its own).
 	renumber bool
 	num      uint64
+	// gotLast: the worker's last batch came. finishing lets the workers'
+	// end-of-capture flushes be done (Pipeline.Finish).
+	gotLast   []bool
+	finishing bool
 }
 
 // stream is the tracker's stream behind a worker's handle.
@@ -43,7 +47,7 @@ type stream struct {
 func newMerger(p *Pipeline, workers []*worker, wake chan struct{}) *merger {
 	n := len(workers)
 	return &merger{p: p, workers: workers, wake: wake, heads: make([]*batch, n), pos: make([]int, n),
-		promise: make([]int64, n), ended: make([]bool, n), streams: make([][]stream, n), stats: make([]reassembly.Stats, n)}
+		promise: make([]int64, n), ended: make([]bool, n), gotLast: make([]bool, n), streams: make([][]stream, n), stats: make([]reassembly.Stats, n)}
 }
 
 // head returns worker i's next call, taking its next batch if it has one
@@ -69,6 +73,7 @@ func (m *merger) head(i int) (*call, bool) {
 		select {
 		case b := <-m.workers[i].out:
 			m.heads[i], m.pos[i] = b, 0
+			m.gotLast[i] = b.last
 		default:
 			return nil, false
 		}
@@ -89,7 +94,7 @@ func (m *merger) step() bool {
 			best, bestKey = i, c.key
 		}
 	}
-	if best < 0 {
+	if best < 0 || (bestKey == maxKey && !m.finishing) {
 		return false
 	}
 	// A worker without calls at hand may still send a group that goes
@@ -120,11 +125,11 @@ func (m *merger) group(i int) {
 			m.num++
 			seg.Num = m.num
 		}
-		if m.admit != nil {
-			m.admit(seg)
-		}
 		if m.onRaw != nil {
 			m.onRaw(seg, b.data[start.off:start.off+start.m], start.wire)
+		}
+		if m.admit != nil {
+			m.admit(seg)
 		}
 	}
 	m.do(i, b, calls, seg, time.Time{})
@@ -279,6 +284,21 @@ func (m *merger) caughtUp(key int64) bool {
 			continue
 		}
 		if _, ok := m.head(i); ok || m.promise[i] < key {
+			return false
+		}
+	}
+	return true
+}
+
+// atEnd reports whether every worker has sent its last batch and all its
+// calls before its end-of-capture flush are done.
+func (m *merger) atEnd() bool {
+	for i := range m.workers {
+		if m.ended[i] {
+			continue
+		}
+		c, ok := m.head(i)
+		if !m.gotLast[i] || !ok || c.kind != callMark || c.key != maxKey {
 			return false
 		}
 	}

@@ -101,6 +101,9 @@ func (p *Pipeline) Warnings() ([]string, uint64) { return p.warnings, p.warnings
 // Packet errors become warnings and the run goes on; Run returns an error only
 // when the source itself fails.
 func (p *Pipeline) Run(src capture.Source, stop func() bool) error {
+	if p.fan != nil {
+		return p.RunSpread(src, nil, stop)
+	}
 	p.cur = src
 	defer func() {
 		p.addStats(src.Stats())
@@ -198,6 +201,9 @@ func (p *Pipeline) Finish() {
 // AsmStats returns the reassembly counters (summed over the workers).
 func (p *Pipeline) AsmStats() reassembly.Stats {
 	if p.fan != nil {
+		if p.fan.m == nil {
+			return reassembly.Stats{}
+		}
 		return p.fan.m.asmStats()
 	}
 	return p.Asm.Stats()
@@ -215,7 +221,7 @@ func (p *Pipeline) MaxConnections() int {
 // the caller's goroutine).
 func (p *Pipeline) Workers() int {
 	if p.fan != nil {
-		return len(p.fan.workers)
+		return p.fan.n
 	}
 	return 1
 }

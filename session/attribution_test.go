@@ -54,13 +54,11 @@ func TestPcapngCarriesAttribution(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := src
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cfg := Config{Live: src, Host: hs, Annotate: w.Annotate}
-	cfg.LiveOptions.OnSegment = func(seg *capture.Segment) {
-		d, n := raw.Raw()
-		w.WritePacket(seg.TS, d, n)
+	cfg.LiveOptions.OnSegment = func(seg *capture.Segment, raw []byte, wire int) {
+		w.WritePacket(seg.TS, raw, wire)
 	}
 	s := New(cfg)
 	// The run stops once an update holds the SUB's connection with both

@@ -192,14 +192,24 @@ func (f *feed) Name() string {
 
 // Next reads the next segment and holds it until the run lets it go.
 func (f *feed) Next(seg *capture.Segment) error {
+	f.settle()
+	err := f.Source.Next(seg)
+	if err != nil {
+		return err
+	}
+	f.admit(seg)
+	return nil
+}
+
+// settle ends the previous packet (it has been processed by now) and
+// pushes an update when one is due, before the next packet is read.
+func (f *feed) settle() {
 	s := f.s
-	paced := len(s.listeners) > 0
 	if f.pending {
-		// The previous packet has been processed by now.
 		s.lastTS = f.ts
 		f.pending = false
 	}
-	if paced {
+	if len(s.listeners) > 0 {
 		// While paused, only the first screen and the end of each step
 		// show (hold pushes it once the next packet is read), so a step
 		// gives one consistent screen.
@@ -207,17 +217,25 @@ func (f *feed) Next(seg *capture.Segment) error {
 			s.push()
 		}
 	}
-	err := f.Source.Next(seg)
-	if err != nil {
-		return err
-	}
-	if paced {
+}
+
+// admit holds seg until the run lets it go (pacing, pause, step), then
+// runs what must happen before it.
+func (f *feed) admit(seg *capture.Segment) {
+	s := f.s
+	if len(s.listeners) > 0 {
 		s.hold(seg.TS)
 		s.sincePush++
 		f.pending, f.ts = true, seg.TS
 	}
 	s.before(seg)
-	return nil
+}
+
+// settleAdmit is settle and admit together, for a pipeline whose workers
+// read the packets (the packets reach the run in order, after reading).
+func (f *feed) settleAdmit(seg *capture.Segment) {
+	f.settle()
+	f.admit(seg)
 }
 
 // RunWith runs the session on a goroutine of its own — Run, then Serve, so

@@ -3,10 +3,12 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/zspy/zspy/capture"
+	"github.com/zspy/zspy/pipeline"
 )
 
 // LiveOptions configure a live run.
@@ -16,9 +18,10 @@ type LiveOptions struct {
 	Duration time.Duration
 	Count    uint64
 
-	// OnSegment, when set, sees every segment before the pipeline does
-	// (e.g. to write it to a file). It must not keep seg.
-	OnSegment func(seg *capture.Segment)
+	// OnSegment, when set, sees every segment before the pipeline does,
+	// with the raw packet behind it (raw, wire bytes long on the wire:
+	// capture -w writes it to a file). It must not keep seg or raw.
+	OnSegment func(seg *capture.Segment, raw []byte, wire int)
 
 	// DrainFor is how long, at most, a stopped run goes on reading what the
 	// source already holds (until it reports a read timeout). Zero: stop at
@@ -45,6 +48,18 @@ type readySource interface {
 	Wait() error
 }
 
+// rawSource gives the raw packet behind the last segment read.
+type rawSource interface {
+	Raw() (data []byte, wireLen int)
+}
+
+// ringSource is a live source of several rings (capture.LiveSource with
+// LiveOptions.Fanout), split for the pipeline's workers.
+type ringSource interface {
+	Rings() []*capture.LiveSource
+	BlockTimeout() time.Duration
+}
+
 // liveBurst is how many packets the session reads in a row before it looks
 // at its other inputs (monitor events, controls, timers).
 const liveBurst = 512
@@ -68,7 +83,35 @@ func (s *Session) runLive(ctx context.Context) error {
 		defer c2()
 	}
 	s.p.SetLive(src)
+	var n uint64 // segments let through, against cfg.Count
+	// With workers (pipeline.Config.Workers, one per ring) the rings are
+	// read on the workers' goroutines; this loop does their merged calls
+	// as they come (wake), in place of reading.
+	var wake <-chan struct{}
+	if s.p.Workers() > 1 {
+		rsrc, ok := src.(ringSource)
+		if !ok {
+			src.Close()
+			return fmt.Errorf("%d workers need a source of as many rings", s.p.Workers())
+		}
+		var rings []pipeline.Ring
+		for _, r := range rsrc.Rings() {
+			rings = append(rings, r)
+		}
+		in := pipeline.LiveInput{Lag: rsrc.BlockTimeout(), Admit: func(seg *capture.Segment) { s.before(seg); n++ }}
+		if cfg.OnSegment != nil {
+			in.Raw = cfg.OnSegment
+		}
+		if err := s.p.StartLive(rings, in); err != nil {
+			src.Close()
+			return err
+		}
+		wake = s.p.LiveWake()
+	}
 	rs, _ := src.(readySource)
+	if wake != nil {
+		rs = nil
+	}
 	// The waiter: one Wait at a time, asked for when the source ran dry.
 	waitReq := make(chan struct{})
 	waitRes := make(chan error, 1)
@@ -118,6 +161,23 @@ func (s *Session) runLive(ctx context.Context) error {
 	mon := s.cfg.Monitor
 	end := func(err error) error {
 		src.Close()
+		if wake != nil {
+			// The workers end at their rings' close: do the rest of their
+			// calls (their end-of-capture flushes wait for Finish).
+			for {
+				s.p.StepLive(1 << 30)
+				done, werr := s.p.LiveDone()
+				if done {
+					if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errCount) {
+						if werr != nil {
+							err = werr
+						}
+					}
+					break
+				}
+				<-wake
+			}
+		}
 		s.p.EndLive()
 		// Monitor events already received go in too.
 		for mon != nil {
@@ -139,14 +199,35 @@ func (s *Session) runLive(ctx context.Context) error {
 	}
 	var (
 		seg        capture.Segment
-		n          uint64
 		waiting    bool // a Wait is under way: read nothing until it returns
 		done       = ctx.Done()
 		drainUntil time.Time // set once stopped: read what the source holds until then
+		drainFrom  time.Time // when it stopped
 	)
+	var wakeCh <-chan struct{}
 	for {
 		ready := goOn
-		if !waiting {
+		wakeCh = nil
+		if wake != nil {
+			// Workers: do what can go now, a burst at a time.
+			burst := liveBurst
+			if cfg.Count > 0 {
+				burst = int(min(uint64(liveBurst), cfg.Count-n))
+			}
+			k := s.p.StepLive(burst)
+			if cfg.Count > 0 && n >= cfg.Count {
+				return end(errCount)
+			}
+			if k < burst {
+				ready, wakeCh = nil, wake
+			}
+			if done, err := s.p.LiveDone(); done {
+				return end(err)
+			}
+			if !drainUntil.IsZero() && (time.Now().After(drainUntil) || s.p.LiveQuietSince(drainFrom)) {
+				return end(ctx.Err())
+			}
+		} else if !waiting {
 			err := s.readBurst(src, rs, &seg, &n)
 			switch {
 			case err == nil:
@@ -168,6 +249,7 @@ func (s *Session) runLive(ctx context.Context) error {
 			ready = waitRes
 		}
 		select {
+		case <-wakeCh:
 		case err := <-ready:
 			if !waiting {
 				continue
@@ -191,7 +273,8 @@ func (s *Session) runLive(ctx context.Context) error {
 			if cfg.DrainFor <= 0 {
 				return end(ctx.Err())
 			}
-			drainUntil = time.Now().Add(cfg.DrainFor)
+			drainFrom = time.Now()
+			drainUntil = drainFrom.Add(cfg.DrainFor)
 		case ev, ok := <-mon:
 			if !ok {
 				mon = nil
@@ -248,7 +331,12 @@ func (s *Session) readBurst(src capture.Source, rs readySource, seg *capture.Seg
 			return err
 		}
 		if cfg.OnSegment != nil {
-			cfg.OnSegment(seg)
+			var raw []byte
+			wire := 0
+			if r, ok := src.(rawSource); ok {
+				raw, wire = r.Raw()
+			}
+			cfg.OnSegment(seg, raw, wire)
 		}
 		s.before(seg)
 		s.p.Packet(seg)

@@ -288,7 +288,12 @@ func (s *Session) runFiles() {
 			break
 		}
 		f := &feed{Source: src, s: s}
-		err := s.p.Run(f, s.stop)
+		var err error
+		if s.p.Workers() > 1 {
+			err = s.p.RunSpread(src, f.settleAdmit, s.stop)
+		} else {
+			err = s.p.Run(f, s.stop)
+		}
 		if f.pending {
 			s.lastTS = f.ts
 		}

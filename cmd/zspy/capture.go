@@ -137,7 +137,7 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	defer stop()
 
 	cfg := session.Config{
-		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
+		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag, Workers: f.ring.fanout,
 			Tracker: tracker.Options{KeepClosed: f.keepClosed, Ephemeral: f.ephemeral}, Reassembly: reassembly.Options{MaxConnections: f.maxConns}},
 		Live:        src,
 		LiveOptions: session.LiveOptions{Duration: f.duration, Count: f.count, DrainFor: time.Second},

@@ -39,8 +39,7 @@ type rawSource interface {
 // segmentWriter writes the packets behind captured segments with a
 // capture.Writer.
 type segmentWriter struct {
-	src rawSource
-	w   *capture.Writer
+	w *capture.Writer
 }
 
 func (f *writeFlags) open(src capture.Source) (*segmentWriter, error) {
@@ -50,8 +49,7 @@ func (f *writeFlags) open(src capture.Source) (*segmentWriter, error) {
 		}
 		return nil, nil
 	}
-	rs, ok := src.(rawSource)
-	if !ok {
+	if _, ok := src.(rawSource); !ok {
 		return nil, fmt.Errorf("-w: this source cannot give raw packets")
 	}
 	opts := capture.WriterOptions{Path: f.path, RotateEvery: f.rotateEvery}
@@ -66,13 +64,13 @@ func (f *writeFlags) open(src capture.Source) (*segmentWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &segmentWriter{src: rs, w: w}, nil
+	return &segmentWriter{w: w}, nil
 }
 
-// segment writes the packet behind seg, on the capture goroutine.
-func (w *segmentWriter) segment(seg *capture.Segment) {
-	data, wire := w.src.Raw()
-	w.w.WritePacket(seg.TS, data, wire)
+// segment writes the packet behind seg (raw, wire bytes long on the
+// wire), on the capture goroutine.
+func (w *segmentWriter) segment(seg *capture.Segment, raw []byte, wire int) {
+	w.w.WritePacket(seg.TS, raw, wire)
 }
 
 func (w *segmentWriter) close() error { return w.w.Close() }
@@ -137,7 +135,7 @@ func (f *ringFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.ringSize, "ring-size", "32MiB", "memory the kernel writes captured packets into; a larger ring rides out longer stalls before the kernel drops")
 	fl.StringVar(&f.blockSize, "block-size", "512KiB", "the ring's unit of hand-over to zspy (a power of two)")
 	fl.DurationVar(&f.blockTimeout, "block-timeout", capture.DefaultBlockTimeout, "longest a partly filled block waits before zspy reads it")
-	fl.IntVar(&f.fanout, "fanout", 1, "spread packets over this many rings by flow hash (PACKET_FANOUT), read in turn")
+	fl.IntVar(&f.fanout, "fanout", 1, "spread packets over this many rings by flow hash (PACKET_FANOUT), each read and reassembled on a core of its own (the ring memory is shared among them); the report is the same")
 }
 
 func (f *ringFlags) apply(opts *capture.LiveOptions) error {

@@ -30,6 +30,7 @@ type replayFlags struct {
 	showSecrets bool
 	idle        time.Duration
 	keepClosed  int
+	workers     int
 	maxConns    int
 	monitorLogs []string
 	ephemeral   tracker.PortRange
@@ -78,6 +79,7 @@ from standard input (tcpdump -w - | zspy replay -).`,
 	fl.IntVar(&f.maxConns, "max-connections", reassembly.DefaultMaxConnections, maxConnsUsage)
 	fl.IntVar(&f.keepClosed, "keep-closed", 10000, keepClosedUsage)
 	fl.Var(portRangeFlag{&f.ephemeral}, "ephemeral-ports", ephemeralUsage)
+	fl.IntVar(&f.workers, "workers", 1, "spread reassembly over this many goroutines (connections by 4-tuple hash), merged back in the file's order: the same report, on more cores")
 	uf = addUIFlags(fl, true)
 	f.export = addExportConnFlags(fl)
 	return cmd
@@ -128,8 +130,11 @@ func runReplay(cmd *cobra.Command, files []string, f replayFlags, uf *uiFlags) e
 	if err != nil {
 		return err
 	}
+	if f.workers < 1 || f.workers > pipeline.MaxWorkers {
+		return fmt.Errorf("--workers %d: want 1 to %d", f.workers, pipeline.MaxWorkers)
+	}
 	cfg := session.Config{
-		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag,
+		Pipeline: pipeline.Config{Report: ropt, IdleTimeout: f.idle, Interval: f.store.interval, Host: f.store.hostTag, Workers: f.workers,
 			Tracker: tracker.Options{KeepClosed: f.keepClosed, Ephemeral: f.ephemeral}, Reassembly: reassembly.Options{MaxConnections: f.maxConns}},
 	}
 	names := make([]string, len(srcs))

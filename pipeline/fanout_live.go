@@ -1,0 +1,147 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/zspy/zspy/capture"
+)
+
+// A live capture with workers: each worker reads one ring of the kernel's
+// fan-out group (capture.LiveSource.Rings), whose packets are its
+// connections', and keys its packets by their time; the merge does the
+// calls in time order, a packet only once every other ring is known to
+// have nothing older (a quiet ring's worker promises, when it finds its
+// ring empty, nothing older than now less the ring's block timeout and a
+// margin). Connections on different rings are ordered by their packets'
+// time, as one ring orders them; packets are numbered in the merged order.
+
+// Ring is one ring's source, as a worker reads it: packets when ready
+// (capture.ErrNotReady when none is), Wait until one is (capture.ErrTimeout
+// at the read timeout, io.EOF after Close), and the raw bytes of the last.
+type Ring interface {
+	capture.Source
+	NextReady(seg *capture.Segment) error
+	Wait() error
+	Raw() (data []byte, wireLen int)
+}
+
+// LiveInput is what the live merge calls for each packet, on the
+// pipeline's goroutine: Admit before its calls (the session's intervals,
+// counting), Raw (when set) with its raw bytes (capture -w).
+type LiveInput struct {
+	Admit func(seg *capture.Segment)
+	Raw   func(seg *capture.Segment, raw []byte, wire int)
+	// Lag is how long after its timestamp a packet may become readable
+	// (the rings' block timeout); a margin is added.
+	Lag time.Duration
+}
+
+// liveMargin is added to LiveInput.Lag: the scheduling delay allowed
+// between a packet becoming readable and its worker reading it.
+const liveMargin = 20 * time.Millisecond
+
+// StartLive starts one worker per ring (as many as Config.Workers, which
+// must equal len(rings)); from now on StepLive does their calls.
+func (p *Pipeline) StartLive(rings []Ring, in LiveInput) error {
+	f := p.fan
+	if f == nil || len(rings) != f.n {
+		return fmt.Errorf("%d rings for %d workers", len(rings), p.Workers())
+	}
+	f.start(true)
+	f.m.admit, f.m.onRaw, f.m.renumber = in.Admit, in.Raw, true
+	lag := in.Lag + liveMargin
+	f.lag = lag
+	for i, w := range f.workers {
+		w.keepRaw = in.Raw != nil
+		w.name = sourceName(rings[i])
+		go w.runLive(rings[i], lag, &f.errs[i])
+	}
+	return nil
+}
+
+// LiveWake is ready when a worker sent something (StepLive may go on).
+func (p *Pipeline) LiveWake() <-chan struct{} { return p.fan.wake }
+
+// StepLive does the calls of up to max packets (or marks) that can go in
+// time order now, and returns how many it did. It stops short of the
+// workers' end-of-capture flushes (Finish does those).
+func (p *Pipeline) StepLive(max int) int {
+	n := 0
+	for n < max && p.fan.m.step() {
+		n++
+	}
+	return n
+}
+
+// LiveDone reports whether every worker has ended (its ring closed or
+// failed) and everything before their end-of-capture flushes is done; err
+// is the first ring's failure, if one failed.
+func (p *Pipeline) LiveDone() (bool, error) {
+	f := p.fan
+	if !f.m.atEnd() {
+		return false, nil
+	}
+	for _, err := range f.errs {
+		if err != nil {
+			return true, err
+		}
+	}
+	return true, nil
+}
+
+// runLive is a live worker's loop: read what the ring holds, hand it over
+// when the batch is full or the ring empty, wait, until the ring closes.
+func (w *worker) runLive(r Ring, lag time.Duration, errp *error) {
+	var seg capture.Segment
+	for {
+		err := r.NextReady(&seg)
+		if err == nil {
+			key := seg.TS.UnixNano()
+			var raw []byte
+			wire := 0
+			if w.keepRaw {
+				raw, wire = r.Raw()
+			}
+			w.packet(&seg, key, raw, wire)
+			w.promise = max(w.promise, key)
+			if w.cur.full() {
+				w.send(false)
+			}
+			continue
+		}
+		var pe *capture.PacketError
+		if errors.As(err, &pe) {
+			continue // counted by the ring as malformed, as with one ring
+		}
+		if errors.Is(err, capture.ErrNotReady) {
+			// Nothing older than this will come from this ring.
+			w.promise = max(w.promise, time.Now().Add(-lag).UnixNano())
+			w.send(false)
+			err = r.Wait()
+			if err == nil || errors.Is(err, capture.ErrTimeout) {
+				continue
+			}
+		}
+		if err != io.EOF {
+			*errp = err // read by the pipeline after this worker's last batch
+		}
+		w.finish(time.Time{})
+		return
+	}
+}
+
+// LiveQuietSince reports whether every ring has been found empty since t
+// (so a stopped capture has everything captured before it).
+func (p *Pipeline) LiveQuietSince(t time.Time) bool {
+	f := p.fan
+	want := t.Add(-f.lag).UnixNano()
+	for i := range f.workers {
+		if !f.m.ended[i] && f.m.promise[i] < want {
+			return false
+		}
+	}
+	return true
+}
