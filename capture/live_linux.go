@@ -81,14 +81,14 @@ var (
 // from the reading goroutine, or once that goroutine is done with them.
 // Stats includes the kernel's drop and ring-freeze counters.
 type LiveSource struct {
-	name        string
-	rings       []*ring
-	cur         int // ring being read
-	readOut     int // ring whose held block was read out on the last call, or -1
-	pkt         rawPacket
-	pfds        []unix.PollFd
-	num         uint64
-	stats       Stats // guarded by mu
+	name         string
+	rings        []*ring
+	cur          int // ring being read
+	readOut      int // ring whose held block was read out on the last call, or -1
+	pkt          rawPacket
+	pfds         []unix.PollFd
+	num          uint64
+	stats        Stats // guarded by mu
 	filter       *Filter
 	ringSize     int
 	readTimeout  time.Duration
