@@ -23,7 +23,8 @@ import (
 // are distinct). The receiving end runs, in turn, `tcpdump -w /dev/null`
 // (libpcap's memory-mapped ring: the anchor), `zspy capture --json
 // --no-store`, and the same with --no-host (the host view costs by the
-// second, not by the packet). `zspy replay` of the same file at the start
+// second, not by the packet), and with --no-host --fanout 2 (two rings,
+// two workers). `zspy replay` of the same file at the start
 // is the anchor's other half: its CPU per packet is logged. The frames are addressed to the veth of the capture run, so
 // the receiving kernel sees them as another host's and drops them after the
 // capture taps: nothing answers.
@@ -79,7 +80,7 @@ func BenchmarkCaptureTcpreplay(b *testing.B) {
 		{"50k", 50_000, 1}, {"100k", 100_000, 1}, {"200k", 200_000, 1},
 		{"max", 0, 1}, {"max,x2", 0, 2},
 	} {
-		for _, capturer := range []string{"tcpdump", "zspy", "zspy-no-host"} {
+		for _, capturer := range []string{"tcpdump", "zspy", "zspy-no-host", "zspy-fanout2"} {
 			b.Run("rate="+rt.name+"/"+capturer, func(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					replayTrial(b, capturer, files[:rt.instances], rt.pps, refs[rt.instances])
@@ -151,8 +152,12 @@ func replayTrial(b *testing.B, capturer string, files []string, pps int, ref str
 	case "tcpdump":
 		c = start(b, "tcpdump", tp.NSA, "tcpdump", "-i", tp.VethA, "-w", "/dev/null", "-c", strconv.Itoa(total))
 		c.waitLine(b, "listening line", contains("listening on"), true)
-	case "zspy", "zspy-no-host":
+	case "zspy", "zspy-no-host", "zspy-fanout2":
 		args := []string{"capture", "-i", tp.VethA, "--json", "--no-store", "--count", strconv.Itoa(total)}
+		if capturer == "zspy-fanout2" {
+			// Two rings, two workers, the host view off.
+			args = append(args, "--no-host", "--fanout", "2")
+		}
 		if capturer == "zspy-no-host" {
 			// The host view's walks of /proc and socket dumps cost by the
 			// second, not by the packet: without them, the packets' cost.
@@ -212,7 +217,7 @@ func replayTrial(b *testing.B, capturer string, files []string, pps int, ref str
 				drops = n
 			}
 		}
-	case "zspy", "zspy-no-host":
+	case "zspy", "zspy-no-host", "zspy-fanout2":
 		r := parseReport(b, "zspy capture", []byte(c.stdout.String()))
 		seen = int(r.Stats.TCPPackets)
 		drops = int(r.Stats.KernelDrops + r.Stats.InternalDrops)

@@ -2,7 +2,6 @@ package tracing
 
 import (
 	"net"
-	"slices"
 	"strings"
 	"time"
 
@@ -83,7 +82,7 @@ type Tracer struct {
 	// per fingerprint the seqs of those not yet popped, oldest first.
 	ring       []entry
 	head, tail uint64 // seqs: [head, tail) are in the ring
-	byFP       map[uint64][]uint64
+	byFP       map[uint64][]waitGroup
 
 	stages []*stage
 	c      Counters
@@ -154,7 +153,7 @@ type entry struct {
 // New returns a tracer.
 func New(cfg Config) *Tracer {
 	cfg.defaults()
-	return &Tracer{cfg: cfg, byEnd: map[string]int32{}, hosts: map[string]uint64{}, conns: map[uint64]*conn{}, byFP: map[uint64][]uint64{},
+	return &Tracer{cfg: cfg, byEnd: map[string]int32{}, hosts: map[string]uint64{}, conns: map[uint64]*conn{}, byFP: map[uint64][]waitGroup{},
 		ring: make([]entry, 256)}
 }
 
@@ -393,8 +392,31 @@ func (t *Tracer) message(e *tracker.Event, c *conn, s int) {
 	t.tail++
 	t.ring[seq%uint64(len(t.ring))] = entry{seq: seq, fp: key, env: e.Envelope, ts: now, conn: e.ConnID,
 		end: to, from: from, side: int8(1 - s), state: live}
-	t.byFP[key] = append(t.byFP[key], seq)
+	t.addWaiting(key, e.ConnID, to, from, seq)
 	t.ends[r].live++
+}
+
+// waitGroup is the waiting messages of one fingerprint that came over one
+// connection in one direction, oldest first: everything forwarded asks of a
+// waiting message but its age is the same for all of them, so a message
+// sent looks at one per group rather than at every one (a stream of equal
+// bodies on one connection, all waiting, made that a walk of up to
+// MaxPending entries per message).
+type waitGroup struct {
+	conn      uint64
+	end, from int32
+	seqs      []uint64
+}
+
+func (t *Tracer) addWaiting(key, conn uint64, end, from int32, seq uint64) {
+	gs := t.byFP[key]
+	for i := range gs {
+		if g := &gs[i]; g.conn == conn && g.end == end {
+			g.seqs = append(g.seqs, seq)
+			return
+		}
+	}
+	t.byFP[key] = append(gs, waitGroup{conn: conn, end: end, from: from, seqs: []uint64{seq}})
 }
 
 // forwarded returns the oldest waiting message of fingerprint fp that the
@@ -406,28 +428,56 @@ func (t *Tracer) forwarded(fp, id uint64, from int32) *entry {
 		return nil
 	}
 	key := waitKey(fp, fe.hostID)
-	ks := t.byFP[key]
-	for i, seq := range ks {
-		en := t.at(seq)
-		if en == nil || en.state != live || en.conn == id || en.from == from {
+	gs := t.byFP[key]
+	best := -1
+	var bestSeq uint64
+	for i := range gs {
+		g := &gs[i]
+		if g.conn == id || g.from == from {
 			continue
 		}
-		in := &t.ends[en.end]
+		in := &t.ends[g.end]
 		if in.host != fe.host || !stagePair(in.sock, fe.sock) {
 			continue
 		}
-		if src := &t.ends[en.from]; !src.server && !fe.server && src.sock == fe.sock && src.host == fe.host {
+		if src := &t.ends[g.from]; !src.server && !fe.server && src.sock == fe.sock && src.host == fe.host {
 			// One connecting socket that sent the same body to two peers.
 			continue
 		}
-		if ks = slices.Delete(ks, i, i+1); len(ks) == 0 {
-			delete(t.byFP, key)
-		} else {
-			t.byFP[key] = ks
+		// The group's oldest message still waiting.
+		for len(g.seqs) > 0 {
+			if en := t.at(g.seqs[0]); en != nil && en.state == live {
+				break
+			}
+			g.seqs = g.seqs[1:]
 		}
-		return en
+		if len(g.seqs) > 0 && (best < 0 || g.seqs[0] < bestSeq) {
+			best, bestSeq = i, g.seqs[0]
+		}
 	}
-	return nil
+	if best < 0 {
+		t.dropEmpty(key, gs)
+		return nil
+	}
+	gs[best].seqs = gs[best].seqs[1:]
+	t.dropEmpty(key, gs)
+	return t.at(bestSeq)
+}
+
+// dropEmpty forgets the groups of key left without messages.
+func (t *Tracer) dropEmpty(key uint64, gs []waitGroup) {
+	kept := gs[:0]
+	for _, g := range gs {
+		if len(g.seqs) > 0 {
+			kept = append(kept, g)
+		}
+	}
+	clear(gs[len(kept):])
+	if len(kept) == 0 {
+		delete(t.byFP, key)
+	} else {
+		t.byFP[key] = kept
+	}
 }
 
 // waitKey is a waiting message's key: its fingerprint on its host.
@@ -497,14 +547,15 @@ func (t *Tracer) expire(now int64) {
 func (t *Tracer) pop(old bool) {
 	en := &t.ring[t.head%uint64(len(t.ring))]
 	t.head++
-	ks := t.byFP[en.fp]
-	for len(ks) > 0 && ks[0] < t.head {
-		ks = ks[1:]
-	}
-	if len(ks) == 0 {
-		delete(t.byFP, en.fp)
-	} else {
-		t.byFP[en.fp] = ks
+	if gs := t.byFP[en.fp]; gs != nil {
+		for i := range gs {
+			if g := &gs[i]; g.conn == en.conn && g.end == en.end {
+				for len(g.seqs) > 0 && g.seqs[0] < t.head {
+					g.seqs = g.seqs[1:]
+				}
+			}
+		}
+		t.dropEmpty(en.fp, gs)
 	}
 	if en.state != live {
 		return
