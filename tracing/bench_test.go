@@ -11,8 +11,8 @@ import (
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/internal/pcaptest"
 	"github.com/zspy/zspy/session"
-	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/tracing"
+	"github.com/zspy/zspy/tracker"
 	"github.com/zspy/zspy/zmtp"
 )
 
