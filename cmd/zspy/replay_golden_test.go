@@ -95,6 +95,45 @@ func TestReplayOutputsGolden(t *testing.T) {
 	}
 }
 
+// TestReplayWorkersGolden: replay --workers 3 gives every corpus capture's
+// golden report (text and JSON, with its alerts), events and time series
+// byte for byte, as one reassembler does.
+func TestReplayWorkersGolden(t *testing.T) {
+	if *updateGolden {
+		t.Skip("the golden files are made without workers")
+	}
+	for _, gc := range goldenCases(t) {
+		t.Run(gc.name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			outputs := map[string][]string{
+				"report.txt":   append([]string{"replay", "--workers", "3", "--host-tag", "golden"}, gc.args...),
+				"report.json":  append([]string{"replay", "--workers", "3", "--json", "--host-tag", "golden", "--data-dir", dataDir}, gc.args...),
+				"events.jsonl": append([]string{"replay", "--workers", "3", "--events", "--json"}, gc.args...),
+			}
+			for name, args := range outputs {
+				out, err := runZspyStdout(t, args...)
+				if err != nil {
+					t.Fatalf("zspy %v: %v", args, err)
+				}
+				checkGolden(t, filepath.Join("testdata", "golden", gc.name, name+".gz"), bytes.ReplaceAll(out, []byte(dataDir), []byte("DATA_DIR")))
+			}
+			files, err := store.DataFiles(dataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var lp bytes.Buffer
+			for _, f := range files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lp.Write(b)
+			}
+			checkGolden(t, filepath.Join("testdata", "golden", gc.name, "points.lp.gz"), lp.Bytes())
+		})
+	}
+}
+
 // runZspyStdout runs zspy in-process and returns what it printed on its
 // standard output only.
 func runZspyStdout(t *testing.T, args ...string) ([]byte, error) {
