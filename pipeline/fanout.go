@@ -146,13 +146,7 @@ func (f flowHash) of(seg *capture.Segment, n int) int {
 	if a.Compare(b) > 0 {
 		a, b = b, a
 	}
-	var h maphash.Hash
-	h.SetSeed(f.seed)
-	ab, _ := a.MarshalBinary()
-	bb, _ := b.MarshalBinary()
-	h.Write(ab)
-	h.Write(bb)
-	return int(h.Sum64() % uint64(n))
+	return int(maphash.Comparable(f.seed, [2]netip.AddrPort{a, b}) % uint64(n))
 }
 
 // fanout is the pipeline's workers and their merge.

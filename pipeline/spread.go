@@ -51,8 +51,8 @@ const (
 )
 
 const (
-	inPackets    = 256 // packets per input batch
-	inPerWorker  = 4   // input batches per worker
+	inPackets    = 1024 // packets per input batch
+	inPerWorker  = 4    // input batches per worker
 	inRoundEvery = inPackets
 )
 
