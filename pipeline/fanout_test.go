@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/gopacket/layers"
 	"github.com/zspy/zspy/capture"
 	"github.com/zspy/zspy/internal/pcaptest"
 	"github.com/zspy/zspy/reassembly"
@@ -153,6 +154,44 @@ func TestWorkersEvict(t *testing.T) {
 	}
 	if r.Stats.Lifetime.MaxConnections != 4 || r.Stats.Lifetime.Evicted == 0 {
 		t.Fatalf("lifetime %+v, want a cap of 4 and evictions", r.Stats.Lifetime)
+	}
+}
+
+// TestWorkersBulkOneConnection: one connection carrying 24 MiB in 3,000
+// segments (one worker's, the others idle) goes through with workers as
+// without: the reader hands batches to every worker in rounds, so an idle
+// worker always has the promise the merge waits for while the busy one's
+// batches fill. (Batches sent to one worker alone stalled reader, worker
+// and merge together; this test then ran into its timeout.)
+func TestWorkersBulkOneConnection(t *testing.T) {
+	s := &tcpStream{seq: [2]uint32{1000, 9000}, ts: time.Unix(1700000000, 0)}
+	s.add(t, 0, "S", nil)
+	s.add(t, 1, "SA", nil)
+	s.add(t, 0, "A", zmtpGreeting())
+	s.add(t, 1, "A", zmtpGreeting())
+	ready := []byte{4, 0x1a, 5, 'R', 'E', 'A', 'D', 'Y', 11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e', 0, 0, 0, 4, 'P', 'U', 'S', 'H'}
+	s.add(t, 0, "A", ready)
+	// Messages of 8,183 bytes: a long frame header and its body, one a
+	// segment.
+	body := bytes.Repeat([]byte("0123456789abcdef"), 512)
+	frame := append([]byte{2, 0, 0, 0, 0, 0, 0, 0x1f, 0xf7}, body[:8183]...)
+	for range 3000 {
+		s.add(t, 0, "A", frame)
+	}
+	s.add(t, 0, "FA", nil)
+	s.add(t, 1, "FA", nil)
+	path := filepath.Join(t.TempDir(), "bulk.pcap")
+	writePcap(t, path, layers.LinkTypeEthernet, 262144, s.pkts, s.cis)
+	base, baseEvents := spreadRun(t, 1, Config{}, path)
+	if !strings.Contains(base, `"messages": 3000`) {
+		t.Fatalf("the test wants 3000 messages counted: %s", base)
+	}
+	for _, w := range []int{2, 3} {
+		got, events := spreadRun(t, w, Config{}, path)
+		if got != base {
+			t.Errorf("%d workers: report differs:\n%s", w, firstDiff(base, got))
+		}
+		compareEvents(t, w, baseEvents, events)
 	}
 }
 

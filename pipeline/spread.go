@@ -51,9 +51,8 @@ const (
 )
 
 const (
-	inPackets    = 1024 // packets per input batch
 	inPerWorker  = 4    // input batches per worker
-	inRoundEvery = inPackets
+	inRoundEvery = 1024 // packets read between two rounds of input batches
 )
 
 func (b *inBatch) reset() {
@@ -155,17 +154,23 @@ func (s *spreader) read(src capture.Source, stop <-chan struct{}) error {
 				}
 			}
 		}
-		if len(b.segs) >= inPackets || len(b.data) >= batchData {
-			s.flush(w, false)
+		if len(b.data) >= batchData {
+			s.flushAll(false)
+		} else {
+			s.round()
 		}
-		s.round()
 	}
 	s.flushAll(false)
 	return err
 }
 
 // round hands every worker its batch, empty or not, every inRoundEvery
-// packets: the merge waits for a worker's promise before it goes past it.
+// packets (and flushAll when one batch's data is full): the merge waits for
+// a worker's promise before it goes past it. Batches go out in rounds,
+// never one worker's alone, so that while the reader waits for a worker
+// that waits for the merge, every other worker has what comes before: its
+// promise lets the merge go on. (A worker sent its full batch alone while
+// another starved could stall all three.)
 func (s *spreader) round() {
 	s.sinceSync++
 	if s.sinceSync >= inRoundEvery {
