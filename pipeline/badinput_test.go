@@ -70,14 +70,7 @@ func TestCorruptedPackets(t *testing.T) {
 		data, cis, link := pcaptest.ReadPackets(t, filepath.Join(corpus, name, "capture.pcap"))
 		rng := rand.New(rand.NewSource(int64(len(data))))
 		for round := 0; round < 20; round++ {
-			damaged := make([][]byte, len(data))
-			for i, d := range data {
-				d = bytes.Clone(d)
-				for k := rng.Intn(4); k > 0 && len(d) > 0; k-- {
-					d[rng.Intn(len(d))] = byte(rng.Intn(256))
-				}
-				damaged[i] = d
-			}
+			damaged := damage(rng, data)
 			path := filepath.Join(t.TempDir(), "damaged.pcap")
 			writePcap(t, path, link, 262144, damaged, cis)
 			r := replayFile(t, path)
@@ -86,6 +79,20 @@ func TestCorruptedPackets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// damage returns copies of the packets with up to three random bytes of
+// each changed.
+func damage(rng *rand.Rand, data [][]byte) [][]byte {
+	damaged := make([][]byte, len(data))
+	for i, d := range data {
+		d = bytes.Clone(d)
+		for k := rng.Intn(4); k > 0 && len(d) > 0; k-- {
+			d[rng.Intn(len(d))] = byte(rng.Intn(256))
+		}
+		damaged[i] = d
+	}
+	return damaged
 }
 
 // tcpStream builds the packets of one TCP connection from 10.0.0.1:40000 to

@@ -203,14 +203,7 @@ func TestWorkersBadInput(t *testing.T) {
 		data, cis, link := pcaptest.ReadPackets(t, filepath.Join(corpus, name, "capture.pcap"))
 		rng := rand.New(rand.NewSource(int64(len(data))))
 		for round := range 5 {
-			damaged := make([][]byte, len(data))
-			for i, d := range data {
-				d = bytes.Clone(d)
-				for k := rng.Intn(4); k > 0 && len(d) > 0; k-- {
-					d[rng.Intn(len(d))] = byte(rng.Intn(256))
-				}
-				damaged[i] = d
-			}
+			damaged := damage(rng, data)
 			path := filepath.Join(t.TempDir(), "damaged.pcap")
 			writePcap(t, path, link, 262144, damaged, cis)
 			base, baseEvents := spreadRun(t, 1, Config{}, path)

@@ -72,22 +72,11 @@ func TestReplayOutputsGolden(t *testing.T) {
 				// The data directory is a fresh temporary one each run.
 				got[name] = bytes.ReplaceAll(out, []byte(dataDir), []byte("DATA_DIR"))
 			}
-			files, err := store.DataFiles(dataDir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var lp bytes.Buffer
-			for _, f := range files {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				lp.Write(b)
-			}
-			if lp.Len() == 0 {
+			lp := readPoints(t, dataDir)
+			if len(lp) == 0 {
 				t.Fatal("no points written")
 			}
-			got["points.lp"] = lp.Bytes()
+			got["points.lp"] = lp
 			for name, b := range got {
 				checkGolden(t, filepath.Join("testdata", "golden", gc.name, name+".gz"), b)
 			}
@@ -117,21 +106,27 @@ func TestReplayWorkersGolden(t *testing.T) {
 				}
 				checkGolden(t, filepath.Join("testdata", "golden", gc.name, name+".gz"), bytes.ReplaceAll(out, []byte(dataDir), []byte("DATA_DIR")))
 			}
-			files, err := store.DataFiles(dataDir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var lp bytes.Buffer
-			for _, f := range files {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					t.Fatal(err)
-				}
-				lp.Write(b)
-			}
-			checkGolden(t, filepath.Join("testdata", "golden", gc.name, "points.lp.gz"), lp.Bytes())
+			checkGolden(t, filepath.Join("testdata", "golden", gc.name, "points.lp.gz"), readPoints(t, dataDir))
 		})
 	}
+}
+
+// readPoints returns the line protocol the local store wrote in dataDir.
+func readPoints(t *testing.T, dataDir string) []byte {
+	t.Helper()
+	files, err := store.DataFiles(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lp bytes.Buffer
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lp.Write(b)
+	}
+	return lp.Bytes()
 }
 
 // runZspyStdout runs zspy in-process and returns what it printed on its
