@@ -136,6 +136,8 @@ func TestNetnsCapture(t *testing.T) {
 	capPort, portSkip := startOptionalCapture(t, "zspy -i veth --port", "--port", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--port", "16002", "--port", "16007")
 	capHost, hostSkip := startOptionalCapture(t, "zspy -i any --host", "--host", tp.NSA, "-i", "any", "--json", "--no-store", "--host", lo)
 	capCount := startCapture(t, "zspy -i veth --count 20", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--count", "20")
+	// The same with two workers, which read ahead of the count.
+	capFanCount := startCapture(t, "zspy -i veth --fanout 2 --count 20", tp.NSA, "-i", tp.VethA, "--json", "--no-store", "--fanout", "2", "--count", "20")
 	// A live event stream (tcpdump -l habit): one JSON line per event.
 	capEvents := startCapture(t, "zspy -i veth --events --json", tp.NSA, "-i", tp.VethA, "--events", "--json", "--no-store")
 	// The text form, through a display filter: the client-to-server messages.
@@ -361,14 +363,17 @@ func TestNetnsCapture(t *testing.T) {
 		}
 	})
 	t.Run("count", func(t *testing.T) {
-		// --count stopped it on its own, long before the end of the traffic.
-		capCount.wait(t)
-		r := parseReport(t, capCount.name, []byte(capCount.stdout.String()))
-		if r.Stats.TCPPackets != 20 {
-			t.Errorf("--count 20: the report holds %d TCP packets", r.Stats.TCPPackets)
-		}
-		if len(r.Connections) == 0 {
-			t.Errorf("--count 20: no connection in the report of the first 20 segments")
+		// --count stopped it on its own, long before the end of the traffic;
+		// with workers, what they read past the count is left out.
+		for _, c := range []*proc{capCount, capFanCount} {
+			c.wait(t)
+			r := parseReport(t, c.name, []byte(c.stdout.String()))
+			if r.Stats.TCPPackets != 20 || r.Packets != 20 {
+				t.Errorf("%s: the report holds %d packets, %d TCP", c.name, r.Packets, r.Stats.TCPPackets)
+			}
+			if len(r.Connections) == 0 {
+				t.Errorf("%s: no connection in the report of the first 20 segments", c.name)
+			}
 		}
 	})
 	t.Run("write-replay", func(t *testing.T) {

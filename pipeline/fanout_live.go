@@ -100,11 +100,7 @@ func (w *worker) runLive(r Ring, lag time.Duration, errp *error) {
 		err := r.NextReady(&seg)
 		if err == nil {
 			key := seg.TS.UnixNano()
-			var raw []byte
-			wire := 0
-			if w.keepRaw {
-				raw, wire = r.Raw()
-			}
+			raw, wire := r.Raw()
 			w.packet(&seg, key, raw, wire)
 			w.promise = max(w.promise, key)
 			if w.cur.full() {
@@ -144,4 +140,14 @@ func (p *Pipeline) LiveQuietSince(t time.Time) bool {
 		}
 	}
 	return true
+}
+
+// DiscardLive leaves out, from now on, the packets the workers read past
+// the run's end (a count reached): not given to the model, and taken back
+// from the source's counters (Stats), so the report holds the packets the
+// run was asked for.
+func (p *Pipeline) DiscardLive() {
+	if p.fan != nil && p.fan.m != nil {
+		p.fan.m.discard = true
+	}
 }

@@ -36,6 +36,11 @@ type merger struct {
 	// end-of-capture flushes be done (Pipeline.Finish).
 	gotLast   []bool
 	finishing bool
+	// discard: the run stopped at its count of packets; the packets the
+	// workers read past it are counted here and left out (their
+	// connections' closes happen as the end's would).
+	discard   bool
+	discarded struct{ packets, bytes uint64 }
 }
 
 // stream is the tracker's stream behind a worker's handle.
@@ -117,6 +122,12 @@ func (m *merger) group(i int) {
 		return
 	}
 	calls := m.take(i)
+	if m.discard && start.kind == callPacket {
+		m.discarded.packets++
+		m.discarded.bytes += uint64(start.wire)
+		m.leaveOut(i, b, calls)
+		return
+	}
 	var seg *capture.Segment
 	if start.kind == callPacket {
 		m.seg = b.segs[start.n]
@@ -249,15 +260,49 @@ func (m *merger) do(i int, b *batch, calls []call, seg *capture.Segment, atLeast
 			tab[c.h] = stream{s: p.Tracker.New(info), first: info.FirstPacket}
 			m.streams[i] = tab
 		case callSegment:
-			tab[c.h].s.Segment(c.dir, seg)
+			if s := tab[c.h].s; s != nil {
+				s.Segment(c.dir, seg)
+			}
 		case callData:
-			tab[c.h].s.Data(c.dir, b.data[c.off:c.off+c.n], c.ts)
+			if s := tab[c.h].s; s != nil {
+				s.Data(c.dir, b.data[c.off:c.off+c.n], c.ts)
+			}
 		case callSkip:
-			tab[c.h].s.Skip(c.dir, c.n, c.ts)
+			if s := tab[c.h].s; s != nil {
+				s.Skip(c.dir, c.n, c.ts)
+			}
 		case callClose:
-			s := tab[c.h].s
-			tab[c.h].s = nil
-			s.Close(c.reason, c.ts)
+			if s := tab[c.h].s; s != nil {
+				tab[c.h].s = nil
+				s.Close(c.reason, c.ts)
+			}
+		}
+	}
+}
+
+// leaveOut passes over a discarded packet's calls: a connection it opened
+// is not made (its later calls are left out too), one it closed is closed
+// as the end of the capture closes what is open.
+func (m *merger) leaveOut(i int, b *batch, calls []call) {
+	tab := m.streams[i]
+	for k := range calls {
+		c := &calls[k]
+		switch c.kind {
+		case callNew:
+			for int(c.h) >= len(tab) {
+				tab = append(tab, stream{})
+			}
+			tab[c.h] = stream{}
+			m.streams[i] = tab
+		case callClose:
+			if s := tab[c.h].s; s != nil {
+				tab[c.h].s = nil
+				ts := c.ts
+				if m.p.lastTS.After(ts) {
+					ts = m.p.lastTS
+				}
+				s.Close(reassembly.CloseEnd, ts)
+			}
 		}
 	}
 }

@@ -234,6 +234,13 @@ func (p *Pipeline) Stats() capture.Stats {
 	if p.cur != nil {
 		s.Add(p.cur.Stats())
 	}
+	if f := p.fan; f != nil && f.m != nil && f.m.discarded.packets > 0 {
+		// Read by the workers past the count the run stopped at.
+		d := f.m.discarded
+		s.Packets -= min(s.Packets, d.packets)
+		s.TCP -= min(s.TCP, d.packets)
+		s.Bytes -= min(s.Bytes, d.bytes)
+	}
 	return s
 }
 

@@ -216,6 +216,8 @@ func (s *Session) runLive(ctx context.Context) error {
 			}
 			k := s.p.StepLive(burst)
 			if cfg.Count > 0 && n >= cfg.Count {
+				// What the workers read past the count is left out.
+				s.p.DiscardLive()
 				return end(errCount)
 			}
 			if k < burst {
