@@ -279,3 +279,34 @@ func TestStatsAddEveryCounter(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWorkersSameReport: whatever a capture file holds, replaying it with
+// two workers gives the report one reassembler gives (or the same error).
+func FuzzWorkersSameReport(f *testing.F) {
+	for _, c := range []string{"mismatch", "plain_badpass", "late_bind", "rules_lone_sub", "rules_hb_timeout"} {
+		b, err := os.ReadFile(filepath.Join(corpus, c, "capture.pcap"))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		report := func(workers int) string {
+			src, err := capture.NewReader(bytes.NewReader(data), "fuzz.pcap")
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			p := New(Config{Workers: workers})
+			err = p.RunSpread(src, nil, nil)
+			p.Finish()
+			js, jerr := json.Marshal(p.Report())
+			if jerr != nil {
+				t.Fatal(jerr)
+			}
+			return fmt.Sprintf("%v %s", err, js)
+		}
+		if one, two := report(1), report(2); one != two {
+			t.Fatalf("two workers differ from one:\n%s", firstDiff(one, two))
+		}
+	})
+}
