@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -348,5 +349,122 @@ func TestLiveInterfaceGone(t *testing.T) {
 			t.Fatalf("fan-out %d: Next still waiting 10 s after the interface went", fanout)
 		}
 		src.Close()
+	}
+}
+
+// TestLiveRings splits a capture of two rings on lo into a source per ring,
+// read on goroutines of their own while real TCP connections exchange
+// data: every connection's packets are all in one ring, the parts' counters
+// add up to the whole's, and closing the whole ends both readers.
+func TestLiveRings(t *testing.T) {
+	src, err := OpenLive("lo", LiveOptions{ReadTimeout: 20 * time.Millisecond, Fanout: 2, BlockTimeout: 5 * time.Millisecond})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			t.Skipf("no permission for a packet socket: %v", err)
+		}
+		t.Fatal(err)
+	}
+	rings := src.Rings()
+	if len(rings) != 2 {
+		t.Fatalf("%d rings", len(rings))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srvPort := uint16(ln.Addr().(*net.TCPAddr).Port)
+	const conns = 16
+	go func() {
+		for range conns {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	// Each ring's reader: which connections (by client port) it saw.
+	type seen struct {
+		ports map[uint16]int
+		err   error
+	}
+	results := make(chan seen, 2)
+	var fins atomic.Int64 // FIN segments of the test's connections read
+	allFins := make(chan struct{})
+	for _, r := range rings {
+		go func() {
+			s := seen{ports: map[uint16]int{}}
+			var seg Segment
+			for {
+				err := r.Next(&seg)
+				switch {
+				case err == nil:
+					if seg.DstPort == srvPort {
+						s.ports[seg.SrcPort]++
+					} else if seg.SrcPort == srvPort {
+						s.ports[seg.DstPort]++
+					} else {
+						continue
+					}
+					if seg.Has(FlagFIN) && fins.Add(1) == 2*conns {
+						close(allFins)
+					}
+				case errors.Is(err, ErrTimeout):
+				default:
+					s.err = err
+					results <- s
+					return
+				}
+			}
+		}()
+	}
+	for range conns {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			c.Write([]byte("0123456789abcdef"))
+		}
+		c.Close()
+	}
+	// Every connection's packets read, to both its FINs, before the
+	// close (the readers count FINs as they come).
+	select {
+	case <-allFins:
+	case <-time.After(20 * time.Second):
+		t.Errorf("read %d of the connections' %d FINs in 20 s", fins.Load(), 2*conns)
+	}
+	whole := src.Stats()
+	src.Close()
+	var parts [2]seen
+	for i := range parts {
+		select {
+		case parts[i] = <-results:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a ring's reader still reading 10 s after Close")
+		}
+		if parts[i].err != io.EOF {
+			t.Errorf("ring reader ended with %v, want io.EOF", parts[i].err)
+		}
+	}
+	for p := range parts[0].ports {
+		if _, both := parts[1].ports[p]; both {
+			t.Errorf("connection from port %d in both rings", p)
+		}
+	}
+	if n := len(parts[0].ports) + len(parts[1].ports); n != conns {
+		t.Errorf("%d connections seen, want %d", n, conns)
+	}
+	if len(parts[0].ports) == 0 || len(parts[1].ports) == 0 {
+		t.Logf("all %d connections hashed to one ring (possible, unlikely)", conns)
+	}
+	var sum Stats
+	for _, r := range rings {
+		sum.Add(r.Stats())
+	}
+	if got := src.Stats(); got.TCP != sum.TCP || got.Packets != sum.Packets || got.TCP < whole.TCP {
+		t.Errorf("the whole counts %+v, its rings %+v", got, sum)
 	}
 }
