@@ -282,11 +282,23 @@ type conn struct {
 	inDirty        bool
 	nonZMTPCounted bool
 
-	// dis is held inline: one allocation per connection, not two.
-	dis     dissect.Conn
 	flipped bool
-	msg     [2]msgAcc
-	t       *Tracker
+	// eng is what only an open connection needs (its dissector and the
+	// messages being received): handed back to the tracker's spares when
+	// the connection closes (Tracker.release) and nil from then on, so that
+	// a closed connection keeps only its Record and what snapshots derive
+	// from.
+	eng *engine
+	t   *Tracker
+}
+
+// engine is the decoding state of an open connection. Engines of closed
+// connections are reused by new ones (Tracker.spare): a replay of many
+// short connections touches a few warm engines rather than fresh memory
+// for each.
+type engine struct {
+	dis dissect.Conn
+	msg [2]msgAcc
 }
 
 // pingQueue is a small FIFO of packet times, and the plaintext size of the
