@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"math"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -173,8 +174,16 @@ type Assembler struct {
 	// tombstones, unanswered SYNs, half-closed flows), lists[1] the
 	// established connections. Eviction takes the oldest of the first,
 	// then the oldest of the second.
-	lists  [2]connList
-	serial uint64
+	lists [2]connList
+	// newest is the latest last-packet time (Unix seconds) a connection
+	// took to the front of a list (touch), and skew the most seconds any
+	// connection's was below newest when it did: 0 while packet times never
+	// went back. A connection further back in a list has a last packet no
+	// later than skew seconds after any in front of it (in whole seconds),
+	// so that FlushOlderThan stops walking there instead of visiting every
+	// connection.
+	newest, skew int64
+	serial       uint64
 	// evicted summarises evicted connections by 4-tuple; evictOrder lists
 	// them oldest first (a ring from evictHead) to bound them.
 	evicted    map[connKey]evictedConn
@@ -272,6 +281,7 @@ func New(factory Factory, opts Options) *Assembler {
 		opts:    opts.withDefaults(),
 		conns:   make(map[connKey]*conn),
 		evicted: make(map[connKey]evictedConn),
+		newest:  math.MinInt64,
 	}
 }
 
@@ -400,6 +410,11 @@ func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segm
 // touch makes c the connection with the newest packet of its list (by
 // whether it is established now).
 func (a *Assembler) touch(c *conn) {
+	if sec := c.lastSeen.Unix(); sec > a.newest {
+		a.newest = sec
+	} else {
+		a.skew = max(a.skew, a.newest-sec)
+	}
 	want := int8(1)
 	if c.expirable() {
 		want = 0
@@ -959,8 +974,29 @@ func (a *Assembler) finish(c *conn, reason CloseReason, ts time.Time) {
 // capture may also call it on its clock when packets stop. Connections
 // close in the order they opened, so replays are repeatable. The Close call
 // carries the time of the connection's last packet.
+//
+// It visits only the expirable list (lists[0], which holds exactly the
+// connections expirable() reports: touch files each connection by it after
+// every change of state) from its oldest, and stops at the first connection
+// whose last packet is more than skew seconds past t's second: every
+// connection in front of it has its last packet after t (see
+// Assembler.skew). A replay of many short connections, whose tombstones
+// wait IdleTimeout, no longer walks them all every IdleTimeout/8 of packet
+// time.
 func (a *Assembler) FlushOlderThan(t time.Time) {
-	a.flush(func(c *conn) (bool, CloseReason) { return c.lastSeen.Before(t) && c.expirable(), CloseIdle }, time.Time{})
+	pick := func(c *conn) (bool, CloseReason) { return c.lastSeen.Before(t) && c.expirable(), CloseIdle }
+	list := a.flushList[:0]
+	// Past a connection whose last packet is in a second more than skew
+	// after t's, every connection in front has its last packet in a second
+	// after t's.
+	for c, tsec := a.lists[0].oldest, t.Unix(); c != nil && c.lastSeen.Unix()-tsec <= a.skew; {
+		next := c.newer
+		if ok, _ := pick(c); ok {
+			list = a.take(list, c)
+		}
+		c = next
+	}
+	a.closeListed(list, pick, time.Time{})
 }
 
 // FlushAll closes every connection at the end of a capture: CloseFIN when a
@@ -978,17 +1014,28 @@ func (a *Assembler) FlushAll(ts time.Time) {
 // at each one's last packet), in the order they opened.
 func (a *Assembler) flush(pick func(*conn) (bool, CloseReason), ts time.Time) {
 	list := a.flushList[:0]
-	for k, c := range a.conns {
-		if ok, _ := pick(c); !ok {
-			continue
+	for _, c := range a.conns {
+		if ok, _ := pick(c); ok {
+			list = a.take(list, c)
 		}
-		if c.closed {
-			a.unlink(c)
-			delete(a.conns, k)
-			continue
-		}
-		list = append(list, c)
 	}
+	a.closeListed(list, pick, ts)
+}
+
+// take forgets c if it is closed (a tombstone), else appends it to list,
+// the connections to close.
+func (a *Assembler) take(list []*conn, c *conn) []*conn {
+	if c.closed {
+		a.unlink(c)
+		delete(a.conns, c.key)
+		return list
+	}
+	return append(list, c)
+}
+
+// closeListed closes the connections of list, in the order they opened, for
+// pick's reason at time ts (or, when ts is zero, at each one's last packet).
+func (a *Assembler) closeListed(list []*conn, pick func(*conn) (bool, CloseReason), ts time.Time) {
 	slices.SortFunc(list, func(x, y *conn) int {
 		if x.info.FirstPacket != y.info.FirstPacket {
 			if x.info.FirstPacket < y.info.FirstPacket {

@@ -525,6 +525,30 @@ func TestIdleFlushByPacketTime(t *testing.T) {
 	}
 }
 
+// TestIdleFlushTimeGoesBack: a packet whose time is earlier than the
+// packets before it (a merged or skewed capture) files its connection at
+// the front of the list by packet order, not by time: the idle flush, which
+// stops at the first connection seen recently enough, still finds it.
+func TestIdleFlushTimeGoesBack(t *testing.T) {
+	h := newHarness(t, Options{IdleTimeout: time.Minute})
+	h.client = netip.MustParseAddrPort("10.0.0.1:40001")
+	h.ts = base.Add(time.Hour)
+	h.send(zmtp.ClientToServer, syn, 5, 0, "") // unanswered, at base+1h
+	h.client = netip.MustParseAddrPort("10.0.0.1:40002")
+	h.ts = base
+	h.send(zmtp.ClientToServer, syn, 7, 0, "") // unanswered, an hour earlier
+	if h.a.skew < 3599 {
+		t.Fatalf("skew %d s, want about an hour", h.a.skew)
+	}
+	h.a.FlushOlderThan(base.Add(time.Minute))
+	h.expectClosed(1, CloseIdle)
+	if h.stream(0).closed {
+		t.Error("the connection seen at base+1h was closed as idle at base+1m")
+	}
+	h.a.FlushOlderThan(base.Add(2 * time.Hour))
+	h.expectClosed(0, CloseIdle)
+}
+
 // TestEvictOldestIdleFirst: past MaxConnections the connection whose last
 // packet is oldest makes room, whatever order the connections opened in;
 // tombstones are forgotten first when they are the oldest.
