@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -605,7 +606,23 @@ func (c *conn) command(i int, e *dissect.Event) {
 	}
 	switch e.Cmd {
 	case zmtp.CmdREADY, zmtp.CmdINITIATE:
-		for _, p := range e.Props {
+		// The properties kept (the first up to MaxMetadata in all) take one
+		// slice of Properties and one buffer for their capped values, not
+		// an allocation per value and per growth. Values are never changed
+		// once kept, so that they may share the buffer.
+		keep := max(0, min(len(e.Props), MaxMetadata-len(side.Metadata)))
+		var vals []byte
+		if keep > 0 {
+			n := 0
+			for _, p := range e.Props[:keep] {
+				n += min(len(p.Value), MaxValueLen)
+			}
+			if n > 0 {
+				vals = make([]byte, 0, n)
+			}
+			side.Metadata = slices.Grow(side.Metadata, keep)
+		}
+		for k, p := range e.Props {
 			switch string(p.Name) {
 			case "Socket-Type":
 				side.SocketType = zmtp.ParseSocketType(p.Value)
@@ -613,8 +630,14 @@ func (c *conn) command(i int, e *dissect.Event) {
 				side.Identity = capBytes(side.Identity, p.Value)
 				side.HasIdent = true
 			}
-			if len(side.Metadata) < MaxMetadata {
-				side.Metadata = append(side.Metadata, Property{Name: propName(p.Name), Value: capBytes(nil, p.Value)})
+			if k < keep {
+				var v []byte // nil when empty, as capBytes makes it
+				if p := p.Value[:min(len(p.Value), MaxValueLen)]; len(p) > 0 {
+					at := len(vals)
+					vals = append(vals, p...)
+					v = vals[at:len(vals):len(vals)]
+				}
+				side.Metadata = append(side.Metadata, Property{Name: propName(p.Name), Value: v})
 			}
 		}
 		// READY ends a side's handshake; under PLAIN and CURVE the client's
