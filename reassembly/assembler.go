@@ -162,6 +162,7 @@ type Assembler struct {
 	conns     map[connKey]*conn
 	stats     Stats
 	lastCheck time.Time // packet time of the last idle check
+	nextCheck time.Time // lastCheck + IdleTimeout/8
 	flushList []*conn
 	pool      bufPool
 	// waiting lists the acknowledged holes in their AckGrace; the first
@@ -217,7 +218,9 @@ type connKey struct {
 }
 
 func makeKey(a, b netip.AddrPort) connKey {
-	if a.Compare(b) > 0 {
+	// Any fixed order will do: by port (one comparison for nearly every
+	// packet), by address when the ports are equal.
+	if pa, pb := a.Port(), b.Port(); pa > pb || pa == pb && a.Addr().Compare(b.Addr()) > 0 {
 		a, b = b, a
 	}
 	return connKey{a, b}
@@ -299,10 +302,12 @@ func seqLT(x, y uint32) bool { return int32(x-y) < 0 }
 func (a *Assembler) Assemble(seg *capture.Segment) {
 	a.stats.Segments++
 	if a.opts.IdleTimeout > 0 {
+		// (The comparison with nextCheck spares most packets the dearer
+		// Sub, which decides.)
 		if a.lastCheck.IsZero() {
-			a.lastCheck = seg.TS
-		} else if seg.TS.Sub(a.lastCheck) >= a.opts.IdleTimeout/8 {
-			a.lastCheck = seg.TS
+			a.lastCheck, a.nextCheck = seg.TS, seg.TS.Add(a.opts.IdleTimeout/8)
+		} else if !seg.TS.Before(a.nextCheck) && seg.TS.Sub(a.lastCheck) >= a.opts.IdleTimeout/8 {
+			a.lastCheck, a.nextCheck = seg.TS, seg.TS.Add(a.opts.IdleTimeout/8)
 			a.FlushOlderThan(seg.TS.Add(-a.opts.IdleTimeout))
 		}
 	}

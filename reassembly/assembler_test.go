@@ -525,6 +525,31 @@ func TestIdleFlushByPacketTime(t *testing.T) {
 	}
 }
 
+// TestMakeKey: both directions of a connection have one key, ports equal or
+// not, and different connections different keys.
+func TestMakeKey(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	pairs := [][2]netip.AddrPort{
+		{ap("10.0.0.1:40000"), ap("10.0.0.2:5555")},
+		{ap("10.0.0.2:40000"), ap("10.0.0.1:5555")},
+		{ap("10.0.0.1:5555"), ap("10.0.0.2:5555")},
+		{ap("10.0.0.1:5555"), ap("10.0.0.3:5555")},
+		{ap("[::ffff:10.0.0.1]:5555"), ap("10.0.0.2:5555")},
+		{ap("10.0.0.1:5555"), ap("10.0.0.1:5555")},
+	}
+	for i, p := range pairs {
+		k := makeKey(p[0], p[1])
+		if k != makeKey(p[1], p[0]) {
+			t.Errorf("pair %d: the two directions have different keys", i)
+		}
+		for j := range i {
+			if k == makeKey(pairs[j][0], pairs[j][1]) {
+				t.Errorf("pairs %d and %d have one key", j, i)
+			}
+		}
+	}
+}
+
 // TestIdleFlushTimeGoesBack: a packet whose time is earlier than the
 // packets before it (a merged or skewed capture) files its connection at
 // the front of the list by packet order, not by time: the idle flush, which
