@@ -164,7 +164,9 @@ type Assembler struct {
 	lastCheck time.Time // packet time of the last idle check
 	nextCheck time.Time // lastCheck + IdleTimeout/8
 	flushList []*conn
-	pool      bufPool
+	// last is the connection of the last segment (nil once forgotten).
+	last *conn
+	pool bufPool
 	// waiting lists the acknowledged holes in their AckGrace; the first
 	// deadline is waitDue (Unix nanoseconds of packet time).
 	waiting []ackWait
@@ -317,7 +319,13 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 	src := netip.AddrPortFrom(seg.Src, seg.SrcPort)
 	dst := netip.AddrPortFrom(seg.Dst, seg.DstPort)
 	key := makeKey(src, dst)
-	c := a.conns[key]
+	// Consecutive segments often belong to one connection (a request, its
+	// acknowledgement, the reply): comparing with the last one's key is
+	// cheaper than hashing for the map.
+	c := a.last
+	if c == nil || c.key != key {
+		c = a.conns[key]
+	}
 	syn := seg.Flags&capture.FlagSYN != 0
 	if c != nil {
 		if c.closed {
@@ -367,6 +375,7 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 	c.stream.Segment(dir, seg)
 	a.handle(c, dir, seg)
 	a.touch(c)
+	a.last = c
 }
 
 // sameHandshake reports whether a SYN belongs to the connection's own
@@ -461,6 +470,9 @@ func (a *Assembler) unlink(c *conn) {
 func (a *Assembler) forget(c *conn) {
 	a.unlink(c)
 	delete(a.conns, c.key)
+	if a.last == c {
+		a.last = nil
+	}
 }
 
 // evictOldest makes room for a connection, as conntrack's early drop
@@ -1031,8 +1043,7 @@ func (a *Assembler) flush(pick func(*conn) (bool, CloseReason), ts time.Time) {
 // the connections to close.
 func (a *Assembler) take(list []*conn, c *conn) []*conn {
 	if c.closed {
-		a.unlink(c)
-		delete(a.conns, c.key)
+		a.forget(c)
 		return list
 	}
 	return append(list, c)

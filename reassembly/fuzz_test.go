@@ -154,7 +154,8 @@ func FuzzAssembler(f *testing.F) {
 // checkLists checks what FlushOlderThan relies on: every tracked connection
 // is in the expirable list exactly when it is expirable, and a connection
 // further back in a list saw its last packet no later than skew seconds
-// after any in front of it.
+// after any in front of it; and that Assemble's shortcut, the last
+// segment's connection, is still tracked.
 func checkLists(t *testing.T, a *Assembler) {
 	t.Helper()
 	n := 0
@@ -178,5 +179,8 @@ func checkLists(t *testing.T, a *Assembler) {
 	}
 	if n != len(a.conns) {
 		t.Fatalf("lists hold %d connections, the map %d", n, len(a.conns))
+	}
+	if a.last != nil && a.conns[a.last.key] != a.last {
+		t.Fatal("the last segment's connection is no longer tracked")
 	}
 }
