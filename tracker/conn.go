@@ -250,6 +250,11 @@ type conn struct {
 	// pub is the Record last handed out, nil once the connection changed
 	// since (see touch and record).
 	pub *Record
+	// idx is the connection's index in Tracker.conns and Tracker.records
+	// (-1 once dropped, KeepClosed); listed is set while it is in
+	// Tracker.changed.
+	idx    int
+	listed bool
 
 	pending []pendingReq
 	// earlyUsed counts the requests answered by an early reply
@@ -338,7 +343,13 @@ type msgAcc struct {
 }
 
 // touch marks the connection changed: the next snapshot makes a new Record.
-func (c *conn) touch() { c.pub = nil }
+func (c *conn) touch() {
+	c.pub = nil
+	if !c.listed && c.t != nil {
+		c.listed = true
+		c.t.changed = append(c.t.changed, c)
+	}
+}
 
 // compatible reports whether the two sides' socket types may talk, and false
 // only when both are known and libzmq would drop the pair.

@@ -41,10 +41,16 @@ type Listener interface {
 // Tracker folds dissector events into connections. It implements
 // reassembly.Factory; all its methods run on the pipeline goroutine.
 type Tracker struct {
-	opt    Options
-	conns  []*conn
-	nextID uint64
-	gen    uint64 // Snapshot.Gen of the last snapshot
+	opt   Options
+	conns []*conn
+	// records holds each connection's last Record, by its index in conns,
+	// as of the last snapshot; changed lists the connections touched since
+	// (conn.touch), whose Records the next snapshot makes. A snapshot so
+	// visits the connections that changed, not every one kept.
+	records []*Record
+	changed []*conn
+	nextID  uint64
+	gen     uint64 // Snapshot.Gen of the last snapshot
 	// Packet is the number of the packet being processed (set by the pipeline)
 	// so that events can name it.
 	Packet uint64
@@ -257,7 +263,11 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 	}
 	c.eng = t.newEngine()
 	c.eng.dis.Init((*connHandler)(c), t.disShared, sawSYN)
+	c.idx = len(t.conns)
 	t.conns = append(t.conns, c)
+	t.records = append(t.records, nil)
+	c.listed = true
+	t.changed = append(t.changed, c)
 	t.matchPending(c)
 	t.evict()
 	return (*connStream)(c)
@@ -312,7 +322,7 @@ func (t *Tracker) evict() {
 	}
 	drop := t.closed - t.opt.KeepClosed
 	kept := t.conns[:0]
-	for _, c := range t.conns {
+	for i, c := range t.conns {
 		if c.Closed && drop > 0 {
 			drop--
 			t.closed--
@@ -321,14 +331,19 @@ func (t *Tracker) evict() {
 			if c.State == zmtp.StateEvicted {
 				delete(t.evicted, c.serial)
 			}
+			c.idx = -1
 			continue
 		}
+		c.idx = len(kept)
+		t.records[c.idx] = t.records[i]
 		kept = append(kept, c)
 	}
 	for i := len(kept); i < len(t.conns); i++ {
 		t.conns[i] = nil
+		t.records[i] = nil
 	}
 	t.conns = kept
+	t.records = t.records[:len(kept)]
 }
 
 // connStream is the reassembly.Stream face of a Conn.
