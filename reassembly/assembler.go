@@ -166,7 +166,9 @@ type Assembler struct {
 	flushList []*conn
 	// last is the connection of the last segment (nil once forgotten).
 	last *conn
-	pool bufPool
+	// spare holds forgotten connection records for reuse (newConn).
+	spare []*conn
+	pool  bufPool
 	// waiting lists the acknowledged holes in their AckGrace; the first
 	// deadline is waitDue (Unix nanoseconds of packet time).
 	waiting []ackWait
@@ -404,7 +406,8 @@ func (c *conn) sameHandshake(src netip.AddrPort, seg *capture.Segment) bool {
 func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segment) *conn {
 	a.serial++
 	info := ConnInfo{Client: src, Server: dst, FirstPacket: seg.Num, Start: seg.TS, Serial: a.serial}
-	c := &conn{key: key, lastSeen: seg.TS, list: -1}
+	c := a.newConn()
+	c.key, c.lastSeen, c.list = key, seg.TS, -1
 	switch {
 	case seg.Flags&(capture.FlagSYN|capture.FlagACK) == capture.FlagSYN:
 		info.SawSYN = true
@@ -466,13 +469,47 @@ func (a *Assembler) unlink(c *conn) {
 	c.newer, c.older, c.list = nil, nil, -1
 }
 
-// forget stops tracking c (closed before).
+// forget stops tracking c (closed before). c goes to the spares, and the
+// next open or resume may reuse it: a caller reads it only until then.
 func (a *Assembler) forget(c *conn) {
 	a.unlink(c)
 	delete(a.conns, c.key)
 	if a.last == c {
 		a.last = nil
 	}
+	if c.dirs[0].ackWait || c.dirs[1].ackWait {
+		// (A closed connection's waits may still be listed.)
+		kept := a.waiting[:0]
+		for _, w := range a.waiting {
+			if w.c != c {
+				kept = append(kept, w)
+			}
+		}
+		clear(a.waiting[len(kept):])
+		a.waiting = kept
+	}
+	if len(a.spare) < maxSpareConns {
+		a.spare = append(a.spare, c)
+	}
+}
+
+// maxSpareConns bounds the forgotten connection records kept for reuse
+// (384 bytes each).
+const maxSpareConns = 1024
+
+// newConn returns a zero conn, a spare one when there is one: tombstones
+// forgotten after the idle timeout make room for new connections in
+// memory already touched.
+func (a *Assembler) newConn() *conn {
+	n := len(a.spare)
+	if n == 0 {
+		return new(conn)
+	}
+	c := a.spare[n-1]
+	a.spare[n-1] = nil
+	a.spare = a.spare[:n-1]
+	*c = conn{}
+	return c
 }
 
 // evictOldest makes room for a connection, as conntrack's early drop
@@ -545,7 +582,8 @@ func (a *Assembler) resume(key connKey, src, dst netip.AddrPort, seg *capture.Se
 		joined = false
 	}
 	info.Joined = joined
-	c := &conn{key: key, lastSeen: seg.TS, info: info, list: -1}
+	c := a.newConn()
+	c.key, c.lastSeen, c.info, c.list = key, seg.TS, info, -1
 	if joined {
 		a.stats.Resumed++
 		for i := range c.dirs {

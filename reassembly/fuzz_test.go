@@ -154,8 +154,9 @@ func FuzzAssembler(f *testing.F) {
 // checkLists checks what FlushOlderThan relies on: every tracked connection
 // is in the expirable list exactly when it is expirable, and a connection
 // further back in a list saw its last packet no later than skew seconds
-// after any in front of it; and that Assemble's shortcut, the last
-// segment's connection, is still tracked.
+// after any in front of it; and that what refers to a connection (the
+// last segment's, the holes waiting) refers to a tracked one, and no spare
+// record is tracked.
 func checkLists(t *testing.T, a *Assembler) {
 	t.Helper()
 	n := 0
@@ -182,5 +183,15 @@ func checkLists(t *testing.T, a *Assembler) {
 	}
 	if a.last != nil && a.conns[a.last.key] != a.last {
 		t.Fatal("the last segment's connection is no longer tracked")
+	}
+	for _, w := range a.waiting {
+		if a.conns[w.c.key] != w.c {
+			t.Fatal("a hole waits on a connection no longer tracked")
+		}
+	}
+	for _, c := range a.spare {
+		if a.conns[c.key] == c {
+			t.Fatal("a spare connection record is still tracked")
+		}
 	}
 }
