@@ -206,11 +206,29 @@ func (c *Conn) Mechanism() zmtp.Mechanism { return c.mech }
 // far as the dissector knows it (greeting or READY).
 func (c *Conn) SocketType(d zmtp.Dir) zmtp.SocketType { return c.s[d].sock }
 
+// reset returns the shared Event made ready for an event of kind k: the
+// zero Event but for k, d, ts, off, SocketType unknown and Props' buffer.
+// A frame after a frame, most events by far, clears only the fields a
+// frame sets (endFrame, curveMessage, derivedFrames) rather than all of
+// the Event's 300-odd bytes.
 func (c *Conn) reset(d zmtp.Dir, k Kind, ts time.Time, off uint64) *Event {
 	e := &c.sh.ev
+	if k == KindFrame && e.Kind == KindFrame {
+		e.Dir, e.TS, e.Offset = d, ts, off
+		e.Size, e.More, e.Long, e.Body, e.Complete, e.Lost, e.Derived = 0, false, false, nil, false, 0, false
+		e.Curve, e.Plain, e.Nonce, e.Cmd, e.Legacy, e.Topic, e.Err = false, 0, 0, zmtp.CmdNone, false, nil, nil
+		if checkFrameReset != nil {
+			checkFrameReset(e)
+		}
+		return e
+	}
 	*e = Event{Kind: k, Dir: d, TS: ts, Offset: off, SocketType: zmtp.SocketUnknown, Props: e.Props[:0]}
 	return e
 }
+
+// checkFrameReset, set by the package's tests, checks each frame's partial
+// clearing against the full one.
+var checkFrameReset func(*Event)
 
 func (c *Conn) malformed(d zmtp.Dir, ts time.Time, off uint64, err error) {
 	e := c.reset(d, KindMalformed, ts, off)

@@ -1,6 +1,7 @@
 package reassembly
 
 import (
+	"math"
 	"math/bits"
 	"net/netip"
 	"slices"
@@ -164,8 +165,13 @@ type Assembler struct {
 	conns     map[connKey]*conn
 	stats     Stats
 	lastCheck time.Time // packet time of the last idle check
+	nextCheck time.Time // lastCheck + IdleTimeout/8
 	flushList []*conn
-	pool      bufPool
+	// last is the connection of the last segment (nil once forgotten).
+	last *conn
+	// spare holds forgotten connection records for reuse (newConn).
+	spare []*conn
+	pool  bufPool
 	// waiting lists the acknowledged holes in their AckGrace; the first
 	// deadline is waitDue (Unix nanoseconds of packet time).
 	waiting []ackWait
@@ -176,8 +182,16 @@ type Assembler struct {
 	// tombstones, unanswered SYNs, half-closed flows), lists[1] the
 	// established connections. Eviction takes the oldest of the first,
 	// then the oldest of the second.
-	lists  [2]connList
-	serial uint64
+	lists [2]connList
+	// newest is the latest last-packet time (Unix seconds) a connection
+	// took to the front of a list (touch), and skew the most seconds any
+	// connection's was below newest when it did: 0 while packet times never
+	// went back. A connection further back in a list has a last packet no
+	// later than skew seconds after any in front of it (in whole seconds),
+	// so that FlushOlderThan stops walking there instead of visiting every
+	// connection.
+	newest, skew int64
+	serial       uint64
 	// evicted summarises evicted connections by 4-tuple; evictOrder lists
 	// them oldest first (a ring from evictHead) to bound them.
 	evicted    map[connKey]evictedConn
@@ -211,7 +225,9 @@ type connKey struct {
 }
 
 func makeKey(a, b netip.AddrPort) connKey {
-	if a.Compare(b) > 0 {
+	// Any fixed order will do: by port (one comparison for nearly every
+	// packet), by address when the ports are equal.
+	if pa, pb := a.Port(), b.Port(); pa > pb || pa == pb && a.Addr().Compare(b.Addr()) > 0 {
 		a, b = b, a
 	}
 	return connKey{a, b}
@@ -275,6 +291,7 @@ func New(factory Factory, opts Options) *Assembler {
 		opts:    opts.withDefaults(),
 		conns:   make(map[connKey]*conn),
 		evicted: make(map[connKey]evictedConn),
+		newest:  math.MinInt64,
 	}
 }
 
@@ -292,10 +309,12 @@ func seqLT(x, y uint32) bool { return int32(x-y) < 0 }
 func (a *Assembler) Assemble(seg *capture.Segment) {
 	a.stats.Segments++
 	if a.opts.IdleTimeout > 0 {
+		// (The comparison with nextCheck spares most packets the dearer
+		// Sub, which decides.)
 		if a.lastCheck.IsZero() {
-			a.lastCheck = seg.TS
-		} else if seg.TS.Sub(a.lastCheck) >= a.opts.IdleTimeout/8 {
-			a.lastCheck = seg.TS
+			a.lastCheck, a.nextCheck = seg.TS, seg.TS.Add(a.opts.IdleTimeout/8)
+		} else if !seg.TS.Before(a.nextCheck) && seg.TS.Sub(a.lastCheck) >= a.opts.IdleTimeout/8 {
+			a.lastCheck, a.nextCheck = seg.TS, seg.TS.Add(a.opts.IdleTimeout/8)
 			a.FlushOlderThan(seg.TS.Add(-a.opts.IdleTimeout))
 		}
 	}
@@ -305,7 +324,13 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 	src := netip.AddrPortFrom(seg.Src, seg.SrcPort)
 	dst := netip.AddrPortFrom(seg.Dst, seg.DstPort)
 	key := makeKey(src, dst)
-	c := a.conns[key]
+	// Consecutive segments often belong to one connection (a request, its
+	// acknowledgement, the reply): comparing with the last one's key is
+	// cheaper than hashing for the map.
+	c := a.last
+	if c == nil || c.key != key {
+		c = a.conns[key]
+	}
 	syn := seg.Flags&capture.FlagSYN != 0
 	if c != nil {
 		if c.closed {
@@ -355,6 +380,7 @@ func (a *Assembler) Assemble(seg *capture.Segment) {
 	c.stream.Segment(dir, seg)
 	a.handle(c, dir, seg)
 	a.touch(c)
+	a.last = c
 }
 
 // sameHandshake reports whether a SYN belongs to the connection's own
@@ -383,7 +409,8 @@ func (c *conn) sameHandshake(src netip.AddrPort, seg *capture.Segment) bool {
 func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segment) *conn {
 	a.serial++
 	info := ConnInfo{Client: src, Server: dst, FirstPacket: seg.Num, Start: seg.TS, Serial: a.serial}
-	c := &conn{key: key, lastSeen: seg.TS, list: -1}
+	c := a.newConn()
+	c.key, c.lastSeen, c.list = key, seg.TS, -1
 	switch {
 	case seg.Flags&(capture.FlagSYN|capture.FlagACK) == capture.FlagSYN:
 		info.SawSYN = true
@@ -403,6 +430,11 @@ func (a *Assembler) open(key connKey, src, dst netip.AddrPort, seg *capture.Segm
 // touch makes c the connection with the newest packet of its list (by
 // whether it is established now).
 func (a *Assembler) touch(c *conn) {
+	if sec := c.lastSeen.Unix(); sec > a.newest {
+		a.newest = sec
+	} else {
+		a.skew = max(a.skew, a.newest-sec)
+	}
 	want := int8(1)
 	if c.expirable() {
 		want = 0
@@ -440,10 +472,47 @@ func (a *Assembler) unlink(c *conn) {
 	c.newer, c.older, c.list = nil, nil, -1
 }
 
-// forget stops tracking c (closed before).
+// forget stops tracking c (closed before). c goes to the spares, and the
+// next open or resume may reuse it: a caller reads it only until then.
 func (a *Assembler) forget(c *conn) {
 	a.unlink(c)
 	delete(a.conns, c.key)
+	if a.last == c {
+		a.last = nil
+	}
+	if c.dirs[0].ackWait || c.dirs[1].ackWait {
+		// (A closed connection's waits may still be listed.)
+		kept := a.waiting[:0]
+		for _, w := range a.waiting {
+			if w.c != c {
+				kept = append(kept, w)
+			}
+		}
+		clear(a.waiting[len(kept):])
+		a.waiting = kept
+	}
+	if len(a.spare) < maxSpareConns {
+		a.spare = append(a.spare, c)
+	}
+}
+
+// maxSpareConns bounds the forgotten connection records kept for reuse
+// (384 bytes each).
+const maxSpareConns = 1024
+
+// newConn returns a zero conn, a spare one when there is one: tombstones
+// forgotten after the idle timeout make room for new connections in
+// memory already touched.
+func (a *Assembler) newConn() *conn {
+	n := len(a.spare)
+	if n == 0 {
+		return new(conn)
+	}
+	c := a.spare[n-1]
+	a.spare[n-1] = nil
+	a.spare = a.spare[:n-1]
+	*c = conn{}
+	return c
 }
 
 // evictOldest makes room for a connection, as conntrack's early drop
@@ -516,7 +585,8 @@ func (a *Assembler) resume(key connKey, src, dst netip.AddrPort, seg *capture.Se
 		joined = false
 	}
 	info.Joined = joined
-	c := &conn{key: key, lastSeen: seg.TS, info: info, list: -1}
+	c := a.newConn()
+	c.key, c.lastSeen, c.info, c.list = key, seg.TS, info, -1
 	if joined {
 		a.stats.Resumed++
 		for i := range c.dirs {
@@ -962,8 +1032,29 @@ func (a *Assembler) finish(c *conn, reason CloseReason, ts time.Time) {
 // capture may also call it on its clock when packets stop. Connections
 // close in the order they opened, so replays are repeatable. The Close call
 // carries the time of the connection's last packet.
+//
+// It visits only the expirable list (lists[0], which holds exactly the
+// connections expirable() reports: touch files each connection by it after
+// every change of state) from its oldest, and stops at the first connection
+// whose last packet is more than skew seconds past t's second: every
+// connection in front of it has its last packet after t (see
+// Assembler.skew). A replay of many short connections, whose tombstones
+// wait IdleTimeout, no longer walks them all every IdleTimeout/8 of packet
+// time.
 func (a *Assembler) FlushOlderThan(t time.Time) {
-	a.flush(func(c *conn) (bool, CloseReason) { return c.lastSeen.Before(t) && c.expirable(), CloseIdle }, time.Time{})
+	pick := func(c *conn) (bool, CloseReason) { return c.lastSeen.Before(t) && c.expirable(), CloseIdle }
+	list := a.flushList[:0]
+	// Past a connection whose last packet is in a second more than skew
+	// after t's, every connection in front has its last packet in a second
+	// after t's.
+	for c, tsec := a.lists[0].oldest, t.Unix(); c != nil && c.lastSeen.Unix()-tsec <= a.skew; {
+		next := c.newer
+		if ok, _ := pick(c); ok {
+			list = a.take(list, c)
+		}
+		c = next
+	}
+	a.closeListed(list, pick, time.Time{})
 }
 
 // FlushAll closes every connection at the end of a capture: CloseFIN when a
@@ -981,17 +1072,27 @@ func (a *Assembler) FlushAll(ts time.Time) {
 // at each one's last packet), in the order they opened.
 func (a *Assembler) flush(pick func(*conn) (bool, CloseReason), ts time.Time) {
 	list := a.flushList[:0]
-	for k, c := range a.conns {
-		if ok, _ := pick(c); !ok {
-			continue
+	for _, c := range a.conns {
+		if ok, _ := pick(c); ok {
+			list = a.take(list, c)
 		}
-		if c.closed {
-			a.unlink(c)
-			delete(a.conns, k)
-			continue
-		}
-		list = append(list, c)
 	}
+	a.closeListed(list, pick, ts)
+}
+
+// take forgets c if it is closed (a tombstone), else appends it to list,
+// the connections to close.
+func (a *Assembler) take(list []*conn, c *conn) []*conn {
+	if c.closed {
+		a.forget(c)
+		return list
+	}
+	return append(list, c)
+}
+
+// closeListed closes the connections of list, in the order they opened, for
+// pick's reason at time ts (or, when ts is zero, at each one's last packet).
+func (a *Assembler) closeListed(list []*conn, pick func(*conn) (bool, CloseReason), ts time.Time) {
 	slices.SortFunc(list, func(x, y *conn) int {
 		if x.info.FirstPacket != y.info.FirstPacket {
 			if x.info.FirstPacket < y.info.FirstPacket {

@@ -525,6 +525,55 @@ func TestIdleFlushByPacketTime(t *testing.T) {
 	}
 }
 
+// TestMakeKey: both directions of a connection have one key, ports equal or
+// not, and different connections different keys.
+func TestMakeKey(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	pairs := [][2]netip.AddrPort{
+		{ap("10.0.0.1:40000"), ap("10.0.0.2:5555")},
+		{ap("10.0.0.2:40000"), ap("10.0.0.1:5555")},
+		{ap("10.0.0.1:5555"), ap("10.0.0.2:5555")},
+		{ap("10.0.0.1:5555"), ap("10.0.0.3:5555")},
+		{ap("[::ffff:10.0.0.1]:5555"), ap("10.0.0.2:5555")},
+		{ap("10.0.0.1:5555"), ap("10.0.0.1:5555")},
+	}
+	for i, p := range pairs {
+		k := makeKey(p[0], p[1])
+		if k != makeKey(p[1], p[0]) {
+			t.Errorf("pair %d: the two directions have different keys", i)
+		}
+		for j := range i {
+			if k == makeKey(pairs[j][0], pairs[j][1]) {
+				t.Errorf("pairs %d and %d have one key", j, i)
+			}
+		}
+	}
+}
+
+// TestIdleFlushTimeGoesBack: a packet whose time is earlier than the
+// packets before it (a merged or skewed capture) files its connection at
+// the front of the list by packet order, not by time: the idle flush, which
+// stops at the first connection seen recently enough, still finds it.
+func TestIdleFlushTimeGoesBack(t *testing.T) {
+	h := newHarness(t, Options{IdleTimeout: time.Minute})
+	h.client = netip.MustParseAddrPort("10.0.0.1:40001")
+	h.ts = base.Add(time.Hour)
+	h.send(zmtp.ClientToServer, syn, 5, 0, "") // unanswered, at base+1h
+	h.client = netip.MustParseAddrPort("10.0.0.1:40002")
+	h.ts = base
+	h.send(zmtp.ClientToServer, syn, 7, 0, "") // unanswered, an hour earlier
+	if h.a.skew < 3599 {
+		t.Fatalf("skew %d s, want about an hour", h.a.skew)
+	}
+	h.a.FlushOlderThan(base.Add(time.Minute))
+	h.expectClosed(1, CloseIdle)
+	if h.stream(0).closed {
+		t.Error("the connection seen at base+1h was closed as idle at base+1m")
+	}
+	h.a.FlushOlderThan(base.Add(2 * time.Hour))
+	h.expectClosed(0, CloseIdle)
+}
+
 // TestEvictOldestIdleFirst: past MaxConnections the connection whose last
 // packet is oldest makes room, whatever order the connections opened in;
 // tombstones are forgotten first when they are the oldest.

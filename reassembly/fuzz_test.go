@@ -109,7 +109,9 @@ func FuzzAssembler(f *testing.F) {
 			if cut {
 				captured = n / 3
 			}
-			ts = ts.Add(time.Duration(op[5]) * time.Second / 4)
+			// Packet time steps forward, or back when the step's top bit
+			// is set (a skewed or merged capture).
+			ts = ts.Add(time.Duration(int8(op[5])) * time.Second / 4)
 			num++
 			src, dst := eps[conn][dir], eps[conn][1-dir]
 			seg := &capture.Segment{
@@ -122,6 +124,7 @@ func FuzzAssembler(f *testing.F) {
 			if st.Buffered > opts.MaxBufferTotal+256 || st.Buffered < 0 {
 				t.Fatalf("buffered %d bytes, cap %d", st.Buffered, opts.MaxBufferTotal)
 			}
+			checkLists(t, a)
 			for _, c := range a.conns {
 				for d := range c.dirs {
 					if c.dirs[d].buffered > opts.MaxBufferPerDir+256 {
@@ -146,4 +149,49 @@ func FuzzAssembler(f *testing.F) {
 			t.Fatalf("streams got %d bytes in %d streams, stats %+v", data, len(streams), st)
 		}
 	})
+}
+
+// checkLists checks what FlushOlderThan relies on: every tracked connection
+// is in the expirable list exactly when it is expirable, and a connection
+// further back in a list saw its last packet no later than skew seconds
+// after any in front of it; and that what refers to a connection (the
+// last segment's, the holes waiting) refers to a tracked one, and no spare
+// record is tracked.
+func checkLists(t *testing.T, a *Assembler) {
+	t.Helper()
+	n := 0
+	for l := range a.lists {
+		var seen []*conn
+		for c := a.lists[l].newest; c != nil; c = c.older {
+			if a.conns[c.key] != c || int(c.list) != l {
+				t.Fatalf("list %d holds a connection it should not (list %d)", l, c.list)
+			}
+			if (l == 0) != c.expirable() {
+				t.Fatalf("list %d holds a connection with expirable() %v", l, c.expirable())
+			}
+			for _, newer := range seen {
+				if c.lastSeen.Unix()-newer.lastSeen.Unix() > a.skew {
+					t.Fatalf("last packet %v behind one at %v, skew %v", c.lastSeen, newer.lastSeen, a.skew)
+				}
+			}
+			seen = append(seen, c)
+			n++
+		}
+	}
+	if n != len(a.conns) {
+		t.Fatalf("lists hold %d connections, the map %d", n, len(a.conns))
+	}
+	if a.last != nil && a.conns[a.last.key] != a.last {
+		t.Fatal("the last segment's connection is no longer tracked")
+	}
+	for _, w := range a.waiting {
+		if a.conns[w.c.key] != w.c {
+			t.Fatal("a hole waits on a connection no longer tracked")
+		}
+	}
+	for _, c := range a.spare {
+		if a.conns[c.key] == c {
+			t.Fatal("a spare connection record is still tracked")
+		}
+	}
 }

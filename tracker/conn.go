@@ -250,6 +250,11 @@ type conn struct {
 	// pub is the Record last handed out, nil once the connection changed
 	// since (see touch and record).
 	pub *Record
+	// idx is the connection's index in Tracker.conns and Tracker.records
+	// (-1 once dropped, KeepClosed); listed is set while it is in
+	// Tracker.changed.
+	idx    int
+	listed bool
 
 	pending []pendingReq
 	// earlyUsed counts the requests answered by an early reply
@@ -282,11 +287,23 @@ type conn struct {
 	inDirty        bool
 	nonZMTPCounted bool
 
-	// dis is held inline: one allocation per connection, not two.
-	dis     dissect.Conn
 	flipped bool
-	msg     [2]msgAcc
-	t       *Tracker
+	// eng is what only an open connection needs (its dissector and the
+	// messages being received): handed back to the tracker's spares when
+	// the connection closes (Tracker.release) and nil from then on, so that
+	// a closed connection keeps only its Record and what snapshots derive
+	// from.
+	eng *engine
+	t   *Tracker
+}
+
+// engine is the decoding state of an open connection. Engines of closed
+// connections are reused by new ones (Tracker.spare): a replay of many
+// short connections touches a few warm engines rather than fresh memory
+// for each.
+type engine struct {
+	dis dissect.Conn
+	msg [2]msgAcc
 }
 
 // pingQueue is a small FIFO of packet times, and the plaintext size of the
@@ -326,7 +343,13 @@ type msgAcc struct {
 }
 
 // touch marks the connection changed: the next snapshot makes a new Record.
-func (c *conn) touch() { c.pub = nil }
+func (c *conn) touch() {
+	c.pub = nil
+	if !c.listed && c.t != nil {
+		c.listed = true
+		c.t.changed = append(c.t.changed, c)
+	}
+}
 
 // compatible reports whether the two sides' socket types may talk, and false
 // only when both are known and libzmq would drop the pair.

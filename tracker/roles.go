@@ -275,7 +275,9 @@ func (c *conn) reorient() {
 	c.Sides[0], c.Sides[1] = c.Sides[1], c.Sides[0]
 	c.Dirs[0], c.Dirs[1] = c.Dirs[1], c.Dirs[0]
 	c.TCP[0], c.TCP[1] = c.TCP[1], c.TCP[0]
-	c.msg[0], c.msg[1] = c.msg[1], c.msg[0]
+	if e := c.eng; e != nil {
+		e.msg[0], e.msg[1] = e.msg[1], e.msg[0]
+	}
 	if q := c.curvePings; q != nil {
 		q[0], q[1] = q[1], q[0]
 	}

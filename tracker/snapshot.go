@@ -41,15 +41,21 @@ type Snapshot struct {
 
 // Snapshot returns the model at packet time ts. It runs on the goroutine that
 // owns the tracker; it copies the connections that changed since the last
-// snapshot, and shares the Records of the others.
+// snapshot, and shares the Records of the others (visiting only the
+// changed ones: Tracker.changed).
 func (t *Tracker) Snapshot(ts time.Time) *Snapshot {
 	t.gen++
-	s := &Snapshot{Time: ts, Gen: t.gen, Records: make([]*Record, len(t.conns)), NonZMTP: t.NonZMTP, DroppedClosed: t.DroppedClosed,
+	for i, c := range t.changed {
+		c.listed = false
+		if c.idx >= 0 {
+			t.records[c.idx] = c.record()
+		}
+		t.changed[i] = nil
+	}
+	t.changed = t.changed[:0]
+	s := &Snapshot{Time: ts, Gen: t.gen, Records: append(make([]*Record, 0, len(t.records)), t.records...), NonZMTP: t.NonZMTP, DroppedClosed: t.DroppedClosed,
 		Summarised: t.Summarised, RefusedTotal: t.RefusedTotal, RefusedDropped: t.RefusedDropped,
 		Resumed: t.Resumed, Unjoined: t.Unjoined}
-	for i, c := range t.conns {
-		s.Records[i] = c.record()
-	}
 	if len(t.episodes) > 0 {
 		s.Refused = make([]RefusedAttempts, len(t.episodes))
 		for i, r := range t.episodes {

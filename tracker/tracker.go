@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,10 +41,16 @@ type Listener interface {
 // Tracker folds dissector events into connections. It implements
 // reassembly.Factory; all its methods run on the pipeline goroutine.
 type Tracker struct {
-	opt    Options
-	conns  []*conn
-	nextID uint64
-	gen    uint64 // Snapshot.Gen of the last snapshot
+	opt   Options
+	conns []*conn
+	// records holds each connection's last Record, by its index in conns,
+	// as of the last snapshot; changed lists the connections touched since
+	// (conn.touch), whose Records the next snapshot makes. A snapshot so
+	// visits the connections that changed, not every one kept.
+	records []*Record
+	changed []*conn
+	nextID  uint64
+	gen     uint64 // Snapshot.Gen of the last snapshot
 	// Packet is the number of the packet being processed (set by the pipeline)
 	// so that events can name it.
 	Packet uint64
@@ -53,6 +60,9 @@ type Tracker struct {
 	// disShared is what the connections' dissectors share (options, the
 	// event scratch), made with the first connection.
 	disShared *dissect.Shared
+	// spare holds the engines of closed connections for new ones, at most
+	// maxSpare (see engine).
+	spare []*engine
 
 	// refused holds the refused attempts per (client host, server
 	// endpoint) not yet followed by a connection that got through; episodes
@@ -211,6 +221,9 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 			return (*connStream)(prev)
 		}
 		t.Unjoined++
+		if prev != nil {
+			prev.release() // its traffic continues as another connection
+		}
 	}
 	t.nextID++
 	// Set field by field on the new object, which is large (its Record and
@@ -248,14 +261,51 @@ func (t *Tracker) New(info reassembly.ConnInfo) reassembly.Stream {
 		c.Sides[i].SocketType = zmtp.SocketUnknown
 		c.TCP[i].WScale = -1
 	}
-	if t.disShared == nil {
-		t.disShared = dissect.NewShared(t.opt.Dissect)
-	}
-	c.dis.Init((*connHandler)(c), t.disShared, sawSYN)
+	c.eng = t.newEngine()
+	c.eng.dis.Init((*connHandler)(c), t.disShared, sawSYN)
+	c.idx = len(t.conns)
 	t.conns = append(t.conns, c)
+	t.records = append(t.records, nil)
+	c.listed = true
+	t.changed = append(t.changed, c)
 	t.matchPending(c)
 	t.evict()
 	return (*connStream)(c)
+}
+
+// maxSpare bounds the engines kept for reuse (about 1.3 KB each).
+const maxSpare = 1024
+
+// newEngine returns a zero engine, a spare one when there is one.
+func (t *Tracker) newEngine() *engine {
+	if t.disShared == nil {
+		t.disShared = dissect.NewShared(t.opt.Dissect)
+	}
+	n := len(t.spare)
+	if n == 0 {
+		return new(engine)
+	}
+	e := t.spare[n-1]
+	t.spare[n-1] = nil
+	t.spare = t.spare[:n-1]
+	// Zero it, keeping the listener's per-message buffers.
+	s0, p0, s1, p1 := e.msg[0].sizes[:0], e.msg[0].preview[:0], e.msg[1].sizes[:0], e.msg[1].preview[:0]
+	*e = engine{}
+	e.msg[0].sizes, e.msg[0].preview, e.msg[1].sizes, e.msg[1].preview = s0, p0, s1, p1
+	return e
+}
+
+// release takes back the engine of a connection that is closed for good
+// (not evicted: an evicted connection's traffic may resume it).
+func (c *conn) release() {
+	e := c.eng
+	if e == nil {
+		return
+	}
+	c.eng = nil
+	if t := c.t; len(t.spare) < maxSpare {
+		t.spare = append(t.spare, e)
+	}
 }
 
 // ByEviction is Record.OrientedBy for a connection whose traffic came back
@@ -272,7 +322,7 @@ func (t *Tracker) evict() {
 	}
 	drop := t.closed - t.opt.KeepClosed
 	kept := t.conns[:0]
-	for _, c := range t.conns {
+	for i, c := range t.conns {
 		if c.Closed && drop > 0 {
 			drop--
 			t.closed--
@@ -281,14 +331,19 @@ func (t *Tracker) evict() {
 			if c.State == zmtp.StateEvicted {
 				delete(t.evicted, c.serial)
 			}
+			c.idx = -1
 			continue
 		}
+		c.idx = len(kept)
+		t.records[c.idx] = t.records[i]
 		kept = append(kept, c)
 	}
 	for i := len(kept); i < len(t.conns); i++ {
 		t.conns[i] = nil
+		t.records[i] = nil
 	}
 	t.conns = kept
+	t.records = t.records[:len(kept)]
 }
 
 // connStream is the reassembly.Stream face of a Conn.
@@ -313,7 +368,7 @@ func (s *connStream) Data(d zmtp.Dir, b []byte, ts time.Time) {
 	if c.Detection == zmtp.NotZMTP {
 		return
 	}
-	c.dis.Feed(d, b, ts)
+	c.eng.dis.Feed(d, b, ts)
 	c.afterDissect()
 }
 
@@ -323,7 +378,7 @@ func (s *connStream) Skip(d zmtp.Dir, n int, ts time.Time) {
 	if c.Detection == zmtp.NotZMTP {
 		return
 	}
-	c.dis.Skip(d, n, ts)
+	c.eng.dis.Skip(d, n, ts)
 	c.afterDissect()
 }
 
@@ -371,10 +426,13 @@ func (s *connStream) Close(r reassembly.CloseReason, ts time.Time) {
 			c.TCP[i].ZeroSince = time.Time{}
 		}
 	}
-	c.dis.Finish(ts)
+	c.eng.dis.Finish(ts)
 	c.afterDissect()
 	c.orient()
 	c.finish()
+	if c.Closed {
+		c.release()
+	}
 	if c.Detection == zmtp.IsZMTP && c.HandshakeError == "" && c.Closed && c.handshakeState() == zmtp.HandshakePending {
 		c.HandshakeError = "closed during the handshake"
 		c.wireHandshakeEnd(true)
@@ -424,16 +482,17 @@ func (t *Tracker) gotThrough(c *conn) {
 }
 
 func (c *conn) afterDissect() {
-	c.Version = c.dis.Version()
+	dis := &c.eng.dis
+	c.Version = dis.Version()
 	if c.Detection == zmtp.IsZMTP && !c.MidStream {
 		// One direction's start can prove missing after the other's greeting
 		// was whole.
-		c.MidStream = c.dis.MidStream()
+		c.MidStream = dis.MidStream()
 	}
 	if c.Detection == zmtp.Undecided {
-		c.Detection = c.dis.Detected()
+		c.Detection = dis.Detected()
 		if c.Detection == zmtp.IsZMTP {
-			c.MidStream = c.dis.MidStream()
+			c.MidStream = dis.MidStream()
 			c.t.gotThrough(c)
 		}
 	}
@@ -442,8 +501,8 @@ func (c *conn) afterDissect() {
 // finish settles what can only be known at the end: orientation without a
 // SYN, the version spoken and socket types revealed by traffic.
 func (c *conn) finish() {
-	c.Version = c.dis.Version()
-	c.Mechanism = c.dis.Mechanism()
+	c.Version = c.eng.dis.Version()
+	c.Mechanism = c.eng.dis.Mechanism()
 	if c.Version == zmtp.VersionUnknown && c.Detection == zmtp.IsZMTP {
 		c.Version = c.inferredVersion()
 	}
@@ -533,7 +592,8 @@ func (h *connHandler) Event(e *dissect.Event) {
 		st.Gaps++
 		if e.Err != nil {
 			st.LostSync++
-			c.msg[i] = msgAcc{sizes: c.msg[i].sizes[:0], preview: c.msg[i].preview[:0]}
+			m := &c.eng.msg[i]
+			*m = msgAcc{sizes: m.sizes[:0], preview: m.preview[:0]}
 			st.Partial = 0
 		}
 	case dissect.KindResync:
@@ -561,7 +621,23 @@ func (c *conn) command(i int, e *dissect.Event) {
 	}
 	switch e.Cmd {
 	case zmtp.CmdREADY, zmtp.CmdINITIATE:
-		for _, p := range e.Props {
+		// The properties kept (the first up to MaxMetadata in all) take one
+		// slice of Properties and one buffer for their capped values, not
+		// an allocation per value and per growth. Values are never changed
+		// once kept, so that they may share the buffer.
+		keep := max(0, min(len(e.Props), MaxMetadata-len(side.Metadata)))
+		var vals []byte
+		if keep > 0 {
+			n := 0
+			for _, p := range e.Props[:keep] {
+				n += min(len(p.Value), MaxValueLen)
+			}
+			if n > 0 {
+				vals = make([]byte, 0, n)
+			}
+			side.Metadata = slices.Grow(side.Metadata, keep)
+		}
+		for k, p := range e.Props {
 			switch string(p.Name) {
 			case "Socket-Type":
 				side.SocketType = zmtp.ParseSocketType(p.Value)
@@ -569,8 +645,14 @@ func (c *conn) command(i int, e *dissect.Event) {
 				side.Identity = capBytes(side.Identity, p.Value)
 				side.HasIdent = true
 			}
-			if len(side.Metadata) < MaxMetadata {
-				side.Metadata = append(side.Metadata, Property{Name: propName(p.Name), Value: capBytes(nil, p.Value)})
+			if k < keep {
+				var v []byte // nil when empty, as capBytes makes it
+				if p := p.Value[:min(len(p.Value), MaxValueLen)]; len(p) > 0 {
+					at := len(vals)
+					vals = append(vals, p...)
+					v = vals[at:len(vals):len(vals)]
+				}
+				side.Metadata = append(side.Metadata, Property{Name: propName(p.Name), Value: v})
 			}
 		}
 		// READY ends a side's handshake; under PLAIN and CURVE the client's
@@ -681,13 +763,13 @@ func (c *conn) frame(i int, e *dissect.Event) {
 		// and changes the subscriptions.
 		c.subscription(i, e)
 	}
-	c.shape.frame(i, e, c.msg[i].frames == 0, !e.More)
+	m := &c.eng.msg[i]
+	c.shape.frame(i, e, m.frames == 0, !e.More)
 	st.Frames++
 	st.Bytes += e.Size
 	if e.Derived {
 		st.Derived++
 	}
-	m := &c.msg[i]
 	if m.frames == 0 {
 		m.start = e.TS
 		m.packet = c.t.Packet

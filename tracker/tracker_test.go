@@ -199,3 +199,56 @@ func TestSnapshotGen(t *testing.T) {
 		t.Errorf("gens %d %d; records %d %d, %d %d", s1.Gen, s2.Gen, s1.Records[0].Gen, s2.Records[0].Gen, s1.Records[1].Gen, s2.Records[1].Gen)
 	}
 }
+
+// A snapshot makes Records for the connections that changed since the last
+// one and shares the others', in connection order, also after KeepClosed
+// dropped closed connections between snapshots (the kept ones move up).
+func TestSnapshotAfterDrops(t *testing.T) {
+	tr := New(Options{KeepClosed: 2})
+	ts := time.Unix(1700000000, 0)
+	var streams []reassembly.Stream
+	for i := range 8 {
+		streams = append(streams, tr.New(reassembly.ConnInfo{Client: netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), uint16(1000+i)),
+			Server: netip.MustParseAddrPort("10.0.0.2:5555"), SawSYN: true, Start: ts}))
+	}
+	s1 := tr.Snapshot(ts)
+	// Close 0..5: KeepClosed drops the oldest closed ones as more close.
+	for i := range 6 {
+		streams[i].Close(reassembly.CloseFIN, ts)
+	}
+	streams[7].Data(zmtp.ClientToServer, greeting31("NULL"), ts)
+	s2 := tr.Snapshot(ts)
+	if len(s2.Records) != len(tr.conns) {
+		t.Fatalf("%d records for %d connections", len(s2.Records), len(tr.conns))
+	}
+	byID := map[uint64]*Record{}
+	for _, r := range s1.Records {
+		byID[r.ID] = r
+	}
+	for i, r := range s2.Records {
+		c := tr.conns[i]
+		if r.ID != c.ID || (i > 0 && r.ID <= s2.Records[i-1].ID) {
+			t.Fatalf("record %d is connection %d, want %d in ID order", i, r.ID, c.ID)
+		}
+		changed := c.Closed || c.ID == 8
+		if shared := byID[r.ID] == r; shared == changed {
+			t.Errorf("connection %d: record shared %v, changed %v", r.ID, shared, changed)
+		}
+		if r.Closed != c.Closed || (c.ID == 8 && r.Version != zmtp.V31) {
+			t.Errorf("connection %d: stale record %+v", r.ID, r)
+		}
+	}
+	if s2.DroppedClosed == 0 || s2.Records[len(s2.Records)-1].ID != 8 {
+		t.Errorf("dropped %d, last %d", s2.DroppedClosed, s2.Records[len(s2.Records)-1].ID)
+	}
+	// Nothing changed: every Record shared, a new slice.
+	s3 := tr.Snapshot(ts)
+	for i := range s3.Records {
+		if s3.Records[i] != s2.Records[i] {
+			t.Errorf("record %d made again without a change", i)
+		}
+	}
+	if len(s3.Records) > 0 && &s3.Records[0] == &s2.Records[0] {
+		t.Error("two snapshots share their Records slice")
+	}
+}
