@@ -37,7 +37,6 @@ const MaxWorkers = 16
 
 // worker is one reassembler and what feeds it.
 type worker struct {
-	id   int
 	name string // the source, for warnings
 	asm  *reassembly.Assembler
 	rec  recorder
@@ -51,8 +50,8 @@ type worker struct {
 	promise    int64
 }
 
-func newWorker(id int, opts reassembly.Options, wake chan struct{}) *worker {
-	w := &worker{id: id, free: make(chan *batch, batchesPerWorker), out: make(chan *batch, batchesPerWorker), wake: wake}
+func newWorker(opts reassembly.Options, wake chan struct{}) *worker {
+	w := &worker{free: make(chan *batch, batchesPerWorker), out: make(chan *batch, batchesPerWorker), wake: wake}
 	w.rec.w = w
 	w.asm = reassembly.New(&w.rec, opts)
 	for range batchesPerWorker - 1 {
@@ -159,7 +158,6 @@ type fanout struct {
 	idle     time.Duration      // the idle timeout (0: none)
 	maxConns int                // the cap in all (each worker has its share, rounded up)
 	sp       *spreader          // a replay's reader (nil until the first file)
-	live     bool               // the workers read live rings
 	ended    bool
 	n        int           // workers
 	errs     []error       // live: each worker's ring's failure, read once its last batch came
@@ -188,10 +186,9 @@ func (f *fanout) start(live bool) {
 	}
 	f.workers = make([]*worker, f.n)
 	for i := range f.workers {
-		f.workers[i] = newWorker(i, opts, f.wake)
+		f.workers[i] = newWorker(opts, f.wake)
 	}
 	f.m = newMerger(f.p, f.workers, f.wake)
-	f.live = live
 	f.errs = make([]error, f.n)
 }
 
