@@ -220,7 +220,7 @@ func (s *LiveSource) Name() string { return s.name }
 // RingReadTimeout is the read timeout of the sources Rings returns at most:
 // a reader of one ring of several wakes this often when its ring is quiet,
 // to say how far its time got (the merge of the rings waits for it).
-const RingReadTimeout = 20 * time.Millisecond
+const RingReadTimeout = 5 * time.Millisecond
 
 // Rings splits a source of several rings (LiveOptions.Fanout) into a
 // source per ring, to be read on goroutines of their own: the kernel puts
@@ -242,6 +242,29 @@ func (s *LiveSource) Rings() []*LiveSource {
 	}
 	return s.parts
 }
+
+// Settled returns a time before which no packet can still come from this
+// source: while the kernel fills a block it has not handed over, the time
+// it opened it (less a margin for the packets' own earlier timestamps),
+// else now less that margin. Call it when NextReady said ErrNotReady; ok is
+// false with several rings.
+func (s *LiveSource) Settled() (t time.Time, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.rings) != 1 || s.closed {
+		return time.Time{}, false
+	}
+	now := time.Now()
+	if pending, opened := s.rings[0].filling(); pending && opened.Before(now) {
+		now = opened
+	}
+	return now.Add(-settleMargin), true
+}
+
+// settleMargin is how much older than its block's opening (or than now) a
+// packet's timestamp may be: taken when the packet entered the network
+// stack, a moment before it was written into the ring.
+const settleMargin = 5 * time.Millisecond
 
 // BlockTimeout is how long a partly filled block of the ring may wait
 // before the kernel hands it over: a packet is readable at most this long

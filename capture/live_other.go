@@ -43,10 +43,13 @@ func OpenLive(iface string, opts LiveOptions) (*LiveSource, error) {
 }
 
 // RingReadTimeout is unused here.
-const RingReadTimeout = 20 * time.Millisecond
+const RingReadTimeout = 5 * time.Millisecond
 
 // Rings returns s.
 func (s *LiveSource) Rings() []*LiveSource { return []*LiveSource{s} }
+
+// Settled is never reached.
+func (s *LiveSource) Settled() (time.Time, bool) { return time.Time{}, false }
 
 // BlockTimeout returns nothing.
 func (s *LiveSource) BlockTimeout() time.Duration { return 0 }

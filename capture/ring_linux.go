@@ -47,6 +47,7 @@ const (
 	tpBlockStatusOff = 8  // tpacket_block_desc.hdr.bh1.block_status
 	tpNumPktsOff     = 12 // .num_pkts
 	tpFirstPktOff    = 16 // .offset_to_first_pkt
+	tpOpenedOff      = 32 // .ts_first_pkt: when the kernel opened the block
 	tp3HdrLen        = 48 // TPACKET_ALIGN(sizeof(struct tpacket3_hdr))
 	sockaddrLLLen    = 20 // sizeof(struct sockaddr_ll)
 	arphrdLoopback   = 772
@@ -149,6 +150,25 @@ func (r *ring) status(b int) *uint32 {
 // ready reports whether the current block is the user's to read.
 func (r *ring) ready() bool {
 	return atomic.LoadUint32(r.status(r.cur))&unix.TP_STATUS_USER != 0
+}
+
+// filling reports, while the current block is the kernel's (not ready),
+// whether the kernel has written packets into it that it has not handed
+// over yet, and when it opened the block (they arrived since). The kernel
+// counts a block's packets as it writes them; an empty block is not handed
+// over at its timeout but kept open.
+func (r *ring) filling() (pending bool, opened time.Time) {
+	b := r.cur * r.blockSize
+	if atomic.LoadUint32(r.status(r.cur))&unix.TP_STATUS_USER != 0 {
+		return false, time.Time{}
+	}
+	n := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.mem[b+tpNumPktsOff])))
+	if n == 0 {
+		return false, time.Time{}
+	}
+	sec := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.mem[b+tpOpenedOff])))
+	nsec := atomic.LoadUint32((*uint32)(unsafe.Pointer(&r.mem[b+tpOpenedOff+4])))
+	return true, time.Unix(int64(sec), int64(nsec))
 }
 
 // release hands the held block back to the kernel and moves to the next.

@@ -162,6 +162,7 @@ type fanout struct {
 	n        int           // workers
 	errs     []error       // live: each worker's ring's failure, read once its last batch came
 	lag      time.Duration // live: how late a packet may be read after its timestamp
+	quiet    time.Duration // live: how far before a stop a promise may fall and still say the ring was empty after it
 }
 
 func newFanout(p *Pipeline, n int, opts reassembly.Options) *fanout {

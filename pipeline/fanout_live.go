@@ -28,6 +28,12 @@ type Ring interface {
 	Raw() (data []byte, wireLen int)
 }
 
+// settler is a Ring that can tell before which time no packet can still
+// come (capture.LiveSource.Settled).
+type settler interface {
+	Settled() (time.Time, bool)
+}
+
 // LiveInput is what the live merge calls for each packet, on the
 // pipeline's goroutine: Admit before its calls (the session's intervals,
 // counting), Raw (when set) with its raw bytes (capture -w).
@@ -38,6 +44,11 @@ type LiveInput struct {
 	// (the rings' block timeout); a margin is added.
 	Lag time.Duration
 }
+
+// settleSlack is how far before a stop a settled ring's promise may fall
+// and still count as found empty after it (capture's settle margin, 5 ms,
+// and a little).
+const settleSlack = 6 * time.Millisecond
 
 // liveMargin is added to LiveInput.Lag: the scheduling delay allowed
 // between a packet becoming readable and its worker reading it.
@@ -54,6 +65,15 @@ func (p *Pipeline) StartLive(rings []Ring, in LiveInput) error {
 	f.m.admit, f.m.onRaw, f.m.renumber = in.Admit, in.Raw, true
 	lag := in.Lag + liveMargin
 	f.lag = lag
+	// A stopped capture has everything once every ring was found empty
+	// after the stop: rings that say what they are still filling promise
+	// their time then, less capture's margin; the others now less the lag.
+	f.quiet = lag
+	for _, r := range rings {
+		if _, ok := r.(settler); ok {
+			f.quiet = settleSlack
+		}
+	}
 	for i, w := range f.workers {
 		w.keepRaw = in.Raw != nil
 		w.name = sourceName(rings[i])
@@ -113,8 +133,15 @@ func (w *worker) runLive(r Ring, lag time.Duration, errp *error) {
 			continue // counted by the ring as malformed, as with one ring
 		}
 		if errors.Is(err, capture.ErrNotReady) {
-			// Nothing older than this will come from this ring.
-			w.promise = max(w.promise, time.Now().Add(-lag).UnixNano())
+			// Nothing older than this will come from this ring: what the
+			// ring says (the block it is filling), else now less the lag.
+			settled := time.Now().Add(-lag)
+			if st, ok := r.(settler); ok {
+				if t, ok := st.Settled(); ok {
+					settled = t
+				}
+			}
+			w.promise = max(w.promise, settled.UnixNano())
 			w.send(false)
 			err = r.Wait()
 			if err == nil || errors.Is(err, capture.ErrTimeout) {
@@ -133,7 +160,7 @@ func (w *worker) runLive(r Ring, lag time.Duration, errp *error) {
 // (so a stopped capture has everything captured before it).
 func (p *Pipeline) LiveQuietSince(t time.Time) bool {
 	f := p.fan
-	want := t.Add(-f.lag).UnixNano()
+	want := t.Add(-f.quiet).UnixNano()
 	for i := range f.workers {
 		if !f.m.ended[i] && f.m.promise[i] < want {
 			return false
