@@ -3,9 +3,11 @@
 // its ZMTP dissector). It counts what the sources delivered, turns bad packets
 // into warnings, and builds the report of the model. It has no loop of its own
 // beyond Run, which reads one source to its end: the session (package
-// session) owns a run — pacing, monitor events, intervals, listeners. Everything
-// runs on the caller's goroutine, in packet order, so a replayed file gives
-// the same result every time.
+// session) owns a run — pacing, monitor events, intervals, listeners. The
+// dissectors and the tracker run on the caller's goroutine, in packet order,
+// so a replayed file gives the same result every time; with Config.Workers
+// the reading and reassembly before them run on workers of their own, their
+// output merged back into that order (fanout.go).
 package pipeline
 
 import (

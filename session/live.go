@@ -72,7 +72,10 @@ const liveBurst = 512
 // When the model falls behind, the kernel's ring fills and the kernel drops
 // and counts (Stats.KernelDrops, RingFreezes): nothing is buffered without
 // limit. A source without Wait (a file standing in for an interface) is
-// read with Next, which never waits long. runLive closes the source.
+// read with Next, which never waits long. With the pipeline's workers (a
+// source of several rings), each ring is read by a worker of its own and
+// this loop does their merged output as it comes instead; a full worker
+// waits, and its ring fills the same way. runLive closes the source.
 func (s *Session) runLive(ctx context.Context) error {
 	src, cfg := s.cfg.Live, s.cfg.LiveOptions
 	ctx, cancel := context.WithCancel(ctx)
