@@ -368,8 +368,10 @@ func TestNetnsCapture(t *testing.T) {
 		for _, c := range []*proc{capCount, capFanCount} {
 			c.wait(t)
 			r := parseReport(t, c.name, []byte(c.stdout.String()))
-			if r.Stats.TCPPackets != 20 || r.Packets != 20 {
-				t.Errorf("%s: the report holds %d packets, %d TCP", c.name, r.Packets, r.Stats.TCPPackets)
+			// (Other packets the veth carries, ARP and IPv6 neighbour
+			// discovery, are counted in packets but not in the count.)
+			if r.Stats.TCPPackets != 20 {
+				t.Errorf("%s: the report holds %d TCP packets", c.name, r.Stats.TCPPackets)
 			}
 			if len(r.Connections) == 0 {
 				t.Errorf("%s: no connection in the report of the first 20 segments", c.name)
