@@ -34,10 +34,13 @@ const maxSettlers = 64
 // (a changed or new record, or one after a removed one): a record settled
 // by every rule costs a compare of two pointers and one of two masks.
 type settlement struct {
-	bit   []uint64 // per rule: its bit, 0 for one that is not a settler
-	all   uint64
+	bit []uint64 // per rule: its bit, 0 for one that is not a settler
+	all uint64
+	// recs is the last snapshot's own list (immutable: shared, not
+	// copied), ids their IDs, so that the walk need not load a record, and
+	// masks the rules that settled each.
 	recs  []*tracker.Record
-	ids   []uint64 // recs' IDs, so that the walk need not load a record
+	ids   []uint64
 	masks []uint64
 	live  [][]*tracker.Record // per rule: the records it has not settled
 	// base answers what the rules ask beyond their unsettled records;
@@ -45,7 +48,6 @@ type settlement struct {
 	base    QueryFunc
 	queries []QueryFunc
 	scratch struct {
-		recs  []*tracker.Record
 		ids   []uint64
 		masks []uint64
 	}
@@ -74,7 +76,7 @@ func (s *settlement) update(rules []*Rule, snap *tracker.Snapshot, ts, prev time
 	if snap != nil {
 		recs = snap.Records
 	}
-	nr, ni, nm := s.scratch.recs[:0], s.scratch.ids[:0], s.scratch.masks[:0]
+	ni, nm := s.scratch.ids[:0], s.scratch.masks[:0]
 	old, oldIDs := s.recs, s.ids
 	j := 0
 	for _, c := range recs {
@@ -112,11 +114,10 @@ func (s *settlement) update(rules []*Rule, snap *tracker.Snapshot, ts, prev time
 		} else {
 			id = c.ID
 		}
-		nr, ni, nm = append(nr, c), append(ni, id), append(nm, mask)
+		ni, nm = append(ni, id), append(nm, mask)
 	}
-	clear(s.recs)
-	s.scratch.recs, s.scratch.ids, s.scratch.masks = s.recs[:0], s.ids[:0], s.masks[:0]
-	s.recs, s.ids, s.masks = nr, ni, nm
+	s.scratch.ids, s.scratch.masks = s.ids[:0], s.masks[:0]
+	s.recs, s.ids, s.masks = recs, ni, nm
 }
 
 // query answers rule k's queries: the records it has not settled for
