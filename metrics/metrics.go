@@ -8,6 +8,7 @@ package metrics
 import (
 	"maps"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -168,14 +169,23 @@ func (c *Collector) point(meas string, end time.Time) *store.Point {
 // follow brings the series up to the snapshot's records: each followed
 // connection takes its new Record (one that left the tracker keeps its last),
 // and the connections the tracker created since the last sample are added.
-// Both lists are in ID order, and IDs only grow.
+// Both lists are in ID order, and IDs only grow. The tracker keeps many
+// more connections than the collector follows (closed ones it already
+// emitted): each followed one is found by galloping from the last one
+// found, so that following k of n records loads O(k log(n/k)) of them,
+// not n.
 func (c *Collector) follow(recs []*tracker.Record) {
 	j := 0
 	for _, sr := range c.live {
-		for j < len(recs) && recs[j].ID < sr.rec.ID {
-			j++
+		id := sr.rec.ID
+		// Every record before lo has a lower ID; the one at hi (if any) not.
+		lo, hi, step := j, j, 1
+		for hi < len(recs) && recs[hi].ID < id {
+			lo, hi, step = hi+1, hi+1+step, step*2
 		}
-		if j < len(recs) && recs[j].ID == sr.rec.ID {
+		hi = min(hi, len(recs))
+		j = lo + sort.Search(hi-lo, func(k int) bool { return recs[lo+k].ID >= id })
+		if j < len(recs) && recs[j].ID == id {
 			sr.rec = recs[j]
 		}
 	}

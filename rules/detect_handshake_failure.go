@@ -44,11 +44,23 @@ func agreedAnyway(c *tracker.Record) bool {
 	return c.HandshakeError == "mechanism mismatch" && c.HandshakeDone[0] && c.HandshakeDone[1]
 }
 
-// settled: a record that is not ZMTP and holds no monitor note, or a closed
-// one past hold whose monitor failures are past hold too (they no longer
-// stand for a monitor's own alert).
+// settled: a record that is not ZMTP and holds no monitor note; one with no
+// failure to tell (no handshake error or ERROR command, or a mismatch the
+// peers agreed over anyway, and no HANDSHAKE_FAILED_* note), which no time
+// makes one; or a closed one past hold whose monitor failures are past hold
+// too (they no longer stand for a monitor's own alert).
 func (d *handshakeDetector) settled(c *tracker.Record, ts, _ time.Time, _ bool) bool {
 	if c.Detection != zmtp.IsZMTP && len(c.MonitorNotes) == 0 {
+		return true
+	}
+	failed := false
+	for i := range c.MonitorNotes {
+		if monitorFailed(&c.MonitorNotes[i]) {
+			failed = true
+			break
+		}
+	}
+	if !failed && (handshakeReason(c) == "" || agreedAnyway(c)) {
 		return true
 	}
 	if !closedTooLong(c, ts, d.Hold) {
@@ -60,6 +72,20 @@ func (d *handshakeDetector) settled(c *tracker.Record, ts, _ time.Time, _ bool) 
 		}
 	}
 	return true
+}
+
+// handshakeReason is the wire's account of a failed handshake: the
+// tracker's handshake error, else the first ERROR command's reason; "" for
+// none, and for the monitor's own (its notes say it, with their source).
+func handshakeReason(c *tracker.Record) string {
+	reason := c.HandshakeError
+	if reason == "" && len(c.ErrorReasons) > 0 {
+		reason = "ERROR " + c.ErrorReasons[0]
+	}
+	if strings.HasPrefix(reason, "monitor: ") {
+		return ""
+	}
+	return reason
 }
 
 func (d *handshakeDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
@@ -90,13 +116,7 @@ func (d *handshakeDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 		if closedTooLong(c, ts, d.Hold) {
 			continue
 		}
-		reason := c.HandshakeError
-		if reason == "" && len(c.ErrorReasons) > 0 {
-			reason = "ERROR " + c.ErrorReasons[0]
-		}
-		if strings.HasPrefix(reason, "monitor: ") {
-			reason = "" // the notes say it, with their source
-		}
+		reason := handshakeReason(c)
 		if agreedAnyway(c) {
 			// Counted as a protocol error of the connection, not a failure.
 			continue

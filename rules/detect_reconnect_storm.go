@@ -62,6 +62,13 @@ type storm struct {
 	through *tracker.Record
 }
 
+// settled: a connection that was not refused. Unlike other detectors'
+// settled records, these still count (one got through) once connects to
+// their server endpoint fail: detect reads every record then.
+func (d *reconnectDetector) settled(c *tracker.Record, _, _ time.Time, _ bool) bool {
+	return c.State != zmtp.StateRefused
+}
+
 func (d *reconnectDetector) detect(ts time.Time, query QueryFunc, mon *monitorState) []*finding {
 	servers := map[string]*storm{}
 	var order []string
@@ -74,8 +81,7 @@ func (d *reconnectDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 		}
 		return s
 	}
-	recs := query(ts, Query{}).Records
-	for _, c := range recs {
+	for _, c := range query(ts, Query{Unsettled: true}).Records {
 		if c.State == zmtp.StateRefused {
 			s := get(serverName(c))
 			s.refused = append(s.refused, c.Start)
@@ -98,7 +104,7 @@ func (d *reconnectDetector) detect(ts time.Time, query QueryFunc, mon *monitorSt
 		return nil
 	}
 	// A connection to the endpoint that was not refused got through.
-	for _, c := range recs {
+	for _, c := range query(ts, Query{}).Records {
 		if c.State == zmtp.StateRefused {
 			continue
 		}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"sort"
 	"time"
 
 	"github.com/zspy/zspy/metrics"
@@ -119,7 +120,9 @@ func (w *Window) measurement(name string) []*store.Point {
 }
 
 // byID finds records of an ID-ordered list by ID; asked in increasing ID
-// order (as when walking another ID-ordered list), it walks the list once.
+// order (as when walking another ID-ordered list), it goes on from the last
+// one found, galloping then halving: k finds in a list of n cost
+// O(k log(n/k)) record loads, not n.
 type byID struct {
 	recs []*tracker.Record
 	i    int
@@ -129,12 +132,17 @@ func (b *byID) find(id uint64) *tracker.Record {
 	if b.i > 0 && b.i <= len(b.recs) && b.recs[b.i-1].ID >= id {
 		b.i = 0 // asked out of order: start again
 	}
-	for b.i < len(b.recs) && b.recs[b.i].ID < id {
-		b.i++
+	// Every record before lo has a lower ID; the one at hi (if any) not.
+	lo, hi, step := b.i, b.i, 1
+	for hi < len(b.recs) && b.recs[hi].ID < id {
+		lo, hi, step = hi+1, hi+1+step, step*2
 	}
-	if b.i < len(b.recs) && b.recs[b.i].ID == id {
+	hi = min(hi, len(b.recs))
+	i := lo + sort.Search(hi-lo, func(k int) bool { return b.recs[lo+k].ID >= id })
+	b.i = i
+	if i < len(b.recs) && b.recs[i].ID == id {
 		b.i++
-		return b.recs[b.i-1]
+		return b.recs[i]
 	}
 	return nil
 }

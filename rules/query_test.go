@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +116,36 @@ func TestEvalThroughQuery(t *testing.T) {
 	}
 	if asked[Query{Measurement: metrics.MeasMonitor}] != 1 || asked[Query{Measurement: metrics.MeasLatency}] != 1 || asked[Query{Back: 1}] == 0 {
 		t.Errorf("queries %v", asked)
+	}
+}
+
+// TestByIDGallop: finds in increasing order, with skips of every length,
+// and out of order, in a long list with gaps, answer as a map does.
+func TestByIDGallop(t *testing.T) {
+	var recs []*tracker.Record
+	byMap := map[uint64]*tracker.Record{}
+	for id := uint64(0); id < 3000; id++ {
+		if id%3 == 1 || id%7 == 0 {
+			continue
+		}
+		r := &tracker.Record{ID: id}
+		recs = append(recs, r)
+		byMap[id] = r
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		b := byID{recs: recs}
+		id := uint64(rng.IntN(10))
+		for id < 3100 {
+			if got := b.find(id); got != byMap[id] {
+				t.Fatalf("round %d: find(%d) = %v, want %v", round, id, got, byMap[id])
+			}
+			// Mostly forward by up to a few hundred, sometimes back.
+			if rng.IntN(20) == 0 && id > 50 {
+				id -= uint64(rng.IntN(50))
+			} else {
+				id += uint64(1 + rng.IntN(1<<rng.IntN(9)))
+			}
+		}
 	}
 }

@@ -29,12 +29,18 @@ const maxSettlers = 64
 // that settled it (a bit per rule that is a settler), and builds each
 // rule's list of the records it has not settled. A record that changed is a
 // new *tracker.Record and starts unsettled; one the tracker no longer keeps
-// leaves the list. The walk compares pointers only: a settled record costs a
-// load and a compare per evaluation.
+// leaves the list. The walk reads the snapshot's pointers and its own
+// arrays in step, and reads a record itself only when the pointer differs
+// (a changed or new record, or one after a removed one): a record settled
+// by every rule costs a compare of two pointers and one of two masks.
 type settlement struct {
-	bit   []uint64 // per rule: its bit, 0 for one that is not a settler
-	all   uint64
+	bit []uint64 // per rule: its bit, 0 for one that is not a settler
+	all uint64
+	// recs is the last snapshot's own list (immutable: shared, not
+	// copied), ids their IDs, so that the walk need not load a record, and
+	// masks the rules that settled each.
 	recs  []*tracker.Record
+	ids   []uint64
 	masks []uint64
 	live  [][]*tracker.Record // per rule: the records it has not settled
 	// base answers what the rules ask beyond their unsettled records;
@@ -42,7 +48,7 @@ type settlement struct {
 	base    QueryFunc
 	queries []QueryFunc
 	scratch struct {
-		recs  []*tracker.Record
+		ids   []uint64
 		masks []uint64
 	}
 }
@@ -70,16 +76,24 @@ func (s *settlement) update(rules []*Rule, snap *tracker.Snapshot, ts, prev time
 	if snap != nil {
 		recs = snap.Records
 	}
-	nr, nm := s.scratch.recs[:0], s.scratch.masks[:0]
+	ni, nm := s.scratch.ids[:0], s.scratch.masks[:0]
+	old, oldIDs := s.recs, s.ids
 	j := 0
 	for _, c := range recs {
-		for j < len(s.recs) && s.recs[j].ID < c.ID {
-			j++
-		}
-		same := j < len(s.recs) && s.recs[j] == c
 		var mask uint64
+		same := j < len(old) && old[j] == c
+		if !same {
+			// Changed, new, or after records the tracker dropped: find
+			// the connection's place among the records before by ID.
+			id := c.ID
+			for j < len(oldIDs) && oldIDs[j] < id {
+				j++
+			}
+			same = j < len(old) && old[j] == c
+		}
 		if same {
 			mask = s.masks[j]
+			j++
 		}
 		if mask != s.all {
 			for k, r := range rules {
@@ -94,11 +108,16 @@ func (s *settlement) update(rules []*Rule, snap *tracker.Snapshot, ts, prev time
 				}
 			}
 		}
-		nr, nm = append(nr, c), append(nm, mask)
+		var id uint64
+		if same {
+			id = oldIDs[j-1]
+		} else {
+			id = c.ID
+		}
+		ni, nm = append(ni, id), append(nm, mask)
 	}
-	clear(s.recs)
-	s.scratch.recs, s.scratch.masks = s.recs[:0], s.masks[:0]
-	s.recs, s.masks = nr, nm
+	s.scratch.ids, s.scratch.masks = s.ids[:0], s.masks[:0]
+	s.recs, s.ids, s.masks = recs, ni, nm
 }
 
 // query answers rule k's queries: the records it has not settled for
