@@ -227,15 +227,7 @@ func TestLiveReadPacket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := dialLo(t)
 	c.Close()
 	for timeouts := 0; ; {
 		data, info, err := src.ReadPacket()
@@ -490,15 +482,7 @@ func TestLiveSettled(t *testing.T) {
 	if !ok || idle.After(before) || before.Sub(idle) > time.Second {
 		t.Fatalf("settled %v (ok %v) with no packet held, at %v", idle, ok, before)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln, c := dialLo(t)
 	c.Write([]byte("settled"))
 	c.Close()
 	port := uint16(ln.Addr().(*net.TCPAddr).Port)
@@ -530,4 +514,20 @@ func TestLiveSettled(t *testing.T) {
 	if held.After(first) {
 		t.Errorf("Settled said %v while a packet of %v was held", held, first)
 	}
+}
+
+// dialLo makes a TCP connection on lo (the listener closes at the test's
+// end; the connection is the caller's).
+func dialLo(t *testing.T) (net.Listener, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln, c
 }

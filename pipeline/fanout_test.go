@@ -164,13 +164,7 @@ func TestWorkersEvict(t *testing.T) {
 // batches fill. (Batches sent to one worker alone stalled reader, worker
 // and merge together; this test then ran into its timeout.)
 func TestWorkersBulkOneConnection(t *testing.T) {
-	s := &tcpStream{seq: [2]uint32{1000, 9000}, ts: time.Unix(1700000000, 0)}
-	s.add(t, 0, "S", nil)
-	s.add(t, 1, "SA", nil)
-	s.add(t, 0, "A", zmtpGreeting())
-	s.add(t, 1, "A", zmtpGreeting())
-	ready := []byte{4, 0x1a, 5, 'R', 'E', 'A', 'D', 'Y', 11, 'S', 'o', 'c', 'k', 'e', 't', '-', 'T', 'y', 'p', 'e', 0, 0, 0, 4, 'P', 'U', 'S', 'H'}
-	s.add(t, 0, "A", ready)
+	s := pushStream(t)
 	// Messages of 8,183 bytes: a long frame header and its body, one a
 	// segment.
 	body := bytes.Repeat([]byte("0123456789abcdef"), 512)
