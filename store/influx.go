@@ -557,9 +557,10 @@ func (w *Influx) deliver(b *batch) {
 	var we *writeError
 	if errors.As(err, &we) && !we.retryable {
 		rej := we.rejectedOf(b.n)
+		// The error first: whoever sees the counts sees why.
+		w.setErr(fmt.Errorf("%d of %d points rejected: %w", rej, b.n, err))
 		w.written.Add(uint64(b.n - rej))
 		w.rejected.Add(uint64(rej))
-		w.setErr(fmt.Errorf("%d of %d points rejected: %w", rej, b.n, err))
 		return
 	}
 	w.setUp(false, err)
@@ -645,10 +646,10 @@ func (w *Influx) resendOne() bool {
 		w.backoff = 0
 	case errors.As(err, &we) && !we.retryable:
 		rej := we.rejectedOf(lines)
+		w.setErr(fmt.Errorf("%d of %d spooled points rejected: %w", rej, lines, err))
 		w.written.Add(uint64(lines - rej))
 		w.resent.Add(uint64(lines - rej))
 		w.rejected.Add(uint64(rej))
-		w.setErr(fmt.Errorf("%d of %d spooled points rejected: %w", rej, lines, err))
 	default:
 		w.retried.Add(1)
 		w.setUp(false, err)
