@@ -62,8 +62,10 @@ type batch struct {
 	// promise: every call this worker sends after this batch has a key of
 	// at least promise.
 	promise int64
-	// stats are the worker's reassembler's counters after this batch.
+	// stats are the worker's reassembler's counters after this batch,
+	// waits how often it has waited for a batch.
 	stats reassembly.Stats
+	waits uint64
 	// last is the worker's last batch.
 	last bool
 }

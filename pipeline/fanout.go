@@ -48,6 +48,7 @@ type worker struct {
 	in, inFree chan *inBatch
 	keepRaw    bool
 	promise    int64
+	waits      uint64 // times it waited for a batch the pipeline held
 }
 
 func newWorker(opts reassembly.Options, wake chan struct{}) *worker {
@@ -67,7 +68,7 @@ func newWorker(opts reassembly.Options, wake chan struct{}) *worker {
 func (w *worker) send(last bool) {
 	b := w.cur
 	b.promise, b.last = w.promise, last
-	b.stats = w.asm.Stats()
+	b.stats, b.waits = w.asm.Stats(), w.waits
 	w.out <- b
 	select {
 	case w.wake <- struct{}{}:
@@ -77,7 +78,13 @@ func (w *worker) send(last bool) {
 		w.cur = nil
 		return
 	}
-	w.cur = <-w.free
+	select {
+	case w.cur = <-w.free:
+	default:
+		// Every batch is with the pipeline: the model is behind.
+		w.waits++
+		w.cur = <-w.free
+	}
 	w.cur.reset()
 }
 

@@ -178,3 +178,17 @@ func (p *Pipeline) DiscardLive() {
 		p.fan.m.discard = true
 	}
 }
+
+// WorkerWaits returns how often the workers waited because every batch of
+// theirs was still with the model (live: their rings filled meanwhile; a
+// replay's workers wait whenever they are ahead, which is no news).
+func (p *Pipeline) WorkerWaits() uint64 {
+	if p.fan == nil || p.fan.m == nil {
+		return 0
+	}
+	var n uint64
+	for _, w := range p.fan.m.waits {
+		n += w
+	}
+	return n
+}

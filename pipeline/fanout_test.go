@@ -304,3 +304,80 @@ func FuzzWorkersSameReport(f *testing.F) {
 		}
 	})
 }
+
+// fileRing is a capture file standing in for a ring: always ready, to its
+// end.
+type fileRing struct{ *capture.FileSource }
+
+func (r fileRing) NextReady(seg *capture.Segment) error { return r.Next(seg) }
+func (r fileRing) Wait() error                          { return nil }
+func (r fileRing) Raw() ([]byte, int)                   { return nil, 0 }
+
+// TestLiveWorkerWaits: a worker whose batches are all with a model that
+// has not done them waits, and says so (WorkerWaits); the merge then does
+// every packet, in time order, and the report is the file's.
+func TestLiveWorkerWaits(t *testing.T) {
+	s := pushStream(t)
+	frame := append([]byte{2, 0, 0, 0, 0, 0, 0, 0x1f, 0xf7}, bytes.Repeat([]byte("x"), 8183)...)
+	for range 600 {
+		s.add(t, 0, "A", frame)
+	}
+	s.add(t, 0, "FA", nil)
+	s.add(t, 1, "FA", nil)
+	path := filepath.Join(t.TempDir(), "bulk.pcap")
+	writePcap(t, path, layers.LinkTypeEthernet, 262144, s.pkts, s.cis)
+	want, _ := spreadRun(t, 1, Config{}, path)
+
+	var rings []Ring
+	for range 2 {
+		src, err := capture.OpenFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer src.Close()
+		rings = append(rings, fileRing{src})
+	}
+	// The second ring is the same file: skip it whole, so it ends at once.
+	var seg capture.Segment
+	for rings[1].NextReady(&seg) == nil {
+	}
+	p := New(Config{Workers: 2})
+	if err := p.StartLive(rings, LiveInput{}); err != nil {
+		t.Fatal(err)
+	}
+	w := p.fan.workers[0]
+	// Hold the model until the busy worker has handed over every batch.
+	for len(w.out) < batchesPerWorker {
+		<-p.LiveWake()
+	}
+	for {
+		p.StepLive(1 << 30)
+		if done, err := p.LiveDone(); done {
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		<-p.LiveWake()
+	}
+	p.Finish()
+	if p.WorkerWaits() == 0 {
+		t.Errorf("the worker never waited, though the model held all its batches")
+	}
+	// The connections as the file's replay has them (the source's counters
+	// aside: no source is attached here); live numbering is the merged
+	// order's, which is the file's here.
+	var wantR struct {
+		Connections json.RawMessage `json:"connections"`
+	}
+	if err := json.Unmarshal([]byte(want), &wantR); err != nil {
+		t.Fatal(err)
+	}
+	got, err := json.MarshalIndent(p.Report().Connections, " ", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(wantR.Connections) {
+		t.Errorf("connections differ from the file's:\n%s", firstDiff(string(wantR.Connections), string(got)))
+	}
+}

@@ -22,6 +22,7 @@ type merger struct {
 	nEnded  int
 	streams [][]stream
 	stats   []reassembly.Stats
+	waits   []uint64
 	runs    []run
 	seg     capture.Segment // the packet whose calls are being done
 	// admit, when set, sees each packet before its calls are done; onRaw,
@@ -52,7 +53,7 @@ type stream struct {
 func newMerger(p *Pipeline, workers []*worker, wake chan struct{}) *merger {
 	n := len(workers)
 	return &merger{p: p, workers: workers, wake: wake, heads: make([]*batch, n), pos: make([]int, n),
-		promise: make([]int64, n), ended: make([]bool, n), gotLast: make([]bool, n), streams: make([][]stream, n), stats: make([]reassembly.Stats, n)}
+		promise: make([]int64, n), ended: make([]bool, n), gotLast: make([]bool, n), streams: make([][]stream, n), stats: make([]reassembly.Stats, n), waits: make([]uint64, n)}
 }
 
 // head returns worker i's next call, taking its next batch if it has one
@@ -63,7 +64,7 @@ func (m *merger) head(i int) (*call, bool) {
 			if m.pos[i] < len(b.calls) {
 				return &b.calls[m.pos[i]], true
 			}
-			m.promise[i], m.stats[i] = b.promise, b.stats
+			m.promise[i], m.stats[i], m.waits[i] = b.promise, b.stats, b.waits
 			if b.last {
 				m.ended[i] = true
 				m.nEnded++

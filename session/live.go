@@ -36,7 +36,12 @@ type LiveStats struct {
 	Open          int
 	Evicted       uint64 // connections evicted at the cap on tracked ones (reassembly.Stats.Evicted)
 	MonitorEvents uint64 // socket-monitor events merged
-	Elapsed       time.Duration
+	// Workers is how many workers read the rings (1: the session itself);
+	// WorkerWaits how often one waited for the model, its ring filling
+	// meanwhile (pipeline.Pipeline.WorkerWaits).
+	Workers     int
+	WorkerWaits uint64
+	Elapsed     time.Duration
 }
 
 // readySource is a live source whose packets can be read without waiting
@@ -309,6 +314,7 @@ func (s *Session) runLive(ctx context.Context) error {
 			st.Connections, _ = s.p.Tracker.Len()
 			asm := s.p.AsmStats()
 			st.Open, st.Evicted = asm.Open, asm.Evicted
+			st.Workers, st.WorkerWaits = s.p.Workers(), s.p.WorkerWaits()
 			s.cfg.OnStats(st)
 		}
 	}

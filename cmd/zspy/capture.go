@@ -178,8 +178,13 @@ func runCapture(cmd *cobra.Command, f captureFlags, uf *uiFlags) error {
 	if f.statsEvery > 0 && !uf.enabled {
 		cfg.StatsEvery = f.statsEvery
 		cfg.OnStats = func(st session.LiveStats) {
-			fmt.Fprintf(os.Stderr, "zspy: %s: %d packets, %d bytes, %d connections (%d open, %d evicted at the cap), kernel drops %d (ring full %d times), zspy drops %d, duplicates %d, cut by snaplen %d, bad tcp checksums %d, monitor events %d\n",
-				st.Elapsed.Round(time.Second), st.Packets, st.Bytes, st.Connections, st.Open, st.Evicted, st.KernelDrops, st.RingFreezes, st.InternalDrops, st.Duplicates, st.Truncated, st.BadChecksums, st.MonitorEvents)
+			workers := ""
+			if st.Workers > 1 {
+				// Waits mean the model, not the workers, is behind.
+				workers = fmt.Sprintf(", %d workers waited for the model %d times", st.Workers, st.WorkerWaits)
+			}
+			fmt.Fprintf(os.Stderr, "zspy: %s: %d packets, %d bytes, %d connections (%d open, %d evicted at the cap), kernel drops %d (ring full %d times), zspy drops %d, duplicates %d, cut by snaplen %d, bad tcp checksums %d, monitor events %d%s\n",
+				st.Elapsed.Round(time.Second), st.Packets, st.Bytes, st.Connections, st.Open, st.Evicted, st.KernelDrops, st.RingFreezes, st.InternalDrops, st.Duplicates, st.Truncated, st.BadChecksums, st.MonitorEvents, workers)
 		}
 	}
 	w, err := f.write.open(src)
