@@ -164,18 +164,7 @@ func TestWorkersEvict(t *testing.T) {
 // batches fill. (Batches sent to one worker alone stalled reader, worker
 // and merge together; this test then ran into its timeout.)
 func TestWorkersBulkOneConnection(t *testing.T) {
-	s := pushStream(t)
-	// Messages of 8,183 bytes: a long frame header and its body, one a
-	// segment.
-	body := bytes.Repeat([]byte("0123456789abcdef"), 512)
-	frame := append([]byte{2, 0, 0, 0, 0, 0, 0, 0x1f, 0xf7}, body[:8183]...)
-	for range 3000 {
-		s.add(t, 0, "A", frame)
-	}
-	s.add(t, 0, "FA", nil)
-	s.add(t, 1, "FA", nil)
-	path := filepath.Join(t.TempDir(), "bulk.pcap")
-	writePcap(t, path, layers.LinkTypeEthernet, 262144, s.pkts, s.cis)
+	path := bulkPcap(t, 3000)
 	base, baseEvents := spreadRun(t, 1, Config{}, path)
 	if !strings.Contains(base, `"messages": 3000`) {
 		t.Fatalf("the test wants 3000 messages counted: %s", base)
@@ -187,6 +176,23 @@ func TestWorkersBulkOneConnection(t *testing.T) {
 		}
 		compareEvents(t, w, baseEvents, events)
 	}
+}
+
+// bulkPcap writes a capture of one PUSH connection carrying n messages
+// of 8,183 bytes (a long frame header and its body, one a segment) and
+// returns its path.
+func bulkPcap(t *testing.T, n int) string {
+	s := pushStream(t)
+	body := bytes.Repeat([]byte("0123456789abcdef"), 512)
+	frame := append([]byte{2, 0, 0, 0, 0, 0, 0, 0x1f, 0xf7}, body[:8183]...)
+	for range n {
+		s.add(t, 0, "A", frame)
+	}
+	s.add(t, 0, "FA", nil)
+	s.add(t, 1, "FA", nil)
+	path := filepath.Join(t.TempDir(), "bulk.pcap")
+	writePcap(t, path, layers.LinkTypeEthernet, 262144, s.pkts, s.cis)
+	return path
 }
 
 // TestWorkersBadInput: packets damaged at random (some the source cannot
@@ -317,15 +323,7 @@ func (r fileRing) Raw() ([]byte, int)                   { return nil, 0 }
 // has not done them waits, and says so (WorkerWaits); the merge then does
 // every packet, in time order, and the report is the file's.
 func TestLiveWorkerWaits(t *testing.T) {
-	s := pushStream(t)
-	frame := append([]byte{2, 0, 0, 0, 0, 0, 0, 0x1f, 0xf7}, bytes.Repeat([]byte("x"), 8183)...)
-	for range 600 {
-		s.add(t, 0, "A", frame)
-	}
-	s.add(t, 0, "FA", nil)
-	s.add(t, 1, "FA", nil)
-	path := filepath.Join(t.TempDir(), "bulk.pcap")
-	writePcap(t, path, layers.LinkTypeEthernet, 262144, s.pkts, s.cis)
+	path := bulkPcap(t, 600)
 	want, _ := spreadRun(t, 1, Config{}, path)
 
 	var rings []Ring
