@@ -62,7 +62,7 @@ func TestCaptureWritePcapngAttribution(t *testing.T) {
 				return c.ClientHost.PID, c.ClientHost.Command, recorded
 			}
 		}
-		t.Fatalf("%s: no connection from %s", name, client)
+		t.Fatalf("%s: no connection from %s; report:\n%s\nstderr:\n%s", name, client, out, capt.stderr.String())
 		return 0, "", 0
 	}
 	lp, lc, _ := side("capture", []byte(capt.stdout.String()))
