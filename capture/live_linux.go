@@ -261,6 +261,28 @@ func (s *LiveSource) Settled() (t time.Time, ok bool) {
 	return now.Add(-settleMargin), true
 }
 
+// Holding reports whether the kernel holds packets for this source in a
+// block it has not handed over yet (they come within the block timeout).
+// With several rings it reports whether any does.
+func (s *LiveSource) Holding() bool {
+	for _, p := range s.split() {
+		if p.Holding() {
+			return true
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.parts != nil {
+		return false
+	}
+	for _, r := range s.rings {
+		if pending, _ := r.filling(); pending {
+			return true
+		}
+	}
+	return false
+}
+
 // settleMargin is how much older than its block's opening (or than now) a
 // packet's timestamp may be: taken when the packet entered the network
 // stack, a moment before it was written into the ring.

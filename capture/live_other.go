@@ -51,6 +51,9 @@ func (s *LiveSource) Rings() []*LiveSource { return []*LiveSource{s} }
 // Settled is never reached.
 func (s *LiveSource) Settled() (time.Time, bool) { return time.Time{}, false }
 
+// Holding is never reached.
+func (s *LiveSource) Holding() bool { return false }
+
 // BlockTimeout returns nothing.
 func (s *LiveSource) BlockTimeout() time.Duration { return 0 }
 

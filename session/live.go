@@ -234,7 +234,7 @@ func (s *Session) runLive(ctx context.Context) error {
 			if done, err := s.p.LiveDone(); done {
 				return end(err)
 			}
-			if !drainUntil.IsZero() && (time.Now().After(drainUntil) || s.p.LiveQuietSince(drainFrom)) {
+			if !drainUntil.IsZero() && (time.Now().After(drainUntil) || (s.p.LiveQuietSince(drainFrom) && !holding(src))) {
 				return end(ctx.Err())
 			}
 		} else if !waiting {
@@ -245,7 +245,7 @@ func (s *Session) runLive(ctx context.Context) error {
 				waiting = true
 				waitReq <- struct{}{}
 			case errors.Is(err, capture.ErrTimeout):
-				if !drainUntil.IsZero() {
+				if !drainUntil.IsZero() && !holding(src) {
 					return end(ctx.Err())
 				}
 			default:
@@ -268,8 +268,11 @@ func (s *Session) runLive(ctx context.Context) error {
 			switch {
 			case err == nil:
 			case errors.Is(err, capture.ErrTimeout):
-				// Stopping: the source went quiet, everything it held is in.
-				if !drainUntil.IsZero() {
+				// Stopping: the source went quiet, everything it held is
+				// in — unless the kernel still fills a block it has not
+				// handed over (a wait that began before the stop can time
+				// out just before the block is handed over).
+				if !drainUntil.IsZero() && !holding(src) {
 					return end(ctx.Err())
 				}
 			default:
@@ -318,6 +321,14 @@ func (s *Session) runLive(ctx context.Context) error {
 			s.cfg.OnStats(st)
 		}
 	}
+}
+
+// holding reports whether src holds packets it has not handed over yet
+// (capture.LiveSource.Holding: the kernel's ring block being filled); a
+// source that cannot tell is taken at its read timeout's word.
+func holding(src capture.Source) bool {
+	h, ok := src.(interface{ Holding() bool })
+	return ok && h.Holding()
 }
 
 // readBurst feeds up to liveBurst segments from src into the pipeline; n
