@@ -259,22 +259,7 @@ func TestLiveCloseWhileReading(t *testing.T) {
 			}
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		waiting := make(chan struct{})
-		go func() {
-			var seg Segment
-			for i := 0; ; i++ {
-				err := src.Next(&seg)
-				if i == 0 {
-					close(waiting)
-				}
-				if err == nil || errors.Is(err, ErrTimeout) {
-					continue
-				}
-				done <- err
-				return
-			}
-		}()
+		waiting, done := readUntilError(src)
 		<-waiting
 		for range 10 {
 			_ = src.Stats()
@@ -312,22 +297,7 @@ func TestLiveInterfaceGone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		waiting := make(chan struct{})
-		go func() {
-			var seg Segment
-			for i := 0; ; i++ {
-				err := src.Next(&seg)
-				if i == 0 {
-					close(waiting)
-				}
-				if err == nil || errors.Is(err, ErrTimeout) {
-					continue
-				}
-				done <- err
-				return
-			}
-		}()
+		waiting, done := readUntilError(src)
 		<-waiting
 		if out, err := exec.Command("ip", "link", "del", name).CombinedOutput(); err != nil {
 			t.Fatalf("ip link del: %v\n%s", err, out)
@@ -530,4 +500,26 @@ func dialLo(t *testing.T) (net.Listener, net.Conn) {
 		t.Fatal(err)
 	}
 	return ln, c
+}
+
+// readUntilError reads src on a goroutine of its own until Next fails
+// with something other than a read timeout: waiting is closed once the
+// first Next returned, done gets the error that ended it.
+func readUntilError(src *LiveSource) (waiting <-chan struct{}, done <-chan error) {
+	w, d := make(chan struct{}), make(chan error, 1)
+	go func() {
+		var seg Segment
+		for i := 0; ; i++ {
+			err := src.Next(&seg)
+			if i == 0 {
+				close(w)
+			}
+			if err == nil || errors.Is(err, ErrTimeout) {
+				continue
+			}
+			d <- err
+			return
+		}
+	}()
+	return w, d
 }
