@@ -255,11 +255,7 @@ func (m *merger) do(i int, b *batch, calls []call, seg *capture.Segment, atLeast
 			if seg != nil {
 				info.FirstPacket = seg.Num
 			}
-			for int(c.h) >= len(tab) {
-				tab = append(tab, stream{})
-			}
-			tab[c.h] = stream{s: p.Tracker.New(info), first: info.FirstPacket}
-			m.streams[i] = tab
+			tab = m.setStream(i, c.h, stream{s: p.Tracker.New(info), first: info.FirstPacket})
 		case callSegment:
 			if s := tab[c.h].s; s != nil {
 				s.Segment(c.dir, seg)
@@ -290,11 +286,7 @@ func (m *merger) leaveOut(i int, b *batch, calls []call) {
 		c := &calls[k]
 		switch c.kind {
 		case callNew:
-			for int(c.h) >= len(tab) {
-				tab = append(tab, stream{})
-			}
-			tab[c.h] = stream{}
-			m.streams[i] = tab
+			tab = m.setStream(i, c.h, stream{})
 		case callClose:
 			if s := tab[c.h].s; s != nil {
 				tab[c.h].s = nil
@@ -306,6 +298,18 @@ func (m *merger) leaveOut(i int, b *batch, calls []call) {
 			}
 		}
 	}
+}
+
+// setStream puts st behind worker i's handle h (the table grows to it) and
+// returns the table.
+func (m *merger) setStream(i int, h uint32, st stream) []stream {
+	tab := m.streams[i]
+	for int(h) >= len(tab) {
+		tab = append(tab, stream{})
+	}
+	tab[h] = st
+	m.streams[i] = tab
+	return tab
 }
 
 // serial makes worker i's connection serial number unique across workers.
